@@ -1,0 +1,178 @@
+//! The command-line contract. Flags, JSON keys and exit codes here are relied on by operators'
+//! scripts: change them only on purpose.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::domain::{Filter, SortKey, SyncState, parse_when};
+
+/// Exit codes.
+pub const EXIT_OK: i32 = 0;
+/// Some selections failed (sync) or a check found problems.
+pub const EXIT_SOME_FAILED: i32 = 1;
+/// Nothing could run: bad arguments, no database, wrong schema.
+pub const EXIT_UNUSABLE: i32 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "calsync",
+    version,
+    about = "Outlook calendar sync console for the LMS's conference time slots",
+    long_about = "calsync shows every conference time-slot selection of the LMS with its Outlook \
+                  sync state and error, and syncs them through Microsoft Graph.\n\n\
+                  The database comes from --database-url, DATABASE_URL, the LMS's AWS_DB_* \
+                  variables (or --env-file), or a profile in the config file."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The LMS database: sqlite:///relative.db, sqlite:////absolute.db, a path to a SQLite file,
+    /// or postgres://user:pass@host:port/db?sslmode=disable|prefer|require
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Read AWS_DB_* from the LMS's .env file
+    #[arg(long, global = true, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+    /// Use this database profile from the config file
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The config file (default: the platform's config directory, calsync/config.toml)
+    #[arg(long, global = true, value_name = "PATH", env = "CALSYNC_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List selections with their sync state (headless; JSON Lines with --json)
+    Status(StatusArgs),
+    /// Check the connection, the schema, integrations, time zones and data consistency
+    Doctor,
+    /// Create (if missing) and describe a demo LMS database
+    Demo(DemoArgs),
+}
+
+/// The selection filters shared by every command that picks selections.
+#[derive(Debug, Args, Default)]
+pub struct FilterArgs {
+    /// Only these states (repeatable or comma-separated): added, added_stale_error, failed,
+    /// interrupted, not_synced
+    #[arg(long = "state", value_name = "STATE", value_delimiter = ',', value_parser = parse_state)]
+    pub states: Vec<SyncState>,
+    #[arg(long, value_name = "ID")]
+    pub conference_id: Option<i64>,
+    #[arg(long, value_name = "ID")]
+    pub slot_id: Option<i64>,
+    #[arg(long, value_name = "ID")]
+    pub user_id: Option<i64>,
+    /// Case-insensitive text in the username, full name or email
+    #[arg(long, value_name = "TEXT")]
+    pub user: Option<String>,
+    /// Meeting platform: teams, zoom, google_meet, webex, other
+    #[arg(long, value_name = "NAME")]
+    pub platform: Option<String>,
+    /// User role: learner, instructor, admin, superadmin, globaladmin
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
+    /// Case-insensitive text in calendar_error
+    #[arg(long, value_name = "TEXT")]
+    pub error: Option<String>,
+    /// Attempted at or after: an age (30m, 24h, 7d, 2w), a date or an RFC 3339 time
+    #[arg(long, value_name = "WHEN", value_parser = parse_time)]
+    pub since: Option<DateTime<Utc>>,
+    /// Attempted before: an age, a date or an RFC 3339 time
+    #[arg(long, value_name = "WHEN", value_parser = parse_time)]
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl FilterArgs {
+    pub fn to_filter(&self) -> Filter {
+        Filter {
+            states: self.states.clone(),
+            conference_id: self.conference_id,
+            slot_id: self.slot_id,
+            user_id: self.user_id,
+            person: self.user.clone(),
+            platform: self.platform.clone(),
+            role: self.role.clone(),
+            error: self.error.clone(),
+            attempted_since: self.since,
+            attempted_until: self.until,
+            ..Filter::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SortArg {
+    /// Newest selection first (like the LMS's command)
+    Selected,
+    /// Most recent attempt first
+    Attempted,
+    Id,
+}
+
+impl From<SortArg> for SortKey {
+    fn from(value: SortArg) -> Self {
+        match value {
+            SortArg::Selected => SortKey::SelectedAt,
+            SortArg::Attempted => SortKey::AttemptedAt,
+            SortArg::Id => SortKey::Id,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// At most this many rows (default: 50 for the table, all for --json)
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Print JSON (one object per selection per line; one object with --summary)
+    #[arg(long)]
+    pub json: bool,
+    /// Print the counts per state instead of rows
+    #[arg(long)]
+    pub summary: bool,
+    #[arg(long, value_enum, default_value_t = SortArg::Selected)]
+    pub sort: SortArg,
+    /// Oldest first
+    #[arg(long)]
+    pub ascending: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the demo database lives (default: calsync's data directory)
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Rebuild the demo database from scratch
+    #[arg(long)]
+    pub reset: bool,
+    /// How many selections to generate (when creating)
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    pub selections: u64,
+    /// Print the database URL and exit (creating the database if needed)
+    #[arg(long)]
+    pub print_url: bool,
+}
+
+fn parse_state(text: &str) -> Result<SyncState, String> {
+    SyncState::parse(text).ok_or_else(|| {
+        format!(
+            "unknown state '{text}' (added, added_stale_error, failed, interrupted, not_synced)"
+        )
+    })
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    parse_when(text, Utc::now())
+}

@@ -1,0 +1,136 @@
+//! The headless commands. Each is a thin caller of the store (and later the sync engine): it
+//! parses nothing itself and never holds a second implementation of the logic.
+
+mod demo;
+mod doctor;
+mod status;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::cli::{Cli, Command, EXIT_SOME_FAILED, EXIT_UNUSABLE, GlobalArgs};
+use crate::config::{ConfigFile, DatabaseChoice, Environment, choose_database};
+use crate::store::{Store, StoreError, StoreOptions};
+
+/// An error that ends the command: one line for the operator and an exit code.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: i32,
+    /// None when there is nothing to say (the reader of our output went away).
+    pub message: Option<String>,
+}
+
+impl CliError {
+    pub fn unusable(message: impl Into<String>) -> CliError {
+        CliError {
+            code: EXIT_UNUSABLE,
+            message: Some(message.into()),
+        }
+    }
+
+    pub fn failed(message: impl Into<String>) -> CliError {
+        CliError {
+            code: EXIT_SOME_FAILED,
+            message: Some(message.into()),
+        }
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        if e.is_fatal_setup() {
+            CliError::unusable(e.to_string())
+        } else {
+            CliError::failed(e.to_string())
+        }
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            // `calsync status | head`: the reader has all it wanted.
+            CliError {
+                code: 0,
+                message: None,
+            }
+        } else {
+            CliError::failed(format!("cannot write output: {e}"))
+        }
+    }
+}
+
+/// Buffered standard output whose write errors are handled, never panicked on.
+pub struct Output {
+    out: std::io::BufWriter<std::io::Stdout>,
+}
+
+impl Output {
+    pub fn new() -> Output {
+        Output {
+            out: std::io::BufWriter::new(std::io::stdout()),
+        }
+    }
+
+    pub fn line(&mut self, text: &str) -> Result<(), CliError> {
+        writeln!(self.out, "{text}")?;
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> Result<(), CliError> {
+        self.out.flush()?;
+        Ok(())
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<i32, CliError> {
+    match cli.command {
+        Some(Command::Status(args)) => status::run(&cli.global, &args).await,
+        Some(Command::Doctor) => doctor::run(&cli.global).await,
+        Some(Command::Demo(args)) => demo::run(&args).await,
+        None => Err(CliError::unusable(
+            "the console is not built yet: use `calsync status`, `calsync doctor` or `calsync demo` (see --help)",
+        )),
+    }
+}
+
+/// Resolves which database to use from flags, environment and config.
+pub fn database_choice(global: &GlobalArgs) -> Result<DatabaseChoice, CliError> {
+    let env = Environment::from_process(global.env_file.as_deref()).map_err(CliError::unusable)?;
+    let (config, config_path): (ConfigFile, Option<PathBuf>) =
+        ConfigFile::load(global.config.as_deref()).map_err(CliError::unusable)?;
+    choose_database(
+        global.database_url.as_deref(),
+        &env,
+        &config,
+        config_path.as_deref(),
+        global.profile.as_deref(),
+    )
+    .map_err(CliError::unusable)
+}
+
+/// Opens the chosen database and checks its schema.
+pub async fn open_store(global: &GlobalArgs) -> Result<(Store, DatabaseChoice), CliError> {
+    let choice = database_choice(global)?;
+    let store = Store::open(&choice.url, &store_options()).await?;
+    Ok((store, choice))
+}
+
+/// Timeouts can be shortened for scripts and tests through the environment.
+pub fn store_options() -> StoreOptions {
+    let mut options = StoreOptions::default();
+    let seconds = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| *s > 0.0 && s.is_finite())
+            .map(std::time::Duration::from_secs_f64)
+    };
+    if let Some(timeout) = seconds("CALSYNC_DB_CONNECT_TIMEOUT_SECS") {
+        options.connect_timeout = timeout;
+    }
+    if let Some(timeout) = seconds("CALSYNC_SQLITE_BUSY_TIMEOUT_SECS") {
+        options.sqlite_busy_timeout = timeout;
+    }
+    options
+}

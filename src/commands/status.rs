@@ -1,0 +1,218 @@
+//! `calsync status`: the selections matching a filter, as a table, JSON Lines, or counts.
+//! Rows are streamed page by page, so a million rows never sit in memory at once.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use super::{CliError, Output, open_store};
+use crate::cli::{EXIT_OK, GlobalArgs, StatusArgs};
+use crate::domain::{PageRequest, Selection, Sort, StateCounts, SyncState};
+use crate::text::{clean_line, fit, truncate};
+
+const PAGE_SIZE: u64 = 500;
+const DEFAULT_TABLE_LIMIT: u64 = 50;
+
+pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<i32, CliError> {
+    let (store, _) = open_store(global).await?;
+    let filter = args.filter.to_filter();
+    let mut out = Output::new();
+    if args.summary {
+        let counts = store.summary(&filter).await?;
+        if args.json {
+            out.line(&summary_json(&counts))?;
+        } else {
+            for line in summary_table(&counts) {
+                out.line(&line)?;
+            }
+        }
+        out.flush()?;
+        return Ok(EXIT_OK);
+    }
+
+    let limit = args
+        .limit
+        .or((!args.json).then_some(DEFAULT_TABLE_LIMIT))
+        .unwrap_or(u64::MAX);
+    let mut request = PageRequest {
+        filter: filter.clone(),
+        sort: Sort {
+            key: args.sort.into(),
+            descending: !args.ascending,
+        },
+        after: None,
+        limit: 0,
+    };
+    if !args.json {
+        out.line(&table_header())?;
+    }
+    let mut shown = 0u64;
+    let mut more = false;
+    while shown < limit {
+        request.limit = (limit - shown).min(PAGE_SIZE) as u32;
+        let page = store.page(&request).await?;
+        for row in &page.rows {
+            out.line(&if args.json {
+                json_line(row)
+            } else {
+                table_row(row)
+            })?;
+        }
+        shown += page.rows.len() as u64;
+        match page.next {
+            Some(next) => request.after = Some(next),
+            None => break,
+        }
+        more = shown >= limit;
+    }
+    if !args.json {
+        if shown == 0 {
+            out.line("No selections match.")?;
+        } else if more {
+            let total = store.count(&filter).await?;
+            if total > shown {
+                out.line(&format!(
+                    "{shown} of {total} selections shown; use --limit N for more, or --json for all."
+                ))?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(EXIT_OK)
+}
+
+fn summary_json(counts: &StateCounts) -> String {
+    #[derive(Serialize)]
+    struct Summary {
+        added: u64,
+        added_stale_error: u64,
+        failed: u64,
+        interrupted: u64,
+        not_synced: u64,
+        total: u64,
+    }
+    let summary = Summary {
+        added: counts.added,
+        added_stale_error: counts.added_stale_error,
+        failed: counts.failed,
+        interrupted: counts.interrupted,
+        not_synced: counts.not_synced,
+        total: counts.total(),
+    };
+    serde_json::to_string(&summary).unwrap_or_default()
+}
+
+fn summary_table(counts: &StateCounts) -> Vec<String> {
+    let mut lines: Vec<String> = SyncState::ALL
+        .iter()
+        .map(|state| {
+            format!(
+                "{} {:<22} {:>10}",
+                state.symbol(),
+                state.label(),
+                counts.get(*state)
+            )
+        })
+        .collect();
+    lines.push(format!("  {:<22} {:>10}", "Total", counts.total()));
+    lines
+}
+
+#[derive(Serialize)]
+struct SelectionJson<'a> {
+    id: i64,
+    user_id: i64,
+    username: &'a str,
+    email: &'a str,
+    conference_id: i64,
+    conference_title: &'a str,
+    time_slot_id: i64,
+    slot_date: String,
+    slot_start: String,
+    slot_end: String,
+    timezone: &'a str,
+    state: SyncState,
+    calendar_added: bool,
+    outlook_event_id: Option<&'a str>,
+    attempted_at: Option<String>,
+    error: Option<&'a str>,
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+fn json_line(row: &Selection) -> String {
+    let json = SelectionJson {
+        id: row.id,
+        user_id: row.user_id,
+        username: &row.username,
+        email: &row.email,
+        conference_id: row.conference_id,
+        conference_title: &row.conference_title,
+        time_slot_id: row.time_slot_id,
+        slot_date: row.slot_date.to_string(),
+        slot_start: row.slot_start.format("%H:%M:%S").to_string(),
+        slot_end: row.slot_end.format("%H:%M:%S").to_string(),
+        timezone: &row.timezone,
+        state: row.state(),
+        calendar_added: row.sync.calendar_added,
+        outlook_event_id: row.sync.outlook_event_id.as_deref(),
+        attempted_at: row.sync.attempted_at.map(rfc3339),
+        error: row.sync.error_text(),
+    };
+    serde_json::to_string(&json).unwrap_or_default()
+}
+
+const COLUMNS: [(&str, usize); 7] = [
+    ("ID", 8),
+    ("PERSON", 22),
+    ("EMAIL", 28),
+    ("CONFERENCE", 26),
+    ("SLOT (LOCAL TIME)", 36),
+    ("STATE", 24),
+    ("ATTEMPTED (UTC)", 17),
+];
+const ERROR_WIDTH: usize = 70;
+
+fn table_header() -> String {
+    let mut line: String = COLUMNS
+        .iter()
+        .map(|(name, w)| fit(name, *w) + " ")
+        .collect();
+    line.push_str("ERROR");
+    line
+}
+
+fn table_row(row: &Selection) -> String {
+    let state = row.state();
+    let slot = format!(
+        "{} {}–{} {}",
+        row.slot_date,
+        row.slot_start.format("%H:%M"),
+        row.slot_end.format("%H:%M"),
+        row.timezone
+    );
+    let attempted = row
+        .sync
+        .attempted_at
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| "never".to_string());
+    let cells = [
+        row.id.to_string(),
+        row.person_name(),
+        row.email.clone(),
+        row.conference_title.clone(),
+        slot,
+        format!("{} {}", state.symbol(), state.label()),
+        attempted,
+    ];
+    let mut line: String = cells
+        .iter()
+        .zip(COLUMNS)
+        .map(|(cell, (_, w))| fit(&clean_line(cell), w) + " ")
+        .collect();
+    if let Some(error) = row.sync.error_text() {
+        line.push_str(&truncate(&clean_line(error), ERROR_WIDTH));
+    }
+    line.trim_end().to_string()
+}

@@ -1,0 +1,400 @@
+//! Plain data shared by every layer: what a selection is, how its sync state is derived from the
+//! LMS's four sync columns, and what an operator can filter and sort by.
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use serde::Serialize;
+
+mod slot_time;
+mod when;
+pub use slot_time::{SlotProblem, SlotWindow, resolve_slot_window};
+pub use when::parse_when;
+
+/// The sync state of one selection, derived from `calendar_added`, `calendar_add_attempted_at` and
+/// `calendar_error` exactly the way the LMS's pages read them (`''` and NULL both mean "no error").
+/// The states are exclusive; `added` wins over everything, then an error text, then an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncState {
+    Added,
+    AddedStaleError,
+    Failed,
+    Interrupted,
+    NotSynced,
+}
+
+impl SyncState {
+    pub const ALL: [SyncState; 5] = [
+        SyncState::Added,
+        SyncState::AddedStaleError,
+        SyncState::Failed,
+        SyncState::Interrupted,
+        SyncState::NotSynced,
+    ];
+
+    pub fn derive(calendar_added: bool, attempted: bool, error: Option<&str>) -> SyncState {
+        let has_error = error.is_some_and(|e| !e.is_empty());
+        match (calendar_added, has_error, attempted) {
+            (true, false, _) => SyncState::Added,
+            (true, true, _) => SyncState::AddedStaleError,
+            (false, true, _) => SyncState::Failed,
+            (false, false, true) => SyncState::Interrupted,
+            (false, false, false) => SyncState::NotSynced,
+        }
+    }
+
+    /// The machine name used by `--state`, filter tokens and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncState::Added => "added",
+            SyncState::AddedStaleError => "added_stale_error",
+            SyncState::Failed => "failed",
+            SyncState::Interrupted => "interrupted",
+            SyncState::NotSynced => "not_synced",
+        }
+    }
+
+    /// Wording that mirrors the LMS's badges, so operators and learners describe rows alike.
+    pub fn label(self) -> &'static str {
+        match self {
+            SyncState::Added => "Added to Outlook",
+            SyncState::AddedStaleError => "Added (stale error)",
+            SyncState::Failed => "Calendar sync failed",
+            SyncState::Interrupted => "Interrupted",
+            SyncState::NotSynced => "Not synced",
+        }
+    }
+
+    /// A symbol that carries the state without colour (`NO_COLOR`, copy-paste, screen readers).
+    pub fn symbol(self) -> &'static str {
+        match self {
+            SyncState::Added => "✓",
+            SyncState::AddedStaleError => "✓!",
+            SyncState::Failed => "✗",
+            SyncState::Interrupted => "…",
+            SyncState::NotSynced => "·",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<SyncState> {
+        let normalized = name.trim().to_ascii_lowercase().replace('-', "_");
+        let aliases: &[(&str, SyncState)] = &[
+            ("added", SyncState::Added),
+            ("synced", SyncState::Added),
+            ("added_stale_error", SyncState::AddedStaleError),
+            ("stale", SyncState::AddedStaleError),
+            ("stale_error", SyncState::AddedStaleError),
+            ("failed", SyncState::Failed),
+            ("interrupted", SyncState::Interrupted),
+            ("not_synced", SyncState::NotSynced),
+            ("unsynced_never", SyncState::NotSynced),
+            ("pending", SyncState::NotSynced),
+        ];
+        aliases
+            .iter()
+            .find(|(alias, _)| *alias == normalized)
+            .map(|(_, state)| *state)
+    }
+}
+
+impl std::fmt::Display for SyncState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The selection scopes of the LMS's `sync_calendar_events` command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// `calendar_added = false` (the command's default).
+    Unsynced,
+    /// `calendar_added = false AND calendar_add_attempted_at IS NOT NULL` (`--retry-failed`).
+    Failed,
+    /// Every selection (`--all`).
+    All,
+}
+
+/// Counts of selections per sync state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StateCounts {
+    pub added: u64,
+    pub added_stale_error: u64,
+    pub failed: u64,
+    pub interrupted: u64,
+    pub not_synced: u64,
+}
+
+impl StateCounts {
+    pub fn total(&self) -> u64 {
+        self.added + self.added_stale_error + self.failed + self.interrupted + self.not_synced
+    }
+
+    pub fn get(&self, state: SyncState) -> u64 {
+        match state {
+            SyncState::Added => self.added,
+            SyncState::AddedStaleError => self.added_stale_error,
+            SyncState::Failed => self.failed,
+            SyncState::Interrupted => self.interrupted,
+            SyncState::NotSynced => self.not_synced,
+        }
+    }
+}
+
+/// A conference with the sync counts of its selections.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConferenceSummary {
+    pub id: i64,
+    pub title: String,
+    pub platform: String,
+    pub date: NaiveDate,
+    pub use_time_slots: bool,
+    pub status: String,
+    pub slot_count: u64,
+    pub counts: StateCounts,
+}
+
+/// A time slot with the sync counts of its selections.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SlotSummary {
+    pub id: i64,
+    pub conference_id: i64,
+    pub date: NaiveDate,
+    pub start_time: NaiveTime,
+    pub end_time: NaiveTime,
+    pub timezone: String,
+    pub meeting_link: Option<String>,
+    pub max_participants: i64,
+    pub current_participants: i64,
+    pub is_available: bool,
+    pub counts: StateCounts,
+}
+
+/// One `conferences_conferencetimeslotselection` row joined with its user, conference and slot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    pub id: i64,
+    pub user_id: i64,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub role: String,
+    pub branch_id: Option<i64>,
+    pub branch_name: Option<String>,
+    pub conference_id: i64,
+    pub conference_title: String,
+    pub conference_description: Option<String>,
+    pub conference_link: Option<String>,
+    pub platform: String,
+    pub use_time_slots: bool,
+    pub time_slot_id: i64,
+    /// The slot's own conference; the database does not force it to equal `conference_id`.
+    pub slot_conference_id: i64,
+    pub slot_date: NaiveDate,
+    pub slot_start: NaiveTime,
+    pub slot_end: NaiveTime,
+    pub timezone: String,
+    pub slot_link: Option<String>,
+    pub slot_updated_at: DateTime<Utc>,
+    pub selected_at: DateTime<Utc>,
+    pub sync: SyncColumns,
+}
+
+/// The four sync columns as read. Also the write guard: a write only lands while the row still
+/// holds exactly these values, so a change made by the LMS in between is never clobbered.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SyncColumns {
+    pub outlook_event_id: Option<String>,
+    pub calendar_added: bool,
+    pub attempted_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+}
+
+impl SyncColumns {
+    pub fn state(&self) -> SyncState {
+        SyncState::derive(
+            self.calendar_added,
+            self.attempted_at.is_some(),
+            self.error.as_deref(),
+        )
+    }
+
+    /// The error text, with `''` read as "no error" like the LMS does.
+    pub fn error_text(&self) -> Option<&str> {
+        self.error.as_deref().filter(|e| !e.is_empty())
+    }
+}
+
+impl Selection {
+    pub fn state(&self) -> SyncState {
+        self.sync.state()
+    }
+
+    /// Django's `get_full_name()`, falling back to the username when it is empty.
+    pub fn person_name(&self) -> String {
+        full_name(&self.first_name, &self.last_name).unwrap_or_else(|| self.username.clone())
+    }
+
+    /// Django's `get_full_name()` as is (may be empty).
+    pub fn full_name(&self) -> String {
+        full_name(&self.first_name, &self.last_name).unwrap_or_default()
+    }
+
+    /// The link the event carries: the slot's own, else the conference's (`''` counts as none).
+    pub fn meeting_link(&self) -> Option<&str> {
+        non_empty(self.slot_link.as_deref()).or_else(|| non_empty(self.conference_link.as_deref()))
+    }
+}
+
+fn full_name(first: &str, last: &str) -> Option<String> {
+    let name = format!("{first} {last}");
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+pub fn non_empty(value: Option<&str>) -> Option<&str> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+/// What the operator asked for. Every field narrows the set; all are compiled to bound SQL.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    /// Any of these states (empty = all states).
+    pub states: Vec<SyncState>,
+    pub scope: Option<Scope>,
+    pub conference_id: Option<i64>,
+    pub slot_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub selection_ids: Vec<i64>,
+    /// Case-insensitive substring of username, full name or email.
+    pub person: Option<String>,
+    /// Case-insensitive substring of username, full name, email, conference title or error.
+    pub text: Option<String>,
+    pub role: Option<String>,
+    pub platform: Option<String>,
+    /// Case-insensitive substring of `calendar_error`.
+    pub error: Option<String>,
+    pub attempted_since: Option<DateTime<Utc>>,
+    pub attempted_until: Option<DateTime<Utc>>,
+}
+
+impl Filter {
+    pub fn is_empty(&self) -> bool {
+        *self == Filter::default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortKey {
+    /// Newest selections first, like the LMS's command (`selected_at`, then id).
+    #[default]
+    SelectedAt,
+    Id,
+    /// Most recent attempt first; never-attempted rows sort last.
+    AttemptedAt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    pub key: SortKey,
+    pub descending: bool,
+}
+
+impl Default for Sort {
+    fn default() -> Self {
+        Sort {
+            key: SortKey::SelectedAt,
+            descending: true,
+        }
+    }
+}
+
+/// Where a page ends: the sort value and id of its last row. The next page starts after it, so
+/// page N costs what page 1 costs (no deep OFFSET).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub key: CursorKey,
+    pub id: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CursorKey {
+    Id,
+    Time(Option<DateTime<Utc>>),
+}
+
+impl Cursor {
+    pub fn after(selection: &Selection, key: SortKey) -> Cursor {
+        let key = match key {
+            SortKey::Id => CursorKey::Id,
+            SortKey::SelectedAt => CursorKey::Time(Some(selection.selected_at)),
+            SortKey::AttemptedAt => CursorKey::Time(selection.sync.attempted_at),
+        };
+        Cursor {
+            key,
+            id: selection.id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageRequest {
+    pub filter: Filter,
+    pub sort: Sort,
+    pub after: Option<Cursor>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub rows: Vec<Selection>,
+    /// Present when more rows may follow.
+    pub next: Option<Cursor>,
+}
+
+/// A Teams integration as calsync may show it: the secret itself is never read into this type.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IntegrationInfo {
+    pub id: i64,
+    pub name: String,
+    pub is_active: bool,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub secret_length: usize,
+    pub owner_id: Option<i64>,
+    pub owner_username: Option<String>,
+    pub owner_branch_id: Option<i64>,
+    pub owner_branch_name: Option<String>,
+    pub branch_id: Option<i64>,
+}
+
+impl IntegrationInfo {
+    pub fn masked_secret(&self) -> String {
+        if self.secret_length == 0 {
+            "(empty)".to_string()
+        } else {
+            format!("•••••••• ({} chars)", self.secret_length)
+        }
+    }
+}
+
+/// The outcome of a guarded write of the sync columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    Written,
+    /// The row changed since calsync read it (or was deleted); nothing was written.
+    Conflict,
+}
+
+/// What a sync attempt writes, in one statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncWrite {
+    Success {
+        outlook_event_id: String,
+        at: DateTime<Utc>,
+    },
+    Failure {
+        error: String,
+        at: DateTime<Utc>,
+    },
+}

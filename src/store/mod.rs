@@ -1,0 +1,306 @@
+//! The LMS database: one [`Store`] over two backends (a SQLite file or PostgreSQL), reading and
+//! writing Django's own tables exactly as Django does. Knows nothing of Graph or the terminal.
+
+mod postgres;
+mod schema;
+pub mod sql;
+mod sqlite;
+pub mod url;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub use sql::Dialect;
+use sql::{RowMapper, Sql};
+pub use sqlite::{django_datetime, parse_datetime as parse_django_datetime, sqlite_message};
+pub use url::{DatabaseUrl, PgTarget, SslMode};
+
+use crate::domain::{
+    ConferenceSummary, Filter, IntegrationInfo, Page, PageRequest, Selection, SlotSummary,
+    StateCounts, SyncColumns, SyncWrite, WriteOutcome,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be opened or reached.
+    #[error("{0}")]
+    Connect(String),
+    /// It was reached but is not (all of) the LMS database.
+    #[error("{0}")]
+    Schema(String),
+    #[error("database error: {0}")]
+    Query(String),
+    #[error("unexpected data in the database: {0}")]
+    Data(String),
+}
+
+impl StoreError {
+    /// Connection and schema problems mean nothing could run at all.
+    pub fn is_fatal_setup(&self) -> bool {
+        matches!(self, StoreError::Connect(_) | StoreError::Schema(_))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// How long SQLite waits for a lock held by the LMS before giving up.
+    pub sqlite_busy_timeout: Duration,
+    /// How long connecting to PostgreSQL may take in all (TCP, TLS, authentication).
+    pub connect_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            sqlite_busy_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(sqlite::SqliteBackend),
+    Postgres(postgres::PgBackend),
+}
+
+/// A connection to the LMS database. Cheap to clone; clones share the connection.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    url: DatabaseUrl,
+}
+
+impl Store {
+    /// Opens the database and checks that the LMS tables and every column calsync uses exist.
+    pub async fn open(url: &DatabaseUrl, options: &StoreOptions) -> Result<Store, StoreError> {
+        let backend = match url {
+            DatabaseUrl::Sqlite(path) => {
+                Backend::Sqlite(sqlite::SqliteBackend::open(path, options).await?)
+            }
+            DatabaseUrl::Postgres(target) => {
+                Backend::Postgres(postgres::PgBackend::connect(target, options).await?)
+            }
+        };
+        let store = Store {
+            backend,
+            url: url.clone(),
+        };
+        schema::check(&store).await?;
+        Ok(store)
+    }
+
+    /// Where this store points, with any password hidden.
+    pub fn describe(&self) -> String {
+        self.url.redacted()
+    }
+
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.backend {
+            Backend::Sqlite(_) => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    async fn query<T: Send + 'static>(
+        &self,
+        sql: Sql,
+        map: RowMapper<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(b) => b.query(sql, map).await,
+            Backend::Postgres(b) => b.query(sql, map).await,
+        }
+    }
+
+    async fn execute(&self, sql: Sql) -> Result<u64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(b) => b.execute(sql).await,
+            Backend::Postgres(b) => b.execute(sql).await,
+        }
+    }
+
+    async fn query_one<T: Send + 'static>(
+        &self,
+        sql: Sql,
+        map: RowMapper<T>,
+    ) -> Result<T, StoreError> {
+        self.query(sql, map)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Data("a query that returns one row returned none".into()))
+    }
+
+    /// Counts per sync state of the selections matching `filter`.
+    pub async fn summary(&self, filter: &Filter) -> Result<StateCounts, StoreError> {
+        let rows = self
+            .query(
+                sql::state_counts(self.dialect(), filter),
+                sql::map_state_count,
+            )
+            .await?;
+        let mut counts = StateCounts::default();
+        for (code, n) in rows {
+            sql::add_state_count(&mut counts, code, n);
+        }
+        Ok(counts)
+    }
+
+    /// The exact number of selections matching `filter`.
+    pub async fn count(&self, filter: &Filter) -> Result<u64, StoreError> {
+        self.query_one(sql::count(self.dialect(), filter), sql::map_count)
+            .await
+    }
+
+    /// One page of selections, continuing after `request.after`.
+    pub async fn page(&self, request: &PageRequest) -> Result<Page, StoreError> {
+        let rows = self
+            .query(
+                sql::selection_page(self.dialect(), request),
+                sql::map_selection,
+            )
+            .await?;
+        let full = rows.len() as u64 >= u64::from(request.limit) && request.limit > 0;
+        let next = if full {
+            rows.last()
+                .map(|last| crate::domain::Cursor::after(last, request.sort.key))
+        } else {
+            None
+        };
+        Ok(Page { rows, next })
+    }
+
+    pub async fn selection(&self, id: i64) -> Result<Option<Selection>, StoreError> {
+        Ok(self
+            .query(sql::selection_by_id(self.dialect(), id), sql::map_selection)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Every conference, newest first, with the sync counts of its selections.
+    pub async fn conferences(&self) -> Result<Vec<ConferenceSummary>, StoreError> {
+        let mut conferences = self
+            .query(sql::conferences(self.dialect()), sql::map_conference)
+            .await?;
+        let counts = self
+            .grouped_counts("s.conference_id", &Filter::default())
+            .await?;
+        for conference in &mut conferences {
+            conference.counts = counts.get(&conference.id).copied().unwrap_or_default();
+        }
+        Ok(conferences)
+    }
+
+    /// The time slots of one conference, in time order, with the sync counts of their selections.
+    pub async fn slots(&self, conference_id: i64) -> Result<Vec<SlotSummary>, StoreError> {
+        let mut slots = self
+            .query(sql::slots_of(self.dialect(), conference_id), sql::map_slot)
+            .await?;
+        let filter = Filter {
+            conference_id: Some(conference_id),
+            ..Filter::default()
+        };
+        let counts = self.grouped_counts("s.time_slot_id", &filter).await?;
+        for slot in &mut slots {
+            slot.counts = counts.get(&slot.id).copied().unwrap_or_default();
+        }
+        Ok(slots)
+    }
+
+    /// Every slot (without counts), for consistency checks.
+    pub async fn all_slots(&self) -> Result<Vec<SlotSummary>, StoreError> {
+        self.query(sql::all_slots(self.dialect()), sql::map_slot)
+            .await
+    }
+
+    async fn grouped_counts(
+        &self,
+        column: &str,
+        filter: &Filter,
+    ) -> Result<BTreeMap<i64, StateCounts>, StoreError> {
+        let rows = self
+            .query(
+                sql::grouped_state_counts(self.dialect(), column, filter),
+                sql::map_grouped_state_count,
+            )
+            .await?;
+        let mut by_group: BTreeMap<i64, StateCounts> = BTreeMap::new();
+        for (group, code, n) in rows {
+            sql::add_state_count(by_group.entry(group).or_default(), code, n);
+        }
+        Ok(by_group)
+    }
+
+    /// The Teams integrations, with their secrets reduced to a length.
+    pub async fn integrations(&self) -> Result<Vec<IntegrationInfo>, StoreError> {
+        self.query(sql::integrations(self.dialect()), sql::map_integration)
+            .await
+    }
+
+    /// Writes one sync result in one statement, guarded by the columns as they were read.
+    pub async fn write_sync(
+        &self,
+        id: i64,
+        write: &SyncWrite,
+        expected: &SyncColumns,
+    ) -> Result<WriteOutcome, StoreError> {
+        let changed = self
+            .execute(sql::write_sync(self.dialect(), id, write, expected))
+            .await?;
+        Ok(if changed == 1 {
+            WriteOutcome::Written
+        } else {
+            WriteOutcome::Conflict
+        })
+    }
+
+    /// Each distinct slot time zone with its number of slots.
+    pub async fn slot_zones(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.query(sql::slot_zones(self.dialect()), sql::map_text_count)
+            .await
+    }
+
+    /// `(selection id, selection's conference, slot's conference)` where the two differ.
+    pub async fn mismatched_conferences(&self) -> Result<Vec<(i64, i64, i64)>, StoreError> {
+        self.query(
+            sql::mismatched_conferences(self.dialect()),
+            sql::map_id_triple,
+        )
+        .await
+    }
+
+    /// Row counts of the six LMS tables.
+    pub async fn row_counts(&self) -> Result<Vec<(&'static str, u64)>, StoreError> {
+        let mut counts = Vec::new();
+        for table in schema::TABLES.iter().map(|t| t.name) {
+            let n = self
+                .query_one(sql::row_count(self.dialect(), table), sql::map_count)
+                .await?;
+            counts.push((table, n));
+        }
+        Ok(counts)
+    }
+
+    /// Whether this connection may update the sync columns (file permissions, read-only
+    /// replicas and roles without UPDATE all say no).
+    pub async fn can_write(&self) -> bool {
+        match &self.backend {
+            Backend::Sqlite(b) => b.can_write().await,
+            Backend::Postgres(b) => b.can_write().await,
+        }
+    }
+
+    /// The server's version, for `doctor`.
+    pub async fn server_version(&self) -> Result<String, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(format!("SQLite {}", rusqlite::version())),
+            Backend::Postgres(b) => b.server_version().await,
+        }
+    }
+}

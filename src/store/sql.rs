@@ -1,0 +1,732 @@
+//! The SQL calsync runs, written once. What differs between SQLite and PostgreSQL (placeholders,
+//! case-insensitive matching, null-safe equality, how a timestamp is bound and compared) is
+//! decided by [`Dialect`]; everything else is shared text. Every value from the operator is
+//! bound, never spliced into the statement.
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+
+use super::StoreError;
+use crate::domain::{
+    ConferenceSummary, Cursor, CursorKey, Filter, IntegrationInfo, PageRequest, Scope, Selection,
+    SlotSummary, SortKey, StateCounts, SyncColumns, SyncState, SyncWrite,
+};
+
+pub const SELECTION: &str = "conferences_conferencetimeslotselection";
+pub const SLOT: &str = "conferences_conferencetimeslot";
+pub const CONFERENCE: &str = "conferences_conference";
+pub const USER: &str = "users_customuser";
+pub const BRANCH: &str = "branches_branch";
+pub const INTEGRATION: &str = "account_settings_teamsintegration";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    fn placeholder(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => format!("?{n}"),
+            Dialect::Postgres => format!("${n}"),
+        }
+    }
+
+    fn ilike(self) -> &'static str {
+        // SQLite's LIKE already ignores ASCII case.
+        match self {
+            Dialect::Sqlite => "LIKE",
+            Dialect::Postgres => "ILIKE",
+        }
+    }
+
+    fn same_text(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "IS",
+            Dialect::Postgres => "IS NOT DISTINCT FROM",
+        }
+    }
+}
+
+/// A bound parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Int(i64),
+    Text(String),
+    /// Bound as Django's naive-UTC text on SQLite and as `timestamptz` on PostgreSQL.
+    Time(DateTime<Utc>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Sql {
+    pub text: String,
+    pub params: Vec<Value>,
+}
+
+struct Builder {
+    dialect: Dialect,
+    text: String,
+    params: Vec<Value>,
+}
+
+impl Builder {
+    fn new(dialect: Dialect, text: &str) -> Builder {
+        Builder {
+            dialect,
+            text: text.to_string(),
+            params: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, text: &str) -> &mut Builder {
+        self.text.push_str(text);
+        self
+    }
+
+    fn bind(&mut self, value: Value) -> &mut Builder {
+        self.params.push(value);
+        let placeholder = self.dialect.placeholder(self.params.len());
+        self.text.push_str(&placeholder);
+        self
+    }
+
+    fn finish(self) -> Sql {
+        Sql {
+            text: self.text,
+            params: self.params,
+        }
+    }
+}
+
+/// Reads typed values out of one result row, whichever driver produced it.
+pub trait SqlRow {
+    fn int(&self, idx: usize) -> Result<i64, StoreError>;
+    fn opt_int(&self, idx: usize) -> Result<Option<i64>, StoreError>;
+    fn opt_text(&self, idx: usize) -> Result<Option<String>, StoreError>;
+    fn boolean(&self, idx: usize) -> Result<bool, StoreError>;
+    fn opt_timestamp(&self, idx: usize) -> Result<Option<DateTime<Utc>>, StoreError>;
+    fn date(&self, idx: usize) -> Result<NaiveDate, StoreError>;
+    fn time(&self, idx: usize) -> Result<NaiveTime, StoreError>;
+
+    fn text(&self, idx: usize) -> Result<String, StoreError> {
+        Ok(self.opt_text(idx)?.unwrap_or_default())
+    }
+
+    fn timestamp(&self, idx: usize) -> Result<DateTime<Utc>, StoreError> {
+        self.opt_timestamp(idx)?
+            .ok_or_else(|| StoreError::Data(format!("unexpected NULL timestamp in column {idx}")))
+    }
+}
+
+pub type RowMapper<T> = fn(&dyn SqlRow) -> Result<T, StoreError>;
+
+// ----- selections ------------------------------------------------------------------------------
+
+const HAS_ERROR: &str = "(s.calendar_error IS NOT NULL AND s.calendar_error <> '')";
+
+/// The sync state as a small integer, in the order of [`SyncState::ALL`].
+fn state_code_expr() -> String {
+    format!(
+        "CASE WHEN s.calendar_added THEN (CASE WHEN {HAS_ERROR} THEN 1 ELSE 0 END) \
+         WHEN {HAS_ERROR} THEN 2 \
+         WHEN s.calendar_add_attempted_at IS NOT NULL THEN 3 ELSE 4 END"
+    )
+}
+
+fn state_predicate(state: SyncState) -> String {
+    match state {
+        SyncState::Added => format!("(s.calendar_added AND NOT {HAS_ERROR})"),
+        SyncState::AddedStaleError => format!("(s.calendar_added AND {HAS_ERROR})"),
+        SyncState::Failed => format!("(NOT s.calendar_added AND {HAS_ERROR})"),
+        SyncState::Interrupted => format!(
+            "(NOT s.calendar_added AND NOT {HAS_ERROR} AND s.calendar_add_attempted_at IS NOT NULL)"
+        ),
+        SyncState::NotSynced => format!(
+            "(NOT s.calendar_added AND NOT {HAS_ERROR} AND s.calendar_add_attempted_at IS NULL)"
+        ),
+    }
+}
+
+fn scope_predicate(scope: Scope) -> Option<&'static str> {
+    match scope {
+        Scope::Unsynced => Some("NOT s.calendar_added"),
+        Scope::Failed => Some("(NOT s.calendar_added AND s.calendar_add_attempted_at IS NOT NULL)"),
+        Scope::All => None,
+    }
+}
+
+const SELECTION_COLUMNS: &str = "s.id, s.user_id, u.username, u.first_name, u.last_name, u.email, \
+    u.role, u.branch_id, b.name, s.conference_id, c.title, c.description, c.meeting_link, \
+    c.meeting_platform, c.use_time_slots, s.time_slot_id, t.conference_id, t.date, t.start_time, \
+    t.end_time, t.timezone, t.meeting_link, t.updated_at, s.selected_at, s.outlook_event_id, \
+    s.calendar_added, s.calendar_add_attempted_at, s.calendar_error";
+
+fn selection_from() -> String {
+    format!(
+        " FROM {SELECTION} s \
+         JOIN {USER} u ON u.id = s.user_id \
+         JOIN {CONFERENCE} c ON c.id = s.conference_id \
+         JOIN {SLOT} t ON t.id = s.time_slot_id \
+         LEFT JOIN {BRANCH} b ON b.id = u.branch_id"
+    )
+}
+
+pub fn map_selection(row: &dyn SqlRow) -> Result<Selection, StoreError> {
+    Ok(Selection {
+        id: row.int(0)?,
+        user_id: row.int(1)?,
+        username: row.text(2)?,
+        first_name: row.text(3)?,
+        last_name: row.text(4)?,
+        email: row.text(5)?,
+        role: row.text(6)?,
+        branch_id: row.opt_int(7)?,
+        branch_name: row.opt_text(8)?,
+        conference_id: row.int(9)?,
+        conference_title: row.text(10)?,
+        conference_description: row.opt_text(11)?,
+        conference_link: row.opt_text(12)?,
+        platform: row.text(13)?,
+        use_time_slots: row.boolean(14)?,
+        time_slot_id: row.int(15)?,
+        slot_conference_id: row.int(16)?,
+        slot_date: row.date(17)?,
+        slot_start: row.time(18)?,
+        slot_end: row.time(19)?,
+        timezone: row.text(20)?,
+        slot_link: row.opt_text(21)?,
+        slot_updated_at: row.timestamp(22)?,
+        selected_at: row.timestamp(23)?,
+        sync: SyncColumns {
+            outlook_event_id: row.opt_text(24)?,
+            calendar_added: row.boolean(25)?,
+            attempted_at: row.opt_timestamp(26)?,
+            error: row.opt_text(27)?,
+        },
+    })
+}
+
+/// `%`, `_` and the escape character itself are literal in the operator's text.
+fn like_pattern(text: &str) -> Value {
+    let mut escaped = String::with_capacity(text.len() + 2);
+    escaped.push('%');
+    for ch in text.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(ch);
+    }
+    escaped.push('%');
+    Value::Text(escaped)
+}
+
+fn push_contains(b: &mut Builder, columns: &[&str], text: &str) {
+    let op = b.dialect.ilike();
+    b.push("(");
+    for (i, column) in columns.iter().enumerate() {
+        if i > 0 {
+            b.push(" OR ");
+        }
+        b.push(&format!("{column} {op} "))
+            .bind(like_pattern(text))
+            .push(" ESCAPE '\\'");
+    }
+    b.push(")");
+}
+
+const PERSON_COLUMNS: [&str; 3] = [
+    "u.username",
+    "u.email",
+    "(u.first_name || ' ' || u.last_name)",
+];
+
+/// Appends ` WHERE …` (or nothing) for the filter. Needs `s`, and `u`/`c` when the filter
+/// names their columns (see [`needs_joins`]).
+fn push_where(b: &mut Builder, filter: &Filter, extra: Option<&dyn Fn(&mut Builder)>) {
+    let mut first = true;
+    let mut and = |b: &mut Builder| {
+        b.push(if first { " WHERE " } else { " AND " });
+        first = false;
+    };
+    if !filter.states.is_empty() {
+        and(b);
+        let parts: Vec<String> = filter.states.iter().map(|s| state_predicate(*s)).collect();
+        b.push(&format!("({})", parts.join(" OR ")));
+    }
+    if let Some(predicate) = filter.scope.and_then(scope_predicate) {
+        and(b);
+        b.push(predicate);
+    }
+    for (column, value) in [
+        ("s.conference_id", filter.conference_id),
+        ("s.time_slot_id", filter.slot_id),
+        ("s.user_id", filter.user_id),
+    ] {
+        if let Some(value) = value {
+            and(b);
+            b.push(&format!("{column} = ")).bind(Value::Int(value));
+        }
+    }
+    if !filter.selection_ids.is_empty() {
+        and(b);
+        b.push("s.id IN (");
+        for (i, id) in filter.selection_ids.iter().enumerate() {
+            if i > 0 {
+                b.push(", ");
+            }
+            b.bind(Value::Int(*id));
+        }
+        b.push(")");
+    }
+    if let Some(person) = filter.person.as_deref() {
+        and(b);
+        push_contains(b, &PERSON_COLUMNS, person);
+    }
+    if let Some(text) = filter.text.as_deref() {
+        and(b);
+        let mut columns = PERSON_COLUMNS.to_vec();
+        columns.extend(["c.title", "s.calendar_error"]);
+        push_contains(b, &columns, text);
+    }
+    if let Some(role) = filter.role.as_deref() {
+        and(b);
+        b.push("u.role = ")
+            .bind(Value::Text(role.to_ascii_lowercase()));
+    }
+    if let Some(platform) = filter.platform.as_deref() {
+        and(b);
+        b.push("c.meeting_platform = ")
+            .bind(Value::Text(platform.to_ascii_lowercase()));
+    }
+    if let Some(error) = filter.error.as_deref() {
+        and(b);
+        push_contains(b, &["s.calendar_error"], error);
+    }
+    if let Some(since) = filter.attempted_since {
+        and(b);
+        b.push("s.calendar_add_attempted_at >= ")
+            .bind(Value::Time(since));
+    }
+    if let Some(until) = filter.attempted_until {
+        and(b);
+        b.push("s.calendar_add_attempted_at < ")
+            .bind(Value::Time(until));
+    }
+    if let Some(extra) = extra {
+        and(b);
+        extra(b);
+    }
+}
+
+/// The joins a filter needs beyond the selection table itself.
+fn needs_joins(filter: &Filter) -> bool {
+    filter.person.is_some()
+        || filter.text.is_some()
+        || filter.role.is_some()
+        || filter.platform.is_some()
+}
+
+fn filtered_from(filter: &Filter) -> String {
+    if needs_joins(filter) {
+        format!(
+            " FROM {SELECTION} s JOIN {USER} u ON u.id = s.user_id \
+             JOIN {CONFERENCE} c ON c.id = s.conference_id"
+        )
+    } else {
+        format!(" FROM {SELECTION} s")
+    }
+}
+
+fn sort_column(key: SortKey) -> &'static str {
+    match key {
+        SortKey::Id => "s.id",
+        SortKey::SelectedAt => "s.selected_at",
+        SortKey::AttemptedAt => "s.calendar_add_attempted_at",
+    }
+}
+
+/// The keyset condition "comes after `cursor`" in the requested order. NULL attempt times sort
+/// last when descending and first when ascending, on both engines.
+fn push_after(b: &mut Builder, cursor: &Cursor, key: SortKey, descending: bool) {
+    let lt = if descending { "<" } else { ">" };
+    let column = sort_column(key);
+    match (&cursor.key, key) {
+        (CursorKey::Id, _) | (_, SortKey::Id) => {
+            b.push(&format!("s.id {lt} ")).bind(Value::Int(cursor.id));
+        }
+        (CursorKey::Time(Some(at)), _) => {
+            b.push(&format!("({column} {lt} "))
+                .bind(Value::Time(*at))
+                .push(&format!(" OR ({column} = "))
+                .bind(Value::Time(*at))
+                .push(&format!(" AND s.id {lt} "))
+                .bind(Value::Int(cursor.id))
+                .push(")");
+            if descending {
+                b.push(&format!(" OR {column} IS NULL"));
+            }
+            b.push(")");
+        }
+        (CursorKey::Time(None), _) => {
+            b.push(&format!("(({column} IS NULL AND s.id {lt} "))
+                .bind(Value::Int(cursor.id))
+                .push(")");
+            if !descending {
+                b.push(&format!(" OR {column} IS NOT NULL"));
+            }
+            b.push(")");
+        }
+    }
+}
+
+pub fn selection_page(dialect: Dialect, request: &PageRequest) -> Sql {
+    let mut b = Builder::new(dialect, &format!("SELECT {SELECTION_COLUMNS}"));
+    b.push(&selection_from());
+    let sort = request.sort;
+    let after = request.after.clone();
+    let extra = after
+        .as_ref()
+        .map(|cursor| move |b: &mut Builder| push_after(b, cursor, sort.key, sort.descending));
+    push_where(
+        &mut b,
+        &request.filter,
+        extra.as_ref().map(|f| f as &dyn Fn(&mut Builder)),
+    );
+    let dir = if sort.descending { "DESC" } else { "ASC" };
+    let nulls = match (sort.key, sort.descending) {
+        (SortKey::AttemptedAt, true) => " NULLS LAST",
+        (SortKey::AttemptedAt, false) => " NULLS FIRST",
+        _ => "",
+    };
+    if sort.key == SortKey::Id {
+        b.push(&format!(" ORDER BY s.id {dir}"));
+    } else {
+        b.push(&format!(
+            " ORDER BY {} {dir}{nulls}, s.id {dir}",
+            sort_column(sort.key)
+        ));
+    }
+    b.push(" LIMIT ").bind(Value::Int(i64::from(request.limit)));
+    b.finish()
+}
+
+pub fn selection_by_id(dialect: Dialect, id: i64) -> Sql {
+    let mut b = Builder::new(dialect, &format!("SELECT {SELECTION_COLUMNS}"));
+    b.push(&selection_from())
+        .push(" WHERE s.id = ")
+        .bind(Value::Int(id));
+    b.finish()
+}
+
+pub fn count(dialect: Dialect, filter: &Filter) -> Sql {
+    let mut b = Builder::new(dialect, "SELECT COUNT(*)");
+    b.push(&filtered_from(filter));
+    push_where(&mut b, filter, None);
+    b.finish()
+}
+
+pub fn map_count(row: &dyn SqlRow) -> Result<u64, StoreError> {
+    Ok(row.int(0)?.max(0) as u64)
+}
+
+/// Counts per state for the filter: rows of (state code, count).
+pub fn state_counts(dialect: Dialect, filter: &Filter) -> Sql {
+    let mut b = Builder::new(
+        dialect,
+        &format!("SELECT {} AS state_code, COUNT(*)", state_code_expr()),
+    );
+    b.push(&filtered_from(filter));
+    push_where(&mut b, filter, None);
+    b.push(" GROUP BY 1");
+    b.finish()
+}
+
+/// Counts per (group id, state): `group_column` is `s.conference_id` or `s.time_slot_id`.
+pub fn grouped_state_counts(dialect: Dialect, group_column: &str, filter: &Filter) -> Sql {
+    let mut b = Builder::new(
+        dialect,
+        &format!(
+            "SELECT {group_column}, {} AS state_code, COUNT(*)",
+            state_code_expr()
+        ),
+    );
+    b.push(&filtered_from(filter));
+    push_where(&mut b, filter, None);
+    b.push(" GROUP BY 1, 2");
+    b.finish()
+}
+
+pub fn map_state_count(row: &dyn SqlRow) -> Result<(i64, u64), StoreError> {
+    Ok((row.int(0)?, row.int(1)?.max(0) as u64))
+}
+
+pub fn map_grouped_state_count(row: &dyn SqlRow) -> Result<(i64, i64, u64), StoreError> {
+    Ok((row.int(0)?, row.int(1)?, row.int(2)?.max(0) as u64))
+}
+
+pub fn add_state_count(counts: &mut StateCounts, code: i64, n: u64) {
+    let slot = match code {
+        0 => &mut counts.added,
+        1 => &mut counts.added_stale_error,
+        2 => &mut counts.failed,
+        3 => &mut counts.interrupted,
+        _ => &mut counts.not_synced,
+    };
+    *slot += n;
+}
+
+// ----- conferences and slots -------------------------------------------------------------------
+
+pub fn conferences(dialect: Dialect) -> Sql {
+    Builder::new(
+        dialect,
+        &format!(
+            "SELECT c.id, c.title, c.meeting_platform, c.date, c.use_time_slots, c.status, \
+             (SELECT COUNT(*) FROM {SLOT} t WHERE t.conference_id = c.id) \
+             FROM {CONFERENCE} c ORDER BY c.date DESC, c.start_time DESC, c.id DESC"
+        ),
+    )
+    .finish()
+}
+
+pub fn map_conference(row: &dyn SqlRow) -> Result<ConferenceSummary, StoreError> {
+    Ok(ConferenceSummary {
+        id: row.int(0)?,
+        title: row.text(1)?,
+        platform: row.text(2)?,
+        date: row.date(3)?,
+        use_time_slots: row.boolean(4)?,
+        status: row.text(5)?,
+        slot_count: row.int(6)?.max(0) as u64,
+        counts: StateCounts::default(),
+    })
+}
+
+const SLOT_COLUMNS: &str = "t.id, t.conference_id, t.date, t.start_time, t.end_time, \
+    t.timezone, t.meeting_link, t.max_participants, t.current_participants, t.is_available";
+
+pub fn slots_of(dialect: Dialect, conference_id: i64) -> Sql {
+    let mut b = Builder::new(
+        dialect,
+        &format!("SELECT {SLOT_COLUMNS} FROM {SLOT} t WHERE t.conference_id = "),
+    );
+    b.bind(Value::Int(conference_id))
+        .push(" ORDER BY t.date, t.start_time, t.id");
+    b.finish()
+}
+
+pub fn all_slots(dialect: Dialect) -> Sql {
+    Builder::new(
+        dialect,
+        &format!("SELECT {SLOT_COLUMNS} FROM {SLOT} t ORDER BY t.id"),
+    )
+    .finish()
+}
+
+pub fn map_slot(row: &dyn SqlRow) -> Result<SlotSummary, StoreError> {
+    Ok(SlotSummary {
+        id: row.int(0)?,
+        conference_id: row.int(1)?,
+        date: row.date(2)?,
+        start_time: row.time(3)?,
+        end_time: row.time(4)?,
+        timezone: row.text(5)?,
+        meeting_link: row.opt_text(6)?,
+        max_participants: row.int(7)?,
+        current_participants: row.int(8)?,
+        is_available: row.boolean(9)?,
+        counts: StateCounts::default(),
+    })
+}
+
+/// Every distinct slot zone with how many slots use it (for `doctor`).
+pub fn slot_zones(dialect: Dialect) -> Sql {
+    Builder::new(
+        dialect,
+        &format!("SELECT timezone, COUNT(*) FROM {SLOT} GROUP BY timezone ORDER BY timezone"),
+    )
+    .finish()
+}
+
+pub fn map_text_count(row: &dyn SqlRow) -> Result<(String, u64), StoreError> {
+    Ok((row.text(0)?, row.int(1)?.max(0) as u64))
+}
+
+/// Selections whose own conference is not their slot's (the database does not prevent it).
+pub fn mismatched_conferences(dialect: Dialect) -> Sql {
+    Builder::new(
+        dialect,
+        &format!(
+            "SELECT s.id, s.conference_id, t.conference_id FROM {SELECTION} s \
+             JOIN {SLOT} t ON t.id = s.time_slot_id WHERE s.conference_id <> t.conference_id \
+             ORDER BY s.id"
+        ),
+    )
+    .finish()
+}
+
+pub fn map_id_triple(row: &dyn SqlRow) -> Result<(i64, i64, i64), StoreError> {
+    Ok((row.int(0)?, row.int(1)?, row.int(2)?))
+}
+
+pub fn row_count(dialect: Dialect, table: &str) -> Sql {
+    Builder::new(dialect, &format!("SELECT COUNT(*) FROM {table}")).finish()
+}
+
+// ----- integrations ----------------------------------------------------------------------------
+
+const INTEGRATION_COLUMNS: &str = "ti.id, ti.name, ti.is_active, ti.tenant_id, ti.client_id, \
+    LENGTH(ti.client_secret), ti.user_id, o.username, o.branch_id, ob.name, ti.branch_id";
+
+pub fn integrations(dialect: Dialect) -> Sql {
+    Builder::new(
+        dialect,
+        &format!(
+            "SELECT {INTEGRATION_COLUMNS} FROM {INTEGRATION} ti \
+             LEFT JOIN {USER} o ON o.id = ti.user_id \
+             LEFT JOIN {BRANCH} ob ON ob.id = o.branch_id ORDER BY ti.id"
+        ),
+    )
+    .finish()
+}
+
+pub fn map_integration(row: &dyn SqlRow) -> Result<IntegrationInfo, StoreError> {
+    Ok(IntegrationInfo {
+        id: row.int(0)?,
+        name: row.text(1)?,
+        is_active: row.boolean(2)?,
+        tenant_id: row.text(3)?,
+        client_id: row.text(4)?,
+        secret_length: row.opt_int(5)?.unwrap_or(0).max(0) as usize,
+        owner_id: row.opt_int(6)?,
+        owner_username: row.opt_text(7)?,
+        owner_branch_id: row.opt_int(8)?,
+        owner_branch_name: row.opt_text(9)?,
+        branch_id: row.opt_int(10)?,
+    })
+}
+
+// ----- schema ----------------------------------------------------------------------------------
+
+/// The column names of `table` (no rows when the table does not exist).
+pub fn table_columns(dialect: Dialect, table: &str) -> Sql {
+    let text = match dialect {
+        Dialect::Sqlite => "SELECT name FROM pragma_table_info(",
+        Dialect::Postgres => {
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_schema = ANY (current_schemas(false)) AND table_name = "
+        }
+    };
+    let mut b = Builder::new(dialect, text);
+    b.bind(Value::Text(table.to_string()));
+    if dialect == Dialect::Sqlite {
+        b.push(")");
+    }
+    b.finish()
+}
+
+pub fn map_text(row: &dyn SqlRow) -> Result<String, StoreError> {
+    row.text(0)
+}
+
+// ----- writes ----------------------------------------------------------------------------------
+
+/// One statement that writes a sync result, landing only while the four sync columns still hold
+/// what calsync read (`expected`), so a concurrent change by the LMS is never overwritten.
+pub fn write_sync(dialect: Dialect, id: i64, write: &SyncWrite, expected: &SyncColumns) -> Sql {
+    let mut b = Builder::new(dialect, &format!("UPDATE {SELECTION} SET "));
+    match write {
+        SyncWrite::Success {
+            outlook_event_id,
+            at,
+        } => {
+            b.push("outlook_event_id = ")
+                .bind(Value::Text(outlook_event_id.clone()))
+                .push(", calendar_added = TRUE, calendar_add_attempted_at = ")
+                .bind(Value::Time(*at))
+                .push(", calendar_error = NULL");
+        }
+        SyncWrite::Failure { error, at } => {
+            b.push("calendar_add_attempted_at = ")
+                .bind(Value::Time(*at))
+                .push(", calendar_error = ")
+                .bind(Value::Text(error.clone()));
+        }
+    }
+    b.push(" WHERE id = ").bind(Value::Int(id));
+    push_guard(&mut b, expected);
+    b.finish()
+}
+
+fn push_guard(b: &mut Builder, expected: &SyncColumns) {
+    let same = b.dialect.same_text();
+    b.push(if expected.calendar_added {
+        " AND calendar_added"
+    } else {
+        " AND NOT calendar_added"
+    });
+    for (column, value) in [
+        ("outlook_event_id", &expected.outlook_event_id),
+        ("calendar_error", &expected.error),
+    ] {
+        match value {
+            Some(v) => {
+                b.push(&format!(" AND {column} {same} "))
+                    .bind(Value::Text(v.clone()));
+            }
+            None => {
+                b.push(&format!(" AND {column} IS NULL"));
+            }
+        }
+    }
+    match (expected.attempted_at, b.dialect) {
+        (None, _) => {
+            b.push(" AND calendar_add_attempted_at IS NULL");
+        }
+        // Compared as instants, so a value stored in another valid text form still matches.
+        (Some(at), Dialect::Sqlite) => {
+            b.push(" AND julianday(calendar_add_attempted_at) = julianday(")
+                .bind(Value::Time(at))
+                .push(")");
+        }
+        (Some(at), Dialect::Postgres) => {
+            b.push(" AND calendar_add_attempted_at = ")
+                .bind(Value::Time(at));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operator_text_is_bound_never_spliced() {
+        let filter = Filter {
+            text: Some("x'; DROP TABLE users_customuser; --".to_string()),
+            ..Filter::default()
+        };
+        let sql = count(Dialect::Postgres, &filter);
+        assert!(!sql.text.contains("DROP TABLE"));
+        assert!(sql.text.contains("ILIKE $1"));
+    }
+
+    #[test]
+    fn like_wildcards_in_operator_text_are_literal() {
+        assert_eq!(
+            like_pattern("50%_a\\b"),
+            Value::Text("%50\\%\\_a\\\\b%".to_string())
+        );
+    }
+
+    #[test]
+    fn placeholders_follow_the_dialect() {
+        let filter = Filter {
+            conference_id: Some(3),
+            user_id: Some(4),
+            ..Filter::default()
+        };
+        assert!(count(Dialect::Sqlite, &filter).text.contains("?2"));
+        assert!(count(Dialect::Postgres, &filter).text.contains("$2"));
+    }
+}
