@@ -211,6 +211,79 @@ const BRANCHES: [Branch; 5] = [
     },
 ];
 
+/// A Teams integration row of the demo (owners are the branch admins, user ids 1 to 5).
+pub struct DemoIntegration {
+    pub id: i64,
+    pub name: &'static str,
+    pub active: bool,
+    pub tenant: &'static str,
+    pub owner: Option<i64>,
+    pub branch: Option<i64>,
+}
+
+pub const INTEGRATIONS: [DemoIntegration; 6] = [
+    DemoIntegration {
+        id: 1,
+        name: "North Campus Teams",
+        active: true,
+        tenant: "north.example",
+        owner: Some(1),
+        branch: Some(1),
+    },
+    DemoIntegration {
+        id: 2,
+        name: "South Campus Teams",
+        active: true,
+        tenant: "south.example",
+        owner: Some(2),
+        branch: Some(2),
+    },
+    DemoIntegration {
+        id: 3,
+        name: "Online Academy Teams",
+        active: true,
+        tenant: EXPIRED_SECRET_TENANT,
+        owner: Some(3),
+        branch: Some(3),
+    },
+    // Nobody owns it, so the LMS's lookup (through the owner's branch) never finds it.
+    DemoIntegration {
+        id: 4,
+        name: "Production",
+        active: true,
+        tenant: "lms.example",
+        owner: None,
+        branch: None,
+    },
+    // Set up for Evening School by North's admin: Evening School's learners never find it either.
+    DemoIntegration {
+        id: 5,
+        name: "Evening School Teams",
+        active: true,
+        tenant: "evening.example",
+        owner: Some(1),
+        branch: Some(5),
+    },
+    DemoIntegration {
+        id: 6,
+        name: "Old pilot (retired)",
+        active: false,
+        tenant: "north.example",
+        owner: Some(1),
+        branch: Some(1),
+    },
+];
+
+/// The demo's (fake) app registration of an integration.
+pub fn demo_client_id(integration: i64) -> String {
+    format!("00000000-0000-4000-8000-{:012}", 1000 + integration)
+}
+
+/// The demo's (fake) client secret of an integration, as stored in the LMS database.
+pub fn demo_secret(integration: i64) -> String {
+    format!("demo-secret-{integration}-not-real")
+}
+
 const FIRST_NAMES: [&str; 32] = [
     "Ann", "Ben", "Chloé", "Dmitri", "Eve", "Farah", "Gareth", "Hana", "Ines", "José", "Kofi",
     "Lea", "Mateusz", "Nia", "Owen", "Priya", "Quentin", "Rosa", "Siobhán", "Tomás", "Uma",
@@ -406,7 +479,13 @@ fn generate(
     }
     let mut instructors = Vec::new();
     for i in 0..16u64 {
-        let branch = &BRANCHES[(i % 5) as usize];
+        // Most tutors work at the two big campuses; one at each of the others.
+        let branch = &BRANCHES[match i {
+            13 => 2,
+            14 => 3,
+            15 => 4,
+            _ => (i % 2) as usize,
+        }];
         let first = FIRST_NAMES[(i * 7 % 32) as usize];
         let last = LAST_NAMES[(i * 5 % 24) as usize];
         let username = format!("tutor{:02}", i + 1);
@@ -427,68 +506,22 @@ fn generate(
         next_user += 1;
     }
 
-    // Teams integrations, owned by the branch admins (ids 1..=5 in branch order).
-    let integrations: [(i64, &str, bool, &str, Option<i64>, Option<i64>); 6] = [
-        (
-            1,
-            "North Campus Teams",
-            true,
-            "north.example",
-            Some(1),
-            Some(1),
-        ),
-        (
-            2,
-            "South Campus Teams",
-            true,
-            "south.example",
-            Some(2),
-            Some(2),
-        ),
-        (
-            3,
-            "Online Academy Teams",
-            true,
-            EXPIRED_SECRET_TENANT,
-            Some(3),
-            Some(3),
-        ),
-        (4, "Production", true, "lms.example", None, None),
-        // Set up for Evening School by North's admin: the LMS looks integrations up through the
-        // owner's branch, so Evening School's learners never find it.
-        (
-            5,
-            "Evening School Teams",
-            true,
-            "evening.example",
-            Some(1),
-            Some(5),
-        ),
-        (
-            6,
-            "Old pilot (retired)",
-            false,
-            "north.example",
-            Some(1),
-            Some(1),
-        ),
-    ];
-    for (id, name, active, tenant, owner, branch) in integrations {
+    for i in &INTEGRATIONS {
         tx.execute(
             "INSERT INTO account_settings_teamsintegration (id, name, is_active, created_at, \
              updated_at, client_id, client_secret, tenant_id, access_token, token_expiry, \
              branch_id, user_id, service_account_email) \
              VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, NULL, NULL, ?8, ?9, NULL)",
             params![
-                id,
-                name,
-                active,
+                i.id,
+                i.name,
+                i.active,
                 ts(anchor - Duration::days(200)),
-                format!("00000000-0000-4000-8000-{:012}", 1000 + id),
-                format!("demo-secret-{id}-not-real"),
-                tenant,
-                branch,
-                owner
+                demo_client_id(i.id),
+                demo_secret(i.id),
+                i.tenant,
+                i.branch,
+                i.owner
             ],
         )
         .map_err(sql_error)?;
@@ -694,7 +727,7 @@ fn generate(
             )?;
             written += 1;
         }
-        if learner % 4096 == 0 {
+        if learner.is_multiple_of(4096) {
             progress(written, total);
         }
     }

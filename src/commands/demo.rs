@@ -16,7 +16,7 @@ pub async fn run(args: &DemoArgs) -> Result<i32, CliError> {
     if args.reset {
         demo::remove(&path).map_err(CliError::unusable)?;
     }
-    let mut out = Output::new();
+    let mut out = Output::default();
     let existed = path.exists();
     if !existed {
         generate(&path, args.selections).await?;
@@ -87,7 +87,7 @@ async fn generate(path: &std::path::Path, selections: u64) -> Result<(), CliErro
     let report = tokio::task::spawn_blocking(move || {
         let mut progress = |done: u64, total: u64| {
             if interactive {
-                let percent = if total == 0 { 100 } else { done * 100 / total };
+                let percent = (done * 100).checked_div(total).unwrap_or(100);
                 let _ = write!(
                     std::io::stderr(),
                     "\rGenerating the demo database: {percent:>3}% ({done}/{total} selections)"

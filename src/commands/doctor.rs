@@ -12,7 +12,7 @@ const EXAMPLES: usize = 10;
 
 pub async fn run(global: &GlobalArgs) -> Result<i32, CliError> {
     let choice = database_choice(global)?;
-    let mut out = Output::new();
+    let mut out = Output::default();
     out.line(&format!(
         "Database     {} (from {})",
         choice.url.redacted(),

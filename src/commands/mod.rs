@@ -65,13 +65,15 @@ pub struct Output {
     out: std::io::BufWriter<std::io::Stdout>,
 }
 
-impl Output {
-    pub fn new() -> Output {
+impl Default for Output {
+    fn default() -> Self {
         Output {
             out: std::io::BufWriter::new(std::io::stdout()),
         }
     }
+}
 
+impl Output {
     pub fn line(&mut self, text: &str) -> Result<(), CliError> {
         writeln!(self.out, "{text}")?;
         Ok(())

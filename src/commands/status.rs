@@ -15,7 +15,7 @@ const DEFAULT_TABLE_LIMIT: u64 = 50;
 pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<i32, CliError> {
     let (store, _) = open_store(global).await?;
     let filter = args.filter.to_filter();
-    let mut out = Output::new();
+    let mut out = Output::default();
     if args.summary {
         let counts = store.summary(&filter).await?;
         if args.json {

@@ -1,1 +1,6 @@
+//! One integration-test binary (one link step), with a module per capability.
 
+mod support;
+
+mod cli;
+mod store;

@@ -1,0 +1,373 @@
+//! The store, specified once and run against a real SQLite file and a real PostgreSQL database.
+
+use calsync::domain::{
+    Cursor, CursorKey, Filter, PageRequest, Scope, Sort, SortKey, SyncState, SyncWrite,
+    WriteOutcome,
+};
+use calsync::store::{Store, StoreError, StoreOptions};
+use chrono::{TimeZone, Utc};
+
+use crate::on_both_backends;
+use crate::support::{Backend, LONG_ERROR_LEN, TestDb};
+
+async fn ids(store: &Store, filter: Filter) -> Vec<i64> {
+    let request = PageRequest {
+        filter,
+        sort: Sort {
+            key: SortKey::Id,
+            descending: false,
+        },
+        after: None,
+        limit: 100,
+    };
+    store
+        .page(&request)
+        .await
+        .expect("page")
+        .rows
+        .iter()
+        .map(|s| s.id)
+        .collect()
+}
+
+fn states(states: &[SyncState]) -> Filter {
+    Filter {
+        states: states.to_vec(),
+        ..Filter::default()
+    }
+}
+
+on_both_backends! {
+    async fn every_state_is_derived_like_the_lms_pages(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        let store = db.store().await;
+        assert_eq!(ids(&store, states(&[SyncState::Added])).await, vec![1, 8]);
+        assert_eq!(ids(&store, states(&[SyncState::AddedStaleError])).await, vec![3]);
+        assert_eq!(ids(&store, states(&[SyncState::Failed])).await, vec![2, 7, 9]);
+        assert_eq!(ids(&store, states(&[SyncState::Interrupted])).await, vec![4]);
+        assert_eq!(ids(&store, states(&[SyncState::NotSynced])).await, vec![5, 6, 10]);
+
+        let counts = store.summary(&Filter::default()).await.unwrap();
+        assert_eq!(
+            (counts.added, counts.added_stale_error, counts.failed, counts.interrupted, counts.not_synced),
+            (2, 1, 3, 1, 3)
+        );
+        assert_eq!(counts.total(), 10);
+
+        // Each row's own derivation agrees with the SQL's.
+        for state in SyncState::ALL {
+            let page = store
+                .page(&PageRequest { filter: states(&[state]), sort: Sort::default(), after: None, limit: 50 })
+                .await
+                .unwrap();
+            assert!(page.rows.iter().all(|s| s.state() == state), "{state}");
+        }
+    }
+}
+
+on_both_backends! {
+    async fn empty_and_null_errors_both_mean_no_error(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        let store = db.store().await;
+        let interrupted = store.selection(4).await.unwrap().unwrap();
+        assert_eq!(interrupted.sync.error.as_deref(), Some(""));
+        assert_eq!(interrupted.sync.error_text(), None);
+        assert_eq!(interrupted.state(), SyncState::Interrupted);
+        assert_eq!(store.selection(8).await.unwrap().unwrap().state(), SyncState::Added);
+        assert_eq!(store.selection(6).await.unwrap().unwrap().state(), SyncState::NotSynced);
+    }
+}
+
+on_both_backends! {
+    async fn the_lms_command_scopes_select_the_same_rows(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        let store = db.store().await;
+        let scope = |scope| Filter { scope: Some(scope), ..Filter::default() };
+        // unsynced = not added; failed = not added and attempted; all = everything.
+        assert_eq!(ids(&store, scope(Scope::Unsynced)).await, vec![2, 4, 5, 6, 7, 9, 10]);
+        assert_eq!(ids(&store, scope(Scope::Failed)).await, vec![2, 4, 7, 9]);
+        assert_eq!(ids(&store, scope(Scope::All)).await.len(), 10);
+    }
+}
+
+on_both_backends! {
+    async fn every_filter_narrows_and_they_combine(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        let store = db.store().await;
+        let f = Filter::default;
+        assert_eq!(ids(&store, Filter { conference_id: Some(1), ..f() }).await, vec![1, 2, 3]);
+        assert_eq!(ids(&store, Filter { slot_id: Some(3), ..f() }).await, vec![4, 5, 9]);
+        assert_eq!(ids(&store, Filter { user_id: Some(5), ..f() }).await, vec![5, 8, 10]);
+        assert_eq!(ids(&store, Filter { selection_ids: vec![9, 2, 77], ..f() }).await, vec![2, 9]);
+        // Case-insensitive over username, full name and email.
+        assert_eq!(ids(&store, Filter { person: Some("ann@x".into()), ..f() }).await, vec![5, 8, 10]);
+        assert_eq!(ids(&store, Filter { person: Some("INES TUTOR".into()), ..f() }).await, vec![1, 3]);
+        assert_eq!(ids(&store, Filter { person: Some("llearn".into()), ..f() }).await, vec![2, 9]);
+        // Free text also covers the conference title and the error.
+        assert_eq!(ids(&store, Filter { text: Some("zoom clinic".into()), ..f() }).await, vec![4, 5, 6, 7, 9, 10]);
+        assert_eq!(ids(&store, Filter { text: Some("teams integration".into()), ..f() }).await, vec![9]);
+        assert_eq!(ids(&store, Filter { role: Some("Instructor".into()), ..f() }).await, vec![1, 3]);
+        assert_eq!(ids(&store, Filter { platform: Some("google_meet".into()), ..f() }).await, vec![8]);
+        assert_eq!(ids(&store, Filter { error: Some("404 CLIENT".into()), ..f() }).await, vec![2]);
+        assert_eq!(ids(&store, Filter { error: Some("会議".into()), ..f() }).await, vec![7]);
+        let at = |d, h| Utc.with_ymd_and_hms(2025, 12, d, h, 0, 0).unwrap();
+        assert_eq!(
+            ids(&store, Filter { attempted_since: Some(at(3, 0)), attempted_until: Some(at(5, 0)), ..f() }).await,
+            vec![4, 8]
+        );
+        // A wildcard typed by the operator is literal.
+        assert!(ids(&store, Filter { text: Some("%".into()), ..f() }).await.is_empty());
+        // Combinations intersect.
+        let combined = Filter {
+            states: vec![SyncState::Failed, SyncState::Interrupted],
+            conference_id: Some(2),
+            person: Some("zoë".into()),
+            ..f()
+        };
+        assert_eq!(ids(&store, combined.clone()).await, vec![4, 7]);
+        assert_eq!(store.count(&combined).await.unwrap(), 2);
+        assert_eq!(store.summary(&combined).await.unwrap().total(), 2);
+    }
+}
+
+/// Walks every page and returns the ids in order.
+async fn walk(store: &Store, sort: Sort, limit: u32) -> (Vec<i64>, usize) {
+    let mut request = PageRequest {
+        filter: Filter::default(),
+        sort,
+        after: None,
+        limit,
+    };
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = store.page(&request).await.unwrap();
+        pages += 1;
+        assert!(page.rows.len() <= limit as usize);
+        seen.extend(page.rows.iter().map(|s| s.id));
+        match page.next {
+            Some(next) => request.after = Some(next),
+            None => break,
+        }
+    }
+    (seen, pages)
+}
+
+on_both_backends! {
+    async fn paging_by_key_crosses_page_boundaries_without_gaps(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        let store = db.store().await;
+        let newest_first = Sort { key: SortKey::SelectedAt, descending: true };
+        let (ids, pages) = walk(&store, newest_first, 3).await;
+        assert_eq!(ids, vec![10, 7, 6, 9, 8, 5, 4, 3, 2, 1]);
+        assert_eq!(pages, 4);
+        let (ids, _) = walk(&store, Sort { key: SortKey::SelectedAt, descending: false }, 4).await;
+        assert_eq!(ids, vec![1, 2, 3, 4, 5, 8, 9, 6, 7, 10]);
+        let (ids, _) = walk(&store, Sort { key: SortKey::Id, descending: false }, 3).await;
+        assert_eq!(ids, (1..=10).collect::<Vec<_>>());
+        // Never-attempted rows come last when the newest attempt is first, and first otherwise.
+        let (ids, _) = walk(&store, Sort { key: SortKey::AttemptedAt, descending: true }, 2).await;
+        assert_eq!(ids, vec![7, 9, 8, 4, 3, 2, 1, 10, 6, 5]);
+        let (ids, _) = walk(&store, Sort { key: SortKey::AttemptedAt, descending: false }, 2).await;
+        assert_eq!(ids, vec![5, 6, 10, 1, 2, 3, 4, 8, 9, 7]);
+        // A cursor alone (no offset) says where the next page starts.
+        let after = Cursor { key: CursorKey::Id, id: 8 };
+        let page = store
+            .page(&PageRequest {
+                filter: Filter::default(),
+                sort: Sort { key: SortKey::Id, descending: false },
+                after: Some(after),
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.rows.iter().map(|s| s.id).collect::<Vec<_>>(), vec![9, 10]);
+        assert!(page.next.is_none());
+    }
+}
+
+on_both_backends! {
+    async fn django_datetimes_are_read_with_and_without_microseconds(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        let store = db.store().await;
+        let one = store.selection(1).await.unwrap().unwrap();
+        assert_eq!(one.sync.attempted_at.unwrap().to_rfc3339(), "2025-11-21T09:00:01.250+00:00");
+        assert_eq!(one.selected_at.to_rfc3339(), "2025-11-21T09:00:00.812345+00:00");
+        let two = store.selection(2).await.unwrap().unwrap();
+        assert_eq!(two.sync.attempted_at.unwrap().to_rfc3339(), "2025-12-01T09:15:04+00:00");
+        let seven = store.selection(7).await.unwrap().unwrap();
+        assert_eq!(seven.sync.attempted_at.unwrap().to_rfc3339(), "2025-12-06T08:00:00.000001+00:00");
+        assert_eq!(one.slot_date.to_string(), "2025-12-15");
+        assert_eq!(one.slot_start.to_string(), "10:00:00");
+        assert_eq!(one.timezone, "Europe/London");
+    }
+}
+
+on_both_backends! {
+    async fn unicode_and_very_long_errors_survive_intact(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        let store = db.store().await;
+        let seven = store.selection(7).await.unwrap().unwrap();
+        let error = seven.sync.error_text().unwrap();
+        assert!(error.starts_with("Échec: ErrorInvalidUser — 会議 "));
+        assert_eq!(error.chars().count(), LONG_ERROR_LEN);
+        let four = store.selection(4).await.unwrap().unwrap();
+        assert_eq!(four.person_name(), "Zoë Ünal");
+        // Django's get_full_name() falls back to the username.
+        assert_eq!(store.selection(6).await.unwrap().unwrap().person_name(), "noemail");
+    }
+}
+
+on_both_backends! {
+    async fn a_success_is_written_in_djangos_formats(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        let store = db.store().await;
+        let before = store.selection(2).await.unwrap().unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap() + chrono::Duration::microseconds(6);
+        let write = SyncWrite::Success { outlook_event_id: "AAMkAGnew=".into(), at };
+        assert_eq!(store.write_sync(2, &write, &before.sync).await.unwrap(), WriteOutcome::Written);
+        let after = store.selection(2).await.unwrap().unwrap();
+        assert_eq!(after.state(), SyncState::Added);
+        assert_eq!(after.sync.outlook_event_id.as_deref(), Some("AAMkAGnew="));
+        assert_eq!(after.sync.attempted_at, Some(at));
+        assert_eq!(after.sync.error, None, "calsync clears the old error on success");
+        let stored = db
+            .scalar_text(match backend {
+                Backend::Sqlite => "SELECT calendar_add_attempted_at || '|' || calendar_added FROM conferences_conferencetimeslotselection WHERE id = 2",
+                Backend::Postgres => "SELECT calendar_add_attempted_at::text || '|' || calendar_added::text FROM conferences_conferencetimeslotselection WHERE id = 2",
+            })
+            .await
+            .unwrap();
+        match backend {
+            Backend::Sqlite => assert_eq!(stored, "2026-01-02 03:04:05.000006|1"),
+            Backend::Postgres => assert_eq!(stored, "2026-01-02 03:04:05.000006+00|true"),
+        }
+        // Whole seconds are written without a fraction, as Django does.
+        let failure = SyncWrite::Failure {
+            error: "Graph 404 ErrorInvalidUser".into(),
+            at: Utc.with_ymd_and_hms(2026, 1, 3, 0, 0, 0).unwrap(),
+        };
+        assert_eq!(store.write_sync(5, &failure, &store.selection(5).await.unwrap().unwrap().sync).await.unwrap(), WriteOutcome::Written);
+        if backend == Backend::Sqlite {
+            let stored = db
+                .scalar_text("SELECT calendar_add_attempted_at FROM conferences_conferencetimeslotselection WHERE id = 5")
+                .await;
+            assert_eq!(stored.as_deref(), Some("2026-01-03 00:00:00"));
+        }
+        let five = store.selection(5).await.unwrap().unwrap();
+        assert_eq!(five.state(), SyncState::Failed);
+        assert_eq!(five.sync.outlook_event_id, None);
+    }
+}
+
+on_both_backends! {
+    async fn a_row_the_lms_changed_since_it_was_read_is_not_clobbered(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        let store = db.store().await;
+        let read = store.selection(2).await.unwrap().unwrap();
+        // Meanwhile the LMS retries the row itself.
+        db.exec(
+            "UPDATE conferences_conferencetimeslotselection SET calendar_added = TRUE, \
+             outlook_event_id = 'AAMkAGfromLMS=', calendar_add_attempted_at = '2025-12-09 10:00:00' WHERE id = 2",
+        )
+        .await;
+        let write = SyncWrite::Failure { error: "stale view".into(), at: Utc::now() };
+        assert_eq!(store.write_sync(2, &write, &read.sync).await.unwrap(), WriteOutcome::Conflict);
+        let now = store.selection(2).await.unwrap().unwrap();
+        assert_eq!(now.sync.outlook_event_id.as_deref(), Some("AAMkAGfromLMS="));
+        assert!(now.sync.calendar_added);
+        // A deleted row is a conflict too, not an error.
+        assert_eq!(store.write_sync(999, &write, &read.sync).await.unwrap(), WriteOutcome::Conflict);
+        // With a fresh read the write lands; '' errors and microsecond times match exactly.
+        let four = store.selection(4).await.unwrap().unwrap();
+        assert_eq!(store.write_sync(4, &write, &four.sync).await.unwrap(), WriteOutcome::Written);
+        let seven = store.selection(7).await.unwrap().unwrap();
+        assert_eq!(store.write_sync(7, &write, &seven.sync).await.unwrap(), WriteOutcome::Written);
+    }
+}
+
+on_both_backends! {
+    async fn conferences_and_slots_carry_counts_per_state(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        let store = db.store().await;
+        let conferences = store.conferences().await.unwrap();
+        assert_eq!(conferences.iter().map(|c| c.id).collect::<Vec<_>>(), vec![2, 3, 1]);
+        let zoom = &conferences[0];
+        assert_eq!(zoom.slot_count, 2);
+        assert_eq!((zoom.counts.failed, zoom.counts.interrupted, zoom.counts.not_synced), (2, 1, 3));
+        assert!(!conferences[1].use_time_slots);
+        let slots = store.slots(1).await.unwrap();
+        assert_eq!(slots.iter().map(|s| s.id).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!((slots[0].counts.added, slots[0].counts.failed), (1, 1));
+        assert_eq!((slots[0].current_participants, slots[0].max_participants), (3, 20));
+        assert_eq!(slots[1].meeting_link.as_deref(), Some(""));
+        assert_eq!(store.mismatched_conferences().await.unwrap(), vec![(10, 2, 1)]);
+        let zones: Vec<String> = store.slot_zones().await.unwrap().into_iter().map(|(z, _)| z).collect();
+        assert!(zones.contains(&"Foo/Bar".to_string()));
+    }
+}
+
+on_both_backends! {
+    async fn integrations_are_listed_without_their_secrets(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        let store = db.store().await;
+        let integrations = store.integrations().await.unwrap();
+        assert_eq!(integrations.len(), 1);
+        let shown = format!("{:?} {}", integrations[0], integrations[0].masked_secret());
+        assert!(!shown.contains("fixture-secret-not-real"));
+        assert_eq!(integrations[0].secret_length, "fixture-secret-not-real".len());
+        assert_eq!(integrations[0].owner_branch_name.as_deref(), Some("North Campus"));
+        assert!(store.can_write().await);
+    }
+}
+
+async fn open_error(db: &TestDb) -> StoreError {
+    match Store::open(&db.url(), &StoreOptions::default()).await {
+        Ok(_) => panic!("expected the schema check to refuse this database"),
+        Err(e) => e,
+    }
+}
+
+on_both_backends! {
+    async fn a_missing_table_is_named(backend: Backend) {
+        let db = TestDb::blank(backend).await;
+        let err = open_error(&db).await;
+        assert!(err.is_fatal_setup());
+        assert_eq!(
+            err.to_string(),
+            "database has no table conferences_conferencetimeslotselection — is this the LMS database?"
+        );
+    }
+}
+
+on_both_backends! {
+    async fn a_missing_column_is_named(backend: Backend) {
+        let db = TestDb::empty(backend).await;
+        db.exec("ALTER TABLE conferences_conferencetimeslotselection DROP COLUMN calendar_error").await;
+        let err = open_error(&db).await;
+        assert!(err.to_string().starts_with(
+            "table conferences_conferencetimeslotselection has no column calendar_error"
+        ), "{err}");
+    }
+}
+
+on_both_backends! {
+    async fn extra_columns_and_another_column_order_are_fine(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        db.exec("ALTER TABLE conferences_conferencetimeslotselection ADD COLUMN reminder_sent boolean NULL").await;
+        // Rebuild the slot table with its columns in reverse order, as a Django migration might.
+        db.exec(
+            "CREATE TABLE slot_copy AS SELECT online_meeting_id, conference_id, updated_at, created_at, \
+             is_available, meeting_password, meeting_id, meeting_link, current_participants, \
+             max_participants, timezone, end_time, start_time, date, id FROM conferences_conferencetimeslot; \
+             ALTER TABLE conferences_conferencetimeslot RENAME TO slot_old; \
+             ALTER TABLE slot_copy RENAME TO conferences_conferencetimeslot;",
+        )
+        .await;
+        let store = db.store().await;
+        let one = store.selection(1).await.unwrap().unwrap();
+        assert_eq!(one.slot_start.to_string(), "10:00:00");
+        assert_eq!(one.timezone, "Europe/London");
+        assert_eq!(store.summary(&Filter::default()).await.unwrap().total(), 10);
+    }
+}
