@@ -57,6 +57,25 @@ pub enum Command {
     Doctor,
     /// Create (if missing) and describe a demo LMS database
     Demo(DemoArgs),
+    /// Measure calsync against a baseline taken in the same run
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// The store's queries on a demo database against the sqlite3 shell running the same SQL
+    Store(BenchStoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchStoreArgs {
+    /// The demo database to measure (generated when missing)
+    #[arg(long, value_name = "PATH", default_value = "bench-1m.db")]
+    pub db: PathBuf,
+    /// Selections to generate when the database is missing
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub selections: u64,
 }
 
 /// The selection filters shared by every command that picks selections.

@@ -1,6 +1,7 @@
 //! The headless commands. Each is a thin caller of the store (and later the sync engine): it
 //! parses nothing itself and never holds a second implementation of the logic.
 
+mod bench;
 mod demo;
 mod doctor;
 mod status;
@@ -8,7 +9,7 @@ mod status;
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::cli::{Cli, Command, EXIT_SOME_FAILED, EXIT_UNUSABLE, GlobalArgs};
+use crate::cli::{BenchCommand, Cli, Command, EXIT_SOME_FAILED, EXIT_UNUSABLE, GlobalArgs};
 use crate::config::{ConfigFile, DatabaseChoice, Environment, choose_database};
 use crate::store::{Store, StoreError, StoreOptions};
 
@@ -90,6 +91,7 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Status(args)) => status::run(&cli.global, &args).await,
         Some(Command::Doctor) => doctor::run(&cli.global).await,
         Some(Command::Demo(args)) => demo::run(&args).await,
+        Some(Command::Bench(BenchCommand::Store(args))) => bench::store(&args).await,
         None => Err(CliError::unusable(
             "the console is not built yet: use `calsync status`, `calsync doctor` or `calsync demo` (see --help)",
         )),

@@ -1,1 +1,339 @@
+//! The simulated Microsoft Graph: a real axum HTTP server on 127.0.0.1 that emulates the
+//! identity platform's token endpoint and the Outlook calendar endpoints calsync uses,
+//! including throttling, `$batch`, `transactionId` dedup and scripted faults.
+//!
+//! It is a test and demo tool: the control endpoints under `/_sim/` have no
+//! authentication, so bind it to a loopback address.
 
+mod events;
+mod graph_api;
+mod http;
+mod rng;
+mod state;
+mod timezones;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use state::{Fault, GhostReply, MailboxStats, SimState, SimStats};
+
+/// How the simulator must label itself wherever it identifies itself.
+pub const SIMULATOR_LABEL: &str = "simulated Graph";
+
+/// The form of the `Retry-After` header on simulated 429 (and 503) responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAfterMode {
+    /// Whole seconds, rounded up (`Retry-After: 1`).
+    Integer,
+    /// Seconds with a fraction, as an older Graph page showed (`Retry-After: 2.128`).
+    Decimal,
+    /// An HTTP-date, rounded up to the next whole second.
+    HttpDate,
+    /// No header at all, so the client's fallback backoff is exercised. With no stated
+    /// wait, the simulator sets no early-retry penalty gate either.
+    Absent,
+}
+
+/// Per-request artificial latency, uniform in `min..=max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Latency {
+    pub min: Duration,
+    pub max: Duration,
+}
+
+impl Latency {
+    pub const NONE: Latency = Latency {
+        min: Duration::ZERO,
+        max: Duration::ZERO,
+    };
+
+    pub fn fixed(d: Duration) -> Self {
+        Self { min: d, max: d }
+    }
+
+    pub fn between(min: Duration, max: Duration) -> Self {
+        if max < min {
+            Self { min: max, max: min }
+        } else {
+            Self { min, max }
+        }
+    }
+}
+
+/// What the directory says about an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MailboxState {
+    /// A licensed user with an Exchange Online mailbox.
+    #[default]
+    Ok,
+    /// No such user: 404 `ErrorInvalidUser`.
+    Unknown,
+    /// A user without an Exchange Online mailbox: 404 `MailboxNotEnabledForRESTAPI`.
+    NoMailbox,
+    /// Outside the app's Exchange application access policy: 403 `ErrorAccessDenied` (RAOP).
+    AccessDenied,
+}
+
+/// Mailbox states by address (case-insensitive), with per-domain rules and a default.
+#[derive(Debug, Clone, Default)]
+pub struct Directory {
+    users: HashMap<String, MailboxState>,
+    domains: HashMap<String, MailboxState>,
+    default: MailboxState,
+}
+
+impl Directory {
+    /// A directory where every address not listed has state `default`.
+    pub fn new(default: MailboxState) -> Self {
+        Self {
+            default,
+            ..Self::default()
+        }
+    }
+
+    /// Every address is a working mailbox.
+    pub fn all_ok() -> Self {
+        Self::new(MailboxState::Ok)
+    }
+
+    /// Sets one address (a UPN or an object id).
+    pub fn with_user(mut self, address: &str, state: MailboxState) -> Self {
+        self.set_user(address, state);
+        self
+    }
+
+    /// Rule form: every address `…@domain` has `state` unless listed individually.
+    pub fn with_domain(mut self, domain: &str, state: MailboxState) -> Self {
+        self.domains
+            .insert(domain.trim_start_matches('@').to_lowercase(), state);
+        self
+    }
+
+    pub fn set_user(&mut self, address: &str, state: MailboxState) {
+        self.users.insert(address.to_lowercase(), state);
+    }
+
+    pub fn lookup(&self, address: &str) -> MailboxState {
+        let key = address.to_lowercase();
+        if let Some(state) = self.users.get(&key) {
+            return *state;
+        }
+        if let Some((_, domain)) = key.rsplit_once('@')
+            && let Some(state) = self.domains.get(domain)
+        {
+            return *state;
+        }
+        self.default
+    }
+}
+
+/// An app registration the simulated identity platform knows.
+#[derive(Clone)]
+pub struct SimTenant {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Answer AADSTS7000222 (expired secret) even for the right secret.
+    pub secret_expired: bool,
+}
+
+impl SimTenant {
+    pub fn new(tenant_id: &str, client_id: &str, client_secret: &str) -> Self {
+        Self {
+            tenant_id: tenant_id.to_string(),
+            client_id: client_id.to_string(),
+            client_secret: client_secret.to_string(),
+            secret_expired: false,
+        }
+    }
+}
+
+impl fmt::Debug for SimTenant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimTenant")
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("secret_expired", &self.secret_expired)
+            .finish()
+    }
+}
+
+/// Everything the simulator can be told at start-up. Most of it can also be changed at
+/// run time through [`SimState`].
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub latency: Latency,
+    /// `expires_in` of issued tokens; expiry is enforced server-side.
+    pub token_lifetime: Duration,
+    /// Concurrent requests allowed per mailbox (Graph: 4); extra ones get 429.
+    pub per_mailbox_concurrency: usize,
+    pub retry_after: RetryAfterMode,
+    /// How long a throttled mailbox stays throttled.
+    pub throttle_retry_after: Duration,
+    /// Probability of a random 429/503/504 per Graph request (or batch item).
+    pub fault_rate: f64,
+    pub seed: u64,
+    pub directory: Directory,
+    pub tenants: Vec<SimTenant>,
+    /// Issue a token for any tenant/client/secret (scope and presence still checked).
+    pub accept_any_credentials: bool,
+    /// A second create with the same `transactionId` in a mailbox returns the first event.
+    pub transaction_id_dedup: bool,
+    /// Reject `dateTime` values that carry `Z` or a UTC offset.
+    pub strict_datetime: bool,
+    /// Return `$batch` responses in a shuffled order (as Graph may).
+    pub shuffle_batch_responses: bool,
+    /// How many batch items run at once (Graph sends up to four to Outlook at a time).
+    pub batch_parallelism: usize,
+    /// Page size of event lists when the client sends no `$top`.
+    pub default_page_size: usize,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            latency: Latency::NONE,
+            token_lifetime: Duration::from_secs(3599),
+            per_mailbox_concurrency: 4,
+            retry_after: RetryAfterMode::Integer,
+            throttle_retry_after: Duration::from_secs(1),
+            fault_rate: 0.0,
+            seed: 1,
+            directory: Directory::all_ok(),
+            tenants: Vec::new(),
+            accept_any_credentials: false,
+            transaction_id_dedup: true,
+            strict_datetime: false,
+            shuffle_batch_responses: true,
+            batch_parallelism: 4,
+            default_page_size: 10,
+        }
+    }
+}
+
+/// Starts simulated Graph servers.
+pub struct SimServer;
+
+impl SimServer {
+    /// Binds 127.0.0.1 on a free port and serves until the handle is shut down or dropped.
+    pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), config).await
+    }
+
+    /// Binds the given address (port 0 picks a free port).
+    pub async fn start_on(addr: SocketAddr, config: SimConfig) -> std::io::Result<SimHandle> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let state = SimState::new(config);
+        let router = http::router(Arc::clone(&state.shared));
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+                // Either an explicit shutdown or the handle being dropped ends the server.
+                let _ = rx.await;
+            });
+            // The only error is from accept(); there is no one left to report it to.
+            let _ = server.await;
+        });
+        Ok(SimHandle {
+            addr,
+            state,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+}
+
+/// A running simulator. Dropping it stops the server.
+pub struct SimHandle {
+    addr: SocketAddr,
+    state: SimState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl SimHandle {
+    /// Base URL for Graph, e.g. `http://127.0.0.1:PORT/v1.0`.
+    pub fn graph_url(&self) -> String {
+        format!("http://{}/v1.0", self.addr)
+    }
+
+    /// Base URL for the identity platform, e.g. `http://127.0.0.1:PORT`.
+    pub fn login_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// In-process access to the simulator's state (inspect and alter it from tests).
+    pub fn state(&self) -> SimState {
+        self.state.clone()
+    }
+
+    /// Stops accepting connections and waits briefly for open requests to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            // A stalled request (a scripted fault) must not hold shutdown up for long.
+            if tokio::time::timeout(Duration::from_secs(2), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Runs a simulator on `addr` until Ctrl-C, printing the URLs to use. This is the body
+/// of a future `calsync graph-sim --port N` command.
+pub async fn run_standalone(addr: SocketAddr, config: SimConfig) -> std::io::Result<()> {
+    let handle = SimServer::start_on(addr, config).await?;
+    println!("calsync {SIMULATOR_LABEL} listening on {}", handle.addr());
+    println!("  CALSYNC_GRAPH_URL={}", handle.graph_url());
+    println!("  CALSYNC_LOGIN_URL={}", handle.login_url());
+    println!(
+        "  inspect: {}/_sim/stats  {}/_sim/events?user=ADDRESS",
+        handle.login_url(),
+        handle.login_url()
+    );
+    if !handle.addr().ip().is_loopback() {
+        println!("  warning: the /_sim/ control endpoints have no authentication");
+    }
+    println!("Press Ctrl-C to stop.");
+    tokio::signal::ctrl_c().await?;
+    handle.shutdown().await;
+    Ok(())
+}
+
+/// Demo defaults: any credentials are accepted, every mailbox exists.
+pub fn demo_config() -> SimConfig {
+    SimConfig {
+        accept_any_credentials: true,
+        latency: Latency::between(Duration::from_millis(20), Duration::from_millis(120)),
+        ..SimConfig::default()
+    }
+}

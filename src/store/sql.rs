@@ -354,6 +354,14 @@ fn push_after(b: &mut Builder, cursor: &Cursor, key: SortKey, descending: bool) 
         (CursorKey::Id, _) | (_, SortKey::Id) => {
             b.push(&format!("s.id {lt} ")).bind(Value::Int(cursor.id));
         }
+        // A row value is one index range on both engines (the index carries the id).
+        (CursorKey::Time(Some(at)), SortKey::SelectedAt) => {
+            b.push(&format!("({column}, s.id) {lt} ("))
+                .bind(Value::Time(*at))
+                .push(", ")
+                .bind(Value::Int(cursor.id))
+                .push(")");
+        }
         (CursorKey::Time(Some(at)), _) => {
             b.push(&format!("({column} {lt} "))
                 .bind(Value::Time(*at))
