@@ -371,3 +371,26 @@ on_both_backends! {
         assert_eq!(store.summary(&Filter::default()).await.unwrap().total(), 10);
     }
 }
+
+#[tokio::test]
+async fn sslmode_require_really_encrypts_the_session() {
+    let db = TestDb::with_fixture(Backend::Postgres).await;
+    let url = db
+        .url_string()
+        .replace("sslmode=disable", "sslmode=require");
+    let store = Store::open(
+        &calsync::store::DatabaseUrl::parse(&url).unwrap(),
+        &StoreOptions::default(),
+    )
+    .await
+    .expect("TLS connection (the server needs ssl = on; see .ci/postgres-setup)");
+    assert_eq!(store.count(&Filter::default()).await.unwrap(), 10);
+    let name = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    let encrypted = db
+        .scalar_text(&format!(
+            "SELECT bool_and(s.ssl)::text FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+             WHERE a.application_name = 'calsync' AND a.datname = '{name}'"
+        ))
+        .await;
+    assert_eq!(encrypted.as_deref(), Some("true"));
+}
