@@ -378,6 +378,39 @@ impl IntegrationInfo {
     }
 }
 
+/// The credentials of the Teams integration the LMS would use for one user. The secret leaves
+/// the store only in this type, whose Debug output never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredCredentials {
+    pub integration_id: i64,
+    pub integration_name: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// How the LMS found it: through the owner's branch, or as the user's own integration.
+    pub found_by: CredentialSource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialSource {
+    OwnerInUsersBranch,
+    OwnedByUser,
+}
+
+impl std::fmt::Debug for StoredCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredCredentials")
+            .field("integration_id", &self.integration_id)
+            .field("integration_name", &self.integration_name)
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("found_by", &self.found_by)
+            .finish()
+    }
+}
+
 /// The outcome of a guarded write of the sync columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteOutcome {

@@ -17,7 +17,7 @@ pub use url::{DatabaseUrl, PgTarget, SslMode};
 
 use crate::domain::{
     ConferenceSummary, Filter, IntegrationInfo, Page, PageRequest, Selection, SlotSummary,
-    StateCounts, SyncColumns, SyncWrite, WriteOutcome,
+    StateCounts, StoredCredentials, SyncColumns, SyncWrite, WriteOutcome,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +121,13 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(b) => b.execute(sql).await,
             Backend::Postgres(b) => b.execute(sql).await,
+        }
+    }
+
+    async fn execute_all(&self, statements: Vec<Sql>) -> Result<Vec<u64>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(b) => b.execute_all(statements).await,
+            Backend::Postgres(b) => b.execute_all(statements).await,
         }
     }
 
@@ -258,6 +265,52 @@ impl Store {
         } else {
             WriteOutcome::Conflict
         })
+    }
+
+    /// Writes many sync results in one transaction (on SQLite each commit is a disk flush, which
+    /// would otherwise dominate a bulk run). Each row is still one guarded statement.
+    pub async fn write_sync_many(
+        &self,
+        writes: &[(i64, SyncWrite, SyncColumns)],
+    ) -> Result<Vec<WriteOutcome>, StoreError> {
+        let statements = writes
+            .iter()
+            .map(|(id, write, expected)| sql::write_sync(self.dialect(), *id, write, expected))
+            .collect();
+        Ok(self
+            .execute_all(statements)
+            .await?
+            .into_iter()
+            .map(|changed| {
+                if changed == 1 {
+                    WriteOutcome::Written
+                } else {
+                    WriteOutcome::Conflict
+                }
+            })
+            .collect())
+    }
+
+    /// The ids of the selections matching `filter`, newest selection first (a run's frozen list).
+    pub async fn selection_ids(&self, filter: &Filter) -> Result<Vec<i64>, StoreError> {
+        self.query(sql::selection_ids(self.dialect(), filter), sql::map_id)
+            .await
+    }
+
+    /// The Teams integration the LMS would use for this user, found the LMS's way.
+    pub async fn credentials_for_user(
+        &self,
+        user_id: i64,
+        branch_id: Option<i64>,
+    ) -> Result<Option<StoredCredentials>, StoreError> {
+        Ok(self
+            .query(
+                sql::credentials_for_user(self.dialect(), user_id, branch_id),
+                sql::map_credentials,
+            )
+            .await?
+            .into_iter()
+            .next())
     }
 
     /// Each distinct slot time zone with its number of slots.

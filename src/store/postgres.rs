@@ -18,7 +18,10 @@ use super::{StoreError, StoreOptions};
 
 #[derive(Clone)]
 pub struct PgBackend {
+    /// Reads and single writes; tokio-postgres pipelines concurrent queries on it.
     client: Arc<Client>,
+    /// A second session for batched writes, whose transactions nothing else may enter.
+    writer: Arc<tokio::sync::Mutex<Client>>,
 }
 
 impl PgBackend {
@@ -47,44 +50,37 @@ impl PgBackend {
         if let Some(password) = &target.password {
             config.password(password);
         }
-        // connect_timeout covers each TCP attempt only; this bounds TLS and authentication too.
-        let tls = match target.sslmode {
-            SslMode::Disable => None,
-            _ => Some(tls_connector()?),
-        };
-        let connecting = async {
-            if let Some(tls) = tls {
-                let (client, connection) = config.connect(tls).await?;
-                tokio::spawn(connection);
-                Ok(client)
-            } else {
-                let (client, connection) = config.connect(NoTls).await?;
-                tokio::spawn(connection);
-                Ok(client)
-            }
-        };
-        let client = tokio::time::timeout(options.connect_timeout, connecting)
-            .await
-            .map_err(|_| {
-                StoreError::Connect(format!(
-                    "cannot connect to PostgreSQL at {place}: no answer within {} s",
-                    options.connect_timeout.as_secs()
-                ))
-            })?
-            .map_err(|e: tokio_postgres::Error| {
-                StoreError::Connect(format!(
-                    "cannot connect to PostgreSQL at {place}: {}",
-                    pg_message(&e)
-                ))
-            })?;
-        // Django's sessions run in UTC; so do ours, whatever the role's default is.
-        client
-            .batch_execute("SET TIME ZONE 'UTC'")
-            .await
-            .map_err(|e| StoreError::Connect(pg_message(&e)))?;
+        let client = open_session(&config, target.sslmode, options, &place).await?;
+        let writer = open_session(&config, target.sslmode, options, &place).await?;
         Ok(PgBackend {
             client: Arc::new(client),
+            writer: Arc::new(tokio::sync::Mutex::new(writer)),
         })
+    }
+
+    pub async fn execute_all(&self, statements: Vec<Sql>) -> Result<Vec<u64>, StoreError> {
+        let mut writer = self.writer.lock().await;
+        let tx = writer
+            .transaction()
+            .await
+            .map_err(|e| StoreError::Query(pg_message(&e)))?;
+        let mut changed = Vec::with_capacity(statements.len());
+        for sql in &statements {
+            let params = bind(&sql.params);
+            let refs: Vec<&(dyn ToSql + Sync)> = params
+                .iter()
+                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                .collect();
+            changed.push(
+                tx.execute(&sql.text, &refs)
+                    .await
+                    .map_err(|e| StoreError::Query(pg_message(&e)))?,
+            );
+        }
+        tx.commit()
+            .await
+            .map_err(|e| StoreError::Query(pg_message(&e)))?;
+        Ok(changed)
     }
 
     pub async fn query<T: Send + 'static>(
@@ -137,6 +133,51 @@ impl PgBackend {
             .map_err(|e| StoreError::Data(e.to_string()))?;
         Ok(format!("PostgreSQL {version}"))
     }
+}
+
+/// One authenticated session in UTC. `connect_timeout` covers each TCP attempt only; the outer
+/// timeout bounds TLS and authentication too.
+async fn open_session(
+    config: &tokio_postgres::Config,
+    sslmode: SslMode,
+    options: &StoreOptions,
+    place: &str,
+) -> Result<Client, StoreError> {
+    let tls = match sslmode {
+        SslMode::Disable => None,
+        _ => Some(tls_connector()?),
+    };
+    let connecting = async {
+        if let Some(tls) = tls {
+            let (client, connection) = config.connect(tls).await?;
+            tokio::spawn(connection);
+            Ok(client)
+        } else {
+            let (client, connection) = config.connect(NoTls).await?;
+            tokio::spawn(connection);
+            Ok(client)
+        }
+    };
+    let client = tokio::time::timeout(options.connect_timeout, connecting)
+        .await
+        .map_err(|_| {
+            StoreError::Connect(format!(
+                "cannot connect to PostgreSQL at {place}: no answer within {} s",
+                options.connect_timeout.as_secs_f64()
+            ))
+        })?
+        .map_err(|e: tokio_postgres::Error| {
+            StoreError::Connect(format!(
+                "cannot connect to PostgreSQL at {place}: {}",
+                pg_message(&e)
+            ))
+        })?;
+    // Django's sessions run in UTC; so do ours, whatever the role's default is.
+    client
+        .batch_execute("SET TIME ZONE 'UTC'")
+        .await
+        .map_err(|e| StoreError::Connect(pg_message(&e)))?;
+    Ok(client)
 }
 
 /// tokio-postgres shows only "db error" for server errors; the server's words are in the source.

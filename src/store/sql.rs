@@ -7,8 +7,9 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 use super::StoreError;
 use crate::domain::{
-    ConferenceSummary, Cursor, CursorKey, Filter, IntegrationInfo, PageRequest, Scope, Selection,
-    SlotSummary, SortKey, StateCounts, SyncColumns, SyncState, SyncWrite,
+    ConferenceSummary, CredentialSource, Cursor, CursorKey, Filter, IntegrationInfo, PageRequest,
+    Scope, Selection, SlotSummary, SortKey, StateCounts, StoredCredentials, SyncColumns, SyncState,
+    SyncWrite,
 };
 
 pub const SELECTION: &str = "conferences_conferencetimeslotselection";
@@ -418,6 +419,19 @@ pub fn selection_page(dialect: Dialect, request: &PageRequest) -> Sql {
     b.finish()
 }
 
+/// The ids a run works on, frozen when it starts: newest selection first, like the LMS command.
+pub fn selection_ids(dialect: Dialect, filter: &Filter) -> Sql {
+    let mut b = Builder::new(dialect, "SELECT s.id");
+    b.push(&filtered_from(filter));
+    push_where(&mut b, filter, None);
+    b.push(" ORDER BY s.selected_at DESC, s.id DESC");
+    b.finish()
+}
+
+pub fn map_id(row: &dyn SqlRow) -> Result<i64, StoreError> {
+    row.int(0)
+}
+
 pub fn selection_by_id(dialect: Dialect, id: i64) -> Sql {
     let mut b = Builder::new(dialect, &format!("SELECT {SELECTION_COLUMNS}"));
     b.push(&selection_from())
@@ -635,6 +649,42 @@ pub fn table_columns(dialect: Dialect, table: &str) -> Sql {
 
 pub fn map_text(row: &dyn SqlRow) -> Result<String, StoreError> {
     row.text(0)
+}
+
+/// The LMS's lookup (`add_to_outlook_calendar`): the first active integration whose owner is in
+/// the user's branch, else the first active one the user owns. Rows: (order, credentials…).
+pub fn credentials_for_user(dialect: Dialect, user_id: i64, branch_id: Option<i64>) -> Sql {
+    let columns = "ti.id, ti.name, ti.tenant_id, ti.client_id, ti.client_secret";
+    let mut b = Builder::new(dialect, "SELECT * FROM (");
+    if let Some(branch) = branch_id {
+        b.push(&format!(
+            "SELECT 0 AS pass, {columns} FROM {INTEGRATION} ti JOIN {USER} o ON o.id = ti.user_id \
+             WHERE ti.is_active AND o.branch_id = "
+        ))
+        .bind(Value::Int(branch))
+        .push(" UNION ALL ");
+    }
+    b.push(&format!(
+        "SELECT 1 AS pass, {columns} FROM {INTEGRATION} ti WHERE ti.is_active AND ti.user_id = "
+    ))
+    .bind(Value::Int(user_id))
+    .push(") found ORDER BY pass, id LIMIT 1");
+    b.finish()
+}
+
+pub fn map_credentials(row: &dyn SqlRow) -> Result<StoredCredentials, StoreError> {
+    Ok(StoredCredentials {
+        found_by: if row.int(0)? == 0 {
+            CredentialSource::OwnerInUsersBranch
+        } else {
+            CredentialSource::OwnedByUser
+        },
+        integration_id: row.int(1)?,
+        integration_name: row.text(2)?,
+        tenant_id: row.text(3)?,
+        client_id: row.text(4)?,
+        client_secret: row.text(5)?,
+    })
 }
 
 // ----- writes ----------------------------------------------------------------------------------

@@ -78,6 +78,32 @@ impl SqliteBackend {
         .await
     }
 
+    pub async fn execute_all(&self, statements: Vec<Sql>) -> Result<Vec<u64>, StoreError> {
+        let conn = Arc::clone(&self.conn);
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let run = |conn: &mut Connection| -> Result<Vec<u64>, StoreError> {
+                let tx = conn.transaction().map_err(query_error)?;
+                let mut changed = Vec::with_capacity(statements.len());
+                for sql in &statements {
+                    let mut statement = tx.prepare_cached(&sql.text).map_err(query_error)?;
+                    let params = bind(&sql.params);
+                    changed.push(
+                        statement
+                            .execute(rusqlite::params_from_iter(params.iter()))
+                            .map_err(query_error)? as u64,
+                    );
+                }
+                tx.commit().map_err(query_error)?;
+                Ok(changed)
+            };
+            run(&mut guard).map_err(|e| explain(e, &path))
+        })
+        .await
+        .map_err(|e| StoreError::Query(format!("database task failed: {e}")))?
+    }
+
     pub async fn can_write(&self) -> bool {
         self.with_conn(|conn| Ok(!conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true)))
             .await

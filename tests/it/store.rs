@@ -394,3 +394,60 @@ async fn sslmode_require_really_encrypts_the_session() {
         .await;
     assert_eq!(encrypted.as_deref(), Some("true"));
 }
+
+on_both_backends! {
+    async fn many_results_are_written_in_one_transaction_each_row_guarded(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        let store = db.store().await;
+        let at = Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap();
+        let two = store.selection(2).await.unwrap().unwrap();
+        let five = store.selection(5).await.unwrap().unwrap();
+        let mut stale = store.selection(9).await.unwrap().unwrap();
+        stale.sync.error = Some("not what the row holds".into());
+        let outcomes = store
+            .write_sync_many(&[
+                (2, SyncWrite::Success { outlook_event_id: "AAMkAGa=".into(), at }, two.sync),
+                (5, SyncWrite::Failure { error: "Graph 404 ErrorInvalidUser".into(), at }, five.sync),
+                (9, SyncWrite::Failure { error: "lost".into(), at }, stale.sync),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(outcomes, vec![WriteOutcome::Written, WriteOutcome::Written, WriteOutcome::Conflict]);
+        assert_eq!(store.selection(2).await.unwrap().unwrap().state(), SyncState::Added);
+        assert_eq!(store.selection(5).await.unwrap().unwrap().state(), SyncState::Failed);
+        assert_eq!(
+            store.selection(9).await.unwrap().unwrap().sync.error_text(),
+            Some("No Teams integration available")
+        );
+    }
+}
+
+on_both_backends! {
+    async fn credentials_are_found_the_way_the_lms_finds_them(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        let store = db.store().await;
+        // Lea is in North Campus, where the integration's owner (Nora) is.
+        let found = store.credentials_for_user(3, Some(1)).await.unwrap().unwrap();
+        assert_eq!(found.integration_name, "North Campus Teams");
+        assert_eq!(found.found_by, calsync::domain::CredentialSource::OwnerInUsersBranch);
+        assert!(!format!("{found:?}").contains("fixture-secret-not-real"));
+        // South Campus has no owner of an integration: nothing, as in the LMS.
+        assert!(store.credentials_for_user(4, Some(2)).await.unwrap().is_none());
+        // A user who owns an integration themselves finds it even without a branch.
+        db.exec("UPDATE account_settings_teamsintegration SET user_id = 6 WHERE id = 1").await;
+        let own = store.credentials_for_user(6, None).await.unwrap().unwrap();
+        assert_eq!(own.found_by, calsync::domain::CredentialSource::OwnedByUser);
+        // Inactive integrations are never used.
+        db.exec("UPDATE account_settings_teamsintegration SET is_active = FALSE").await;
+        assert!(store.credentials_for_user(6, None).await.unwrap().is_none());
+    }
+}
+
+on_both_backends! {
+    async fn a_run_freezes_its_ids_newest_selection_first(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        let store = db.store().await;
+        let failed = Filter { scope: Some(Scope::Failed), ..Filter::default() };
+        assert_eq!(store.selection_ids(&failed).await.unwrap(), vec![7, 9, 4, 2]);
+    }
+}
