@@ -55,6 +55,10 @@ pub enum Command {
     Status(StatusArgs),
     /// Check the connection, the schema, integrations, time zones and data consistency
     Doctor,
+    /// Sync selections to Outlook (a drop-in for `manage.py sync_calendar_events`)
+    Sync(SyncArgs),
+    /// Run the simulated Graph (token endpoint, events, $batch, throttling) on a loopback port
+    GraphSim(GraphSimArgs),
     /// Create (if missing) and describe a demo LMS database
     Demo(DemoArgs),
     /// Measure calsync against a baseline taken in the same run
@@ -76,6 +80,50 @@ pub struct BenchStoreArgs {
     /// Selections to generate when the database is missing
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub selections: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Only selections of this conference
+    #[arg(long, value_name = "ID")]
+    pub conference_id: Option<i64>,
+    /// Only selections of this user
+    #[arg(long, value_name = "ID")]
+    pub user_id: Option<i64>,
+    /// Only selections that were attempted and are not added (wins over --all)
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Every selection, including added ones (their events are updated in place, never duplicated)
+    #[arg(long)]
+    pub all: bool,
+    /// List what would be synced and stop
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only this selection, whatever its state (repeatable)
+    #[arg(long = "selection-id", value_name = "ID")]
+    pub selection_ids: Vec<i64>,
+    /// Selections in flight at once (Graph's limit of 4 per mailbox always applies)
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub concurrency: usize,
+    /// Print one JSON object at the end instead of the progress lines
+    #[arg(long)]
+    pub json: bool,
+    /// Sync against the built-in simulated Graph instead of Microsoft's (demos, rehearsals)
+    #[arg(long)]
+    pub simulated_graph: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphSimArgs {
+    /// The loopback port to listen on (0 picks a free one)
+    #[arg(long, value_name = "PORT", default_value_t = 8787)]
+    pub port: u16,
+    /// Added to every request, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Share of requests that fail with a random 429/503/504 (0 to 1)
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub fault_rate: f64,
 }
 
 /// The selection filters shared by every command that picks selections.

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Timelike, Utc};
 use rusqlite::{Connection, params};
 
+use crate::sim::{Directory, Latency, MailboxState, SimConfig, SimHandle, SimServer, SimTenant};
 use crate::store::{django_datetime, sqlite_message};
 
 const SCHEMA: &str = include_str!("../assets/schema/sqlite.sql");
@@ -29,17 +30,8 @@ pub const PERSONAL_DOMAIN: &str = "mail.example";
 /// The tenant whose client secret has expired (its syncs fail at the token endpoint).
 pub const EXPIRED_SECRET_TENANT: &str = "online.example";
 
-/// How Graph sees a mailbox address in the demo tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MailboxState {
-    Ok,
-    /// Not a user of the tenant (404 ErrorInvalidUser).
-    Unknown,
-    /// A user without an Exchange Online licence (404 MailboxNotEnabledForRESTAPI).
-    NoMailbox,
-}
-
-/// The one rule the generator and the simulated Graph's directory share.
+/// How Graph sees an address in the demo tenant; the generator and the simulated Graph's
+/// directory share this one rule.
 pub fn mailbox_state(email: &str) -> MailboxState {
     let email = email.to_ascii_lowercase();
     let Some((_, domain)) = email.rsplit_once('@') else {
@@ -54,6 +46,56 @@ pub fn mailbox_state(email: &str) -> MailboxState {
     } else {
         MailboxState::Ok
     }
+}
+
+/// How the simulated Graph for the demo behaves.
+#[derive(Debug, Clone)]
+pub struct SimulatorSettings {
+    pub port: u16,
+    pub latency: Latency,
+    pub fault_rate: f64,
+}
+
+impl Default for SimulatorSettings {
+    fn default() -> Self {
+        SimulatorSettings {
+            port: 0,
+            latency: Latency::between(
+                std::time::Duration::from_millis(20),
+                std::time::Duration::from_millis(120),
+            ),
+            fault_rate: 0.02,
+        }
+    }
+}
+
+/// The simulated tenant that matches the demo database: its app registrations, its
+/// directory, and one rotated secret (Online Academy's), as support staff meet them.
+pub fn simulator_config(settings: &SimulatorSettings) -> SimConfig {
+    let tenants = INTEGRATIONS
+        .iter()
+        .map(|i| {
+            let secret = if i.tenant == EXPIRED_SECRET_TENANT {
+                "rotated-in-azure-but-not-in-the-lms".to_string()
+            } else {
+                demo_secret(i.id)
+            };
+            SimTenant::new(i.tenant, &demo_client_id(i.id), &secret)
+        })
+        .collect();
+    SimConfig {
+        latency: settings.latency,
+        fault_rate: settings.fault_rate,
+        directory: Directory::new(MailboxState::Unknown).with_rule(mailbox_state),
+        tenants,
+        ..SimConfig::default()
+    }
+}
+
+/// Starts the demo's simulated Graph on a loopback port.
+pub async fn start_simulator(settings: SimulatorSettings) -> std::io::Result<SimHandle> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], settings.port));
+    SimServer::start_on(addr, simulator_config(&settings)).await
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -945,7 +987,7 @@ fn sync_outcome(
         ));
     }
     match mailbox_state(email) {
-        MailboxState::Unknown | MailboxState::NoMailbox => {
+        MailboxState::Unknown | MailboxState::NoMailbox | MailboxState::AccessDenied => {
             return failed(if rng.chance(15) {
                 // The wording of rows written before the LMS's 2025-11-24 change.
                 format!("The user '{email}' does not exist in Azure AD or doesn't have a mailbox")

@@ -378,8 +378,8 @@ impl IntegrationInfo {
     }
 }
 
-/// The credentials of the Teams integration the LMS would use for one user. The secret leaves
-/// the store only in this type, whose Debug output never shows it.
+/// An active Teams integration with its credentials. The secret leaves the store only in this
+/// type, whose Debug output never shows it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StoredCredentials {
     pub integration_id: i64,
@@ -387,15 +387,8 @@ pub struct StoredCredentials {
     pub tenant_id: String,
     pub client_id: String,
     pub client_secret: String,
-    /// How the LMS found it: through the owner's branch, or as the user's own integration.
-    pub found_by: CredentialSource,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CredentialSource {
-    OwnerInUsersBranch,
-    OwnedByUser,
+    pub owner_id: Option<i64>,
+    pub owner_branch_id: Option<i64>,
 }
 
 impl std::fmt::Debug for StoredCredentials {
@@ -406,9 +399,43 @@ impl std::fmt::Debug for StoredCredentials {
             .field("tenant_id", &self.tenant_id)
             .field("client_id", &self.client_id)
             .field("client_secret", &"[redacted]")
-            .field("found_by", &self.found_by)
+            .field("owner_id", &self.owner_id)
+            .field("owner_branch_id", &self.owner_branch_id)
             .finish()
     }
+}
+
+/// Why an integration serves a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialSource {
+    /// Its owner is in the user's branch (the LMS's first rule).
+    OwnerInUsersBranch,
+    /// The user owns it (the LMS's fallback).
+    OwnedByUser,
+}
+
+/// The LMS's lookup (`add_to_outlook_calendar`): the first active integration (lowest id) whose
+/// owner is in the user's branch, else the first the user owns. The integration's own
+/// `branch_id` is not consulted, exactly as in the LMS. `active` must be ordered by id.
+pub fn choose_credentials(
+    active: &[StoredCredentials],
+    user_id: i64,
+    branch_id: Option<i64>,
+) -> Option<(&StoredCredentials, CredentialSource)> {
+    let by_branch = branch_id.and_then(|branch| {
+        active
+            .iter()
+            .find(|c| c.owner_id.is_some() && c.owner_branch_id == Some(branch))
+    });
+    by_branch
+        .map(|c| (c, CredentialSource::OwnerInUsersBranch))
+        .or_else(|| {
+            active
+                .iter()
+                .find(|c| c.owner_id == Some(user_id))
+                .map(|c| (c, CredentialSource::OwnedByUser))
+        })
 }
 
 /// The outcome of a guarded write of the sync columns.

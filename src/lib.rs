@@ -1,13 +1,17 @@
 //! calsync: an operator console and sync engine for the LMS's Outlook calendar sync.
 //!
-//! Layers, each depending only on those above it: `domain` (plain data), `store` (the LMS
-//! database), `text` (making database text safe to show), `config` (where things come from),
-//! and the commands built on them.
+//! Layers: `domain` (plain data) and `text` (database text made safe to show) underpin
+//! everything; `store` (the LMS database) and `graph` (Microsoft Graph) know nothing of each
+//! other; `sync` is the engine between them; `sim` is a simulated Graph that speaks the same
+//! HTTP; `commands` are thin callers of all of them.
 
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod graph;
+pub mod sim;
 pub mod store;
+pub mod sync;
 pub mod text;

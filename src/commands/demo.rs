@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::{CliError, Output, store_options};
-use crate::cli::{DemoArgs, EXIT_OK};
+use crate::cli::{DemoArgs, EXIT_OK, GraphSimArgs};
 use crate::config::data_dir;
 use crate::demo::{self, DemoSpec};
 use crate::domain::{Filter, SyncState};
@@ -112,4 +112,26 @@ async fn generate(path: &std::path::Path, selections: u64) -> Result<(), CliErro
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// `calsync graph-sim`: the demo's simulated Graph on a loopback port, until Ctrl-C.
+pub async fn graph_sim(args: &GraphSimArgs) -> Result<i32, CliError> {
+    if !(0.0..=1.0).contains(&args.fault_rate) {
+        return Err(CliError::unusable("--fault-rate must be between 0 and 1"));
+    }
+    let settings = demo::SimulatorSettings {
+        port: args.port,
+        latency: crate::sim::Latency::fixed(std::time::Duration::from_millis(args.latency_ms)),
+        fault_rate: args.fault_rate,
+    };
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
+    crate::sim::run_standalone(addr, demo::simulator_config(&settings))
+        .await
+        .map_err(|e| {
+            CliError::unusable(format!(
+                "cannot run the simulated Graph on port {}: {e}",
+                args.port
+            ))
+        })?;
+    Ok(EXIT_OK)
 }

@@ -5,6 +5,7 @@ mod bench;
 mod demo;
 mod doctor;
 mod status;
+mod sync;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -90,6 +91,8 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
     match cli.command {
         Some(Command::Status(args)) => status::run(&cli.global, &args).await,
         Some(Command::Doctor) => doctor::run(&cli.global).await,
+        Some(Command::Sync(args)) => sync::run(&cli.global, &args).await,
+        Some(Command::GraphSim(args)) => demo::graph_sim(&args).await,
         Some(Command::Demo(args)) => demo::run(&args).await,
         Some(Command::Bench(BenchCommand::Store(args))) => bench::store(&args).await,
         None => Err(CliError::unusable(

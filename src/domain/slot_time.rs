@@ -57,10 +57,18 @@ pub fn resolve_slot_window(
         }
     };
     let (start_utc, start_local) = resolve_local(&zone, start_naive, "start", &mut notes);
-    let (end_utc, end_local) = resolve_local(&zone, end_naive, "end", &mut notes);
+    let (mut end_utc, mut end_local) = resolve_local(&zone, end_naive, "end", &mut notes);
     if end_utc <= start_utc {
-        // Only possible when a DST shift swallows a very short slot.
-        return Err(SlotProblem::EndBeforeStart { start, end });
+        // The spring-forward gap swallowed the slot: it keeps the length it was written with.
+        let length = end_naive - start_naive;
+        end_utc = start_utc + length;
+        end_local = end_utc.with_timezone(&zone).naive_local();
+        notes.push(format!(
+            "the slot falls in the clocks-forward gap; it keeps its {} minutes: {}–{}",
+            length.num_minutes(),
+            start_local.format("%H:%M"),
+            end_local.format("%H:%M")
+        ));
     }
     Ok(SlotWindow {
         zone,
@@ -162,6 +170,21 @@ mod tests {
         assert_eq!(w.start_local.to_string(), "2026-03-29 02:30:00");
         assert_eq!(w.start_utc.to_rfc3339(), "2026-03-29T01:30:00+00:00");
         assert!(w.notes[0].contains("does not exist"));
+    }
+
+    #[test]
+    fn a_slot_swallowed_by_the_spring_gap_keeps_its_length() {
+        let w = resolve_slot_window(
+            d("2026-03-29"),
+            t("01:30:00"),
+            t("02:30:00"),
+            "Europe/London",
+        )
+        .unwrap();
+        assert_eq!(w.start_local.to_string(), "2026-03-29 02:30:00");
+        assert_eq!(w.end_local.to_string(), "2026-03-29 03:30:00");
+        assert_eq!(w.end_utc - w.start_utc, Duration::hours(1));
+        assert!(w.notes.iter().any(|n| n.contains("keeps its 60 minutes")));
     }
 
     #[test]

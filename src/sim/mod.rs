@@ -81,12 +81,29 @@ pub enum MailboxState {
     AccessDenied,
 }
 
-/// Mailbox states by address (case-insensitive), with per-domain rules and a default.
-#[derive(Debug, Clone, Default)]
+/// A computed directory rule: address (as sent) → state.
+type Rule = Arc<dyn Fn(&str) -> MailboxState + Send + Sync>;
+
+/// Mailbox states by address (case-insensitive). Lookup order: an address set with
+/// [`Directory::with_user`], then a [`Directory::with_domain`] rule, then a
+/// [`Directory::with_rule`] function, then the default.
+#[derive(Clone, Default)]
 pub struct Directory {
     users: HashMap<String, MailboxState>,
     domains: HashMap<String, MailboxState>,
+    rule: Option<Rule>,
     default: MailboxState,
+}
+
+impl fmt::Debug for Directory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Directory")
+            .field("users", &self.users.len())
+            .field("domains", &self.domains)
+            .field("rule", &self.rule.as_ref().map(|_| "fn"))
+            .field("default", &self.default)
+            .finish()
+    }
 }
 
 impl Directory {
@@ -116,6 +133,16 @@ impl Directory {
         self
     }
 
+    /// A function deciding the state of any address not listed individually or by
+    /// domain (e.g. "one tenant user in forty has no licence").
+    pub fn with_rule(
+        mut self,
+        rule: impl Fn(&str) -> MailboxState + Send + Sync + 'static,
+    ) -> Self {
+        self.rule = Some(Arc::new(rule));
+        self
+    }
+
     pub fn set_user(&mut self, address: &str, state: MailboxState) {
         self.users.insert(address.to_lowercase(), state);
     }
@@ -130,7 +157,10 @@ impl Directory {
         {
             return *state;
         }
-        self.default
+        match &self.rule {
+            Some(rule) => rule(address),
+            None => self.default,
+        }
     }
 }
 

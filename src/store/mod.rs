@@ -297,20 +297,14 @@ impl Store {
             .await
     }
 
-    /// The Teams integration the LMS would use for this user, found the LMS's way.
-    pub async fn credentials_for_user(
-        &self,
-        user_id: i64,
-        branch_id: Option<i64>,
-    ) -> Result<Option<StoredCredentials>, StoreError> {
-        Ok(self
-            .query(
-                sql::credentials_for_user(self.dialect(), user_id, branch_id),
-                sql::map_credentials,
-            )
-            .await?
-            .into_iter()
-            .next())
+    /// The active Teams integrations with their credentials (for resolving per user with
+    /// [`crate::domain::choose_credentials`]). Few rows: read once per run.
+    pub async fn active_credentials(&self) -> Result<Vec<StoredCredentials>, StoreError> {
+        self.query(
+            sql::active_credentials(self.dialect()),
+            sql::map_credentials,
+        )
+        .await
     }
 
     /// Each distinct slot time zone with its number of slots.

@@ -7,9 +7,8 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 use super::StoreError;
 use crate::domain::{
-    ConferenceSummary, CredentialSource, Cursor, CursorKey, Filter, IntegrationInfo, PageRequest,
-    Scope, Selection, SlotSummary, SortKey, StateCounts, StoredCredentials, SyncColumns, SyncState,
-    SyncWrite,
+    ConferenceSummary, Cursor, CursorKey, Filter, IntegrationInfo, PageRequest, Scope, Selection,
+    SlotSummary, SortKey, StateCounts, StoredCredentials, SyncColumns, SyncState, SyncWrite,
 };
 
 pub const SELECTION: &str = "conferences_conferencetimeslotselection";
@@ -651,39 +650,28 @@ pub fn map_text(row: &dyn SqlRow) -> Result<String, StoreError> {
     row.text(0)
 }
 
-/// The LMS's lookup (`add_to_outlook_calendar`): the first active integration whose owner is in
-/// the user's branch, else the first active one the user owns. Rows: (order, credentials…).
-pub fn credentials_for_user(dialect: Dialect, user_id: i64, branch_id: Option<i64>) -> Sql {
-    let columns = "ti.id, ti.name, ti.tenant_id, ti.client_id, ti.client_secret";
-    let mut b = Builder::new(dialect, "SELECT * FROM (");
-    if let Some(branch) = branch_id {
-        b.push(&format!(
-            "SELECT 0 AS pass, {columns} FROM {INTEGRATION} ti JOIN {USER} o ON o.id = ti.user_id \
-             WHERE ti.is_active AND o.branch_id = "
-        ))
-        .bind(Value::Int(branch))
-        .push(" UNION ALL ");
-    }
-    b.push(&format!(
-        "SELECT 1 AS pass, {columns} FROM {INTEGRATION} ti WHERE ti.is_active AND ti.user_id = "
-    ))
-    .bind(Value::Int(user_id))
-    .push(") found ORDER BY pass, id LIMIT 1");
-    b.finish()
+/// Every active integration with what the LMS's lookup needs (owner and owner's branch).
+pub fn active_credentials(dialect: Dialect) -> Sql {
+    Builder::new(
+        dialect,
+        &format!(
+            "SELECT ti.id, ti.name, ti.tenant_id, ti.client_id, ti.client_secret, ti.user_id, \
+             o.branch_id FROM {INTEGRATION} ti LEFT JOIN {USER} o ON o.id = ti.user_id \
+             WHERE ti.is_active ORDER BY ti.id"
+        ),
+    )
+    .finish()
 }
 
 pub fn map_credentials(row: &dyn SqlRow) -> Result<StoredCredentials, StoreError> {
     Ok(StoredCredentials {
-        found_by: if row.int(0)? == 0 {
-            CredentialSource::OwnerInUsersBranch
-        } else {
-            CredentialSource::OwnedByUser
-        },
-        integration_id: row.int(1)?,
-        integration_name: row.text(2)?,
-        tenant_id: row.text(3)?,
-        client_id: row.text(4)?,
-        client_secret: row.text(5)?,
+        integration_id: row.int(0)?,
+        integration_name: row.text(1)?,
+        tenant_id: row.text(2)?,
+        client_id: row.text(3)?,
+        client_secret: row.text(4)?,
+        owner_id: row.opt_int(5)?,
+        owner_branch_id: row.opt_int(6)?,
     })
 }
 

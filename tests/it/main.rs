@@ -3,4 +3,7 @@
 mod support;
 
 mod cli;
+mod graph_client;
+mod sim_server;
 mod store;
+mod sync;

@@ -424,22 +424,27 @@ on_both_backends! {
 
 on_both_backends! {
     async fn credentials_are_found_the_way_the_lms_finds_them(backend: Backend) {
+        use calsync::domain::{CredentialSource, choose_credentials};
         let db = TestDb::with_fixture(backend).await;
         let store = db.store().await;
+        let active = store.active_credentials().await.unwrap();
+        assert!(!format!("{active:?}").contains("fixture-secret-not-real"));
         // Lea is in North Campus, where the integration's owner (Nora) is.
-        let found = store.credentials_for_user(3, Some(1)).await.unwrap().unwrap();
+        let (found, why) = choose_credentials(&active, 3, Some(1)).unwrap();
         assert_eq!(found.integration_name, "North Campus Teams");
-        assert_eq!(found.found_by, calsync::domain::CredentialSource::OwnerInUsersBranch);
-        assert!(!format!("{found:?}").contains("fixture-secret-not-real"));
-        // South Campus has no owner of an integration: nothing, as in the LMS.
-        assert!(store.credentials_for_user(4, Some(2)).await.unwrap().is_none());
-        // A user who owns an integration themselves finds it even without a branch.
+        assert_eq!(found.client_secret, "fixture-secret-not-real");
+        assert_eq!(why, CredentialSource::OwnerInUsersBranch);
+        // Nobody in South Campus owns an integration: none, as in the LMS.
+        assert!(choose_credentials(&active, 4, Some(2)).is_none());
+        // A user who owns an integration finds it even without a branch.
         db.exec("UPDATE account_settings_teamsintegration SET user_id = 6 WHERE id = 1").await;
-        let own = store.credentials_for_user(6, None).await.unwrap().unwrap();
-        assert_eq!(own.found_by, calsync::domain::CredentialSource::OwnedByUser);
+        let active = store.active_credentials().await.unwrap();
+        assert_eq!(choose_credentials(&active, 6, None).unwrap().1, CredentialSource::OwnedByUser);
+        // The integration's own branch_id is ignored, like the LMS ignores it.
+        assert!(choose_credentials(&active, 3, Some(1)).is_none());
         // Inactive integrations are never used.
         db.exec("UPDATE account_settings_teamsintegration SET is_active = FALSE").await;
-        assert!(store.credentials_for_user(6, None).await.unwrap().is_none());
+        assert!(store.active_credentials().await.unwrap().is_empty());
     }
 }
 

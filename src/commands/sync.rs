@@ -1,0 +1,375 @@
+//! `calsync sync`: a drop-in for the LMS's `manage.py sync_calendar_events`, with the same
+//! selection semantics and output lines, but concurrent, throttling-aware and duplicate-free.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{CliError, Output, open_store};
+use crate::cli::{EXIT_OK, EXIT_SOME_FAILED, GlobalArgs, SyncArgs};
+use crate::domain::{Filter, Scope};
+use crate::graph::{GraphClient, GraphConfig};
+use crate::sim::SimHandle;
+use crate::store::Store;
+use crate::sync::{Engine, Failure, ItemResult, Outcome, Summary, SyncEvent, SyncOptions};
+use crate::text::clean_line;
+
+const RULE: &str = "============================================================";
+const DRY_RUN_SHOWN: usize = 10;
+
+pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> {
+    if args.concurrency == 0 {
+        return Err(CliError::unusable("--concurrency must be at least 1"));
+    }
+    let credentials_override = SyncOptions::credentials_from_env().map_err(CliError::unusable)?;
+    let (store, _) = open_store(global).await?;
+    let mut out = Output::default();
+    let human = !args.json;
+    let scope = scope_of(args);
+    if human {
+        if let Some(id) = args.conference_id {
+            out.line(&format!("Filtering by conference ID: {id}"))?;
+        }
+        if let Some(id) = args.user_id {
+            out.line(&format!("Filtering by user ID: {id}"))?;
+        }
+        out.line(match scope {
+            Scope::Failed => "Retrying only failed calendar additions",
+            Scope::Unsynced => "Syncing only unsynced selections",
+            Scope::All => "Syncing ALL selections (including already synced)",
+        })?;
+    }
+    let filter = Filter {
+        scope: Some(scope),
+        conference_id: args.conference_id,
+        user_id: args.user_id,
+        selection_ids: args.selection_ids.clone(),
+        ..Filter::default()
+    };
+    // The run's list is decided now: rows that fail back into the scope meanwhile are not
+    // picked up again (Sidekiq's endless "retry all" loop).
+    let ids = store.selection_ids(&filter).await?;
+    if human {
+        out.line("")?;
+        out.line(&format!("Found {} selections to sync", ids.len()))?;
+    }
+    if args.dry_run {
+        return dry_run(&store, &ids, args.json, &mut out).await;
+    }
+
+    let (graph_config, simulator) = graph_target(args.simulated_graph).await?;
+    let graph = GraphClient::new(graph_config)
+        .map_err(|e| CliError::unusable(format!("cannot set up the Graph client: {e}")))?;
+    let options = SyncOptions {
+        concurrency: args.concurrency,
+        credentials_override,
+        ..SyncOptions::default()
+    };
+    let engine = Engine::new(store, graph, options);
+    if human {
+        out.line("")?;
+        out.line(if simulator.is_some() {
+            "Starting calendar sync... (against the simulated Graph: no real calendar is touched)"
+        } else {
+            "Starting calendar sync..."
+        })?;
+        out.flush()?;
+    }
+
+    let cancel = CancellationToken::new();
+    watch_ctrl_c(cancel.clone());
+    let (events, mut rx) = mpsc::unbounded_channel();
+    let total = ids.len();
+    let runner = {
+        let engine = engine.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move { engine.run(ids, events, cancel).await })
+    };
+    let mut progress = Progress::new(total, human && std::io::stderr().is_terminal());
+    let mut done = 0usize;
+    while let Some(event) = rx.recv().await {
+        match event {
+            SyncEvent::Item(result) => {
+                done += 1;
+                progress.record(&result.outcome);
+                if human {
+                    progress.clear();
+                    print_item(&mut out, done, total, &result)?;
+                    out.flush()?;
+                }
+                progress.draw();
+            }
+            SyncEvent::Throttled { .. } => progress.throttled += 1,
+            SyncEvent::Started { .. } | SyncEvent::Finished(_) => {}
+        }
+    }
+    progress.clear();
+    let summary = runner
+        .await
+        .map_err(|e| CliError::failed(format!("the sync stopped: {e}")))?
+        .map_err(CliError::unusable)?;
+    if let Some(sim) = simulator {
+        sim.shutdown().await;
+    }
+    if args.json {
+        out.line(&summary_json(&summary, false))?;
+    } else {
+        print_summary(&mut out, &summary)?;
+    }
+    out.flush()?;
+    Ok(if summary.failed > 0 || summary.conflicts > 0 {
+        EXIT_SOME_FAILED
+    } else {
+        EXIT_OK
+    })
+}
+
+/// `--retry-failed` wins over `--all`, as in the LMS command; naming selections means "these,
+/// whatever their state" unless `--retry-failed` narrows it.
+fn scope_of(args: &SyncArgs) -> Scope {
+    if args.retry_failed {
+        Scope::Failed
+    } else if args.all || !args.selection_ids.is_empty() {
+        Scope::All
+    } else {
+        Scope::Unsynced
+    }
+}
+
+async fn dry_run(
+    store: &Store,
+    ids: &[i64],
+    json: bool,
+    out: &mut Output,
+) -> Result<i32, CliError> {
+    if json {
+        let summary = Summary {
+            total: ids.len(),
+            ..Summary::default()
+        };
+        out.line(&summary_json(&summary, true))?;
+        out.flush()?;
+        return Ok(EXIT_OK);
+    }
+    out.line("")?;
+    out.line("=== DRY RUN MODE ===")?;
+    for id in ids.iter().take(DRY_RUN_SHOWN) {
+        if let Some(s) = store.selection(*id).await? {
+            out.line(&clean_line(&format!(
+                "Would sync: {} - {} - {} {}",
+                s.full_name(),
+                s.conference_title,
+                s.slot_date,
+                s.slot_start.format("%H:%M:%S")
+            )))?;
+        }
+    }
+    if ids.len() > DRY_RUN_SHOWN {
+        out.line(&format!("... and {} more", ids.len() - DRY_RUN_SHOWN))?;
+    }
+    out.flush()?;
+    Ok(EXIT_OK)
+}
+
+fn print_item(
+    out: &mut Output,
+    i: usize,
+    total: usize,
+    result: &ItemResult,
+) -> Result<(), CliError> {
+    let Some(label) = &result.label else {
+        if let Outcome::Failed { error } = &result.outcome {
+            out.line(&format!("[{i}/{total}] Selection {}", result.selection_id))?;
+            out.line(&format!("  ✗ Failed: {error}"))?;
+        }
+        return Ok(());
+    };
+    let heading = clean_line(&format!(
+        "[{i}/{total}] Syncing: {} - {} - {} {}",
+        label.username, label.conference_title, label.slot_date, label.slot_start
+    ));
+    match &result.outcome {
+        Outcome::Synced { .. } => {
+            out.line(&heading)?;
+            out.line("  ✓ Success")?;
+        }
+        Outcome::Failed { error } => {
+            out.line(&heading)?;
+            out.line(&format!("  ✗ Failed: {}", clean_line(error)))?;
+        }
+        Outcome::Conflict { detail } => {
+            out.line(&heading)?;
+            out.line(&format!("  ✗ Failed: {detail}"))?;
+        }
+        // Like the LMS command: skipped rows print only a progress line every ten.
+        Outcome::Skipped { .. } => {
+            if i.is_multiple_of(10) {
+                out.line(&format!("Progress: {i}/{total}"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_summary(out: &mut Output, summary: &Summary) -> Result<(), CliError> {
+    out.line("")?;
+    out.line(RULE)?;
+    out.line("Sync Summary:")?;
+    out.line(&format!("Total selections: {}", summary.total))?;
+    out.line(&format!("Successfully synced: {}", summary.synced))?;
+    let failed = summary.failed + summary.conflicts;
+    if failed > 0 {
+        out.line(&format!("Failed: {failed}"))?;
+    }
+    if summary.skipped > 0 {
+        out.line(&format!("Skipped: {}", summary.skipped))?;
+    }
+    if summary.not_started > 0 {
+        out.line(&format!("Not started (cancelled): {}", summary.not_started))?;
+    }
+    out.line(RULE)?;
+    out.line(&format!(
+        "{} created, {} updated in place, {} adopted; {} throttling waits; {:.1} s",
+        summary.created,
+        summary.updated,
+        summary.adopted,
+        summary.throttled,
+        summary.duration.as_secs_f64()
+    ))?;
+    Ok(())
+}
+
+fn summary_json(summary: &Summary, dry_run: bool) -> String {
+    #[derive(Serialize)]
+    struct Json<'a> {
+        total: usize,
+        synced: usize,
+        failed: usize,
+        skipped: usize,
+        dry_run: bool,
+        duration_ms: u128,
+        failures: &'a [Failure],
+    }
+    serde_json::to_string(&Json {
+        total: summary.total,
+        synced: summary.synced,
+        failed: summary.failed + summary.conflicts,
+        skipped: summary.skipped,
+        dry_run,
+        duration_ms: summary.duration.as_millis(),
+        failures: &summary.failures,
+    })
+    .unwrap_or_default()
+}
+
+/// The real Graph (from the environment), or the built-in simulator started on a loopback port.
+async fn graph_target(simulated: bool) -> Result<(GraphConfig, Option<SimHandle>), CliError> {
+    let mut config = GraphConfig::from_env().map_err(CliError::unusable)?;
+    if !simulated {
+        return Ok((config, None));
+    }
+    let sim = crate::demo::start_simulator(crate::demo::SimulatorSettings::default())
+        .await
+        .map_err(|e| CliError::unusable(format!("cannot start the simulated Graph: {e}")))?;
+    config.graph_url = sim.graph_url();
+    config.login_url = sim.login_url();
+    Ok((config, Some(sim)))
+}
+
+/// First Ctrl-C: stop starting work, let in-flight selections finish and be recorded.
+/// Second Ctrl-C: leave at once (rows in flight stay untouched, never half-written).
+fn watch_ctrl_c(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = writeln!(
+                std::io::stderr(),
+                "\nCancelling: finishing the selections in flight (Ctrl-C again to quit now)…"
+            );
+            cancel.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+}
+
+/// A one-line progress bar on stderr, redrawn at most ten times a second.
+struct Progress {
+    total: usize,
+    enabled: bool,
+    done: usize,
+    synced: usize,
+    failed: usize,
+    throttled: usize,
+    started: Instant,
+    last_draw: Option<Instant>,
+}
+
+impl Progress {
+    fn new(total: usize, enabled: bool) -> Progress {
+        Progress {
+            total,
+            enabled,
+            done: 0,
+            synced: 0,
+            failed: 0,
+            throttled: 0,
+            started: Instant::now(),
+            last_draw: None,
+        }
+    }
+
+    fn record(&mut self, outcome: &Outcome) {
+        self.done += 1;
+        match outcome {
+            Outcome::Synced { .. } => self.synced += 1,
+            Outcome::Failed { .. } | Outcome::Conflict { .. } => self.failed += 1,
+            Outcome::Skipped { .. } => {}
+        }
+    }
+
+    fn draw(&mut self) {
+        if !self.enabled {
+            return;
+        }
+        let now = Instant::now();
+        if self
+            .last_draw
+            .is_some_and(|t| now - t < Duration::from_millis(100) && self.done < self.total)
+        {
+            return;
+        }
+        self.last_draw = Some(now);
+        let width = 30;
+        let filled = (self.done * width).checked_div(self.total).unwrap_or(width);
+        let elapsed = self.started.elapsed().as_secs_f64().max(0.001);
+        let rate = self.done as f64 / elapsed;
+        let eta = if rate > 0.0 {
+            (self.total - self.done) as f64 / rate
+        } else {
+            0.0
+        };
+        let _ = write!(
+            std::io::stderr(),
+            "\r[{}{}] {}/{}  ✓ {}  ✗ {}  throttled {}  {:.0}/s  ETA {:.0}s ",
+            "=".repeat(filled),
+            " ".repeat(width - filled),
+            self.done,
+            self.total,
+            self.synced,
+            self.failed,
+            self.throttled,
+            rate,
+            eta
+        );
+    }
+
+    fn clear(&self) {
+        if self.enabled && self.last_draw.is_some() {
+            let _ = write!(std::io::stderr(), "\r\u{1b}[2K");
+        }
+    }
+}

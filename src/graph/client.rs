@@ -1,0 +1,611 @@
+//! `GraphClient`: event create/update/delete/get/find with the retry policy, the token
+//! cache and the per-mailbox gate.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::Method;
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+use super::errors::{ErrorKind, GraphError, Service, secs};
+use super::ids;
+use super::retry::{Gates, MailboxGate, RETRY_AFTER_CEILING, backoff, parse_retry_after};
+use super::token::{AccessToken, TokenCache};
+use super::{
+    ClientStats, Credentials, DeleteOutcome, EventInfo, GraphConfig, MAILBOX_CONCURRENCY, Stats,
+    ThrottleNotice, base_url, install_crypto_provider, is_loopback,
+};
+
+/// Sent on every request (and batch item): stable ids, and start/end back in UTC.
+pub(crate) const PREFER: &str = "IdType=\"ImmutableId\", outlook.timezone=\"UTC\"";
+/// Upper bound on followed `@odata.nextLink` pages, against a server that loops.
+const MAX_PAGES: usize = 1000;
+
+/// How safe it is to send a request again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Replay {
+    /// GET/PATCH/DELETE: repeating gives the same end state.
+    Safe,
+    /// POST create with a `transactionId`: Exchange dedups a repeat.
+    CreateWithTxn,
+    /// POST create without one: a repeat may duplicate the event.
+    CreateNoTxn,
+}
+
+impl Replay {
+    pub(crate) fn for_create(event: Option<&Value>) -> Self {
+        let has_txn = event
+            .and_then(|e| e.get("transactionId"))
+            .and_then(Value::as_str)
+            .is_some_and(|t| !t.is_empty());
+        if has_txn {
+            Replay::CreateWithTxn
+        } else {
+            Replay::CreateNoTxn
+        }
+    }
+}
+
+/// What to do after a failed attempt.
+pub(crate) enum Decision {
+    Retry(Duration),
+    Fail(ErrorKind, Option<String>),
+}
+
+/// The retry policy for a 429/503/504 response.
+pub(crate) fn decide_status(
+    config: &GraphConfig,
+    replay: Replay,
+    status: u16,
+    graph_error_body: bool,
+    retry_after: Option<Duration>,
+    attempt: u32,
+) -> Decision {
+    let replayable = match replay {
+        Replay::Safe => true,
+        // 429/503 with Graph's error JSON were answered before the create ran (and a
+        // late commit is deduplicated by the transactionId); 504 says nothing.
+        Replay::CreateWithTxn => matches!(status, 429 | 503) && graph_error_body,
+        Replay::CreateNoTxn => false,
+    };
+    if !replayable {
+        return Decision::Fail(ErrorKind::Ambiguous, None);
+    }
+    let kind = if status == 429 {
+        ErrorKind::Throttled
+    } else {
+        ErrorKind::Transient
+    };
+    if let Some(ra) = retry_after
+        && ra > config.max_retry_wait
+    {
+        return Decision::Fail(
+            kind,
+            Some(format!(
+                "Retry-After {} is longer than the {} this client waits; try again later",
+                secs(ra),
+                secs(config.max_retry_wait)
+            )),
+        );
+    }
+    if attempt >= config.max_attempts.max(1) {
+        let detail = (status != 429).then(|| format!("still failing after {attempt} attempts"));
+        return Decision::Fail(kind, detail);
+    }
+    Decision::Retry(
+        retry_after.unwrap_or_else(|| backoff(config.backoff_base, attempt, config.max_retry_wait)),
+    )
+}
+
+/// The retry policy for a request that got no response.
+pub(crate) fn decide_network(
+    config: &GraphConfig,
+    replay: Replay,
+    maybe_sent: bool,
+    attempt: u32,
+) -> Decision {
+    if maybe_sent && replay != Replay::Safe {
+        return Decision::Fail(ErrorKind::Ambiguous, None);
+    }
+    if attempt >= config.max_attempts.max(1) {
+        return Decision::Fail(ErrorKind::Network, None);
+    }
+    Decision::Retry(backoff(config.backoff_base, attempt, config.max_retry_wait))
+}
+
+/// A short, secret-free description of a transport failure (reqwest's own text
+/// contains the URL, which we leave out).
+pub(crate) fn network_detail(e: &reqwest::Error, timeout: Duration) -> String {
+    if e.is_timeout() {
+        return format!("timed out after {}", secs(timeout));
+    }
+    let mut root: &dyn std::error::Error = e;
+    while let Some(next) = root.source() {
+        root = next;
+    }
+    let cause = super::errors::one_line(&root.to_string(), 200);
+    let what = if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the response body could not be read"
+    } else {
+        "the connection failed before a complete response arrived"
+    };
+    if cause.is_empty() || e.is_body() && cause == what {
+        what.to_string()
+    } else {
+        format!("{what} ({cause})")
+    }
+}
+
+/// A 2xx response.
+pub(crate) struct Reply {
+    pub status: u16,
+    pub body: Option<Value>,
+    pub request_id: Option<String>,
+}
+
+pub(crate) struct Inner {
+    pub http: reqwest::Client,
+    pub config: GraphConfig,
+    pub tokens: TokenCache,
+    pub gates: Gates,
+    pub stats: Stats,
+    pub notices: broadcast::Sender<ThrottleNotice>,
+}
+
+/// The Graph client. Cheap to clone; clones share the token cache, the mailbox gates
+/// and the counters.
+#[derive(Clone)]
+pub struct GraphClient {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for GraphClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphClient")
+            .field("graph_url", &self.inner.config.graph_url)
+            .field("login_url", &self.inner.config.login_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads the body of a response, with its status and ids.
+pub(crate) async fn read_response(
+    resp: reqwest::Response,
+) -> Result<(u16, Option<Duration>, Option<String>, Option<Value>), reqwest::Error> {
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+    let request_id = resp
+        .headers()
+        .get("request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let bytes = resp.bytes().await?;
+    let body = if bytes.is_empty() {
+        None
+    } else {
+        serde_json::from_slice::<Value>(&bytes).ok()
+    };
+    Ok((status, retry_after, request_id, body))
+}
+
+impl GraphClient {
+    /// Builds a client. Installs the rustls crypto provider if none is installed.
+    pub fn new(mut config: GraphConfig) -> Result<Self, GraphError> {
+        install_crypto_provider();
+        config.graph_url =
+            base_url("graph_url", &config.graph_url).map_err(GraphError::invalid_input)?;
+        config.login_url =
+            base_url("login_url", &config.login_url).map_err(GraphError::invalid_input)?;
+        config.per_mailbox_concurrency =
+            config.per_mailbox_concurrency.clamp(1, MAILBOX_CONCURRENCY);
+        config.max_attempts = config.max_attempts.max(1);
+        // Bounded waits keep every `Instant + wait` far from overflow.
+        config.max_retry_wait = config.max_retry_wait.min(RETRY_AFTER_CEILING);
+        config.backoff_base = config.backoff_base.min(config.max_retry_wait);
+        let mut builder = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(Duration::from_secs(10)));
+        let local = [&config.graph_url, &config.login_url]
+            .iter()
+            .all(|u| reqwest::Url::parse(u).is_ok_and(|u| is_loopback(&u)));
+        if local {
+            // A system proxy must never see traffic meant for a local simulator.
+            builder = builder.no_proxy();
+        }
+        let http = builder.build().map_err(|e| {
+            GraphError::invalid_input(format!("could not build the HTTP client ({e})"))
+        })?;
+        let (notices, _) = broadcast::channel(256);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                gates: Gates::new(config.per_mailbox_concurrency),
+                config,
+                tokens: TokenCache::default(),
+                stats: Stats::default(),
+                notices,
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &GraphConfig {
+        &self.inner.config
+    }
+
+    pub fn stats(&self) -> ClientStats {
+        self.inner.stats.snapshot()
+    }
+
+    /// Notices of every Retry-After this client honours (lagging receivers lose old ones).
+    pub fn subscribe_throttling(&self) -> broadcast::Receiver<ThrottleNotice> {
+        self.inner.notices.subscribe()
+    }
+
+    /// Fetches (or reuses) the token for `creds`, e.g. to check an integration's
+    /// credentials before a run.
+    pub async fn check_credentials(&self, creds: &Credentials) -> Result<(), GraphError> {
+        self.token(creds).await.map(|_| ())
+    }
+
+    pub(crate) async fn token(&self, creds: &Credentials) -> Result<AccessToken, GraphError> {
+        let i = &self.inner;
+        i.tokens.get(&i.http, &i.config, &i.stats, creds).await
+    }
+
+    /// Holds back `mailbox` for `wait` and tells subscribers.
+    pub(crate) fn hold_mailbox(
+        &self,
+        gate: &MailboxGate,
+        mailbox: &str,
+        wait: Duration,
+        status: u16,
+    ) {
+        gate.hold_for(wait);
+        // No subscribers is fine.
+        let _ = self.inner.notices.send(ThrottleNotice {
+            mailbox: mailbox.to_string(),
+            wait,
+            status,
+        });
+    }
+
+    /// Error for a mailbox held back longer than this client is willing to wait.
+    pub(crate) fn held_too_long(&self, mailbox: &str, remaining: Duration) -> GraphError {
+        let mut e = GraphError::new(ErrorKind::Throttled, Service::Graph).with_mailbox(mailbox);
+        e.retry_after = Some(remaining);
+        e.with_detail(format!(
+            "the mailbox is held back for another {}, longer than the {} this client waits; try again later",
+            secs(remaining),
+            secs(self.inner.config.max_retry_wait)
+        ))
+    }
+
+    fn user_url(&self, mailbox: &str, rest: &str) -> Result<String, GraphError> {
+        if mailbox.trim().is_empty() {
+            return Err(GraphError::invalid_input("the mailbox address is empty"));
+        }
+        Ok(format!(
+            "{}/users/{}{rest}",
+            self.inner.config.graph_url,
+            ids::encode_segment(mailbox)
+        ))
+    }
+
+    fn event_url(&self, mailbox: &str, event_id: &str) -> Result<String, GraphError> {
+        if event_id.is_empty() {
+            return Err(GraphError::invalid_input("the event id is empty").with_mailbox(mailbox));
+        }
+        self.user_url(
+            mailbox,
+            &format!("/events/{}", ids::encode_segment(event_id)),
+        )
+    }
+
+    /// Sends one request to `mailbox` with the full policy: token, gate, concurrency
+    /// slot, Retry-After, bounded retries, one token refresh on 401. Returns only 2xx.
+    pub(crate) async fn call(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        replay: Replay,
+    ) -> Result<Reply, GraphError> {
+        let cfg = &self.inner.config;
+        let stats = &self.inner.stats;
+        let gate = self.inner.gates.get(mailbox);
+        let mut attempt = 0u32;
+        let mut refreshed = false;
+        loop {
+            let token = self
+                .token(creds)
+                .await
+                .map_err(|e| e.with_mailbox(mailbox))?;
+            if let Some(until) = gate.blocked_until() {
+                let remaining = until.saturating_duration_since(Instant::now());
+                if remaining > cfg.max_retry_wait {
+                    return Err(self.held_too_long(mailbox, remaining));
+                }
+            }
+            let permit = gate.enter(1).await;
+            attempt += 1;
+            if attempt > 1 || refreshed {
+                stats.bump(&stats.retries);
+            }
+            let crid = ids::client_request_id();
+            let mut request = self
+                .inner
+                .http
+                .request(method.clone(), url)
+                .bearer_auth(token.expose())
+                .header("Prefer", PREFER)
+                .header("client-request-id", &crid);
+            if let Some(b) = body {
+                request = request.json(b);
+            }
+            stats.bump(&stats.requests_sent);
+            let result = match request.send().await {
+                Ok(resp) => read_response(resp).await,
+                Err(e) => Err(e),
+            };
+            drop(permit);
+
+            let (status, retry_after, request_id, json) = match result {
+                Ok(parts) => parts,
+                Err(e) => {
+                    let detail = network_detail(&e, cfg.timeout);
+                    match decide_network(cfg, replay, !e.is_connect(), attempt) {
+                        Decision::Retry(wait) => {
+                            tokio::time::sleep(wait).await;
+                            continue;
+                        }
+                        Decision::Fail(kind, _) => {
+                            let mut err = GraphError::new(kind, Service::Graph)
+                                .with_mailbox(mailbox)
+                                .with_detail(if attempt > 1 {
+                                    format!("{detail}, gave up after {attempt} attempts")
+                                } else {
+                                    detail
+                                });
+                            err.client_request_id = Some(crid);
+                            err.attempts = attempt;
+                            return Err(err);
+                        }
+                    }
+                }
+            };
+            if (200..300).contains(&status) {
+                return Ok(Reply {
+                    status,
+                    body: json,
+                    request_id,
+                });
+            }
+            let graph_body = json.as_ref().is_some_and(|b| b.get("error").is_some());
+            let mut err =
+                GraphError::from_graph_response(status, json.as_ref(), request_id, Some(crid))
+                    .with_mailbox(mailbox);
+            err.attempts = attempt;
+            err.retry_after = retry_after;
+            match status {
+                401 if !refreshed => {
+                    // The token may have expired or been revoked early: fetch a new
+                    // one and try once more (this send does not count as an attempt).
+                    self.inner.tokens.invalidate(creds, &token).await;
+                    stats.bump(&stats.refreshes_after_401);
+                    refreshed = true;
+                    attempt -= 1;
+                    continue;
+                }
+                429 | 503 | 504 => {
+                    if status == 429 {
+                        stats.bump(&stats.throttled);
+                    }
+                    let hold = (status == 429).then(|| {
+                        retry_after.unwrap_or_else(|| {
+                            backoff(cfg.backoff_base, attempt, cfg.max_retry_wait)
+                        })
+                    });
+                    let hold = hold.or(retry_after);
+                    if let Some(wait) = hold {
+                        self.hold_mailbox(&gate, mailbox, wait, status);
+                    }
+                    match decide_status(cfg, replay, status, graph_body, retry_after, attempt) {
+                        Decision::Retry(wait) => {
+                            if hold.is_none() {
+                                tokio::time::sleep(wait).await;
+                            }
+                        }
+                        Decision::Fail(kind, detail) => {
+                            err.kind = kind;
+                            err.detail = detail;
+                            return Err(err);
+                        }
+                    }
+                }
+                s if s >= 500 && replay != Replay::Safe => {
+                    err.kind = ErrorKind::Ambiguous;
+                    return Err(err);
+                }
+                _ => return Err(err),
+            }
+        }
+    }
+
+    /// `POST /users/{mailbox}/calendar/events`.
+    ///
+    /// Put a `transactionId` in `event`: then a 429/503 answered before processing is
+    /// retried safely. A timeout, a reset after sending or a 500/502/504 is never
+    /// retried and gives `ErrorKind::Ambiguous`: look the event up by its tag
+    /// ([`GraphClient::find_events_by_property`]) before creating it again.
+    pub async fn create_event(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        event: &Value,
+    ) -> Result<EventInfo, GraphError> {
+        let url = self.user_url(mailbox, "/calendar/events")?;
+        let replay = Replay::for_create(Some(event));
+        let reply = self
+            .call(creds, mailbox, Method::POST, &url, Some(event), replay)
+            .await?;
+        let status = reply.status;
+        let request_id = reply.request_id.clone();
+        event_from(reply).ok_or_else(|| {
+            let mut e = GraphError::new(ErrorKind::Ambiguous, Service::Graph)
+                .with_mailbox(mailbox)
+                .with_detail(format!("Graph answered {status} without an event id"));
+            e.status = Some(status);
+            e.request_id = request_id;
+            e
+        })
+    }
+
+    /// `PATCH /users/{mailbox}/events/{id}` with only the properties to change.
+    pub async fn update_event(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        event_id: &str,
+        event: &Value,
+    ) -> Result<EventInfo, GraphError> {
+        let url = self.event_url(mailbox, event_id)?;
+        let reply = self
+            .call(
+                creds,
+                mailbox,
+                Method::PATCH,
+                &url,
+                Some(event),
+                Replay::Safe,
+            )
+            .await?;
+        unreadable_event(reply, mailbox)
+    }
+
+    /// `DELETE /users/{mailbox}/events/{id}`; 404 `ErrorItemNotFound` is `AlreadyGone`.
+    pub async fn delete_event(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        event_id: &str,
+    ) -> Result<DeleteOutcome, GraphError> {
+        let url = self.event_url(mailbox, event_id)?;
+        match self
+            .call(creds, mailbox, Method::DELETE, &url, None, Replay::Safe)
+            .await
+        {
+            Ok(reply) => Ok(DeleteOutcome::Deleted {
+                request_id: reply.request_id,
+            }),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(DeleteOutcome::AlreadyGone {
+                request_id: e.request_id.clone(),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET /users/{mailbox}/events/{id}`; `None` when the event does not exist.
+    pub async fn get_event(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        event_id: &str,
+    ) -> Result<Option<EventInfo>, GraphError> {
+        let url = self.event_url(mailbox, event_id)?;
+        match self
+            .call(creds, mailbox, Method::GET, &url, None, Replay::Safe)
+            .await
+        {
+            Ok(reply) => unreadable_event(reply, mailbox).map(Some),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Events in `mailbox` whose single-value extended property `property_id` equals
+    /// `value`, following `@odata.nextLink`. The property is expanded in the results.
+    pub async fn find_events_by_property(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        property_id: &str,
+        value: &str,
+    ) -> Result<Vec<EventInfo>, GraphError> {
+        let quote = |s: &str| s.replace('\'', "''");
+        let filter = format!(
+            "singleValueExtendedProperties/Any(ep: ep/id eq '{}' and ep/value eq '{}')",
+            quote(property_id),
+            quote(value)
+        );
+        let expand = format!(
+            "singleValueExtendedProperties($filter=id eq '{}')",
+            quote(property_id)
+        );
+        let first = self.user_url(
+            mailbox,
+            &format!(
+                "/events?$filter={}&$expand={}&$top=50",
+                ids::encode_query_value(&filter),
+                ids::encode_query_value(&expand)
+            ),
+        )?;
+        let mut url = first;
+        let mut found = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let reply = self
+                .call(creds, mailbox, Method::GET, &url, None, Replay::Safe)
+                .await?;
+            let body = reply.body.unwrap_or(Value::Null);
+            if let Some(items) = body.get("value").and_then(Value::as_array) {
+                found.extend(
+                    items
+                        .iter()
+                        .filter_map(|v| EventInfo::from_json(v.clone(), reply.request_id.clone())),
+                );
+            }
+            match body.get("@odata.nextLink").and_then(Value::as_str) {
+                None => return Ok(found),
+                Some(next) if next.starts_with(&format!("{}/", self.inner.config.graph_url)) => {
+                    url = next.to_string();
+                }
+                Some(_) => {
+                    // The bearer token must only ever go to the configured Graph host.
+                    return Err(GraphError::invalid_input(
+                        "Graph returned an @odata.nextLink outside the configured Graph URL; not following it",
+                    )
+                    .with_mailbox(mailbox));
+                }
+            }
+        }
+        Err(GraphError::invalid_input(format!(
+            "more than {MAX_PAGES} result pages; the filter is probably wrong"
+        ))
+        .with_mailbox(mailbox))
+    }
+}
+
+fn event_from(reply: Reply) -> Option<EventInfo> {
+    EventInfo::from_json(reply.body?, reply.request_id)
+}
+
+fn unreadable_event(reply: Reply, mailbox: &str) -> Result<EventInfo, GraphError> {
+    let status = reply.status;
+    let request_id = reply.request_id.clone();
+    event_from(reply).ok_or_else(|| {
+        let mut e = GraphError::new(ErrorKind::Other, Service::Graph)
+            .with_mailbox(mailbox)
+            .with_detail(format!("Graph answered {status} without a readable event"));
+        e.status = Some(status);
+        e.request_id = request_id;
+        e
+    })
+}

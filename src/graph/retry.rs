@@ -1,0 +1,194 @@
+//! Retry-After parsing, backoff, and the per-mailbox gate (a "not before" instant plus a
+//! concurrency semaphore): Graph throttles per app and mailbox, so a Retry-After for a
+//! mailbox holds back every request to it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::ids;
+
+/// Longest Retry-After taken literally; anything longer is cut to this (it exceeds any
+/// sane `max_retry_wait` anyway) so instant arithmetic can never overflow.
+pub const RETRY_AFTER_CEILING: Duration = Duration::from_secs(24 * 3600);
+
+/// Parses `Retry-After` as seconds (`30`, `2.128`) or an HTTP-date (relative to `now`).
+/// A date in the past means "now"; garbage means `None`; at most a day.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let v = value.trim();
+    if v.is_empty() {
+        return None;
+    }
+    let wait = if v.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        let secs: f64 = v.parse().ok()?;
+        Duration::try_from_secs_f64(secs.min(RETRY_AFTER_CEILING.as_secs_f64())).ok()?
+    } else {
+        let target = SystemTime::from(parse_http_date(v)?);
+        target.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(RETRY_AFTER_CEILING))
+}
+
+/// IMF-fixdate (via RFC 2822), RFC 850 and asctime forms.
+fn parse_http_date(v: &str) -> Option<DateTime<Utc>> {
+    if let Ok(dt) = DateTime::parse_from_rfc2822(v) {
+        return Some(dt.with_timezone(&Utc));
+    }
+    for fmt in ["%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(v, fmt) {
+            return Some(naive.and_utc());
+        }
+    }
+    None
+}
+
+/// Exponential backoff with jitter: attempt 1 waits about `base`, then doubling, each
+/// value drawn from [half, full] and never above `cap`.
+pub(crate) fn backoff(base: Duration, attempt: u32, cap: Duration) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+    let full = exp.min(cap);
+    let jitter = 0.5 + ids::random_unit() * 0.5;
+    full.mul_f64(jitter)
+}
+
+/// Per-mailbox state shared by every request to that mailbox from this client.
+#[derive(Debug)]
+pub(crate) struct MailboxGate {
+    semaphore: Arc<Semaphore>,
+    not_before: Mutex<Option<Instant>>,
+}
+
+impl MailboxGate {
+    fn new(limit: usize) -> Self {
+        Self {
+            semaphore: Arc::new(Semaphore::new(limit)),
+            not_before: Mutex::new(None),
+        }
+    }
+
+    /// Holds back every request to this mailbox for `wait` (never shortens a hold).
+    pub(crate) fn hold_for(&self, wait: Duration) {
+        let Some(until) = Instant::now().checked_add(wait.min(RETRY_AFTER_CEILING)) else {
+            return;
+        };
+        let mut nb = self.not_before.lock().unwrap_or_else(|e| e.into_inner());
+        if nb.is_none_or(|t| t < until) {
+            *nb = Some(until);
+        }
+    }
+
+    /// When the mailbox may next be addressed, if that is in the future.
+    pub(crate) fn blocked_until(&self) -> Option<Instant> {
+        let nb = self.not_before.lock().unwrap_or_else(|e| e.into_inner());
+        nb.filter(|t| *t > Instant::now())
+    }
+
+    /// Waits for the hold to pass and for `n` of the mailbox's slots. The hold is checked
+    /// again after the slots are granted, since a 429 may have arrived meanwhile.
+    pub(crate) async fn enter(&self, n: u32) -> OwnedSemaphorePermit {
+        loop {
+            while let Some(t) = self.blocked_until() {
+                tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await;
+            }
+            // The semaphore is never closed, so acquiring cannot fail; if it somehow
+            // did, waiting a moment and trying again is the safe reaction.
+            let Ok(permit) = Arc::clone(&self.semaphore).acquire_many_owned(n).await else {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            };
+            if self.blocked_until().is_none() {
+                return permit;
+            }
+        }
+    }
+
+    /// Takes `n` slots without waiting for a hold (the caller has checked it).
+    pub(crate) async fn slots(&self, n: u32) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.semaphore).acquire_many_owned(n).await.ok()
+    }
+
+    fn idle(&self, limit: usize) -> bool {
+        self.semaphore.available_permits() == limit && self.blocked_until().is_none()
+    }
+}
+
+/// All mailbox gates of one client, keyed by lowercased address.
+#[derive(Debug)]
+pub(crate) struct Gates {
+    limit: usize,
+    map: Mutex<HashMap<String, Arc<MailboxGate>>>,
+}
+
+impl Gates {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            limit: limit.max(1),
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
+
+    pub(crate) fn get(&self, mailbox: &str) -> Arc<MailboxGate> {
+        let key = mailbox.to_lowercase();
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 4096 && !map.contains_key(&key) {
+            // Forget idle mailboxes so a run over many users does not grow this forever.
+            let limit = self.limit;
+            map.retain(|_, g| Arc::strong_count(g) > 1 || !g.idle(limit));
+        }
+        Arc::clone(
+            map.entry(key)
+                .or_insert_with(|| Arc::new(MailboxGate::new(self.limit))),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_retry_after_form() {
+        let now = SystemTime::now();
+        assert_eq!(parse_retry_after("30", now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_retry_after("2.128", now),
+            Some(Duration::from_millis(2128))
+        );
+        let in_ten = DateTime::<Utc>::from(now + Duration::from_secs(10));
+        let header = in_ten.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        let parsed = parse_retry_after(&header, now).expect("date");
+        assert!(parsed <= Duration::from_secs(10) && parsed >= Duration::from_secs(9));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            parse_retry_after("99999999999", now),
+            Some(RETRY_AFTER_CEILING)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-1", now), None);
+        assert_eq!(parse_retry_after("1e999", now), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let base = Duration::from_millis(100);
+        let cap = Duration::from_secs(1);
+        let first = backoff(base, 1, cap);
+        assert!(first >= Duration::from_millis(50) && first <= base);
+        let big = backoff(base, 30, cap);
+        assert!(big <= cap && big >= cap / 2);
+    }
+}

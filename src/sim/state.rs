@@ -1,0 +1,332 @@
+//! Shared state of a running simulator and the in-process control surface for tests.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::events::{self, Expand, StoredEvent};
+use super::rng::SplitMix64;
+use super::{Latency, MailboxState, RetryAfterMode, SIMULATOR_LABEL, SimConfig};
+
+/// A scripted, one-shot misbehaviour.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// The next `count` Graph requests (or batch items) for `mailbox` get `status`
+    /// (429 carries Retry-After and throttles the mailbox like a real 429).
+    FailNext {
+        mailbox: String,
+        count: u32,
+        status: u16,
+    },
+    /// The next event create for `mailbox` is committed, and then the reply is bad.
+    GhostCommit { mailbox: String, reply: GhostReply },
+    /// The next `count` token requests get 503 `temporarily_unavailable`.
+    TokenUnavailable { count: u32 },
+}
+
+/// What a ghost-committed create answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GhostReply {
+    /// An error status (e.g. 504) after the event was stored.
+    Status(u16),
+    /// Hold the response this long (past the client's timeout), then answer 201.
+    Stall(Duration),
+}
+
+/// Per-mailbox counters.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct MailboxStats {
+    /// Graph requests and batch items addressed to this mailbox.
+    pub requests: u64,
+    pub in_flight: usize,
+    pub peak_concurrency: usize,
+    /// 429 responses issued (all causes).
+    pub throttled: u64,
+    /// Requests that arrived while the mailbox was still inside a Retry-After window.
+    pub early_retries: u64,
+    pub events_created: u64,
+    pub events_stored: usize,
+    pub duplicate_transaction_ids: u64,
+    /// Random and scripted faults served.
+    pub faults_injected: u64,
+}
+
+/// A snapshot of the simulator's counters (also served at `GET /_sim/stats`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SimStats {
+    pub simulator: &'static str,
+    pub token_requests: u64,
+    pub tokens_issued: u64,
+    pub token_errors: u64,
+    /// Graph 401 responses (missing, invalid or expired token).
+    pub unauthorized: u64,
+    pub batches: u64,
+    pub mailboxes: BTreeMap<String, MailboxStats>,
+}
+
+impl SimStats {
+    /// Counters of one mailbox (zeros when it was never addressed).
+    pub fn mailbox(&self, address: &str) -> MailboxStats {
+        self.mailboxes
+            .get(&address.to_lowercase())
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn total_requests(&self) -> u64 {
+        self.mailboxes.values().map(|m| m.requests).sum()
+    }
+
+    pub fn total_throttled(&self) -> u64 {
+        self.mailboxes.values().map(|m| m.throttled).sum()
+    }
+
+    pub fn total_early_retries(&self) -> u64 {
+        self.mailboxes.values().map(|m| m.early_retries).sum()
+    }
+
+    pub fn peak_concurrency(&self) -> usize {
+        self.mailboxes
+            .values()
+            .map(|m| m.peak_concurrency)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct IssuedToken {
+    pub expires_at: Instant,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct MailboxRecord {
+    pub stats: MailboxStats,
+    /// While set and in the future, requests are early retries (Dev Proxy's penalty).
+    pub not_before: Option<Instant>,
+    /// The arrival counter when `not_before` was set: only requests that arrived after
+    /// the 429 was issued can be early retries (not ones already in flight, nor
+    /// siblings in the same `$batch`).
+    pub throttle_mark: u64,
+    pub events: Vec<StoredEvent>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub token_requests: u64,
+    pub tokens_issued: u64,
+    pub token_errors: u64,
+    pub unauthorized: u64,
+    pub batches: u64,
+}
+
+pub(crate) struct Inner {
+    pub config: SimConfig,
+    pub rng: SplitMix64,
+    pub tokens: HashMap<String, IssuedToken>,
+    pub mailboxes: BTreeMap<String, MailboxRecord>,
+    pub faults: Vec<Fault>,
+    pub counters: Counters,
+    /// Incremented for every HTTP request as it arrives.
+    pub arrivals: u64,
+}
+
+impl Inner {
+    pub(crate) fn mailbox(&mut self, key: &str) -> &mut MailboxRecord {
+        self.mailboxes.entry(key.to_string()).or_default()
+    }
+
+    /// Removes and returns the first matching one-shot fault.
+    pub(crate) fn take_fault(&mut self, pick: impl Fn(&mut Fault) -> bool) -> Option<Fault> {
+        let idx = self.faults.iter_mut().position(pick)?;
+        Some(self.faults.remove(idx))
+    }
+}
+
+pub(crate) struct Shared {
+    inner: Mutex<Inner>,
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic elsewhere must not wedge the simulator; the data stays usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A cheap, cloneable handle on a simulator's state.
+#[derive(Clone)]
+pub struct SimState {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl SimState {
+    pub(crate) fn new(config: SimConfig) -> Self {
+        let rng = SplitMix64::new(config.seed);
+        Self {
+            shared: Arc::new(Shared {
+                inner: Mutex::new(Inner {
+                    config,
+                    rng,
+                    tokens: HashMap::new(),
+                    mailboxes: BTreeMap::new(),
+                    faults: Vec::new(),
+                    counters: Counters::default(),
+                    arrivals: 0,
+                }),
+            }),
+        }
+    }
+
+    pub fn stats(&self) -> SimStats {
+        snapshot(&self.shared.lock())
+    }
+
+    pub fn mailbox_stats(&self, address: &str) -> MailboxStats {
+        self.stats().mailbox(address)
+    }
+
+    /// Stored events of a mailbox as Graph would return them (UTC, all extended properties).
+    pub fn events(&self, address: &str) -> Vec<Value> {
+        events_json(&self.shared.lock(), address, "http://simulated-graph/v1.0")
+    }
+
+    pub fn event_count(&self, address: &str) -> usize {
+        self.shared
+            .lock()
+            .mailboxes
+            .get(&address.to_lowercase())
+            .map_or(0, |m| m.events.len())
+    }
+
+    /// Queues a one-shot fault.
+    pub fn push_fault(&self, fault: Fault) {
+        self.shared.lock().faults.push(fault);
+    }
+
+    /// Changes a mailbox's directory state mid-run (user deleted, licence removed, …).
+    pub fn set_mailbox_state(&self, address: &str, state: MailboxState) {
+        self.shared.lock().config.directory.set_user(address, state);
+    }
+
+    /// Deletes an event behind the client's back. Returns whether it existed.
+    pub fn delete_event_out_of_band(&self, address: &str, event_id: &str) -> bool {
+        let mut inner = self.shared.lock();
+        let rec = inner.mailbox(&address.to_lowercase());
+        let before = rec.events.len();
+        rec.events.retain(|e| e.id != event_id);
+        before != rec.events.len()
+    }
+
+    /// Gives an app a new secret; the old one now fails with AADSTS7000215.
+    pub fn rotate_secret(&self, tenant_id: &str, client_id: &str, new_secret: &str) -> bool {
+        let mut inner = self.shared.lock();
+        match find_tenant(&mut inner, tenant_id, client_id) {
+            Some(t) => {
+                t.client_secret = new_secret.to_string();
+                t.secret_expired = false;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Marks an app's secret as expired (AADSTS7000222).
+    pub fn expire_secret(&self, tenant_id: &str, client_id: &str) -> bool {
+        let mut inner = self.shared.lock();
+        match find_tenant(&mut inner, tenant_id, client_id) {
+            Some(t) => {
+                t.secret_expired = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Every issued token is expired from now on (forces a 401 mid-run).
+    pub fn expire_all_tokens(&self) {
+        let now = Instant::now();
+        for token in self.shared.lock().tokens.values_mut() {
+            token.expires_at = now;
+        }
+    }
+
+    /// The access tokens issued so far (for asserting they never leak into texts).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.shared.lock().tokens.keys().cloned().collect()
+    }
+
+    pub fn set_fault_rate(&self, rate: f64) {
+        self.shared.lock().config.fault_rate = rate.clamp(0.0, 1.0);
+    }
+
+    pub fn set_latency(&self, latency: Latency) {
+        self.shared.lock().config.latency = latency;
+    }
+
+    pub fn set_retry_after(&self, mode: RetryAfterMode, wait: Duration) {
+        let mut inner = self.shared.lock();
+        inner.config.retry_after = mode;
+        inner.config.throttle_retry_after = wait;
+    }
+
+    /// Clears events, counters, throttle windows and queued faults. Issued tokens stay
+    /// valid so connected clients keep working.
+    pub fn reset(&self) {
+        reset(&mut self.shared.lock());
+    }
+}
+
+fn find_tenant<'a>(
+    inner: &'a mut Inner,
+    tenant_id: &str,
+    client_id: &str,
+) -> Option<&'a mut super::SimTenant> {
+    inner
+        .config
+        .tenants
+        .iter_mut()
+        .find(|t| t.tenant_id.eq_ignore_ascii_case(tenant_id) && t.client_id == client_id)
+}
+
+pub(crate) fn reset(inner: &mut Inner) {
+    inner.mailboxes.clear();
+    inner.faults.clear();
+    inner.counters = Counters::default();
+}
+
+pub(crate) fn snapshot(inner: &Inner) -> SimStats {
+    SimStats {
+        simulator: SIMULATOR_LABEL,
+        token_requests: inner.counters.token_requests,
+        tokens_issued: inner.counters.tokens_issued,
+        token_errors: inner.counters.token_errors,
+        unauthorized: inner.counters.unauthorized,
+        batches: inner.counters.batches,
+        mailboxes: inner
+            .mailboxes
+            .iter()
+            .map(|(k, m)| {
+                let mut stats = m.stats.clone();
+                stats.events_stored = m.events.len();
+                (k.clone(), stats)
+            })
+            .collect(),
+    }
+}
+
+pub(crate) fn events_json(inner: &Inner, address: &str, base: &str) -> Vec<Value> {
+    inner
+        .mailboxes
+        .get(&address.to_lowercase())
+        .map(|m| {
+            m.events
+                .iter()
+                .map(|e| events::render(e, None, Expand::All, base))
+                .collect()
+        })
+        .unwrap_or_default()
+}

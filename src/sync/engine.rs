@@ -1,0 +1,455 @@
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::payload::{PayloadOptions, TAG_PROPERTY_ID, event_payload, tag_for, transaction_id};
+use super::writer::ResultWriter;
+use super::{ItemLabel, ItemResult, Outcome, Summary, SyncAction, SyncEvent};
+use crate::domain::{
+    Selection, SlotWindow, StoredCredentials, SyncWrite, WriteOutcome, choose_credentials,
+    resolve_slot_window,
+};
+use crate::graph::{Credentials, ErrorKind, GraphClient, GraphError, Secret};
+use crate::store::Store;
+
+/// `calendar_error` holds one line an operator can act on, never a novel.
+const MAX_ERROR_CHARS: usize = 1000;
+
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Selections in flight at once across all mailboxes (Graph allows 4 per mailbox; the
+    /// client enforces that on its own).
+    pub concurrency: usize,
+    pub payload: PayloadOptions,
+    /// `CALSYNC_TENANT_ID`, `CALSYNC_CLIENT_ID`, `CALSYNC_CLIENT_SECRET`: one app for everybody.
+    pub credentials_override: Option<StoredCredentials>,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            concurrency: 64,
+            payload: PayloadOptions::default(),
+            credentials_override: None,
+        }
+    }
+}
+
+impl SyncOptions {
+    /// Reads the credential override; all three variables or none.
+    pub fn credentials_from_env() -> Result<Option<StoredCredentials>, String> {
+        let get = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let vars = [
+            get("CALSYNC_TENANT_ID"),
+            get("CALSYNC_CLIENT_ID"),
+            get("CALSYNC_CLIENT_SECRET"),
+        ];
+        match vars {
+            [Some(tenant_id), Some(client_id), Some(client_secret)] => {
+                Ok(Some(StoredCredentials {
+                    integration_id: 0,
+                    integration_name: "CALSYNC_* override".to_string(),
+                    tenant_id,
+                    client_id,
+                    client_secret,
+                    owner_id: None,
+                    owner_branch_id: None,
+                }))
+            }
+            [None, None, None] => Ok(None),
+            _ => Err(
+                "set all of CALSYNC_TENANT_ID, CALSYNC_CLIENT_ID and CALSYNC_CLIENT_SECRET, or none"
+                    .to_string(),
+            ),
+        }
+    }
+}
+
+/// Cheap to clone: clones share the store, the Graph client (and its token cache and
+/// per-mailbox limits) and the result writer.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    graph: GraphClient,
+    options: SyncOptions,
+    writer: ResultWriter,
+}
+
+impl Engine {
+    pub fn new(store: Store, graph: GraphClient, options: SyncOptions) -> Engine {
+        let writer = ResultWriter::start(store.clone());
+        Engine {
+            inner: Arc::new(Inner {
+                store,
+                graph,
+                options,
+                writer,
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Syncs `ids` (frozen by the caller), reporting on `events`. Cancelling stops new work;
+    /// selections in flight finish and their results are recorded.
+    pub async fn run(
+        &self,
+        ids: Vec<i64>,
+        events: mpsc::UnboundedSender<SyncEvent>,
+        cancel: CancellationToken,
+    ) -> Result<Summary, String> {
+        let started = Instant::now();
+        let total = ids.len();
+        let _ = events.send(SyncEvent::Started { total });
+        let credentials = match &self.inner.options.credentials_override {
+            Some(one) => vec![one.clone()],
+            None => self
+                .inner
+                .store
+                .active_credentials()
+                .await
+                .map_err(|e| format!("cannot read the Teams integrations: {e}"))?,
+        };
+        let run = Arc::new(RunContext { credentials });
+        let slots = Arc::new(Semaphore::new(self.inner.options.concurrency.max(1)));
+        let mut tasks = JoinSet::new();
+        let mut summary = Summary {
+            total,
+            ..Summary::default()
+        };
+        let throttled_before = self.inner.graph.stats().throttled_responses;
+        let forwarder = forward_throttling(&self.inner.graph, events.clone());
+        let mut launched = 0usize;
+        for id in ids {
+            while let Some(done) = tasks.try_join_next() {
+                finish(done, &mut summary, &events);
+            }
+            let permit = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => break,
+                permit = Arc::clone(&slots).acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+            };
+            let engine = self.clone();
+            let run = Arc::clone(&run);
+            launched += 1;
+            tasks.spawn(async move {
+                let result = engine.sync_one(id, &run).await;
+                drop(permit);
+                result
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            finish(done, &mut summary, &events);
+        }
+        forwarder.abort();
+        summary.not_started = total - launched;
+        summary.throttled =
+            (self.inner.graph.stats().throttled_responses - throttled_before) as usize;
+        summary.duration = started.elapsed();
+        let _ = events.send(SyncEvent::Finished(summary.clone()));
+        Ok(summary)
+    }
+
+    async fn sync_one(&self, id: i64, run: &RunContext) -> ItemResult {
+        let selection = match self.inner.store.selection(id).await {
+            Ok(Some(selection)) => selection,
+            Ok(None) => {
+                return ItemResult {
+                    selection_id: id,
+                    label: None,
+                    outcome: Outcome::Skipped {
+                        reason: "the selection no longer exists".to_string(),
+                    },
+                };
+            }
+            Err(e) => {
+                return ItemResult {
+                    selection_id: id,
+                    label: None,
+                    outcome: Outcome::Failed {
+                        error: format!("cannot read the selection: {e}"),
+                    },
+                };
+            }
+        };
+        let label = Some(label_of(&selection));
+        // The LMS command's skip rule: conferences that no longer use time slots.
+        if !selection.use_time_slots {
+            return ItemResult {
+                selection_id: id,
+                label,
+                outcome: Outcome::Skipped {
+                    reason: "the conference does not use time slots".to_string(),
+                },
+            };
+        }
+        let at = Utc::now();
+        let (write, if_written) = match self.attempt(&selection, run).await {
+            Ok((event_id, action)) => (
+                SyncWrite::Success {
+                    outlook_event_id: event_id.clone(),
+                    at,
+                },
+                Outcome::Synced { event_id, action },
+            ),
+            Err(error) => {
+                let error = one_line(&error);
+                (
+                    SyncWrite::Failure {
+                        error: error.clone(),
+                        at,
+                    },
+                    Outcome::Failed { error },
+                )
+            }
+        };
+        let outcome = match self
+            .inner
+            .writer
+            .write(id, write, selection.sync.clone())
+            .await
+        {
+            Ok(WriteOutcome::Written) => if_written,
+            Ok(WriteOutcome::Conflict) => Outcome::Conflict {
+                detail: match if_written {
+                    Outcome::Synced { event_id, .. } => format!(
+                        "the LMS changed this selection meanwhile; nothing was written \
+                         (event {} stays tagged for reconcile)",
+                        short_id(&event_id)
+                    ),
+                    _ => {
+                        "the LMS changed this selection meanwhile; nothing was written".to_string()
+                    }
+                },
+            },
+            Err(e) => Outcome::Failed { error: e },
+        };
+        ItemResult {
+            selection_id: id,
+            label,
+            outcome,
+        }
+    }
+
+    /// One selection against Graph. Ok: the event id and what was done; Err: the reason.
+    async fn attempt(
+        &self,
+        selection: &Selection,
+        run: &RunContext,
+    ) -> Result<(String, SyncAction), String> {
+        let mailbox = selection.email.trim();
+        if mailbox.is_empty() {
+            return Err("User email address is required for calendar integration".to_string());
+        }
+        let window = slot_window(selection)?;
+        let credentials = run.credentials_for(selection)?;
+        let graph = &self.inner.graph;
+        let options = self.inner.options.payload;
+        let update = event_payload(selection, &window, options, None);
+        let mut generation = 0;
+
+        // Added before: update that event in place; create only if Graph says it is gone.
+        if let Some(event_id) = selection
+            .sync
+            .outlook_event_id
+            .as_deref()
+            .filter(|id| selection.sync.calendar_added && !id.trim().is_empty())
+        {
+            match graph
+                .update_event(&credentials, mailbox, event_id, &update)
+                .await
+            {
+                Ok(event) => return Ok((event.id, SyncAction::Updated)),
+                Err(e) if e.kind == ErrorKind::NotFound => generation = 1,
+                Err(e) => return Err(e.operator_text()),
+            }
+        }
+
+        // A previous attempt (ours or the LMS's) may have left an event: adopt it if tagged.
+        let tried_before = selection.sync.attempted_at.is_some()
+            || selection.sync.outlook_event_id.is_some()
+            || generation > 0;
+        if tried_before
+            && let Some(found) = self
+                .find_tagged(&credentials, mailbox, selection.id)
+                .await?
+        {
+            let event = graph
+                .update_event(&credentials, mailbox, &found, &update)
+                .await
+                .map_err(|e| e.operator_text())?;
+            return Ok((event.id, SyncAction::Adopted));
+        }
+
+        let transaction = transaction_id(selection, generation);
+        let create = event_payload(selection, &window, options, Some(&transaction));
+        match graph.create_event(&credentials, mailbox, &create).await {
+            Ok(event) => Ok((event.id, SyncAction::Created)),
+            Err(e) if e.kind == ErrorKind::Ambiguous => {
+                // The create may have reached the mailbox: look before creating again.
+                if let Some(found) = self
+                    .find_tagged(&credentials, mailbox, selection.id)
+                    .await?
+                {
+                    return Ok((found, SyncAction::Adopted));
+                }
+                // Same transactionId: should the first create surface late, Graph dedups it.
+                graph
+                    .create_event(&credentials, mailbox, &create)
+                    .await
+                    .map(|event| (event.id, SyncAction::Created))
+                    .map_err(|e| e.operator_text())
+            }
+            Err(e) => Err(e.operator_text()),
+        }
+    }
+
+    async fn find_tagged(
+        &self,
+        credentials: &Credentials,
+        mailbox: &str,
+        selection_id: i64,
+    ) -> Result<Option<String>, String> {
+        let found = self
+            .inner
+            .graph
+            .find_events_by_property(
+                credentials,
+                mailbox,
+                TAG_PROPERTY_ID,
+                &tag_for(selection_id),
+            )
+            .await
+            .map_err(|e: GraphError| e.operator_text())?;
+        Ok(found.into_iter().next().map(|event| event.id))
+    }
+}
+
+/// Graph's "wait before the next request to this mailbox" notices become progress events.
+fn forward_throttling(
+    graph: &GraphClient,
+    events: mpsc::UnboundedSender<SyncEvent>,
+) -> tokio::task::JoinHandle<()> {
+    let mut notices = graph.subscribe_throttling();
+    tokio::spawn(async move {
+        loop {
+            match notices.recv().await {
+                Ok(notice) => {
+                    let _ = events.send(SyncEvent::Throttled {
+                        mailbox: notice.mailbox,
+                        wait: notice.wait,
+                    });
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    })
+}
+
+/// What one run reads once: the active integrations (few rows).
+struct RunContext {
+    credentials: Vec<StoredCredentials>,
+}
+
+impl RunContext {
+    fn credentials_for(&self, selection: &Selection) -> Result<Credentials, String> {
+        let chosen = if self.credentials.len() == 1 && self.credentials[0].integration_id == 0 {
+            Some(&self.credentials[0])
+        } else {
+            choose_credentials(&self.credentials, selection.user_id, selection.branch_id)
+                .map(|(c, _)| c)
+        };
+        let chosen = chosen.ok_or_else(|| {
+            // The LMS's own words first, so the Django pages read the same; then why.
+            let branch = selection
+                .branch_name
+                .as_deref()
+                .map(|b| format!("branch '{b}'"))
+                .unwrap_or_else(|| "no branch".to_string());
+            format!(
+                "No Teams integration available (none active is owned by someone in {branch} or by {})",
+                selection.username
+            )
+        })?;
+        Ok(Credentials {
+            tenant_id: chosen.tenant_id.clone(),
+            client_id: chosen.client_id.clone(),
+            client_secret: Secret::new(chosen.client_secret.clone()),
+        })
+    }
+}
+
+fn slot_window(selection: &Selection) -> Result<SlotWindow, String> {
+    resolve_slot_window(
+        selection.slot_date,
+        selection.slot_start,
+        selection.slot_end,
+        &selection.timezone,
+    )
+    .map_err(|problem| {
+        format!(
+            "Slot {}: {problem} — fix the slot in the LMS",
+            selection.time_slot_id
+        )
+    })
+}
+
+fn label_of(selection: &Selection) -> ItemLabel {
+    ItemLabel {
+        username: selection.username.clone(),
+        full_name: selection.full_name(),
+        conference_title: selection.conference_title.clone(),
+        slot_date: selection.slot_date.to_string(),
+        slot_start: selection.slot_start.format("%H:%M:%S").to_string(),
+    }
+}
+
+fn finish(
+    done: Result<ItemResult, tokio::task::JoinError>,
+    summary: &mut Summary,
+    events: &mpsc::UnboundedSender<SyncEvent>,
+) {
+    let result = match done {
+        Ok(result) => result,
+        // A panic in one selection's task must not take the run (or the terminal) with it.
+        Err(e) => ItemResult {
+            selection_id: 0,
+            label: None,
+            outcome: Outcome::Failed {
+                error: format!("internal error: {e}"),
+            },
+        },
+    };
+    summary.record(&result);
+    let _ = events.send(SyncEvent::Item(result));
+}
+
+/// One line of at most [`MAX_ERROR_CHARS`] characters, without control characters.
+fn one_line(error: &str) -> String {
+    let line = crate::text::clean_line(error);
+    if line.chars().count() <= MAX_ERROR_CHARS {
+        line
+    } else {
+        let mut cut: String = line.chars().take(MAX_ERROR_CHARS - 1).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+fn short_id(id: &str) -> String {
+    crate::text::truncate(id, 24)
+}

@@ -1,0 +1,94 @@
+//! Results reach the database through one writer task that groups them into short
+//! transactions: each row is still one guarded statement (so never half-written), but a bulk run
+//! pays one disk flush per batch instead of one per row.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::domain::{SyncColumns, SyncWrite, WriteOutcome};
+use crate::store::{Store, StoreError};
+
+const MAX_BATCH: usize = 128;
+/// How long a result may wait for company before it is written.
+const MAX_WAIT: Duration = Duration::from_millis(20);
+
+struct Job {
+    id: i64,
+    write: SyncWrite,
+    expected: SyncColumns,
+    reply: oneshot::Sender<Result<WriteOutcome, String>>,
+}
+
+#[derive(Clone)]
+pub struct ResultWriter {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl ResultWriter {
+    pub fn start(store: Store) -> ResultWriter {
+        let (jobs, rx) = mpsc::channel(MAX_BATCH * 4);
+        tokio::spawn(run(store, rx));
+        ResultWriter { jobs }
+    }
+
+    /// Writes one result and waits until it is committed (or refused by the guard).
+    pub async fn write(
+        &self,
+        id: i64,
+        write: SyncWrite,
+        expected: SyncColumns,
+    ) -> Result<WriteOutcome, String> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job {
+                id,
+                write,
+                expected,
+                reply,
+            })
+            .await
+            .map_err(|_| "the result writer has stopped".to_string())?;
+        answer
+            .await
+            .map_err(|_| "the result writer has stopped".to_string())?
+    }
+}
+
+async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        let deadline = tokio::time::sleep(MAX_WAIT);
+        tokio::pin!(deadline);
+        while batch.len() < MAX_BATCH {
+            tokio::select! {
+                job = rx.recv() => match job {
+                    Some(job) => batch.push(job),
+                    None => break,
+                },
+                _ = &mut deadline => break,
+            }
+        }
+        let writes: Vec<_> = batch
+            .iter()
+            .map(|j| (j.id, j.write.clone(), j.expected.clone()))
+            .collect();
+        match store.write_sync_many(&writes).await {
+            Ok(outcomes) => {
+                for (job, outcome) in batch.into_iter().zip(outcomes) {
+                    let _ = job.reply.send(Ok(outcome));
+                }
+            }
+            Err(e) => {
+                let message = describe(&e);
+                for job in batch {
+                    let _ = job.reply.send(Err(message.clone()));
+                }
+            }
+        }
+    }
+}
+
+fn describe(e: &StoreError) -> String {
+    format!("could not record the result: {e}")
+}
