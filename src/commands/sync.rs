@@ -120,11 +120,14 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
         print_summary(&mut out, &summary)?;
     }
     out.flush()?;
-    Ok(if summary.failed > 0 || summary.conflicts > 0 {
-        EXIT_SOME_FAILED
-    } else {
-        EXIT_OK
-    })
+    // A cancelled run did not do everything it was asked to: scripts must not read it as done.
+    Ok(
+        if summary.failed > 0 || summary.conflicts > 0 || summary.not_started > 0 {
+            EXIT_SOME_FAILED
+        } else {
+            EXIT_OK
+        },
+    )
 }
 
 /// `--retry-failed` wins over `--all`, as in the LMS command; naming selections means "these,
@@ -158,13 +161,13 @@ async fn dry_run(
     out.line("=== DRY RUN MODE ===")?;
     for id in ids.iter().take(DRY_RUN_SHOWN) {
         if let Some(s) = store.selection(*id).await? {
-            out.line(&clean_line(&format!(
+            out.line(&format!(
                 "Would sync: {} - {} - {} {}",
-                s.full_name(),
-                s.conference_title,
+                clean_line(&s.full_name()),
+                clean_line(&s.conference_title),
                 s.slot_date,
                 s.slot_start.format("%H:%M:%S")
-            )))?;
+            ))?;
         }
     }
     if ids.len() > DRY_RUN_SHOWN {
@@ -187,10 +190,13 @@ fn print_item(
         }
         return Ok(());
     };
-    let heading = clean_line(&format!(
+    let heading = format!(
         "[{i}/{total}] Syncing: {} - {} - {} {}",
-        label.username, label.conference_title, label.slot_date, label.slot_start
-    ));
+        clean_line(&label.username),
+        clean_line(&label.conference_title),
+        label.slot_date,
+        label.slot_start
+    );
     match &result.outcome {
         Outcome::Synced { .. } => {
             out.line(&heading)?;

@@ -1,72 +1,17 @@
-//! Time-zone names the simulated Exchange accepts: IANA names known to chrono-tz, `UTC`,
-//! and common Windows zone IDs (mapped to IANA through CLDR's windowsZones, territory 001).
+//! Time-zone names the simulated Exchange accepts: every Windows zone id of CLDR's
+//! windowsZones table (what calsync sends), IANA names known to chrono-tz, and `UTC`.
 
 use chrono_tz::Tz;
 
-const WINDOWS_ZONES: &[(&str, &str)] = &[
-    ("Dateline Standard Time", "Etc/GMT+12"),
-    ("Hawaiian Standard Time", "Pacific/Honolulu"),
-    ("Alaskan Standard Time", "America/Anchorage"),
-    ("Pacific Standard Time", "America/Los_Angeles"),
-    ("US Mountain Standard Time", "America/Phoenix"),
-    ("Mountain Standard Time", "America/Denver"),
-    ("Central America Standard Time", "America/Guatemala"),
-    ("Central Standard Time", "America/Chicago"),
-    ("Central Standard Time (Mexico)", "America/Mexico_City"),
-    ("Canada Central Standard Time", "America/Regina"),
-    ("SA Pacific Standard Time", "America/Bogota"),
-    ("Eastern Standard Time", "America/New_York"),
-    ("Atlantic Standard Time", "America/Halifax"),
-    ("SA Western Standard Time", "America/La_Paz"),
-    ("Newfoundland Standard Time", "America/St_Johns"),
-    ("E. South America Standard Time", "America/Sao_Paulo"),
-    ("Argentina Standard Time", "America/Argentina/Buenos_Aires"),
-    ("UTC", "Etc/UTC"),
-    ("Greenwich Standard Time", "Atlantic/Reykjavik"),
-    ("GMT Standard Time", "Europe/London"),
-    ("W. Europe Standard Time", "Europe/Berlin"),
-    ("Central Europe Standard Time", "Europe/Budapest"),
-    ("Central European Standard Time", "Europe/Warsaw"),
-    ("Romance Standard Time", "Europe/Paris"),
-    ("W. Central Africa Standard Time", "Africa/Lagos"),
-    ("GTB Standard Time", "Europe/Bucharest"),
-    ("E. Europe Standard Time", "Europe/Chisinau"),
-    ("FLE Standard Time", "Europe/Kyiv"),
-    ("Egypt Standard Time", "Africa/Cairo"),
-    ("South Africa Standard Time", "Africa/Johannesburg"),
-    ("Israel Standard Time", "Asia/Jerusalem"),
-    ("Turkey Standard Time", "Europe/Istanbul"),
-    ("Russian Standard Time", "Europe/Moscow"),
-    ("Arab Standard Time", "Asia/Riyadh"),
-    ("E. Africa Standard Time", "Africa/Nairobi"),
-    ("Arabian Standard Time", "Asia/Dubai"),
-    ("Pakistan Standard Time", "Asia/Karachi"),
-    ("India Standard Time", "Asia/Kolkata"),
-    ("Nepal Standard Time", "Asia/Kathmandu"),
-    ("Bangladesh Standard Time", "Asia/Dhaka"),
-    ("SE Asia Standard Time", "Asia/Bangkok"),
-    ("China Standard Time", "Asia/Shanghai"),
-    ("Singapore Standard Time", "Asia/Singapore"),
-    ("Taipei Standard Time", "Asia/Taipei"),
-    ("W. Australia Standard Time", "Australia/Perth"),
-    ("Tokyo Standard Time", "Asia/Tokyo"),
-    ("Korea Standard Time", "Asia/Seoul"),
-    ("Cen. Australia Standard Time", "Australia/Adelaide"),
-    ("AUS Central Standard Time", "Australia/Darwin"),
-    ("E. Australia Standard Time", "Australia/Brisbane"),
-    ("AUS Eastern Standard Time", "Australia/Sydney"),
-    ("New Zealand Standard Time", "Pacific/Auckland"),
-];
-
 /// Resolves a `timeZone` value the way the simulated mailbox server accepts it.
 pub(crate) fn resolve(name: &str) -> Option<Tz> {
-    if let Some((_, iana)) = WINDOWS_ZONES
-        .iter()
-        .find(|(windows, _)| windows.eq_ignore_ascii_case(name))
-    {
-        return iana.parse().ok();
+    // Territory 001 is CLDR's representative zone for a Windows id.
+    let windows = localzone::win_zone_to_iana(name, Some("001"))
+        .or_else(|| localzone::win_zone_to_iana(name, None));
+    match windows {
+        Some(iana) => iana.parse().ok(),
+        None => name.parse().ok(),
     }
-    name.parse().ok()
 }
 
 #[cfg(test)]
@@ -74,10 +19,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_windows_zone_maps_to_a_known_iana_zone() {
-        for (windows, iana) in WINDOWS_ZONES {
-            assert!(iana.parse::<Tz>().is_ok(), "{windows} -> {iana}");
-        }
+    fn windows_ids_resolve_to_their_zones() {
+        assert_eq!(resolve("GMT Standard Time"), Some(Tz::Europe__London));
+        assert_eq!(
+            resolve("India Standard Time").map(|t| t.name()),
+            Some("Asia/Calcutta")
+        );
+        assert!(resolve("FLE Standard Time").is_some());
+        assert!(resolve("E. South America Standard Time").is_some());
     }
 
     #[test]

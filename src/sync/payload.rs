@@ -74,10 +74,35 @@ pub fn graph_time_zone(window: &SlotWindow) -> String {
     if name == "UTC" || name == "Etc/UTC" {
         return "UTC".to_string();
     }
-    localzone::iana_to_win_zone(name)
+    let cldr_name = CLDR_LEGACY_NAMES
+        .iter()
+        .find(|(modern, _)| *modern == name)
+        .map_or(name, |(_, legacy)| legacy);
+    localzone::iana_to_win_zone(cldr_name)
         .map(|(windows, _)| windows.to_string())
         .unwrap_or_else(|| name.to_string())
 }
+
+/// CLDR's Windows table keeps the IANA names zones had before they were renamed.
+const CLDR_LEGACY_NAMES: [(&str, &str); 17] = [
+    ("Asia/Kolkata", "Asia/Calcutta"),
+    ("Europe/Kyiv", "Europe/Kiev"),
+    ("Asia/Ho_Chi_Minh", "Asia/Saigon"),
+    ("Asia/Kathmandu", "Asia/Katmandu"),
+    ("Asia/Yangon", "Asia/Rangoon"),
+    ("America/Nuuk", "America/Godthab"),
+    ("Pacific/Kanton", "Pacific/Enderbury"),
+    ("America/Argentina/Buenos_Aires", "America/Buenos_Aires"),
+    ("America/Argentina/Cordoba", "America/Cordoba"),
+    ("America/Argentina/Catamarca", "America/Catamarca"),
+    ("America/Argentina/Jujuy", "America/Jujuy"),
+    ("America/Argentina/Mendoza", "America/Mendoza"),
+    ("America/Indiana/Indianapolis", "America/Indianapolis"),
+    ("America/Kentucky/Louisville", "America/Louisville"),
+    ("Atlantic/Faroe", "Atlantic/Faeroe"),
+    ("Pacific/Chuuk", "Pacific/Truk"),
+    ("Pacific/Pohnpei", "Pacific/Ponape"),
+];
 
 /// Builds the event body for a create (and, without `transactionId`, for an update).
 pub fn event_payload(
@@ -208,4 +233,165 @@ pub fn html_escape(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{SyncColumns, resolve_slot_window};
+    use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
+
+    fn selection(
+        platform: &str,
+        slot_link: Option<&str>,
+        conference_link: Option<&str>,
+    ) -> Selection {
+        Selection {
+            id: 42,
+            user_id: 7,
+            username: "ann".into(),
+            first_name: "Ann".into(),
+            last_name: "Other".into(),
+            email: "ann@x.org".into(),
+            role: "learner".into(),
+            branch_id: Some(1),
+            branch_name: Some("North".into()),
+            conference_id: 3,
+            conference_title: "Induction".into(),
+            conference_description: Some("<p>Welcome</p>".into()),
+            conference_link: conference_link.map(str::to_string),
+            platform: platform.into(),
+            use_time_slots: true,
+            time_slot_id: 9,
+            slot_conference_id: 3,
+            slot_date: NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+            slot_start: NaiveTime::from_hms_opt(23, 0, 0).unwrap(),
+            slot_end: NaiveTime::from_hms_opt(1, 0, 0).unwrap(),
+            timezone: "Europe/London".into(),
+            slot_link: slot_link.map(str::to_string),
+            slot_updated_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            selected_at: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+            sync: SyncColumns::default(),
+        }
+    }
+
+    fn payload(s: &Selection) -> Value {
+        let window =
+            resolve_slot_window(s.slot_date, s.slot_start, s.slot_end, &s.timezone).unwrap();
+        event_payload(
+            s,
+            &window,
+            PayloadOptions::default(),
+            Some(&transaction_id(s, 0)),
+        )
+    }
+
+    #[test]
+    fn every_platform_gets_its_label_and_location_semantics() {
+        for (platform, label) in [
+            ("teams", "Microsoft Teams"),
+            ("zoom", "Zoom"),
+            ("google_meet", "Google Meet"),
+            ("webex", "Webex"),
+            ("other", "Other Platform"),
+        ] {
+            let event = payload(&selection(platform, Some("https://meet.example/1"), None));
+            let body = event["body"]["content"].as_str().unwrap();
+            assert!(
+                body.contains(&format!("<strong>Join {label}:</strong>")),
+                "{platform}"
+            );
+            if platform == "teams" {
+                assert_eq!(event["isOnlineMeeting"], true);
+                assert_eq!(event["onlineMeetingProvider"], "teamsForBusiness");
+                assert!(event.get("location").is_none());
+            } else {
+                assert_eq!(event["isOnlineMeeting"], false);
+                assert_eq!(event["location"]["displayName"], "Online Meeting");
+            }
+        }
+    }
+
+    #[test]
+    fn without_any_link_there_is_no_join_block_and_no_location() {
+        let event = payload(&selection("zoom", Some(""), None));
+        assert_eq!(event["body"]["content"], "<p>Welcome</p>");
+        assert!(event.get("location").is_none() && event.get("isOnlineMeeting").is_none());
+    }
+
+    #[test]
+    fn the_slot_link_wins_over_the_conference_link() {
+        let event = payload(&selection(
+            "zoom",
+            Some("https://slot.example/"),
+            Some("https://conf.example/"),
+        ));
+        let body = event["body"]["content"].as_str().unwrap();
+        assert!(body.contains("https://slot.example/") && !body.contains("conf.example"));
+        let event = payload(&selection(
+            "zoom",
+            Some("  "),
+            Some("https://conf.example/"),
+        ));
+        assert!(
+            event["body"]["content"]
+                .as_str()
+                .unwrap()
+                .contains("https://conf.example/")
+        );
+    }
+
+    #[test]
+    fn only_web_links_become_anchors() {
+        let event = payload(&selection("other", Some("javascript:alert(1)"), None));
+        let body = event["body"]["content"].as_str().unwrap();
+        assert!(!body.contains("<a "), "{body}");
+        assert!(body.contains("javascript:alert(1)"));
+        let event = payload(&selection(
+            "other",
+            Some("https://x.example/a'onmouseover='alert(1)"),
+            None,
+        ));
+        let body = event["body"]["content"].as_str().unwrap();
+        assert!(
+            body.contains("href=\"https://x.example/a&#39;onmouseover=&#39;alert(1)\""),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn a_slot_crossing_midnight_ends_the_next_day_in_a_windows_zone() {
+        let event = payload(&selection("teams", None, None));
+        assert_eq!(event["start"]["dateTime"], "2026-12-31T23:00:00");
+        assert_eq!(event["end"]["dateTime"], "2027-01-01T01:00:00");
+        assert_eq!(event["start"]["timeZone"], "GMT Standard Time");
+        assert_eq!(
+            event["singleValueExtendedProperties"][0]["value"],
+            "calsync-selection-42"
+        );
+        // Stable: every retry of this create, in any run, carries the same id.
+        let s = selection("teams", None, None);
+        assert_eq!(event["transactionId"], transaction_id(&s, 0));
+        assert_ne!(transaction_id(&s, 0), transaction_id(&s, 1));
+    }
+
+    #[test]
+    fn zones_map_to_windows_ids_and_utc_stays_utc() {
+        for (iana, windows) in [
+            ("America/New_York", "Eastern Standard Time"),
+            ("Asia/Kolkata", "India Standard Time"),
+            ("Asia/Calcutta", "India Standard Time"),
+            ("Europe/Kyiv", "FLE Standard Time"),
+            ("UTC", "UTC"),
+        ] {
+            let window = resolve_slot_window(
+                NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
+                NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+                NaiveTime::from_hms_opt(10, 0, 0).unwrap(),
+                iana,
+            )
+            .unwrap();
+            assert_eq!(graph_time_zone(&window), windows, "{iana}");
+        }
+    }
 }

@@ -7,3 +7,4 @@ mod graph_client;
 mod sim_server;
 mod store;
 mod sync;
+mod sync_cli;

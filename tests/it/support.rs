@@ -202,12 +202,13 @@ macro_rules! on_both_backends {
             use super::*;
             async fn body($db: $crate::support::Backend) $body
 
-            #[tokio::test]
+            // Several tests block on child processes while an in-process server must keep serving.
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 body($crate::support::Backend::Sqlite).await
             }
 
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 body($crate::support::Backend::Postgres).await
             }
