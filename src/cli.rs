@@ -47,6 +47,9 @@ pub struct GlobalArgs {
     /// The config file (default: the platform's config directory, calsync/config.toml)
     #[arg(long, global = true, value_name = "PATH", env = "CALSYNC_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Console: hide every action that writes (also automatic when the database cannot be updated)
+    #[arg(long, global = true)]
+    pub read_only: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,8 +62,10 @@ pub enum Command {
     Sync(SyncArgs),
     /// Run the simulated Graph (token endpoint, events, $batch, throttling) on a loopback port
     GraphSim(GraphSimArgs),
-    /// Create (if missing) and describe a demo LMS database
+    /// Open the console on a demo LMS database with the simulated Graph (created when missing)
     Demo(DemoArgs),
+    /// Show the configuration
+    Config(ConfigArgs),
     /// Measure calsync against a baseline taken in the same run
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -217,6 +222,13 @@ pub struct StatusArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Print a commented default config file
+    #[arg(long)]
+    pub print_default: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Where the demo database lives (default: calsync's data directory)
     #[arg(long, value_name = "PATH")]
@@ -230,6 +242,9 @@ pub struct DemoArgs {
     /// Print the database URL and exit (creating the database if needed)
     #[arg(long)]
     pub print_url: bool,
+    /// Describe the demo database instead of opening the console
+    #[arg(long)]
+    pub summary: bool,
 }
 
 fn parse_state(text: &str) -> Result<SyncState, String> {

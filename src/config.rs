@@ -15,7 +15,12 @@ pub struct ConfigFile {
     /// The profile used when `--profile` is not given.
     pub default_profile: Option<String>,
     pub profiles: HashMap<String, Profile>,
+    /// Seconds between the console's re-reads of the visible rows and counts.
+    pub refresh_secs: Option<u64>,
 }
+
+/// The commented default config file (`calsync config --print-default`).
+pub const DEFAULT_CONFIG: &str = include_str!("../assets/config.default.toml");
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]

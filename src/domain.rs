@@ -352,6 +352,28 @@ pub struct Page {
     pub next: Option<Cursor>,
 }
 
+/// One LMS user, as the person view shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub id: i64,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub role: String,
+    pub branch_id: Option<i64>,
+    pub branch_name: Option<String>,
+    pub is_active: bool,
+    /// The branch's Teams switch (the LMS's calendar sync ignores it; calsync warns).
+    pub branch_teams_enabled: Option<bool>,
+}
+
+impl Person {
+    pub fn display_name(&self) -> String {
+        full_name(&self.first_name, &self.last_name).unwrap_or_else(|| self.username.clone())
+    }
+}
+
 /// A Teams integration as calsync may show it: the secret itself is never read into this type.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IntegrationInfo {

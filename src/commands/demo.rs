@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::{CliError, Output, store_options};
-use crate::cli::{DemoArgs, EXIT_OK, GraphSimArgs};
+use crate::cli::{DemoArgs, EXIT_OK, GlobalArgs, GraphSimArgs};
 use crate::config::data_dir;
 use crate::demo::{self, DemoSpec};
 use crate::domain::{Filter, SyncState};
 use crate::store::{DatabaseUrl, Store};
 
-pub async fn run(args: &DemoArgs) -> Result<i32, CliError> {
+pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<i32, CliError> {
     let path = demo_path(args)?;
     if args.reset {
         demo::remove(&path).map_err(CliError::unusable)?;
@@ -28,6 +28,10 @@ pub async fn run(args: &DemoArgs) -> Result<i32, CliError> {
         return Ok(EXIT_OK);
     }
     let store = Store::open(&url, &store_options()).await?;
+    // With a terminal, the demo is the console; scripts and pipes get the description.
+    if !args.summary && std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+        return super::console::open(store, global, true).await;
+    }
     let counts = store.summary(&Filter::default()).await?;
     let conferences = store.conferences().await?;
     out.line(&format!(

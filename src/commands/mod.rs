@@ -2,6 +2,7 @@
 //! parses nothing itself and never holds a second implementation of the logic.
 
 mod bench;
+mod console;
 mod demo;
 mod doctor;
 mod status;
@@ -10,7 +11,9 @@ mod sync;
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::cli::{BenchCommand, Cli, Command, EXIT_SOME_FAILED, EXIT_UNUSABLE, GlobalArgs};
+use crate::cli::{
+    BenchCommand, Cli, Command, ConfigArgs, EXIT_SOME_FAILED, EXIT_UNUSABLE, GlobalArgs,
+};
 use crate::config::{ConfigFile, DatabaseChoice, Environment, choose_database};
 use crate::store::{Store, StoreError, StoreOptions};
 
@@ -93,11 +96,10 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Doctor) => doctor::run(&cli.global).await,
         Some(Command::Sync(args)) => sync::run(&cli.global, &args).await,
         Some(Command::GraphSim(args)) => demo::graph_sim(&args).await,
-        Some(Command::Demo(args)) => demo::run(&args).await,
+        Some(Command::Demo(args)) => demo::run(&cli.global, &args).await,
+        Some(Command::Config(args)) => config_command(&args),
         Some(Command::Bench(BenchCommand::Store(args))) => bench::store(&args).await,
-        None => Err(CliError::unusable(
-            "the console is not built yet: use `calsync status`, `calsync doctor` or `calsync demo` (see --help)",
-        )),
+        None => console::run(&cli.global).await,
     }
 }
 
@@ -140,4 +142,35 @@ pub fn store_options() -> StoreOptions {
         options.sqlite_busy_timeout = timeout;
     }
     options
+}
+
+fn config_command(args: &ConfigArgs) -> Result<i32, CliError> {
+    let mut out = Output::default();
+    if args.print_default {
+        out.line(crate::config::DEFAULT_CONFIG.trim_end())?;
+    } else {
+        let path = crate::config::default_config_path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "(no config directory on this system)".to_string());
+        out.line(&format!("config file: {path}"))?;
+        out.line("calsync config --print-default prints a commented default.")?;
+    }
+    out.flush()?;
+    Ok(crate::cli::EXIT_OK)
+}
+
+/// The real Graph (from the environment), or the built-in simulator started on a loopback port.
+pub async fn graph_target(
+    simulated: bool,
+) -> Result<(crate::graph::GraphConfig, Option<crate::sim::SimHandle>), CliError> {
+    let mut config = crate::graph::GraphConfig::from_env().map_err(CliError::unusable)?;
+    if !simulated {
+        return Ok((config, None));
+    }
+    let sim = crate::demo::start_simulator(crate::demo::SimulatorSettings::default())
+        .await
+        .map_err(|e| CliError::unusable(format!("cannot start the simulated Graph: {e}")))?;
+    config.graph_url = sim.graph_url();
+    config.login_url = sim.login_url();
+    Ok((config, Some(sim)))
 }

@@ -1,12 +1,12 @@
 //! `calsync status`: the selections matching a filter, as a table, JSON Lines, or counts.
 //! Rows are streamed page by page, so a million rows never sit in memory at once.
 
-use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use super::{CliError, Output, open_store};
 use crate::cli::{EXIT_OK, GlobalArgs, StatusArgs};
 use crate::domain::{PageRequest, Selection, Sort, StateCounts, SyncState};
+use crate::export;
 use crate::text::{clean_line, fit, truncate};
 
 const PAGE_SIZE: u64 = 500;
@@ -52,7 +52,7 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<i32, CliError
         let page = store.page(&request).await?;
         for row in &page.rows {
             out.line(&if args.json {
-                json_line(row)
+                export::json_line(row)
             } else {
                 table_row(row)
             })?;
@@ -115,52 +115,6 @@ fn summary_table(counts: &StateCounts) -> Vec<String> {
         .collect();
     lines.push(format!("  {:<22} {:>10}", "Total", counts.total()));
     lines
-}
-
-#[derive(Serialize)]
-struct SelectionJson<'a> {
-    id: i64,
-    user_id: i64,
-    username: &'a str,
-    email: &'a str,
-    conference_id: i64,
-    conference_title: &'a str,
-    time_slot_id: i64,
-    slot_date: String,
-    slot_start: String,
-    slot_end: String,
-    timezone: &'a str,
-    state: SyncState,
-    calendar_added: bool,
-    outlook_event_id: Option<&'a str>,
-    attempted_at: Option<String>,
-    error: Option<&'a str>,
-}
-
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
-}
-
-fn json_line(row: &Selection) -> String {
-    let json = SelectionJson {
-        id: row.id,
-        user_id: row.user_id,
-        username: &row.username,
-        email: &row.email,
-        conference_id: row.conference_id,
-        conference_title: &row.conference_title,
-        time_slot_id: row.time_slot_id,
-        slot_date: row.slot_date.to_string(),
-        slot_start: row.slot_start.format("%H:%M:%S").to_string(),
-        slot_end: row.slot_end.format("%H:%M:%S").to_string(),
-        timezone: &row.timezone,
-        state: row.state(),
-        calendar_added: row.sync.calendar_added,
-        outlook_event_id: row.sync.outlook_event_id.as_deref(),
-        attempted_at: row.sync.attempted_at.map(rfc3339),
-        error: row.sync.error_text(),
-    };
-    serde_json::to_string(&json).unwrap_or_default()
 }
 
 const COLUMNS: [(&str, usize); 7] = [

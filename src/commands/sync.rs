@@ -8,11 +8,10 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{CliError, Output, open_store};
+use super::{CliError, Output, graph_target, open_store};
 use crate::cli::{EXIT_OK, EXIT_SOME_FAILED, GlobalArgs, SyncArgs};
 use crate::domain::{Filter, Scope};
-use crate::graph::{GraphClient, GraphConfig};
-use crate::sim::SimHandle;
+use crate::graph::GraphClient;
 use crate::store::Store;
 use crate::sync::{Engine, Failure, ItemResult, Outcome, Summary, SyncEvent, SyncOptions};
 use crate::text::clean_line;
@@ -269,20 +268,6 @@ fn summary_json(summary: &Summary, dry_run: bool) -> String {
         failures: &summary.failures,
     })
     .unwrap_or_default()
-}
-
-/// The real Graph (from the environment), or the built-in simulator started on a loopback port.
-async fn graph_target(simulated: bool) -> Result<(GraphConfig, Option<SimHandle>), CliError> {
-    let mut config = GraphConfig::from_env().map_err(CliError::unusable)?;
-    if !simulated {
-        return Ok((config, None));
-    }
-    let sim = crate::demo::start_simulator(crate::demo::SimulatorSettings::default())
-        .await
-        .map_err(|e| CliError::unusable(format!("cannot start the simulated Graph: {e}")))?;
-    config.graph_url = sim.graph_url();
-    config.login_url = sim.login_url();
-    Ok((config, Some(sim)))
 }
 
 /// First Ctrl-C: stop starting work, let in-flight selections finish and be recorded.

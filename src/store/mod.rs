@@ -16,7 +16,7 @@ pub use sqlite::{django_datetime, parse_datetime as parse_django_datetime, sqlit
 pub use url::{DatabaseUrl, PgTarget, SslMode};
 
 use crate::domain::{
-    ConferenceSummary, Filter, IntegrationInfo, Page, PageRequest, Selection, SlotSummary,
+    ConferenceSummary, Filter, IntegrationInfo, Page, PageRequest, Person, Selection, SlotSummary,
     StateCounts, StoredCredentials, SyncColumns, SyncWrite, WriteOutcome,
 };
 
@@ -188,6 +188,32 @@ impl Store {
             .await?
             .into_iter()
             .next())
+    }
+
+    /// Failed selections per UTC day of their last attempt, since `since`.
+    pub async fn failure_trend(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        self.query(
+            sql::failure_trend(self.dialect(), since),
+            sql::map_text_count,
+        )
+        .await
+    }
+
+    pub async fn person(&self, user_id: i64) -> Result<Option<Person>, StoreError> {
+        Ok(self
+            .query(sql::person(self.dialect(), user_id), sql::map_person)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// The ids of users whose username or email is exactly `login` (ignoring case).
+    pub async fn users_by_login(&self, login: &str) -> Result<Vec<i64>, StoreError> {
+        self.query(sql::users_by_login(self.dialect(), login), sql::map_id)
+            .await
     }
 
     /// Every conference, newest first, with the sync counts of its selections.

@@ -7,8 +7,9 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 use super::StoreError;
 use crate::domain::{
-    ConferenceSummary, Cursor, CursorKey, Filter, IntegrationInfo, PageRequest, Scope, Selection,
-    SlotSummary, SortKey, StateCounts, StoredCredentials, SyncColumns, SyncState, SyncWrite,
+    ConferenceSummary, Cursor, CursorKey, Filter, IntegrationInfo, PageRequest, Person, Scope,
+    Selection, SlotSummary, SortKey, StateCounts, StoredCredentials, SyncColumns, SyncState,
+    SyncWrite,
 };
 
 pub const SELECTION: &str = "conferences_conferencetimeslotselection";
@@ -429,6 +430,70 @@ pub fn selection_ids(dialect: Dialect, filter: &Filter) -> Sql {
 
 pub fn map_id(row: &dyn SqlRow) -> Result<i64, StoreError> {
     row.int(0)
+}
+
+/// Failed selections per day of their last attempt (UTC), since `since`.
+pub fn failure_trend(dialect: Dialect, since: DateTime<Utc>) -> Sql {
+    // The day of a timestamp is the one expression that differs per engine.
+    let day = match dialect {
+        Dialect::Sqlite => "substr(s.calendar_add_attempted_at, 1, 10)",
+        Dialect::Postgres => {
+            "to_char(s.calendar_add_attempted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+        }
+    };
+    let mut b = Builder::new(
+        dialect,
+        &format!("SELECT {day} AS day, COUNT(*) FROM {SELECTION} s WHERE "),
+    );
+    b.push(&state_predicate(SyncState::Failed))
+        .push(" AND s.calendar_add_attempted_at >= ")
+        .bind(Value::Time(since))
+        .push(" GROUP BY 1 ORDER BY 1");
+    b.finish()
+}
+
+pub fn person(dialect: Dialect, user_id: i64) -> Sql {
+    let mut b = Builder::new(
+        dialect,
+        &format!(
+            "SELECT u.id, u.username, u.first_name, u.last_name, u.email, u.role, u.branch_id, \
+             b.name, u.is_active, b.teams_integration_enabled FROM {USER} u \
+             LEFT JOIN {BRANCH} b ON b.id = u.branch_id WHERE u.id = "
+        ),
+    );
+    b.bind(Value::Int(user_id));
+    b.finish()
+}
+
+pub fn map_person(row: &dyn SqlRow) -> Result<Person, StoreError> {
+    Ok(Person {
+        id: row.int(0)?,
+        username: row.text(1)?,
+        first_name: row.text(2)?,
+        last_name: row.text(3)?,
+        email: row.text(4)?,
+        role: row.text(5)?,
+        branch_id: row.opt_int(6)?,
+        branch_name: row.opt_text(7)?,
+        is_active: row.boolean(8)?,
+        branch_teams_enabled: match row.opt_int(6)? {
+            Some(_) => Some(row.boolean(9)?),
+            None => None,
+        },
+    })
+}
+
+/// Users whose username or email is exactly `login`, ignoring case.
+pub fn users_by_login(dialect: Dialect, login: &str) -> Sql {
+    let mut b = Builder::new(
+        dialect,
+        &format!("SELECT u.id FROM {USER} u WHERE lower(u.username) = lower("),
+    );
+    b.bind(Value::Text(login.to_string()))
+        .push(") OR lower(u.email) = lower(")
+        .bind(Value::Text(login.to_string()))
+        .push(") ORDER BY u.id LIMIT 5");
+    b.finish()
 }
 
 pub fn selection_by_id(dialect: Dialect, id: i64) -> Sql {

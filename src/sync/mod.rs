@@ -75,7 +75,7 @@ pub struct Failure {
     pub error: String,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
     pub total: usize,
     pub synced: usize,

@@ -1,0 +1,49 @@
+//! `calsync` with no command: the console, on the usual database and the real Graph.
+
+use std::time::Duration;
+
+use super::{CliError, graph_target, open_store};
+use crate::cli::{EXIT_OK, GlobalArgs};
+use crate::config::ConfigFile;
+use crate::graph::GraphClient;
+use crate::store::Store;
+use crate::sync::{Engine, SyncOptions};
+use crate::tui::{self, ConsoleOptions};
+
+const DEFAULT_REFRESH: Duration = Duration::from_secs(3);
+
+pub async fn run(global: &GlobalArgs) -> Result<i32, CliError> {
+    let (store, _) = open_store(global).await?;
+    open(store, global, false).await
+}
+
+/// Opens the console on `store`, against the simulated Graph when `simulated`.
+pub async fn open(store: Store, global: &GlobalArgs, simulated: bool) -> Result<i32, CliError> {
+    let credentials_override = SyncOptions::credentials_from_env().map_err(CliError::unusable)?;
+    let (graph_config, simulator) = graph_target(simulated).await?;
+    let graph = GraphClient::new(graph_config)
+        .map_err(|e| CliError::unusable(format!("cannot set up the Graph client: {e}")))?;
+    let engine = Engine::new(
+        store.clone(),
+        graph,
+        SyncOptions {
+            credentials_override,
+            ..SyncOptions::default()
+        },
+    );
+    let refresh = ConfigFile::load(global.config.as_deref())
+        .ok()
+        .and_then(|(config, _)| config.refresh_secs)
+        .map_or(DEFAULT_REFRESH, Duration::from_secs);
+    let options = ConsoleOptions {
+        read_only: global.read_only,
+        simulated_graph: simulator.is_some(),
+        refresh,
+    };
+    let result = tui::run(store, engine, options).await;
+    if let Some(sim) = simulator {
+        sim.shutdown().await;
+    }
+    result.map_err(CliError::unusable)?;
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,66 @@
+//! Everything that can change the console's state, as data: what the operator asked for (from
+//! the keymap) and what background work reported back (carrying the generation of the request
+//! that caused it, so stale answers are dropped).
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{ConferenceSummary, Page, Selection, SlotSummary, StateCounts};
+use crate::sync::SyncEvent;
+
+use super::data::{OverviewData, PersonData};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    /// Esc: close the popup, else go back one screen.
+    Back,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    Enter,
+    Help,
+    Filter,
+    Command,
+    ClearFilter,
+    ToggleMark,
+    MarkRange,
+    MarkAllMatching,
+    ClearMarks,
+    Retry,
+    BulkSync,
+    CancelJob,
+    ErrorDetail,
+    Person,
+    ConferenceSelections,
+    Refresh,
+    Overview,
+    Conferences,
+    Export,
+    ToggleSort,
+}
+
+/// What background work reports.
+#[derive(Debug, Clone)]
+pub enum Report {
+    Overview(u64, Result<OverviewData, String>),
+    Conferences(u64, Result<Vec<ConferenceSummary>, String>),
+    Slots(u64, Result<Vec<SlotSummary>, String>),
+    Page(u64, Result<Page, String>),
+    /// The exact count and per-state counts of a list's filter.
+    Counts(u64, Result<(u64, StateCounts), String>),
+    /// Rows re-read by id for the live refresh.
+    Rows(u64, Result<Vec<Selection>, String>),
+    Selection(u64, Result<Option<Selection>, String>),
+    Person(u64, Result<Option<PersonData>, String>),
+    /// The exact scope of a bulk run, for its confirmation sheet.
+    BulkPlan(u64, Result<super::data::BulkPlan, String>),
+    Sync(SyncEvent),
+    SyncFailed(String),
+    Exported(Result<String, String>),
+    PersonFound(u64, Result<Option<i64>, String>),
+    /// Time passed (live refresh, relative times, the jobs panel's rate).
+    Tick(DateTime<Utc>),
+}

@@ -1,0 +1,134 @@
+//! The console: a ratatui front end over the store and the sync engine.
+//!
+//! The loop only draws state. Keys become actions (through the one keymap table), `App::update`
+//! changes state and returns effects, the runtime runs them on tokio tasks, and their reports
+//! come back through a channel. It redraws only after something changed, so an idle console
+//! costs nothing.
+
+mod action;
+pub mod app;
+mod data;
+mod keymap;
+mod list;
+mod query;
+mod runtime;
+mod theme;
+mod view;
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use chrono::Utc;
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+pub use action::{Action, Report};
+pub use app::{App, Effect, Session};
+use runtime::Runtime;
+pub use theme::Theme;
+pub use view::render;
+
+use crate::store::Store;
+use crate::sync::Engine;
+
+pub struct ConsoleOptions {
+    pub read_only: bool,
+    pub simulated_graph: bool,
+    /// How often the visible rows and counts are re-read.
+    pub refresh: Duration,
+}
+
+/// Runs the console until the operator quits. The terminal is restored on every way out,
+/// including a panic (ratatui's hook, installed after color-eyre's).
+pub async fn run(store: Store, engine: Engine, options: ConsoleOptions) -> Result<(), String> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(
+            "the console needs a terminal; for scripts use calsync status or calsync sync"
+                .to_string(),
+        );
+    }
+    let writable = store.can_write().await;
+    let session = Session {
+        database: store.describe(),
+        simulated_graph: options.simulated_graph,
+        read_only: options.read_only || !writable,
+        read_only_reason: if options.read_only {
+            Some("--read-only".to_string())
+        } else if !writable {
+            Some("this database connection cannot update selections".to_string())
+        } else {
+            None
+        },
+    };
+    let _ = color_eyre::install();
+    let mut terminal = ratatui::try_init().map_err(|e| format!("cannot open the terminal: {e}"))?;
+    let result = event_loop(&mut terminal, store, engine, session, options.refresh).await;
+    ratatui::restore();
+    result
+}
+
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    store: Store,
+    engine: Engine,
+    session: Session,
+    refresh: Duration,
+) -> Result<(), String> {
+    let theme = Theme::from_env();
+    let (reports, mut incoming) = mpsc::unbounded_channel();
+    let mut runtime = Runtime::new(store, engine, reports);
+    let (mut app, effects) = App::new(session, Utc::now());
+    app.height = terminal.size().map(|s| s.height).unwrap_or(24);
+    effects.into_iter().for_each(|e| runtime.run(e));
+    let mut keys = EventStream::new();
+    let mut live = tokio::time::interval(refresh.max(Duration::from_millis(500)));
+    // The jobs panel's rate and ETA move at most four times a second, and only while a job runs.
+    let mut progress = tokio::time::interval(Duration::from_millis(250));
+    let mut dirty = true;
+    loop {
+        if dirty {
+            terminal
+                .draw(|frame| render(frame, &app, theme))
+                .map_err(|e| format!("cannot draw: {e}"))?;
+            dirty = false;
+        }
+        let effects = tokio::select! {
+            event = keys.next() => match event {
+                Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => {
+                    dirty = true;
+                    app.key(key)
+                }
+                Some(Ok(Event::Resize(_, height))) => {
+                    app.height = height;
+                    dirty = true;
+                    Vec::new()
+                }
+                Some(Ok(_)) => Vec::new(),
+                Some(Err(e)) => return Err(format!("cannot read the keyboard: {e}")),
+                None => return Ok(()),
+            },
+            Some(report) = incoming.recv() => {
+                dirty = true;
+                let mut effects = app.report(report);
+                // Coalesce: everything already waiting is applied before the next frame.
+                while let Ok(report) = incoming.try_recv() {
+                    effects.extend(app.report(report));
+                }
+                effects
+            }
+            _ = live.tick() => app.report(Report::Tick(Utc::now())),
+            _ = progress.tick(), if app.job.as_ref().is_some_and(app::Job::running) => {
+                dirty = true;
+                if let Some(job) = app.job.as_mut() {
+                    job.now = Utc::now();
+                }
+                Vec::new()
+            }
+        };
+        effects.into_iter().for_each(|e| runtime.run(e));
+        if app.should_quit {
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! Runs the app's effects on tokio tasks (store queries, sync runs, exports) and sends what they
+//! find back as reports. The render loop never waits on any of it.
+
+use std::io::Write;
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::action::Report;
+use super::app::{Effect, SyncTarget};
+use super::data::{BulkPlan, OverviewData, PersonData};
+use crate::domain::{Filter, PageRequest, Scope, Sort, SyncState, choose_credentials};
+use crate::export;
+use crate::store::{Store, StoreError};
+use crate::sync::Engine;
+
+pub struct Runtime {
+    store: Store,
+    engine: Engine,
+    reports: mpsc::UnboundedSender<Report>,
+    job: Option<CancellationToken>,
+}
+
+fn text<T>(result: Result<T, StoreError>) -> Result<T, String> {
+    result.map_err(|e| e.to_string())
+}
+
+impl Runtime {
+    pub fn new(store: Store, engine: Engine, reports: mpsc::UnboundedSender<Report>) -> Runtime {
+        Runtime {
+            store,
+            engine,
+            reports,
+            job: None,
+        }
+    }
+
+    pub fn run(&mut self, effect: Effect) {
+        let store = self.store.clone();
+        let reports = self.reports.clone();
+        let send = move |report: Report| {
+            let _ = reports.send(report);
+        };
+        match effect {
+            Effect::Overview(generation) => {
+                tokio::spawn(async move {
+                    send(Report::Overview(generation, overview(&store).await));
+                });
+            }
+            Effect::Conferences(generation) => {
+                tokio::spawn(async move {
+                    send(Report::Conferences(
+                        generation,
+                        text(store.conferences().await),
+                    ));
+                });
+            }
+            Effect::Slots(generation, conference) => {
+                tokio::spawn(async move {
+                    send(Report::Slots(
+                        generation,
+                        text(store.slots(conference).await),
+                    ));
+                });
+            }
+            Effect::Page(generation, request) => {
+                tokio::spawn(async move {
+                    send(Report::Page(generation, text(store.page(&request).await)));
+                });
+            }
+            Effect::Counts(generation, filter) => {
+                tokio::spawn(async move {
+                    let counts = text(store.summary(&filter).await).map(|c| (c.total(), c));
+                    send(Report::Counts(generation, counts));
+                });
+            }
+            Effect::Rows(generation, ids, sort) => {
+                tokio::spawn(async move {
+                    send(Report::Rows(
+                        generation,
+                        rows_by_id(&store, ids, sort).await,
+                    ));
+                });
+            }
+            Effect::Selection(generation, id) => {
+                tokio::spawn(async move {
+                    send(Report::Selection(
+                        generation,
+                        text(store.selection(id).await),
+                    ));
+                });
+            }
+            Effect::Person(generation, user_id) => {
+                tokio::spawn(async move {
+                    send(Report::Person(generation, person(&store, user_id).await));
+                });
+            }
+            Effect::BulkPlan(generation, target, scope) => {
+                tokio::spawn(async move {
+                    send(Report::BulkPlan(
+                        generation,
+                        plan(&store, target, scope).await,
+                    ));
+                });
+            }
+            Effect::Sync(target, scope) => {
+                let cancel = CancellationToken::new();
+                self.job = Some(cancel.clone());
+                let engine = self.engine.clone();
+                let progress = self.reports.clone();
+                tokio::spawn(async move {
+                    let ids = match resolve(&store, &target, scope).await {
+                        Ok(ids) => ids,
+                        Err(e) => return send(Report::SyncFailed(e)),
+                    };
+                    let (events, mut rx) = mpsc::unbounded_channel();
+                    let forward = tokio::spawn(async move {
+                        while let Some(event) = rx.recv().await {
+                            let _ = progress.send(Report::Sync(event));
+                        }
+                    });
+                    let result = engine.run(ids, events, cancel).await;
+                    let _ = forward.await;
+                    if let Err(e) = result {
+                        send(Report::SyncFailed(e));
+                    }
+                });
+            }
+            Effect::CancelSync => {
+                if let Some(job) = &self.job {
+                    job.cancel();
+                }
+            }
+            Effect::FindPerson(generation, login) => {
+                tokio::spawn(async move {
+                    let found =
+                        text(store.users_by_login(&login).await).map(|ids| ids.first().copied());
+                    send(Report::PersonFound(generation, found));
+                });
+            }
+            Effect::Export(filter, format) => {
+                tokio::spawn(async move {
+                    send(Report::Exported(export_rows(&store, filter, &format).await));
+                });
+            }
+        }
+    }
+}
+
+async fn overview(store: &Store) -> Result<OverviewData, String> {
+    let counts = text(store.summary(&Filter::default()).await)?;
+    let since = Utc::now() - chrono::Duration::days(14);
+    let trend = text(store.failure_trend(since).await)?;
+    let mut worst: Vec<(i64, String, u64, u64)> = text(store.conferences().await)?
+        .into_iter()
+        .filter(|c| c.counts.failed > 0)
+        .map(|c| (c.id, c.title, c.counts.failed, c.counts.total()))
+        .collect();
+    worst.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+    worst.truncate(8);
+    Ok(OverviewData {
+        counts,
+        trend,
+        worst_conferences: worst,
+    })
+}
+
+async fn rows_by_id(
+    store: &Store,
+    ids: Vec<i64>,
+    sort: Sort,
+) -> Result<Vec<crate::domain::Selection>, String> {
+    let limit = ids.len() as u32;
+    let request = PageRequest {
+        filter: Filter {
+            selection_ids: ids,
+            ..Filter::default()
+        },
+        sort,
+        after: None,
+        limit,
+    };
+    text(store.page(&request).await).map(|page| page.rows)
+}
+
+async fn person(store: &Store, user_id: i64) -> Result<Option<PersonData>, String> {
+    let Some(person) = text(store.person(user_id).await)? else {
+        return Ok(None);
+    };
+    let active = text(store.active_credentials().await)?;
+    let chosen = choose_credentials(&active, person.id, person.branch_id);
+    let integration = chosen.map(|(c, why)| {
+        (
+            c.integration_name.clone(),
+            c.tenant_id.clone(),
+            c.client_id.clone(),
+            why,
+        )
+    });
+    let no_integration_reason = match (&integration, &person.branch_name) {
+        (Some(_), _) => None,
+        (None, Some(branch)) => Some(format!(
+            "No active Teams integration is owned by anyone in branch '{branch}', and {} owns none. \
+             The LMS looks integrations up through their owner's branch, not the integration's own branch.",
+            person.username
+        )),
+        (None, None) => Some(format!(
+            "{} has no branch and owns no active Teams integration.",
+            person.username
+        )),
+    };
+    Ok(Some(PersonData {
+        person,
+        integration,
+        no_integration_reason,
+    }))
+}
+
+fn scoped(filter: &Filter, scope: Scope) -> Filter {
+    Filter {
+        scope: Some(scope),
+        ..filter.clone()
+    }
+}
+
+fn target_filter(target: &SyncTarget) -> (Filter, &[i64]) {
+    match target {
+        SyncTarget::Ids(ids) => (
+            Filter {
+                selection_ids: ids.clone(),
+                ..Filter::default()
+            },
+            &[],
+        ),
+        SyncTarget::Matching { filter, except } => ((**filter).clone(), except),
+    }
+}
+
+async fn plan(store: &Store, target: SyncTarget, scope: Scope) -> Result<BulkPlan, String> {
+    let (filter, except) = target_filter(&target);
+    let filter = scoped(&filter, scope);
+    let mut counts = text(store.summary(&filter).await)?;
+    if !except.is_empty() {
+        let excluded = text(
+            store
+                .summary(&Filter {
+                    selection_ids: except.to_vec(),
+                    ..filter.clone()
+                })
+                .await,
+        )?;
+        for state in SyncState::ALL {
+            let n = excluded.get(state);
+            match state {
+                SyncState::Added => counts.added -= n,
+                SyncState::AddedStaleError => counts.added_stale_error -= n,
+                SyncState::Failed => counts.failed -= n,
+                SyncState::Interrupted => counts.interrupted -= n,
+                SyncState::NotSynced => counts.not_synced -= n,
+            }
+        }
+    }
+    Ok(BulkPlan {
+        scope,
+        count: counts.total(),
+        target,
+        counts,
+    })
+}
+
+/// The run's ids, frozen now: the filter as it is at this moment, minus unmarked exceptions.
+async fn resolve(store: &Store, target: &SyncTarget, scope: Scope) -> Result<Vec<i64>, String> {
+    let (filter, except) = target_filter(target);
+    let mut ids = text(store.selection_ids(&scoped(&filter, scope)).await)?;
+    if !except.is_empty() {
+        ids.retain(|id| !except.contains(id));
+    }
+    Ok(ids)
+}
+
+/// Streams the filtered rows to a file page by page (never all in memory).
+async fn export_rows(store: &Store, filter: Filter, format: &str) -> Result<String, String> {
+    let json = match format {
+        "csv" => false,
+        "json" => true,
+        other => return Err(format!("unknown export format '{other}' (csv or json)")),
+    };
+    let path = std::path::absolute(format!(
+        "calsync-export-{}.{}",
+        Utc::now().format("%Y%m%d-%H%M%S"),
+        if json { "jsonl" } else { "csv" }
+    ))
+    .map_err(|e| e.to_string())?;
+    let file = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    let write_error = |e: std::io::Error| format!("{}: {e}", path.display());
+    if !json {
+        writeln!(out, "{}", export::CSV_HEADER).map_err(write_error)?;
+    }
+    let mut request = PageRequest {
+        filter,
+        sort: Sort::default(),
+        after: None,
+        limit: 1000,
+    };
+    let mut written = 0u64;
+    loop {
+        let page = text(store.page(&request).await)?;
+        for row in &page.rows {
+            let line = if json {
+                export::json_line(row)
+            } else {
+                export::csv_line(row)
+            };
+            writeln!(out, "{line}").map_err(write_error)?;
+            written += 1;
+        }
+        match page.next {
+            Some(next) => request.after = Some(next),
+            None => break,
+        }
+    }
+    out.flush().map_err(write_error)?;
+    Ok(format!("{} ({written} rows)", path.display()))
+}
