@@ -249,7 +249,8 @@ impl GraphClient {
             let mut next_wake: Option<Instant> = None;
             for (pos, p) in pending.iter().enumerate() {
                 let r = &requests[p.index];
-                let gate_at = self.inner.gates.get(&r.mailbox).blocked_until();
+                let gate = self.inner.gates.get(&r.mailbox);
+                let gate_at = gate.blocked_until();
                 let ready = gate_at.map_or(p.ready_at, |g| g.max(p.ready_at));
                 if ready > now {
                     next_wake = Some(next_wake.map_or(ready, |w| w.min(ready)));
@@ -259,7 +260,7 @@ impl GraphClient {
                     continue;
                 }
                 let count = per_mailbox.entry(r.mailbox.to_lowercase()).or_default();
-                if (*count as usize) < limit {
+                if (*count as usize) < limit.min(gate.limit()) {
                     *count += 1;
                     chunk.push(pos);
                 }

@@ -383,6 +383,7 @@ impl GraphClient {
                 }
             };
             if (200..300).contains(&status) {
+                gate.succeeded();
                 return Ok(Reply {
                     status,
                     body: json,
@@ -408,6 +409,9 @@ impl GraphClient {
                 429 | 503 | 504 => {
                     if status == 429 {
                         stats.bump(&stats.throttled);
+                        if is_concurrency_limit(&err) {
+                            gate.shrink();
+                        }
                     }
                     let hold = (status == 429).then(|| {
                         retry_after.unwrap_or_else(|| {
@@ -608,4 +612,13 @@ fn unreadable_event(reply: Reply, mailbox: &str) -> Result<EventInfo, GraphError
         e.request_id = request_id;
         e
     })
+}
+
+/// Exchange's "too many requests at once to this mailbox", as opposed to a rate limit.
+fn is_concurrency_limit(err: &GraphError) -> bool {
+    err.code.as_deref() == Some("ApplicationThrottled")
+        || err
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("MailboxConcurrency"))
 }

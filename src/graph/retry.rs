@@ -3,6 +3,7 @@
 //! mailbox holds back every request to it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -54,11 +55,19 @@ pub(crate) fn backoff(base: Duration, attempt: u32, cap: Duration) -> Duration {
     full.mul_f64(jitter)
 }
 
+/// Successes in a row after which a mailbox gets back one slot it gave up.
+const SUCCESSES_TO_GROW: usize = 20;
+
 /// Per-mailbox state shared by every request to that mailbox from this client.
 #[derive(Debug)]
 pub(crate) struct MailboxGate {
     semaphore: Arc<Semaphore>,
     not_before: Mutex<Option<Instant>>,
+    /// Slots this mailbox has now: Graph's 4, fewer while something else (another process
+    /// with the same app, the LMS itself) uses part of the mailbox's concurrency.
+    limit: AtomicUsize,
+    max: usize,
+    successes: AtomicUsize,
 }
 
 impl MailboxGate {
@@ -66,6 +75,31 @@ impl MailboxGate {
         Self {
             semaphore: Arc::new(Semaphore::new(limit)),
             not_before: Mutex::new(None),
+            limit: AtomicUsize::new(limit),
+            max: limit,
+            successes: AtomicUsize::new(0),
+        }
+    }
+
+    /// A MailboxConcurrency 429: give up one slot (never the last), so the waiting requests
+    /// stop racing each other into the same limit after every Retry-After.
+    pub(crate) fn shrink(&self) {
+        self.successes.store(0, Ordering::Relaxed);
+        let current = self.limit.load(Ordering::Relaxed);
+        if current > 1 && self.semaphore.forget_permits(1) == 1 {
+            self.limit.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A success: after a run of them, take back one slot given up earlier.
+    pub(crate) fn succeeded(&self) {
+        if self.limit.load(Ordering::Relaxed) >= self.max {
+            return;
+        }
+        if self.successes.fetch_add(1, Ordering::Relaxed) + 1 >= SUCCESSES_TO_GROW {
+            self.successes.store(0, Ordering::Relaxed);
+            self.limit.fetch_add(1, Ordering::Relaxed);
+            self.semaphore.add_permits(1);
         }
     }
 
@@ -105,13 +139,21 @@ impl MailboxGate {
         }
     }
 
-    /// Takes `n` slots without waiting for a hold (the caller has checked it).
+    /// Takes `n` slots without waiting for a hold (the caller has checked it). Never asks for
+    /// more than the mailbox has now, or a shrink in between would make it wait forever.
     pub(crate) async fn slots(&self, n: u32) -> Option<OwnedSemaphorePermit> {
+        let n = n.min(self.limit() as u32).max(1);
         Arc::clone(&self.semaphore).acquire_many_owned(n).await.ok()
     }
 
-    fn idle(&self, limit: usize) -> bool {
-        self.semaphore.available_permits() == limit && self.blocked_until().is_none()
+    /// The slots this mailbox has now.
+    pub(crate) fn limit(&self) -> usize {
+        self.limit.load(Ordering::Relaxed)
+    }
+
+    fn idle(&self) -> bool {
+        self.semaphore.available_permits() == self.limit.load(Ordering::Relaxed)
+            && self.blocked_until().is_none()
     }
 }
 
@@ -139,8 +181,7 @@ impl Gates {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() > 4096 && !map.contains_key(&key) {
             // Forget idle mailboxes so a run over many users does not grow this forever.
-            let limit = self.limit;
-            map.retain(|_, g| Arc::strong_count(g) > 1 || !g.idle(limit));
+            map.retain(|_, g| Arc::strong_count(g) > 1 || !g.idle());
         }
         Arc::clone(
             map.entry(key)

@@ -406,3 +406,26 @@ on_both_backends! {
         assert_eq!(events, summary.synced);
     }
 }
+
+on_both_backends! {
+    async fn a_mailbox_with_less_concurrency_left_is_met_with_less(backend: Backend) {
+        // Something else uses three of the mailbox's four slots: the client must settle on one
+        // instead of losing every race after each Retry-After until its attempts run out.
+        let mut config = sim_config();
+        config.per_mailbox_concurrency = 1;
+        config.latency = Latency::fixed(Duration::from_millis(40));
+        let world = World::with(backend, config, |_| {}).await;
+        give_ines_three_slots(&world.db).await;
+        world.db.exec(
+            "INSERT INTO conferences_conferencetimeslotselection (id, outlook_event_id, calendar_added, \
+             calendar_add_attempted_at, calendar_error, selected_at, ip_address, conference_id, time_slot_id, user_id) \
+             VALUES (12, NULL, FALSE, NULL, NULL, '2025-12-08 11:00:00', NULL, 2, 4, 2), \
+                    (13, NULL, FALSE, NULL, NULL, '2025-12-08 12:00:00', NULL, 3, 5, 2)",
+        ).await;
+        world.db.exec("UPDATE conferences_conferencetimeslot SET timezone = 'UTC', end_time = '11:00:00' WHERE id = 4").await;
+        world.db.exec("UPDATE conferences_conference SET use_time_slots = TRUE WHERE id = 3").await;
+        let (summary, items) = world.sync(vec![1, 3, 11, 12, 13]).await;
+        assert_eq!((summary.synced, summary.failed), (5, 0), "{items:?}");
+        assert_eq!(world.events("ines.tutor@example.org").len(), 5);
+    }
+}
