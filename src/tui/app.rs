@@ -506,11 +506,12 @@ impl App {
     }
 
     fn end(&mut self) -> Vec<Effect> {
+        let height = self.page_height();
         match self.stack.last_mut() {
             Some(Screen::Conferences(table)) => table.cursor = table.rows.len().saturating_sub(1),
             Some(Screen::Slots { table, .. }) => table.cursor = table.rows.len().saturating_sub(1),
             Some(screen) => {
-                let fetch = screen.list_mut().map(SelectionList::jump_to_end);
+                let fetch = screen.list_mut().and_then(|list| list.jump_to_end(height));
                 return self.fetch_for_top(fetch, false);
             }
             None => {}

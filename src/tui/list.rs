@@ -147,9 +147,15 @@ impl SelectionList {
         }
     }
 
-    /// The last rows, read backwards from the end of the result.
-    pub fn jump_to_end(&mut self) -> Fetch {
-        Fetch {
+    /// Goes to the last row: at once when it is loaded, else by reading the last rows
+    /// backwards from the end of the result.
+    pub fn jump_to_end(&mut self, height: usize) -> Option<Fetch> {
+        if self.at_end && !self.rows.is_empty() {
+            self.cursor = self.last_index().unwrap_or(0);
+            self.follow_cursor(height);
+            return None;
+        }
+        Some(Fetch {
             request: PageRequest {
                 filter: self.filter.clone(),
                 sort: reversed(self.sort),
@@ -157,7 +163,7 @@ impl SelectionList {
                 limit: PAGE,
             },
             placement: Placement::ReplaceAtEnd,
-        }
+        })
     }
 
     /// Moves the cursor by `delta` rows within what is loaded, and says what to fetch when the

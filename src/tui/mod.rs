@@ -7,9 +7,9 @@
 
 mod action;
 pub mod app;
-mod data;
-mod keymap;
-mod list;
+pub mod data;
+pub mod keymap;
+pub mod list;
 mod query;
 mod runtime;
 mod theme;

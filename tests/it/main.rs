@@ -3,6 +3,7 @@
 mod support;
 
 mod cli;
+mod console;
 mod graph_client;
 mod sim_server;
 mod store;

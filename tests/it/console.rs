@@ -1,0 +1,374 @@
+//! The console's state machine, without a terminal: keys and reports in, state and effects out.
+
+use calsync::domain::{
+    ConferenceSummary, Filter, Page, Scope, Selection, StateCounts, SyncColumns, SyncState,
+};
+use calsync::sync::{ItemResult, Outcome, Summary, SyncAction, SyncEvent};
+use calsync::tui::app::{Popup, Screen, SyncTarget};
+use calsync::tui::data::{BulkPlan, OverviewData};
+use calsync::tui::{App, Effect, Report, Session};
+use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+pub fn session(read_only: bool) -> Session {
+    Session {
+        database: "sqlite:////tmp/lms.db".to_string(),
+        simulated_graph: true,
+        read_only,
+        read_only_reason: read_only.then(|| "--read-only".to_string()),
+    }
+}
+
+pub fn now() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap()
+}
+
+/// A selection row for tests; `failed` gives it the LMS's 404 error.
+pub fn selection(id: i64, failed: bool) -> Selection {
+    Selection {
+        id,
+        user_id: 100 + id,
+        username: format!("user{id}"),
+        first_name: "Zoë".into(),
+        last_name: format!("Ünal {id}"),
+        email: format!("user{id}@north.example"),
+        role: "learner".into(),
+        branch_id: Some(1),
+        branch_name: Some("North Campus".into()),
+        conference_id: 1,
+        conference_title: "Induction Q&A".into(),
+        conference_description: None,
+        conference_link: None,
+        platform: "teams".into(),
+        use_time_slots: true,
+        time_slot_id: 1,
+        slot_conference_id: 1,
+        slot_date: NaiveDate::from_ymd_opt(2026, 12, 15).unwrap(),
+        slot_start: NaiveTime::from_hms_opt(10, 0, 0).unwrap(),
+        slot_end: NaiveTime::from_hms_opt(11, 0, 0).unwrap(),
+        timezone: "Europe/London".into(),
+        slot_link: None,
+        slot_updated_at: now(),
+        selected_at: now() - chrono::Duration::minutes(id),
+        sync: if failed {
+            SyncColumns {
+                outlook_event_id: None,
+                calendar_added: false,
+                attempted_at: Some(now() - chrono::Duration::hours(2)),
+                error: Some(format!(
+                    "API request failed: 404 Client Error: Not Found for url: https://graph.microsoft.com/v1.0/users/user{id}@north.example/calendar/events"
+                )),
+            }
+        } else {
+            SyncColumns {
+                outlook_event_id: Some(format!("AAMkAG{id}=")),
+                calendar_added: true,
+                attempted_at: Some(now() - chrono::Duration::days(1)),
+                error: None,
+            }
+        },
+    }
+}
+
+pub fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+pub fn code(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+pub fn type_text(app: &mut App, text: &str) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    for c in text.chars() {
+        effects.extend(app.key(key(c)));
+    }
+    effects
+}
+
+fn page_effect(effects: &[Effect]) -> (u64, calsync::domain::PageRequest) {
+    effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Page(generation, request) => Some((*generation, request.clone())),
+            _ => None,
+        })
+        .expect("a page request")
+}
+
+fn counts_effect(effects: &[Effect]) -> u64 {
+    effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Counts(generation, _) => Some(*generation),
+            _ => None,
+        })
+        .expect("a count request")
+}
+
+/// Opens the failed-selections list (from the overview, as `/state:failed`) and loads `n` rows.
+pub fn app_with_failed_rows(n: i64, read_only: bool) -> App {
+    let (mut app, _) = App::new(session(read_only), now());
+    app.height = 24;
+    app.key(key('/'));
+    type_text(&mut app, "state:failed");
+    let effects = app.key(code(KeyCode::Enter));
+    let (page_gen, request) = page_effect(&effects);
+    assert_eq!(request.filter.states, vec![SyncState::Failed]);
+    let count_gen = counts_effect(&effects);
+    let rows: Vec<Selection> = (1..=n).map(|i| selection(i, true)).collect();
+    app.report(Report::Page(page_gen, Ok(Page { rows, next: None })));
+    let counts = StateCounts { failed: n as u64, ..StateCounts::default() };
+    app.report(Report::Counts(count_gen, Ok((n as u64, counts))));
+    app
+}
+
+fn list(app: &App) -> &calsync::tui::list::SelectionList {
+    app.screen().and_then(Screen::list).expect("a selection list on top")
+}
+
+#[test]
+fn starting_opens_the_overview_and_asks_for_its_data() {
+    let (app, effects) = App::new(session(false), now());
+    assert!(matches!(app.screen(), Some(Screen::Overview { .. })));
+    assert!(matches!(effects.as_slice(), [Effect::Overview(_)]));
+}
+
+#[test]
+fn a_stale_answer_is_dropped() {
+    let (mut app, effects) = App::new(session(false), now());
+    let Effect::Overview(first) = effects[0] else { panic!() };
+    // Reloading supersedes the first request; its late answer must not land.
+    let effects = app.key(KeyEvent::new(KeyCode::Char('l'), KeyModifiers::CONTROL));
+    let Effect::Overview(second) = effects[0] else { panic!() };
+    let stale = OverviewData { counts: StateCounts { failed: 1, ..Default::default() }, ..Default::default() };
+    app.report(Report::Overview(first, Ok(stale)));
+    assert!(matches!(app.screen(), Some(Screen::Overview { data: None, .. })));
+    app.report(Report::Overview(second, Ok(OverviewData::default())));
+    assert!(matches!(app.screen(), Some(Screen::Overview { data: Some(_), .. })));
+}
+
+#[test]
+fn enter_drills_down_and_esc_goes_back_with_breadcrumbs() {
+    let (mut app, _) = App::new(session(false), now());
+    let effects = app.key(code(KeyCode::Enter));
+    let Effect::Conferences(generation) = effects[0] else { panic!("{effects:?}") };
+    let conference = ConferenceSummary {
+        id: 7,
+        title: "Induction Q&A".into(),
+        platform: "teams".into(),
+        date: NaiveDate::from_ymd_opt(2026, 12, 15).unwrap(),
+        use_time_slots: true,
+        status: "published".into(),
+        slot_count: 2,
+        counts: StateCounts::default(),
+    };
+    app.report(Report::Conferences(generation, Ok(vec![conference])));
+    let effects = app.key(code(KeyCode::Enter));
+    assert!(matches!(effects.as_slice(), [Effect::Slots(_, 7)]), "{effects:?}");
+    let crumbs: Vec<String> = app.stack.iter().map(Screen::crumb).collect();
+    assert_eq!(crumbs, ["Overview", "Conferences", "Induction Q&A"]);
+    app.key(code(KeyCode::Esc));
+    app.key(code(KeyCode::Esc));
+    assert_eq!(app.stack.len(), 1);
+    app.key(code(KeyCode::Esc));
+    assert_eq!(app.stack.len(), 1, "the overview is the bottom of the stack");
+    app.key(key('q'));
+    assert!(app.should_quit);
+}
+
+#[test]
+fn the_filter_from_the_overview_opens_the_matching_selections() {
+    let app = app_with_failed_rows(3, false);
+    assert_eq!(list(&app).query, "state:failed");
+    assert_eq!(list(&app).total, Some(3));
+    assert_eq!(list(&app).rows.len(), 3);
+}
+
+#[test]
+fn moving_near_the_end_of_the_window_fetches_the_next_page_by_key() {
+    let (mut app, _) = App::new(session(false), now());
+    app.height = 24;
+    app.key(key('/'));
+    let effects = app.key(code(KeyCode::Enter));
+    let (generation, _) = page_effect(&effects);
+    let rows: Vec<Selection> = (1..=100).map(|i| selection(i, true)).collect();
+    let next = Some(calsync::domain::Cursor::after(&rows[99], calsync::domain::SortKey::SelectedAt));
+    app.report(Report::Page(generation, Ok(Page { rows, next })));
+    let mut fetched = None;
+    for _ in 0..80 {
+        let effects = app.key(key('j'));
+        if let Some(found) = effects.iter().find_map(|e| match e {
+            Effect::Page(g, r) => Some((*g, r.clone())),
+            _ => None,
+        }) {
+            fetched = Some(found);
+            break;
+        }
+    }
+    let (generation, request) = fetched.expect("the next page is asked for before the end");
+    assert_eq!(request.after.as_ref().map(|c| c.id), Some(100));
+    let more: Vec<Selection> = (101..=150).map(|i| selection(i, true)).collect();
+    app.report(Report::Page(generation, Ok(Page { rows: more, next: None })));
+    assert_eq!(list(&app).rows.len(), 150);
+    app.key(key('G'));
+    // End reads the last rows backwards from the end of the result.
+    assert_eq!(list(&app).cursor, 149);
+}
+
+#[test]
+fn marks_are_ids_or_the_filter_itself_never_a_million_ids() {
+    let mut app = app_with_failed_rows(5, false);
+    app.key(key(' '));
+    app.key(key('j'));
+    app.key(key(' '));
+    assert_eq!(list(&app).marks.ids.len(), 2);
+    app.key(key('u'));
+    assert!(list(&app).marks.is_empty());
+    app.key(KeyEvent::new(KeyCode::Char('A'), KeyModifiers::SHIFT));
+    assert!(list(&app).marks.all_matching);
+    assert!(list(&app).marks.ids.is_empty());
+    app.key(key(' ')); // unmarks one row out of "all matching"
+    assert_eq!(list(&app).marked_count(), Some(4));
+    // v … v marks a range.
+    app.key(key('u'));
+    app.key(key('v'));
+    app.key(key('j'));
+    app.key(key('j'));
+    app.key(key('v'));
+    assert_eq!(list(&app).marks.ids.len(), 3);
+}
+
+#[test]
+fn retrying_marked_rows_asks_with_an_exact_count_first() {
+    let mut app = app_with_failed_rows(5, false);
+    app.key(KeyEvent::new(KeyCode::Char('A'), KeyModifiers::SHIFT));
+    let effects = app.key(key('r'));
+    let Some(Popup::Bulk(sheet)) = &app.popup else { panic!("a confirmation sheet") };
+    assert!(matches!(sheet.target, SyncTarget::Matching { .. }));
+    let Effect::BulkPlan(generation, target, Scope::All) = effects[0].clone() else { panic!("{effects:?}") };
+    let plan = BulkPlan {
+        scope: Scope::All,
+        target,
+        count: 5,
+        counts: StateCounts { failed: 5, ..Default::default() },
+    };
+    app.report(Report::BulkPlan(generation, Ok(plan)));
+    let effects = app.key(code(KeyCode::Enter));
+    assert!(matches!(effects.as_slice(), [Effect::Sync(SyncTarget::Matching { .. }, Scope::All)]), "{effects:?}");
+    assert!(app.popup.is_none());
+    assert!(app.job.as_ref().is_some_and(|j| j.running()));
+}
+
+#[test]
+fn a_big_bulk_run_needs_the_count_typed_back() {
+    let mut app = app_with_failed_rows(3, false);
+    let effects = app.key(KeyEvent::new(KeyCode::Char('R'), KeyModifiers::SHIFT));
+    let Effect::BulkPlan(generation, target, Scope::Failed) = effects[0].clone() else { panic!("{effects:?}") };
+    app.report(Report::BulkPlan(
+        generation,
+        Ok(BulkPlan { scope: Scope::Failed, target, count: 1234, counts: StateCounts { failed: 1234, ..Default::default() } }),
+    ));
+    assert!(app.key(code(KeyCode::Enter)).is_empty(), "enter alone does not start it");
+    assert!(matches!(&app.popup, Some(Popup::Bulk(sheet)) if sheet.error.as_deref() == Some("type 1234 to confirm")));
+    type_text(&mut app, "1234");
+    let effects = app.key(code(KeyCode::Enter));
+    assert!(matches!(effects.as_slice(), [Effect::Sync(_, Scope::Failed)]), "{effects:?}");
+}
+
+#[test]
+fn tab_changes_the_scope_and_recounts() {
+    let mut app = app_with_failed_rows(3, false);
+    app.key(KeyEvent::new(KeyCode::Char('R'), KeyModifiers::SHIFT));
+    let effects = app.key(code(KeyCode::Tab));
+    assert!(matches!(effects.as_slice(), [Effect::BulkPlan(_, _, Scope::Unsynced)]), "{effects:?}");
+    app.key(code(KeyCode::Esc));
+    assert!(app.popup.is_none());
+}
+
+#[test]
+fn read_only_mode_ignores_every_writing_key() {
+    let mut app = app_with_failed_rows(3, true);
+    assert!(app.key(key('r')).is_empty());
+    assert!(app.key(KeyEvent::new(KeyCode::Char('R'), KeyModifiers::SHIFT)).is_empty());
+    app.key(key(' '));
+    assert!(list(&app).marks.is_empty());
+    assert!(app.popup.is_none() && app.job.is_none());
+}
+
+#[test]
+fn sync_progress_moves_the_jobs_panel_and_marks_rows() {
+    let mut app = app_with_failed_rows(3, false);
+    let effects = app.key(key('r'));
+    assert!(matches!(effects.as_slice(), [Effect::Sync(SyncTarget::Ids(ids), Scope::All)] if ids == &vec![1]));
+    app.report(Report::Sync(SyncEvent::Started { total: 1 }));
+    app.report(Report::Sync(SyncEvent::Item(ItemResult {
+        selection_id: 1,
+        label: None,
+        outcome: Outcome::Synced { event_id: "AAMkAGx=".into(), action: SyncAction::Created },
+    })));
+    assert!(list(&app).changed.contains(&1));
+    assert_eq!(app.message.as_deref(), Some("selection 1: added to Outlook"));
+    let effects = app.report(Report::Sync(SyncEvent::Finished(Summary { total: 1, synced: 1, created: 1, ..Summary::default() })));
+    assert!(effects.iter().any(|e| matches!(e, Effect::Rows(..))), "visible rows are re-read");
+    assert!(effects.iter().any(|e| matches!(e, Effect::Counts(..))), "counts are re-read");
+    let job = app.job.as_ref().unwrap();
+    assert_eq!((job.done, job.synced), (1, 1));
+    assert!(!job.running());
+}
+
+#[test]
+fn cancelling_a_running_job_is_one_key() {
+    let mut app = app_with_failed_rows(3, false);
+    app.key(key('r'));
+    assert_eq!(app.key(key('x')), vec![Effect::CancelSync]);
+    assert!(app.job.as_ref().unwrap().cancelling);
+}
+
+#[test]
+fn the_live_refresh_rereads_visible_rows_but_pauses_under_a_popup() {
+    let mut app = app_with_failed_rows(3, false);
+    let effects = app.report(Report::Tick(now()));
+    let Some(Effect::Rows(generation, ids, _)) = effects.first().cloned() else { panic!("{effects:?}") };
+    assert_eq!(ids, vec![1, 2, 3]);
+    let mut changed = selection(2, true);
+    changed.sync.error = Some("Graph 404 ErrorInvalidUser".into());
+    app.report(Report::Rows(generation, Ok(vec![changed])));
+    assert!(list(&app).changed.contains(&2));
+    app.key(key('?'));
+    assert!(app.report(Report::Tick(now())).is_empty());
+}
+
+#[test]
+fn commands_reach_the_same_places_as_keys() {
+    let (mut app, _) = App::new(session(false), now());
+    app.key(key(':'));
+    type_text(&mut app, "failed");
+    let effects = app.key(code(KeyCode::Enter));
+    assert_eq!(page_effect(&effects).1.filter.states, vec![SyncState::Failed]);
+    app.key(key(':'));
+    type_text(&mut app, "person ann@x.org");
+    let effects = app.key(code(KeyCode::Enter));
+    assert!(matches!(effects.as_slice(), [Effect::FindPerson(_, who)] if who == "ann@x.org"));
+    app.key(key(':'));
+    type_text(&mut app, "nonsense");
+    app.key(code(KeyCode::Enter));
+    assert!(matches!(&app.popup, Some(Popup::Input { error: Some(e), .. }) if e.contains("unknown command")));
+    app.key(code(KeyCode::Esc));
+    app.key(key(':'));
+    type_text(&mut app, "q");
+    app.key(code(KeyCode::Enter));
+    assert!(app.should_quit);
+}
+
+#[test]
+fn each_view_keeps_its_own_filter() {
+    let mut app = app_with_failed_rows(2, false);
+    app.key(key('p')); // the person of the current row
+    app.key(key('/'));
+    type_text(&mut app, "zoom");
+    app.key(code(KeyCode::Enter));
+    app.key(code(KeyCode::Esc));
+    assert_eq!(list(&app).query, "state:failed");
+    let _ = Filter::default();
+}
