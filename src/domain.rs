@@ -4,8 +4,11 @@
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
 
+pub mod diagnosis;
+pub mod query;
 mod slot_time;
 mod when;
+pub use diagnosis::Cause;
 pub use slot_time::{SlotProblem, SlotWindow, resolve_slot_window};
 pub use when::parse_when;
 
@@ -112,6 +115,24 @@ pub enum Scope {
     Failed,
     /// Every selection (`--all`).
     All,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 3] = [Scope::Unsynced, Scope::Failed, Scope::All];
+
+    /// The machine name used by filter tokens (the command's flags without `--`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Unsynced => "unsynced",
+            Scope::Failed => "failed",
+            Scope::All => "all",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Scope> {
+        let normalized = name.trim().to_ascii_lowercase();
+        Scope::ALL.into_iter().find(|s| s.as_str() == normalized)
+    }
 }
 
 /// Counts of selections per sync state.
@@ -274,6 +295,9 @@ pub struct Filter {
     pub platform: Option<String>,
     /// Case-insensitive substring of `calendar_error`.
     pub error: Option<String>,
+    /// Any of these failure causes (see [`diagnosis::cause_of`]); rows without an error text
+    /// never match. Empty = no condition.
+    pub causes: Vec<Cause>,
     pub attempted_since: Option<DateTime<Utc>>,
     pub attempted_until: Option<DateTime<Utc>>,
 }

@@ -10,8 +10,13 @@ pub fn parse_when(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Strin
              or an RFC 3339 time"
         )
     };
-    if let Some(unit) = text.chars().last().filter(|c| c.is_ascii_alphabetic()) {
-        let amount: i64 = text[..text.len() - 1].parse().map_err(|_| bad())?;
+    // An age is digits and a unit; anything else ending in a letter (`…T12:00:00Z`) is a time.
+    let age = text
+        .chars()
+        .last()
+        .filter(|c| c.is_ascii_alphabetic())
+        .and_then(|unit| Some((text[..text.len() - 1].parse::<i64>().ok()?, unit)));
+    if let Some((amount, unit)) = age {
         let age = match unit {
             's' => Duration::try_seconds(amount),
             'm' => Duration::try_minutes(amount),
@@ -56,6 +61,10 @@ mod tests {
         assert_eq!(
             parse_when("2026-01-01", now).unwrap().to_rfc3339(),
             "2026-01-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_when("2026-01-09T12:30:00Z", now).unwrap(),
+            Utc.with_ymd_and_hms(2026, 1, 9, 12, 30, 0).unwrap()
         );
         assert!(parse_when("yesterday", now).is_err());
         assert!(parse_when("5y", now).is_err());

@@ -16,8 +16,8 @@ pub use sqlite::{django_datetime, parse_datetime as parse_django_datetime, sqlit
 pub use url::{DatabaseUrl, PgTarget, SslMode};
 
 use crate::domain::{
-    ConferenceSummary, Filter, IntegrationInfo, Page, PageRequest, Person, Selection, SlotSummary,
-    StateCounts, StoredCredentials, SyncColumns, SyncWrite, WriteOutcome,
+    Cause, ConferenceSummary, Filter, IntegrationInfo, Page, PageRequest, Person, Selection,
+    SlotSummary, StateCounts, StoredCredentials, SyncColumns, SyncWrite, WriteOutcome,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -155,6 +155,27 @@ impl Store {
         for (code, n) in rows {
             sql::add_state_count(&mut counts, code, n);
         }
+        Ok(counts)
+    }
+
+    /// The failed selections matching `filter`, counted per failure cause in the database:
+    /// every cause with at least one failure, most failures first (ties in [`Cause::ALL`] order).
+    pub async fn cause_counts(&self, filter: &Filter) -> Result<Vec<(Cause, u64)>, StoreError> {
+        let rows = self
+            .query(
+                sql::cause_counts(self.dialect(), filter),
+                sql::map_text_count,
+            )
+            .await?;
+        let mut counts = rows
+            .into_iter()
+            .map(|(name, n)| {
+                Cause::parse(&name)
+                    .map(|cause| (cause, n))
+                    .ok_or_else(|| StoreError::Data(format!("unknown failure cause '{name}'")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        counts.sort_by_key(|&(cause, n)| (std::cmp::Reverse(n), cause));
         Ok(counts)
     }
 

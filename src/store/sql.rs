@@ -6,9 +6,10 @@
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 use super::StoreError;
+use crate::domain::diagnosis::{CAUSE_PATTERNS, Pattern};
 use crate::domain::{
-    ConferenceSummary, Cursor, CursorKey, Filter, IntegrationInfo, PageRequest, Person, Scope,
-    Selection, SlotSummary, SortKey, StateCounts, StoredCredentials, SyncColumns, SyncState,
+    Cause, ConferenceSummary, Cursor, CursorKey, Filter, IntegrationInfo, PageRequest, Person,
+    Scope, Selection, SlotSummary, SortKey, StateCounts, StoredCredentials, SyncColumns, SyncState,
     SyncWrite,
 };
 
@@ -38,6 +39,15 @@ impl Dialect {
         match self {
             Dialect::Sqlite => "LIKE",
             Dialect::Postgres => "ILIKE",
+        }
+    }
+
+    /// `column LIKE` ignoring the case of ASCII letters only, the folding `cause_of` uses.
+    /// (Under a UTF-8 collation PostgreSQL's ILIKE also folds e.g. the Kelvin sign to `k`.)
+    fn ascii_ilike(self, column: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("{column} LIKE"),
+            Dialect::Postgres => format!("{column} COLLATE \"C\" ILIKE"),
         }
     }
 
@@ -235,6 +245,35 @@ fn push_contains(b: &mut Builder, columns: &[&str], text: &str) {
     b.push(")");
 }
 
+/// A pattern of the shared cause table as a bound LIKE pattern (escape character `\`).
+fn cause_pattern(pattern: Pattern) -> Value {
+    match pattern {
+        Pattern::Contains(fragment) => like_pattern(fragment),
+        // A quote, anything, a quote: at least two characters, like `Pattern::matches`.
+        Pattern::WhollyQuoted => Value::Text("'%'".to_string()),
+    }
+}
+
+/// The failure cause of `s.calendar_error` by name, compiled from the table `cause_of` reads:
+/// the first cause with a matching pattern, else `other`. Only meaningful with an error text.
+fn push_cause_expr(b: &mut Builder) {
+    let like = b.dialect.ascii_ilike("s.calendar_error");
+    b.push("(CASE");
+    for (cause, patterns) in CAUSE_PATTERNS {
+        b.push(" WHEN ");
+        for (i, pattern) in patterns.iter().enumerate() {
+            if i > 0 {
+                b.push(" OR ");
+            }
+            b.push(&format!("{like} "))
+                .bind(cause_pattern(*pattern))
+                .push(" ESCAPE '\\'");
+        }
+        b.push(&format!(" THEN '{}'", cause.as_str()));
+    }
+    b.push(&format!(" ELSE '{}' END)", Cause::Other.as_str()));
+}
+
 const PERSON_COLUMNS: [&str; 3] = [
     "u.username",
     "u.email",
@@ -302,6 +341,19 @@ fn push_where(b: &mut Builder, filter: &Filter, extra: Option<&dyn Fn(&mut Build
     if let Some(error) = filter.error.as_deref() {
         and(b);
         push_contains(b, &["s.calendar_error"], error);
+    }
+    if !filter.causes.is_empty() {
+        and(b);
+        b.push(&format!("({HAS_ERROR} AND "));
+        push_cause_expr(b);
+        b.push(" IN (");
+        for (i, cause) in filter.causes.iter().enumerate() {
+            if i > 0 {
+                b.push(", ");
+            }
+            b.bind(Value::Text(cause.as_str().to_string()));
+        }
+        b.push("))");
     }
     if let Some(since) = filter.attempted_since {
         and(b);
@@ -523,6 +575,24 @@ pub fn state_counts(dialect: Dialect, filter: &Filter) -> Sql {
     );
     b.push(&filtered_from(filter));
     push_where(&mut b, filter, None);
+    b.push(" GROUP BY 1");
+    b.finish()
+}
+
+/// Counts per failure cause of the failed selections matching the filter: rows of (cause name,
+/// count).
+pub fn cause_counts(dialect: Dialect, filter: &Filter) -> Sql {
+    let mut b = Builder::new(dialect, "SELECT ");
+    push_cause_expr(&mut b);
+    b.push(", COUNT(*)").push(&filtered_from(filter));
+    let failed = state_predicate(SyncState::Failed);
+    push_where(
+        &mut b,
+        filter,
+        Some(&|b: &mut Builder| {
+            b.push(&failed);
+        }),
+    );
     b.push(" GROUP BY 1");
     b.finish()
 }
@@ -827,6 +897,30 @@ mod tests {
         assert_eq!(
             like_pattern("50%_a\\b"),
             Value::Text("%50\\%\\_a\\\\b%".to_string())
+        );
+    }
+
+    #[test]
+    fn causes_compile_to_bound_patterns_from_the_shared_table() {
+        let filter = Filter {
+            causes: vec![Cause::NoMailbox, Cause::Other],
+            ..Filter::default()
+        };
+        let patterns: usize = CAUSE_PATTERNS.iter().map(|(_, p)| p.len()).sum();
+        for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+            let sql = count(dialect, &filter);
+            assert_eq!(sql.params.len(), patterns + 2);
+            assert!(!sql.text.contains("mailboxnotenabledforrestapi"));
+            assert_eq!(
+                sql.params[0],
+                Value::Text("%mailboxnotenabledforrestapi%".into())
+            );
+            assert_eq!(sql.params[patterns + 1], Value::Text("other".into()));
+        }
+        assert!(
+            count(Dialect::Postgres, &filter)
+                .text
+                .contains("s.calendar_error COLLATE \"C\" ILIKE $1 ESCAPE")
         );
     }
 

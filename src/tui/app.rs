@@ -32,7 +32,8 @@ pub enum Effect {
     BulkPlan(u64, SyncTarget, Scope),
     Sync(SyncTarget, Scope),
     CancelSync,
-    Export(Filter, String),
+    /// The filter's rows to a file: format (csv/json) and an optional path.
+    Export(Filter, String, Option<String>),
     /// Finds a user by username or email (`:person ann@x.org`).
     FindPerson(u64, String),
 }
@@ -464,7 +465,7 @@ impl App {
             }
             Action::Refresh => self.reload(),
             Action::Export => match self.screen().and_then(Screen::list) {
-                Some(list) => vec![Effect::Export(list.filter.clone(), "csv".to_string())],
+                Some(list) => vec![Effect::Export(list.filter.clone(), "csv".to_string(), None)],
                 None => Vec::new(),
             },
         }
@@ -657,8 +658,11 @@ impl App {
                 self.popup = None
             }
             KeyCode::Tab if kind == InputKind::Command => {
-                if let Some(completed) = super::query::complete_command(text) {
-                    *text = completed;
+                let completions = super::command::complete(text);
+                match completions.as_slice() {
+                    [] => {}
+                    [one] => *text = one.clone(),
+                    many => *error = Some(many.join("  ")),
                 }
             }
             KeyCode::Char(c) => {
@@ -671,8 +675,8 @@ impl App {
     }
 
     fn run_command(&mut self, line: &str) -> Result<Vec<Effect>, String> {
-        use super::query::ConsoleCommand as C;
-        match super::query::command(line)? {
+        use super::command::{Command as C, SyncScope, parse_command};
+        match parse_command(line)? {
             C::Quit => {
                 self.should_quit = true;
                 Ok(Vec::new())
@@ -688,6 +692,7 @@ impl App {
                 self.apply_query("state:failed".to_string())
             }
             C::Filter(query) => self.apply_query(query),
+            C::ClearFilter => self.apply_query(String::new()),
             C::Person(who) => match who.parse::<i64>() {
                 Ok(user_id) => Ok(self.open_person(user_id)),
                 Err(_) => {
@@ -711,14 +716,39 @@ impl App {
                 if self.session.read_only {
                     return Err("read-only: syncing is disabled".to_string());
                 }
+                let marked = self
+                    .screen()
+                    .and_then(Screen::list)
+                    .is_some_and(|l| !l.marks.is_empty());
+                let scope = match scope {
+                    SyncScope::Failed => Scope::Failed,
+                    SyncScope::Unsynced => Scope::Unsynced,
+                    SyncScope::All => Scope::All,
+                    SyncScope::Marked if marked => Scope::All,
+                    SyncScope::Marked => {
+                        return Err(
+                            "mark rows first (space, v … v, or A for all matching)".to_string()
+                        );
+                    }
+                };
                 self.popup = None;
                 Ok(self.open_bulk_with(scope))
             }
-            C::Export(format) => match self.screen().and_then(Screen::list) {
-                Some(list) => Ok(vec![Effect::Export(list.filter.clone(), format)]),
+            C::Export { format, path } => match self.screen().and_then(Screen::list) {
+                Some(list) => Ok(vec![Effect::Export(
+                    list.filter.clone(),
+                    format.as_str().to_string(),
+                    path,
+                )]),
                 None => Err("open a list of selections to export it".to_string()),
             },
             C::Refresh => Ok(self.reload()),
+            C::ReadOnly => {
+                self.session.read_only = true;
+                self.session.read_only_reason = Some(":readonly".to_string());
+                self.message = Some("read-only for the rest of this session".to_string());
+                Ok(Vec::new())
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 //! What the console's background work hands back: plain data, ready to draw.
 
 use super::app::SyncTarget;
-use crate::domain::{CredentialSource, Person, Scope, StateCounts};
+use crate::domain::{Cause, CredentialSource, Person, Scope, StateCounts};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OverviewData {
@@ -10,6 +10,8 @@ pub struct OverviewData {
     pub trend: Vec<(String, u64)>,
     /// (conference id, title, failed, total), most failures first.
     pub worst_conferences: Vec<(i64, String, u64, u64)>,
+    /// Failed selections by cause, most first.
+    pub causes: Vec<(Cause, u64)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -28,4 +30,6 @@ pub struct BulkPlan {
     pub target: SyncTarget,
     pub count: u64,
     pub counts: StateCounts,
+    /// The failed ones among them, by cause.
+    pub causes: Vec<(Cause, u64)>,
 }

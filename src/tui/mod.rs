@@ -7,6 +7,7 @@
 
 mod action;
 pub mod app;
+pub mod command;
 pub mod data;
 pub mod keymap;
 pub mod list;

@@ -139,9 +139,11 @@ impl Runtime {
                     send(Report::PersonFound(generation, found));
                 });
             }
-            Effect::Export(filter, format) => {
+            Effect::Export(filter, format, path) => {
                 tokio::spawn(async move {
-                    send(Report::Exported(export_rows(&store, filter, &format).await));
+                    send(Report::Exported(
+                        export_rows(&store, filter, &format, path).await,
+                    ));
                 });
             }
         }
@@ -159,10 +161,12 @@ async fn overview(store: &Store) -> Result<OverviewData, String> {
         .collect();
     worst.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
     worst.truncate(8);
+    let causes = text(store.cause_counts(&Filter::default()).await)?;
     Ok(OverviewData {
         counts,
         trend,
         worst_conferences: worst,
+        causes,
     })
 }
 
@@ -261,11 +265,13 @@ async fn plan(store: &Store, target: SyncTarget, scope: Scope) -> Result<BulkPla
             }
         }
     }
+    let causes = text(store.cause_counts(&filter).await)?;
     Ok(BulkPlan {
         scope,
         count: counts.total(),
         target,
         counts,
+        causes,
     })
 }
 
@@ -280,17 +286,24 @@ async fn resolve(store: &Store, target: &SyncTarget, scope: Scope) -> Result<Vec
 }
 
 /// Streams the filtered rows to a file page by page (never all in memory).
-async fn export_rows(store: &Store, filter: Filter, format: &str) -> Result<String, String> {
+async fn export_rows(
+    store: &Store,
+    filter: Filter,
+    format: &str,
+    path: Option<String>,
+) -> Result<String, String> {
     let json = match format {
         "csv" => false,
         "json" => true,
         other => return Err(format!("unknown export format '{other}' (csv or json)")),
     };
-    let path = std::path::absolute(format!(
-        "calsync-export-{}.{}",
-        Utc::now().format("%Y%m%d-%H%M%S"),
-        if json { "jsonl" } else { "csv" }
-    ))
+    let path = std::path::absolute(path.unwrap_or_else(|| {
+        format!(
+            "calsync-export-{}.{}",
+            Utc::now().format("%Y%m%d-%H%M%S"),
+            if json { "jsonl" } else { "csv" }
+        )
+    }))
     .map_err(|e| e.to_string())?;
     let file = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut out = std::io::BufWriter::new(file);

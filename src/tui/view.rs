@@ -15,6 +15,7 @@ use super::data::{OverviewData, PersonData};
 use super::keymap;
 use super::list::SelectionList;
 use super::theme::Theme;
+use crate::domain::diagnosis::diagnose;
 use crate::domain::{
     ConferenceSummary, CredentialSource, Selection, SlotSummary, StateCounts, SyncState,
 };
@@ -702,6 +703,31 @@ fn draw_error_detail(
         Some(error) => {
             lines.push(Line::styled("calendar_error:", theme.title()));
             lines.push(Line::raw(clean_line(error)));
+            lines.push(Line::raw(""));
+            let d = diagnose(error);
+            let mut facts = vec![format!("Cause: {}", d.cause.label())];
+            if let Some(status) = d.http_status {
+                facts.push(format!("HTTP {status}"));
+            }
+            if let Some(code) = &d.graph_code {
+                facts.push(format!("Graph code {code}"));
+            }
+            if let Some(code) = &d.aadsts {
+                facts.push(code.clone());
+            }
+            if let Some(id) = &d.request_id {
+                facts.push(format!("request-id {id}"));
+            }
+            lines.push(Line::raw(clean_line(&facts.join(" · "))));
+            lines.push(if d.retry_worthwhile {
+                Line::styled("Worth retrying: yes", theme.state(SyncState::Added))
+            } else {
+                Line::styled(
+                    "Worth retrying: not until the cause is fixed",
+                    theme.warning(),
+                )
+            });
+            lines.push(Line::raw(clean_line(&d.hint)));
         }
         None => lines.push(Line::styled("No error recorded.", theme.dim())),
     }
@@ -861,7 +887,7 @@ fn draw_input(
 }
 
 fn draw_bulk(frame: &mut Frame, area: Rect, sheet: &BulkSheet, theme: Theme) {
-    let popup = centered(area, 72, 15);
+    let popup = centered(area, 76, 16);
     frame.render_widget(Clear, popup);
     let mut lines = vec![
         Line::from(vec![
@@ -898,6 +924,17 @@ fn draw_bulk(frame: &mut Frame, area: Rect, sheet: &BulkSheet, theme: Theme) {
                         Span::styled(format!("{:<24} {n:>8}", badge(state)), theme.state(state)),
                     ]));
                 }
+            }
+            if !plan.causes.is_empty() {
+                let causes: Vec<String> = plan
+                    .causes
+                    .iter()
+                    .map(|(c, n)| format!("{} {n}", c.as_str()))
+                    .collect();
+                lines.push(Line::styled(
+                    format!(" failed by cause: {}", causes.join(", ")),
+                    theme.dim(),
+                ));
             }
             if plan.counts.added + plan.counts.added_stale_error > 0 {
                 lines.push(Line::styled(

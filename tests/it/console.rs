@@ -118,13 +118,18 @@ pub fn app_with_failed_rows(n: i64, read_only: bool) -> App {
     let count_gen = counts_effect(&effects);
     let rows: Vec<Selection> = (1..=n).map(|i| selection(i, true)).collect();
     app.report(Report::Page(page_gen, Ok(Page { rows, next: None })));
-    let counts = StateCounts { failed: n as u64, ..StateCounts::default() };
+    let counts = StateCounts {
+        failed: n as u64,
+        ..StateCounts::default()
+    };
     app.report(Report::Counts(count_gen, Ok((n as u64, counts))));
     app
 }
 
 fn list(app: &App) -> &calsync::tui::list::SelectionList {
-    app.screen().and_then(Screen::list).expect("a selection list on top")
+    app.screen()
+        .and_then(Screen::list)
+        .expect("a selection list on top")
 }
 
 #[test]
@@ -137,22 +142,40 @@ fn starting_opens_the_overview_and_asks_for_its_data() {
 #[test]
 fn a_stale_answer_is_dropped() {
     let (mut app, effects) = App::new(session(false), now());
-    let Effect::Overview(first) = effects[0] else { panic!() };
+    let Effect::Overview(first) = effects[0] else {
+        panic!()
+    };
     // Reloading supersedes the first request; its late answer must not land.
     let effects = app.key(KeyEvent::new(KeyCode::Char('l'), KeyModifiers::CONTROL));
-    let Effect::Overview(second) = effects[0] else { panic!() };
-    let stale = OverviewData { counts: StateCounts { failed: 1, ..Default::default() }, ..Default::default() };
+    let Effect::Overview(second) = effects[0] else {
+        panic!()
+    };
+    let stale = OverviewData {
+        counts: StateCounts {
+            failed: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
     app.report(Report::Overview(first, Ok(stale)));
-    assert!(matches!(app.screen(), Some(Screen::Overview { data: None, .. })));
+    assert!(matches!(
+        app.screen(),
+        Some(Screen::Overview { data: None, .. })
+    ));
     app.report(Report::Overview(second, Ok(OverviewData::default())));
-    assert!(matches!(app.screen(), Some(Screen::Overview { data: Some(_), .. })));
+    assert!(matches!(
+        app.screen(),
+        Some(Screen::Overview { data: Some(_), .. })
+    ));
 }
 
 #[test]
 fn enter_drills_down_and_esc_goes_back_with_breadcrumbs() {
     let (mut app, _) = App::new(session(false), now());
     let effects = app.key(code(KeyCode::Enter));
-    let Effect::Conferences(generation) = effects[0] else { panic!("{effects:?}") };
+    let Effect::Conferences(generation) = effects[0] else {
+        panic!("{effects:?}")
+    };
     let conference = ConferenceSummary {
         id: 7,
         title: "Induction Q&A".into(),
@@ -165,14 +188,21 @@ fn enter_drills_down_and_esc_goes_back_with_breadcrumbs() {
     };
     app.report(Report::Conferences(generation, Ok(vec![conference])));
     let effects = app.key(code(KeyCode::Enter));
-    assert!(matches!(effects.as_slice(), [Effect::Slots(_, 7)]), "{effects:?}");
+    assert!(
+        matches!(effects.as_slice(), [Effect::Slots(_, 7)]),
+        "{effects:?}"
+    );
     let crumbs: Vec<String> = app.stack.iter().map(Screen::crumb).collect();
     assert_eq!(crumbs, ["Overview", "Conferences", "Induction Q&A"]);
     app.key(code(KeyCode::Esc));
     app.key(code(KeyCode::Esc));
     assert_eq!(app.stack.len(), 1);
     app.key(code(KeyCode::Esc));
-    assert_eq!(app.stack.len(), 1, "the overview is the bottom of the stack");
+    assert_eq!(
+        app.stack.len(),
+        1,
+        "the overview is the bottom of the stack"
+    );
     app.key(key('q'));
     assert!(app.should_quit);
 }
@@ -193,7 +223,10 @@ fn moving_near_the_end_of_the_window_fetches_the_next_page_by_key() {
     let effects = app.key(code(KeyCode::Enter));
     let (generation, _) = page_effect(&effects);
     let rows: Vec<Selection> = (1..=100).map(|i| selection(i, true)).collect();
-    let next = Some(calsync::domain::Cursor::after(&rows[99], calsync::domain::SortKey::SelectedAt));
+    let next = Some(calsync::domain::Cursor::after(
+        &rows[99],
+        calsync::domain::SortKey::SelectedAt,
+    ));
     app.report(Report::Page(generation, Ok(Page { rows, next })));
     let mut fetched = None;
     for _ in 0..80 {
@@ -209,7 +242,13 @@ fn moving_near_the_end_of_the_window_fetches_the_next_page_by_key() {
     let (generation, request) = fetched.expect("the next page is asked for before the end");
     assert_eq!(request.after.as_ref().map(|c| c.id), Some(100));
     let more: Vec<Selection> = (101..=150).map(|i| selection(i, true)).collect();
-    app.report(Report::Page(generation, Ok(Page { rows: more, next: None })));
+    app.report(Report::Page(
+        generation,
+        Ok(Page {
+            rows: more,
+            next: None,
+        }),
+    ));
     assert_eq!(list(&app).rows.len(), 150);
     app.key(key('G'));
     // End reads the last rows backwards from the end of the result.
@@ -244,18 +283,32 @@ fn retrying_marked_rows_asks_with_an_exact_count_first() {
     let mut app = app_with_failed_rows(5, false);
     app.key(KeyEvent::new(KeyCode::Char('A'), KeyModifiers::SHIFT));
     let effects = app.key(key('r'));
-    let Some(Popup::Bulk(sheet)) = &app.popup else { panic!("a confirmation sheet") };
+    let Some(Popup::Bulk(sheet)) = &app.popup else {
+        panic!("a confirmation sheet")
+    };
     assert!(matches!(sheet.target, SyncTarget::Matching { .. }));
-    let Effect::BulkPlan(generation, target, Scope::All) = effects[0].clone() else { panic!("{effects:?}") };
+    let Effect::BulkPlan(generation, target, Scope::All) = effects[0].clone() else {
+        panic!("{effects:?}")
+    };
     let plan = BulkPlan {
         scope: Scope::All,
         target,
         count: 5,
-        counts: StateCounts { failed: 5, ..Default::default() },
+        counts: StateCounts {
+            failed: 5,
+            ..Default::default()
+        },
+        causes: Vec::new(),
     };
     app.report(Report::BulkPlan(generation, Ok(plan)));
     let effects = app.key(code(KeyCode::Enter));
-    assert!(matches!(effects.as_slice(), [Effect::Sync(SyncTarget::Matching { .. }, Scope::All)]), "{effects:?}");
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::Sync(SyncTarget::Matching { .. }, Scope::All)]
+        ),
+        "{effects:?}"
+    );
     assert!(app.popup.is_none());
     assert!(app.job.as_ref().is_some_and(|j| j.running()));
 }
@@ -264,16 +317,35 @@ fn retrying_marked_rows_asks_with_an_exact_count_first() {
 fn a_big_bulk_run_needs_the_count_typed_back() {
     let mut app = app_with_failed_rows(3, false);
     let effects = app.key(KeyEvent::new(KeyCode::Char('R'), KeyModifiers::SHIFT));
-    let Effect::BulkPlan(generation, target, Scope::Failed) = effects[0].clone() else { panic!("{effects:?}") };
+    let Effect::BulkPlan(generation, target, Scope::Failed) = effects[0].clone() else {
+        panic!("{effects:?}")
+    };
     app.report(Report::BulkPlan(
         generation,
-        Ok(BulkPlan { scope: Scope::Failed, target, count: 1234, counts: StateCounts { failed: 1234, ..Default::default() } }),
+        Ok(BulkPlan {
+            scope: Scope::Failed,
+            target,
+            count: 1234,
+            counts: StateCounts {
+                failed: 1234,
+                ..Default::default()
+            },
+            causes: Vec::new(),
+        }),
     ));
-    assert!(app.key(code(KeyCode::Enter)).is_empty(), "enter alone does not start it");
-    assert!(matches!(&app.popup, Some(Popup::Bulk(sheet)) if sheet.error.as_deref() == Some("type 1234 to confirm")));
+    assert!(
+        app.key(code(KeyCode::Enter)).is_empty(),
+        "enter alone does not start it"
+    );
+    assert!(
+        matches!(&app.popup, Some(Popup::Bulk(sheet)) if sheet.error.as_deref() == Some("type 1234 to confirm"))
+    );
     type_text(&mut app, "1234");
     let effects = app.key(code(KeyCode::Enter));
-    assert!(matches!(effects.as_slice(), [Effect::Sync(_, Scope::Failed)]), "{effects:?}");
+    assert!(
+        matches!(effects.as_slice(), [Effect::Sync(_, Scope::Failed)]),
+        "{effects:?}"
+    );
 }
 
 #[test]
@@ -281,7 +353,13 @@ fn tab_changes_the_scope_and_recounts() {
     let mut app = app_with_failed_rows(3, false);
     app.key(KeyEvent::new(KeyCode::Char('R'), KeyModifiers::SHIFT));
     let effects = app.key(code(KeyCode::Tab));
-    assert!(matches!(effects.as_slice(), [Effect::BulkPlan(_, _, Scope::Unsynced)]), "{effects:?}");
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::BulkPlan(_, _, Scope::Unsynced)]
+        ),
+        "{effects:?}"
+    );
     app.key(code(KeyCode::Esc));
     assert!(app.popup.is_none());
 }
@@ -290,7 +368,10 @@ fn tab_changes_the_scope_and_recounts() {
 fn read_only_mode_ignores_every_writing_key() {
     let mut app = app_with_failed_rows(3, true);
     assert!(app.key(key('r')).is_empty());
-    assert!(app.key(KeyEvent::new(KeyCode::Char('R'), KeyModifiers::SHIFT)).is_empty());
+    assert!(
+        app.key(KeyEvent::new(KeyCode::Char('R'), KeyModifiers::SHIFT))
+            .is_empty()
+    );
     app.key(key(' '));
     assert!(list(&app).marks.is_empty());
     assert!(app.popup.is_none() && app.job.is_none());
@@ -300,18 +381,37 @@ fn read_only_mode_ignores_every_writing_key() {
 fn sync_progress_moves_the_jobs_panel_and_marks_rows() {
     let mut app = app_with_failed_rows(3, false);
     let effects = app.key(key('r'));
-    assert!(matches!(effects.as_slice(), [Effect::Sync(SyncTarget::Ids(ids), Scope::All)] if ids == &vec![1]));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Sync(SyncTarget::Ids(ids), Scope::All)] if ids == &vec![1])
+    );
     app.report(Report::Sync(SyncEvent::Started { total: 1 }));
     app.report(Report::Sync(SyncEvent::Item(ItemResult {
         selection_id: 1,
         label: None,
-        outcome: Outcome::Synced { event_id: "AAMkAGx=".into(), action: SyncAction::Created },
+        outcome: Outcome::Synced {
+            event_id: "AAMkAGx=".into(),
+            action: SyncAction::Created,
+        },
     })));
     assert!(list(&app).changed.contains(&1));
-    assert_eq!(app.message.as_deref(), Some("selection 1: added to Outlook"));
-    let effects = app.report(Report::Sync(SyncEvent::Finished(Summary { total: 1, synced: 1, created: 1, ..Summary::default() })));
-    assert!(effects.iter().any(|e| matches!(e, Effect::Rows(..))), "visible rows are re-read");
-    assert!(effects.iter().any(|e| matches!(e, Effect::Counts(..))), "counts are re-read");
+    assert_eq!(
+        app.message.as_deref(),
+        Some("selection 1: added to Outlook")
+    );
+    let effects = app.report(Report::Sync(SyncEvent::Finished(Summary {
+        total: 1,
+        synced: 1,
+        created: 1,
+        ..Summary::default()
+    })));
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Rows(..))),
+        "visible rows are re-read"
+    );
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Counts(..))),
+        "counts are re-read"
+    );
     let job = app.job.as_ref().unwrap();
     assert_eq!((job.done, job.synced), (1, 1));
     assert!(!job.running());
@@ -329,7 +429,9 @@ fn cancelling_a_running_job_is_one_key() {
 fn the_live_refresh_rereads_visible_rows_but_pauses_under_a_popup() {
     let mut app = app_with_failed_rows(3, false);
     let effects = app.report(Report::Tick(now()));
-    let Some(Effect::Rows(generation, ids, _)) = effects.first().cloned() else { panic!("{effects:?}") };
+    let Some(Effect::Rows(generation, ids, _)) = effects.first().cloned() else {
+        panic!("{effects:?}")
+    };
     assert_eq!(ids, vec![1, 2, 3]);
     let mut changed = selection(2, true);
     changed.sync.error = Some("Graph 404 ErrorInvalidUser".into());
@@ -345,7 +447,10 @@ fn commands_reach_the_same_places_as_keys() {
     app.key(key(':'));
     type_text(&mut app, "failed");
     let effects = app.key(code(KeyCode::Enter));
-    assert_eq!(page_effect(&effects).1.filter.states, vec![SyncState::Failed]);
+    assert_eq!(
+        page_effect(&effects).1.filter.states,
+        vec![SyncState::Failed]
+    );
     app.key(key(':'));
     type_text(&mut app, "person ann@x.org");
     let effects = app.key(code(KeyCode::Enter));
@@ -353,7 +458,9 @@ fn commands_reach_the_same_places_as_keys() {
     app.key(key(':'));
     type_text(&mut app, "nonsense");
     app.key(code(KeyCode::Enter));
-    assert!(matches!(&app.popup, Some(Popup::Input { error: Some(e), .. }) if e.contains("unknown command")));
+    assert!(
+        matches!(&app.popup, Some(Popup::Input { error: Some(e), .. }) if e.contains("unknown command"))
+    );
     app.key(code(KeyCode::Esc));
     app.key(key(':'));
     type_text(&mut app, "q");

@@ -1,7 +1,7 @@
 //! The store, specified once and run against a real SQLite file and a real PostgreSQL database.
 
 use calsync::domain::{
-    Cursor, CursorKey, Filter, PageRequest, Scope, Sort, SortKey, SyncState, SyncWrite,
+    Cause, Cursor, CursorKey, Filter, PageRequest, Scope, Sort, SortKey, SyncState, SyncWrite,
     WriteOutcome,
 };
 use calsync::store::{Store, StoreError, StoreOptions};
@@ -454,5 +454,196 @@ on_both_backends! {
         let store = db.store().await;
         let failed = Filter { scope: Some(Scope::Failed), ..Filter::default() };
         assert_eq!(store.selection_ids(&failed).await.unwrap(), vec![7, 9, 4, 2]);
+    }
+}
+
+// ----- failure causes ------------------------------------------------------------------------
+
+fn causes(causes: &[Cause]) -> Filter {
+    Filter {
+        causes: causes.to_vec(),
+        ..Filter::default()
+    }
+}
+
+on_both_backends! {
+    async fn failures_are_counted_by_cause_in_the_database(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        let store = db.store().await;
+        // Failed: 2 (the LMS's lossy 404), 7 (ErrorInvalidUser), 9 (no Teams integration).
+        // Row 3's old 429 is not counted: the row was added.
+        assert_eq!(
+            store.cause_counts(&Filter::default()).await.unwrap(),
+            vec![(Cause::UnknownUser, 2), (Cause::Credentials, 1)]
+        );
+        // Equal counts keep the order of Cause::ALL.
+        let zoom = Filter { conference_id: Some(2), ..Filter::default() };
+        assert_eq!(
+            store.cause_counts(&zoom).await.unwrap(),
+            vec![(Cause::UnknownUser, 1), (Cause::Credentials, 1)]
+        );
+        // Filters that need the user and conference tables combine with the grouping.
+        let zoe = Filter { person: Some("zoë".into()), ..Filter::default() };
+        assert_eq!(store.cause_counts(&zoe).await.unwrap(), vec![(Cause::UnknownUser, 1)]);
+        assert_eq!(
+            store.cause_counts(&causes(&[Cause::Credentials])).await.unwrap(),
+            vec![(Cause::Credentials, 1)]
+        );
+        assert!(store.cause_counts(&states(&[SyncState::Added])).await.unwrap().is_empty());
+    }
+}
+
+on_both_backends! {
+    async fn selections_are_filtered_by_one_or_several_causes(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        let store = db.store().await;
+        assert_eq!(ids(&store, causes(&[Cause::UnknownUser])).await, vec![2, 7]);
+        assert_eq!(ids(&store, causes(&[Cause::Credentials])).await, vec![9]);
+        // Any row with an error text has a cause, including an added row's stale error.
+        assert_eq!(ids(&store, causes(&[Cause::Throttled])).await, vec![3]);
+        assert_eq!(ids(&store, causes(&[Cause::Credentials, Cause::Throttled])).await, vec![3, 9]);
+        // Rows without an error text ('' or NULL) never match, not even as `other`.
+        assert!(ids(&store, causes(&[Cause::Other])).await.is_empty());
+        assert!(ids(&store, causes(&[Cause::NoMailbox, Cause::Network])).await.is_empty());
+        let failed_throttled = Filter {
+            states: vec![SyncState::Failed],
+            ..causes(&[Cause::Throttled])
+        };
+        assert!(ids(&store, failed_throttled).await.is_empty());
+        assert_eq!(store.count(&causes(&Cause::ALL)).await.unwrap(), 4);
+    }
+}
+
+/// Error texts in calsync's and the LMS's formats, plus the awkward ones: case, a Kelvin sign
+/// (Unicode folds it to `k`, SQLite's LIKE does not), LIKE wildcards, quotes and whitespace.
+fn extra_error_texts() -> Vec<String> {
+    let url = "https://graph.microsoft.com/v1.0/users/jane@example.org/calendar/events";
+    let mut texts: Vec<String> = [
+        "Graph 404 ErrorInvalidUser: The requested user 'ghost@contoso.com' is invalid. (request-id 6d2f1c3e-0b1a-4c5d-9e8f-7a6b5c4d3e2f)",
+        "No mailbox for visitor@guests.example (MailboxNotEnabledForRESTAPI) — the user needs an Exchange Online licence (or is a guest/on-premises user) (request-id 0f1e2d3c)",
+        "Token acquisition failed: AADSTS7000215 invalid client secret for app c1d0 in tenant contoso.onmicrosoft.com — the integration's client secret is wrong or expired",
+        "Throttled by Graph for ann@contoso.com: still throttled after 6 attempts (Retry-After 30 s)",
+        "Network error talking to Graph: timed out after 30 s",
+        "Network error talking to the Microsoft login service: could not connect (connection refused)",
+        "Create in ann@contoso.com may or may not have happened (Graph 504 GatewayTimeout: upstream) — look the event up by its tag before creating it again",
+        "Graph 403 ErrorAccessDenied: Access is denied. Check credentials and try again. — the app lacks Calendars.ReadWrite (application) admin consent",
+        "Graph 400 TimeZoneNotSupportedException: A valid TimeZone value must be specified. The following TimeZone value is not supported: 'Foo/Bar'.",
+        "Graph 404 ErrorItemNotFound: The specified object was not found in the store. — the event no longer exists in ann@contoso.com's calendar",
+        "No Teams integration available (none active is owned by someone in branch 'South Campus' or by zunal)",
+        "User email address is required for calendar integration",
+        "Slot 4: unknown time zone 'Foo/Bar' (not an IANA zone name) — fix the slot in the LMS",
+        "Slot 4: slot ends at 09:00:00 before it starts at 10:00:00 — fix the slot in the LMS",
+        "API request failed: HTTPSConnectionPool(host='graph.microsoft.com', port=443): Read timed out. (read timeout=30)",
+        "Token acquisition error: Token acquisition failed: AADSTS7000215: Invalid client secret provided. Trace ID: 1a2b Correlation ID: 5e6f Timestamp: 2025-12-01 09:15:04Z",
+        "Unable to get authority configuration for https://login.microsoftonline.com/nope. Authority would typically be in a format of https://login.microsoftonline.com/your_tenant",
+        "API request failed: 403 - PROTECTED API REQUIRED for endpoint users/jane@example.org/calendar/events",
+        "'Foo/Bar'",
+        "'Eastern Standard Time'",
+        "Failed to create calendar event",
+        "The user 'jane@example.org' does not exist in Azure AD or doesn't have a mailbox",
+        "NO MAILBOX FOR ANN@X.ORG",
+        "Graph 404 ERRORINVALIDUSER",
+        "Networ\u{212a} error talking to Graph",
+        "'",
+        "'Foo/Bar' ",
+        " ",
+        "100% of 50_x failed\\",
+        "multi\nline\nRead timed out.",
+    ]
+    .iter()
+    .map(|t| t.to_string())
+    .collect();
+    for (status, reason, kind) in [
+        (429, "Too Many Requests", "Client"),
+        (503, "Service Unavailable", "Server"),
+        (401, "Unauthorized", "Client"),
+        (404, "Not Found", "Client"),
+    ] {
+        texts.push(format!(
+            "API request failed: {status} {kind} Error: {reason} for url: {url}"
+        ));
+    }
+    texts.push(format!(
+        "API request failed: 400 Client Error: Bad Request \u{1b}[31mfor url\u{1b}[0m: {url} — détails: {}",
+        "x".repeat(2600)
+    ));
+    texts
+}
+
+on_both_backends! {
+    async fn rust_and_sql_read_every_error_text_as_the_same_cause(backend: Backend) {
+        use calsync::domain::diagnosis::failure_cause;
+        let db = TestDb::with_fixture(backend).await;
+        let texts = extra_error_texts();
+        // One new slot per text (a user selects a slot once), then a failed selection of it.
+        let mut sql = String::new();
+        for i in 0..texts.len() {
+            sql.push_str(&format!(
+                "INSERT INTO conferences_conferencetimeslot (id, date, start_time, end_time, timezone, \
+                 max_participants, current_participants, meeting_link, meeting_id, meeting_password, \
+                 is_available, created_at, updated_at, conference_id, online_meeting_id) VALUES \
+                 ({slot}, '2026-02-01', '00:{i:02}:00', '23:59:00', 'UTC', 0, 1, '', '', '', TRUE, \
+                 '2025-11-20 14:35:00', '2025-11-20 14:35:00', 1, NULL); \
+                 INSERT INTO conferences_conferencetimeslotselection (id, outlook_event_id, calendar_added, \
+                 calendar_add_attempted_at, calendar_error, selected_at, ip_address, conference_id, \
+                 time_slot_id, user_id) VALUES ({id}, NULL, FALSE, NULL, NULL, '2025-12-10 10:00:00', \
+                 NULL, 1, {slot}, 2);",
+                slot = 100 + i,
+                id = 200 + i,
+            ));
+        }
+        db.exec(&sql).await;
+        let store = db.store().await;
+        let at = Utc.with_ymd_and_hms(2026, 2, 2, 0, 0, 0).unwrap();
+        let writes: Vec<_> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let id = 200 + i as i64;
+                let failure = SyncWrite::Failure { error: text.clone(), at };
+                (id, failure, calsync::domain::SyncColumns::default())
+            })
+            .collect();
+        let outcomes = store.write_sync_many(&writes).await.unwrap();
+        assert!(outcomes.iter().all(|o| *o == WriteOutcome::Written));
+
+        let all = store
+            .page(&PageRequest {
+                filter: Filter::default(),
+                sort: Sort { key: SortKey::Id, descending: false },
+                after: None,
+                limit: 1000,
+            })
+            .await
+            .unwrap()
+            .rows;
+        assert_eq!(all.len(), 10 + texts.len());
+        let read_in_rust = |cause: Cause| -> Vec<i64> {
+            all.iter()
+                .filter(|s| failure_cause(s.sync.error.as_deref()) == Some(cause))
+                .map(|s| s.id)
+                .collect()
+        };
+        for cause in Cause::ALL {
+            let expected = read_in_rust(cause);
+            // The texts cover every cause, so no comparison is vacuous.
+            assert!(!expected.is_empty(), "no text reads as {cause}");
+            assert_eq!(ids(&store, causes(&[cause])).await, expected, "{cause}");
+        }
+        // And so do the counts of failures per cause.
+        let mut in_rust: Vec<(Cause, u64)> = Cause::ALL
+            .into_iter()
+            .map(|cause| {
+                let failed = all
+                    .iter()
+                    .filter(|s| s.state() == SyncState::Failed)
+                    .filter(|s| failure_cause(s.sync.error.as_deref()) == Some(cause))
+                    .count() as u64;
+                (cause, failed)
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        in_rust.sort_by_key(|&(cause, n)| (std::cmp::Reverse(n), cause));
+        assert_eq!(store.cause_counts(&Filter::default()).await.unwrap(), in_rust);
     }
 }
