@@ -213,7 +213,21 @@ fn counts_cells(counts: &StateCounts, theme: Theme) -> Vec<(String, Style)> {
         .collect()
 }
 
-const COUNT_HEADERS: [&str; 5] = ["✓ added", "✓! stale", "✗ failed", "… intr", "· not"];
+/// Per-state count columns: symbols, explained in the overview and in the help.
+const COUNT_HEADERS: [&str; 5] = ["✓", "✓!", "✗", "…", "·"];
+
+/// Terminals narrower than this get the essential columns only.
+const WIDE: u16 = 110;
+
+/// Keeps the items whose column is shown.
+fn pick<T>(items: Vec<T>, shown: &[bool]) -> Vec<T> {
+    items
+        .into_iter()
+        .zip(shown)
+        .filter(|(_, keep)| **keep)
+        .map(|(item, _)| item)
+        .collect()
+}
 
 fn draw_conferences(
     frame: &mut Frame,
@@ -223,18 +237,23 @@ fn draw_conferences(
     height: usize,
     theme: Theme,
 ) {
-    let constraints = [
-        Constraint::Length(5),
-        Constraint::Min(20),
-        Constraint::Length(11),
-        Constraint::Length(10),
-        Constraint::Length(5),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(7),
-        Constraint::Length(7),
-    ];
+    let wide = area.width >= WIDE;
+    let shown = [true, true, wide, wide, true, true, true, true, true, true];
+    let constraints = pick(
+        vec![
+            Constraint::Length(5),
+            Constraint::Min(20),
+            Constraint::Length(11),
+            Constraint::Length(10),
+            Constraint::Length(5),
+            Constraint::Length(6),
+            Constraint::Length(5),
+            Constraint::Length(6),
+            Constraint::Length(5),
+            Constraint::Length(5),
+        ],
+        &shown,
+    );
     let w = widths(area.width, &constraints);
     let top = cursor.saturating_sub(height.saturating_sub(1));
     let body: Vec<Row> = rows
@@ -251,6 +270,7 @@ fn draw_conferences(
                 (c.slot_count.to_string(), Style::default()),
             ];
             cells.extend(counts_cells(&c.counts, theme));
+            let cells = pick(cells, &shown);
             let style = if i == cursor {
                 theme.selected()
             } else if c.use_time_slots {
@@ -263,6 +283,7 @@ fn draw_conferences(
         .collect();
     let mut headers = vec!["ID", "CONFERENCE", "PLATFORM", "DATE", "SLOTS"];
     headers.extend(COUNT_HEADERS);
+    let headers = pick(headers, &shown);
     frame.render_widget(
         Table::new(body, constraints)
             .header(header_row(&headers, theme))
@@ -272,18 +293,23 @@ fn draw_conferences(
 }
 
 fn draw_slots(frame: &mut Frame, area: Rect, rows: &[SlotSummary], cursor: usize, theme: Theme) {
-    let constraints = [
-        Constraint::Length(10),
-        Constraint::Length(11),
-        Constraint::Length(20),
-        Constraint::Length(9),
-        Constraint::Min(12),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(7),
-        Constraint::Length(7),
-    ];
+    let wide = area.width >= WIDE;
+    let shown = [true, true, true, true, wide, true, wide, true, wide, true];
+    let constraints = pick(
+        vec![
+            Constraint::Length(10),
+            Constraint::Length(11),
+            Constraint::Length(18),
+            Constraint::Length(8),
+            Constraint::Min(12),
+            Constraint::Length(5),
+            Constraint::Length(4),
+            Constraint::Length(4),
+            Constraint::Length(4),
+            Constraint::Length(4),
+        ],
+        &shown,
+    );
     let w = widths(area.width, &constraints);
     let body: Vec<Row> = rows
         .iter()
@@ -322,6 +348,7 @@ fn draw_slots(frame: &mut Frame, area: Rect, rows: &[SlotSummary], cursor: usize
                 ),
             ];
             cells.extend(counts_cells(&s.counts, theme));
+            let cells = pick(cells, &shown);
             let style = if i == cursor {
                 theme.selected()
             } else if s.is_available {
@@ -334,6 +361,7 @@ fn draw_slots(frame: &mut Frame, area: Rect, rows: &[SlotSummary], cursor: usize
         .collect();
     let mut headers = vec!["DATE", "LOCAL TIME", "ZONE", "CAPACITY", "LINK"];
     headers.extend(COUNT_HEADERS);
+    let headers = pick(headers, &shown);
     frame.render_widget(
         Table::new(body, constraints)
             .header(header_row(&headers, theme))
@@ -392,34 +420,45 @@ fn draw_selection_list(
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), status);
 
-    let constraints = [
-        Constraint::Length(1),
-        Constraint::Length(8),
-        Constraint::Length(20),
-        Constraint::Length(26),
-        Constraint::Length(22),
-        Constraint::Length(17),
-        Constraint::Length(22),
-        Constraint::Length(11),
-        Constraint::Min(20),
-    ];
+    let wide = table_area.width >= WIDE;
+    let shown = [true, true, true, wide, true, wide, true, wide, true];
+    let constraints = pick(
+        vec![
+            Constraint::Length(1),
+            Constraint::Length(8),
+            Constraint::Length(if wide { 20 } else { 16 }),
+            Constraint::Length(26),
+            Constraint::Length(if wide { 22 } else { 14 }),
+            Constraint::Length(11),
+            Constraint::Length(if wide { 22 } else { 11 }),
+            Constraint::Length(10),
+            Constraint::Min(16),
+        ],
+        &shown,
+    );
     let w = widths(table_area.width, &constraints);
     let height = table_area.height.saturating_sub(1) as usize;
     let body: Vec<Row> = list
         .visible(height)
-        .map(|(index, s)| selection_row(s, index == list.cursor, list, &w, theme, app.now))
+        .map(|(index, s)| {
+            let cells = pick(selection_cells(s, list, theme, app.now, wide), &shown);
+            row(cells, &w, row_style(s, index == list.cursor, list, theme))
+        })
         .collect();
-    let headers = [
-        "",
-        "ID",
-        "PERSON",
-        "EMAIL",
-        "CONFERENCE",
-        "SLOT",
-        "STATE",
-        "ATTEMPTED",
-        "ERROR",
-    ];
+    let headers = pick(
+        vec![
+            "",
+            "ID",
+            "PERSON",
+            "EMAIL",
+            "CONFERENCE",
+            "SLOT",
+            "STATE",
+            "ATTEMPTED",
+            "ERROR",
+        ],
+        &shown,
+    );
     frame.render_widget(
         Table::new(body, constraints)
             .header(header_row(&headers, theme))
@@ -436,14 +475,13 @@ fn draw_selection_list(
     );
 }
 
-fn selection_row<'a>(
+fn selection_cells(
     s: &Selection,
-    current: bool,
     list: &SelectionList,
-    w: &[usize],
     theme: Theme,
     now: DateTime<Utc>,
-) -> Row<'a> {
+    wide: bool,
+) -> Vec<(String, Style)> {
     let state = s.state();
     let mark = if list.marks.is_marked(s.id) {
         "●"
@@ -452,7 +490,13 @@ fn selection_row<'a>(
     } else {
         " "
     };
-    let cells = vec![
+    // Narrow terminals get the symbol and the state's short name.
+    let badge_text = if wide {
+        badge(state)
+    } else {
+        format!("{} {}", state.symbol(), state.as_str().replace('_', " "))
+    };
+    vec![
         (mark.to_string(), theme.marked()),
         (s.id.to_string(), Style::default()),
         (s.person_name(), Style::default()),
@@ -466,7 +510,7 @@ fn selection_row<'a>(
             ),
             Style::default(),
         ),
-        (badge(state), theme.state(state)),
+        (badge_text, theme.state(state)),
         (
             s.sync
                 .attempted_at
@@ -478,15 +522,17 @@ fn selection_row<'a>(
             s.sync.error_text().map(short_error).unwrap_or_default(),
             theme.dim(),
         ),
-    ];
-    let style = if current {
+    ]
+}
+
+fn row_style(s: &Selection, current: bool, list: &SelectionList, theme: Theme) -> Style {
+    if current {
         theme.selected()
     } else if list.changed.contains(&s.id) {
         theme.changed()
     } else {
         Style::default()
-    };
-    row(cells, w, style)
+    }
 }
 
 /// The error without the LMS's boilerplate, for the table's last column.
@@ -563,6 +609,31 @@ fn draw_overview(
         ));
     }
     frame.render_widget(Paragraph::new(trend_lines), trend);
+
+    // Narrow terminals stack the causes above the conferences; wide ones put them side by side.
+    let [causes_area, bottom] = if bottom.width >= 100 {
+        Layout::horizontal([Constraint::Length(46), Constraint::Min(40)]).areas(bottom)
+    } else {
+        let height = data.causes.len().max(1) as u16 + 2;
+        Layout::vertical([Constraint::Length(height), Constraint::Min(2)]).areas(bottom)
+    };
+    let mut cause_lines = vec![Line::styled(" Failures by cause", theme.title())];
+    for (cause, n) in &data.causes {
+        let kind = if cause.is_permanent() {
+            "fix, then retry"
+        } else {
+            "retry"
+        };
+        cause_lines.push(Line::from(vec![
+            Span::raw(format!(" {:<22}", truncate(cause.label(), 22))),
+            Span::styled(format!("{n:>7}"), theme.state(SyncState::Failed)),
+            Span::styled(format!("  {kind}"), theme.dim()),
+        ]));
+    }
+    if data.causes.is_empty() {
+        cause_lines.push(Line::styled(" no failures", theme.dim()));
+    }
+    frame.render_widget(Paragraph::new(cause_lines), causes_area);
 
     let constraints = [
         Constraint::Length(6),

@@ -6,6 +6,7 @@ mod cli;
 mod console;
 mod graph_client;
 mod sim_server;
+mod snapshots;
 mod store;
 mod sync;
 mod sync_cli;

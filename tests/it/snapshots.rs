@@ -1,0 +1,322 @@
+//! What each view and popup looks like, at 80×24 and 160×48, with long, unicode and hostile
+//! text in the data. Snapshots live in tests/it/snapshots; CI fails on any difference.
+
+use calsync::domain::Cause;
+use calsync::domain::{
+    ConferenceSummary, CredentialSource, Page, Person, Scope, Selection, SlotSummary, StateCounts,
+};
+use calsync::sync::{ItemResult, Outcome, SyncEvent};
+use calsync::tui::data::{BulkPlan, OverviewData, PersonData};
+use calsync::tui::{App, Effect, Report, Theme, render};
+use chrono::{NaiveDate, NaiveTime};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use crate::console::{app_with_failed_rows, code, key, now, selection, session, type_text};
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+fn snapshot(name: &str, build: impl Fn(u16) -> App) {
+    for (width, height) in SIZES {
+        let app = build(height);
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal
+            .draw(|frame| render(frame, &app, Theme { color: false }))
+            .unwrap();
+        insta::assert_snapshot!(format!("{name}_{width}x{height}"), terminal.backend());
+    }
+}
+
+/// Text nobody should trust: escapes, bidi overrides, wide characters, very long words.
+fn hostile(mut s: Selection) -> Selection {
+    s.conference_title =
+        "会議 Quarterly\u{1b}[2J\u{1b}[31m <script>x()</script> \u{202e}review".into();
+    s.first_name = "Siobhán".into();
+    s.last_name = "Ó Briain-Ünal with a surname far longer than any column".into();
+    s.sync.error = Some(format!(
+        "Graph 404 ErrorInvalidUser: The requested user 'user{}@north.example' is invalid.\u{7} {} (request-id 6f1c2d3e-aaaa-bbbb-cccc-123456789abc)",
+        s.id,
+        "x".repeat(300)
+    ));
+    s
+}
+
+fn list_app(height: u16) -> App {
+    let mut app = app_with_failed_rows(0, false);
+    app.height = height;
+    // Reload the list with hostile rows.
+    let effects = app.key(KeyEvent::new(KeyCode::Char('l'), KeyModifiers::CONTROL));
+    let (mut page, mut count) = (0, 0);
+    for effect in effects {
+        match effect {
+            Effect::Page(g, _) => page = g,
+            Effect::Counts(g, _) => count = g,
+            _ => {}
+        }
+    }
+    let mut rows: Vec<Selection> = (1..=60)
+        .map(|i| {
+            if i % 3 == 0 {
+                selection(i, false)
+            } else {
+                hostile(selection(i, true))
+            }
+        })
+        .collect();
+    rows[1].sync.error = Some("No mailbox for user2@north.example (MailboxNotEnabledForRESTAPI) — the user needs an Exchange Online licence".into());
+    app.report(Report::Page(page, Ok(Page { rows, next: None })));
+    app.report(Report::Counts(
+        count,
+        Ok((
+            1_000_000,
+            StateCounts {
+                added: 700_000,
+                added_stale_error: 10_000,
+                failed: 250_000,
+                interrupted: 15_000,
+                not_synced: 25_000,
+            },
+        )),
+    ));
+    app
+}
+
+#[test]
+fn overview() {
+    snapshot("overview", |height| {
+        let (mut app, effects) = App::new(session(false), now());
+        app.height = height;
+        let Effect::Overview(generation) = effects[0] else {
+            panic!()
+        };
+        app.report(Report::Overview(
+            generation,
+            Ok(OverviewData {
+                counts: StateCounts {
+                    added: 1361,
+                    added_stale_error: 46,
+                    failed: 393,
+                    interrupted: 36,
+                    not_synced: 164,
+                },
+                trend: (10..=24)
+                    .map(|d| (format!("2026-11-{d:02}"), (d * 7 % 40) as u64))
+                    .collect(),
+                worst_conferences: vec![
+                    (10, "Careers Guidance Session".into(), 21, 64),
+                    (
+                        22,
+                        "Quarterly Review <script>alert('x')</script>\u{1b}[2J".into(),
+                        17,
+                        53,
+                    ),
+                    (26, "会議: Japanese Partners Briefing".into(), 9, 40),
+                ],
+                causes: vec![
+                    (Cause::UnknownUser, 180),
+                    (Cause::Credentials, 120),
+                    (Cause::Throttled, 50),
+                    (Cause::NoMailbox, 30),
+                    (Cause::TimeZone, 13),
+                ],
+            }),
+        ));
+        app
+    });
+}
+
+#[test]
+fn conferences_and_slots() {
+    let conferences = |height: u16| {
+        let (mut app, _) = App::new(session(false), now());
+        app.height = height;
+        let effects = app.key(code(KeyCode::Enter));
+        let Effect::Conferences(generation) = effects[0] else {
+            panic!()
+        };
+        let rows: Vec<ConferenceSummary> = (1..=30)
+            .map(|id| ConferenceSummary {
+                id,
+                title: if id == 2 { "Very long title for a conference that somebody typed without thought for narrow columns".into() } else { format!("Conference {id} — Café numérique") },
+                platform: ["teams", "zoom", "google_meet", "webex", "other"][(id % 5) as usize].into(),
+                date: NaiveDate::from_ymd_opt(2026, 12, 1 + (id % 28) as u32).unwrap(),
+                use_time_slots: id != 3,
+                status: "published".into(),
+                slot_count: (id % 5 + 2) as u64,
+                counts: StateCounts { added: (id * 11) as u64, added_stale_error: 1, failed: (id % 7) as u64, interrupted: 0, not_synced: 2 },
+            })
+            .collect();
+        app.report(Report::Conferences(generation, Ok(rows)));
+        app
+    };
+    snapshot("conferences", conferences);
+    snapshot("slots", |height| {
+        let mut app = conferences(height);
+        app.key(key('j'));
+        let effects = app.key(code(KeyCode::Enter));
+        let Effect::Slots(generation, conference) = effects[0] else {
+            panic!()
+        };
+        let slot = |id: i64, h: u32, zone: &str, link: Option<&str>| SlotSummary {
+            id,
+            conference_id: conference,
+            date: NaiveDate::from_ymd_opt(2026, 3, 29).unwrap(),
+            start_time: NaiveTime::from_hms_opt(h, 30, 0).unwrap(),
+            end_time: NaiveTime::from_hms_opt((h + 1) % 24, 30, 0).unwrap(),
+            timezone: zone.into(),
+            meeting_link: link.map(str::to_string),
+            max_participants: if id % 2 == 0 { 20 } else { 0 },
+            current_participants: 7,
+            is_available: id != 4,
+            counts: StateCounts {
+                added: 5,
+                failed: 2,
+                ..StateCounts::default()
+            },
+        };
+        app.report(Report::Slots(
+            generation,
+            Ok(vec![
+                slot(1, 1, "Europe/London", Some("")),
+                slot(
+                    2,
+                    9,
+                    "America/New_York",
+                    Some("https://zoom.us/j/123?pwd=secret-looking-but-public"),
+                ),
+                slot(3, 23, "Asia/Tokyo", None),
+                slot(4, 10, "Foo/Bar", Some("javascript:alert(1)")),
+            ]),
+        ));
+        app
+    });
+}
+
+#[test]
+fn selections_with_hostile_text_and_marks() {
+    snapshot("selections", |height| {
+        let mut app = list_app(height);
+        app.key(key(' '));
+        app.key(key('j'));
+        app.key(key('j'));
+        app
+    });
+}
+
+#[test]
+fn error_detail() {
+    snapshot("error_detail", |height| {
+        let mut app = list_app(height);
+        let effects = app.key(key('e'));
+        let Effect::Selection(generation, id) = effects[0] else {
+            panic!("{effects:?}")
+        };
+        app.report(Report::Selection(
+            generation,
+            Ok(Some(hostile(selection(id, true)))),
+        ));
+        app
+    });
+}
+
+#[test]
+fn person() {
+    snapshot("person", |height| {
+        let mut app = list_app(height);
+        let effects = app.key(key('p'));
+        let generation = effects
+            .iter()
+            .find_map(|e| match e {
+                Effect::Person(g, _) => Some(*g),
+                _ => None,
+            })
+            .unwrap();
+        app.report(Report::Person(
+            generation,
+            Ok(Some(PersonData {
+                person: Person {
+                    id: 101,
+                    username: "user1".into(),
+                    first_name: "Zoë".into(),
+                    last_name: "Ünal".into(),
+                    email: "user1@north.example".into(),
+                    role: "learner".into(),
+                    branch_id: Some(1),
+                    branch_name: Some("North Campus".into()),
+                    is_active: true,
+                    branch_teams_enabled: Some(false),
+                },
+                integration: Some((
+                    "North Campus Teams".into(),
+                    "north.example".into(),
+                    "00000000-0000-4000-8000-000000001001".into(),
+                    CredentialSource::OwnerInUsersBranch,
+                )),
+                no_integration_reason: None,
+            })),
+        ));
+        app
+    });
+}
+
+#[test]
+fn help_popup_in_read_only_mode() {
+    snapshot("help_read_only", |height| {
+        let mut app = app_with_failed_rows(3, true);
+        app.height = height;
+        app.key(key('?'));
+        app
+    });
+}
+
+#[test]
+fn filter_input_with_an_error() {
+    snapshot("filter_input", |height| {
+        let mut app = list_app(height);
+        app.key(key('/'));
+        type_text(&mut app, " colour:blue");
+        app.key(code(KeyCode::Enter));
+        app
+    });
+}
+
+#[test]
+fn bulk_sheet_with_typed_confirmation_and_a_running_job() {
+    snapshot("bulk_sheet", |height| {
+        let mut app = list_app(height);
+        let effects = app.key(KeyEvent::new(KeyCode::Char('R'), KeyModifiers::SHIFT));
+        let Effect::BulkPlan(generation, target, _) = effects[0].clone() else {
+            panic!()
+        };
+        app.report(Report::BulkPlan(
+            generation,
+            Ok(BulkPlan {
+                scope: Scope::Failed,
+                target,
+                count: 250_000,
+                counts: StateCounts {
+                    failed: 240_000,
+                    interrupted: 10_000,
+                    ..StateCounts::default()
+                },
+                causes: vec![(Cause::UnknownUser, 200_000), (Cause::Throttled, 40_000)],
+            }),
+        ));
+        type_text(&mut app, "2500");
+        app
+    });
+    snapshot("jobs_panel", |height| {
+        let mut app = list_app(height);
+        app.key(key('r'));
+        app.report(Report::Sync(SyncEvent::Started { total: 1 }));
+        app.report(Report::Sync(SyncEvent::Item(ItemResult {
+            selection_id: 1,
+            label: None,
+            outcome: Outcome::Failed {
+                error: "Throttled by Graph for user1@north.example".into(),
+            },
+        })));
+        app
+    });
+}
