@@ -10,3 +10,4 @@ mod snapshots;
 mod store;
 mod sync;
 mod sync_cli;
+mod tmux;

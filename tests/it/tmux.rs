@@ -1,0 +1,216 @@
+//! The real binary in a real terminal (tmux): open the demo, find a failed selection, read its
+//! error, retry it, watch the badge change, filter, mark all matching, run a bulk retry, cancel
+//! it, quit, and check the terminal was restored.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+    dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn start(command: &str, width: u16, height: u16) -> Tmux {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = format!("calsync-e2e-{}", std::process::id());
+        let tmux = Tmux { socket, dir };
+        let status = tmux
+            .command()
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                "e2e",
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+                command,
+            ])
+            .status()
+            .expect("tmux is installed (.ci/run installs it)");
+        assert!(status.success());
+        tmux
+    }
+
+    /// A private server (-L) under a private TMUX_TMPDIR: never touches anyone's tmux.
+    fn command(&self) -> Command {
+        let mut command = Command::new("tmux");
+        command
+            .env("TMUX_TMPDIR", self.dir.path())
+            .env_remove("TMUX")
+            .args(["-L", &self.socket]);
+        command
+    }
+
+    fn screen(&self) -> String {
+        let output = self
+            .command()
+            .args(["capture-pane", "-p", "-t", "e2e"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let status = self
+            .command()
+            .args(["send-keys", "-t", "e2e"])
+            .args(keys)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn text(&self, text: &str) {
+        let status = self
+            .command()
+            .args(["send-keys", "-t", "e2e", "-l", text])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits until the screen shows `wanted`, or fails showing the screen.
+    fn wait_for(&self, wanted: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.screen();
+            if screen.contains(wanted) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never saw {wanted:?}; the screen was:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn display(&self, format: &str) -> String {
+        let output = self
+            .command()
+            .args(["display-message", "-p", "-t", "e2e", format])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.command().arg("kill-server").status();
+    }
+}
+
+fn demo_db(dir: &Path) -> String {
+    let path = dir.join("demo.db");
+    let output = Command::new(env!("CARGO_BIN_EXE_calsync"))
+        .args([
+            "demo",
+            "--db",
+            path.to_str().unwrap(),
+            "--selections",
+            "3000",
+            "--summary",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn an_operator_session_from_open_to_quit() {
+    let data = tempfile::tempdir().unwrap();
+    let db = demo_db(data.path());
+    let command = format!(
+        "cd {} && {} demo --db {db}; echo CALSYNC-EXIT=$?; sleep 30",
+        data.path().display(),
+        env!("CARGO_BIN_EXE_calsync")
+    );
+    let tmux = Tmux::start(&command, 160, 45);
+    let screen = tmux.wait_for("Failures per day");
+    assert!(
+        screen.contains("SIMULATED GRAPH"),
+        "the demo says its Graph is simulated:\n{screen}"
+    );
+    assert_eq!(
+        tmux.display("#{alternate_on}"),
+        "1",
+        "the console uses the alternate screen"
+    );
+
+    // A failed selection that a retry can fix: Graph throttled it last time.
+    tmux.keys(&["/"]);
+    tmux.text("state:failed error:429");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("row 1 of");
+    assert!(screen.contains("✗ Calendar sync failed"), "{screen}");
+
+    // Its full error and what to do about it.
+    tmux.keys(&["e"]);
+    let screen = tmux.wait_for("calendar_error:");
+    assert!(
+        screen.contains("429 Client Error: Too Many Requests"),
+        "{screen}"
+    );
+    assert!(screen.contains("Worth retrying: yes"), "{screen}");
+
+    // Retry it from the detail; the list then shows its new badge.
+    tmux.keys(&["r"]);
+    tmux.wait_for("added to Outlook");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("✓ Added to Outlook");
+
+    // Filter all failures, mark everything matching, and start a bulk retry.
+    tmux.keys(&["/", "C-u"]);
+    tmux.text("state:failed");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("filter: state:failed ");
+    tmux.keys(&["A"]);
+    tmux.wait_for("matching marked");
+    tmux.keys(&["R"]);
+    let screen = tmux.wait_for("selections will be synced");
+    // The popup's own segment of the line (the table shows through on either side).
+    let count: String = screen
+        .lines()
+        .flat_map(|l| l.split('│'))
+        .find_map(|segment| {
+            segment
+                .split(" selections will be synced")
+                .next()
+                .filter(|_| segment.contains("will be synced"))
+        })
+        .map(|s| s.chars().filter(char::is_ascii_digit).collect())
+        .unwrap();
+    if screen.contains("Type ") {
+        tmux.text(&count);
+    }
+    // Start and cancel at once: in-flight selections finish, the rest are not started.
+    tmux.keys(&["Enter", "x"]);
+    let screen = tmux.wait_for("not started (cancelled)");
+    assert!(
+        screen.contains(&format!("Sync of {count} selections (failed) — done:")),
+        "{screen}"
+    );
+
+    tmux.keys(&["q"]);
+    tmux.wait_for("CALSYNC-EXIT=0");
+    assert_eq!(
+        tmux.display("#{alternate_on}"),
+        "0",
+        "the terminal is back on its normal screen"
+    );
+    assert_eq!(
+        tmux.display("#{cursor_flag}"),
+        "1",
+        "the cursor is visible again"
+    );
+}
