@@ -75,6 +75,18 @@ pub enum Command {
 pub enum BenchCommand {
     /// The store's queries on a demo database against the sqlite3 shell running the same SQL
     Store(BenchStoreArgs),
+    /// The console on a large database: first frame, filter, end, paging, memory, idle CPU
+    Console(BenchConsoleArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchConsoleArgs {
+    /// The demo database to measure (generated when missing)
+    #[arg(long, value_name = "PATH", default_value = "bench-1m.db")]
+    pub db: PathBuf,
+    /// Selections to generate when the database is missing
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub selections: u64,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! parses nothing itself and never holds a second implementation of the logic.
 
 mod bench;
+mod bench_console;
 mod console;
 mod demo;
 mod doctor;
@@ -99,6 +100,7 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Demo(args)) => demo::run(&cli.global, &args).await,
         Some(Command::Config(args)) => config_command(&args),
         Some(Command::Bench(BenchCommand::Store(args))) => bench::store(&args).await,
+        Some(Command::Bench(BenchCommand::Console(args))) => bench_console::run(&args).await,
         None => console::run(&cli.global).await,
     }
 }

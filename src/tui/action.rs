@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::{ConferenceSummary, Page, Selection, SlotSummary, StateCounts};
 use crate::sync::SyncEvent;
 
-use super::data::{OverviewData, PersonData};
+use super::data::{OverviewPart, PersonData};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -45,7 +45,7 @@ pub enum Action {
 /// What background work reports.
 #[derive(Debug, Clone)]
 pub enum Report {
-    Overview(u64, Result<OverviewData, String>),
+    Overview(u64, Result<OverviewPart, String>),
     Conferences(u64, Result<Vec<ConferenceSummary>, String>),
     Slots(u64, Result<Vec<SlotSummary>, String>),
     Page(u64, Result<Page, String>),

@@ -936,10 +936,18 @@ impl App {
                     } = screen
                         && *pending == Some(generation)
                     {
-                        *pending = None;
                         match result {
-                            Ok(d) => *data = Some(d),
-                            Err(e) => *error = Some(e),
+                            Ok(part) => {
+                                let data = data.get_or_insert_with(OverviewData::default);
+                                data.add(part);
+                                if data.complete() {
+                                    *pending = None;
+                                }
+                            }
+                            Err(e) => {
+                                *pending = None;
+                                *error = Some(e);
+                            }
                         }
                         self.last_refresh = Some(self.now);
                         break;

@@ -3,15 +3,43 @@
 use super::app::SyncTarget;
 use crate::domain::{Cause, CredentialSource, Person, Scope, StateCounts};
 
+/// The overview arrives in parts, cheapest first, so a big database shows its counts at once
+/// and fills in the rest as the heavier queries finish.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OverviewData {
-    pub counts: StateCounts,
+    pub counts: Option<StateCounts>,
     /// Failed selections per UTC day of their last attempt, oldest first.
-    pub trend: Vec<(String, u64)>,
+    pub trend: Option<Vec<(String, u64)>>,
     /// (conference id, title, failed, total), most failures first.
-    pub worst_conferences: Vec<(i64, String, u64, u64)>,
+    pub worst_conferences: Option<Vec<(i64, String, u64, u64)>>,
     /// Failed selections by cause, most first.
-    pub causes: Vec<(Cause, u64)>,
+    pub causes: Option<Vec<(Cause, u64)>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OverviewPart {
+    Counts(StateCounts),
+    Trend(Vec<(String, u64)>),
+    WorstConferences(Vec<(i64, String, u64, u64)>),
+    Causes(Vec<(Cause, u64)>),
+}
+
+impl OverviewData {
+    pub fn add(&mut self, part: OverviewPart) {
+        match part {
+            OverviewPart::Counts(c) => self.counts = Some(c),
+            OverviewPart::Trend(t) => self.trend = Some(t),
+            OverviewPart::WorstConferences(w) => self.worst_conferences = Some(w),
+            OverviewPart::Causes(c) => self.causes = Some(c),
+        }
+    }
+
+    pub fn complete(&self) -> bool {
+        self.counts.is_some()
+            && self.trend.is_some()
+            && self.worst_conferences.is_some()
+            && self.causes.is_some()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

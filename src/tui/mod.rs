@@ -12,7 +12,7 @@ pub mod data;
 pub mod keymap;
 pub mod list;
 mod query;
-mod runtime;
+pub mod runtime;
 mod theme;
 mod view;
 

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::action::Report;
 use super::app::{Effect, SyncTarget};
-use super::data::{BulkPlan, OverviewData, PersonData};
+use super::data::{BulkPlan, OverviewPart, PersonData};
 use crate::domain::{Filter, PageRequest, Scope, Sort, SyncState, choose_credentials};
 use crate::export;
 use crate::store::{Store, StoreError};
@@ -44,8 +44,22 @@ impl Runtime {
         };
         match effect {
             Effect::Overview(generation) => {
+                // Cheapest first, one after the other (SQLite has one connection): the counts
+                // show while the heavier parts are still running.
                 tokio::spawn(async move {
-                    send(Report::Overview(generation, overview(&store).await));
+                    for part in [
+                        OverviewQuery::Counts,
+                        OverviewQuery::Trend,
+                        OverviewQuery::WorstConferences,
+                        OverviewQuery::Causes,
+                    ] {
+                        let result = overview_part(&store, part).await;
+                        let failed = result.is_err();
+                        send(Report::Overview(generation, result));
+                        if failed {
+                            break;
+                        }
+                    }
                 });
             }
             Effect::Conferences(generation) => {
@@ -150,23 +164,36 @@ impl Runtime {
     }
 }
 
-async fn overview(store: &Store) -> Result<OverviewData, String> {
-    let counts = text(store.summary(&Filter::default()).await)?;
-    let since = Utc::now() - chrono::Duration::days(14);
-    let trend = text(store.failure_trend(since).await)?;
-    let mut worst: Vec<(i64, String, u64, u64)> = text(store.conferences().await)?
-        .into_iter()
-        .filter(|c| c.counts.failed > 0)
-        .map(|c| (c.id, c.title, c.counts.failed, c.counts.total()))
-        .collect();
-    worst.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
-    worst.truncate(8);
-    let causes = text(store.cause_counts(&Filter::default()).await)?;
-    Ok(OverviewData {
-        counts,
-        trend,
-        worst_conferences: worst,
-        causes,
+#[derive(Clone, Copy)]
+enum OverviewQuery {
+    Counts,
+    Trend,
+    WorstConferences,
+    Causes,
+}
+
+async fn overview_part(store: &Store, part: OverviewQuery) -> Result<OverviewPart, String> {
+    Ok(match part {
+        OverviewQuery::Counts => {
+            OverviewPart::Counts(text(store.summary(&Filter::default()).await)?)
+        }
+        OverviewQuery::Trend => {
+            let since = Utc::now() - chrono::Duration::days(14);
+            OverviewPart::Trend(text(store.failure_trend(since).await)?)
+        }
+        OverviewQuery::WorstConferences => {
+            let mut worst: Vec<(i64, String, u64, u64)> = text(store.conferences().await)?
+                .into_iter()
+                .filter(|c| c.counts.failed > 0)
+                .map(|c| (c.id, c.title, c.counts.failed, c.counts.total()))
+                .collect();
+            worst.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+            worst.truncate(8);
+            OverviewPart::WorstConferences(worst)
+        }
+        OverviewQuery::Causes => {
+            OverviewPart::Causes(text(store.cause_counts(&Filter::default()).await)?)
+        }
     })
 }
 

@@ -560,16 +560,28 @@ fn draw_overview(
     let [top, bottom] = Layout::vertical([Constraint::Length(9), Constraint::Min(3)]).areas(area);
     let [states, trend] =
         Layout::horizontal([Constraint::Length(44), Constraint::Min(20)]).areas(top);
-    let total = data.counts.total().max(1);
+    let counting = || Line::styled(" counting…", theme.dim());
+    let counts = data.counts.unwrap_or_default();
+    let total = counts.total().max(1);
     let mut lines = vec![
         Line::styled(
-            format!(" {} selections", data.counts.total()),
+            match data.counts {
+                Some(c) => format!(" {} selections", c.total()),
+                None => " Selections".to_string(),
+            },
             theme.title(),
         ),
         Line::raw(""),
     ];
-    for state in SyncState::ALL {
-        let n = data.counts.get(state);
+    if data.counts.is_none() {
+        lines.push(counting());
+    }
+    for state in SyncState::ALL
+        .iter()
+        .copied()
+        .filter(|_| data.counts.is_some())
+    {
+        let n = counts.get(state);
         let bar = "█".repeat(((n * 14) / total) as usize);
         lines.push(Line::from(vec![
             Span::styled(format!(" {:<24}", badge(state)), theme.state(state)),
@@ -583,13 +595,13 @@ fn draw_overview(
     ));
     frame.render_widget(Paragraph::new(lines), states);
 
-    let max = data.trend.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    let trend_rows = data.trend.as_deref().unwrap_or_default();
+    let max = trend_rows.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
     let mut trend_lines = vec![Line::styled(
         " Failures per day (last attempt, UTC)",
         theme.title(),
     )];
-    for (day, n) in data
-        .trend
+    for (day, n) in trend_rows
         .iter()
         .rev()
         .take(top.height.saturating_sub(2) as usize)
@@ -602,7 +614,9 @@ fn draw_overview(
             Span::styled(bar, theme.state(SyncState::Failed)),
         ]));
     }
-    if data.trend.is_empty() {
+    if data.trend.is_none() {
+        trend_lines.push(counting());
+    } else if trend_rows.is_empty() {
         trend_lines.push(Line::styled(
             " no failures in the last 14 days",
             theme.dim(),
@@ -614,11 +628,11 @@ fn draw_overview(
     let [causes_area, bottom] = if bottom.width >= 100 {
         Layout::horizontal([Constraint::Length(46), Constraint::Min(40)]).areas(bottom)
     } else {
-        let height = data.causes.len().max(1) as u16 + 2;
+        let height = data.causes.as_ref().map_or(1, Vec::len).max(1) as u16 + 2;
         Layout::vertical([Constraint::Length(height), Constraint::Min(2)]).areas(bottom)
     };
     let mut cause_lines = vec![Line::styled(" Failures by cause", theme.title())];
-    for (cause, n) in &data.causes {
+    for (cause, n) in data.causes.iter().flatten() {
         let kind = if cause.is_permanent() {
             "fix, then retry"
         } else {
@@ -630,8 +644,12 @@ fn draw_overview(
             Span::styled(format!("  {kind}"), theme.dim()),
         ]));
     }
-    if data.causes.is_empty() {
-        cause_lines.push(Line::styled(" no failures", theme.dim()));
+    match &data.causes {
+        None => cause_lines.push(counting()),
+        Some(causes) if causes.is_empty() => {
+            cause_lines.push(Line::styled(" no failures", theme.dim()))
+        }
+        Some(_) => {}
     }
     frame.render_widget(Paragraph::new(cause_lines), causes_area);
 
@@ -645,6 +663,7 @@ fn draw_overview(
     let rows: Vec<Row> = data
         .worst_conferences
         .iter()
+        .flatten()
         .map(|(id, title, failed, total)| {
             row(
                 vec![

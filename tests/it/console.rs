@@ -5,7 +5,7 @@ use calsync::domain::{
 };
 use calsync::sync::{ItemResult, Outcome, Summary, SyncAction, SyncEvent};
 use calsync::tui::app::{Popup, Screen, SyncTarget};
-use calsync::tui::data::{BulkPlan, OverviewData};
+use calsync::tui::data::{BulkPlan, OverviewPart};
 use calsync::tui::{App, Effect, Report, Session};
 use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -150,22 +150,32 @@ fn a_stale_answer_is_dropped() {
     let Effect::Overview(second) = effects[0] else {
         panic!()
     };
-    let stale = OverviewData {
-        counts: StateCounts {
-            failed: 1,
-            ..Default::default()
-        },
+    let stale = OverviewPart::Counts(StateCounts {
+        failed: 1,
         ..Default::default()
-    };
+    });
     app.report(Report::Overview(first, Ok(stale)));
     assert!(matches!(
         app.screen(),
         Some(Screen::Overview { data: None, .. })
     ));
-    app.report(Report::Overview(second, Ok(OverviewData::default())));
+    let counts = OverviewPart::Counts(StateCounts::default());
+    app.report(Report::Overview(second, Ok(counts)));
+    // The overview arrives in parts; the counts show before the heavier parts are done.
     assert!(matches!(
         app.screen(),
-        Some(Screen::Overview { data: Some(_), .. })
+        Some(Screen::Overview { data: Some(d), pending: Some(_), .. }) if d.counts.is_some()
+    ));
+    for part in [
+        OverviewPart::Trend(vec![]),
+        OverviewPart::WorstConferences(vec![]),
+        OverviewPart::Causes(vec![]),
+    ] {
+        app.report(Report::Overview(second, Ok(part)));
+    }
+    assert!(matches!(
+        app.screen(),
+        Some(Screen::Overview { pending: None, .. })
     ));
 }
 

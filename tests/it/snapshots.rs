@@ -6,7 +6,7 @@ use calsync::domain::{
     ConferenceSummary, CredentialSource, Page, Person, Scope, Selection, SlotSummary, StateCounts,
 };
 use calsync::sync::{ItemResult, Outcome, SyncEvent};
-use calsync::tui::data::{BulkPlan, OverviewData, PersonData};
+use calsync::tui::data::{BulkPlan, OverviewPart, PersonData};
 use calsync::tui::{App, Effect, Report, Theme, render};
 use chrono::{NaiveDate, NaiveTime};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -90,37 +90,59 @@ fn overview() {
         let Effect::Overview(generation) = effects[0] else {
             panic!()
         };
-        app.report(Report::Overview(
-            generation,
-            Ok(OverviewData {
-                counts: StateCounts {
-                    added: 1361,
-                    added_stale_error: 46,
-                    failed: 393,
-                    interrupted: 36,
-                    not_synced: 164,
-                },
-                trend: (10..=24)
+        let parts = [
+            OverviewPart::Counts(StateCounts {
+                added: 1361,
+                added_stale_error: 46,
+                failed: 393,
+                interrupted: 36,
+                not_synced: 164,
+            }),
+            OverviewPart::Trend(
+                (10..=24)
                     .map(|d| (format!("2026-11-{d:02}"), (d * 7 % 40) as u64))
                     .collect(),
-                worst_conferences: vec![
-                    (10, "Careers Guidance Session".into(), 21, 64),
-                    (
-                        22,
-                        "Quarterly Review <script>alert('x')</script>\u{1b}[2J".into(),
-                        17,
-                        53,
-                    ),
-                    (26, "会議: Japanese Partners Briefing".into(), 9, 40),
-                ],
-                causes: vec![
-                    (Cause::UnknownUser, 180),
-                    (Cause::Credentials, 120),
-                    (Cause::Throttled, 50),
-                    (Cause::NoMailbox, 30),
-                    (Cause::TimeZone, 13),
-                ],
-            }),
+            ),
+            OverviewPart::WorstConferences(vec![
+                (10, "Careers Guidance Session".into(), 21, 64),
+                (
+                    22,
+                    "Quarterly Review <script>alert('x')</script>\u{1b}[2J".into(),
+                    17,
+                    53,
+                ),
+                (26, "会議: Japanese Partners Briefing".into(), 9, 40),
+            ]),
+            OverviewPart::Causes(vec![
+                (Cause::UnknownUser, 180),
+                (Cause::Credentials, 120),
+                (Cause::Throttled, 50),
+                (Cause::NoMailbox, 30),
+                (Cause::TimeZone, 13),
+            ]),
+        ];
+        for part in parts {
+            app.report(Report::Overview(generation, Ok(part)));
+        }
+        app
+    });
+}
+
+#[test]
+fn overview_while_its_heavier_parts_are_still_counting() {
+    snapshot("overview_partial", |height| {
+        let (mut app, effects) = App::new(session(false), now());
+        app.height = height;
+        let Effect::Overview(generation) = effects[0] else {
+            panic!()
+        };
+        app.report(Report::Overview(
+            generation,
+            Ok(OverviewPart::Counts(StateCounts {
+                added: 700_000,
+                failed: 300_000,
+                ..StateCounts::default()
+            })),
         ));
         app
     });
