@@ -17,6 +17,16 @@ pub struct ConfigFile {
     pub profiles: HashMap<String, Profile>,
     /// Seconds between the console's re-reads of the visible rows and counts.
     pub refresh_secs: Option<u64>,
+    /// Action name → key (`retry = "ctrl-r"`).
+    pub keymap: HashMap<String, String>,
+    pub theme: ThemeConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ThemeConfig {
+    /// `auto` (follow NO_COLOR), `always` or `never`.
+    pub color: Option<String>,
 }
 
 /// The commented default config file (`calsync config --print-default`).

@@ -62,6 +62,7 @@ pub async fn run(args: &BenchConsoleArgs) -> Result<i32, CliError> {
         simulated_graph: false,
         read_only: false,
         read_only_reason: None,
+        keymap: Default::default(),
     };
     let (mut app, effects) = App::new(session, chrono::Utc::now());
     app.height = 48;
@@ -236,6 +237,7 @@ fn frame_cost(terminal: &mut Screen160, theme: Theme) -> Result<Duration, CliErr
         simulated_graph: false,
         read_only: false,
         read_only_reason: None,
+        keymap: Default::default(),
     };
     let (mut app, _) = App::new(session, chrono::Utc::now());
     app.height = 48;

@@ -8,7 +8,8 @@ use crate::config::ConfigFile;
 use crate::graph::GraphClient;
 use crate::store::Store;
 use crate::sync::{Engine, SyncOptions};
-use crate::tui::{self, ConsoleOptions};
+use crate::tui::keymap::Keymap;
+use crate::tui::{self, ConsoleOptions, Theme};
 
 const DEFAULT_REFRESH: Duration = Duration::from_secs(3);
 
@@ -31,14 +32,15 @@ pub async fn open(store: Store, global: &GlobalArgs, simulated: bool) -> Result<
             ..SyncOptions::default()
         },
     );
-    let refresh = ConfigFile::load(global.config.as_deref())
-        .ok()
-        .and_then(|(config, _)| config.refresh_secs)
-        .map_or(DEFAULT_REFRESH, Duration::from_secs);
+    let (config, _) = ConfigFile::load(global.config.as_deref()).map_err(CliError::unusable)?;
     let options = ConsoleOptions {
         read_only: global.read_only,
         simulated_graph: simulator.is_some(),
-        refresh,
+        refresh: config
+            .refresh_secs
+            .map_or(DEFAULT_REFRESH, |s| Duration::from_secs(s.max(1))),
+        keymap: Keymap::with_overrides(&config.keymap).map_err(CliError::unusable)?,
+        theme: Theme::from_setting(config.theme.color.as_deref()).map_err(CliError::unusable)?,
     };
     let result = tui::run(store, engine, options).await;
     if let Some(sim) = simulator {

@@ -49,13 +49,14 @@ pub enum SyncTarget {
     },
 }
 
-/// Facts about the session shown in the header.
+/// Facts about the session: what the header shows, and the keymap in force.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub database: String,
     pub simulated_graph: bool,
     pub read_only: bool,
     pub read_only_reason: Option<String>,
+    pub keymap: keymap::Keymap,
 }
 
 #[derive(Debug, Clone)]
@@ -376,7 +377,11 @@ impl App {
             None => {}
         }
         self.message = None;
-        match keymap::action_for(key, self.context(), self.session.read_only) {
+        let action = self
+            .session
+            .keymap
+            .action_for(key, self.context(), self.session.read_only);
+        match action {
             Some(action) => self.update(action),
             None => Vec::new(),
         }
@@ -1134,11 +1139,12 @@ impl App {
                     Outcome::Failed { .. } | Outcome::Conflict { .. } => job.failed += 1,
                     Outcome::Skipped { .. } => job.skipped += 1,
                 }
-                // Rows on screen update as their results arrive.
+                // Rows on screen update as their results arrive (one re-read in flight at most).
                 if let Some(list) = self.stack.last_mut().and_then(Screen::list_mut)
                     && list.rows.iter().any(|r| r.id == item.selection_id)
                 {
                     list.changed.insert(item.selection_id);
+                    return self.refresh_visible();
                 }
             }
             SyncEvent::Finished(summary) => {

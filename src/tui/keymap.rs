@@ -1,6 +1,9 @@
 //! The one keymap table. Key handling, the `?` help screen and the bottom bar are all generated
 //! from it, so help can never drift from what the keys do.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::action::Action;
@@ -16,7 +19,7 @@ pub enum Context {
     Overview,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binding {
     pub code: KeyCode,
     pub modifiers: KeyModifiers,
@@ -24,7 +27,7 @@ pub struct Binding {
     /// The action in a word or two, for the bottom bar.
     pub short: &'static str,
     /// How the key is written in help and the bottom bar.
-    pub keys: &'static str,
+    pub keys: Cow<'static, str>,
     pub description: &'static str,
     pub context: Context,
     /// Shown in the bottom bar (the rest only in `?`).
@@ -44,7 +47,7 @@ macro_rules! bind {
             modifiers: $mods,
             action: Action::$action,
             short: $short,
-            keys: $keys,
+            keys: Cow::Borrowed($keys),
             description: $desc,
             context: Context::$ctx,
             in_bar: $bar,
@@ -425,42 +428,181 @@ impl Context {
     }
 }
 
-/// The action a key stands for here, honouring read-only mode.
-pub fn action_for(key: KeyEvent, here: Context, read_only: bool) -> Option<Action> {
-    // Shifted letters arrive with SHIFT on some terminals and without on others.
-    let modifiers = match key.code {
-        KeyCode::Char(c) if c.is_ascii_uppercase() => key.modifiers | KeyModifiers::SHIFT,
-        _ => key.modifiers,
-    };
-    BINDINGS
-        .iter()
-        .filter(|b| b.context.applies(here) && !(read_only && b.writes))
-        .find(|b| b.code == key.code && b.modifiers == modifiers)
-        .map(|b| b.action)
+/// The names actions have in the config file's `[keymap]` table.
+const ACTION_NAMES: &[(&str, Action)] = &[
+    ("quit", Action::Quit),
+    ("back", Action::Back),
+    ("up", Action::Up),
+    ("down", Action::Down),
+    ("page_up", Action::PageUp),
+    ("page_down", Action::PageDown),
+    ("home", Action::Home),
+    ("end", Action::End),
+    ("enter", Action::Enter),
+    ("help", Action::Help),
+    ("filter", Action::Filter),
+    ("command", Action::Command),
+    ("clear_filter", Action::ClearFilter),
+    ("mark", Action::ToggleMark),
+    ("mark_range", Action::MarkRange),
+    ("mark_all_matching", Action::MarkAllMatching),
+    ("clear_marks", Action::ClearMarks),
+    ("retry", Action::Retry),
+    ("bulk_sync", Action::BulkSync),
+    ("cancel_job", Action::CancelJob),
+    ("error_detail", Action::ErrorDetail),
+    ("person", Action::Person),
+    ("conference_selections", Action::ConferenceSelections),
+    ("refresh", Action::Refresh),
+    ("overview", Action::Overview),
+    ("conferences", Action::Conferences),
+    ("export", Action::Export),
+    ("sort", Action::ToggleSort),
+];
+
+/// The keymap in force: the table above with the config file's overrides applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keymap {
+    bindings: Vec<Binding>,
 }
 
-/// The bindings to list in help for this context (one line per action and key text).
-pub fn help_for(here: Context, read_only: bool) -> Vec<&'static Binding> {
-    let mut seen: Vec<(&str, Action)> = Vec::new();
-    BINDINGS
-        .iter()
-        .filter(|b| b.context.applies(here) && !(read_only && b.writes))
-        .filter(|b| {
-            let first = !seen.iter().any(|(_, a)| *a == b.action);
-            if first {
-                seen.push((b.keys, b.action));
+impl Default for Keymap {
+    fn default() -> Self {
+        Keymap {
+            bindings: BINDINGS.to_vec(),
+        }
+    }
+}
+
+impl Keymap {
+    /// Applies `[keymap]` overrides (`retry = "ctrl-r"`): the action's first key changes, its
+    /// other keys stay. A key already used where the action applies is refused.
+    pub fn with_overrides(overrides: &HashMap<String, String>) -> Result<Keymap, String> {
+        let mut keymap = Keymap::default();
+        let mut names: Vec<&String> = overrides.keys().collect();
+        names.sort();
+        for name in names {
+            let text = &overrides[name];
+            let action = ACTION_NAMES
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, a)| *a)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = ACTION_NAMES.iter().map(|(n, _)| *n).collect();
+                    format!(
+                        "[keymap] has no action '{name}' (known: {})",
+                        known.join(", ")
+                    )
+                })?;
+            let (code, modifiers) = parse_key(text).ok_or_else(|| {
+                format!("[keymap] {name} = \"{text}\": not a key (try \"r\", \"ctrl-r\", \"f5\")")
+            })?;
+            let Some(index) = keymap.bindings.iter().position(|b| b.action == action) else {
+                continue;
+            };
+            let context = keymap.bindings[index].context;
+            if let Some(taken) = keymap.bindings.iter().find(|b| {
+                b.action != action
+                    && b.code == code
+                    && b.modifiers == modifiers
+                    && (b.context.applies(context) || context.applies(b.context))
+            }) {
+                return Err(format!(
+                    "[keymap] {name} = \"{text}\": that key already means \"{}\"",
+                    taken.description
+                ));
             }
-            first
-        })
-        .collect()
+            let binding = &mut keymap.bindings[index];
+            binding.code = code;
+            binding.modifiers = modifiers;
+            binding.keys = Cow::Owned(text.to_string());
+        }
+        Ok(keymap)
+    }
+
+    /// The action a key stands for here, honouring read-only mode.
+    pub fn action_for(&self, key: KeyEvent, here: Context, read_only: bool) -> Option<Action> {
+        // Shifted letters arrive with SHIFT on some terminals and without on others.
+        let modifiers = match key.code {
+            KeyCode::Char(c) if c.is_ascii_uppercase() => key.modifiers | KeyModifiers::SHIFT,
+            _ => key.modifiers,
+        };
+        self.bindings
+            .iter()
+            .filter(|b| b.context.applies(here) && !(read_only && b.writes))
+            .find(|b| b.code == key.code && b.modifiers == modifiers)
+            .map(|b| b.action)
+    }
+
+    /// The bindings to list in help for this context (one line per action).
+    pub fn help_for(&self, here: Context, read_only: bool) -> Vec<&Binding> {
+        let mut seen: Vec<Action> = Vec::new();
+        self.bindings
+            .iter()
+            .filter(|b| b.context.applies(here) && !(read_only && b.writes))
+            .filter(|b| {
+                let first = !seen.contains(&b.action);
+                if first {
+                    seen.push(b.action);
+                }
+                first
+            })
+            .collect()
+    }
+
+    /// The short hints of the bottom bar.
+    pub fn bar_for(&self, here: Context, read_only: bool) -> Vec<&Binding> {
+        self.bindings
+            .iter()
+            .filter(|b| b.in_bar && b.context.applies(here) && !(read_only && b.writes))
+            .collect()
+    }
 }
 
-/// The short hints of the bottom bar.
-pub fn bar_for(here: Context, read_only: bool) -> Vec<&'static Binding> {
-    BINDINGS
-        .iter()
-        .filter(|b| b.in_bar && b.context.applies(here) && !(read_only && b.writes))
-        .collect()
+/// `r`, `R`, `ctrl-r`, `shift-tab`, `f5`, `enter`, `esc`, `space`, `pgdn`, `up`…
+fn parse_key(text: &str) -> Option<(KeyCode, KeyModifiers)> {
+    let mut modifiers = KeyModifiers::NONE;
+    let mut rest = text.trim();
+    loop {
+        let lower = rest.to_ascii_lowercase();
+        if let Some(r) = lower.strip_prefix("ctrl-") {
+            modifiers |= KeyModifiers::CONTROL;
+            rest = &rest[rest.len() - r.len()..];
+        } else if let Some(r) = lower.strip_prefix("alt-") {
+            modifiers |= KeyModifiers::ALT;
+            rest = &rest[rest.len() - r.len()..];
+        } else if let Some(r) = lower.strip_prefix("shift-") {
+            modifiers |= KeyModifiers::SHIFT;
+            rest = &rest[rest.len() - r.len()..];
+        } else {
+            break;
+        }
+    }
+    let code = match rest.to_ascii_lowercase().as_str() {
+        "enter" => KeyCode::Enter,
+        "esc" => KeyCode::Esc,
+        "tab" => KeyCode::Tab,
+        "space" => KeyCode::Char(' '),
+        "up" => KeyCode::Up,
+        "down" => KeyCode::Down,
+        "pgup" => KeyCode::PageUp,
+        "pgdn" => KeyCode::PageDown,
+        "home" => KeyCode::Home,
+        "end" => KeyCode::End,
+        f if f.len() > 1 && f.starts_with('f') => KeyCode::F(f[1..].parse().ok()?),
+        _ => {
+            let mut chars = rest.chars();
+            let c = chars.next()?;
+            if chars.next().is_some() {
+                return None;
+            }
+            if c.is_ascii_uppercase() {
+                modifiers |= KeyModifiers::SHIFT;
+            }
+            KeyCode::Char(c)
+        }
+    };
+    Some((code, modifiers))
 }
 
 #[cfg(test)]
@@ -487,28 +629,68 @@ mod tests {
 
     #[test]
     fn read_only_mode_hides_and_disables_writes() {
+        let keymap = Keymap::default();
         let r = key(KeyCode::Char('r'), KeyModifiers::NONE);
         assert_eq!(
-            action_for(r, Context::Selections, false),
+            keymap.action_for(r, Context::Selections, false),
             Some(Action::Retry)
         );
-        assert_eq!(action_for(r, Context::Selections, true), None);
-        assert!(
-            help_for(Context::Selections, true)
-                .iter()
-                .all(|b| !b.writes)
-        );
-        assert!(bar_for(Context::Selections, true).iter().all(|b| !b.writes));
+        assert_eq!(keymap.action_for(r, Context::Selections, true), None);
+        let help = keymap.help_for(Context::Selections, true);
+        assert!(help.iter().all(|b| !b.writes));
+        let bar = keymap.bar_for(Context::Selections, true);
+        assert!(bar.iter().all(|b| !b.writes));
     }
 
     #[test]
     fn shifted_letters_match_with_or_without_the_shift_flag() {
-        let g = action_for(
-            key(KeyCode::Char('G'), KeyModifiers::NONE),
-            Context::Lists,
-            false,
+        let g = key(KeyCode::Char('G'), KeyModifiers::NONE);
+        assert_eq!(
+            Keymap::default().action_for(g, Context::Lists, false),
+            Some(Action::End)
         );
-        assert_eq!(g, Some(Action::End));
+    }
+
+    #[test]
+    fn the_config_file_can_rebind_an_action() {
+        let overrides = HashMap::from([("retry".to_string(), "ctrl-t".to_string())]);
+        let keymap = Keymap::with_overrides(&overrides).unwrap();
+        let ctrl_t = key(KeyCode::Char('t'), KeyModifiers::CONTROL);
+        assert_eq!(
+            keymap.action_for(ctrl_t, Context::Selections, false),
+            Some(Action::Retry)
+        );
+        let r = key(KeyCode::Char('r'), KeyModifiers::NONE);
+        assert_eq!(keymap.action_for(r, Context::Selections, false), None);
+        // Help and the bar show the new key, because they read the same table.
+        assert!(
+            keymap
+                .help_for(Context::Selections, false)
+                .iter()
+                .any(|b| b.keys == "ctrl-t")
+        );
+    }
+
+    #[test]
+    fn a_clashing_or_unknown_override_is_refused_with_a_reason() {
+        let clash = HashMap::from([("retry".to_string(), "q".to_string())]);
+        assert!(
+            Keymap::with_overrides(&clash)
+                .unwrap_err()
+                .contains("already means \"quit\"")
+        );
+        let unknown = HashMap::from([("launch".to_string(), "l".to_string())]);
+        assert!(
+            Keymap::with_overrides(&unknown)
+                .unwrap_err()
+                .contains("no action 'launch'")
+        );
+        let bad = HashMap::from([("retry".to_string(), "ctrl-".to_string())]);
+        assert!(
+            Keymap::with_overrides(&bad)
+                .unwrap_err()
+                .contains("not a key")
+        );
     }
 
     #[test]
@@ -524,6 +706,9 @@ mod tests {
     #[test]
     fn list_keys_do_not_apply_on_the_overview() {
         let space = key(KeyCode::Char(' '), KeyModifiers::NONE);
-        assert_eq!(action_for(space, Context::Overview, false), None);
+        assert_eq!(
+            Keymap::default().action_for(space, Context::Overview, false),
+            None
+        );
     }
 }

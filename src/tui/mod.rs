@@ -38,6 +38,8 @@ pub struct ConsoleOptions {
     pub simulated_graph: bool,
     /// How often the visible rows and counts are re-read.
     pub refresh: Duration,
+    pub keymap: keymap::Keymap,
+    pub theme: Theme,
 }
 
 /// Runs the console until the operator quits. The terminal is restored on every way out,
@@ -61,10 +63,19 @@ pub async fn run(store: Store, engine: Engine, options: ConsoleOptions) -> Resul
         } else {
             None
         },
+        keymap: options.keymap,
     };
     let _ = color_eyre::install();
     let mut terminal = ratatui::try_init().map_err(|e| format!("cannot open the terminal: {e}"))?;
-    let result = event_loop(&mut terminal, store, engine, session, options.refresh).await;
+    let result = event_loop(
+        &mut terminal,
+        store,
+        engine,
+        session,
+        options.refresh,
+        options.theme,
+    )
+    .await;
     ratatui::restore();
     result
 }
@@ -75,8 +86,8 @@ async fn event_loop(
     engine: Engine,
     session: Session,
     refresh: Duration,
+    theme: Theme,
 ) -> Result<(), String> {
-    let theme = Theme::from_env();
     let (reports, mut incoming) = mpsc::unbounded_channel();
     let mut runtime = Runtime::new(store, engine, reports);
     let (mut app, effects) = App::new(session, Utc::now());

@@ -11,11 +11,20 @@ pub struct Theme {
 }
 
 impl Theme {
-    /// `NO_COLOR` (any non-empty value) turns colour off, as <https://no-color.org> asks.
-    pub fn from_env() -> Theme {
-        Theme {
-            color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        }
+    /// The config file's `[theme] color`: `auto` (the default) follows `NO_COLOR` (any
+    /// non-empty value turns colour off, as <https://no-color.org> asks); `always`, `never`.
+    pub fn from_setting(color: Option<&str>) -> Result<Theme, String> {
+        let color = match color.unwrap_or("auto") {
+            "auto" => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            "always" => true,
+            "never" => false,
+            other => {
+                return Err(format!(
+                    "[theme] color = \"{other}\": use \"auto\", \"always\" or \"never\""
+                ));
+            }
+        };
+        Ok(Theme { color })
     }
 
     fn fg(&self, color: Color) -> Style {

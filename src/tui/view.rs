@@ -12,7 +12,6 @@ use super::app::{
     App, BulkSheet, InputKind, Job, Popup, Screen, TYPED_CONFIRMATION_ABOVE, scope_name,
 };
 use super::data::{OverviewData, PersonData};
-use super::keymap;
 use super::list::SelectionList;
 use super::theme::Theme;
 use crate::domain::diagnosis::diagnose;
@@ -143,7 +142,11 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         return;
     }
     let mut spans = Vec::new();
-    for binding in keymap::bar_for(app.context(), app.session.read_only) {
+    for binding in app
+        .session
+        .keymap
+        .bar_for(app.context(), app.session.read_only)
+    {
         spans.push(Span::styled(format!(" {}", binding.keys), theme.key()));
         spans.push(Span::raw(format!(" {} ", binding.short)));
     }
@@ -909,7 +912,10 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 }
 
 fn draw_help(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
-    let bindings = keymap::help_for(app.context(), app.session.read_only);
+    let bindings = app
+        .session
+        .keymap
+        .help_for(app.context(), app.session.read_only);
     let popup = centered(area, 76, bindings.len() as u16 + 4);
     frame.render_widget(Clear, popup);
     let mut lines: Vec<Line> = bindings
