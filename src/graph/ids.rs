@@ -54,8 +54,11 @@ pub(crate) fn random_u64() -> u64 {
 
 /// A GUID-shaped `client-request-id`.
 pub(crate) fn client_request_id() -> String {
-    let a = random_u64();
-    let b = random_u64();
+    guid_from(random_u64(), random_u64())
+}
+
+/// Two random words shaped as a version-4 GUID (the form Graph's request ids take).
+pub(crate) fn guid_from(a: u64, b: u64) -> String {
     format!(
         "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
         a >> 32,

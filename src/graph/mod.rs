@@ -11,7 +11,7 @@
 mod batch;
 mod client;
 mod errors;
-mod ids;
+pub(crate) mod ids;
 mod retry;
 mod token;
 

@@ -31,16 +31,8 @@ impl SplitMix64 {
 
     /// A GUID-shaped string, as Graph uses for request ids.
     pub(crate) fn guid(&mut self) -> String {
-        let a = self.next_u64();
-        let b = self.next_u64();
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0x0fff,
-            ((b >> 48) & 0x3fff) | 0x8000,
-            b & 0xffff_ffff_ffff
-        )
+        let (a, b) = (self.next_u64(), self.next_u64());
+        crate::graph::ids::guid_from(a, b)
     }
 
     /// `len` characters from a URL-safe base64 alphabet (Graph ids look like this).

@@ -284,9 +284,23 @@ fn draw_conferences(
             row(cells, &w, style)
         })
         .collect();
-    let mut headers = vec!["ID", "CONFERENCE", "PLATFORM", "DATE", "SLOTS"];
-    headers.extend(COUNT_HEADERS);
-    let headers = pick(headers, &shown);
+    let headers = ["ID", "CONFERENCE", "PLATFORM", "DATE", "SLOTS"];
+    draw_rows(frame, area, &headers, &shown, constraints, body, theme);
+}
+
+/// A table of `headers` followed by the per-state count columns, showing the `shown` ones.
+fn draw_rows(
+    frame: &mut Frame,
+    area: Rect,
+    headers: &[&str],
+    shown: &[bool],
+    constraints: Vec<Constraint>,
+    body: Vec<Row>,
+    theme: Theme,
+) {
+    let mut all = headers.to_vec();
+    all.extend(COUNT_HEADERS);
+    let headers = pick(all, shown);
     frame.render_widget(
         Table::new(body, constraints)
             .header(header_row(&headers, theme))
@@ -362,15 +376,8 @@ fn draw_slots(frame: &mut Frame, area: Rect, rows: &[SlotSummary], cursor: usize
             row(cells, &w, style)
         })
         .collect();
-    let mut headers = vec!["DATE", "LOCAL TIME", "ZONE", "CAPACITY", "LINK"];
-    headers.extend(COUNT_HEADERS);
-    let headers = pick(headers, &shown);
-    frame.render_widget(
-        Table::new(body, constraints)
-            .header(header_row(&headers, theme))
-            .column_spacing(1),
-        area,
-    );
+    let headers = ["DATE", "LOCAL TIME", "ZONE", "CAPACITY", "LINK"];
+    draw_rows(frame, area, &headers, &shown, constraints, body, theme);
 }
 
 fn draw_selection_list(
