@@ -490,3 +490,67 @@ fn each_view_keeps_its_own_filter() {
     assert_eq!(list(&app).query, "state:failed");
     let _ = Filter::default();
 }
+
+/// The runtime against a real database: effects in, reports out.
+async fn run_effect(db: &crate::support::TestDb, effect: Effect) -> calsync::tui::Report {
+    let store = db.store().await;
+    let graph = calsync::graph::GraphClient::new(calsync::graph::GraphConfig::default()).unwrap();
+    let engine =
+        calsync::sync::Engine::new(store.clone(), graph, calsync::sync::SyncOptions::default());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut runtime = calsync::tui::runtime::Runtime::new(store, engine, tx);
+    runtime.run(effect);
+    tokio::time::timeout(std::time::Duration::from_secs(20), rx.recv())
+        .await
+        .expect("a report")
+        .expect("the runtime answers")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_filtered_rows_export_to_csv_and_json_lines() {
+    let db = crate::support::TestDb::with_fixture(crate::support::Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let failed = Filter {
+        states: vec![SyncState::Failed],
+        ..Filter::default()
+    };
+    let csv_path = dir.path().join("failed.csv");
+    let report = run_effect(
+        &db,
+        Effect::Export(
+            failed.clone(),
+            "csv".into(),
+            Some(csv_path.display().to_string()),
+        ),
+    )
+    .await;
+    let Report::Exported(Ok(message)) = report else {
+        panic!("{report:?}")
+    };
+    assert!(message.ends_with("(3 rows)"), "{message}");
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], calsync::export::CSV_HEADER);
+    assert_eq!(lines.len(), 4);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("9,3,llearner,")
+                && l.ends_with(",No Teams integration available"))
+    );
+
+    let json_path = dir.path().join("failed.jsonl");
+    let report = run_effect(
+        &db,
+        Effect::Export(failed, "json".into(), Some(json_path.display().to_string())),
+    )
+    .await;
+    assert!(matches!(report, Report::Exported(Ok(_))), "{report:?}");
+    let json = std::fs::read_to_string(&json_path).unwrap();
+    let rows: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r["state"] == "failed"));
+}
