@@ -647,3 +647,44 @@ on_both_backends! {
         assert_eq!(store.cause_counts(&Filter::default()).await.unwrap(), in_rust);
     }
 }
+
+#[tokio::test]
+async fn a_role_that_cannot_update_selections_is_detected_as_read_only() {
+    let db = TestDb::with_fixture(Backend::Postgres).await;
+    let name = db
+        .url_string()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    db.exec(&format!(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'calsync_reader') \
+         THEN CREATE ROLE calsync_reader LOGIN; END IF; END $$; \
+         GRANT CONNECT ON DATABASE {name} TO calsync_reader; \
+         GRANT USAGE ON SCHEMA public TO calsync_reader; \
+         GRANT SELECT ON ALL TABLES IN SCHEMA public TO calsync_reader;"
+    ))
+    .await;
+    let url = format!("postgres://calsync_reader@127.0.0.1:5432/{name}?sslmode=disable");
+    let reader = Store::open(
+        &calsync::store::DatabaseUrl::parse(&url).unwrap(),
+        &StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        reader.count(&Filter::default()).await.unwrap(),
+        10,
+        "it can read"
+    );
+    assert!(
+        !reader.can_write().await,
+        "but the console must go read-only"
+    );
+    assert!(db.store().await.can_write().await);
+    // Revoke before the scratch database is dropped, so the role can go with it next time.
+    db.exec("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM calsync_reader; REVOKE USAGE ON SCHEMA public FROM calsync_reader;").await;
+}
