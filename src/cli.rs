@@ -60,6 +60,8 @@ pub enum Command {
     Doctor,
     /// Sync selections to Outlook (a drop-in for `manage.py sync_calendar_events`)
     Sync(SyncArgs),
+    /// Export selections as an iCalendar (.ics) file that any calendar application imports
+    Ics(IcsArgs),
     /// Run the simulated Graph (token endpoint, events, $batch, throttling) on a loopback port
     GraphSim(GraphSimArgs),
     /// Open the console on a demo LMS database with the simulated Graph (created when missing)
@@ -128,6 +130,19 @@ pub struct SyncArgs {
     /// Sync against the built-in simulated Graph instead of Microsoft's (demos, rehearsals)
     #[arg(long)]
     pub simulated_graph: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IcsArgs {
+    /// Export this selection (repeatable)
+    #[arg(long = "selection-id", value_name = "ID", conflicts_with = "user_id")]
+    pub selection_ids: Vec<i64>,
+    /// Export every selection of this user
+    #[arg(long, value_name = "ID")]
+    pub user_id: Option<i64>,
+    /// Write the calendar to this file instead of standard output
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

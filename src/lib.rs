@@ -12,6 +12,7 @@ pub mod demo;
 pub mod domain;
 pub mod export;
 pub mod graph;
+pub mod ics;
 pub mod sim;
 pub mod store;
 pub mod sync;

@@ -6,6 +6,7 @@ mod bench_console;
 mod console;
 mod demo;
 mod doctor;
+mod ics;
 mod status;
 mod sync;
 
@@ -85,6 +86,12 @@ impl Output {
         Ok(())
     }
 
+    /// Text that carries its own line endings (an iCalendar file's CRLFs).
+    pub fn text(&mut self, text: &str) -> Result<(), CliError> {
+        self.out.write_all(text.as_bytes())?;
+        Ok(())
+    }
+
     pub fn flush(&mut self) -> Result<(), CliError> {
         self.out.flush()?;
         Ok(())
@@ -96,6 +103,7 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Status(args)) => status::run(&cli.global, &args).await,
         Some(Command::Doctor) => doctor::run(&cli.global).await,
         Some(Command::Sync(args)) => sync::run(&cli.global, &args).await,
+        Some(Command::Ics(args)) => ics::run(&cli.global, &args).await,
         Some(Command::GraphSim(args)) => demo::graph_sim(&args).await,
         Some(Command::Demo(args)) => demo::run(&cli.global, &args).await,
         Some(Command::Config(args)) => config_command(&args),

@@ -142,7 +142,8 @@ pub fn event_payload(
     event
 }
 
-fn subject(title: &str) -> String {
+/// The event's title: the conference title on one line, or the LMS's fallback.
+pub fn subject(title: &str) -> String {
     let line = clean_line(title);
     let line = if line.is_empty() {
         "Conference".to_string()
@@ -190,12 +191,20 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     builder
 });
 
-/// The description (sanitised) or the LMS's fallback, then the "Join {platform}:" block.
-pub fn body_html(description: Option<&str>, link: Option<&str>, label: &str) -> String {
-    let description = description
+/// What the LMS writes when a conference has no description.
+pub const DESCRIPTION_FALLBACK: &str = "Conference meeting";
+
+/// The description as sanitised HTML, or the LMS's fallback when there is none.
+pub fn description_html(description: Option<&str>) -> String {
+    description
         .map(|d| SANITIZER.clean(d).to_string())
         .filter(|d| !d.trim().is_empty())
-        .unwrap_or_else(|| "Conference meeting".to_string());
+        .unwrap_or_else(|| DESCRIPTION_FALLBACK.to_string())
+}
+
+/// The description (sanitised) or the LMS's fallback, then the "Join {platform}:" block.
+pub fn body_html(description: Option<&str>, link: Option<&str>, label: &str) -> String {
+    let description = description_html(description);
     let Some(link) = link else {
         return description;
     };
@@ -210,7 +219,8 @@ pub fn body_html(description: Option<&str>, link: Option<&str>, label: &str) -> 
     format!("{description}<br><br><strong>Join {label}:</strong><br>{shown}")
 }
 
-fn is_web_link(link: &str) -> bool {
+/// An http(s) URL without spaces or control characters: the only links made clickable.
+pub fn is_web_link(link: &str) -> bool {
     let link = link.trim();
     let lower = link.to_ascii_lowercase();
     (lower.starts_with("https://") || lower.starts_with("http://"))

@@ -5,6 +5,7 @@ mod support;
 mod cli;
 mod console;
 mod graph_client;
+mod ics;
 mod sim_server;
 mod snapshots;
 mod store;
