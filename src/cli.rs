@@ -121,6 +121,10 @@ pub struct SyncArgs {
     /// Only this selection, whatever its state (repeatable)
     #[arg(long = "selection-id", value_name = "ID")]
     pub selection_ids: Vec<i64>,
+    /// Only failures of this cause (repeatable or comma-separated): no_mailbox, unknown_user,
+    /// credentials, throttled, time_zone, network, other
+    #[arg(long = "cause", value_name = "CAUSE", value_delimiter = ',', value_parser = parse_cause)]
+    pub causes: Vec<crate::domain::Cause>,
     /// Selections in flight at once (Graph's limit of 4 per mailbox always applies)
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub concurrency: usize,
@@ -278,6 +282,14 @@ fn parse_state(text: &str) -> Result<SyncState, String> {
     SyncState::parse(text).ok_or_else(|| {
         format!(
             "unknown state '{text}' (added, added_stale_error, failed, interrupted, not_synced)"
+        )
+    })
+}
+
+fn parse_cause(text: &str) -> Result<crate::domain::Cause, String> {
+    crate::domain::Cause::parse(text).ok_or_else(|| {
+        format!(
+            "unknown cause '{text}' (no_mailbox, unknown_user, credentials, throttled, time_zone, network, other)"
         )
     })
 }

@@ -35,6 +35,10 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
         if let Some(id) = args.user_id {
             out.line(&format!("Filtering by user ID: {id}"))?;
         }
+        if !args.causes.is_empty() {
+            let names: Vec<&str> = args.causes.iter().map(|c| c.as_str()).collect();
+            out.line(&format!("Filtering by cause: {}", names.join(", ")))?;
+        }
         out.line(match scope {
             Scope::Failed => "Retrying only failed calendar additions",
             Scope::Unsynced => "Syncing only unsynced selections",
@@ -46,6 +50,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
         conference_id: args.conference_id,
         user_id: args.user_id,
         selection_ids: args.selection_ids.clone(),
+        causes: args.causes.clone(),
         ..Filter::default()
     };
     // The run's list is decided now: rows that fail back into the scope meanwhile are not

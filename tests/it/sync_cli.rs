@@ -281,3 +281,55 @@ async fn ctrl_c_finishes_what_is_in_flight_and_says_what_was_not_started() {
         "every reported success is recorded (2 were added before)"
     );
 }
+
+#[tokio::test]
+async fn a_run_can_take_one_cause_of_failure_at_a_time() {
+    let db = TestDb::with_fixture(Backend::Sqlite).await;
+    let run = calsync(
+        &[
+            "--database-url",
+            &db.url_string(),
+            "sync",
+            "--dry-run",
+            "--retry-failed",
+            "--cause",
+            "credentials",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("Filtering by cause: credentials"));
+    // Of the failed rows only 9 ("No Teams integration available") is a credentials problem.
+    assert!(
+        run.stdout.contains("Found 1 selections to sync"),
+        "{}",
+        run.stdout
+    );
+    let both = calsync(
+        &[
+            "--database-url",
+            &db.url_string(),
+            "sync",
+            "--dry-run",
+            "--cause",
+            "credentials,unknown_user",
+        ],
+        &[],
+    );
+    assert!(
+        both.stdout.contains("Found 3 selections to sync"),
+        "{}",
+        both.stdout
+    );
+    let bad = calsync(
+        &[
+            "--database-url",
+            &db.url_string(),
+            "sync",
+            "--cause",
+            "gremlins",
+        ],
+        &[],
+    );
+    assert_one_line_error(&bad, "unknown cause 'gremlins'");
+}
