@@ -95,6 +95,7 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
         Some(Command::GraphSim(args)) => demo::graph_sim(&args).await,
         Some(Command::Demo(args)) => demo::run(&args).await,
         Some(Command::Bench(BenchCommand::Store(args))) => bench::store(&args).await,
+        Some(Command::Bench(BenchCommand::Sync(args))) => bench::sync(&args).await,
         None => Err(CliError::unusable(
             "the console is not built yet: use `calsync status`, `calsync doctor` or `calsync demo` (see --help)",
         )),

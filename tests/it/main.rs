@@ -2,6 +2,7 @@
 
 mod support;
 
+mod bench;
 mod cli;
 mod graph_client;
 mod sim_server;
