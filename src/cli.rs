@@ -79,6 +79,9 @@ pub enum BenchCommand {
     Store(BenchStoreArgs),
     /// The console on a large database: first frame, filter, end, paging, memory, idle CPU
     Console(BenchConsoleArgs),
+    /// A bulk sync against the simulated Graph: calsync's engine, the LMS's sequential command
+    /// re-enacted, the floor, and individual requests against $batch
+    Sync(BenchSyncArgs),
 }
 
 #[derive(Debug, Args)]
@@ -99,6 +102,32 @@ pub struct BenchStoreArgs {
     /// Selections to generate when the database is missing
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub selections: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchSyncArgs {
+    /// Not-yet-synced selections in the scratch database
+    #[arg(long, value_name = "N", default_value_t = 600,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub selections: u32,
+    /// Users (one mailbox each) the selections are dealt over
+    #[arg(long, value_name = "M", default_value_t = 150,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub mailboxes: u32,
+    /// Latency the simulated Graph adds to every Graph and token request, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 40,
+          value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub latency_ms: u64,
+    /// calsync's selections in flight at once (default: 4 × mailboxes, so never the bottleneck)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub concurrency: Option<u32>,
+    /// Runs of the fast modes (calsync, individual requests, $batch); the median is reported
+    #[arg(long, value_name = "R", default_value_t = 11,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub runs: u32,
+    /// Print one JSON object instead of the report
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

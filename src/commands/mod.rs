@@ -109,6 +109,7 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Config(args)) => config_command(&args),
         Some(Command::Bench(BenchCommand::Store(args))) => bench::store(&args).await,
         Some(Command::Bench(BenchCommand::Console(args))) => bench_console::run(&args).await,
+        Some(Command::Bench(BenchCommand::Sync(args))) => bench::sync(&args).await,
         None => console::run(&cli.global).await,
     }
 }

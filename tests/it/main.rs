@@ -2,6 +2,7 @@
 
 mod support;
 
+mod bench;
 mod cli;
 mod console;
 mod graph_client;

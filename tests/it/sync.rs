@@ -429,3 +429,33 @@ on_both_backends! {
         assert_eq!(world.events("ines.tutor@example.org").len(), 5);
     }
 }
+
+on_both_backends! {
+    async fn rows_read_in_chunks_skip_the_missing_and_sync_the_rest(backend: Backend) {
+        let world = World::new(backend).await;
+        add_learners(&world.db, 10, false).await;
+        let mut ids = learner_ids(&world.store).await;
+        ids.insert(3, 999_999);
+        // Concurrency 3 reads the rows three at a time: four chunks, one holding the missing id.
+        let engine = Engine::new(
+            world.store.clone(),
+            GraphClient::new(graph_config(&world.sim)).unwrap(),
+            SyncOptions { concurrency: 3, ..SyncOptions::default() },
+        );
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let summary = engine.run(ids, tx, CancellationToken::new()).await.unwrap();
+        assert_eq!((summary.created, summary.skipped, summary.failed), (10, 1, 0), "{summary:?}");
+        let mut items = Vec::new();
+        while let Ok(event) = rx.try_recv() {
+            if let SyncEvent::Item(item) = event {
+                items.push(item);
+            }
+        }
+        assert!(matches!(
+            outcome_of(&items, 999_999),
+            Outcome::Skipped { reason } if reason == "the selection no longer exists"
+        ));
+        let events: usize = (100..110).map(|u| world.events(&format!("learner{u}@example.org")).len()).sum();
+        assert_eq!(events, 10);
+    }
+}

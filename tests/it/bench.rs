@@ -1,0 +1,91 @@
+//! `calsync bench sync` with tiny parameters: only correctness is asserted (the machine is shared,
+//! so speed never is). Every mode must create exactly one event per selection and say so.
+
+use serde_json::Value;
+
+use crate::cli::{assert_one_line_error, calsync};
+
+#[test]
+fn bench_sync_creates_exactly_one_event_per_selection_in_every_mode() {
+    let run = calsync(
+        &[
+            "bench",
+            "sync",
+            "--selections",
+            "12",
+            "--mailboxes",
+            "3",
+            "--latency-ms",
+            "2",
+            "--runs",
+            "1",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(
+        run.code, 0,
+        "stderr: {}\nstdout: {}",
+        run.stderr, run.stdout
+    );
+    let report: Value = serde_json::from_str(run.stdout.trim()).expect("one JSON object");
+    assert_eq!(report["problems"], serde_json::json!([]));
+    assert_eq!(report["concurrency"], 12, "4 × mailboxes by default");
+    // One token round trip plus one wave of 4 per mailbox.
+    assert_eq!(report["floor_ms"], 4.0);
+
+    let counts = |mode: &Value| mode["counts"].clone();
+    let calsync = counts(&report["calsync"]);
+    assert_eq!(calsync["events_created"], 12);
+    assert_eq!(calsync["recorded"], 12, "every row added");
+    assert_eq!(calsync["duplicates"], 0);
+    assert_eq!(
+        calsync["token_requests"], 1,
+        "one cached token for the whole run"
+    );
+    assert_eq!(calsync["graph_calls"], 12);
+
+    let lms = counts(&report["lms"]);
+    assert_eq!(lms["events_created"], 12);
+    assert_eq!(lms["recorded"], 12);
+    assert_eq!(lms["duplicates"], 0);
+    assert_eq!(lms["token_requests"], 12, "a token request per selection");
+    assert_eq!(lms["graph_calls"], 12);
+    assert_eq!(report["lms_work"]["token_posts"], 12);
+    assert_eq!(report["lms_work"]["create_posts"], 12);
+    assert_eq!(
+        report["lms_work"]["commits"], 24,
+        "token row and status row, each committed"
+    );
+
+    let transports = report["transports"].as_array().expect("transports");
+    assert_eq!(transports.len(), 3);
+    for transport in transports {
+        let c = counts(transport);
+        assert_eq!(c["events_created"], 12, "{transport}");
+        assert_eq!(c["recorded"], 12, "{transport}");
+        assert_eq!(c["duplicates"], 0, "{transport}");
+        assert_eq!(c["graph_calls"], 12, "{transport}");
+    }
+    // Individual requests, then envelopes of 20 (one holds all 12) and of 4 (one per mailbox).
+    let http = |i: usize| counts(&transports[i])["graph_http_requests"].clone();
+    assert_eq!((http(0), http(1), http(2)), (12.into(), 1.into(), 3.into()));
+    for mode in [&report["calsync"], &report["lms"]] {
+        assert!(
+            mode["median_ms"].as_f64().is_some_and(|t| t > 0.0),
+            "{mode}"
+        );
+    }
+}
+
+#[test]
+fn bench_sync_refuses_bad_sizes_in_one_line() {
+    let run = calsync(
+        &["bench", "sync", "--selections", "3", "--mailboxes", "4"],
+        &[],
+    );
+    assert_one_line_error(&run, "--mailboxes (4) must not exceed --selections (3)");
+    let run = calsync(&["bench", "sync", "--selections", "0"], &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+}
