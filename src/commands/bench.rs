@@ -44,22 +44,35 @@ use crate::sync::{Engine, SyncOptions};
 const MIN_SAMPLE: Duration = Duration::from_millis(300);
 const PAGE_SIZE: u32 = 50;
 
+/// The demo database a bench measures: `db` as an absolute path, generated with `selections`
+/// rows when missing (and how long that took).
+pub(super) async fn demo_database(
+    db: &std::path::Path,
+    selections: u64,
+) -> Result<(std::path::PathBuf, Option<Duration>), CliError> {
+    let path = std::path::absolute(db)
+        .map_err(|e| CliError::unusable(format!("bad path {}: {e}", db.display())))?;
+    if path.exists() {
+        return Ok((path, None));
+    }
+    let started = Instant::now();
+    let spec = DemoSpec::new(selections);
+    let target = path.clone();
+    tokio::task::spawn_blocking(move || demo::create(&target, &spec, &mut |_, _| {}))
+        .await
+        .map_err(|e| CliError::failed(e.to_string()))?
+        .map_err(CliError::unusable)?;
+    Ok((path, Some(started.elapsed())))
+}
+
 pub async fn store(args: &BenchStoreArgs) -> Result<i32, CliError> {
     let mut out = Output::default();
-    let path = std::path::absolute(&args.db)
-        .map_err(|e| CliError::unusable(format!("bad path {}: {e}", args.db.display())))?;
-    if !path.exists() {
-        let started = Instant::now();
-        let spec = DemoSpec::new(args.selections);
-        let target = path.clone();
-        tokio::task::spawn_blocking(move || demo::create(&target, &spec, &mut |_, _| {}))
-            .await
-            .map_err(|e| CliError::failed(e.to_string()))?
-            .map_err(CliError::unusable)?;
+    let (path, generated) = demo_database(&args.db, args.selections).await?;
+    if let Some(took) = generated {
         out.line(&format!(
             "generated the demo database with {} selections in {:.1} s ({})",
             args.selections,
-            started.elapsed().as_secs_f64(),
+            took.as_secs_f64(),
             path.display()
         ))?;
     }

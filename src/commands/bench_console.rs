@@ -12,7 +12,6 @@ use tokio::sync::mpsc;
 
 use super::{CliError, Output, store_options};
 use crate::cli::{BenchConsoleArgs, EXIT_OK};
-use crate::demo::{self, DemoSpec};
 use crate::domain::{Page, StateCounts};
 use crate::graph::{GraphClient, GraphConfig};
 use crate::store::{DatabaseUrl, Store};
@@ -25,16 +24,7 @@ type Screen160 = Terminal<TestBackend>;
 
 pub async fn run(args: &BenchConsoleArgs) -> Result<i32, CliError> {
     let mut out = Output::default();
-    let path = std::path::absolute(&args.db)
-        .map_err(|e| CliError::unusable(format!("bad path {}: {e}", args.db.display())))?;
-    if !path.exists() {
-        let spec = DemoSpec::new(args.selections);
-        let target = path.clone();
-        tokio::task::spawn_blocking(move || demo::create(&target, &spec, &mut |_, _| {}))
-            .await
-            .map_err(|e| CliError::failed(e.to_string()))?
-            .map_err(CliError::unusable)?;
-    }
+    let (path, _) = super::bench::demo_database(&args.db, args.selections).await?;
     let url = DatabaseUrl::Sqlite(path.clone());
     let store = Store::open(&url, &store_options()).await?;
     let graph =
