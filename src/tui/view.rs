@@ -636,7 +636,7 @@ fn draw_overview(
 
     // Narrow terminals stack the causes above the conferences; wide ones put them side by side.
     let [causes_area, bottom] = if bottom.width >= 100 {
-        Layout::horizontal([Constraint::Length(46), Constraint::Min(40)]).areas(bottom)
+        Layout::horizontal([Constraint::Length(50), Constraint::Min(40)]).areas(bottom)
     } else {
         let height = data.causes.as_ref().map_or(1, Vec::len).max(1) as u16 + 2;
         Layout::vertical([Constraint::Length(height), Constraint::Min(2)]).areas(bottom)
