@@ -116,13 +116,14 @@ impl Engine {
         let total = ids.len();
         let _ = events.send(SyncEvent::Started { total });
         let credentials = match &self.inner.options.credentials_override {
-            Some(one) => vec![one.clone()],
-            None => self
-                .inner
-                .store
-                .active_credentials()
-                .await
-                .map_err(|e| format!("cannot read the Teams integrations: {e}"))?,
+            Some(one) => RunCredentials::Override(one.clone()),
+            None => RunCredentials::Lms(
+                self.inner
+                    .store
+                    .active_credentials()
+                    .await
+                    .map_err(|e| format!("cannot read the Teams integrations: {e}"))?,
+            ),
         };
         let run = Arc::new(RunContext { credentials });
         let slots = Arc::new(Semaphore::new(self.inner.options.concurrency.max(1)));
@@ -403,18 +404,25 @@ fn forward_throttling(
     })
 }
 
-/// What one run reads once: the active integrations (few rows).
+/// What one run reads once: whose credentials serve each user.
 struct RunContext {
-    credentials: Vec<StoredCredentials>,
+    credentials: RunCredentials,
+}
+
+enum RunCredentials {
+    /// `CALSYNC_TENANT_ID` & co.: one app registration for everybody.
+    Override(StoredCredentials),
+    /// The active integrations (few rows), chosen per user the LMS's way.
+    Lms(Vec<StoredCredentials>),
 }
 
 impl RunContext {
     fn credentials_for(&self, selection: &Selection) -> Result<Credentials, String> {
-        let chosen = if self.credentials.len() == 1 && self.credentials[0].integration_id == 0 {
-            Some(&self.credentials[0])
-        } else {
-            choose_credentials(&self.credentials, selection.user_id, selection.branch_id)
-                .map(|(c, _)| c)
+        let chosen = match &self.credentials {
+            RunCredentials::Override(one) => Some(one),
+            RunCredentials::Lms(active) => {
+                choose_credentials(active, selection.user_id, selection.branch_id).map(|(c, _)| c)
+            }
         };
         let chosen = chosen.ok_or_else(|| {
             // The LMS's own words first, so the Django pages read the same; then why.

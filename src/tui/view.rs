@@ -265,27 +265,48 @@ fn draw_conferences(
         .skip(top)
         .take(height)
         .map(|(i, c)| {
-            let mut cells = vec![
+            let cells = vec![
                 (c.id.to_string(), Style::default()),
                 (c.title.clone(), Style::default()),
                 (c.platform.clone(), Style::default()),
                 (c.date.to_string(), Style::default()),
                 (c.slot_count.to_string(), Style::default()),
             ];
-            cells.extend(counts_cells(&c.counts, theme));
-            let cells = pick(cells, &shown);
-            let style = if i == cursor {
-                theme.selected()
-            } else if c.use_time_slots {
-                Style::default()
-            } else {
-                theme.dim()
+            let state = RowState {
+                current: i == cursor,
+                active: c.use_time_slots,
             };
-            row(cells, &w, style)
+            count_row(cells, &c.counts, &shown, &w, state, theme)
         })
         .collect();
     let headers = ["ID", "CONFERENCE", "PLATFORM", "DATE", "SLOTS"];
     draw_rows(frame, area, &headers, &shown, constraints, body, theme);
+}
+
+/// Where a row stands: under the cursor, and whether it is in use (unused rows are dimmed).
+struct RowState {
+    current: bool,
+    active: bool,
+}
+
+/// A row of a count table: its own cells, then the per-state counts, the `shown` ones only.
+fn count_row<'a>(
+    mut cells: Vec<(String, Style)>,
+    counts: &StateCounts,
+    shown: &[bool],
+    widths: &[usize],
+    state: RowState,
+    theme: Theme,
+) -> Row<'a> {
+    cells.extend(counts_cells(counts, theme));
+    let style = if state.current {
+        theme.selected()
+    } else if state.active {
+        Style::default()
+    } else {
+        theme.dim()
+    };
+    row(pick(cells, shown), widths, style)
 }
 
 /// A table of `headers` followed by the per-state count columns, showing the `shown` ones.
@@ -337,7 +358,7 @@ fn draw_slots(frame: &mut Frame, area: Rect, rows: &[SlotSummary], cursor: usize
             } else {
                 format!("{}/∞", s.current_participants)
             };
-            let mut cells = vec![
+            let cells = vec![
                 (s.date.to_string(), Style::default()),
                 (
                     format!(
@@ -364,16 +385,11 @@ fn draw_slots(frame: &mut Frame, area: Rect, rows: &[SlotSummary], cursor: usize
                     Style::default(),
                 ),
             ];
-            cells.extend(counts_cells(&s.counts, theme));
-            let cells = pick(cells, &shown);
-            let style = if i == cursor {
-                theme.selected()
-            } else if s.is_available {
-                Style::default()
-            } else {
-                theme.dim()
+            let state = RowState {
+                current: i == cursor,
+                active: s.is_available,
             };
-            row(cells, &w, style)
+            count_row(cells, &s.counts, &shown, &w, state, theme)
         })
         .collect();
     let headers = ["DATE", "LOCAL TIME", "ZONE", "CAPACITY", "LINK"];

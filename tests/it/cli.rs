@@ -311,14 +311,7 @@ async fn a_slot_ending_before_it_starts_is_flagged_not_fatal() {
 async fn the_lms_aws_db_variables_and_env_file_are_understood() {
     let db = TestDb::with_fixture(Backend::Postgres).await;
     let url = db.url_string();
-    let name = url
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .split('?')
-        .next()
-        .unwrap()
-        .to_string();
+    let name = db.pg_name().to_string();
     let env_dir = tempfile::tempdir().unwrap();
     let env_file = env_dir.path().join(".env");
     std::fs::write(

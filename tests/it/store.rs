@@ -385,7 +385,7 @@ async fn sslmode_require_really_encrypts_the_session() {
     .await
     .expect("TLS connection (the server needs ssl = on; see .ci/postgres-setup)");
     assert_eq!(store.count(&Filter::default()).await.unwrap(), 10);
-    let name = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    let name = db.pg_name();
     let encrypted = db
         .scalar_text(&format!(
             "SELECT bool_and(s.ssl)::text FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
@@ -651,15 +651,7 @@ on_both_backends! {
 #[tokio::test]
 async fn a_role_that_cannot_update_selections_is_detected_as_read_only() {
     let db = TestDb::with_fixture(Backend::Postgres).await;
-    let name = db
-        .url_string()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .split('?')
-        .next()
-        .unwrap()
-        .to_string();
+    let name = db.pg_name().to_string();
     db.exec(&format!(
         "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'calsync_reader') \
          THEN CREATE ROLE calsync_reader LOGIN; END IF; END $$; \

@@ -116,6 +116,11 @@ impl TestDb {
         }
     }
 
+    /// The scratch PostgreSQL database's name.
+    pub fn pg_name(&self) -> &str {
+        self.pg_name.as_deref().expect("a PostgreSQL test database")
+    }
+
     pub fn sqlite_path(&self) -> PathBuf {
         self.sqlite_path.clone().expect("a SQLite test database")
     }
