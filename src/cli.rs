@@ -62,6 +62,16 @@ pub enum Command {
     Sync(SyncArgs),
     /// Export selections as an iCalendar (.ics) file that any calendar application imports
     Ics(IcsArgs),
+    /// Create calsync's own tables (event ledger, audit log) in the LMS database, or remove
+    /// them with --down; never touches the LMS's tables
+    Migrate(MigrateArgs),
+    /// Show the audit log: every operator action that wrote (who, when, what, outcome)
+    Audit(AuditArgs),
+    /// Delete events no selection points to any more (from the ledger) and list probable
+    /// orphans and duplicates found in mailboxes (deleted only when asked and confirmed)
+    Reconcile(ReconcileArgs),
+    /// Check that the events of added selections still exist in Outlook
+    Verify(VerifyArgs),
     /// Run the simulated Graph (token endpoint, events, $batch, throttling) on a loopback port
     GraphSim(GraphSimArgs),
     /// Open the console on a demo LMS database with the simulated Graph (created when missing)
@@ -154,6 +164,14 @@ pub struct SyncArgs {
     /// credentials, throttled, time_zone, network, other
     #[arg(long = "cause", value_name = "CAUSE", value_delimiter = ',', value_parser = parse_cause)]
     pub causes: Vec<crate::domain::Cause>,
+    /// With --retry-failed: also retry failures whose cause is permanent (no_mailbox,
+    /// unknown_user, credentials, time_zone), which are skipped otherwise
+    #[arg(long)]
+    pub include_permanent: bool,
+    /// Only added selections whose event is stale (slot or conference changed since): their
+    /// events are updated in place
+    #[arg(long, conflicts_with_all = ["retry_failed", "all"])]
+    pub stale: bool,
     /// Selections in flight at once (Graph's limit of 4 per mailbox always applies)
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub concurrency: usize,
@@ -161,6 +179,90 @@ pub struct SyncArgs {
     #[arg(long)]
     pub json: bool,
     /// Sync against the built-in simulated Graph instead of Microsoft's (demos, rehearsals)
+    #[arg(long)]
+    pub simulated_graph: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Remove calsync's tables instead (down to version 0, or to --to)
+    #[arg(long)]
+    pub down: bool,
+    /// With --down: the version to go down to
+    #[arg(long, value_name = "VERSION", requires = "down")]
+    pub to: Option<u32>,
+    /// With --down: drop the ledger even though it still tracks live events
+    #[arg(long, requires = "down")]
+    pub force: bool,
+    /// Only print the current version and what each version enables
+    #[arg(long, conflicts_with = "down")]
+    pub status: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// At most this many entries, newest first
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub limit: u32,
+    /// Only this action: sync, console sync, reconcile, verify, migrate
+    #[arg(long, value_name = "ACTION")]
+    pub action: Option<String>,
+    /// One JSON object per entry per line
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// Only this user's mailbox and events
+    #[arg(long, value_name = "ID", conflicts_with = "conference_id")]
+    pub user_id: Option<i64>,
+    /// Only events of this conference (and the mailboxes of its participants)
+    #[arg(long, value_name = "ID")]
+    pub conference_id: Option<i64>,
+    /// Only report: delete nothing, not even the orphans the ledger proves
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also delete the probable orphans and duplicates found by heuristics (asks to confirm)
+    #[arg(long, conflicts_with = "dry_run")]
+    pub delete_probable: bool,
+    /// Confirm --delete-probable without asking (for scripts)
+    #[arg(long, requires = "delete_probable")]
+    pub yes: bool,
+    /// Mailboxes scanned at once
+    #[arg(long, value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: u32,
+    /// One JSON object per finding per line, then a summary object
+    #[arg(long)]
+    pub json: bool,
+    /// Against the built-in simulated Graph instead of Microsoft's (demos, rehearsals)
+    #[arg(long)]
+    pub simulated_graph: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Only selections of this conference
+    #[arg(long, value_name = "ID")]
+    pub conference_id: Option<i64>,
+    /// Only selections of this user
+    #[arg(long, value_name = "ID")]
+    pub user_id: Option<i64>,
+    /// Only this selection (repeatable)
+    #[arg(long = "selection-id", value_name = "ID")]
+    pub selection_ids: Vec<i64>,
+    /// Re-create the events found missing (each one once, never twice)
+    #[arg(long)]
+    pub recreate: bool,
+    /// Events checked at once
+    #[arg(long, value_name = "N", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
+    /// One JSON object per missing event per line, then a summary object
+    #[arg(long)]
+    pub json: bool,
+    /// Against the built-in simulated Graph instead of Microsoft's (demos, rehearsals)
     #[arg(long)]
     pub simulated_graph: bool,
 }
@@ -222,6 +324,9 @@ pub struct FilterArgs {
     /// Attempted before: an age, a date or an RFC 3339 time
     #[arg(long, value_name = "WHEN", value_parser = parse_time)]
     pub until: Option<DateTime<Utc>>,
+    /// Only added selections whose event is stale (slot or conference changed since)
+    #[arg(long)]
+    pub stale: bool,
 }
 
 impl FilterArgs {
@@ -237,6 +342,7 @@ impl FilterArgs {
             error: self.error.clone(),
             attempted_since: self.since,
             attempted_until: self.until,
+            stale: self.stale,
             ..Filter::default()
         }
     }

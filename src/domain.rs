@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
 
 pub mod diagnosis;
+pub mod lifecycle;
 pub mod query;
 mod slot_time;
 mod when;
@@ -84,7 +85,6 @@ impl SyncState {
             ("added", SyncState::Added),
             ("synced", SyncState::Added),
             ("added_stale_error", SyncState::AddedStaleError),
-            ("stale", SyncState::AddedStaleError),
             ("stale_error", SyncState::AddedStaleError),
             ("failed", SyncState::Failed),
             ("interrupted", SyncState::Interrupted),
@@ -219,6 +219,13 @@ pub struct Selection {
     pub slot_updated_at: DateTime<Utc>,
     pub selected_at: DateTime<Utc>,
     pub sync: SyncColumns,
+    /// What the event is made from (slot date, times, zone, link; conference title), as the
+    /// database renders it: recorded in the ledger when an event is written, so a later
+    /// difference shows the event is stale.
+    pub fingerprint: String,
+    /// Added, but the slot or conference changed after the event was written (see
+    /// `store::sql` for the rule).
+    pub stale: bool,
 }
 
 /// The four sync columns as read. Also the write guard: a write only lands while the row still
@@ -295,9 +302,13 @@ pub struct Filter {
     pub platform: Option<String>,
     /// Case-insensitive substring of `calendar_error`.
     pub error: Option<String>,
+    /// Only added selections whose event is stale.
+    pub stale: bool,
     /// Any of these failure causes (see [`diagnosis::cause_of`]); rows without an error text
     /// never match. Empty = no condition.
     pub causes: Vec<Cause>,
+    /// None of these failure causes; rows without an error text always pass.
+    pub exclude_causes: Vec<Cause>,
     pub attempted_since: Option<DateTime<Utc>>,
     pub attempted_until: Option<DateTime<Utc>>,
 }
@@ -305,6 +316,28 @@ pub struct Filter {
 impl Filter {
     pub fn is_empty(&self) -> bool {
         *self == Filter::default()
+    }
+
+    /// "Retry failed" leaves out failures that cannot succeed until someone fixes their cause
+    /// (no mailbox, unknown user, credentials, time zone), unless asked to include them or the
+    /// causes are named.
+    pub fn without_permanent_failures(mut self, include_permanent: bool) -> Filter {
+        if self.scope == Some(Scope::Failed) && !include_permanent && self.causes.is_empty() {
+            self.exclude_causes = Cause::ALL
+                .into_iter()
+                .filter(|c| c.is_permanent())
+                .collect();
+        }
+        self
+    }
+
+    /// The failures [`Filter::without_permanent_failures`] leaves out.
+    pub fn permanent_failures(&self) -> Filter {
+        Filter {
+            exclude_causes: Vec::new(),
+            causes: self.exclude_causes.clone(),
+            ..self.clone()
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! other; `sync` is the engine between them; `sim` is a simulated Graph that speaks the same
 //! HTTP; `commands` are thin callers of all of them.
 
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -175,9 +175,9 @@ impl Case {
 
     fn sql(&self) -> Sql {
         match self {
-            Case::Summary(f) => sql::state_counts(Dialect::Sqlite, f),
-            Case::Page(p) => sql::selection_page(Dialect::Sqlite, p),
-            Case::Count(f) => sql::count(Dialect::Sqlite, f),
+            Case::Summary(f) => sql::state_counts(Dialect::SQLITE, f),
+            Case::Page(p) => sql::selection_page(Dialect::SQLITE, p),
+            Case::Count(f) => sql::count(Dialect::SQLITE, f),
         }
     }
 }

@@ -52,6 +52,7 @@ pub async fn run(args: &BenchConsoleArgs) -> Result<i32, CliError> {
         simulated_graph: false,
         read_only: false,
         read_only_reason: None,
+        missing_tables: None,
         keymap: Default::default(),
     };
     let (mut app, effects) = App::new(session, chrono::Utc::now());
@@ -227,6 +228,7 @@ fn frame_cost(terminal: &mut Screen160, theme: Theme) -> Result<Duration, CliErr
         simulated_graph: false,
         read_only: false,
         read_only_reason: None,
+        missing_tables: None,
         keymap: Default::default(),
     };
     let (mut app, _) = App::new(session, chrono::Utc::now());
@@ -299,6 +301,8 @@ fn synthetic_selection(i: i64) -> crate::domain::Selection {
                 "Graph 404 ErrorInvalidUser: The requested user 'learner{i}@north.example' is invalid."
             )),
         },
+        fingerprint: String::new(),
+        stale: false,
     }
 }
 

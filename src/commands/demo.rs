@@ -18,10 +18,15 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<i32, CliError> 
     }
     let mut out = Output::default();
     let existed = path.exists();
+    let url = DatabaseUrl::Sqlite(path.clone());
     if !existed {
         generate(&path, args.selections).await?;
+        // The demo database is calsync's own, so it comes with the ledger and the audit log.
+        Store::open(&url, &store_options())
+            .await?
+            .migrate_up(chrono::Utc::now())
+            .await?;
     }
-    let url = DatabaseUrl::Sqlite(path.clone());
     if args.print_url {
         out.line(&url.redacted())?;
         out.flush()?;

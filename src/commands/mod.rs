@@ -1,12 +1,14 @@
 //! The headless commands. Each is a thin caller of the store (and later the sync engine): it
 //! parses nothing itself and never holds a second implementation of the logic.
 
+mod audit;
 mod bench;
 mod bench_console;
 mod console;
 mod demo;
 mod doctor;
 mod ics;
+mod migrate;
 mod status;
 mod sync;
 
@@ -104,6 +106,11 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Doctor) => doctor::run(&cli.global).await,
         Some(Command::Sync(args)) => sync::run(&cli.global, &args).await,
         Some(Command::Ics(args)) => ics::run(&cli.global, &args).await,
+        Some(Command::Migrate(args)) => migrate::run(&cli.global, &args).await,
+        Some(Command::Audit(args)) => audit::run(&cli.global, &args).await,
+        Some(Command::Reconcile(_)) | Some(Command::Verify(_)) => {
+            Err(CliError::unusable("not built yet"))
+        }
         Some(Command::GraphSim(args)) => demo::graph_sim(&args).await,
         Some(Command::Demo(args)) => demo::run(&cli.global, &args).await,
         Some(Command::Config(args)) => config_command(&args),

@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{CliError, Output, graph_target, open_store};
+use crate::audit::AuditTrail;
 use crate::cli::{EXIT_OK, EXIT_SOME_FAILED, GlobalArgs, SyncArgs};
 use crate::domain::{Filter, Scope};
 use crate::graph::GraphClient;
@@ -40,19 +41,22 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
             out.line(&format!("Filtering by cause: {}", names.join(", ")))?;
         }
         out.line(match scope {
+            _ if args.stale => "Updating only stale events (slot or conference changed since)",
             Scope::Failed => "Retrying only failed calendar additions",
             Scope::Unsynced => "Syncing only unsynced selections",
             Scope::All => "Syncing ALL selections (including already synced)",
         })?;
     }
-    let filter = Filter {
-        scope: Some(scope),
-        conference_id: args.conference_id,
-        user_id: args.user_id,
-        selection_ids: args.selection_ids.clone(),
-        causes: args.causes.clone(),
-        ..Filter::default()
-    };
+    let filter = filter_of(args, scope);
+    if human && !filter.exclude_causes.is_empty() {
+        let skipped = store.count(&filter.permanent_failures()).await?;
+        if skipped > 0 {
+            out.line(&format!(
+                "Skipping {skipped} failures with a permanent cause (no mailbox, unknown user, \
+                 credentials, time zone): fix them first, or add --include-permanent"
+            ))?;
+        }
+    }
     // The run's list is decided now: rows that fail back into the scope meanwhile are not
     // picked up again (Sidekiq's endless "retry all" loop).
     let ids = store.selection_ids(&filter).await?;
@@ -72,6 +76,15 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
         credentials_override,
         ..SyncOptions::default()
     };
+    let trail = AuditTrail::begin(
+        &store,
+        "sync",
+        &describe_scope(args, scope),
+        "",
+        ids.len() as u64,
+    )
+    .await
+    .map_err(CliError::unusable)?;
     let engine = Engine::new(store, graph, options);
     if human {
         out.line("")?;
@@ -118,6 +131,9 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
     if let Some(sim) = simulator {
         sim.shutdown().await;
     }
+    if let Err(e) = trail.finish_sync(&summary).await {
+        eprintln!("{e}");
+    }
     if args.json {
         out.line(&summary_json(&summary, false))?;
     } else {
@@ -134,12 +150,53 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
     )
 }
 
+/// `--retry-failed` retries what might now succeed: failures of a permanent cause stay out
+/// unless asked for by `--include-permanent` or named with `--cause`.
+fn filter_of(args: &SyncArgs, scope: Scope) -> Filter {
+    Filter {
+        scope: Some(scope),
+        conference_id: args.conference_id,
+        user_id: args.user_id,
+        selection_ids: args.selection_ids.clone(),
+        causes: args.causes.clone(),
+        stale: args.stale,
+        ..Filter::default()
+    }
+    .without_permanent_failures(args.include_permanent)
+}
+
+/// The command line's choice of rows, in the words the audit log keeps.
+fn describe_scope(args: &SyncArgs, scope: Scope) -> String {
+    let mut parts = vec![match scope {
+        _ if args.stale => "--stale".to_string(),
+        Scope::Failed if args.include_permanent => "--retry-failed --include-permanent".to_string(),
+        Scope::Failed => "--retry-failed".to_string(),
+        Scope::All if args.selection_ids.is_empty() => "--all".to_string(),
+        Scope::All => String::new(),
+        Scope::Unsynced => "unsynced".to_string(),
+    }];
+    if let Some(id) = args.conference_id {
+        parts.push(format!("--conference-id {id}"));
+    }
+    if let Some(id) = args.user_id {
+        parts.push(format!("--user-id {id}"));
+    }
+    for id in &args.selection_ids {
+        parts.push(format!("--selection-id {id}"));
+    }
+    for cause in &args.causes {
+        parts.push(format!("--cause {}", cause.as_str()));
+    }
+    parts.retain(|p| !p.is_empty());
+    parts.join(" ")
+}
+
 /// `--retry-failed` wins over `--all`, as in the LMS command; naming selections means "these,
 /// whatever their state" unless `--retry-failed` narrows it.
 fn scope_of(args: &SyncArgs) -> Scope {
     if args.retry_failed {
         Scope::Failed
-    } else if args.all || !args.selection_ids.is_empty() {
+    } else if args.all || args.stale || !args.selection_ids.is_empty() {
         Scope::All
     } else {
         Scope::Unsynced

@@ -25,6 +25,7 @@ enum Field {
     Error,
     Since,
     Until,
+    Is,
 }
 
 /// One key of the language, as the help screen lists it.
@@ -123,6 +124,13 @@ pub const KEYS: &[QueryKey] = &[
         example: "until:2026-01-01",
         description: "attempted before: an age, a date or an RFC 3339 time",
         field: Field::Until,
+    },
+    QueryKey {
+        name: "is",
+        aliases: &[],
+        example: "is:stale",
+        description: "stale: added, but the slot or conference changed after the event was written",
+        field: Field::Is,
     },
 ];
 
@@ -322,6 +330,15 @@ fn apply(
             let at = parse_when(value, now).map_err(bad)?;
             set_once(&mut filter.attempted_until, at, key, format_time)?;
         }
+        Field::Is => {
+            if value.trim().eq_ignore_ascii_case("stale") {
+                filter.stale = true;
+            } else {
+                return Err(bad(format!(
+                    "'{value}' is not something a selection is; try is:stale"
+                )));
+            }
+        }
     }
     Ok(())
 }
@@ -432,6 +449,9 @@ pub fn describe(filter: &Filter) -> String {
     if let Some(at) = &filter.attempted_until {
         push("until", format_time(at));
     }
+    if filter.stale {
+        push("is", "stale".to_string());
+    }
     if let Some(text) = &filter.text {
         tokens.push(free_text(text));
     }
@@ -533,7 +553,7 @@ mod tests {
         assert_eq!(parse("conference:12"), parse("conf:12"));
         assert_eq!(parse("STATE:Failed"), parse("state:failed"));
         assert_eq!(
-            parse("state:stale").states,
+            parse("state:stale_error").states,
             vec![SyncState::AddedStaleError]
         );
         assert_eq!(parse("cause:Time-Zone").causes, vec![Cause::TimeZone]);
@@ -615,7 +635,7 @@ mod tests {
         assert_eq!(
             error("foo:bar"),
             "unknown filter key 'foo:' (valid keys: state, scope, conf, slot, user, id, \
-             platform, role, cause, error, since, until); to search for text with ':' in it, \
+             platform, role, cause, error, since, until, is); to search for text with ':' in it, \
              put it in double quotes"
         );
         assert_eq!(error("conf:"), "'conf:' needs a value, e.g. conf:12");

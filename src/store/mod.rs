@@ -1,6 +1,8 @@
 //! The LMS database: one [`Store`] over two backends (a SQLite file or PostgreSQL), reading and
 //! writing Django's own tables exactly as Django does. Knows nothing of Graph or the terminal.
 
+mod lifecycle;
+pub mod own;
 mod postgres;
 mod schema;
 pub mod sql;
@@ -8,13 +10,17 @@ mod sqlite;
 pub mod url;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-pub use sql::Dialect;
+pub use lifecycle::MigrationReport;
+pub use sql::{Dialect, Engine};
 use sql::{RowMapper, Sql};
 pub use sqlite::{django_datetime, parse_datetime as parse_django_datetime, sqlite_message};
 pub use url::{DatabaseUrl, PgTarget, SslMode};
 
+use crate::domain::lifecycle::LedgerChange;
 use crate::domain::{
     Cause, ConferenceSummary, Filter, IntegrationInfo, Page, PageRequest, Person, Selection,
     SlotSummary, StateCounts, StoredCredentials, SyncColumns, SyncWrite, WriteOutcome,
@@ -69,6 +75,8 @@ enum Backend {
 pub struct Store {
     backend: Backend,
     url: DatabaseUrl,
+    /// The version of calsync's own tables (0: `calsync migrate` was never run).
+    own_version: Arc<AtomicU32>,
 }
 
 impl Store {
@@ -85,8 +93,11 @@ impl Store {
         let store = Store {
             backend,
             url: url.clone(),
+            own_version: Arc::new(AtomicU32::new(0)),
         };
         schema::check(&store).await?;
+        let version = store.read_own_version().await?;
+        store.own_version.store(version, Ordering::Relaxed);
         Ok(store)
     }
 
@@ -100,10 +111,11 @@ impl Store {
     }
 
     pub fn dialect(&self) -> Dialect {
-        match self.backend {
-            Backend::Sqlite(_) => Dialect::Sqlite,
-            Backend::Postgres(_) => Dialect::Postgres,
-        }
+        let engine = match self.backend {
+            Backend::Sqlite(_) => Dialect::SQLITE,
+            Backend::Postgres(_) => Dialect::POSTGRES,
+        };
+        engine.with_ledger(self.has_ledger())
     }
 
     async fn query<T: Send + 'static>(
@@ -315,21 +327,32 @@ impl Store {
     }
 
     /// Writes many sync results in one transaction (on SQLite each commit is a disk flush, which
-    /// would otherwise dominate a bulk run). Each row is still one guarded statement.
+    /// would otherwise dominate a bulk run). Each row is still one guarded statement; the ledger
+    /// changes that go with it commit with it, whatever the guard decides (an event that exists
+    /// must stay findable even when the LMS changed the row meanwhile).
     pub async fn write_sync_many(
         &self,
-        writes: &[(i64, SyncWrite, SyncColumns)],
+        writes: &[(i64, SyncWrite, SyncColumns, Vec<LedgerChange>)],
     ) -> Result<Vec<WriteOutcome>, StoreError> {
-        let statements = writes
-            .iter()
-            .map(|(id, write, expected)| sql::write_sync(self.dialect(), *id, write, expected))
-            .collect();
-        Ok(self
-            .execute_all(statements)
-            .await?
+        let dialect = self.dialect();
+        let mut statements = Vec::with_capacity(writes.len());
+        let mut guarded = Vec::with_capacity(writes.len());
+        for (id, write, expected, ledger) in writes {
+            guarded.push(statements.len());
+            statements.push(sql::write_sync(dialect, *id, write, expected));
+            if dialect.ledger {
+                statements.extend(
+                    ledger
+                        .iter()
+                        .map(|change| own::ledger_change(dialect, change)),
+                );
+            }
+        }
+        let changed = self.execute_all(statements).await?;
+        Ok(guarded
             .into_iter()
-            .map(|changed| {
-                if changed == 1 {
+            .map(|at| {
+                if changed[at] == 1 {
                     WriteOutcome::Written
                 } else {
                     WriteOutcome::Conflict

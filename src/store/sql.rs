@@ -21,40 +21,61 @@ pub const BRANCH: &str = "branches_branch";
 pub const INTEGRATION: &str = "account_settings_teamsintegration";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
+pub enum Engine {
     Sqlite,
     Postgres,
 }
 
+/// What a statement may say: the engine's syntax, and whether calsync's own tables (created by
+/// `calsync migrate`) exist to be consulted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dialect {
+    pub engine: Engine,
+    pub ledger: bool,
+}
+
 impl Dialect {
+    pub const SQLITE: Dialect = Dialect {
+        engine: Engine::Sqlite,
+        ledger: false,
+    };
+    pub const POSTGRES: Dialect = Dialect {
+        engine: Engine::Postgres,
+        ledger: false,
+    };
+
+    pub fn with_ledger(self, ledger: bool) -> Dialect {
+        Dialect { ledger, ..self }
+    }
+
     fn placeholder(self, n: usize) -> String {
-        match self {
-            Dialect::Sqlite => format!("?{n}"),
-            Dialect::Postgres => format!("${n}"),
+        match self.engine {
+            Engine::Sqlite => format!("?{n}"),
+            Engine::Postgres => format!("${n}"),
         }
     }
 
     fn ilike(self) -> &'static str {
         // SQLite's LIKE already ignores ASCII case.
-        match self {
-            Dialect::Sqlite => "LIKE",
-            Dialect::Postgres => "ILIKE",
+        match self.engine {
+            Engine::Sqlite => "LIKE",
+            Engine::Postgres => "ILIKE",
         }
     }
 
     /// `column LIKE` ignoring the case of ASCII letters only, the folding `cause_of` uses.
     /// (Under a UTF-8 collation PostgreSQL's ILIKE also folds e.g. the Kelvin sign to `k`.)
     fn ascii_ilike(self, column: &str) -> String {
-        match self {
-            Dialect::Sqlite => format!("{column} LIKE"),
-            Dialect::Postgres => format!("{column} COLLATE \"C\" ILIKE"),
+        match self.engine {
+            Engine::Sqlite => format!("{column} LIKE"),
+            Engine::Postgres => format!("{column} COLLATE \"C\" ILIKE"),
         }
     }
 
     fn same_text(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => "IS",
-            Dialect::Postgres => "IS NOT DISTINCT FROM",
+        match self.engine {
+            Engine::Sqlite => "IS",
+            Engine::Postgres => "IS NOT DISTINCT FROM",
         }
     }
 }
@@ -74,14 +95,14 @@ pub struct Sql {
     pub params: Vec<Value>,
 }
 
-struct Builder {
+pub(super) struct Builder {
     dialect: Dialect,
     text: String,
     params: Vec<Value>,
 }
 
 impl Builder {
-    fn new(dialect: Dialect, text: &str) -> Builder {
+    pub(super) fn new(dialect: Dialect, text: &str) -> Builder {
         Builder {
             dialect,
             text: text.to_string(),
@@ -89,19 +110,19 @@ impl Builder {
         }
     }
 
-    fn push(&mut self, text: &str) -> &mut Builder {
+    pub(super) fn push(&mut self, text: &str) -> &mut Builder {
         self.text.push_str(text);
         self
     }
 
-    fn bind(&mut self, value: Value) -> &mut Builder {
+    pub(super) fn bind(&mut self, value: Value) -> &mut Builder {
         self.params.push(value);
         let placeholder = self.dialect.placeholder(self.params.len());
         self.text.push_str(&placeholder);
         self
     }
 
-    fn finish(self) -> Sql {
+    pub(super) fn finish(self) -> Sql {
         Sql {
             text: self.text,
             params: self.params,
@@ -172,6 +193,37 @@ const SELECTION_COLUMNS: &str = "s.id, s.user_id, u.username, u.first_name, u.la
     t.end_time, t.timezone, t.meeting_link, t.updated_at, s.selected_at, s.outlook_event_id, \
     s.calendar_added, s.calendar_add_attempted_at, s.calendar_error";
 
+/// What an event is made from, rendered by the database itself: the same expression read at
+/// sync time (and stored in the ledger) and now, so storage formats never cause a difference.
+const FINGERPRINT: &str = "(t.date || '|' || t.start_time || '|' || t.end_time || '|' || \
+    t.timezone || '|' || COALESCE(t.meeting_link, '') || '|' || c.title || '|' || \
+    COALESCE(c.meeting_link, ''))";
+
+/// An added selection whose event no longer matches its slot or conference. With the ledger, the
+/// fingerprint sent is compared exactly; without it (or for events written before calsync
+/// kept one) the slot's `updated_at` after the attempt is the evidence. The ledger is preferred
+/// because the LMS bumps `updated_at` on every change of the slot's participant counter.
+fn stale_predicate(dialect: Dialect) -> String {
+    let by_time = "t.updated_at > s.calendar_add_attempted_at";
+    if dialect.ledger {
+        format!(
+            "(s.calendar_added AND COALESCE((SELECT l.sent_fingerprint <> {FINGERPRINT} \
+             FROM {ledger} l WHERE l.selection_id = s.id AND l.event_id = s.outlook_event_id \
+             AND l.sent_fingerprint IS NOT NULL LIMIT 1), {by_time}, 1 = 0))",
+            ledger = super::own::LEDGER
+        )
+    } else {
+        format!("(s.calendar_added AND COALESCE({by_time}, 1 = 0))")
+    }
+}
+
+fn selection_columns(dialect: Dialect) -> String {
+    format!(
+        "{SELECTION_COLUMNS}, {FINGERPRINT}, CASE WHEN {} THEN 1 ELSE 0 END",
+        stale_predicate(dialect)
+    )
+}
+
 fn selection_from() -> String {
     format!(
         " FROM {SELECTION} s \
@@ -214,6 +266,8 @@ pub fn map_selection(row: &dyn SqlRow) -> Result<Selection, StoreError> {
             attempted_at: row.opt_timestamp(26)?,
             error: row.opt_text(27)?,
         },
+        fingerprint: row.text(28)?,
+        stale: row.int(29)? == 1,
     })
 }
 
@@ -280,6 +334,20 @@ const PERSON_COLUMNS: [&str; 3] = [
     "(u.first_name || ' ' || u.last_name)",
 ];
 
+/// `(has an error AND its cause is one of causes)`.
+fn push_cause_in(b: &mut Builder, causes: &[Cause]) {
+    b.push(&format!("({HAS_ERROR} AND "));
+    push_cause_expr(b);
+    b.push(" IN (");
+    for (i, cause) in causes.iter().enumerate() {
+        if i > 0 {
+            b.push(", ");
+        }
+        b.bind(Value::Text(cause.as_str().to_string()));
+    }
+    b.push("))");
+}
+
 /// Appends ` WHERE …` (or nothing) for the filter. Needs `s`, and `u`/`c` when the filter
 /// names their columns (see [`needs_joins`]).
 fn push_where(b: &mut Builder, filter: &Filter, extra: Option<&dyn Fn(&mut Builder)>) {
@@ -344,16 +412,12 @@ fn push_where(b: &mut Builder, filter: &Filter, extra: Option<&dyn Fn(&mut Build
     }
     if !filter.causes.is_empty() {
         and(b);
-        b.push(&format!("({HAS_ERROR} AND "));
-        push_cause_expr(b);
-        b.push(" IN (");
-        for (i, cause) in filter.causes.iter().enumerate() {
-            if i > 0 {
-                b.push(", ");
-            }
-            b.bind(Value::Text(cause.as_str().to_string()));
-        }
-        b.push("))");
+        push_cause_in(b, &filter.causes);
+    }
+    if !filter.exclude_causes.is_empty() {
+        and(b);
+        b.push("NOT ");
+        push_cause_in(b, &filter.exclude_causes);
     }
     if let Some(since) = filter.attempted_since {
         and(b);
@@ -364,6 +428,11 @@ fn push_where(b: &mut Builder, filter: &Filter, extra: Option<&dyn Fn(&mut Build
         and(b);
         b.push("s.calendar_add_attempted_at < ")
             .bind(Value::Time(until));
+    }
+    if filter.stale {
+        and(b);
+        let predicate = stale_predicate(b.dialect);
+        b.push(&predicate);
     }
     if let Some(extra) = extra {
         and(b);
@@ -380,14 +449,16 @@ fn needs_joins(filter: &Filter) -> bool {
 }
 
 fn filtered_from(filter: &Filter) -> String {
-    if needs_joins(filter) {
-        format!(
-            " FROM {SELECTION} s JOIN {USER} u ON u.id = s.user_id \
-             JOIN {CONFERENCE} c ON c.id = s.conference_id"
-        )
-    } else {
-        format!(" FROM {SELECTION} s")
+    let mut from = format!(" FROM {SELECTION} s");
+    if needs_joins(filter) || filter.stale {
+        from.push_str(&format!(
+            " JOIN {USER} u ON u.id = s.user_id JOIN {CONFERENCE} c ON c.id = s.conference_id"
+        ));
     }
+    if filter.stale {
+        from.push_str(&format!(" JOIN {SLOT} t ON t.id = s.time_slot_id"));
+    }
+    from
 }
 
 fn sort_column(key: SortKey) -> &'static str {
@@ -441,7 +512,7 @@ fn push_after(b: &mut Builder, cursor: &Cursor, key: SortKey, descending: bool) 
 }
 
 pub fn selection_page(dialect: Dialect, request: &PageRequest) -> Sql {
-    let mut b = Builder::new(dialect, &format!("SELECT {SELECTION_COLUMNS}"));
+    let mut b = Builder::new(dialect, &format!("SELECT {}", selection_columns(dialect)));
     b.push(&selection_from());
     let sort = request.sort;
     let after = request.after.clone();
@@ -487,11 +558,9 @@ pub fn map_id(row: &dyn SqlRow) -> Result<i64, StoreError> {
 /// Failed selections per day of their last attempt (UTC), since `since`.
 pub fn failure_trend(dialect: Dialect, since: DateTime<Utc>) -> Sql {
     // The day of a timestamp is the one expression that differs per engine.
-    let day = match dialect {
-        Dialect::Sqlite => "substr(s.calendar_add_attempted_at, 1, 10)",
-        Dialect::Postgres => {
-            "to_char(s.calendar_add_attempted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
-        }
+    let day = match dialect.engine {
+        Engine::Sqlite => "substr(s.calendar_add_attempted_at, 1, 10)",
+        Engine::Postgres => "to_char(s.calendar_add_attempted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
     };
     let mut b = Builder::new(
         dialect,
@@ -549,7 +618,7 @@ pub fn users_by_login(dialect: Dialect, login: &str) -> Sql {
 }
 
 pub fn selection_by_id(dialect: Dialect, id: i64) -> Sql {
-    let mut b = Builder::new(dialect, &format!("SELECT {SELECTION_COLUMNS}"));
+    let mut b = Builder::new(dialect, &format!("SELECT {}", selection_columns(dialect)));
     b.push(&selection_from())
         .push(" WHERE s.id = ")
         .bind(Value::Int(id));
@@ -766,16 +835,16 @@ pub fn map_integration(row: &dyn SqlRow) -> Result<IntegrationInfo, StoreError> 
 
 /// The column names of `table` (no rows when the table does not exist).
 pub fn table_columns(dialect: Dialect, table: &str) -> Sql {
-    let text = match dialect {
-        Dialect::Sqlite => "SELECT name FROM pragma_table_info(",
-        Dialect::Postgres => {
+    let text = match dialect.engine {
+        Engine::Sqlite => "SELECT name FROM pragma_table_info(",
+        Engine::Postgres => {
             "SELECT column_name::text FROM information_schema.columns \
              WHERE table_schema = ANY (current_schemas(false)) AND table_name = "
         }
     };
     let mut b = Builder::new(dialect, text);
     b.bind(Value::Text(table.to_string()));
-    if dialect == Dialect::Sqlite {
+    if dialect.engine == Engine::Sqlite {
         b.push(")");
     }
     b.finish()
@@ -860,17 +929,17 @@ fn push_guard(b: &mut Builder, expected: &SyncColumns) {
             }
         }
     }
-    match (expected.attempted_at, b.dialect) {
+    match (expected.attempted_at, b.dialect.engine) {
         (None, _) => {
             b.push(" AND calendar_add_attempted_at IS NULL");
         }
         // Compared as instants, so a value stored in another valid text form still matches.
-        (Some(at), Dialect::Sqlite) => {
+        (Some(at), Engine::Sqlite) => {
             b.push(" AND julianday(calendar_add_attempted_at) = julianday(")
                 .bind(Value::Time(at))
                 .push(")");
         }
-        (Some(at), Dialect::Postgres) => {
+        (Some(at), Engine::Postgres) => {
             b.push(" AND calendar_add_attempted_at = ")
                 .bind(Value::Time(at));
         }
@@ -887,7 +956,7 @@ mod tests {
             text: Some("x'; DROP TABLE users_customuser; --".to_string()),
             ..Filter::default()
         };
-        let sql = count(Dialect::Postgres, &filter);
+        let sql = count(Dialect::POSTGRES, &filter);
         assert!(!sql.text.contains("DROP TABLE"));
         assert!(sql.text.contains("ILIKE $1"));
     }
@@ -907,7 +976,7 @@ mod tests {
             ..Filter::default()
         };
         let patterns: usize = CAUSE_PATTERNS.iter().map(|(_, p)| p.len()).sum();
-        for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        for dialect in [Dialect::SQLITE, Dialect::POSTGRES] {
             let sql = count(dialect, &filter);
             assert_eq!(sql.params.len(), patterns + 2);
             assert!(!sql.text.contains("mailboxnotenabledforrestapi"));
@@ -918,7 +987,7 @@ mod tests {
             assert_eq!(sql.params[patterns + 1], Value::Text("other".into()));
         }
         assert!(
-            count(Dialect::Postgres, &filter)
+            count(Dialect::POSTGRES, &filter)
                 .text
                 .contains("s.calendar_error COLLATE \"C\" ILIKE $1 ESCAPE")
         );
@@ -931,7 +1000,7 @@ mod tests {
             user_id: Some(4),
             ..Filter::default()
         };
-        assert!(count(Dialect::Sqlite, &filter).text.contains("?2"));
-        assert!(count(Dialect::Postgres, &filter).text.contains("$2"));
+        assert!(count(Dialect::SQLITE, &filter).text.contains("?2"));
+        assert!(count(Dialect::POSTGRES, &filter).text.contains("$2"));
     }
 }

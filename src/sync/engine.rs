@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::payload::{PayloadOptions, TAG_PROPERTY_ID, event_payload, tag_for, transaction_id};
 use super::writer::ResultWriter;
 use super::{ItemLabel, ItemResult, Outcome, Summary, SyncAction, SyncEvent};
+use crate::domain::lifecycle::{LedgerAction, LedgerChange, LedgerEntry};
 use crate::domain::{
     Filter, PageRequest, Selection, SlotWindow, Sort, SortKey, StoredCredentials, SyncWrite,
     WriteOutcome, choose_credentials, resolve_slot_window,
@@ -240,15 +241,23 @@ impl Engine {
                 },
             };
         }
+        let mut ledger = Vec::new();
+        let result = self.attempt(&selection, run, &mut ledger).await;
         let at = Utc::now();
-        let (write, if_written) = match self.attempt(&selection, run).await {
-            Ok((event_id, action)) => (
-                SyncWrite::Success {
-                    outlook_event_id: event_id.clone(),
-                    at,
-                },
-                Outcome::Synced { event_id, action },
-            ),
+        let (write, if_written) = match result {
+            Ok(written) => {
+                ledger.push(LedgerChange::Record(ledger_entry(&selection, &written, at)));
+                (
+                    SyncWrite::Success {
+                        outlook_event_id: written.event_id.clone(),
+                        at,
+                    },
+                    Outcome::Synced {
+                        event_id: written.event_id,
+                        action: written.action,
+                    },
+                )
+            }
             Err(error) => {
                 let error = one_line(&error);
                 (
@@ -263,7 +272,7 @@ impl Engine {
         let outcome = match self
             .inner
             .writer
-            .write(id, write, selection.sync.clone())
+            .write(id, write, selection.sync.clone(), ledger)
             .await
         {
             Ok(WriteOutcome::Written) => if_written,
@@ -288,12 +297,14 @@ impl Engine {
         }
     }
 
-    /// One selection against Graph. Ok: the event id and what was done; Err: the reason.
+    /// One selection against Graph. Ok: the event written; Err: the reason. What is learnt on
+    /// the way about other events (an old one gone) is added to `ledger`.
     async fn attempt(
         &self,
         selection: &Selection,
         run: &RunContext,
-    ) -> Result<(String, SyncAction), String> {
+        ledger: &mut Vec<LedgerChange>,
+    ) -> Result<Written, String> {
         let mailbox = selection.email.trim();
         if mailbox.is_empty() {
             return Err("User email address is required for calendar integration".to_string());
@@ -316,8 +327,16 @@ impl Engine {
                 .update_event(&credentials, mailbox, event_id, &update)
                 .await
             {
-                Ok(event) => return Ok((event.id, SyncAction::Updated)),
-                Err(e) if e.kind == ErrorKind::NotFound => generation = 1,
+                Ok(event) => return Ok(window.written(event.id, SyncAction::Updated)),
+                Err(e) if e.kind == ErrorKind::NotFound => {
+                    generation = 1;
+                    ledger.push(LedgerChange::Mark {
+                        mailbox: mailbox.to_lowercase(),
+                        event_id: event_id.to_string(),
+                        action: LedgerAction::Missing,
+                        at: Utc::now(),
+                    });
+                }
                 Err(e) => return Err(e.operator_text()),
             }
         }
@@ -335,26 +354,26 @@ impl Engine {
                 .update_event(&credentials, mailbox, &found, &update)
                 .await
                 .map_err(|e| e.operator_text())?;
-            return Ok((event.id, SyncAction::Adopted));
+            return Ok(window.written(event.id, SyncAction::Adopted));
         }
 
         let transaction = transaction_id(selection, generation);
         let create = event_payload(selection, &window, options, Some(&transaction));
         match graph.create_event(&credentials, mailbox, &create).await {
-            Ok(event) => Ok((event.id, SyncAction::Created)),
+            Ok(event) => Ok(window.written(event.id, SyncAction::Created)),
             Err(e) if e.kind == ErrorKind::Ambiguous => {
                 // The create may have reached the mailbox: look before creating again.
                 if let Some(found) = self
                     .find_tagged(&credentials, mailbox, selection.id)
                     .await?
                 {
-                    return Ok((found, SyncAction::Adopted));
+                    return Ok(window.written(found, SyncAction::Adopted));
                 }
                 // Same transactionId: should the first create surface late, Graph dedups it.
                 graph
                     .create_event(&credentials, mailbox, &create)
                     .await
-                    .map(|event| (event.id, SyncAction::Created))
+                    .map(|event| window.written(event.id, SyncAction::Created))
                     .map_err(|e| e.operator_text())
             }
             Err(e) => Err(e.operator_text()),
@@ -379,6 +398,48 @@ impl Engine {
             .await
             .map_err(|e: GraphError| e.operator_text())?;
         Ok(found.into_iter().next().map(|event| event.id))
+    }
+}
+
+/// An event as written to a mailbox.
+struct Written {
+    event_id: String,
+    action: SyncAction,
+    window: SlotWindow,
+}
+
+impl SlotWindow {
+    fn written(&self, event_id: String, action: SyncAction) -> Written {
+        Written {
+            event_id,
+            action,
+            window: self.clone(),
+        }
+    }
+}
+
+fn ledger_entry(
+    selection: &Selection,
+    written: &Written,
+    at: chrono::DateTime<Utc>,
+) -> LedgerEntry {
+    LedgerEntry {
+        selection_id: selection.id,
+        user_id: selection.user_id,
+        conference_id: selection.conference_id,
+        slot_id: selection.time_slot_id,
+        mailbox: selection.email.trim().to_lowercase(),
+        event_id: written.event_id.clone(),
+        subject: selection.conference_title.clone(),
+        sent_start: written.window.start_utc,
+        sent_end: written.window.end_utc,
+        fingerprint: selection.fingerprint.clone(),
+        action: match written.action {
+            SyncAction::Created => LedgerAction::Created,
+            SyncAction::Updated => LedgerAction::Updated,
+            SyncAction::Adopted => LedgerAction::Adopted,
+        },
+        at,
     }
 }
 

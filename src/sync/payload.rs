@@ -282,6 +282,8 @@ mod tests {
             slot_updated_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
             selected_at: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
             sync: SyncColumns::default(),
+            fingerprint: String::new(),
+            stale: false,
         }
     }
 

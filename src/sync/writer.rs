@@ -7,6 +7,7 @@
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::domain::lifecycle::LedgerChange;
 use crate::domain::{SyncColumns, SyncWrite, WriteOutcome};
 use crate::store::{Store, StoreError};
 
@@ -16,6 +17,7 @@ struct Job {
     id: i64,
     write: SyncWrite,
     expected: SyncColumns,
+    ledger: Vec<LedgerChange>,
     reply: oneshot::Sender<Result<WriteOutcome, String>>,
 }
 
@@ -31,12 +33,14 @@ impl ResultWriter {
         ResultWriter { jobs }
     }
 
-    /// Writes one result and waits until it is committed (or refused by the guard).
+    /// Writes one result, with the ledger changes that go with it, and waits until it is
+    /// committed (or refused by the guard).
     pub async fn write(
         &self,
         id: i64,
         write: SyncWrite,
         expected: SyncColumns,
+        ledger: Vec<LedgerChange>,
     ) -> Result<WriteOutcome, String> {
         let (reply, answer) = oneshot::channel();
         self.jobs
@@ -44,6 +48,7 @@ impl ResultWriter {
                 id,
                 write,
                 expected,
+                ledger,
                 reply,
             })
             .await
@@ -65,7 +70,7 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
         }
         let writes: Vec<_> = batch
             .iter()
-            .map(|j| (j.id, j.write.clone(), j.expected.clone()))
+            .map(|j| (j.id, j.write.clone(), j.expected.clone(), j.ledger.clone()))
             .collect();
         match store.write_sync_many(&writes).await {
             Ok(outcomes) => {

@@ -31,6 +31,10 @@ pub enum Action {
     ClearMarks,
     Retry,
     BulkSync,
+    /// Overview: retry the failures of the cause under the cursor.
+    RetryCause,
+    /// Overview: retry every failure (of a cause worth retrying, unless asked).
+    RetryAllFailed,
     CancelJob,
     ErrorDetail,
     Person,
@@ -47,6 +51,10 @@ pub enum Action {
 pub enum Report {
     Overview(u64, Result<OverviewPart, String>),
     Conferences(u64, Result<Vec<ConferenceSummary>, String>),
+    Audit(
+        u64,
+        Result<Vec<crate::domain::lifecycle::AuditRecord>, String>,
+    ),
     Slots(u64, Result<Vec<SlotSummary>, String>),
     Page(u64, Result<Page, String>),
     /// The exact count and per-state counts of a list's filter.

@@ -10,6 +10,7 @@ use super::action::{Action, Report};
 use super::data::{BulkPlan, OverviewData, PersonData};
 use super::keymap::{self, Context};
 use super::list::{Fetch, Placement, SelectionList};
+use crate::domain::lifecycle::AuditRecord;
 use crate::domain::{
     ConferenceSummary, Filter, PageRequest, Scope, Selection, SlotSummary, Sort, SyncState,
 };
@@ -29,8 +30,9 @@ pub enum Effect {
     Rows(u64, Vec<i64>, Sort),
     Selection(u64, i64),
     Person(u64, i64),
-    BulkPlan(u64, SyncTarget, Scope),
-    Sync(SyncTarget, Scope),
+    Audit(u64),
+    BulkPlan(u64, SyncTarget, RunScope),
+    Sync(SyncTarget, RunScope),
     CancelSync,
     /// The filter's rows to a file: format (csv/json) and an optional path.
     Export(Filter, String, Option<String>),
@@ -49,6 +51,32 @@ pub enum SyncTarget {
     },
 }
 
+/// Which rows of a target a run takes: the scope, and for "retry failed" whether failures of a
+/// permanent cause are retried too (they are left out unless asked for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunScope {
+    pub scope: Scope,
+    pub include_permanent: bool,
+}
+
+impl RunScope {
+    pub fn of(scope: Scope) -> RunScope {
+        RunScope {
+            scope,
+            include_permanent: false,
+        }
+    }
+
+    /// `filter` narrowed to the rows this run takes.
+    pub fn narrow(self, filter: &Filter) -> Filter {
+        Filter {
+            scope: Some(self.scope),
+            ..filter.clone()
+        }
+        .without_permanent_failures(self.include_permanent)
+    }
+}
+
 /// Facts about the session: what the header shows, and the keymap in force.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -56,6 +84,8 @@ pub struct Session {
     pub simulated_graph: bool,
     pub read_only: bool,
     pub read_only_reason: Option<String>,
+    /// Which features wait for `calsync migrate`, when some do.
+    pub missing_tables: Option<String>,
     pub keymap: keymap::Keymap,
 }
 
@@ -96,8 +126,12 @@ pub enum Screen {
         data: Option<OverviewData>,
         pending: Option<u64>,
         error: Option<String>,
+        /// The row of the causes panel under the cursor.
+        cause: usize,
     },
     Conferences(Table<ConferenceSummary>),
+    /// The audit log, newest first.
+    Audit(Table<AuditRecord>),
     Slots {
         conference: ConferenceSummary,
         table: Table<SlotSummary>,
@@ -123,7 +157,7 @@ impl Screen {
     pub fn context(&self) -> Context {
         match self {
             Screen::Overview { .. } => Context::Overview,
-            Screen::Conferences(_) | Screen::Slots { .. } => Context::Lists,
+            Screen::Conferences(_) | Screen::Slots { .. } | Screen::Audit(_) => Context::Lists,
             // The detail of one selection offers what its row does (retry, person).
             Screen::Selections { .. } | Screen::Person { .. } | Screen::ErrorDetail { .. } => {
                 Context::Selections
@@ -135,6 +169,7 @@ impl Screen {
         match self {
             Screen::Overview { .. } => "Overview".to_string(),
             Screen::Conferences(_) => "Conferences".to_string(),
+            Screen::Audit(_) => "Audit log".to_string(),
             Screen::Slots { conference, .. } => crate::text::clean_line(&conference.title),
             Screen::Selections { title, .. } => title.clone(),
             Screen::Person { data, user_id, .. } => data
@@ -169,6 +204,8 @@ pub enum InputKind {
 #[derive(Debug, Clone)]
 pub struct BulkSheet {
     pub scope: Scope,
+    /// With "failed": retry failures of a permanent cause too.
+    pub include_permanent: bool,
     pub dry_run: bool,
     /// The filter the run covers (the list's filter, or the marks).
     pub target: SyncTarget,
@@ -296,8 +333,15 @@ impl App {
             data: None,
             pending: Some(generation),
             error: None,
+            cause: 0,
         });
         vec![Effect::Overview(generation)]
+    }
+
+    fn open_audit(&mut self) -> Vec<Effect> {
+        let generation = self.generation();
+        self.push(Screen::Audit(Table::loading(generation)));
+        vec![Effect::Audit(generation)]
     }
 
     fn open_conferences(&mut self) -> Vec<Effect> {
@@ -461,6 +505,29 @@ impl App {
             }
             Action::Retry => self.retry(),
             Action::BulkSync => self.open_bulk(),
+            Action::RetryCause => match self.cause_under_cursor() {
+                Some(cause) => self.open_bulk_for(
+                    SyncTarget::Matching {
+                        filter: Box::new(Filter {
+                            causes: vec![cause],
+                            ..Filter::default()
+                        }),
+                        except: Vec::new(),
+                    },
+                    Scope::Failed,
+                ),
+                None => {
+                    self.message = Some("no failures to retry".to_string());
+                    Vec::new()
+                }
+            },
+            Action::RetryAllFailed => self.open_bulk_for(
+                SyncTarget::Matching {
+                    filter: Box::default(),
+                    except: Vec::new(),
+                },
+                Scope::Failed,
+            ),
             Action::CancelJob => {
                 if let Some(job) = self.job.as_mut().filter(|j| j.running()) {
                     job.cancelling = true;
@@ -485,7 +552,17 @@ impl App {
 
     fn move_by(&mut self, delta: i64, height: usize) -> Vec<Effect> {
         match self.stack.last_mut() {
+            Some(Screen::Overview { data, cause, .. }) => {
+                let rows = data
+                    .as_ref()
+                    .and_then(|d| d.causes.as_ref())
+                    .map_or(0, Vec::len);
+                if rows > 0 {
+                    *cause = (*cause as i64 + delta).clamp(0, rows as i64 - 1) as usize;
+                }
+            }
             Some(Screen::Conferences(table)) => table.move_by(delta),
+            Some(Screen::Audit(table)) => table.move_by(delta),
             Some(Screen::Slots { table, .. }) => table.move_by(delta),
             Some(screen) => {
                 let fetch = screen
@@ -528,6 +605,7 @@ impl App {
     fn enter(&mut self) -> Vec<Effect> {
         match self.stack.last() {
             Some(Screen::Overview { .. }) => self.open_conferences(),
+            Some(Screen::Audit(_)) => Vec::new(),
             Some(Screen::Conferences(table)) => {
                 let Some(conference) = table.current().cloned() else {
                     return Vec::new();
@@ -748,6 +826,7 @@ impl App {
                 None => Err("open a list of selections to export it".to_string()),
             },
             C::Refresh => Ok(self.reload()),
+            C::Audit => Ok(self.open_audit()),
             C::ReadOnly => {
                 self.session.read_only = true;
                 self.session.read_only_reason = Some(":readonly".to_string());
@@ -775,7 +854,10 @@ impl App {
             Some(s) => {
                 let id = s.id;
                 self.start_job(format!("Retry of selection {id}"), 1);
-                vec![Effect::Sync(SyncTarget::Ids(vec![id]), Scope::All)]
+                vec![Effect::Sync(
+                    SyncTarget::Ids(vec![id]),
+                    RunScope::of(Scope::All),
+                )]
             }
             None => Vec::new(),
         }
@@ -787,6 +869,17 @@ impl App {
             return Vec::new();
         }
         self.open_bulk_with(Scope::Failed)
+    }
+
+    fn cause_under_cursor(&self) -> Option<crate::domain::Cause> {
+        match self.screen() {
+            Some(Screen::Overview {
+                data: Some(data),
+                cause,
+                ..
+            }) => data.causes.as_ref()?.get(*cause).map(|(c, _)| *c),
+            _ => None,
+        }
     }
 
     fn open_bulk_with(&mut self, scope: Scope) -> Vec<Effect> {
@@ -807,8 +900,18 @@ impl App {
                 except: Vec::new(),
             }
         };
+        self.open_bulk_for(target, scope)
+    }
+
+    /// The bulk sheet for `target`: nothing starts before the operator confirms it.
+    fn open_bulk_for(&mut self, target: SyncTarget, scope: Scope) -> Vec<Effect> {
+        if self.job.as_ref().is_some_and(Job::running) {
+            self.message = Some("a sync is already running (x cancels it)".to_string());
+            return Vec::new();
+        }
         let mut sheet = BulkSheet {
             scope,
+            include_permanent: false,
             dry_run: false,
             target,
             plan: None,
@@ -829,7 +932,10 @@ impl App {
         vec![Effect::BulkPlan(
             generation,
             sheet.target.clone(),
-            sheet.scope,
+            RunScope {
+                scope: sheet.scope,
+                include_permanent: sheet.include_permanent,
+            },
         )]
     }
 
@@ -850,6 +956,10 @@ impl App {
                     Scope::Unsynced => Scope::All,
                     Scope::All => Scope::Failed,
                 };
+                effects = self.plan_bulk(&mut sheet);
+            }
+            KeyCode::Char('p') if sheet.scope == Scope::Failed && sheet.typed.is_empty() => {
+                sheet.include_permanent = !sheet.include_permanent;
                 effects = self.plan_bulk(&mut sheet);
             }
             KeyCode::Char('d') if !needs_typing || sheet.typed.is_empty() => {
@@ -888,11 +998,11 @@ impl App {
                     format!(
                         "Sync of {} selections ({})",
                         plan.count,
-                        scope_name(plan.scope)
+                        scope_name(plan.run.scope)
                     ),
                     plan.count as usize,
                 );
-                return vec![Effect::Sync(plan.target.clone(), plan.scope)];
+                return vec![Effect::Sync(plan.target.clone(), plan.run)];
             }
             _ => {}
         }
@@ -938,6 +1048,7 @@ impl App {
                         data,
                         pending,
                         error,
+                        ..
                     } = screen
                         && *pending == Some(generation)
                     {
@@ -962,6 +1073,14 @@ impl App {
             Report::Conferences(generation, result) => {
                 for screen in &mut self.stack {
                     if let Screen::Conferences(table) = screen {
+                        fill(table, generation, result);
+                        break;
+                    }
+                }
+            }
+            Report::Audit(generation, result) => {
+                for screen in &mut self.stack {
+                    if let Screen::Audit(table) = screen {
                         fill(table, generation, result);
                         break;
                     }
@@ -1187,6 +1306,10 @@ impl App {
         match self.stack.last() {
             Some(Screen::Overview { .. }) => self.open_overview(),
             Some(Screen::Conferences(_)) => self.open_conferences(),
+            Some(Screen::Audit(_)) => {
+                self.stack.pop();
+                self.open_audit()
+            }
             Some(Screen::Slots { conference, .. }) => {
                 let conference = conference.clone();
                 let generation = self.generation();

@@ -26,6 +26,7 @@ pub enum Command {
     },
     Refresh,
     ReadOnly,
+    Audit,
 }
 
 /// Which selections `:sync` works on: the LMS command's scopes, or the rows marked in the list.
@@ -218,6 +219,14 @@ pub const COMMANDS: &[CommandHelp] = &[
         description: "Read the database again",
         choices: &[],
         build: |args| no_args(args, Command::Refresh),
+    },
+    CommandHelp {
+        name: "audit",
+        aliases: &["log"],
+        args: "",
+        description: "The audit log: who synced, reconciled or verified what, and how it ended",
+        choices: &[],
+        build: |args| no_args(args, Command::Audit),
     },
     CommandHelp {
         name: "readonly",

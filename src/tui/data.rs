@@ -1,7 +1,7 @@
 //! What the console's background work hands back: plain data, ready to draw.
 
-use super::app::SyncTarget;
-use crate::domain::{Cause, CredentialSource, Person, Scope, StateCounts};
+use super::app::{RunScope, SyncTarget};
+use crate::domain::{Cause, CredentialSource, Person, StateCounts};
 
 /// The overview arrives in parts, cheapest first, so a big database shows its counts at once
 /// and fills in the rest as the heavier queries finish.
@@ -54,7 +54,9 @@ pub struct PersonData {
 /// A bulk run as it will happen, shown before anything is sent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BulkPlan {
-    pub scope: Scope,
+    pub run: RunScope,
+    /// Failures of a permanent cause the run leaves out (0 when they are included).
+    pub permanent_left_out: u64,
     pub target: SyncTarget,
     pub count: u64,
     pub counts: StateCounts,

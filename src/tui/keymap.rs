@@ -225,6 +225,28 @@ pub const BINDINGS: &[Binding] = &[
         false
     ),
     bind!(
+        Char('r'),
+        NONE,
+        RetryCause,
+        "retry cause",
+        "r",
+        "retry the failures of the cause under the cursor (↑↓ pick)…",
+        Overview,
+        true,
+        true
+    ),
+    bind!(
+        Char('R'),
+        SHIFT,
+        RetryAllFailed,
+        "retry all",
+        "R",
+        "retry all failed, permanent causes left out unless asked…",
+        Overview,
+        true,
+        true
+    ),
+    bind!(
         Char('x'),
         NONE,
         CancelJob,
@@ -449,6 +471,8 @@ const ACTION_NAMES: &[(&str, Action)] = &[
     ("clear_marks", Action::ClearMarks),
     ("retry", Action::Retry),
     ("bulk_sync", Action::BulkSync),
+    ("retry_cause", Action::RetryCause),
+    ("retry_all_failed", Action::RetryAllFailed),
     ("cancel_job", Action::CancelJob),
     ("error_detail", Action::ErrorDetail),
     ("person", Action::Person),

@@ -63,6 +63,7 @@ pub async fn run(store: Store, engine: Engine, options: ConsoleOptions) -> Resul
         } else {
             None
         },
+        missing_tables: missing_tables_notice(&store),
         keymap: options.keymap,
     };
     let _ = color_eyre::install();
@@ -143,4 +144,20 @@ async fn event_loop(
             return Ok(());
         }
     }
+}
+
+/// What the operator misses until `calsync migrate` has run (the console works without it).
+fn missing_tables_notice(store: &crate::store::Store) -> Option<String> {
+    let pending = store.pending_migrations();
+    if pending.is_empty() {
+        return None;
+    }
+    let missing: Vec<String> = pending
+        .iter()
+        .map(|m| format!("{} ({})", m.name, m.enables))
+        .collect();
+    Some(format!(
+        "`calsync migrate` has not run here: no {}.",
+        missing.join(" or ")
+    ))
 }

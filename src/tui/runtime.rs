@@ -8,9 +8,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::action::Report;
-use super::app::{Effect, SyncTarget};
+use super::app::{Effect, RunScope, SyncTarget};
 use super::data::{BulkPlan, OverviewPart, PersonData};
-use crate::domain::{Filter, PageRequest, Scope, Sort, SyncState, choose_credentials};
+use crate::audit::AuditTrail;
+use crate::domain::lifecycle::AuditOutcome;
+use crate::domain::{Filter, PageRequest, Sort, SyncState, choose_credentials};
 use crate::export;
 use crate::store::{Store, StoreError};
 use crate::sync::Engine;
@@ -67,6 +69,14 @@ impl Runtime {
                     send(Report::Conferences(
                         generation,
                         text(store.conferences().await),
+                    ));
+                });
+            }
+            Effect::Audit(generation) => {
+                tokio::spawn(async move {
+                    send(Report::Audit(
+                        generation,
+                        text(store.audit_rows(500, None).await),
                     ));
                 });
             }
@@ -128,6 +138,19 @@ impl Runtime {
                         Ok(ids) => ids,
                         Err(e) => return send(Report::SyncFailed(e)),
                     };
+                    let (what, filter) = describe_target(&target, scope);
+                    let trail = match AuditTrail::begin(
+                        &store,
+                        "console sync",
+                        &what,
+                        &filter,
+                        ids.len() as u64,
+                    )
+                    .await
+                    {
+                        Ok(trail) => trail,
+                        Err(e) => return send(Report::SyncFailed(e)),
+                    };
                     let (events, mut rx) = mpsc::unbounded_channel();
                     let forward = tokio::spawn(async move {
                         while let Some(event) = rx.recv().await {
@@ -136,8 +159,16 @@ impl Runtime {
                     });
                     let result = engine.run(ids, events, cancel).await;
                     let _ = forward.await;
-                    if let Err(e) = result {
-                        send(Report::SyncFailed(e));
+                    match result {
+                        Ok(summary) => {
+                            if let Err(e) = trail.finish_sync(&summary).await {
+                                send(Report::SyncFailed(e));
+                            }
+                        }
+                        Err(e) => {
+                            let _ = trail.finish(AuditOutcome::Failed, 0, &e).await;
+                            send(Report::SyncFailed(e));
+                        }
                     }
                 });
             }
@@ -248,10 +279,31 @@ async fn person(store: &Store, user_id: i64) -> Result<Option<PersonData>, Strin
     }))
 }
 
-fn scoped(filter: &Filter, scope: Scope) -> Filter {
-    Filter {
-        scope: Some(scope),
-        ..filter.clone()
+/// A console run in the audit log's words: which rows (and the scope), and the filter.
+fn describe_target(target: &SyncTarget, run: RunScope) -> (String, String) {
+    let mut scope = super::app::scope_name(run.scope).to_string();
+    if run.include_permanent {
+        scope.push_str(", permanent causes included");
+    }
+    match target {
+        SyncTarget::Ids(ids) if ids.len() == 1 => {
+            (format!("selection {} ({scope})", ids[0]), String::new())
+        }
+        SyncTarget::Ids(ids) => (
+            format!("{} marked rows ({scope})", ids.len()),
+            String::new(),
+        ),
+        SyncTarget::Matching { filter, except } if except.is_empty() => (
+            format!("all matching the filter ({scope})"),
+            crate::domain::query::describe(filter),
+        ),
+        SyncTarget::Matching { filter, except } => (
+            format!(
+                "all matching the filter but {} unmarked ({scope})",
+                except.len()
+            ),
+            crate::domain::query::describe(filter),
+        ),
     }
 }
 
@@ -268,9 +320,14 @@ fn target_filter(target: &SyncTarget) -> (Filter, &[i64]) {
     }
 }
 
-async fn plan(store: &Store, target: SyncTarget, scope: Scope) -> Result<BulkPlan, String> {
+async fn plan(store: &Store, target: SyncTarget, run: RunScope) -> Result<BulkPlan, String> {
     let (filter, except) = target_filter(&target);
-    let filter = scoped(&filter, scope);
+    let filter = run.narrow(&filter);
+    let permanent_left_out = if filter.exclude_causes.is_empty() {
+        0
+    } else {
+        text(store.count(&filter.permanent_failures()).await)?
+    };
     let mut counts = text(store.summary(&filter).await)?;
     if !except.is_empty() {
         let excluded = text(
@@ -294,7 +351,8 @@ async fn plan(store: &Store, target: SyncTarget, scope: Scope) -> Result<BulkPla
     }
     let causes = text(store.cause_counts(&filter).await)?;
     Ok(BulkPlan {
-        scope,
+        run,
+        permanent_left_out,
         count: counts.total(),
         target,
         counts,
@@ -303,9 +361,9 @@ async fn plan(store: &Store, target: SyncTarget, scope: Scope) -> Result<BulkPla
 }
 
 /// The run's ids, frozen now: the filter as it is at this moment, minus unmarked exceptions.
-async fn resolve(store: &Store, target: &SyncTarget, scope: Scope) -> Result<Vec<i64>, String> {
+async fn resolve(store: &Store, target: &SyncTarget, run: RunScope) -> Result<Vec<i64>, String> {
     let (filter, except) = target_filter(target);
-    let mut ids = text(store.selection_ids(&scoped(&filter, scope)).await)?;
+    let mut ids = text(store.selection_ids(&run.narrow(&filter)).await)?;
     if !except.is_empty() {
         ids.retain(|id| !except.contains(id));
     }

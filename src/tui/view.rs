@@ -15,6 +15,7 @@ use super::data::{OverviewData, PersonData};
 use super::list::SelectionList;
 use super::theme::Theme;
 use crate::domain::diagnosis::diagnose;
+use crate::domain::lifecycle::{AuditOutcome, AuditRecord};
 use crate::domain::{
     ConferenceSummary, CredentialSource, Selection, SlotSummary, StateCounts, SyncState,
 };
@@ -39,8 +40,23 @@ pub fn render(frame: &mut Frame, app: &App, theme: Theme) {
     let inner = block.inner(main);
     frame.render_widget(block, main);
     match app.screen() {
-        Some(Screen::Overview { data, error, .. }) => {
-            draw_overview(frame, inner, data.as_ref(), error.as_deref(), theme)
+        Some(Screen::Overview {
+            data, error, cause, ..
+        }) => {
+            let inner = match &app.session.missing_tables {
+                Some(notice) => {
+                    let [note, rest] =
+                        Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
+                    frame.render_widget(
+                        Paragraph::new(truncate(&format!(" {notice}"), note.width as usize))
+                            .style(theme.warning()),
+                        note,
+                    );
+                    rest
+                }
+                None => inner,
+            };
+            draw_overview(frame, inner, data.as_ref(), error.as_deref(), *cause, theme)
         }
         Some(Screen::Conferences(table)) => {
             draw_conferences(
@@ -51,6 +67,17 @@ pub fn render(frame: &mut Frame, app: &App, theme: Theme) {
                 app.page_height(),
                 theme,
             );
+            draw_table_state(
+                frame,
+                inner,
+                table.pending.is_some(),
+                table.error.as_deref(),
+                table.rows.is_empty(),
+                theme,
+            );
+        }
+        Some(Screen::Audit(table)) => {
+            draw_audit(frame, inner, table, app.page_height(), theme);
             draw_table_state(
                 frame,
                 inner,
@@ -230,6 +257,80 @@ fn pick<T>(items: Vec<T>, shown: &[bool]) -> Vec<T> {
         .filter(|(_, keep)| **keep)
         .map(|(item, _)| item)
         .collect()
+}
+
+fn draw_audit(
+    frame: &mut Frame,
+    area: Rect,
+    table: &crate::tui::app::Table<AuditRecord>,
+    height: usize,
+    theme: Theme,
+) {
+    let constraints = vec![
+        Constraint::Length(5),
+        Constraint::Length(16),
+        Constraint::Length(18),
+        Constraint::Length(12),
+        Constraint::Length(7),
+        Constraint::Length(9),
+        Constraint::Min(20),
+    ];
+    let w = widths(area.width, &constraints);
+    let top = table.cursor.saturating_sub(height.saturating_sub(1));
+    let body: Vec<Row> = table
+        .rows
+        .iter()
+        .enumerate()
+        .skip(top)
+        .take(height)
+        .map(|(i, r)| {
+            let outcome_style = match r.outcome {
+                AuditOutcome::Ok => theme.state(SyncState::Added),
+                AuditOutcome::Running => theme.warning(),
+                _ => theme.danger(),
+            };
+            let mut what = r.scope.clone();
+            if !r.filter.is_empty() {
+                what.push_str(&format!(" [{}]", r.filter));
+            }
+            if !r.detail.is_empty() {
+                what.push_str(&format!(" — {}", r.detail));
+            }
+            let cells = vec![
+                (r.id.to_string(), Style::default()),
+                (
+                    r.started_at.format("%m-%d %H:%M:%S").to_string(),
+                    Style::default(),
+                ),
+                (format!("{}@{}", r.os_user, r.host), Style::default()),
+                (r.action.clone(), Style::default()),
+                (r.rows.to_string(), Style::default()),
+                (r.outcome.as_str().to_string(), outcome_style),
+                (what, Style::default()),
+            ];
+            let style = if i == table.cursor {
+                theme.selected()
+            } else {
+                Style::default()
+            };
+            row(cells, &w, style)
+        })
+        .collect();
+    let headers = [
+        "ID",
+        "STARTED (UTC)",
+        "WHO",
+        "ACTION",
+        "ROWS",
+        "OUTCOME",
+        "SCOPE — DETAIL",
+    ];
+    frame.render_widget(
+        Table::new(body, constraints)
+            .header(header_row(&headers, theme))
+            .column_spacing(1),
+        area,
+    );
 }
 
 fn draw_conferences(
@@ -517,11 +618,14 @@ fn selection_cells(
         " "
     };
     // Narrow terminals get the symbol and the state's short name.
-    let badge_text = if wide {
+    let mut badge_text = if wide {
         badge(state)
     } else {
         format!("{} {}", state.symbol(), state.as_str().replace('_', " "))
     };
+    if s.stale {
+        badge_text = format!("{badge_text} · STALE");
+    }
     vec![
         (mark.to_string(), theme.marked()),
         (s.id.to_string(), Style::default()),
@@ -573,6 +677,7 @@ fn draw_overview(
     area: Rect,
     data: Option<&OverviewData>,
     error: Option<&str>,
+    cause_cursor: usize,
     theme: Theme,
 ) {
     let Some(data) = data else {
@@ -616,7 +721,7 @@ fn draw_overview(
         ]));
     }
     lines.push(Line::styled(
-        " enter: conferences · / filter · :failed",
+        " ↑↓ r: retry a cause · R: retry all",
         theme.dim(),
     ));
     frame.render_widget(Paragraph::new(lines), states);
@@ -658,17 +763,22 @@ fn draw_overview(
         Layout::vertical([Constraint::Length(height), Constraint::Min(2)]).areas(bottom)
     };
     let mut cause_lines = vec![Line::styled(" Failures by cause", theme.title())];
-    for (cause, n) in data.causes.iter().flatten() {
+    for (i, (cause, n)) in data.causes.iter().flatten().enumerate() {
         let kind = if cause.is_permanent() {
             "fix, then retry"
         } else {
             "retry"
         };
-        cause_lines.push(Line::from(vec![
+        let line = Line::from(vec![
             Span::raw(format!(" {:<22}", truncate(cause.label(), 22))),
             Span::styled(format!("{n:>7}"), theme.state(SyncState::Failed)),
             Span::styled(format!("  {kind}"), theme.dim()),
-        ]));
+        ]);
+        cause_lines.push(if i == cause_cursor {
+            line.style(theme.selected())
+        } else {
+            line
+        });
     }
     match &data.causes {
         None => cause_lines.push(counting()),
@@ -777,9 +887,15 @@ fn draw_error_detail(
         return;
     };
     let state = s.state();
+    let stale = if s.stale {
+        " · STALE: the slot or conference changed after the event was written (a sync updates it)"
+    } else {
+        ""
+    };
     let mut lines = vec![
         Line::from(vec![
             Span::styled(badge(state), theme.state(state)),
+            Span::styled(stale, theme.warning()),
             Span::raw(format!(
                 "  {}",
                 clean_line(&format!(
@@ -1052,6 +1168,20 @@ fn draw_bulk(frame: &mut Frame, area: Rect, sheet: &BulkSheet, theme: Theme) {
                     .collect();
                 lines.push(Line::styled(
                     format!(" failed by cause: {}", causes.join(", ")),
+                    theme.dim(),
+                ));
+            }
+            if plan.permanent_left_out > 0 {
+                lines.push(Line::styled(
+                    format!(
+                        " {} failures of a permanent cause are left out (p includes them).",
+                        plan.permanent_left_out
+                    ),
+                    theme.warning(),
+                ));
+            } else if plan.run.include_permanent {
+                lines.push(Line::styled(
+                    " Failures of a permanent cause are included (p leaves them out).",
                     theme.dim(),
                 ));
             }

@@ -1,10 +1,12 @@
 //! The console's state machine, without a terminal: keys and reports in, state and effects out.
 
+use calsync::domain::Cause;
+use calsync::domain::lifecycle::{AuditOutcome, AuditRecord};
 use calsync::domain::{
     ConferenceSummary, Filter, Page, Scope, Selection, StateCounts, SyncColumns, SyncState,
 };
 use calsync::sync::{ItemResult, Outcome, Summary, SyncAction, SyncEvent};
-use calsync::tui::app::{Popup, Screen, SyncTarget};
+use calsync::tui::app::{Popup, RunScope, Screen, SyncTarget};
 use calsync::tui::data::{BulkPlan, OverviewPart};
 use calsync::tui::{App, Effect, Report, Session};
 use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
@@ -16,6 +18,7 @@ pub fn session(read_only: bool) -> Session {
         simulated_graph: true,
         read_only,
         read_only_reason: read_only.then(|| "--read-only".to_string()),
+        missing_tables: None,
         keymap: Default::default(),
     }
 }
@@ -68,6 +71,8 @@ pub fn selection(id: i64, failed: bool) -> Selection {
                 error: None,
             }
         },
+        fingerprint: String::new(),
+        stale: false,
     }
 }
 
@@ -298,11 +303,19 @@ fn retrying_marked_rows_asks_with_an_exact_count_first() {
         panic!("a confirmation sheet")
     };
     assert!(matches!(sheet.target, SyncTarget::Matching { .. }));
-    let Effect::BulkPlan(generation, target, Scope::All) = effects[0].clone() else {
+    let Effect::BulkPlan(
+        generation,
+        target,
+        RunScope {
+            scope: Scope::All, ..
+        },
+    ) = effects[0].clone()
+    else {
         panic!("{effects:?}")
     };
     let plan = BulkPlan {
-        scope: Scope::All,
+        run: RunScope::of(Scope::All),
+        permanent_left_out: 0,
         target,
         count: 5,
         counts: StateCounts {
@@ -316,7 +329,13 @@ fn retrying_marked_rows_asks_with_an_exact_count_first() {
     assert!(
         matches!(
             effects.as_slice(),
-            [Effect::Sync(SyncTarget::Matching { .. }, Scope::All)]
+            [Effect::Sync(
+                SyncTarget::Matching { .. },
+                RunScope {
+                    scope: Scope::All,
+                    ..
+                }
+            )]
         ),
         "{effects:?}"
     );
@@ -328,13 +347,22 @@ fn retrying_marked_rows_asks_with_an_exact_count_first() {
 fn a_big_bulk_run_needs_the_count_typed_back() {
     let mut app = app_with_failed_rows(3, false);
     let effects = app.key(KeyEvent::new(KeyCode::Char('R'), KeyModifiers::SHIFT));
-    let Effect::BulkPlan(generation, target, Scope::Failed) = effects[0].clone() else {
+    let Effect::BulkPlan(
+        generation,
+        target,
+        RunScope {
+            scope: Scope::Failed,
+            ..
+        },
+    ) = effects[0].clone()
+    else {
         panic!("{effects:?}")
     };
     app.report(Report::BulkPlan(
         generation,
         Ok(BulkPlan {
-            scope: Scope::Failed,
+            run: RunScope::of(Scope::Failed),
+            permanent_left_out: 0,
             target,
             count: 1234,
             counts: StateCounts {
@@ -354,7 +382,16 @@ fn a_big_bulk_run_needs_the_count_typed_back() {
     type_text(&mut app, "1234");
     let effects = app.key(code(KeyCode::Enter));
     assert!(
-        matches!(effects.as_slice(), [Effect::Sync(_, Scope::Failed)]),
+        matches!(
+            effects.as_slice(),
+            [Effect::Sync(
+                _,
+                RunScope {
+                    scope: Scope::Failed,
+                    ..
+                }
+            )]
+        ),
         "{effects:?}"
     );
 }
@@ -367,7 +404,14 @@ fn tab_changes_the_scope_and_recounts() {
     assert!(
         matches!(
             effects.as_slice(),
-            [Effect::BulkPlan(_, _, Scope::Unsynced)]
+            [Effect::BulkPlan(
+                _,
+                _,
+                RunScope {
+                    scope: Scope::Unsynced,
+                    ..
+                }
+            )]
         ),
         "{effects:?}"
     );
@@ -393,7 +437,7 @@ fn sync_progress_moves_the_jobs_panel_and_marks_rows() {
     let mut app = app_with_failed_rows(3, false);
     let effects = app.key(key('r'));
     assert!(
-        matches!(effects.as_slice(), [Effect::Sync(SyncTarget::Ids(ids), Scope::All)] if ids == &vec![1])
+        matches!(effects.as_slice(), [Effect::Sync(SyncTarget::Ids(ids), RunScope { scope: Scope::All, .. })] if ids == &vec![1])
     );
     app.report(Report::Sync(SyncEvent::Started { total: 1 }));
     let effects = app.report(Report::Sync(SyncEvent::Item(ItemResult {
@@ -553,4 +597,133 @@ async fn the_filtered_rows_export_to_csv_and_json_lines() {
         .collect();
     assert_eq!(rows.len(), 3);
     assert!(rows.iter().all(|r| r["state"] == "failed"));
+}
+
+/// An overview whose causes panel lists throttling (transient) and no mailbox (permanent).
+fn overview_with_causes() -> App {
+    let (mut app, effects) = App::new(session(false), now());
+    let Effect::Overview(generation) = effects[0] else {
+        panic!("{effects:?}")
+    };
+    let causes = vec![(Cause::Throttled, 40), (Cause::NoMailbox, 7)];
+    app.report(Report::Overview(
+        generation,
+        Ok(OverviewPart::Causes(causes)),
+    ));
+    app
+}
+
+#[test]
+fn the_overview_retries_one_cause_at_a_time() {
+    let mut app = overview_with_causes();
+    app.key(code(KeyCode::Down));
+    let effects = app.key(key('r'));
+    let [Effect::BulkPlan(_, SyncTarget::Matching { filter, except }, run)] = effects.as_slice()
+    else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(
+        filter.causes,
+        vec![Cause::NoMailbox],
+        "the cause under the cursor"
+    );
+    assert!(except.is_empty());
+    assert_eq!(run.scope, Scope::Failed);
+    // Naming a permanent cause is asking for it: the run's filter keeps those rows.
+    assert!(run.narrow(filter).exclude_causes.is_empty());
+    assert!(
+        matches!(app.popup, Some(Popup::Bulk(_))),
+        "nothing starts unconfirmed"
+    );
+}
+
+#[test]
+fn retry_all_failed_leaves_permanent_causes_out_until_asked() {
+    let mut app = overview_with_causes();
+    let effects = app.key(KeyEvent::new(KeyCode::Char('R'), KeyModifiers::SHIFT));
+    let [Effect::BulkPlan(generation, target, run)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(*run, RunScope::of(Scope::Failed));
+    let SyncTarget::Matching { filter, .. } = target else {
+        panic!()
+    };
+    let narrowed = run.narrow(filter);
+    assert!(narrowed.exclude_causes.contains(&Cause::NoMailbox));
+    assert!(!narrowed.exclude_causes.contains(&Cause::Throttled));
+    app.report(Report::BulkPlan(
+        *generation,
+        Ok(BulkPlan {
+            run: *run,
+            permanent_left_out: 7,
+            target: target.clone(),
+            count: 40,
+            counts: StateCounts {
+                failed: 40,
+                ..Default::default()
+            },
+            causes: vec![(Cause::Throttled, 40)],
+        }),
+    ));
+    // p asks for the permanent ones too, and the sheet is counted again.
+    let effects = app.key(key('p'));
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::BulkPlan(
+                _,
+                _,
+                RunScope {
+                    scope: Scope::Failed,
+                    include_permanent: true
+                }
+            )]
+        ),
+        "{effects:?}"
+    );
+    let effects = app.key(key('p'));
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::BulkPlan(
+                _,
+                _,
+                RunScope {
+                    include_permanent: false,
+                    ..
+                }
+            )]
+        ),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn the_audit_log_opens_from_a_command_and_lists_its_rows() {
+    let (mut app, _) = App::new(session(false), now());
+    app.key(key(':'));
+    type_text(&mut app, "audit");
+    let effects = app.key(code(KeyCode::Enter));
+    let [Effect::Audit(generation)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    let row = AuditRecord {
+        id: 3,
+        started_at: now(),
+        finished_at: Some(now()),
+        os_user: "ops".into(),
+        host: "desk-1".into(),
+        action: "console sync".into(),
+        scope: "12 marked rows (all)".into(),
+        filter: String::new(),
+        rows: 12,
+        outcome: AuditOutcome::Partial,
+        detail: "10 synced, 2 failed".into(),
+    };
+    app.report(Report::Audit(*generation, Ok(vec![row.clone()])));
+    let Some(Screen::Audit(table)) = app.screen() else {
+        panic!()
+    };
+    assert_eq!(table.rows, vec![row]);
+    assert_eq!(app.screen().unwrap().crumb(), "Audit log");
 }

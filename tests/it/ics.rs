@@ -397,6 +397,8 @@ fn synthetic_selection(id: i64, zone: &str, date: NaiveDate, start: &str, end: &
         slot_updated_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
         selected_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::seconds(id),
         sync: SyncColumns::default(),
+        fingerprint: String::new(),
+        stale: false,
     }
 }
 

@@ -7,6 +7,7 @@ mod cli;
 mod console;
 mod graph_client;
 mod ics;
+mod lifecycle;
 mod sim_server;
 mod snapshots;
 mod store;

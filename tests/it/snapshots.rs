@@ -6,6 +6,7 @@ use calsync::domain::{
     ConferenceSummary, CredentialSource, Page, Person, Scope, Selection, SlotSummary, StateCounts,
 };
 use calsync::sync::{ItemResult, Outcome, SyncEvent};
+use calsync::tui::app::RunScope;
 use calsync::tui::data::{BulkPlan, OverviewPart, PersonData};
 use calsync::tui::{App, Effect, Report, Theme, render};
 use chrono::{NaiveDate, NaiveTime};
@@ -131,7 +132,13 @@ fn overview() {
 #[test]
 fn overview_while_its_heavier_parts_are_still_counting() {
     snapshot("overview_partial", |height| {
-        let (mut app, effects) = App::new(session(false), now());
+        let mut session = session(false);
+        session.missing_tables = Some(
+            "`calsync migrate` has not run here: no event ledger (reconcile, verify, exact stale \
+             badges) or audit log (the audit view, `calsync audit`)."
+                .into(),
+        );
+        let (mut app, effects) = App::new(session, now());
         app.height = height;
         let Effect::Overview(generation) = effects[0] else {
             panic!()
@@ -314,7 +321,8 @@ fn bulk_sheet_with_typed_confirmation_and_a_running_job() {
         app.report(Report::BulkPlan(
             generation,
             Ok(BulkPlan {
-                scope: Scope::Failed,
+                run: RunScope::of(Scope::Failed),
+                permanent_left_out: 0,
                 target,
                 count: 250_000,
                 counts: StateCounts {
@@ -339,6 +347,68 @@ fn bulk_sheet_with_typed_confirmation_and_a_running_job() {
                 error: "Throttled by Graph for user1@north.example".into(),
             },
         })));
+        app
+    });
+}
+
+#[test]
+fn audit_log() {
+    snapshot("audit_log", |height| {
+        let (mut app, _) = App::new(session(false), now());
+        app.height = height;
+        app.key(key(':'));
+        type_text(&mut app, "audit");
+        let effects = app.key(code(KeyCode::Enter));
+        let Effect::Audit(generation) = effects[0] else {
+            panic!("{effects:?}")
+        };
+        let record = |id: i64, action: &str, outcome, scope: &str, detail: &str| {
+            calsync::domain::lifecycle::AuditRecord {
+                id,
+                started_at: now() - chrono::Duration::minutes(id * 7),
+                finished_at: Some(now()),
+                os_user: "siobhan".into(),
+                host: "support-desk-03".into(),
+                action: action.into(),
+                scope: scope.into(),
+                filter: if id == 3 {
+                    "state:failed cause:throttled".into()
+                } else {
+                    String::new()
+                },
+                rows: (id * 40) as u64,
+                outcome,
+                detail: detail.into(),
+            }
+        };
+        use calsync::domain::lifecycle::AuditOutcome as O;
+        app.report(Report::Audit(
+            generation,
+            Ok(vec![
+                record(4, "console sync", O::Running, "selection 17 (all)", ""),
+                record(
+                    3,
+                    "console sync",
+                    O::Partial,
+                    "all matching the filter (failed)",
+                    "118 synced (118 created, 0 updated, 0 adopted), 2 failed",
+                ),
+                record(
+                    2,
+                    "sync",
+                    O::Cancelled,
+                    "--retry-failed \u{1b}[31m",
+                    "40 synced, 40 not started",
+                ),
+                record(
+                    1,
+                    "migrate",
+                    O::Ok,
+                    "calsync tables version 0 → 2",
+                    "1 event ledger, 2 audit log",
+                ),
+            ]),
+        ));
         app
     });
 }

@@ -406,9 +406,9 @@ on_both_backends! {
         stale.sync.error = Some("not what the row holds".into());
         let outcomes = store
             .write_sync_many(&[
-                (2, SyncWrite::Success { outlook_event_id: "AAMkAGa=".into(), at }, two.sync),
-                (5, SyncWrite::Failure { error: "Graph 404 ErrorInvalidUser".into(), at }, five.sync),
-                (9, SyncWrite::Failure { error: "lost".into(), at }, stale.sync),
+                (2, SyncWrite::Success { outlook_event_id: "AAMkAGa=".into(), at }, two.sync, vec![]),
+                (5, SyncWrite::Failure { error: "Graph 404 ErrorInvalidUser".into(), at }, five.sync, vec![]),
+                (9, SyncWrite::Failure { error: "lost".into(), at }, stale.sync, vec![]),
             ])
             .await
             .unwrap();
@@ -601,7 +601,7 @@ on_both_backends! {
             .map(|(i, text)| {
                 let id = 200 + i as i64;
                 let failure = SyncWrite::Failure { error: text.clone(), at };
-                (id, failure, calsync::domain::SyncColumns::default())
+                (id, failure, calsync::domain::SyncColumns::default(), vec![])
             })
             .collect();
         let outcomes = store.write_sync_many(&writes).await.unwrap();

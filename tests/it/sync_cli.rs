@@ -67,6 +67,7 @@ async fn a_dry_run_prints_the_lms_commands_lines() {
             "--user-id",
             "3",
             "--retry-failed",
+            "--include-permanent",
             "--all",
         ],
         &[],

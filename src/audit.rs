@@ -1,0 +1,98 @@
+//! The audit trail of one operator action that writes: opened before the first write, closed
+//! with its outcome. Headless commands and the console use the same trail, so every write path
+//! leaves the same kind of row. Before `calsync migrate` there is no audit table and the trail
+//! records nothing.
+
+use chrono::Utc;
+
+use crate::domain::lifecycle::{AuditOutcome, AuditStart, Operator};
+use crate::store::Store;
+use crate::sync::Summary;
+
+pub struct AuditTrail {
+    store: Store,
+    id: Option<i64>,
+}
+
+impl AuditTrail {
+    /// Opens the row. An action must not run unrecorded once the audit log exists, so a failure
+    /// to write it is the action's failure.
+    pub async fn begin(
+        store: &Store,
+        action: &str,
+        scope: &str,
+        filter: &str,
+        rows: u64,
+    ) -> Result<AuditTrail, String> {
+        let start = AuditStart {
+            operator: Operator::current(),
+            action: action.to_string(),
+            scope: crate::text::clean_line(scope),
+            filter: crate::text::clean_line(filter),
+            rows,
+            at: Utc::now(),
+        };
+        let id = store
+            .audit_start(&start)
+            .await
+            .map_err(|e| format!("cannot write the audit log: {e}"))?;
+        Ok(AuditTrail {
+            store: store.clone(),
+            id,
+        })
+    }
+
+    /// Closes the row. A failure here is reported, never fatal: the action itself is done.
+    pub async fn finish(
+        self,
+        outcome: AuditOutcome,
+        rows: u64,
+        detail: &str,
+    ) -> Result<(), String> {
+        let Some(id) = self.id else {
+            return Ok(());
+        };
+        self.store
+            .audit_finish(id, outcome, rows, &crate::text::clean_line(detail))
+            .await
+            .map_err(|e| format!("cannot close the audit log entry {id}: {e}"))
+    }
+
+    /// Closes the row of a sync run from its summary.
+    pub async fn finish_sync(self, summary: &Summary) -> Result<(), String> {
+        self.finish(
+            sync_outcome(summary),
+            summary.total as u64,
+            &sync_detail(summary),
+        )
+        .await
+    }
+}
+
+pub fn sync_outcome(summary: &Summary) -> AuditOutcome {
+    if summary.not_started > 0 {
+        AuditOutcome::Cancelled
+    } else if summary.failed > 0 || summary.conflicts > 0 {
+        AuditOutcome::Partial
+    } else {
+        AuditOutcome::Ok
+    }
+}
+
+pub fn sync_detail(summary: &Summary) -> String {
+    let mut parts = vec![format!(
+        "{} synced ({} created, {} updated, {} adopted)",
+        summary.synced, summary.created, summary.updated, summary.adopted
+    )];
+    for (n, what) in [
+        (summary.failed, "failed"),
+        (summary.skipped, "skipped"),
+        (summary.conflicts, "changed by the LMS meanwhile"),
+        (summary.not_started, "not started"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    parts.join(", ")
+}

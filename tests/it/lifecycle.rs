@@ -1,0 +1,356 @@
+//! calsync's own tables: `calsync migrate` up, down and up again without touching the LMS's
+//! tables, the event ledger written with every sync result, and the audit log of every action
+//! that writes.
+
+use std::time::Duration;
+
+use calsync::domain::lifecycle::{AuditOutcome, LedgerAction, LedgerScope};
+use calsync::sim::{Fault, GhostReply, SimServer};
+use calsync::store::Store;
+use calsync::sync::Outcome;
+use chrono::{TimeZone, Utc};
+use serde_json::Value;
+
+use crate::cli::{assert_one_line_error, calsync};
+use crate::on_both_backends;
+use crate::support::{Backend, TestDb};
+use crate::sync::{World, sim_config};
+
+const LEA: &str = "lea.learner@example.org";
+const OWN_TABLES: [&str; 3] = [
+    "calsync_schema_migrations",
+    "calsync_event_ledger",
+    "calsync_audit_log",
+];
+
+async fn table_exists(db: &TestDb, table: &str) -> bool {
+    let sql = match db.backend {
+        Backend::Sqlite => format!(
+            "SELECT CAST(COUNT(*) AS TEXT) FROM sqlite_master WHERE type = 'table' AND name = '{table}'"
+        ),
+        Backend::Postgres => format!(
+            "SELECT CAST(COUNT(*) AS TEXT) FROM information_schema.tables WHERE table_name = '{table}'"
+        ),
+    };
+    db.scalar_text(&sql).await.as_deref() == Some("1")
+}
+
+/// Every LMS row, as text, so any change by calsync would show.
+async fn lms_snapshot(store: &Store) -> String {
+    let counts = store.row_counts().await.unwrap();
+    let slots = store.all_slots().await.unwrap();
+    let page = store
+        .page(&calsync::domain::PageRequest {
+            filter: calsync::domain::Filter::default(),
+            sort: calsync::domain::Sort {
+                key: calsync::domain::SortKey::Id,
+                descending: false,
+            },
+            after: None,
+            limit: 1000,
+        })
+        .await
+        .unwrap();
+    let sync: Vec<_> = page.rows.iter().map(|r| (r.id, r.sync.clone())).collect();
+    format!("{counts:?}\n{slots:?}\n{sync:?}")
+}
+
+fn graph_env(sim: &calsync::sim::SimHandle) -> Vec<(&'static str, String)> {
+    vec![
+        ("CALSYNC_GRAPH_URL", sim.graph_url()),
+        ("CALSYNC_LOGIN_URL", sim.login_url()),
+        ("USER", "ops-tester".to_string()),
+        ("HOSTNAME", "console-7".to_string()),
+    ]
+}
+
+fn run(db: &TestDb, sim: Option<&calsync::sim::SimHandle>, args: &[&str]) -> crate::cli::Run {
+    let url = db.url_string();
+    let mut all = vec!["--database-url", url.as_str()];
+    all.extend_from_slice(args);
+    let env = sim.map(graph_env).unwrap_or_else(|| {
+        vec![
+            ("USER", "ops-tester".to_string()),
+            ("HOSTNAME", "console-7".to_string()),
+        ]
+    });
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    calsync(&all, &env)
+}
+
+on_both_backends! {
+    async fn migrate_goes_up_down_and_up_again_without_touching_the_lms_tables(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        let store = db.store().await;
+        assert_eq!(store.own_version(), 0);
+        let before = lms_snapshot(&store).await;
+
+        let up = store.migrate_up(Utc::now()).await.unwrap();
+        assert_eq!((up.from, up.to), (0, 2));
+        assert_eq!(up.steps, vec![(1, "event ledger"), (2, "audit log")]);
+        for table in OWN_TABLES {
+            assert!(table_exists(&db, table).await, "{table} created");
+        }
+        let again = store.migrate_up(Utc::now()).await.unwrap();
+        assert!(again.steps.is_empty(), "idempotent: {again:?}");
+        assert_eq!(db.store().await.own_version(), 2, "a new connection sees version 2");
+
+        let partly = store.migrate_down(1).await.unwrap();
+        assert_eq!(partly.steps, vec![(2, "audit log")]);
+        assert!(table_exists(&db, "calsync_event_ledger").await);
+        assert!(!table_exists(&db, "calsync_audit_log").await);
+
+        let down = store.migrate_down(0).await.unwrap();
+        assert_eq!((down.from, down.to), (1, 0));
+        for table in OWN_TABLES {
+            assert!(!table_exists(&db, table).await, "{table} dropped");
+        }
+        assert_eq!(store.own_version(), 0);
+        assert!(!store.has_ledger());
+
+        let up_again = store.migrate_up(Utc::now()).await.unwrap();
+        assert_eq!((up_again.from, up_again.to), (0, 2));
+        assert_eq!(lms_snapshot(&store).await, before, "the LMS's rows are untouched");
+    }
+}
+
+#[tokio::test]
+async fn the_migrate_command_reports_each_step_and_is_idempotent() {
+    let db = TestDb::with_fixture(Backend::Sqlite).await;
+    let first = run(&db, None, &["migrate"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(
+        first.stdout.lines().collect::<Vec<_>>(),
+        [
+            "applied 1: event ledger",
+            "applied 2: audit log",
+            "calsync's tables: version 0 → 2"
+        ]
+    );
+    let second = run(&db, None, &["migrate"]);
+    assert_eq!(
+        second.stdout.trim(),
+        "calsync's tables are already at version 2 (nothing to do)"
+    );
+    let status = run(&db, None, &["migrate", "--status"]);
+    assert!(
+        status
+            .stdout
+            .starts_with("calsync's tables: version 2 of 2")
+    );
+    assert!(status.stdout.contains("applied"));
+    assert!(!status.stdout.contains("pending"));
+
+    let audit = run(&db, None, &["audit", "--json"]);
+    let rows: Vec<Value> = audit
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 1, "the migration itself is audited once");
+    assert_eq!(rows[0]["action"], "migrate");
+    assert_eq!(rows[0]["os_user"], "ops-tester");
+    assert_eq!(rows[0]["host"], "console-7");
+    assert_eq!(rows[0]["outcome"], "ok");
+
+    let down = run(&db, None, &["migrate", "--down"]);
+    assert_eq!(down.code, 0, "{}", down.stderr);
+    assert!(down.stdout.contains("calsync's tables: version 2 → 0"));
+    let gone = run(&db, None, &["audit"]);
+    assert_one_line_error(&gone, "run `calsync migrate` first");
+    let pending = run(&db, None, &["migrate", "--status"]);
+    assert!(pending.stdout.contains("pending"));
+    assert!(pending.stdout.contains("Run `calsync migrate`"));
+}
+
+#[tokio::test]
+async fn migrate_refuses_a_read_only_session_and_a_bad_target_version() {
+    let db = TestDb::with_fixture(Backend::Sqlite).await;
+    assert_one_line_error(&run(&db, None, &["--read-only", "migrate"]), "--read-only");
+    assert_one_line_error(
+        &run(&db, None, &["migrate", "--down", "--to", "7"]),
+        "the newest version is 2",
+    );
+    assert!(!table_exists(&db, "calsync_schema_migrations").await);
+}
+
+on_both_backends! {
+    async fn dropping_a_ledger_that_tracks_live_events_needs_force(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        let sim = SimServer::start(sim_config()).await.unwrap();
+        assert_eq!(run(&db, None, &["migrate"]).code, 0);
+        let sync = run(&db, Some(&sim), &["sync", "--selection-id", "2"]);
+        assert_eq!(sync.code, 0, "{}{}", sync.stdout, sync.stderr);
+
+        let refused = run(&db, None, &["migrate", "--down"]);
+        assert_one_line_error(&refused, "still tracks 1 event(s)");
+        assert!(table_exists(&db, "calsync_event_ledger").await);
+        let forced = run(&db, None, &["migrate", "--down", "--force"]);
+        assert_eq!(forced.code, 0, "{}", forced.stderr);
+        assert!(!table_exists(&db, "calsync_event_ledger").await);
+        sim.shutdown().await;
+    }
+}
+
+on_both_backends! {
+    async fn the_ledger_records_every_event_the_engine_creates_updates_adopts_or_loses(backend: Backend) {
+        let world = World::new(backend).await;
+        world.store.migrate_up(Utc::now()).await.unwrap();
+
+        // 2 is created; 6 (no email) and 5 (branch without integration) fail and leave no event.
+        let (summary, items) = world.sync(vec![2, 5, 6]).await;
+        assert_eq!((summary.created, summary.failed), (1, 2), "{items:?}");
+        let ledger = world.store.ledger_rows(LedgerScope::default()).await.unwrap();
+        assert_eq!(ledger.len(), 1, "{ledger:?}");
+        let first = &ledger[0];
+        let two = world.store.selection(2).await.unwrap().unwrap();
+        assert_eq!(Some(first.event_id.as_str()), two.sync.outlook_event_id.as_deref());
+        assert_eq!(first.last_action, LedgerAction::Created);
+        assert_eq!((first.selection_id, first.user_id, first.conference_id, first.slot_id), (Some(2), Some(3), Some(1), Some(1)));
+        assert_eq!(first.mailbox, LEA);
+        assert_eq!(first.subject, "Induction Q&A");
+        // Slot 1: 2025-12-15 10:00–11:00 Europe/London, which is UTC in December.
+        assert_eq!(first.sent_start, Utc.with_ymd_and_hms(2025, 12, 15, 10, 0, 0).unwrap());
+        assert_eq!(first.sent_end, Utc.with_ymd_and_hms(2025, 12, 15, 11, 0, 0).unwrap());
+        assert_eq!(first.deleted_at, None);
+
+        // Synced again: updated in place, the same ledger row, seen later.
+        let (again, _) = world.sync(vec![2]).await;
+        assert_eq!(again.updated, 1);
+        let ledger = world.store.ledger_rows(LedgerScope::default()).await.unwrap();
+        assert_eq!(ledger.len(), 1);
+        assert_eq!(ledger[0].last_action, LedgerAction::Updated);
+        assert!(ledger[0].last_seen_at >= first.last_seen_at);
+        assert_eq!(ledger[0].created_at, first.created_at);
+
+        // Deleted in Outlook: the old event is recorded as missing, the new one as created.
+        assert!(world.sim.state().delete_event_out_of_band(LEA, &first.event_id));
+        let (recreated, _) = world.sync(vec![2]).await;
+        assert_eq!(recreated.created, 1);
+        let ledger = world.store.ledger_rows(LedgerScope::default()).await.unwrap();
+        assert_eq!(ledger.len(), 2, "{ledger:?}");
+        let old = ledger.iter().find(|r| r.event_id == first.event_id).unwrap();
+        assert_eq!(old.last_action, LedgerAction::Missing);
+        assert!(old.deleted_at.is_some());
+        let new = ledger.iter().find(|r| r.event_id != first.event_id).unwrap();
+        assert_eq!(new.last_action, LedgerAction::Created);
+        let two = world.store.selection(2).await.unwrap().unwrap();
+        assert_eq!(two.sync.outlook_event_id.as_deref(), Some(new.event_id.as_str()));
+        assert_eq!(world.store.ledger_of_selection(2).await.unwrap().len(), 2);
+    }
+}
+
+on_both_backends! {
+    async fn an_event_adopted_after_a_lost_reply_is_in_the_ledger_once(backend: Backend) {
+        let world = World::with(backend, sim_config(), |c| c.timeout = Duration::from_millis(500)).await;
+        world.store.migrate_up(Utc::now()).await.unwrap();
+        world.sim.state().push_fault(Fault::GhostCommit {
+            mailbox: LEA.to_string(),
+            reply: GhostReply::Stall(Duration::from_secs(3)),
+        });
+        let (summary, items) = world.sync(vec![2]).await;
+        assert_eq!(summary.synced, 1, "{items:?}");
+        let Outcome::Synced { event_id, .. } = &items[0].outcome else { panic!("{items:?}") };
+        let ledger = world.store.ledger_rows(LedgerScope::default()).await.unwrap();
+        assert_eq!(ledger.len(), 1, "{ledger:?}");
+        assert_eq!(&ledger[0].event_id, event_id);
+        assert_eq!(ledger[0].last_action, LedgerAction::Adopted);
+        assert_eq!(world.events(LEA).len(), 1);
+    }
+}
+
+on_both_backends! {
+    async fn without_migrate_syncing_works_and_writes_no_ledger(backend: Backend) {
+        let world = World::new(backend).await;
+        let (summary, _) = world.sync(vec![2]).await;
+        assert_eq!(summary.created, 1);
+        assert!(!world.store.has_ledger());
+        assert!(world.store.ledger_rows(LedgerScope::default()).await.is_err());
+        assert!(world.store.ledger_of_selection(2).await.unwrap().is_empty());
+        assert_eq!(world.store.audit_start(&calsync::domain::lifecycle::AuditStart {
+            operator: calsync::domain::lifecycle::Operator::current(),
+            action: "sync".into(),
+            scope: String::new(),
+            filter: String::new(),
+            rows: 1,
+            at: Utc::now(),
+        }).await.unwrap(), None, "no audit table, nothing recorded");
+    }
+}
+
+on_both_backends! {
+    async fn a_sync_run_is_audited_with_who_what_and_how_it_ended(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        let sim = SimServer::start(sim_config()).await.unwrap();
+        assert_eq!(run(&db, None, &["migrate"]).code, 0);
+        let sync = run(&db, Some(&sim), &["sync", "--conference-id", "1"]);
+        assert_eq!(sync.code, 0, "{}{}", sync.stdout, sync.stderr);
+
+        let audit = run(&db, None, &["audit", "--json", "--action", "sync"]);
+        assert_eq!(audit.code, 0, "{}", audit.stderr);
+        let rows: Vec<Value> = audit.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(rows.len(), 1, "{}", audit.stdout);
+        let row = &rows[0];
+        assert_eq!(row["os_user"], "ops-tester");
+        assert_eq!(row["host"], "console-7");
+        assert_eq!(row["scope"], "unsynced --conference-id 1");
+        assert_eq!(row["rows"], 1);
+        assert_eq!(row["outcome"], AuditOutcome::Ok.as_str());
+        assert!(row["finished_at"].is_string());
+        assert!(row["detail"].as_str().unwrap().starts_with("1 synced (1 created"), "{row}");
+
+        // A run with failures is "partial"; the table view shows both, newest first.
+        let failing = run(&db, Some(&sim), &["sync", "--selection-id", "6"]);
+        assert_eq!(failing.code, 1);
+        let table = run(&db, None, &["audit"]);
+        let lines: Vec<&str> = table.stdout.lines().collect();
+        assert!(lines[0].starts_with("   ID  STARTED (UTC)"), "{}", table.stdout);
+        assert!(lines[1].contains("partial") && lines[1].contains("--selection-id 6"), "{}", table.stdout);
+        assert!(lines[2].contains(" ok ") && lines[2].contains("unsynced --conference-id 1"), "{}", table.stdout);
+        assert!(lines[3].contains("migrate"), "{}", table.stdout);
+        sim.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn retry_failed_leaves_permanent_causes_alone_unless_asked() {
+    let db = TestDb::with_fixture(Backend::Sqlite).await;
+    // Failed or interrupted: 2 and 7 (unknown user), 9 (no integration: credentials), 4 (no error).
+    let default = run(&db, None, &["sync", "--dry-run", "--retry-failed"]);
+    assert_eq!(default.code, 0, "{}", default.stderr);
+    assert!(
+        default
+            .stdout
+            .contains("Skipping 3 failures with a permanent cause"),
+        "{}",
+        default.stdout
+    );
+    assert!(
+        default.stdout.contains("Found 1 selections to sync"),
+        "{}",
+        default.stdout
+    );
+    let asked = run(
+        &db,
+        None,
+        &["sync", "--dry-run", "--retry-failed", "--include-permanent"],
+    );
+    assert!(!asked.stdout.contains("Skipping"));
+    assert!(
+        asked.stdout.contains("Found 4 selections to sync"),
+        "{}",
+        asked.stdout
+    );
+    let one_cause = run(
+        &db,
+        None,
+        &[
+            "sync",
+            "--dry-run",
+            "--retry-failed",
+            "--cause",
+            "credentials",
+        ],
+    );
+    assert!(one_cause.stdout.contains("Found 1 selections to sync"));
+}
