@@ -7,15 +7,16 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::credentials::{Holder, RunCredentials};
 use super::payload::{PayloadOptions, TAG_PROPERTY_ID, event_payload, tag_for, transaction_id};
 use super::writer::ResultWriter;
 use super::{ItemLabel, ItemResult, Outcome, Summary, SyncAction, SyncEvent};
 use crate::domain::lifecycle::{LedgerAction, LedgerChange, LedgerEntry};
 use crate::domain::{
     Filter, PageRequest, Selection, SlotWindow, Sort, SortKey, StoredCredentials, SyncWrite,
-    WriteOutcome, choose_credentials, resolve_slot_window,
+    WriteOutcome, resolve_slot_window,
 };
-use crate::graph::{Credentials, ErrorKind, GraphClient, GraphError, Secret};
+use crate::graph::{Credentials, ErrorKind, GraphClient, GraphError};
 use crate::store::Store;
 
 /// `calendar_error` holds one line an operator can act on, never a novel.
@@ -116,16 +117,11 @@ impl Engine {
         let started = Instant::now();
         let total = ids.len();
         let _ = events.send(SyncEvent::Started { total });
-        let credentials = match &self.inner.options.credentials_override {
-            Some(one) => RunCredentials::Override(one.clone()),
-            None => RunCredentials::Lms(
-                self.inner
-                    .store
-                    .active_credentials()
-                    .await
-                    .map_err(|e| format!("cannot read the Teams integrations: {e}"))?,
-            ),
-        };
+        let credentials = RunCredentials::load(
+            &self.inner.store,
+            self.inner.options.credentials_override.as_ref(),
+        )
+        .await?;
         let run = Arc::new(RunContext { credentials });
         let slots = Arc::new(Semaphore::new(self.inner.options.concurrency.max(1)));
         let mut tasks = JoinSet::new();
@@ -470,37 +466,13 @@ struct RunContext {
     credentials: RunCredentials,
 }
 
-enum RunCredentials {
-    /// `CALSYNC_TENANT_ID` & co.: one app registration for everybody.
-    Override(StoredCredentials),
-    /// The active integrations (few rows), chosen per user the LMS's way.
-    Lms(Vec<StoredCredentials>),
-}
-
 impl RunContext {
     fn credentials_for(&self, selection: &Selection) -> Result<Credentials, String> {
-        let chosen = match &self.credentials {
-            RunCredentials::Override(one) => Some(one),
-            RunCredentials::Lms(active) => {
-                choose_credentials(active, selection.user_id, selection.branch_id).map(|(c, _)| c)
-            }
-        };
-        let chosen = chosen.ok_or_else(|| {
-            // The LMS's own words first, so the Django pages read the same; then why.
-            let branch = selection
-                .branch_name
-                .as_deref()
-                .map(|b| format!("branch '{b}'"))
-                .unwrap_or_else(|| "no branch".to_string());
-            format!(
-                "No Teams integration available (none active is owned by someone in {branch} or by {})",
-                selection.username
-            )
-        })?;
-        Ok(Credentials {
-            tenant_id: chosen.tenant_id.clone(),
-            client_id: chosen.client_id.clone(),
-            client_secret: Secret::new(chosen.client_secret.clone()),
+        self.credentials.for_holder(&Holder {
+            user_id: selection.user_id,
+            username: &selection.username,
+            branch_id: selection.branch_id,
+            branch_name: selection.branch_name.as_deref(),
         })
     }
 }

@@ -3,6 +3,7 @@
 //! event, never makes a second event for one selection, writes each result in one guarded
 //! statement, and reports progress as events on a channel.
 
+pub mod credentials;
 mod engine;
 pub mod payload;
 mod writer;
