@@ -24,6 +24,8 @@ struct SelectionJson<'a> {
     outlook_event_id: Option<&'a str>,
     attempted_at: Option<String>,
     error: Option<&'a str>,
+    /// Added, but the slot or conference changed after the event was written.
+    stale: bool,
 }
 
 pub fn rfc3339(t: DateTime<Utc>) -> String {
@@ -49,11 +51,12 @@ pub fn json_line(row: &Selection) -> String {
         outlook_event_id: row.sync.outlook_event_id.as_deref(),
         attempted_at: row.sync.attempted_at.map(rfc3339),
         error: row.sync.error_text(),
+        stale: row.stale,
     };
     serde_json::to_string(&json).unwrap_or_default()
 }
 
-pub const CSV_HEADER: &str = "id,user_id,username,email,conference_id,conference_title,time_slot_id,slot_date,slot_start,slot_end,timezone,state,calendar_added,outlook_event_id,attempted_at,error";
+pub const CSV_HEADER: &str = "id,user_id,username,email,conference_id,conference_title,time_slot_id,slot_date,slot_start,slot_end,timezone,state,calendar_added,outlook_event_id,attempted_at,error,stale";
 
 /// One selection as one RFC 4180 CSV record (same columns as the JSON keys).
 pub fn csv_line(row: &Selection) -> String {
@@ -74,6 +77,7 @@ pub fn csv_line(row: &Selection) -> String {
         row.sync.outlook_event_id.clone().unwrap_or_default(),
         row.sync.attempted_at.map(rfc3339).unwrap_or_default(),
         row.sync.error_text().unwrap_or_default().to_string(),
+        row.stale.to_string(),
     ];
     fields
         .iter()

@@ -94,6 +94,7 @@ async fn status_json_lines_carry_exactly_the_documented_keys() {
         "outlook_event_id",
         "attempted_at",
         "error",
+        "stale",
     ]
     .into_iter()
     .collect();

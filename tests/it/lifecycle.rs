@@ -354,3 +354,118 @@ async fn retry_failed_leaves_permanent_causes_alone_unless_asked() {
     );
     assert!(one_cause.stdout.contains("Found 1 selections to sync"));
 }
+
+fn event_start(world: &World, mailbox: &str) -> String {
+    let events = world.events(mailbox);
+    assert_eq!(events.len(), 1, "exactly one event: {events:?}");
+    events[0]["start"]["dateTime"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+on_both_backends! {
+    async fn a_slot_edited_after_its_event_was_written_is_stale_until_a_sync_updates_it_in_place(backend: Backend) {
+        let world = World::new(backend).await;
+        let (created, _) = world.sync(vec![2]).await;
+        assert_eq!(created.created, 1);
+        assert!(!world.store.selection(2).await.unwrap().unwrap().stale);
+        let before = event_start(&world, LEA);
+
+        // No ledger: the slot's updated_at after the attempt is the evidence.
+        let edited_at = Utc::now() + chrono::Duration::milliseconds(500);
+        world.db.exec(&format!("UPDATE conferences_conferencetimeslot SET start_time = '10:30:00', \
+                       updated_at = '{}' WHERE id = 1", edited_at.format("%Y-%m-%d %H:%M:%S%.6f"))).await;
+        let two = world.store.selection(2).await.unwrap().unwrap();
+        assert!(two.stale, "the slot changed after the event was written");
+        let stale_filter = calsync::domain::Filter { stale: true, ..Default::default() };
+        let stale_ids = world.store.selection_ids(&stale_filter).await.unwrap();
+        assert!(stale_ids.contains(&2), "{stale_ids:?}");
+        assert!(!stale_ids.contains(&5), "a selection that was never added is not stale");
+
+        // The next attempt comes after the edit.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let (updated, items) = world.sync(vec![2]).await;
+        assert_eq!((updated.updated, updated.created), (1, 0), "{items:?}");
+        let after = event_start(&world, LEA);
+        assert_ne!(after, before, "the one event now carries the new start");
+        assert!(after.contains("10:30"), "{after}");
+        let two = world.store.selection(2).await.unwrap().unwrap();
+        assert!(!two.stale, "written after the slot's change");
+    }
+}
+
+on_both_backends! {
+    async fn with_the_ledger_staleness_is_what_was_sent_not_when_the_slot_was_touched(backend: Backend) {
+        let world = World::new(backend).await;
+        world.store.migrate_up(Utc::now()).await.unwrap();
+        world.sync(vec![2]).await;
+
+        // The LMS bumps updated_at when the participant counter moves: the event is still right.
+        world.db.exec("UPDATE conferences_conferencetimeslot SET current_participants = 4, \
+                       updated_at = '2099-01-01 00:00:00' WHERE id = 1").await;
+        assert!(!world.store.selection(2).await.unwrap().unwrap().stale);
+
+        // A new conference title changes the event's subject, whatever updated_at says.
+        world.db.exec("UPDATE conferences_conference SET title = 'Induction Q&A (moved)' WHERE id = 1").await;
+        assert!(world.store.selection(2).await.unwrap().unwrap().stale);
+        let (updated, _) = world.sync(vec![2]).await;
+        assert_eq!(updated.updated, 1);
+        let events = world.events(LEA);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0]["subject"], "Induction Q&A (moved)");
+        assert!(!world.store.selection(2).await.unwrap().unwrap().stale);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_and_sync_select_stale_events_by_flag() {
+    let db = TestDb::with_fixture(Backend::Sqlite).await;
+    let sim = SimServer::start(sim_config()).await.unwrap();
+    let created = run(&db, Some(&sim), &["sync", "--selection-id", "2"]);
+    assert_eq!(created.code, 0, "{}{}", created.stdout, created.stderr);
+    let edited_at = Utc::now() + chrono::Duration::milliseconds(500);
+    db.exec(&format!(
+        "UPDATE conferences_conferencetimeslot SET end_time = '11:15:00', \
+         updated_at = '{}' WHERE id = 1",
+        edited_at.format("%Y-%m-%d %H:%M:%S%.6f")
+    ))
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    let status = run(&db, None, &["status", "--stale", "--json"]);
+    let rows: Vec<Value> = status
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    // 1 was added by the LMS before the change too; 2 was just added by calsync.
+    assert_eq!(ids, vec![2, 1], "{}", status.stdout);
+    assert!(rows.iter().all(|r| r["stale"] == true));
+
+    let sync = run(&db, Some(&sim), &["sync", "--stale", "--selection-id", "2"]);
+    assert_eq!(sync.code, 0, "{}{}", sync.stdout, sync.stderr);
+    assert!(
+        sync.stdout.contains("Updating only stale events"),
+        "{}",
+        sync.stdout
+    );
+    assert!(
+        sync.stdout.contains("0 created, 1 updated in place"),
+        "{}",
+        sync.stdout
+    );
+    let still = run(&db, None, &["status", "--stale", "--json"]);
+    let ids: Vec<i64> = still
+        .stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ids, vec![1], "only the LMS's own stale event is left");
+    sim.shutdown().await;
+}
