@@ -168,6 +168,25 @@ impl Store {
         Ok(())
     }
 
+    /// Records what one pass learnt about many events, in one transaction (nothing before
+    /// `calsync migrate`).
+    pub async fn ledger_record_many(
+        &self,
+        found: &[(LedgerRecord, LedgerAction)],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if !self.has_ledger() || found.is_empty() {
+            return Ok(());
+        }
+        let dialect = self.dialect();
+        let statements = found
+            .iter()
+            .map(|(record, action)| own::ledger_insert_found(dialect, record, *action, at))
+            .collect();
+        self.execute_all(statements).await?;
+        Ok(())
+    }
+
     /// Events the ledger holds as existing (0 before `calsync migrate`).
     pub async fn ledger_live_count(&self) -> Result<u64, StoreError> {
         if !self.has_ledger() {

@@ -23,7 +23,8 @@ pub use url::{DatabaseUrl, PgTarget, SslMode};
 use crate::domain::lifecycle::LedgerChange;
 use crate::domain::{
     Cause, ConferenceSummary, Filter, IntegrationInfo, Page, PageRequest, Person, Selection,
-    SlotSummary, StateCounts, StoredCredentials, SyncColumns, SyncWrite, WriteOutcome,
+    SlotSummary, Sort, SortKey, StateCounts, StoredCredentials, SyncColumns, SyncWrite,
+    WriteOutcome,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -359,6 +360,27 @@ impl Store {
                 }
             })
             .collect())
+    }
+
+    /// The selections among `ids` that still exist, by id, in one query.
+    pub async fn selections_by_id(
+        &self,
+        ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, Selection>, StoreError> {
+        let request = PageRequest {
+            filter: Filter {
+                selection_ids: ids.to_vec(),
+                ..Filter::default()
+            },
+            sort: Sort {
+                key: SortKey::Id,
+                descending: false,
+            },
+            after: None,
+            limit: u32::try_from(ids.len()).unwrap_or(u32::MAX),
+        };
+        let page = self.page(&request).await?;
+        Ok(page.rows.into_iter().map(|row| (row.id, row)).collect())
     }
 
     /// The ids of the selections matching `filter`, newest selection first (a run's frozen list).

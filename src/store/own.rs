@@ -289,7 +289,10 @@ pub fn ledger_insert_found(
     } else {
         b.push("NULL");
     }
-    b.push(" ) ON CONFLICT (mailbox, event_id) DO UPDATE SET last_action = excluded.last_action, deleted_at = excluded.deleted_at");
+    b.push(
+        " ) ON CONFLICT (mailbox, event_id) DO UPDATE SET last_action = excluded.last_action, \
+         last_seen_at = excluded.last_seen_at, deleted_at = excluded.deleted_at",
+    );
     b.finish()
 }
 

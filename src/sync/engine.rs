@@ -10,11 +10,10 @@ use tokio_util::sync::CancellationToken;
 use super::credentials::{Holder, RunCredentials};
 use super::payload::{PayloadOptions, TAG_PROPERTY_ID, event_payload, tag_for, transaction_id};
 use super::writer::ResultWriter;
-use super::{ItemLabel, ItemResult, Outcome, Summary, SyncAction, SyncEvent};
+use super::{ItemResult, Outcome, Summary, SyncAction, SyncEvent, label_of};
 use crate::domain::lifecycle::{LedgerAction, LedgerChange, LedgerEntry};
 use crate::domain::{
-    Filter, PageRequest, Selection, SlotWindow, Sort, SortKey, StoredCredentials, SyncWrite,
-    WriteOutcome, resolve_slot_window,
+    Selection, SlotWindow, StoredCredentials, SyncWrite, WriteOutcome, resolve_slot_window,
 };
 use crate::graph::{Credentials, ErrorKind, GraphClient, GraphError};
 use crate::store::Store;
@@ -177,25 +176,11 @@ impl Engine {
 
     /// The selections among `ids` that still exist, by id, in one query.
     async fn read_rows(&self, ids: &[i64]) -> Result<HashMap<i64, Selection>, String> {
-        let request = PageRequest {
-            filter: Filter {
-                selection_ids: ids.to_vec(),
-                ..Filter::default()
-            },
-            sort: Sort {
-                key: SortKey::Id,
-                descending: false,
-            },
-            after: None,
-            limit: u32::try_from(ids.len()).unwrap_or(u32::MAX),
-        };
-        let page = self
-            .inner
+        self.inner
             .store
-            .page(&request)
+            .selections_by_id(ids)
             .await
-            .map_err(|e| e.to_string())?;
-        Ok(page.rows.into_iter().map(|row| (row.id, row)).collect())
+            .map_err(|e| e.to_string())
     }
 
     /// `row` is the selection as read just before launch (`None`: it no longer exists).
@@ -490,16 +475,6 @@ fn slot_window(selection: &Selection) -> Result<SlotWindow, String> {
             selection.time_slot_id
         )
     })
-}
-
-fn label_of(selection: &Selection) -> ItemLabel {
-    ItemLabel {
-        username: selection.username.clone(),
-        full_name: selection.full_name(),
-        conference_title: selection.conference_title.clone(),
-        slot_date: selection.slot_date.to_string(),
-        slot_start: selection.slot_start.format("%H:%M:%S").to_string(),
-    }
 }
 
 fn finish(

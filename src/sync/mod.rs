@@ -6,6 +6,7 @@
 pub mod credentials;
 mod engine;
 pub mod payload;
+pub mod verify;
 mod writer;
 
 use std::time::Duration;
@@ -114,5 +115,16 @@ impl Summary {
             Outcome::Skipped { .. } => self.skipped += 1,
             Outcome::Conflict { .. } => self.conflicts += 1,
         }
+    }
+}
+
+/// How a selection is named in progress lines.
+fn label_of(selection: &crate::domain::Selection) -> ItemLabel {
+    ItemLabel {
+        username: selection.username.clone(),
+        full_name: selection.full_name(),
+        conference_title: selection.conference_title.clone(),
+        slot_date: selection.slot_date.to_string(),
+        slot_start: selection.slot_start.format("%H:%M:%S").to_string(),
     }
 }
