@@ -11,6 +11,7 @@ mod ics;
 mod migrate;
 mod status;
 mod sync;
+mod verify;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -108,9 +109,8 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Ics(args)) => ics::run(&cli.global, &args).await,
         Some(Command::Migrate(args)) => migrate::run(&cli.global, &args).await,
         Some(Command::Audit(args)) => audit::run(&cli.global, &args).await,
-        Some(Command::Reconcile(_)) | Some(Command::Verify(_)) => {
-            Err(CliError::unusable("not built yet"))
-        }
+        Some(Command::Reconcile(_)) => Err(CliError::unusable("not built yet")),
+        Some(Command::Verify(args)) => verify::run(&cli.global, &args).await,
         Some(Command::GraphSim(args)) => demo::graph_sim(&args).await,
         Some(Command::Demo(args)) => demo::run(&cli.global, &args).await,
         Some(Command::Config(args)) => config_command(&args),

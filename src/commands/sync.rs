@@ -334,7 +334,7 @@ fn summary_json(summary: &Summary, dry_run: bool) -> String {
 
 /// First Ctrl-C: stop starting work, let in-flight selections finish and be recorded.
 /// Second Ctrl-C: leave at once (rows in flight stay untouched, never half-written).
-fn watch_ctrl_c(cancel: CancellationToken) {
+pub fn watch_ctrl_c(cancel: CancellationToken) {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             let _ = writeln!(

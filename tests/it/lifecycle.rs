@@ -64,7 +64,7 @@ fn graph_env(sim: &calsync::sim::SimHandle) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn run(db: &TestDb, sim: Option<&calsync::sim::SimHandle>, args: &[&str]) -> crate::cli::Run {
+pub fn run(db: &TestDb, sim: Option<&calsync::sim::SimHandle>, args: &[&str]) -> crate::cli::Run {
     let url = db.url_string();
     let mut all = vec!["--database-url", url.as_str()];
     all.extend_from_slice(args);

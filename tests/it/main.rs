@@ -14,3 +14,4 @@ mod store;
 mod sync;
 mod sync_cli;
 mod tmux;
+mod verify;
