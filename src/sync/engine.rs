@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::credentials::{Holder, RunCredentials};
 use super::payload::{PayloadOptions, TAG_PROPERTY_ID, event_payload, tag_for, transaction_id};
+use super::verify::{Verifier, VerifyOptions};
 use super::writer::ResultWriter;
 use super::{ItemResult, Outcome, Summary, SyncAction, SyncEvent, label_of};
 use crate::domain::lifecycle::{LedgerAction, LedgerChange, LedgerEntry};
@@ -103,6 +104,20 @@ impl Engine {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// A drift check sharing this engine's Graph client (its token cache and mailbox limits)
+    /// and credentials. `record`: write what it sees into the ledger.
+    pub fn verifier(&self, record: bool) -> Verifier {
+        Verifier::new(
+            self.inner.store.clone(),
+            self.inner.graph.clone(),
+            VerifyOptions {
+                concurrency: self.inner.options.concurrency,
+                credentials_override: self.inner.options.credentials_override.clone(),
+                record,
+            },
+        )
     }
 
     /// Syncs `ids` (frozen by the caller), reporting on `events`. Cancelling stops new work;

@@ -74,7 +74,7 @@ pub enum VerifyEvent {
     Finished(VerifySummary),
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct VerifySummary {
     pub total: usize,
     pub present: usize,

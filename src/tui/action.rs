@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{ConferenceSummary, Page, Selection, SlotSummary, StateCounts};
 use crate::sync::SyncEvent;
+use crate::sync::verify::VerifyEvent;
 
 use super::data::{OverviewPart, PersonData};
 
@@ -36,6 +37,8 @@ pub enum Action {
     /// Overview: retry every failure (of a cause worth retrying, unless asked).
     RetryAllFailed,
     CancelJob,
+    /// Check that the events of the listed (or marked) added selections still exist.
+    Verify,
     ErrorDetail,
     Person,
     ConferenceSelections,
@@ -66,6 +69,7 @@ pub enum Report {
     /// The exact scope of a bulk run, for its confirmation sheet.
     BulkPlan(u64, Result<super::data::BulkPlan, String>),
     Sync(SyncEvent),
+    Verify(VerifyEvent),
     SyncFailed(String),
     Exported(Result<String, String>),
     PersonFound(u64, Result<Option<i64>, String>),

@@ -9,11 +9,12 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::action::{Action, Report};
 use super::data::{BulkPlan, OverviewData, PersonData};
 use super::keymap::{self, Context};
-use super::list::{Fetch, Placement, SelectionList};
+use super::list::{Fetch, Marks, Placement, SelectionList};
 use crate::domain::lifecycle::AuditRecord;
 use crate::domain::{
     ConferenceSummary, Filter, PageRequest, Scope, Selection, SlotSummary, Sort, SyncState,
 };
+use crate::sync::verify::{CheckStatus, VerifyEvent, VerifySummary};
 use crate::sync::{Outcome, Summary, SyncEvent};
 
 /// Bulk runs bigger than this need the count typed back before they start.
@@ -33,6 +34,8 @@ pub enum Effect {
     Audit(u64),
     BulkPlan(u64, SyncTarget, RunScope),
     Sync(SyncTarget, RunScope),
+    /// Checks the events of the target's added selections; `bool`: record what is seen.
+    Verify(SyncTarget, bool),
     CancelSync,
     /// The filter's rows to a file: format (csv/json) and an optional path.
     Export(Filter, String, Option<String>),
@@ -226,8 +229,17 @@ pub enum Popup {
     Bulk(Box<BulkSheet>),
 }
 
+/// What a background job does: the jobs panel words its counters after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    Sync,
+    /// Counters: `synced` is present, `failed` missing, `skipped` not checked.
+    Verify,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {
+    pub kind: JobKind,
     pub label: String,
     pub total: usize,
     pub done: usize,
@@ -239,6 +251,7 @@ pub struct Job {
     pub now: DateTime<Utc>,
     pub cancelling: bool,
     pub finished: Option<Summary>,
+    pub verified: Option<VerifySummary>,
     pub error: Option<String>,
 }
 
@@ -258,7 +271,7 @@ impl Job {
     }
 
     pub fn running(&self) -> bool {
-        self.finished.is_none() && self.error.is_none()
+        self.finished.is_none() && self.verified.is_none() && self.error.is_none()
     }
 }
 
@@ -528,6 +541,7 @@ impl App {
                 },
                 Scope::Failed,
             ),
+            Action::Verify => self.verify(),
             Action::CancelJob => {
                 if let Some(job) = self.job.as_mut().filter(|j| j.running()) {
                     job.cancelling = true;
@@ -827,6 +841,7 @@ impl App {
             },
             C::Refresh => Ok(self.reload()),
             C::Audit => Ok(self.open_audit()),
+            C::Verify => Ok(self.verify()),
             C::ReadOnly => {
                 self.session.read_only = true;
                 self.session.read_only_reason = Some(":readonly".to_string());
@@ -853,7 +868,7 @@ impl App {
         match self.current_selection() {
             Some(s) => {
                 let id = s.id;
-                self.start_job(format!("Retry of selection {id}"), 1);
+                self.start_job(JobKind::Sync, format!("Retry of selection {id}"), 1);
                 vec![Effect::Sync(
                     SyncTarget::Ids(vec![id]),
                     RunScope::of(Scope::All),
@@ -883,11 +898,19 @@ impl App {
     }
 
     fn open_bulk_with(&mut self, scope: Scope) -> Vec<Effect> {
-        let Some(list) = self.screen().and_then(Screen::list) else {
-            self.message = Some("open a list of selections first".to_string());
-            return Vec::new();
-        };
-        let target = if list.marks.all_matching {
+        match self.list_target() {
+            Some(target) => self.open_bulk_for(target, scope),
+            None => {
+                self.message = Some("open a list of selections first".to_string());
+                Vec::new()
+            }
+        }
+    }
+
+    /// What the list on screen asks a job to work on: its marks, else all it matches.
+    fn list_target(&self) -> Option<SyncTarget> {
+        let list = self.screen().and_then(Screen::list)?;
+        Some(if list.marks.all_matching {
             SyncTarget::Matching {
                 filter: Box::new(list.filter.clone()),
                 except: list.marks.except.iter().copied().collect(),
@@ -899,8 +922,26 @@ impl App {
                 filter: Box::new(list.filter.clone()),
                 except: Vec::new(),
             }
+        })
+    }
+
+    /// Checks, without a confirmation (nothing in the LMS or Outlook changes), that the events
+    /// of the marked or listed added selections still exist. The missing ones come back marked.
+    fn verify(&mut self) -> Vec<Effect> {
+        if self.job.as_ref().is_some_and(Job::running) {
+            self.message = Some("a job is already running (x cancels it)".to_string());
+            return Vec::new();
+        }
+        let Some(target) = self.list_target() else {
+            self.message = Some("open a list of selections first".to_string());
+            return Vec::new();
         };
-        self.open_bulk_for(target, scope)
+        let what = match &target {
+            SyncTarget::Ids(ids) => format!("{} marked selections", ids.len()),
+            SyncTarget::Matching { .. } => "the listed selections".to_string(),
+        };
+        self.start_job(JobKind::Verify, format!("Verify of {what}"), 0);
+        vec![Effect::Verify(target, !self.session.read_only)]
     }
 
     /// The bulk sheet for `target`: nothing starts before the operator confirms it.
@@ -995,6 +1036,7 @@ impl App {
                     return Vec::new();
                 }
                 self.start_job(
+                    JobKind::Sync,
                     format!(
                         "Sync of {} selections ({})",
                         plan.count,
@@ -1010,8 +1052,9 @@ impl App {
         effects
     }
 
-    fn start_job(&mut self, label: String, total: usize) {
+    fn start_job(&mut self, kind: JobKind, label: String, total: usize) {
         self.job = Some(Job {
+            kind,
             label,
             total,
             done: 0,
@@ -1023,6 +1066,7 @@ impl App {
             now: self.now,
             cancelling: false,
             finished: None,
+            verified: None,
             error: None,
         });
     }
@@ -1200,6 +1244,7 @@ impl App {
                 }
             }
             Report::Sync(event) => return self.sync_event(event),
+            Report::Verify(event) => return self.verify_event(event),
             Report::SyncFailed(error) => {
                 if let Some(job) = self.job.as_mut() {
                     job.error = Some(error);
@@ -1272,6 +1317,43 @@ impl App {
                 let mut effects = self.refresh_visible();
                 effects.extend(self.refresh_counts());
                 return effects;
+            }
+        }
+        Vec::new()
+    }
+
+    fn verify_event(&mut self, event: VerifyEvent) -> Vec<Effect> {
+        let Some(job) = self.job.as_mut() else {
+            return Vec::new();
+        };
+        match event {
+            VerifyEvent::Started { total } => job.total = total,
+            VerifyEvent::Checked(check) => {
+                job.done += 1;
+                match check.status {
+                    CheckStatus::Present => job.synced += 1,
+                    CheckStatus::Missing => job.failed += 1,
+                    CheckStatus::Unchecked(_) => job.skipped += 1,
+                }
+            }
+            VerifyEvent::Finished(summary) => {
+                job.now = self.now;
+                let missing = summary.missing_ids.clone();
+                job.verified = Some(summary);
+                self.message = Some(if missing.is_empty() {
+                    "no event is missing".to_string()
+                } else if let Some(list) = self.stack.last_mut().and_then(Screen::list_mut) {
+                    list.marks = Marks {
+                        ids: missing.iter().copied().collect(),
+                        ..Marks::default()
+                    };
+                    format!(
+                        "{} events missing from Outlook, now marked: r re-creates them",
+                        missing.len()
+                    )
+                } else {
+                    format!("{} events missing from Outlook", missing.len())
+                });
             }
         }
         Vec::new()

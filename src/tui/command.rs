@@ -27,6 +27,7 @@ pub enum Command {
     Refresh,
     ReadOnly,
     Audit,
+    Verify,
 }
 
 /// Which selections `:sync` works on: the LMS command's scopes, or the rows marked in the list.
@@ -227,6 +228,14 @@ pub const COMMANDS: &[CommandHelp] = &[
         description: "The audit log: who synced, reconciled or verified what, and how it ended",
         choices: &[],
         build: |args| no_args(args, Command::Audit),
+    },
+    CommandHelp {
+        name: "verify",
+        aliases: &["check"],
+        args: "",
+        description: "Check that the events of the marked or listed added selections still exist",
+        choices: &[],
+        build: |args| no_args(args, Command::Verify),
     },
     CommandHelp {
         name: "readonly",

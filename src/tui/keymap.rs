@@ -247,6 +247,17 @@ pub const BINDINGS: &[Binding] = &[
         true
     ),
     bind!(
+        Char('V'),
+        SHIFT,
+        Verify,
+        "verify",
+        "V",
+        "verify that the events of the marked (or all listed) added selections still exist",
+        Selections,
+        false,
+        false
+    ),
+    bind!(
         Char('x'),
         NONE,
         CancelJob,
@@ -474,6 +485,7 @@ const ACTION_NAMES: &[(&str, Action)] = &[
     ("retry_cause", Action::RetryCause),
     ("retry_all_failed", Action::RetryAllFailed),
     ("cancel_job", Action::CancelJob),
+    ("verify", Action::Verify),
     ("error_detail", Action::ErrorDetail),
     ("person", Action::Person),
     ("conference_selections", Action::ConferenceSelections),

@@ -16,6 +16,7 @@ use crate::domain::{Filter, PageRequest, Sort, SyncState, choose_credentials};
 use crate::export;
 use crate::store::{Store, StoreError};
 use crate::sync::Engine;
+use crate::sync::verify::verifiable;
 
 pub struct Runtime {
     store: Store,
@@ -138,7 +139,7 @@ impl Runtime {
                         Ok(ids) => ids,
                         Err(e) => return send(Report::SyncFailed(e)),
                     };
-                    let (what, filter) = describe_target(&target, scope);
+                    let (what, filter) = describe_target(&target, Some(scope));
                     let trail = match AuditTrail::begin(
                         &store,
                         "console sync",
@@ -169,6 +170,68 @@ impl Runtime {
                             let _ = trail.finish(AuditOutcome::Failed, 0, &e).await;
                             send(Report::SyncFailed(e));
                         }
+                    }
+                });
+            }
+            Effect::Verify(target, record) => {
+                let cancel = CancellationToken::new();
+                self.job = Some(cancel.clone());
+                let verifier = self.engine.verifier(record);
+                let progress = self.reports.clone();
+                tokio::spawn(async move {
+                    let ids = match resolve_verifiable(&store, &target).await {
+                        Ok(ids) => ids,
+                        Err(e) => return send(Report::SyncFailed(e)),
+                    };
+                    let trail = if record {
+                        let (what, filter) = describe_target(&target, None);
+                        match AuditTrail::begin(
+                            &store,
+                            "console verify",
+                            &what,
+                            &filter,
+                            ids.len() as u64,
+                        )
+                        .await
+                        {
+                            Ok(trail) => Some(trail),
+                            Err(e) => return send(Report::SyncFailed(e)),
+                        }
+                    } else {
+                        None
+                    };
+                    let (events, mut rx) = mpsc::unbounded_channel();
+                    let forward = tokio::spawn(async move {
+                        while let Some(event) = rx.recv().await {
+                            let _ = progress.send(Report::Verify(event));
+                        }
+                    });
+                    let result = verifier.run(ids, events, cancel).await;
+                    let _ = forward.await;
+                    let (outcome, rows, detail) = match &result {
+                        Ok(summary) => (
+                            if summary.not_started > 0 {
+                                AuditOutcome::Cancelled
+                            } else if summary.missing > 0 || summary.unchecked > 0 {
+                                AuditOutcome::Partial
+                            } else {
+                                AuditOutcome::Ok
+                            },
+                            summary.total as u64,
+                            format!(
+                                "{} present, {} missing, {} not checked",
+                                summary.present, summary.missing, summary.unchecked
+                            ),
+                        ),
+                        Err(e) => (AuditOutcome::Failed, 0, e.clone()),
+                    };
+                    if let Some(trail) = trail
+                        && let Err(e) = trail.finish(outcome, rows, &detail).await
+                    {
+                        send(Report::SyncFailed(e));
+                    }
+                    if let Err(e) = result {
+                        send(Report::SyncFailed(e));
                     }
                 });
             }
@@ -280,11 +343,18 @@ async fn person(store: &Store, user_id: i64) -> Result<Option<PersonData>, Strin
 }
 
 /// A console run in the audit log's words: which rows (and the scope), and the filter.
-fn describe_target(target: &SyncTarget, run: RunScope) -> (String, String) {
-    let mut scope = super::app::scope_name(run.scope).to_string();
-    if run.include_permanent {
-        scope.push_str(", permanent causes included");
-    }
+/// The target in the audit log's words; `run` is None for a check (no sync scope).
+fn describe_target(target: &SyncTarget, run: Option<RunScope>) -> (String, String) {
+    let scope = match run {
+        Some(run) if run.include_permanent => {
+            format!(
+                "{}, permanent causes included",
+                super::app::scope_name(run.scope)
+            )
+        }
+        Some(run) => super::app::scope_name(run.scope).to_string(),
+        None => "added".to_string(),
+    };
     match target {
         SyncTarget::Ids(ids) if ids.len() == 1 => {
             (format!("selection {} ({scope})", ids[0]), String::new())
@@ -364,6 +434,16 @@ async fn plan(store: &Store, target: SyncTarget, run: RunScope) -> Result<BulkPl
 async fn resolve(store: &Store, target: &SyncTarget, run: RunScope) -> Result<Vec<i64>, String> {
     let (filter, except) = target_filter(target);
     let mut ids = text(store.selection_ids(&run.narrow(&filter)).await)?;
+    if !except.is_empty() {
+        ids.retain(|id| !except.contains(id));
+    }
+    Ok(ids)
+}
+
+/// The target's added selections, the ones with an event to check.
+async fn resolve_verifiable(store: &Store, target: &SyncTarget) -> Result<Vec<i64>, String> {
+    let (filter, except) = target_filter(target);
+    let mut ids = text(store.selection_ids(&verifiable(filter)).await)?;
     if !except.is_empty() {
         ids.retain(|id| !except.contains(id));
     }

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Cell, Clear, Gauge, Paragraph, Row, Table, Wrap};
 
 use super::app::{
-    App, BulkSheet, InputKind, Job, Popup, Screen, TYPED_CONFIRMATION_ABOVE, scope_name,
+    App, BulkSheet, InputKind, Job, JobKind, Popup, Screen, TYPED_CONFIRMATION_ABOVE, scope_name,
 };
 use super::data::{OverviewData, PersonData};
 use super::list::SelectionList;
@@ -975,7 +975,21 @@ fn draw_error_detail(
 }
 
 fn draw_job(frame: &mut Frame, area: Rect, job: &Job, theme: Theme) {
-    let title = if let Some(summary) = &job.finished {
+    let title = if let Some(summary) = &job.verified {
+        format!(
+            " {} — done: {} present, {} missing, {} not checked{} in {:.1}s ",
+            clean_line(&job.label),
+            summary.present,
+            summary.missing,
+            summary.unchecked,
+            if summary.not_started > 0 {
+                format!(", {} not started (cancelled)", summary.not_started)
+            } else {
+                String::new()
+            },
+            summary.duration.as_secs_f64()
+        )
+    } else if let Some(summary) = &job.finished {
         format!(
             " {} — done: {} synced, {} failed, {} skipped{} in {:.1}s ",
             clean_line(&job.label),
@@ -1028,8 +1042,12 @@ fn draw_job(frame: &mut Frame, area: Rect, job: &Job, theme: Theme) {
         .filter(|_| job.running())
         .map(|s| format!("  ETA {s:.0}s"))
         .unwrap_or_default();
+    let (ok, bad, neither) = match job.kind {
+        JobKind::Sync => ("synced", "failed", "skipped"),
+        JobKind::Verify => ("present", "missing", "not checked"),
+    };
     let line = format!(
-        "✓ {} synced  ✗ {} failed  · {} skipped  ⧗ {} throttled  {:.1}/s{eta}",
+        "✓ {} {ok}  ✗ {} {bad}  · {} {neither}  ⧗ {} throttled  {:.1}/s{eta}",
         job.synced,
         job.failed,
         job.skipped,

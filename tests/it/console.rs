@@ -577,10 +577,8 @@ async fn the_filtered_rows_export_to_csv_and_json_lines() {
     assert_eq!(lines[0], calsync::export::CSV_HEADER);
     assert_eq!(lines.len(), 4);
     assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("9,3,llearner,")
-                && l.ends_with(",No Teams integration available"))
+        lines.iter().any(|l| l.starts_with("9,3,llearner,")
+            && l.ends_with(",No Teams integration available,false"))
     );
 
     let json_path = dir.path().join("failed.jsonl");
@@ -726,4 +724,154 @@ fn the_audit_log_opens_from_a_command_and_lists_its_rows() {
     };
     assert_eq!(table.rows, vec![row]);
     assert_eq!(app.screen().unwrap().crumb(), "Audit log");
+}
+
+fn checked(id: i64, status: calsync::sync::verify::CheckStatus) -> Report {
+    Report::Verify(calsync::sync::verify::VerifyEvent::Checked(
+        calsync::sync::verify::Check {
+            selection_id: id,
+            user_id: 100 + id,
+            conference_id: 1,
+            slot_id: 1,
+            mailbox: format!("user{id}@north.example"),
+            event_id: format!("AAMkAG{id}="),
+            label: calsync::sync::ItemLabel {
+                username: format!("user{id}"),
+                full_name: String::new(),
+                conference_title: "Induction Q&A".into(),
+                slot_date: "2026-12-15".into(),
+                slot_start: "10:00:00".into(),
+            },
+            status,
+        },
+    ))
+}
+
+#[test]
+fn verify_checks_the_list_and_marks_the_missing_rows_for_r() {
+    use calsync::sync::verify::{CheckStatus, VerifyEvent, VerifySummary};
+    let mut app = app_with_failed_rows(3, false);
+    let effects = app.key(KeyEvent::new(KeyCode::Char('V'), KeyModifiers::SHIFT));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Verify(SyncTarget::Matching { except, .. }, true)] if except.is_empty()),
+        "the whole list is checked, nothing to confirm: {effects:?}"
+    );
+    assert!(app.popup.is_none());
+    app.report(Report::Verify(VerifyEvent::Started { total: 3 }));
+    app.report(checked(1, CheckStatus::Present));
+    app.report(checked(2, CheckStatus::Missing));
+    app.report(checked(
+        3,
+        CheckStatus::Unchecked("mailbox not found".into()),
+    ));
+    let job = app.job.as_ref().unwrap();
+    assert_eq!(
+        (job.done, job.synced, job.failed, job.skipped),
+        (3, 1, 1, 1)
+    );
+    assert!(job.running());
+    app.report(Report::Verify(VerifyEvent::Finished(VerifySummary {
+        total: 3,
+        present: 1,
+        missing: 1,
+        unchecked: 1,
+        missing_ids: vec![2],
+        ..VerifySummary::default()
+    })));
+    assert!(!app.job.as_ref().unwrap().running());
+    assert_eq!(
+        list(&app).marks.ids.iter().copied().collect::<Vec<_>>(),
+        vec![2]
+    );
+    assert_eq!(
+        app.message.as_deref(),
+        Some("1 events missing from Outlook, now marked: r re-creates them")
+    );
+
+    let effects = app.key(key('r'));
+    let Some(Popup::Bulk(sheet)) = &app.popup else {
+        panic!("r on marked rows asks first: {effects:?}")
+    };
+    assert_eq!(sheet.target, SyncTarget::Ids(vec![2]));
+    assert_eq!(
+        sheet.scope,
+        Scope::All,
+        "an added row is re-synced, not skipped"
+    );
+}
+
+#[test]
+fn a_read_only_console_verifies_without_recording() {
+    let mut app = app_with_failed_rows(2, true);
+    app.key(key(' '));
+    let effects = app.key(key(':'));
+    assert!(effects.is_empty());
+    let effects = type_text(&mut app, "verify");
+    assert!(effects.is_empty());
+    let effects = app.key(code(KeyCode::Enter));
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::Verify(SyncTarget::Matching { .. }, false)]
+        ),
+        "{effects:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_verify_job_runs_the_real_check_and_is_audited() {
+    use calsync::sync::verify::VerifyEvent;
+    let world = crate::sync::World::new(crate::support::Backend::Sqlite).await;
+    world.store.migrate_up(Utc::now()).await.unwrap();
+    world.sync(vec![2]).await;
+    let event = world
+        .store
+        .selection(2)
+        .await
+        .unwrap()
+        .unwrap()
+        .sync
+        .outlook_event_id
+        .unwrap();
+    assert!(
+        world
+            .sim
+            .state()
+            .delete_event_out_of_band("lea.learner@example.org", &event)
+    );
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut runtime =
+        calsync::tui::runtime::Runtime::new(world.store.clone(), world.engine.clone(), tx);
+    // 5 was never added: only 2 has an event to check.
+    runtime.run(Effect::Verify(SyncTarget::Ids(vec![2, 5]), true));
+    let finished = loop {
+        let report = tokio::time::timeout(std::time::Duration::from_secs(20), rx.recv())
+            .await
+            .expect("a report")
+            .expect("the runtime answers");
+        match report {
+            Report::Verify(VerifyEvent::Finished(summary)) => break summary,
+            Report::SyncFailed(e) => panic!("{e}"),
+            _ => {}
+        }
+    };
+    assert_eq!((finished.total, finished.missing_ids.clone()), (1, vec![2]));
+    // The trail is closed after the last report: wait for it.
+    let mut rows = Vec::new();
+    for _ in 0..50 {
+        rows = world
+            .store
+            .audit_rows(10, Some("console verify"))
+            .await
+            .unwrap();
+        if rows.first().is_some_and(|r| r.finished_at.is_some()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].scope, "2 marked rows (added)");
+    assert_eq!(rows[0].outcome, AuditOutcome::Partial);
+    assert_eq!(rows[0].detail, "0 present, 1 missing, 0 not checked");
 }
