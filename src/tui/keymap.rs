@@ -252,7 +252,7 @@ pub const BINDINGS: &[Binding] = &[
         Verify,
         "verify",
         "V",
-        "verify that the events of the marked (or all listed) added selections still exist",
+        "verify the Outlook events of the marked or listed rows",
         Selections,
         false,
         false
