@@ -9,6 +9,7 @@ mod demo;
 mod doctor;
 mod ics;
 mod migrate;
+mod reconcile;
 mod status;
 mod sync;
 mod verify;
@@ -109,7 +110,7 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Ics(args)) => ics::run(&cli.global, &args).await,
         Some(Command::Migrate(args)) => migrate::run(&cli.global, &args).await,
         Some(Command::Audit(args)) => audit::run(&cli.global, &args).await,
-        Some(Command::Reconcile(_)) => Err(CliError::unusable("not built yet")),
+        Some(Command::Reconcile(args)) => reconcile::run(&cli.global, &args).await,
         Some(Command::Verify(args)) => verify::run(&cli.global, &args).await,
         Some(Command::GraphSim(args)) => demo::graph_sim(&args).await,
         Some(Command::Demo(args)) => demo::run(&cli.global, &args).await,

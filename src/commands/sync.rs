@@ -332,14 +332,14 @@ fn summary_json(summary: &Summary, dry_run: bool) -> String {
     .unwrap_or_default()
 }
 
-/// First Ctrl-C: stop starting work, let in-flight selections finish and be recorded.
+/// First Ctrl-C: stop starting work, let the work in flight finish and be recorded.
 /// Second Ctrl-C: leave at once (rows in flight stay untouched, never half-written).
-pub fn watch_ctrl_c(cancel: CancellationToken) {
+pub(super) fn watch_ctrl_c(cancel: CancellationToken) {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             let _ = writeln!(
                 std::io::stderr(),
-                "\nCancelling: finishing the selections in flight (Ctrl-C again to quit now)…"
+                "\nCancelling: finishing the work in flight (Ctrl-C again to quit now)…"
             );
             cancel.cancel();
             if tokio::signal::ctrl_c().await.is_ok() {

@@ -231,3 +231,15 @@ pub enum LedgerChange {
         at: DateTime<Utc>,
     },
 }
+
+/// Which event one selection row points to, read straight from the LMS's table (no joins, so a
+/// row whose slot or user is gone still counts as existing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventPointer {
+    pub selection_id: i64,
+    pub user_id: i64,
+    pub conference_id: i64,
+    pub slot_id: i64,
+    /// `None` also when the LMS left an empty string.
+    pub outlook_event_id: Option<String>,
+}

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -21,6 +22,8 @@ use super::{
 pub(crate) const PREFER: &str = "IdType=\"ImmutableId\", outlook.timezone=\"UTC\"";
 /// Upper bound on followed `@odata.nextLink` pages, against a server that loops.
 const MAX_PAGES: usize = 1000;
+/// Events per calendarView page (Graph's default is 10).
+const CALENDAR_VIEW_PAGE: usize = 100;
 
 /// How safe it is to send a request again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -495,7 +498,8 @@ impl GraphClient {
         unreadable_event(reply, mailbox)
     }
 
-    /// `DELETE /users/{mailbox}/events/{id}`; 404 `ErrorItemNotFound` is `AlreadyGone`.
+    /// `DELETE /users/{mailbox}/events/{id}`; 404 `ErrorItemNotFound` (or 410 Gone) is
+    /// `AlreadyGone`.
     pub async fn delete_event(
         &self,
         creds: &Credentials,
@@ -510,9 +514,11 @@ impl GraphClient {
             Ok(reply) => Ok(DeleteOutcome::Deleted {
                 request_id: reply.request_id,
             }),
-            Err(e) if e.kind == ErrorKind::NotFound => Ok(DeleteOutcome::AlreadyGone {
-                request_id: e.request_id.clone(),
-            }),
+            Err(e) if e.kind == ErrorKind::NotFound || e.status == Some(410) => {
+                Ok(DeleteOutcome::AlreadyGone {
+                    request_id: e.request_id.clone(),
+                })
+            }
             Err(e) => Err(e),
         }
     }
@@ -562,6 +568,44 @@ impl GraphClient {
                 ids::encode_query_value(&expand)
             ),
         )?;
+        self.all_pages(creds, mailbox, first).await
+    }
+
+    /// `GET /users/{mailbox}/calendarView` from `start` to `end`: every event overlapping that
+    /// window, with `subject`, `start` and `end` (in UTC) and the extended property
+    /// `property_id` expanded, following `@odata.nextLink`.
+    pub async fn calendar_view(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        property_id: &str,
+    ) -> Result<Vec<EventInfo>, GraphError> {
+        let instant = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let expand = format!(
+            "singleValueExtendedProperties($filter=id eq '{}')",
+            property_id.replace('\'', "''")
+        );
+        let first = self.user_url(
+            mailbox,
+            &format!(
+                "/calendarView?startDateTime={}&endDateTime={}&$select=subject,start,end&$expand={}&$top={CALENDAR_VIEW_PAGE}",
+                ids::encode_query_value(&instant(start)),
+                ids::encode_query_value(&instant(end)),
+                ids::encode_query_value(&expand)
+            ),
+        )?;
+        self.all_pages(creds, mailbox, first).await
+    }
+
+    /// The events of a collection and of every `@odata.nextLink` page after it.
+    async fn all_pages(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        first: String,
+    ) -> Result<Vec<EventInfo>, GraphError> {
         let mut url = first;
         let mut found = Vec::new();
         for _ in 0..MAX_PAGES {

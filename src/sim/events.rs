@@ -4,6 +4,7 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde_json::{Map, Value, json};
 
+use super::rng::SplitMix64;
 use super::timezones;
 
 /// A Graph error before the request/response ids are added.
@@ -67,6 +68,17 @@ pub(crate) struct NewIds {
     pub change_key: String,
     pub ical_uid: String,
     pub join_token: String,
+}
+
+impl NewIds {
+    pub(crate) fn generate(rng: &mut SplitMix64) -> NewIds {
+        NewIds {
+            id: format!("AAMkAG{}=", rng.token_chars(80)),
+            change_key: rng.token_chars(22),
+            ical_uid: format!("040000008200E00074C5B7101A82E00800000000{}", rng.hex(72)),
+            join_token: rng.token_chars(24),
+        }
+    }
 }
 
 /// Properties the server owns; a client value for them is ignored.

@@ -11,7 +11,7 @@ use futures::StreamExt;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 
-use super::events::{self, ApiError, Expand, NewIds};
+use super::events::{self, ApiError, Expand, NewIds, StoredEvent};
 use super::state::{Fault, GhostReply, Inner, Shared};
 use super::{MailboxState, RetryAfterMode};
 
@@ -93,6 +93,7 @@ pub(crate) struct ItemRequest {
 enum Op {
     Create,
     List,
+    CalendarView,
     Get(String),
     Patch(String),
     Delete(String),
@@ -246,6 +247,15 @@ fn bad_request(message: impl Into<String>) -> Reply {
 fn route(method: &str, rest: &[&str]) -> Result<Op, Reply> {
     let lower: Vec<String> = rest.iter().map(|s| s.to_ascii_lowercase()).collect();
     let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
+    if matches!(
+        lower.as_slice(),
+        ["calendarview"] | ["calendar", "calendarview"]
+    ) {
+        return match method {
+            "GET" => Ok(Op::CalendarView),
+            _ => Err(method_not_allowed(method)),
+        };
+    }
     let (collection, id) = match lower.as_slice() {
         ["events"] | ["calendar", "events"] => (true, None),
         ["events", _] => (false, Some(decode(rest[1]))),
@@ -263,12 +273,16 @@ fn route(method: &str, rest: &[&str]) -> Result<Op, Reply> {
         ("GET", false, Some(id)) => Ok(Op::Get(id)),
         ("PATCH", false, Some(id)) => Ok(Op::Patch(id)),
         ("DELETE", false, Some(id)) => Ok(Op::Delete(id)),
-        _ => Err(Reply::error(ApiError::new(
-            405,
-            "MethodNotAllowed",
-            format!("The method {method} is not supported for this resource."),
-        ))),
+        _ => Err(method_not_allowed(method)),
     }
+}
+
+fn method_not_allowed(method: &str) -> Reply {
+    Reply::error(ApiError::new(
+        405,
+        "MethodNotAllowed",
+        format!("The method {method} is not supported for this resource."),
+    ))
 }
 
 /// Handles one Graph call for a mailbox (auth has already been checked).
@@ -388,6 +402,7 @@ pub(crate) async fn handle_item(shared: Arc<Shared>, req: ItemRequest) -> Reply 
     match op {
         Op::Create => create(&shared, &key, &user, &req).await,
         Op::List => list(&shared, &key, segments[1], &req),
+        Op::CalendarView => calendar_view(&shared, &key, segments[1], &req),
         Op::Get(id) => {
             let inner = shared.lock();
             let found = inner
@@ -458,15 +473,7 @@ async fn create(shared: &Arc<Shared>, key: &str, user: &str, req: &ItemRequest) 
                 return Reply::json(201, rendered);
             }
         }
-        let ids = NewIds {
-            id: format!("AAMkAG{}=", inner.rng.token_chars(80)),
-            change_key: inner.rng.token_chars(22),
-            ical_uid: format!(
-                "040000008200E00074C5B7101A82E00800000000{}",
-                inner.rng.hex(72)
-            ),
-            join_token: inner.rng.token_chars(24),
-        };
+        let ids = NewIds::generate(&mut inner.rng);
         let strict = inner.config.strict_datetime;
         let event = match events::create(user, &body, strict, ids, Utc::now()) {
             Ok(event) => event,
@@ -537,16 +544,9 @@ fn list(shared: &Arc<Shared>, key: &str, raw_user: &str, req: &ItemRequest) -> R
         },
     };
     let inner = shared.lock();
-    let page_default = inner.config.default_page_size.max(1);
-    let top = match query_value(&req.query, "$top").map(str::parse::<usize>) {
-        None => page_default,
-        Some(Ok(n)) if (1..=1000).contains(&n) => n,
-        Some(_) => return bad_request("Invalid value for $top."),
-    };
-    let skip = match query_value(&req.query, "$skip").map(str::parse::<usize>) {
-        None => 0,
-        Some(Ok(n)) => n,
-        Some(Err(_)) => return bad_request("Invalid value for $skip."),
+    let (top, skip) = match paging(&req.query, inner.config.default_page_size) {
+        Ok(paging) => paging,
+        Err(reply) => return reply,
     };
     let matching: Vec<_> = inner
         .mailboxes
@@ -564,18 +564,88 @@ fn list(shared: &Arc<Shared>, key: &str, raw_user: &str, req: &ItemRequest) -> R
                 .collect()
         })
         .unwrap_or_default();
+    one_page(&matching, top, skip, raw_user, "events", req)
+}
+
+/// `GET /users/{u}/calendarView?startDateTime=…&endDateTime=…`: the events overlapping the
+/// window, earliest first, paged like a collection.
+fn calendar_view(shared: &Arc<Shared>, key: &str, raw_user: &str, req: &ItemRequest) -> Reply {
+    let instant = |name: &str| match query_value(&req.query, name).map(events::parse_date_time) {
+        // Without an offset Graph reads the value as UTC.
+        Some(Some(events::ParsedDateTime::Local(naive))) => Some(Utc.from_utc_datetime(&naive)),
+        Some(Some(events::ParsedDateTime::Offset(dt))) => Some(dt.with_timezone(&Utc)),
+        _ => None,
+    };
+    let (Some(start), Some(end)) = (instant("startDateTime"), instant("endDateTime")) else {
+        return Reply::error(ApiError::new(
+            400,
+            "ErrorInvalidParameter",
+            "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.",
+        ));
+    };
+    let inner = shared.lock();
+    let (top, skip) = match paging(&req.query, inner.config.default_page_size) {
+        Ok(paging) => paging,
+        Err(reply) => return reply,
+    };
+    let mut matching: Vec<_> = inner
+        .mailboxes
+        .get(key)
+        .map(|m| {
+            m.events
+                .iter()
+                .filter(|e| e.start < end && e.end > start)
+                .collect()
+        })
+        .unwrap_or_default();
+    matching.sort_by_key(|e| (e.start, e.end));
+    one_page(&matching, top, skip, raw_user, "calendarView", req)
+}
+
+/// `$top` (default `page_default`, at most 1000) and `$skip`.
+fn paging(query: &[(String, String)], page_default: usize) -> Result<(usize, usize), Reply> {
+    let top = match query_value(query, "$top").map(str::parse::<usize>) {
+        None => page_default.max(1),
+        Some(Ok(n)) if (1..=1000).contains(&n) => n,
+        Some(_) => return Err(bad_request("Invalid value for $top.")),
+    };
+    let skip = match query_value(query, "$skip").map(str::parse::<usize>) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => return Err(bad_request("Invalid value for $skip.")),
+    };
+    Ok((top, skip))
+}
+
+/// One page of `matching` as Graph returns a collection, with `$select` applied and an
+/// `@odata.nextLink` to `/users/{raw_user}/{collection}` when more follow.
+fn one_page(
+    matching: &[&StoredEvent],
+    top: usize,
+    skip: usize,
+    raw_user: &str,
+    collection: &str,
+    req: &ItemRequest,
+) -> Reply {
     let expand = expand_of(&req.query);
+    let select = query_value(&req.query, "$select");
     let page: Vec<Value> = matching
         .iter()
         .skip(skip)
         .take(top)
-        .map(|e| events::render(e, req.prefer_tz.as_deref(), expand, &req.base))
+        .map(|e| {
+            let rendered = events::render(e, req.prefer_tz.as_deref(), expand, &req.base);
+            match select {
+                Some(select) => selected(rendered, select),
+                None => rendered,
+            }
+        })
         .collect();
     let mut out = Map::new();
     out.insert(
         "@odata.context".into(),
         json!(format!(
-            "{}/$metadata#users('{}')/events",
+            "{}/$metadata#users('{}')/{collection}",
             req.base,
             decode(raw_user)
         )),
@@ -593,13 +663,32 @@ fn list(shared: &Arc<Shared>, key: &str, raw_user: &str, req: &ItemRequest) -> R
         out.insert(
             "@odata.nextLink".into(),
             json!(format!(
-                "{}/users/{raw_user}/events?{}",
+                "{}/users/{raw_user}/{collection}?{}",
                 req.base,
                 query.join("&")
             )),
         );
     }
     Reply::json(200, Value::Object(out))
+}
+
+/// `$select`: the listed properties plus what Graph always returns (id, etag, and the
+/// extended properties when they were expanded).
+fn selected(rendered: Value, select: &str) -> Value {
+    let wanted: Vec<&str> = select.split(',').map(str::trim).collect();
+    match rendered {
+        Value::Object(all) => Value::Object(
+            all.into_iter()
+                .filter(|(k, _)| {
+                    matches!(
+                        k.as_str(),
+                        "id" | "@odata.etag" | "singleValueExtendedProperties"
+                    ) || wanted.iter().any(|w| w.eq_ignore_ascii_case(k))
+                })
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// A parsed `$batch` item.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::events::{self, Expand, StoredEvent};
+use super::events::{self, Expand, NewIds, StoredEvent};
 use super::rng::SplitMix64;
 use super::{Latency, MailboxState, RetryAfterMode, SIMULATOR_LABEL, SimConfig};
 
@@ -219,6 +219,21 @@ impl SimState {
         let before = rec.events.len();
         rec.events.retain(|e| e.id != event_id);
         before != rec.events.len()
+    }
+
+    /// Stores `event` in `address`'s calendar as another client created it (the LMS: its
+    /// subject, an offset `dateTime` with an IANA zone, no tag, no `transactionId`), past
+    /// throttling and faults. Returns the new event's id.
+    pub fn plant_event(&self, address: &str, event: &Value) -> Result<String, String> {
+        let mut inner = self.shared.lock();
+        let ids = NewIds::generate(&mut inner.rng);
+        let stored = events::create(address, event, false, ids, chrono::Utc::now())
+            .map_err(|e| format!("{} {}: {}", e.status, e.code, e.message))?;
+        let id = stored.id.clone();
+        let rec = inner.mailbox(&address.to_lowercase());
+        rec.events.push(stored);
+        rec.stats.events_created += 1;
+        Ok(id)
     }
 
     /// Gives an app a new secret; the old one now fails with AADSTS7000215.

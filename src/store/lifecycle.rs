@@ -10,7 +10,8 @@ use super::own::{self, LATEST, MIGRATIONS, Migration};
 use super::sql::{self, Sql};
 use super::{Store, StoreError};
 use crate::domain::lifecycle::{
-    AuditOutcome, AuditRecord, AuditStart, LedgerAction, LedgerEntry, LedgerRecord, LedgerScope,
+    AuditOutcome, AuditRecord, AuditStart, EventPointer, LedgerAction, LedgerEntry, LedgerRecord,
+    LedgerScope,
 };
 
 /// What `calsync migrate` did.
@@ -232,6 +233,53 @@ impl Store {
         self.query(
             own::ledger_orphans(self.dialect(), scope),
             own::map_ledger_orphan,
+        )
+        .await
+    }
+
+    /// The users reconcile looks at: those holding selections (of `scope`'s conference, or
+    /// all) plus those the ledger knows in `scope` (none before `calsync migrate`).
+    pub async fn reconcile_user_ids(&self, scope: LedgerScope) -> Result<Vec<i64>, StoreError> {
+        if let Some(user_id) = scope.user_id {
+            return Ok(vec![user_id]);
+        }
+        let mut ids = self
+            .query(
+                sql::selection_user_ids(self.dialect(), scope.conference_id),
+                sql::map_id,
+            )
+            .await?;
+        if self.has_ledger() {
+            ids.extend(
+                self.query(own::ledger_user_ids(self.dialect(), scope), sql::map_id)
+                    .await?,
+            );
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// What each selection of `user_id` points to.
+    pub async fn event_pointers_of_user(
+        &self,
+        user_id: i64,
+    ) -> Result<Vec<EventPointer>, StoreError> {
+        self.query(
+            sql::event_pointers_of_user(self.dialect(), user_id),
+            sql::map_event_pointer,
+        )
+        .await
+    }
+
+    /// What the selections among `ids` point to; the ids missing from the answer are gone.
+    pub async fn event_pointers(&self, ids: &[i64]) -> Result<Vec<EventPointer>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.query(
+            sql::event_pointers(self.dialect(), ids),
+            sql::map_event_pointer,
         )
         .await
     }

@@ -372,6 +372,17 @@ pub fn ledger_orphans(dialect: Dialect, scope: LedgerScope) -> Sql {
     b.finish()
 }
 
+/// The users the ledger knows in scope (alive or gone), for reconcile's list of mailboxes.
+pub fn ledger_user_ids(dialect: Dialect, scope: LedgerScope) -> Sql {
+    let mut b = Builder::new(
+        dialect,
+        &format!("SELECT DISTINCT l.user_id FROM {LEDGER} l WHERE l.user_id IS NOT NULL"),
+    );
+    push_scope(&mut b, scope);
+    b.push(" ORDER BY l.user_id");
+    b.finish()
+}
+
 /// A ledger row and whether its selection is gone (else it points elsewhere).
 pub fn map_ledger_orphan(row: &dyn SqlRow) -> Result<(LedgerRecord, bool), StoreError> {
     Ok((map_ledger(row)?, row.int(14)? == 1))

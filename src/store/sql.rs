@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 use super::StoreError;
 use crate::domain::diagnosis::{CAUSE_PATTERNS, Pattern};
+use crate::domain::lifecycle::EventPointer;
 use crate::domain::{
     Cause, ConferenceSummary, Cursor, CursorKey, Filter, IntegrationInfo, PageRequest, Person,
     Scope, Selection, SlotSummary, SortKey, StateCounts, StoredCredentials, SyncColumns, SyncState,
@@ -549,6 +550,58 @@ pub fn selection_ids(dialect: Dialect, filter: &Filter) -> Sql {
     push_where(&mut b, filter, None);
     b.push(" ORDER BY s.selected_at DESC, s.id DESC");
     b.finish()
+}
+
+/// The users holding selections (of one conference, or of any), for reconcile's mailboxes.
+pub fn selection_user_ids(dialect: Dialect, conference_id: Option<i64>) -> Sql {
+    let mut b = Builder::new(
+        dialect,
+        &format!("SELECT DISTINCT s.user_id FROM {SELECTION} s"),
+    );
+    if let Some(id) = conference_id {
+        b.push(" WHERE s.conference_id = ").bind(Value::Int(id));
+    }
+    b.push(" ORDER BY s.user_id");
+    b.finish()
+}
+
+const POINTER_COLUMNS: &str =
+    "s.id, s.user_id, s.conference_id, s.time_slot_id, s.outlook_event_id";
+
+/// What every selection of one user points to.
+pub fn event_pointers_of_user(dialect: Dialect, user_id: i64) -> Sql {
+    let mut b = Builder::new(
+        dialect,
+        &format!("SELECT {POINTER_COLUMNS} FROM {SELECTION} s WHERE s.user_id = "),
+    );
+    b.bind(Value::Int(user_id)).push(" ORDER BY s.id");
+    b.finish()
+}
+
+/// What the selections among `ids` point to (those that no longer exist are not returned).
+pub fn event_pointers(dialect: Dialect, ids: &[i64]) -> Sql {
+    let mut b = Builder::new(
+        dialect,
+        &format!("SELECT {POINTER_COLUMNS} FROM {SELECTION} s WHERE s.id IN ("),
+    );
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            b.push(", ");
+        }
+        b.bind(Value::Int(*id));
+    }
+    b.push(") ORDER BY s.id");
+    b.finish()
+}
+
+pub fn map_event_pointer(row: &dyn SqlRow) -> Result<EventPointer, StoreError> {
+    Ok(EventPointer {
+        selection_id: row.int(0)?,
+        user_id: row.int(1)?,
+        conference_id: row.int(2)?,
+        slot_id: row.int(3)?,
+        outlook_event_id: row.opt_text(4)?.filter(|id| !id.trim().is_empty()),
+    })
 }
 
 pub fn map_id(row: &dyn SqlRow) -> Result<i64, StoreError> {

@@ -6,6 +6,7 @@
 pub mod credentials;
 mod engine;
 pub mod payload;
+pub mod reconcile;
 pub mod verify;
 mod writer;
 

@@ -1,0 +1,398 @@
+//! `calsync reconcile`: lists the events no selection points to any more, deletes the certain
+//! ones (unless `--dry-run`) and the probable ones only with `--delete-probable` and a
+//! confirmation.
+
+use std::collections::HashMap;
+use std::io::{BufRead, IsTerminal, Write};
+
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{CliError, Output, graph_target, open_store};
+use crate::audit::AuditTrail;
+use crate::cli::{EXIT_OK, EXIT_SOME_FAILED, GlobalArgs, ReconcileArgs};
+use crate::domain::lifecycle::{AuditOutcome, LedgerScope};
+use crate::graph::GraphClient;
+use crate::sync::SyncOptions;
+use crate::sync::reconcile::{
+    Finding, FindingKind, Plan, ReconcileOptions, Reconciler, Resolution, Resolved, short_id,
+};
+use crate::text::clean_line;
+
+pub async fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<i32, CliError> {
+    let credentials_override = SyncOptions::credentials_from_env().map_err(CliError::unusable)?;
+    let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if args.delete_probable && !args.yes && !terminal {
+        return Err(CliError::unusable(
+            "--delete-probable asks for confirmation on a terminal; add --yes to confirm without one",
+        ));
+    }
+    let (store, _) = open_store(global).await?;
+    let scope = LedgerScope {
+        user_id: args.user_id,
+        conference_id: args.conference_id,
+    };
+    if let Some(id) = args.user_id
+        && store.person(id).await?.is_none()
+    {
+        return Err(CliError::unusable(format!("there is no user with id {id}")));
+    }
+    if let Some(id) = args.conference_id
+        && !store.conferences().await?.iter().any(|c| c.id == id)
+    {
+        return Err(CliError::unusable(format!(
+            "there is no conference with id {id}"
+        )));
+    }
+    let (graph_config, simulator) = graph_target(args.simulated_graph).await?;
+    let graph = GraphClient::new(graph_config)
+        .map_err(|e| CliError::unusable(format!("cannot set up the Graph client: {e}")))?;
+    let reconciler = Reconciler::new(
+        store.clone(),
+        graph,
+        ReconcileOptions {
+            concurrency: args.concurrency as usize,
+            credentials_override,
+        },
+    );
+    let mut out = Output::default();
+    let cancel = CancellationToken::new();
+    super::sync::watch_ctrl_c(cancel.clone());
+    // The command prints the outcome at the end; progress events are for the console.
+    let (events, _) = mpsc::unbounded_channel();
+
+    let plan = reconciler
+        .plan(scope, events.clone(), cancel.clone())
+        .await
+        .map_err(CliError::unusable)?;
+    let probable: Vec<&Finding> = plan
+        .findings
+        .iter()
+        .filter(|f| !f.kind.is_certain())
+        .collect();
+    let delete_probable = args.delete_probable
+        && !probable.is_empty()
+        && (args.yes || confirm(&probable, &mut out)?);
+    let chosen: Vec<Finding> = if args.dry_run {
+        Vec::new()
+    } else {
+        plan.findings
+            .iter()
+            .filter(|f| f.kind.is_certain() || delete_probable)
+            .cloned()
+            .collect()
+    };
+
+    let mut resolved: HashMap<(String, String), Resolution> = HashMap::new();
+    if !chosen.is_empty() {
+        let trail = AuditTrail::begin(
+            &store,
+            "reconcile",
+            &describe_scope(args),
+            "",
+            chosen.len() as u64,
+        )
+        .await
+        .map_err(CliError::unusable)?;
+        let results = reconciler
+            .apply(chosen, events, cancel)
+            .await
+            .map_err(CliError::failed)?;
+        let tally = Tally::of(results.iter().map(|r| &r.result));
+        if let Err(e) = trail
+            .finish(tally.outcome(), tally.deleted as u64, &tally.detail())
+            .await
+        {
+            eprintln!("{e}");
+        }
+        resolved = results
+            .into_iter()
+            .map(|Resolved { finding, result }| ((finding.mailbox, finding.event_id), result))
+            .collect();
+    }
+    if let Some(sim) = simulator {
+        sim.shutdown().await;
+    }
+
+    let results: Vec<(&Finding, Resolution)> = plan
+        .findings
+        .iter()
+        .map(|f| {
+            let result = resolved
+                .remove(&(f.mailbox.clone(), f.event_id.clone()))
+                .unwrap_or(if args.dry_run && f.kind.is_certain() {
+                    Resolution::WouldDelete
+                } else {
+                    Resolution::Kept
+                });
+            (f, result)
+        })
+        .collect();
+    let tally = Tally::of(results.iter().map(|(_, r)| r));
+    if args.json {
+        for (finding, result) in &results {
+            out.line(&finding_json(finding, result))?;
+        }
+        out.line(&summary_json(&plan, &tally, args.dry_run))?;
+        for note in notes(&plan, &tally, args) {
+            eprintln!("{note}");
+        }
+    } else {
+        for (finding, result) in &results {
+            out.line(&finding_line(finding, result))?;
+        }
+        for failure in &plan.mailbox_failures {
+            out.line(&format!(
+                "{:<18}  {}  {}",
+                "mailbox_failed",
+                who(&failure.mailbox, failure.user_id),
+                clean_line(&failure.error)
+            ))?;
+        }
+        print_summary(&mut out, &plan, &tally, args)?;
+    }
+    out.flush()?;
+    Ok(
+        if tally.failed > 0 || !plan.mailbox_failures.is_empty() || plan.not_scanned > 0 {
+            EXIT_SOME_FAILED
+        } else {
+            EXIT_OK
+        },
+    )
+}
+
+/// Lists the probable findings on stderr and asks for `delete N`.
+fn confirm(probable: &[&Finding], out: &mut Output) -> Result<bool, CliError> {
+    out.flush()?;
+    let mut err = std::io::stderr();
+    writeln!(
+        err,
+        "{} probable orphan(s) or duplicate(s), found by heuristics:",
+        probable.len()
+    )?;
+    for finding in probable {
+        writeln!(err, "  {}", finding_line(finding, &Resolution::Kept))?;
+    }
+    let expected = format!("delete {}", probable.len());
+    write!(
+        err,
+        "Type `{expected}` to delete them (anything else keeps them): "
+    )?;
+    err.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    let confirmed = answer.trim() == expected;
+    if !confirmed {
+        writeln!(err, "Not confirmed: the probable findings are kept.")?;
+    }
+    Ok(confirmed)
+}
+
+/// The command line's scope, in the words the audit log keeps.
+fn describe_scope(args: &ReconcileArgs) -> String {
+    let mut parts = Vec::new();
+    if let Some(id) = args.user_id {
+        parts.push(format!("--user-id {id}"));
+    }
+    if let Some(id) = args.conference_id {
+        parts.push(format!("--conference-id {id}"));
+    }
+    if parts.is_empty() {
+        parts.push("all mailboxes".to_string());
+    }
+    if args.delete_probable {
+        parts.push("--delete-probable".to_string());
+    }
+    parts.join(" ")
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    deleted: usize,
+    already_gone: usize,
+    kept: usize,
+    would_delete: usize,
+    failed: usize,
+}
+
+impl Tally {
+    fn of<'a>(results: impl Iterator<Item = &'a Resolution>) -> Tally {
+        let mut tally = Tally::default();
+        for result in results {
+            match result {
+                Resolution::Deleted => tally.deleted += 1,
+                Resolution::AlreadyGone => tally.already_gone += 1,
+                Resolution::Kept => tally.kept += 1,
+                Resolution::WouldDelete => tally.would_delete += 1,
+                Resolution::Failed(_) | Resolution::NotStarted => tally.failed += 1,
+            }
+        }
+        tally
+    }
+
+    fn outcome(&self) -> AuditOutcome {
+        if self.failed == 0 {
+            AuditOutcome::Ok
+        } else if self.deleted + self.already_gone > 0 {
+            AuditOutcome::Partial
+        } else {
+            AuditOutcome::Failed
+        }
+    }
+
+    fn detail(&self) -> String {
+        format!(
+            "{} deleted, {} already gone, {} failed",
+            self.deleted, self.already_gone, self.failed
+        )
+    }
+}
+
+fn who(mailbox: &str, user_id: Option<i64>) -> String {
+    let mailbox = if mailbox.is_empty() {
+        "(no mailbox)".to_string()
+    } else {
+        clean_line(mailbox)
+    };
+    match user_id {
+        Some(id) => format!("user {id} {mailbox}"),
+        None => mailbox,
+    }
+}
+
+fn finding_line(finding: &Finding, result: &Resolution) -> String {
+    let id = |label: &str, value: Option<i64>| {
+        value.map_or_else(String::new, |v| format!(" {label} {v}"))
+    };
+    format!(
+        "{:<18}  {} {}{}{}  event {}  {} → {}",
+        finding.kind.as_str(),
+        who(&finding.mailbox, finding.user_id),
+        id("conference", finding.conference_id).trim_start(),
+        id("slot", finding.slot_id),
+        id("selection", finding.selection_id),
+        short_id(&finding.event_id),
+        clean_line(&finding.evidence),
+        clean_line(&result.as_text())
+    )
+}
+
+fn finding_json(finding: &Finding, result: &Resolution) -> String {
+    json!({
+        "kind": finding.kind.as_str(),
+        "mailbox": finding.mailbox,
+        "user_id": finding.user_id,
+        "selection_id": finding.selection_id,
+        "conference_id": finding.conference_id,
+        "slot_id": finding.slot_id,
+        "event_id": finding.event_id,
+        "subject": finding.subject,
+        "start": finding.start.map(|t| t.to_rfc3339()),
+        "end": finding.end.map(|t| t.to_rfc3339()),
+        "evidence": finding.evidence,
+        "result": result.as_text(),
+    })
+    .to_string()
+}
+
+fn summary_json(plan: &Plan, tally: &Tally, dry_run: bool) -> String {
+    let errors: Vec<_> = plan
+        .mailbox_failures
+        .iter()
+        .map(|f| json!({"mailbox": f.mailbox, "user_id": f.user_id, "error": f.error}))
+        .collect();
+    json!({
+        "findings": plan.findings.len(),
+        "deleted": tally.deleted,
+        "already_gone": tally.already_gone,
+        "kept": tally.kept,
+        "would_delete": tally.would_delete,
+        "failed": tally.failed,
+        "mailboxes_scanned": plan.mailboxes_scanned,
+        "mailboxes_failed": plan.mailbox_failures.len(),
+        "mailbox_errors": errors,
+        "users_without_email": plan.users_without_email,
+        "ledger_checked": plan.ledger_checked,
+        "dry_run": dry_run,
+    })
+    .to_string()
+}
+
+fn print_summary(
+    out: &mut Output,
+    plan: &Plan,
+    tally: &Tally,
+    args: &ReconcileArgs,
+) -> Result<(), CliError> {
+    let mut kinds: Vec<String> = Vec::new();
+    for kind in [
+        FindingKind::LedgerOrphan,
+        FindingKind::TaggedOrphan,
+        FindingKind::ProbableDuplicate,
+        FindingKind::ProbableOrphan,
+    ] {
+        let n = plan.findings.iter().filter(|f| f.kind == kind).count();
+        if n > 0 {
+            kinds.push(format!("{n} {}", kind.as_str().replace('_', " ")));
+        }
+    }
+    out.line("")?;
+    out.line(&format!(
+        "{} finding(s) in {} mailbox(es) scanned, {} failed{}",
+        plan.findings.len(),
+        plan.mailboxes_scanned,
+        plan.mailbox_failures.len(),
+        if kinds.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", kinds.join(", "))
+        }
+    ))?;
+    if args.dry_run {
+        out.line(&format!(
+            "Dry run: nothing deleted ({} would be deleted, {} kept)",
+            tally.would_delete, tally.kept
+        ))?;
+    } else {
+        out.line(&format!(
+            "Deleted {}, already gone {}, kept {}, failed {}",
+            tally.deleted, tally.already_gone, tally.kept, tally.failed
+        ))?;
+    }
+    for note in notes(plan, tally, args) {
+        out.line(&note)?;
+    }
+    Ok(())
+}
+
+fn notes(plan: &Plan, tally: &Tally, args: &ReconcileArgs) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !plan.ledger_checked {
+        notes.push(
+            "Ledger orphans need calsync's event ledger: run `calsync migrate` (tags and \
+             heuristics were still checked)"
+                .to_string(),
+        );
+    }
+    if plan.users_without_email > 0 {
+        notes.push(format!(
+            "{} user(s) without an email address skipped",
+            plan.users_without_email
+        ));
+    }
+    if plan.not_scanned > 0 {
+        notes.push(format!(
+            "{} user(s) not scanned: cancelled",
+            plan.not_scanned
+        ));
+    }
+    if tally.kept > 0 && !args.delete_probable {
+        notes.push(
+            "Probable findings are only listed: check the evidence, then add --delete-probable \
+             to delete them"
+                .to_string(),
+        );
+    }
+    notes
+}
