@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::credentials::{Holder, RunCredentials};
 use super::payload::{PayloadOptions, TAG_PROPERTY_ID, event_payload, tag_for, transaction_id};
+use super::reconcile::{ReconcileOptions, Reconciler};
 use super::verify::{Verifier, VerifyOptions};
 use super::writer::ResultWriter;
 use super::{ItemResult, Outcome, Summary, SyncAction, SyncEvent, label_of};
@@ -104,6 +105,18 @@ impl Engine {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Reconcile, sharing this engine's Graph client and credentials.
+    pub fn reconciler(&self) -> Reconciler {
+        Reconciler::new(
+            self.inner.store.clone(),
+            self.inner.graph.clone(),
+            ReconcileOptions {
+                credentials_override: self.inner.options.credentials_override.clone(),
+                ..ReconcileOptions::default()
+            },
+        )
     }
 
     /// A drift check sharing this engine's Graph client (its token cache and mailbox limits)

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{ConferenceSummary, Page, Selection, SlotSummary, StateCounts};
 use crate::sync::SyncEvent;
+use crate::sync::reconcile::{Plan, ReconcileEvent, Resolved};
 use crate::sync::verify::VerifyEvent;
 
 use super::data::{OverviewPart, PersonData};
@@ -39,6 +40,8 @@ pub enum Action {
     CancelJob,
     /// Check that the events of the listed (or marked) added selections still exist.
     Verify,
+    /// Reconcile view: delete the certain and the chosen probable findings.
+    DeleteFindings,
     ErrorDetail,
     Person,
     ConferenceSelections,
@@ -70,6 +73,9 @@ pub enum Report {
     BulkPlan(u64, Result<super::data::BulkPlan, String>),
     Sync(SyncEvent),
     Verify(VerifyEvent),
+    Reconcile(u64, ReconcileEvent),
+    ReconcilePlanned(u64, Result<Plan, String>),
+    ReconcileApplied(u64, Result<Vec<Resolved>, String>),
     SyncFailed(String),
     Exported(Result<String, String>),
     PersonFound(u64, Result<Option<i64>, String>),

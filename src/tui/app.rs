@@ -10,10 +10,12 @@ use super::action::{Action, Report};
 use super::data::{BulkPlan, OverviewData, PersonData};
 use super::keymap::{self, Context};
 use super::list::{Fetch, Marks, Placement, SelectionList};
-use crate::domain::lifecycle::AuditRecord;
+use super::reconcile::{DeleteSheet, ReconcileView, apply_ended};
+use crate::domain::lifecycle::{AuditRecord, LedgerScope};
 use crate::domain::{
     ConferenceSummary, Filter, PageRequest, Scope, Selection, SlotSummary, Sort, SyncState,
 };
+use crate::sync::reconcile::{Finding, ReconcileEvent, Resolution};
 use crate::sync::verify::{CheckStatus, VerifyEvent, VerifySummary};
 use crate::sync::{Outcome, Summary, SyncEvent};
 
@@ -36,6 +38,10 @@ pub enum Effect {
     Sync(SyncTarget, RunScope),
     /// Checks the events of the target's added selections; `bool`: record what is seen.
     Verify(SyncTarget, bool),
+    /// Looks for orphans and duplicates in the scope's mailboxes.
+    ReconcilePlan(u64, LedgerScope),
+    /// Deletes the findings; the text is the scope, for the audit log.
+    ReconcileApply(u64, Vec<Finding>, String),
     CancelSync,
     /// The filter's rows to a file: format (csv/json) and an optional path.
     Export(Filter, String, Option<String>),
@@ -135,6 +141,8 @@ pub enum Screen {
     Conferences(Table<ConferenceSummary>),
     /// The audit log, newest first.
     Audit(Table<AuditRecord>),
+    /// Orphaned and duplicated events found in the mailboxes.
+    Reconcile(Box<ReconcileView>),
     Slots {
         conference: ConferenceSummary,
         table: Table<SlotSummary>,
@@ -160,6 +168,7 @@ impl Screen {
     pub fn context(&self) -> Context {
         match self {
             Screen::Overview { .. } => Context::Overview,
+            Screen::Reconcile(_) => Context::Reconcile,
             Screen::Conferences(_) | Screen::Slots { .. } | Screen::Audit(_) => Context::Lists,
             // The detail of one selection offers what its row does (retry, person).
             Screen::Selections { .. } | Screen::Person { .. } | Screen::ErrorDetail { .. } => {
@@ -173,6 +182,7 @@ impl Screen {
             Screen::Overview { .. } => "Overview".to_string(),
             Screen::Conferences(_) => "Conferences".to_string(),
             Screen::Audit(_) => "Audit log".to_string(),
+            Screen::Reconcile(view) => format!("Reconcile ({})", view.scope_text()),
             Screen::Slots { conference, .. } => crate::text::clean_line(&conference.title),
             Screen::Selections { title, .. } => title.clone(),
             Screen::Person { data, user_id, .. } => data
@@ -227,6 +237,7 @@ pub enum Popup {
         error: Option<String>,
     },
     Bulk(Box<BulkSheet>),
+    DeleteFindings(Box<DeleteSheet>),
 }
 
 /// What a background job does: the jobs panel words its counters after it.
@@ -235,6 +246,10 @@ pub enum JobKind {
     Sync,
     /// Counters: `synced` is present, `failed` missing, `skipped` not checked.
     Verify,
+    /// Counters: `done` mailboxes, `synced` findings, `failed` mailboxes that failed.
+    ReconcileScan,
+    /// Counters: `synced` deleted, `failed` failed, `skipped` already gone.
+    ReconcileDelete,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -250,8 +265,8 @@ pub struct Job {
     pub started: DateTime<Utc>,
     pub now: DateTime<Utc>,
     pub cancelling: bool,
-    pub finished: Option<Summary>,
-    pub verified: Option<VerifySummary>,
+    /// How it ended, in one line (`3 synced, 0 failed, 0 skipped in 1.2s`).
+    pub ended: Option<String>,
     pub error: Option<String>,
 }
 
@@ -271,7 +286,7 @@ impl Job {
     }
 
     pub fn running(&self) -> bool {
-        self.finished.is_none() && self.verified.is_none() && self.error.is_none()
+        self.ended.is_none() && self.error.is_none()
     }
 }
 
@@ -431,6 +446,7 @@ impl App {
             }
             Some(Popup::Input { .. }) => return self.input_key(key),
             Some(Popup::Bulk(_)) => return self.bulk_key(key),
+            Some(Popup::DeleteFindings(_)) => return self.delete_key(key),
             None => {}
         }
         self.message = None;
@@ -497,7 +513,15 @@ impl App {
                 Some(s) => self.open_person(s.user_id),
                 None => Vec::new(),
             },
-            Action::ToggleMark => self.with_list(|list| list.toggle_mark()),
+            Action::ToggleMark => {
+                if let Some(Screen::Reconcile(view)) = self.stack.last_mut() {
+                    if let Err(why) = view.toggle_mark() {
+                        self.message = Some(why.to_string());
+                    }
+                    return Vec::new();
+                }
+                self.with_list(|list| list.toggle_mark())
+            }
             Action::MarkRange => self.with_list(|list| list.mark_range()),
             Action::ClearMarks => self.with_list(|list| list.marks = Default::default()),
             Action::MarkAllMatching => self.with_list(|list| {
@@ -542,6 +566,7 @@ impl App {
                 Scope::Failed,
             ),
             Action::Verify => self.verify(),
+            Action::DeleteFindings => self.ask_to_delete(),
             Action::CancelJob => {
                 if let Some(job) = self.job.as_mut().filter(|j| j.running()) {
                     job.cancelling = true;
@@ -577,6 +602,7 @@ impl App {
             }
             Some(Screen::Conferences(table)) => table.move_by(delta),
             Some(Screen::Audit(table)) => table.move_by(delta),
+            Some(Screen::Reconcile(view)) => view.move_by(delta),
             Some(Screen::Slots { table, .. }) => table.move_by(delta),
             Some(screen) => {
                 let fetch = screen
@@ -593,6 +619,7 @@ impl App {
         match self.stack.last_mut() {
             Some(Screen::Conferences(table)) => table.cursor = 0,
             Some(Screen::Slots { table, .. }) => table.cursor = 0,
+            Some(Screen::Reconcile(view)) => view.cursor = 0,
             Some(screen) => {
                 let fetch = screen.list_mut().and_then(SelectionList::home);
                 return self.fetch_for_top(fetch, false);
@@ -607,6 +634,7 @@ impl App {
         match self.stack.last_mut() {
             Some(Screen::Conferences(table)) => table.cursor = table.rows.len().saturating_sub(1),
             Some(Screen::Slots { table, .. }) => table.cursor = table.rows.len().saturating_sub(1),
+            Some(Screen::Reconcile(view)) => view.cursor = view.rows.len().saturating_sub(1),
             Some(screen) => {
                 let fetch = screen.list_mut().and_then(|list| list.jump_to_end(height));
                 return self.fetch_for_top(fetch, false);
@@ -619,7 +647,7 @@ impl App {
     fn enter(&mut self) -> Vec<Effect> {
         match self.stack.last() {
             Some(Screen::Overview { .. }) => self.open_conferences(),
-            Some(Screen::Audit(_)) => Vec::new(),
+            Some(Screen::Audit(_)) | Some(Screen::Reconcile(_)) => Vec::new(),
             Some(Screen::Conferences(table)) => {
                 let Some(conference) = table.current().cloned() else {
                     return Vec::new();
@@ -842,6 +870,7 @@ impl App {
             C::Refresh => Ok(self.reload()),
             C::Audit => Ok(self.open_audit()),
             C::Verify => Ok(self.verify()),
+            C::Reconcile(scope) => Ok(self.open_reconcile(scope)),
             C::ReadOnly => {
                 self.session.read_only = true;
                 self.session.read_only_reason = Some(":readonly".to_string());
@@ -1065,8 +1094,7 @@ impl App {
             started: self.now,
             now: self.now,
             cancelling: false,
-            finished: None,
-            verified: None,
+            ended: None,
             error: None,
         });
     }
@@ -1245,6 +1273,44 @@ impl App {
             }
             Report::Sync(event) => return self.sync_event(event),
             Report::Verify(event) => return self.verify_event(event),
+            Report::Reconcile(generation, event) => self.reconcile_event(generation, event),
+            Report::ReconcilePlanned(generation, result) => {
+                let Some(view) = self.reconcile_view(generation) else {
+                    return Vec::new();
+                };
+                let ended = match result {
+                    Ok(plan) => {
+                        let ended = format!(
+                            "{} findings in {} mailboxes, {} could not be read",
+                            plan.findings.len(),
+                            plan.mailboxes_scanned,
+                            plan.mailbox_failures.len()
+                        );
+                        view.planned(plan);
+                        Ok(ended)
+                    }
+                    Err(e) => {
+                        view.pending = None;
+                        view.error = Some(e.clone());
+                        Err(e)
+                    }
+                };
+                self.end_job(ended);
+            }
+            Report::ReconcileApplied(generation, result) => {
+                let Some(view) = self.reconcile_view(generation) else {
+                    return Vec::new();
+                };
+                view.pending = None;
+                let ended = match result {
+                    Ok(resolved) => Ok(apply_ended(&resolved)),
+                    Err(e) => {
+                        view.error = Some(e.clone());
+                        Err(e)
+                    }
+                };
+                self.end_job(ended);
+            }
             Report::SyncFailed(error) => {
                 if let Some(job) = self.job.as_mut() {
                     job.error = Some(error);
@@ -1313,12 +1379,181 @@ impl App {
             }
             SyncEvent::Finished(summary) => {
                 job.now = self.now;
-                job.finished = Some(summary);
+                job.ended = Some(sync_ended(&summary));
                 let mut effects = self.refresh_visible();
                 effects.extend(self.refresh_counts());
                 return effects;
             }
         }
+        Vec::new()
+    }
+
+    /// The reconcile view waiting for `generation`, if it is still open.
+    fn reconcile_view(&mut self, generation: u64) -> Option<&mut ReconcileView> {
+        self.stack.iter_mut().find_map(|screen| match screen {
+            Screen::Reconcile(view) if view.pending == Some(generation) => Some(view.as_mut()),
+            _ => None,
+        })
+    }
+
+    fn end_job(&mut self, ended: Result<String, String>) {
+        if let Some(job) = self.job.as_mut().filter(|j| j.running()) {
+            job.now = self.now;
+            match ended {
+                Ok(line) => job.ended = Some(line),
+                Err(e) => job.error = Some(e),
+            }
+        }
+    }
+
+    fn reconcile_event(&mut self, generation: u64, event: ReconcileEvent) {
+        if self.reconcile_view(generation).is_none() {
+            return;
+        }
+        match event {
+            ReconcileEvent::PlanStarted { users } => {
+                if let Some(job) = self.job.as_mut() {
+                    job.total = users;
+                }
+            }
+            ReconcileEvent::MailboxScanned { findings, .. } => {
+                if let Some(view) = self.reconcile_view(generation) {
+                    view.scanned += 1;
+                }
+                if let Some(job) = self.job.as_mut() {
+                    job.done += 1;
+                    job.synced += findings;
+                }
+            }
+            ReconcileEvent::MailboxFailed(failure) => {
+                if let Some(view) = self.reconcile_view(generation) {
+                    view.scanned += 1;
+                    view.failures.push(failure);
+                }
+                if let Some(job) = self.job.as_mut() {
+                    job.done += 1;
+                    job.failed += 1;
+                }
+            }
+            ReconcileEvent::ApplyStarted { total } => {
+                if let Some(job) = self.job.as_mut() {
+                    job.total = total;
+                }
+            }
+            ReconcileEvent::Resolved(resolved) => {
+                if let Some(job) = self.job.as_mut() {
+                    job.done += 1;
+                    match &resolved.result {
+                        Resolution::Deleted => job.synced += 1,
+                        Resolution::AlreadyGone => job.skipped += 1,
+                        r if r.is_failure() => job.failed += 1,
+                        _ => {}
+                    }
+                }
+                if let Some(view) = self.reconcile_view(generation) {
+                    view.resolved(resolved);
+                }
+            }
+        }
+    }
+
+    /// `:reconcile`: without a scope, the person or conference of the screen it is typed on.
+    fn open_reconcile(&mut self, scope: Option<LedgerScope>) -> Vec<Effect> {
+        if self.job.as_ref().is_some_and(Job::running) {
+            self.message = Some("a job is already running (x cancels it)".to_string());
+            return Vec::new();
+        }
+        let scope = scope.unwrap_or_else(|| self.scope_here());
+        let generation = self.generation();
+        let view = ReconcileView::scanning(scope, generation);
+        self.start_job(
+            JobKind::ReconcileScan,
+            format!("Reconcile scan ({})", view.scope_text()),
+            0,
+        );
+        self.push(Screen::Reconcile(Box::new(view)));
+        vec![Effect::ReconcilePlan(generation, scope)]
+    }
+
+    fn scope_here(&self) -> LedgerScope {
+        match self.screen() {
+            Some(Screen::Person { user_id, .. }) => LedgerScope {
+                user_id: Some(*user_id),
+                conference_id: None,
+            },
+            Some(Screen::Slots { conference, .. }) => LedgerScope {
+                user_id: None,
+                conference_id: Some(conference.id),
+            },
+            Some(Screen::Selections { list, .. }) => LedgerScope {
+                user_id: None,
+                conference_id: list.base.conference_id,
+            },
+            _ => LedgerScope::default(),
+        }
+    }
+
+    /// `d` on the reconcile view: the confirmation sheet for what is chosen.
+    fn ask_to_delete(&mut self) -> Vec<Effect> {
+        let Some(Screen::Reconcile(view)) = self.screen() else {
+            return Vec::new();
+        };
+        if view.pending.is_some() {
+            self.message = Some("wait for the scan to finish".to_string());
+            return Vec::new();
+        }
+        let sheet = view.chosen();
+        if sheet.findings.is_empty() {
+            self.message = Some(
+                "nothing chosen: certain findings are chosen by themselves; space chooses a probable one"
+                    .to_string(),
+            );
+            return Vec::new();
+        }
+        if self.job.as_ref().is_some_and(Job::running) {
+            self.message = Some("a job is already running (x cancels it)".to_string());
+            return Vec::new();
+        }
+        self.popup = Some(Popup::DeleteFindings(Box::new(sheet)));
+        Vec::new()
+    }
+
+    fn delete_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let Some(Popup::DeleteFindings(mut sheet)) = self.popup.take() else {
+            return Vec::new();
+        };
+        match key.code {
+            KeyCode::Esc => return Vec::new(),
+            KeyCode::Backspace => {
+                sheet.typed.pop();
+            }
+            KeyCode::Char(c) if sheet.needs_typing() && c.is_ascii_digit() => sheet.typed.push(c),
+            KeyCode::Enter | KeyCode::Char('y') => {
+                let count = sheet.findings.len();
+                if sheet.needs_typing() && sheet.typed != count.to_string() {
+                    sheet.error = Some(format!(
+                        "{} of these are guesses: type {count} to confirm",
+                        sheet.probable
+                    ));
+                    self.popup = Some(Popup::DeleteFindings(sheet));
+                    return Vec::new();
+                }
+                let generation = self.generation();
+                let Some(Screen::Reconcile(view)) = self.stack.last_mut() else {
+                    return Vec::new();
+                };
+                view.pending = Some(generation);
+                let scope = view.scope_text();
+                self.start_job(
+                    JobKind::ReconcileDelete,
+                    format!("Deleting {count} events ({scope})"),
+                    count,
+                );
+                return vec![Effect::ReconcileApply(generation, sheet.findings, scope)];
+            }
+            _ => {}
+        }
+        self.popup = Some(Popup::DeleteFindings(sheet));
         Vec::new()
     }
 
@@ -1339,7 +1574,7 @@ impl App {
             VerifyEvent::Finished(summary) => {
                 job.now = self.now;
                 let missing = summary.missing_ids.clone();
-                job.verified = Some(summary);
+                job.ended = Some(verify_ended(&summary));
                 self.message = Some(if missing.is_empty() {
                     "no event is missing".to_string()
                 } else if let Some(list) = self.stack.last_mut().and_then(Screen::list_mut) {
@@ -1391,6 +1626,11 @@ impl App {
             Some(Screen::Audit(_)) => {
                 self.stack.pop();
                 self.open_audit()
+            }
+            Some(Screen::Reconcile(view)) => {
+                let scope = view.scope;
+                self.stack.pop();
+                self.open_reconcile(Some(scope))
             }
             Some(Screen::Slots { conference, .. }) => {
                 let conference = conference.clone();
@@ -1453,4 +1693,34 @@ pub fn scope_name(scope: Scope) -> &'static str {
         Scope::Unsynced => "unsynced",
         Scope::All => "all",
     }
+}
+
+fn cancelled_part(not_started: usize) -> String {
+    if not_started > 0 {
+        format!(", {not_started} not started (cancelled)")
+    } else {
+        String::new()
+    }
+}
+
+fn sync_ended(summary: &Summary) -> String {
+    format!(
+        "{} synced, {} failed, {} skipped{} in {:.1}s",
+        summary.synced,
+        summary.failed + summary.conflicts,
+        summary.skipped,
+        cancelled_part(summary.not_started),
+        summary.duration.as_secs_f64()
+    )
+}
+
+fn verify_ended(summary: &VerifySummary) -> String {
+    format!(
+        "{} present, {} missing, {} not checked{} in {:.1}s",
+        summary.present,
+        summary.missing,
+        summary.unchecked,
+        cancelled_part(summary.not_started),
+        summary.duration.as_secs_f64()
+    )
 }

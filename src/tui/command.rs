@@ -28,6 +28,8 @@ pub enum Command {
     ReadOnly,
     Audit,
     Verify,
+    /// `None`: the scope of the screen it is typed on.
+    Reconcile(Option<crate::domain::lifecycle::LedgerScope>),
 }
 
 /// Which selections `:sync` works on: the LMS command's scopes, or the rows marked in the list.
@@ -238,6 +240,14 @@ pub const COMMANDS: &[CommandHelp] = &[
         build: |args| no_args(args, Command::Verify),
     },
     CommandHelp {
+        name: "reconcile",
+        aliases: &["orphans"],
+        args: "[user N | conf N]",
+        description: "Orphaned and duplicated events: find them, then delete on confirmation",
+        choices: &[],
+        build: reconcile,
+    },
+    CommandHelp {
         name: "readonly",
         aliases: &["ro"],
         args: "",
@@ -295,6 +305,30 @@ fn export(args: &str) -> Result<Command, String> {
         format,
         path: (!path.is_empty()).then(|| path.to_string()),
     })
+}
+
+/// `:reconcile`, `:reconcile user 7`, `:reconcile conf 12`.
+fn reconcile(args: &str) -> Result<Command, String> {
+    use crate::domain::lifecycle::LedgerScope;
+    if args.is_empty() {
+        return Ok(Command::Reconcile(None));
+    }
+    let (what, id) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+    let id: i64 = id
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{args}': use user N or conf N"))?;
+    match what {
+        "user" => Ok(Command::Reconcile(Some(LedgerScope {
+            user_id: Some(id),
+            conference_id: None,
+        }))),
+        "conf" | "conference" => Ok(Command::Reconcile(Some(LedgerScope {
+            user_id: None,
+            conference_id: Some(id),
+        }))),
+        _ => Err(format!("'{args}': use user N or conf N")),
+    }
 }
 
 fn find(word: &str) -> Option<&'static CommandHelp> {

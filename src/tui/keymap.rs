@@ -17,6 +17,8 @@ pub enum Context {
     /// Lists of selections (selections, person).
     Selections,
     Overview,
+    /// The reconcile view's findings.
+    Reconcile,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -258,6 +260,28 @@ pub const BINDINGS: &[Binding] = &[
         false
     ),
     bind!(
+        Char(' '),
+        NONE,
+        ToggleMark,
+        "choose",
+        "space",
+        "choose / unchoose a probable finding for deletion",
+        Reconcile,
+        true,
+        true
+    ),
+    bind!(
+        Char('d'),
+        NONE,
+        DeleteFindings,
+        "delete",
+        "d",
+        "delete the certain findings and the chosen probable ones (asks first)",
+        Reconcile,
+        true,
+        true
+    ),
+    bind!(
         Char('x'),
         NONE,
         CancelJob,
@@ -486,6 +510,7 @@ const ACTION_NAMES: &[(&str, Action)] = &[
     ("retry_all_failed", Action::RetryAllFailed),
     ("cancel_job", Action::CancelJob),
     ("verify", Action::Verify),
+    ("delete_findings", Action::DeleteFindings),
     ("error_detail", Action::ErrorDetail),
     ("person", Action::Person),
     ("conference_selections", Action::ConferenceSelections),

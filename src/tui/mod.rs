@@ -12,6 +12,7 @@ pub mod data;
 pub mod keymap;
 pub mod list;
 mod query;
+pub mod reconcile;
 pub mod runtime;
 mod theme;
 mod view;

@@ -16,6 +16,7 @@ use crate::domain::{Filter, PageRequest, Sort, SyncState, choose_credentials};
 use crate::export;
 use crate::store::{Store, StoreError};
 use crate::sync::Engine;
+use crate::sync::reconcile::Resolution;
 use crate::sync::verify::verifiable;
 
 pub struct Runtime {
@@ -233,6 +234,75 @@ impl Runtime {
                     if let Err(e) = result {
                         send(Report::SyncFailed(e));
                     }
+                });
+            }
+            Effect::ReconcilePlan(generation, scope) => {
+                let cancel = CancellationToken::new();
+                self.job = Some(cancel.clone());
+                let reconciler = self.engine.reconciler();
+                let progress = self.reports.clone();
+                tokio::spawn(async move {
+                    let (events, mut rx) = mpsc::unbounded_channel();
+                    let forward = tokio::spawn(async move {
+                        while let Some(event) = rx.recv().await {
+                            let _ = progress.send(Report::Reconcile(generation, event));
+                        }
+                    });
+                    let result = reconciler.plan(scope, events, cancel).await;
+                    let _ = forward.await;
+                    send(Report::ReconcilePlanned(generation, result));
+                });
+            }
+            Effect::ReconcileApply(generation, findings, scope) => {
+                let cancel = CancellationToken::new();
+                self.job = Some(cancel.clone());
+                let reconciler = self.engine.reconciler();
+                let progress = self.reports.clone();
+                tokio::spawn(async move {
+                    let trail = match AuditTrail::begin(
+                        &store,
+                        "console reconcile",
+                        &scope,
+                        "",
+                        findings.len() as u64,
+                    )
+                    .await
+                    {
+                        Ok(trail) => trail,
+                        Err(e) => return send(Report::ReconcileApplied(generation, Err(e))),
+                    };
+                    let (events, mut rx) = mpsc::unbounded_channel();
+                    let forward = tokio::spawn(async move {
+                        while let Some(event) = rx.recv().await {
+                            let _ = progress.send(Report::Reconcile(generation, event));
+                        }
+                    });
+                    let result = reconciler.apply(findings, events, cancel).await;
+                    let _ = forward.await;
+                    let (outcome, rows, detail) = match &result {
+                        Ok(resolved) => {
+                            let removed =
+                                resolved.iter().filter(|r| !r.result.is_failure()).count();
+                            let outcome =
+                                if resolved.iter().any(|r| r.result == Resolution::NotStarted) {
+                                    AuditOutcome::Cancelled
+                                } else if removed < resolved.len() {
+                                    AuditOutcome::Partial
+                                } else {
+                                    AuditOutcome::Ok
+                                };
+                            (
+                                outcome,
+                                removed as u64,
+                                super::reconcile::apply_ended(resolved),
+                            )
+                        }
+                        Err(e) => (AuditOutcome::Failed, 0, e.clone()),
+                    };
+                    if let Err(e) = trail.finish(outcome, rows, &detail).await {
+                        send(Report::SyncFailed(e));
+                    }
+                    send(Report::ReconcileApplied(generation, result));
                 });
             }
             Effect::CancelSync => {

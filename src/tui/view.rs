@@ -6,19 +6,21 @@ use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span, Text};
-use ratatui::widgets::{Block, Cell, Clear, Gauge, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Gauge, Paragraph, Row, Table, Wrap};
 
 use super::app::{
     App, BulkSheet, InputKind, Job, JobKind, Popup, Screen, TYPED_CONFIRMATION_ABOVE, scope_name,
 };
 use super::data::{OverviewData, PersonData};
 use super::list::SelectionList;
+use super::reconcile::{DeleteSheet, ReconcileView};
 use super::theme::Theme;
 use crate::domain::diagnosis::diagnose;
 use crate::domain::lifecycle::{AuditOutcome, AuditRecord};
 use crate::domain::{
     ConferenceSummary, CredentialSource, Selection, SlotSummary, StateCounts, SyncState,
 };
+use crate::sync::reconcile::Resolution;
 use crate::text::{clean_line, truncate};
 
 pub fn render(frame: &mut Frame, app: &App, theme: Theme) {
@@ -87,6 +89,9 @@ pub fn render(frame: &mut Frame, app: &App, theme: Theme) {
                 theme,
             );
         }
+        Some(Screen::Reconcile(view)) => {
+            draw_reconcile(frame, inner, view, app.page_height(), theme)
+        }
         Some(Screen::Slots { table, .. }) => {
             draw_slots(frame, inner, &table.rows, table.cursor, theme);
             draw_table_state(
@@ -129,6 +134,7 @@ pub fn render(frame: &mut Frame, app: &App, theme: Theme) {
             draw_input(frame, area, *kind, text, error.as_deref(), theme)
         }
         Some(Popup::Bulk(sheet)) => draw_bulk(frame, area, sheet, theme),
+        Some(Popup::DeleteFindings(sheet)) => draw_delete_sheet(frame, area, sheet, theme),
         None => {}
     }
 }
@@ -330,6 +336,251 @@ fn draw_audit(
             .header(header_row(&headers, theme))
             .column_spacing(1),
         area,
+    );
+}
+
+/// The findings table, windowed around the cursor, with the evidence of the one under it.
+fn draw_reconcile(
+    frame: &mut Frame,
+    area: Rect,
+    view: &ReconcileView,
+    height: usize,
+    theme: Theme,
+) {
+    let [facts, table_area, evidence] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(3),
+        Constraint::Length(4),
+    ])
+    .areas(area);
+    let (certain, probable) = view.counts();
+    let mut first = match &view.plan {
+        None => format!(
+            " Scanning {}: {} mailboxes looked at, {} could not be read…",
+            view.scope_text(),
+            view.scanned,
+            view.failures.len()
+        ),
+        Some(plan) => format!(
+            " {} findings in {} mailboxes: {certain} certain (d deletes them), {probable} probable \
+             (space chooses; deleted only when chosen){}",
+            view.rows.len(),
+            plan.mailboxes_scanned,
+            if plan.not_scanned > 0 {
+                format!("; {} mailboxes not scanned (cancelled)", plan.not_scanned)
+            } else {
+                String::new()
+            }
+        ),
+    };
+    if view.rows.is_empty() && view.plan.is_some() {
+        first = format!(
+            " No orphaned or duplicated events in {}.",
+            view.scope_text()
+        );
+    }
+    let mut second = Vec::new();
+    if let Some(plan) = &view.plan {
+        if !plan.ledger_checked {
+            second.push("no event ledger: ledger orphans need `calsync migrate`".to_string());
+        }
+        if plan.users_without_email > 0 {
+            second.push(format!(
+                "{} users without email skipped",
+                plan.users_without_email
+            ));
+        }
+    }
+    if let Some(failure) = view.failures.first() {
+        second.push(format!(
+            "{} mailboxes could not be read, e.g. {}: {}",
+            view.failures.len(),
+            failure.mailbox,
+            failure.error
+        ));
+    }
+    if let Some(e) = &view.error {
+        second.push(format!("could not run: {e}"));
+    }
+    frame.render_widget(
+        Paragraph::new(vec![
+            Line::styled(
+                truncate(&clean_line(&first), facts.width as usize),
+                theme.title(),
+            ),
+            Line::styled(
+                truncate(
+                    &clean_line(&format!(" {}", second.join(" · "))),
+                    facts.width as usize,
+                ),
+                theme.warning(),
+            ),
+        ]),
+        facts,
+    );
+
+    // Narrow terminals leave the event id to the evidence pane below.
+    let wide = table_area.width >= WIDE;
+    let shown = [true, true, true, true, true, wide, true];
+    let constraints: Vec<Constraint> = [
+        Constraint::Length(3),
+        Constraint::Length(18),
+        Constraint::Length(28),
+        Constraint::Length(24),
+        Constraint::Length(16),
+        Constraint::Length(13),
+        Constraint::Min(12),
+    ]
+    .into_iter()
+    .zip(shown)
+    .filter_map(|(c, show)| show.then_some(c))
+    .collect();
+    let w = widths(table_area.width, &constraints);
+    let height = height.saturating_sub(6).max(1);
+    let top = view.cursor.saturating_sub(height.saturating_sub(1));
+    let body: Vec<Row> = view
+        .rows
+        .iter()
+        .enumerate()
+        .skip(top)
+        .take(height)
+        .map(|(i, r)| {
+            let f = &r.finding;
+            let chosen = if r.result.is_some() {
+                "   "
+            } else if f.kind.is_certain() {
+                "[•]"
+            } else if view.marked.contains(&i) {
+                "[x]"
+            } else {
+                "[ ]"
+            };
+            let kind_style = if f.kind.is_certain() {
+                theme.danger()
+            } else {
+                theme.warning()
+            };
+            let (result, result_style) = match &r.result {
+                None => (String::new(), Style::default()),
+                Some(Resolution::Deleted) => ("deleted".to_string(), theme.state(SyncState::Added)),
+                Some(Resolution::AlreadyGone) => ("already gone".to_string(), theme.dim()),
+                Some(other) if other.is_failure() => (other.as_text(), theme.danger()),
+                Some(other) => (other.as_text(), theme.dim()),
+            };
+            let cells = [
+                (chosen.to_string(), Style::default()),
+                (f.kind.as_str().replace('_', " "), kind_style),
+                (f.mailbox.clone(), Style::default()),
+                (f.subject.clone(), Style::default()),
+                (
+                    f.start
+                        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                        .unwrap_or_default(),
+                    Style::default(),
+                ),
+                (crate::sync::reconcile::short_id(&f.event_id), theme.dim()),
+                (result, result_style),
+            ]
+            .into_iter()
+            .zip(shown)
+            .filter_map(|(c, show)| show.then_some(c))
+            .collect();
+            let style = if i == view.cursor {
+                theme.selected()
+            } else {
+                Style::default()
+            };
+            row(cells, &w, style)
+        })
+        .collect();
+    let headers = [
+        "",
+        "KIND",
+        "MAILBOX",
+        "SUBJECT",
+        "START (UTC)",
+        "EVENT",
+        "RESULT",
+    ];
+    frame.render_widget(
+        Table::new(body, constraints)
+            .header(header_row(&headers, theme))
+            .column_spacing(1),
+        table_area,
+    );
+
+    let text = match view.current() {
+        Some(r) => {
+            let f = &r.finding;
+            let mut ids = Vec::new();
+            for (name, id) in [
+                ("selection", f.selection_id),
+                ("user", f.user_id),
+                ("conference", f.conference_id),
+                ("slot", f.slot_id),
+            ] {
+                if let Some(id) = id {
+                    ids.push(format!("{name} {id}"));
+                }
+            }
+            format!(
+                "Evidence: {}\n{} · event {}",
+                clean_line(&f.evidence),
+                ids.join(" · "),
+                clean_line(&f.event_id)
+            )
+        }
+        None => String::new(),
+    };
+    frame.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: true })
+            .block(Block::new().borders(Borders::TOP)),
+        evidence,
+    );
+}
+
+fn draw_delete_sheet(frame: &mut Frame, area: Rect, sheet: &DeleteSheet, theme: Theme) {
+    let popup = centered(area, 72, 9);
+    frame.render_widget(Clear, popup);
+    let count = sheet.findings.len();
+    let certain = count - sheet.probable;
+    let mut lines = vec![
+        Line::styled(
+            format!(" {count} events will be deleted from their mailboxes:"),
+            theme.title(),
+        ),
+        Line::raw(format!(
+            "   {certain} certain (calsync's ledger or tag), {} probable (by their shape)",
+            sheet.probable
+        )),
+        Line::styled(
+            " An event already gone counts as done. This cannot be undone.",
+            theme.dim(),
+        ),
+        Line::raw(""),
+    ];
+    if sheet.needs_typing() {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!(" Type {count} and press enter to delete: "),
+                theme.warning(),
+            ),
+            Span::styled(sheet.typed.clone(), theme.key()),
+            Span::styled("▏", theme.key()),
+        ]));
+    } else {
+        lines.push(Line::styled(
+            " enter deletes · esc cancels",
+            theme.warning(),
+        ));
+    }
+    if let Some(e) = &sheet.error {
+        lines.push(Line::styled(format!(" {}", clean_line(e)), theme.danger()));
+    }
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" Delete events ")),
+        popup,
     );
 }
 
@@ -975,34 +1226,8 @@ fn draw_error_detail(
 }
 
 fn draw_job(frame: &mut Frame, area: Rect, job: &Job, theme: Theme) {
-    let title = if let Some(summary) = &job.verified {
-        format!(
-            " {} — done: {} present, {} missing, {} not checked{} in {:.1}s ",
-            clean_line(&job.label),
-            summary.present,
-            summary.missing,
-            summary.unchecked,
-            if summary.not_started > 0 {
-                format!(", {} not started (cancelled)", summary.not_started)
-            } else {
-                String::new()
-            },
-            summary.duration.as_secs_f64()
-        )
-    } else if let Some(summary) = &job.finished {
-        format!(
-            " {} — done: {} synced, {} failed, {} skipped{} in {:.1}s ",
-            clean_line(&job.label),
-            summary.synced,
-            summary.failed + summary.conflicts,
-            summary.skipped,
-            if summary.not_started > 0 {
-                format!(", {} not started (cancelled)", summary.not_started)
-            } else {
-                String::new()
-            },
-            summary.duration.as_secs_f64()
-        )
+    let title = if let Some(ended) = &job.ended {
+        format!(" {} — done: {ended} ", clean_line(&job.label))
     } else if let Some(error) = &job.error {
         format!(
             " {} — could not run: {} ",
@@ -1045,12 +1270,18 @@ fn draw_job(frame: &mut Frame, area: Rect, job: &Job, theme: Theme) {
     let (ok, bad, neither) = match job.kind {
         JobKind::Sync => ("synced", "failed", "skipped"),
         JobKind::Verify => ("present", "missing", "not checked"),
+        JobKind::ReconcileScan => ("findings", "mailboxes failed", ""),
+        JobKind::ReconcileDelete => ("deleted", "failed", "already gone"),
+    };
+    let neither = if neither.is_empty() {
+        String::new()
+    } else {
+        format!("  · {} {neither}", job.skipped)
     };
     let line = format!(
-        "✓ {} {ok}  ✗ {} {bad}  · {} {neither}  ⧗ {} throttled  {:.1}/s{eta}",
+        "✓ {} {ok}  ✗ {} {bad}{neither}  ⧗ {} throttled  {:.1}/s{eta}",
         job.synced,
         job.failed,
-        job.skipped,
         job.throttled,
         job.rate()
     );

@@ -875,3 +875,246 @@ async fn the_console_verify_job_runs_the_real_check_and_is_audited() {
     assert_eq!(rows[0].outcome, AuditOutcome::Partial);
     assert_eq!(rows[0].detail, "0 present, 1 missing, 0 not checked");
 }
+
+pub fn finding(
+    kind: calsync::sync::reconcile::FindingKind,
+    n: i64,
+) -> calsync::sync::reconcile::Finding {
+    calsync::sync::reconcile::Finding {
+        kind,
+        mailbox: format!("user{n}@north.example"),
+        user_id: Some(100 + n),
+        selection_id: kind.is_certain().then_some(n),
+        conference_id: Some(1),
+        slot_id: Some(1),
+        event_id: format!("AAMkAGorphan{n}="),
+        subject: "Induction Q&A".into(),
+        start: Some(Utc.with_ymd_and_hms(2026, 12, 15, 10, 0, 0).unwrap()),
+        end: Some(Utc.with_ymd_and_hms(2026, 12, 15, 11, 0, 0).unwrap()),
+        evidence: format!("selection {n} no longer exists; the ledger recorded this event for it"),
+        in_ledger: kind.is_certain(),
+    }
+}
+
+/// `:reconcile` from a person's page, its scan answered with one certain and two probable
+/// findings.
+pub fn reconcile_app(read_only: bool) -> (App, u64) {
+    use calsync::sync::reconcile::{FindingKind, Plan, ReconcileEvent};
+    let mut app = app_with_failed_rows(2, read_only);
+    app.key(key('p'));
+    app.key(key(':'));
+    type_text(&mut app, "reconcile");
+    let effects = app.key(code(KeyCode::Enter));
+    let [Effect::ReconcilePlan(generation, scope)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(scope.user_id, Some(101), "the person on screen");
+    let generation = *generation;
+    app.report(Report::Reconcile(
+        generation,
+        ReconcileEvent::PlanStarted { users: 1 },
+    ));
+    app.report(Report::Reconcile(
+        generation,
+        ReconcileEvent::MailboxScanned {
+            user_id: Some(101),
+            mailbox: "user1@north.example".into(),
+            findings: 3,
+        },
+    ));
+    let mut probable = finding(FindingKind::ProbableDuplicate, 2);
+    probable.evidence =
+        "subject and times match slot 1; the person's selection points to another event".into();
+    app.report(Report::ReconcilePlanned(
+        generation,
+        Ok(Plan {
+            findings: vec![
+                finding(FindingKind::LedgerOrphan, 1),
+                probable,
+                finding(FindingKind::ProbableOrphan, 3),
+            ],
+            mailboxes_scanned: 1,
+            ledger_checked: true,
+            ..Plan::default()
+        }),
+    ));
+    (app, generation)
+}
+
+fn reconcile_view(app: &App) -> &calsync::tui::reconcile::ReconcileView {
+    match app.screen() {
+        Some(Screen::Reconcile(view)) => view,
+        other => panic!("the reconcile view, not {:?}", other.map(Screen::crumb)),
+    }
+}
+
+#[test]
+fn reconcile_deletes_certain_findings_and_only_the_chosen_guesses_after_typing_the_count() {
+    use calsync::sync::reconcile::{FindingKind, ReconcileEvent, Resolution, Resolved};
+    let (mut app, _) = reconcile_app(false);
+    let job = app.job.as_ref().unwrap();
+    assert!(!job.running(), "the scan has ended");
+    assert_eq!((job.done, job.synced), (1, 3));
+    assert_eq!(reconcile_view(&app).rows.len(), 3);
+
+    // Space refuses a certain finding and chooses a probable one.
+    app.key(key(' '));
+    assert_eq!(
+        app.message.as_deref(),
+        Some("certain findings are always deleted with d")
+    );
+    app.key(key('j'));
+    app.key(key(' '));
+    assert_eq!(
+        reconcile_view(&app)
+            .marked
+            .iter()
+            .copied()
+            .collect::<Vec<_>>(),
+        vec![1]
+    );
+
+    app.key(key('d'));
+    let Some(Popup::DeleteFindings(sheet)) = &app.popup else {
+        panic!("d asks first")
+    };
+    let chosen: Vec<FindingKind> = sheet.findings.iter().map(|f| f.kind).collect();
+    assert_eq!(
+        chosen,
+        vec![FindingKind::LedgerOrphan, FindingKind::ProbableDuplicate]
+    );
+    assert!(sheet.needs_typing(), "a guess is among them");
+    assert!(
+        app.key(code(KeyCode::Enter)).is_empty(),
+        "not without the count"
+    );
+    let effects = type_text(&mut app, "2");
+    assert!(effects.is_empty());
+    let effects = app.key(code(KeyCode::Enter));
+    let [Effect::ReconcileApply(generation, findings, scope)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(findings.len(), 2);
+    assert_eq!(scope, "--user-id 101");
+    let generation = *generation;
+
+    let first = findings[0].clone();
+    app.report(Report::Reconcile(
+        generation,
+        ReconcileEvent::ApplyStarted { total: 2 },
+    ));
+    app.report(Report::Reconcile(
+        generation,
+        ReconcileEvent::Resolved(Resolved {
+            finding: first.clone(),
+            result: Resolution::Deleted,
+        }),
+    ));
+    app.report(Report::Reconcile(
+        generation,
+        ReconcileEvent::Resolved(Resolved {
+            finding: findings[1].clone(),
+            result: Resolution::AlreadyGone,
+        }),
+    ));
+    app.report(Report::ReconcileApplied(
+        generation,
+        Ok(vec![
+            Resolved {
+                finding: first,
+                result: Resolution::Deleted,
+            },
+            Resolved {
+                finding: findings[1].clone(),
+                result: Resolution::AlreadyGone,
+            },
+        ]),
+    ));
+    let view = reconcile_view(&app);
+    assert_eq!(view.rows[0].result, Some(Resolution::Deleted));
+    assert_eq!(view.rows[1].result, Some(Resolution::AlreadyGone));
+    assert_eq!(
+        view.rows[2].result, None,
+        "the guess nobody chose is left alone"
+    );
+    assert_eq!(
+        app.job.as_ref().unwrap().ended.as_deref(),
+        Some("1 deleted, 1 already gone, 0 failed")
+    );
+    // What is dealt with is not offered again; the last guess is not chosen.
+    app.key(key('d'));
+    assert!(app.popup.is_none());
+    assert!(
+        app.message
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("nothing chosen")
+    );
+}
+
+#[test]
+fn a_read_only_console_can_look_for_orphans_but_not_delete_them() {
+    let (mut app, _) = reconcile_app(true);
+    assert_eq!(reconcile_view(&app).rows.len(), 3);
+    app.key(key('d'));
+    assert!(app.popup.is_none());
+    app.key(key(' '));
+    assert!(reconcile_view(&app).marked.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_reconcile_deletes_a_cancelled_selections_event_and_audits_it() {
+    use calsync::domain::lifecycle::LedgerScope;
+    use calsync::sync::reconcile::{FindingKind, Resolution};
+    let world = crate::sync::World::new(crate::support::Backend::Sqlite).await;
+    world.store.migrate_up(Utc::now()).await.unwrap();
+    world.sync(vec![2]).await;
+    assert_eq!(world.events("lea.learner@example.org").len(), 1);
+    // The learner cancels: the LMS deletes the row and, as always, not the event.
+    world
+        .db
+        .exec("DELETE FROM conferences_conferencetimeslotselection WHERE id = 2")
+        .await;
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut runtime =
+        calsync::tui::runtime::Runtime::new(world.store.clone(), world.engine.clone(), tx);
+    let scope = LedgerScope {
+        user_id: Some(3),
+        conference_id: None,
+    };
+    runtime.run(Effect::ReconcilePlan(7, scope));
+    let plan = loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(20), rx.recv()).await {
+            Ok(Some(Report::ReconcilePlanned(7, result))) => break result.expect("a plan"),
+            Ok(Some(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    };
+    let kinds: Vec<FindingKind> = plan.findings.iter().map(|f| f.kind).collect();
+    assert_eq!(kinds, vec![FindingKind::LedgerOrphan], "{plan:?}");
+
+    runtime.run(Effect::ReconcileApply(
+        8,
+        plan.findings,
+        "--user-id 3".into(),
+    ));
+    let resolved = loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(20), rx.recv()).await {
+            Ok(Some(Report::ReconcileApplied(8, result))) => break result.expect("deleted"),
+            Ok(Some(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(resolved[0].result, Resolution::Deleted);
+    assert!(world.events("lea.learner@example.org").is_empty());
+    let rows = world
+        .store
+        .audit_rows(10, Some("console reconcile"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!((rows[0].scope.as_str(), rows[0].rows), ("--user-id 3", 1));
+    assert_eq!(rows[0].outcome, AuditOutcome::Ok);
+    assert_eq!(rows[0].detail, "1 deleted, 0 already gone, 0 failed");
+}

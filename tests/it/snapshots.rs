@@ -412,3 +412,27 @@ fn audit_log() {
         app
     });
 }
+
+#[test]
+fn reconcile_findings_with_evidence() {
+    snapshot("reconcile", |height| {
+        let (mut app, _) = crate::console::reconcile_app(false);
+        app.height = height;
+        app.key(key('j'));
+        app.key(key(' '));
+        app
+    });
+}
+
+#[test]
+fn reconcile_delete_confirmation() {
+    snapshot("reconcile_delete", |height| {
+        let (mut app, _) = crate::console::reconcile_app(false);
+        app.height = height;
+        app.key(key('j'));
+        app.key(key(' '));
+        app.key(key('d'));
+        type_text(&mut app, "1");
+        app
+    });
+}
