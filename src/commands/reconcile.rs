@@ -71,9 +71,8 @@ pub async fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<i32, CliEr
         .iter()
         .filter(|f| !f.kind.is_certain())
         .collect();
-    let delete_probable = args.delete_probable
-        && !probable.is_empty()
-        && (args.yes || confirm(&probable, &mut out)?);
+    let delete_probable =
+        args.delete_probable && !probable.is_empty() && (args.yes || confirm(&probable, &mut out)?);
     let chosen: Vec<Finding> = if args.dry_run {
         Vec::new()
     } else {
