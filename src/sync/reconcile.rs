@@ -371,11 +371,12 @@ impl Reconciler {
         )
         .await?;
         let mut owners: HashMap<Option<i64>, Result<Credentials, String>> = HashMap::new();
-        for finding in &findings {
-            if !owners.contains_key(&finding.user_id) {
-                let chosen = self.credentials_of(&credentials, finding.user_id).await;
-                owners.insert(finding.user_id, chosen);
-            }
+        let mut user_ids: Vec<Option<i64>> = findings.iter().map(|f| f.user_id).collect();
+        user_ids.sort_unstable();
+        user_ids.dedup();
+        for user_id in user_ids {
+            let chosen = self.credentials_of(&credentials, user_id).await;
+            owners.insert(user_id, chosen);
         }
         let owners = Arc::new(owners);
         let permits = Arc::new(Semaphore::new(self.inner.options.concurrency.max(1)));
