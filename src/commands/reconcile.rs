@@ -261,16 +261,20 @@ fn who(mailbox: &str, user_id: Option<i64>) -> String {
 }
 
 fn finding_line(finding: &Finding, result: &Resolution) -> String {
-    let id = |label: &str, value: Option<i64>| {
-        value.map_or_else(String::new, |v| format!(" {label} {v}"))
-    };
+    let mut place = vec![who(&finding.mailbox, finding.user_id)];
+    for (label, value) in [
+        ("conference", finding.conference_id),
+        ("slot", finding.slot_id),
+        ("selection", finding.selection_id),
+    ] {
+        if let Some(value) = value {
+            place.push(format!("{label} {value}"));
+        }
+    }
     format!(
-        "{:<18}  {} {}{}{}  event {}  {} → {}",
+        "{:<18}  {}  event {}  {} → {}",
         finding.kind.as_str(),
-        who(&finding.mailbox, finding.user_id),
-        id("conference", finding.conference_id).trim_start(),
-        id("slot", finding.slot_id),
-        id("selection", finding.selection_id),
+        place.join(" "),
         short_id(&finding.event_id),
         clean_line(&finding.evidence),
         clean_line(&result.as_text())

@@ -24,8 +24,9 @@ use crate::domain::{Person, StoredCredentials, resolve_slot_window};
 use crate::graph::{Credentials, DeleteOutcome, EventInfo, GraphClient};
 use crate::store::Store;
 
-/// Slot windows closer than this are looked at with one calendarView request.
-const WINDOW_JOIN_GAP: chrono::TimeDelta = chrono::TimeDelta::hours(6);
+/// Slot windows closer than this are read with one calendarView (paged by 100): a few pages of
+/// a person's calendar cost less than a request per slot day.
+const WINDOW_JOIN_GAP: chrono::TimeDelta = chrono::TimeDelta::days(3);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -371,11 +372,12 @@ impl Reconciler {
         )
         .await?;
         let mut owners: HashMap<Option<i64>, Result<Credentials, String>> = HashMap::new();
-        for finding in &findings {
-            if !owners.contains_key(&finding.user_id) {
-                let chosen = self.credentials_of(&credentials, finding.user_id).await;
-                owners.insert(finding.user_id, chosen);
-            }
+        let mut user_ids: Vec<Option<i64>> = findings.iter().map(|f| f.user_id).collect();
+        user_ids.sort_unstable();
+        user_ids.dedup();
+        for user_id in user_ids {
+            let chosen = self.credentials_of(&credentials, user_id).await;
+            owners.insert(user_id, chosen);
         }
         let owners = Arc::new(owners);
         let permits = Arc::new(Semaphore::new(self.inner.options.concurrency.max(1)));
@@ -975,7 +977,8 @@ mod tests {
     fn windows_that_overlap_or_nearly_touch_are_read_in_one_request() {
         let joined = join_windows(vec![(at(14), at(15)), (at(10), at(11)), (at(10), at(12))]);
         assert_eq!(joined, vec![(at(10), at(15))]);
-        let apart = join_windows(vec![(at(0), at(1)), (at(8), at(9))]);
+        let next_week = at(9) + chrono::TimeDelta::days(7);
+        let apart = join_windows(vec![(at(8), at(9)), (next_week, next_week)]);
         assert_eq!(apart.len(), 2);
     }
 

@@ -8,6 +8,7 @@ mod console;
 mod graph_client;
 mod ics;
 mod lifecycle;
+mod reconcile;
 mod sim_server;
 mod snapshots;
 mod store;
