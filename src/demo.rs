@@ -1079,3 +1079,113 @@ fn ascii(name: &str) -> String {
         })
         .collect()
 }
+
+/// What [`seed_simulator`] put into the simulated mailboxes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SeedReport {
+    /// Events of added selections, under the ids the rows hold.
+    pub events: usize,
+    /// Added selections whose event is left out, as if deleted in Outlook (`verify` finds them).
+    pub deleted_in_outlook: usize,
+    /// A second event for an added selection's slot (the LMS's re-runs).
+    pub duplicates: usize,
+    /// An event for another slot of the conference: an orphan of a changed selection, or a
+    /// duplicate for instructors, who hold every slot.
+    pub other_slot: usize,
+}
+
+/// At most this many added selections get events (the demo has 2 000 selections by default).
+const SEED_LIMIT: u32 = 20_000;
+
+/// Fills the simulated mailboxes with what the LMS would have left there: an event for each added
+/// selection, a few deleted by their owners, and the LMS's duplicates and orphans, so `verify`
+/// and `reconcile` have something to find in the demo. Deterministic, like the database.
+pub async fn seed_simulator(
+    store: &crate::store::Store,
+    sim: &SimHandle,
+) -> Result<SeedReport, String> {
+    use crate::domain::{Filter, PageRequest, Sort, SortKey, SyncState};
+    let page = store
+        .page(&PageRequest {
+            filter: Filter {
+                states: vec![SyncState::Added, SyncState::AddedStaleError],
+                ..Filter::default()
+            },
+            sort: Sort {
+                key: SortKey::Id,
+                descending: false,
+            },
+            after: None,
+            limit: SEED_LIMIT,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let slots = store.all_slots().await.map_err(|e| e.to_string())?;
+    let state = sim.state();
+    let mut report = SeedReport::default();
+    for (n, row) in page.rows.iter().enumerate() {
+        let Some(event_id) = row.sync.outlook_event_id.as_deref() else {
+            continue;
+        };
+        let mailbox = row.email.trim();
+        if mailbox.is_empty() {
+            continue;
+        }
+        if n % 40 == 7 {
+            report.deleted_in_outlook += 1;
+            continue;
+        }
+        let Some(event) = lms_event(
+            &row.conference_title,
+            row.slot_date,
+            row.slot_start,
+            row.slot_end,
+            &row.timezone,
+        ) else {
+            continue;
+        };
+        state.plant_event_with_id(mailbox, Some(event_id), &event)?;
+        report.events += 1;
+        if n % 30 == 11 {
+            state.plant_event(mailbox, &event)?;
+            report.duplicates += 1;
+        }
+        // Another slot of the same conference: the one the person held before changing.
+        let other = slots
+            .iter()
+            .find(|s| s.conference_id == row.conference_id && s.id != row.time_slot_id);
+        if n % 50 == 23
+            && let Some(slot) = other
+            && let Some(event) = lms_event(
+                &row.conference_title,
+                slot.date,
+                slot.start_time,
+                slot.end_time,
+                &slot.timezone,
+            )
+        {
+            state.plant_event(mailbox, &event)?;
+            report.other_slot += 1;
+        }
+    }
+    Ok(report)
+}
+
+/// An event as the LMS sends it: the conference title as subject, wall-clock times in the slot's
+/// IANA zone, no calsync tag. None when the slot's zone is unusable (the LMS's call failed too).
+fn lms_event(
+    title: &str,
+    date: NaiveDate,
+    start: NaiveTime,
+    end: NaiveTime,
+    zone: &str,
+) -> Option<serde_json::Value> {
+    let window = crate::domain::resolve_slot_window(date, start, end, zone).ok()?;
+    let local = |t: chrono::NaiveDateTime| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    Some(serde_json::json!({
+        "subject": crate::sync::payload::subject(title),
+        "body": {"contentType": "HTML", "content": "<p>Added by the LMS.</p>"},
+        "start": {"dateTime": local(window.start_local), "timeZone": zone},
+        "end": {"dateTime": local(window.end_local), "timeZone": zone},
+    }))
+}

@@ -15,18 +15,30 @@ const DEFAULT_REFRESH: Duration = Duration::from_secs(3);
 
 pub async fn run(global: &GlobalArgs) -> Result<i32, CliError> {
     let (store, _) = open_store(global).await?;
-    open(store, global, false).await
+    open(store, global, Graph::Real).await
 }
 
-/// Opens the console on `store`, against the simulated Graph when `simulated`.
-pub async fn open(store: Store, global: &GlobalArgs, simulated: bool) -> Result<i32, CliError> {
+/// Which Graph the console talks to.
+pub enum Graph {
+    Real,
+    /// The built-in simulator, with the demo's mailboxes filled the way the LMS left them.
+    SimulatedDemo,
+}
+
+/// Opens the console on `store`.
+pub async fn open(store: Store, global: &GlobalArgs, graph: Graph) -> Result<i32, CliError> {
     let credentials_override = SyncOptions::credentials_from_env().map_err(CliError::unusable)?;
-    let (graph_config, simulator) = graph_target(simulated).await?;
-    let graph = GraphClient::new(graph_config)
+    let (graph_config, simulator) = graph_target(matches!(graph, Graph::SimulatedDemo)).await?;
+    if let Some(sim) = &simulator {
+        crate::demo::seed_simulator(&store, sim)
+            .await
+            .map_err(|e| CliError::unusable(format!("cannot fill the simulated mailboxes: {e}")))?;
+    }
+    let client = GraphClient::new(graph_config)
         .map_err(|e| CliError::unusable(format!("cannot set up the Graph client: {e}")))?;
     let engine = Engine::new(
         store.clone(),
-        graph,
+        client,
         SyncOptions {
             credentials_override,
             ..SyncOptions::default()

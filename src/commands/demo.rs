@@ -35,7 +35,7 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<i32, CliError> 
     let store = Store::open(&url, &store_options()).await?;
     // With a terminal, the demo is the console; scripts and pipes get the description.
     if !args.summary && std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
-        return super::console::open(store, global, true).await;
+        return super::console::open(store, global, super::console::Graph::SimulatedDemo).await;
     }
     let counts = store.summary(&Filter::default()).await?;
     let conferences = store.conferences().await?;

@@ -225,8 +225,21 @@ impl SimState {
     /// subject, an offset `dateTime` with an IANA zone, no tag, no `transactionId`), past
     /// throttling and faults. Returns the new event's id.
     pub fn plant_event(&self, address: &str, event: &Value) -> Result<String, String> {
+        self.plant_event_with_id(address, None, event)
+    }
+
+    /// [`SimState::plant_event`] under a given id (the one a database row already holds).
+    pub fn plant_event_with_id(
+        &self,
+        address: &str,
+        id: Option<&str>,
+        event: &Value,
+    ) -> Result<String, String> {
         let mut inner = self.shared.lock();
-        let ids = NewIds::generate(&mut inner.rng);
+        let mut ids = NewIds::generate(&mut inner.rng);
+        if let Some(id) = id {
+            ids.id = id.to_string();
+        }
         let stored = events::create(address, event, false, ids, chrono::Utc::now())
             .map_err(|e| format!("{} {}: {}", e.status, e.code, e.message))?;
         let id = stored.id.clone();

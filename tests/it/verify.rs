@@ -236,3 +236,70 @@ async fn the_verify_command_reports_missing_events_and_recreates_them() {
     assert_eq!(rows[2]["outcome"], "partial");
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_mailboxes_hold_what_the_lms_left_so_verify_and_reconcile_have_work() {
+    use calsync::demo::{DemoSpec, SimulatorSettings, create, seed_simulator, start_simulator};
+    use calsync::domain::lifecycle::LedgerScope;
+    use calsync::sync::reconcile::{FindingKind, ReconcileOptions, Reconciler};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("demo.db");
+    create(&path, &DemoSpec::new(400), &mut |_, _| {}).unwrap();
+    let store = calsync::store::Store::open(
+        &calsync::store::DatabaseUrl::Sqlite(path),
+        &calsync::store::StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    let sim = start_simulator(SimulatorSettings {
+        port: 0,
+        latency: calsync::sim::Latency::fixed(std::time::Duration::ZERO),
+        fault_rate: 0.0,
+    })
+    .await
+    .unwrap();
+    let seeded = seed_simulator(&store, &sim).await.unwrap();
+    assert!(
+        seeded.events > 50 && seeded.deleted_in_outlook > 0 && seeded.duplicates > 0,
+        "{seeded:?}"
+    );
+
+    let graph = calsync::graph::GraphClient::new(calsync::graph::GraphConfig {
+        graph_url: sim.graph_url(),
+        login_url: sim.login_url(),
+        ..calsync::graph::GraphConfig::default()
+    })
+    .unwrap();
+    let verifier = Verifier::new(store.clone(), graph.clone(), VerifyOptions::default());
+    let ids = store
+        .selection_ids(&verifiable(Filter::default()))
+        .await
+        .unwrap();
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let summary = verifier
+        .run(ids, tx, CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(summary.present > 0, "{summary:?}");
+    assert!(
+        summary.missing >= seeded.deleted_in_outlook,
+        "{summary:?} {seeded:?}"
+    );
+
+    let reconciler = Reconciler::new(store, graph, ReconcileOptions::default());
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let plan = reconciler
+        .plan(LedgerScope::default(), tx, CancellationToken::new())
+        .await
+        .unwrap();
+    let duplicates = plan
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::ProbableDuplicate)
+        .count();
+    assert!(
+        duplicates >= seeded.duplicates,
+        "{duplicates} found for {seeded:?}"
+    );
+    sim.shutdown().await;
+}
