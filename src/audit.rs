@@ -8,6 +8,8 @@ use chrono::Utc;
 use crate::domain::lifecycle::{AuditOutcome, AuditStart, Operator};
 use crate::store::Store;
 use crate::sync::Summary;
+use crate::sync::reconcile::{Resolution, Resolved};
+use crate::sync::verify::VerifySummary;
 
 pub struct AuditTrail {
     store: Store,
@@ -95,4 +97,67 @@ pub fn sync_detail(summary: &Summary) -> String {
         }
     }
     parts.join(", ")
+}
+
+/// A check ends "ok" only when every event is present, or was re-created (`missing_left` 0).
+pub fn verify_outcome(summary: &VerifySummary, missing_left: usize) -> AuditOutcome {
+    if summary.not_started > 0 {
+        AuditOutcome::Cancelled
+    } else if missing_left > 0 || summary.unchecked > 0 {
+        AuditOutcome::Partial
+    } else {
+        AuditOutcome::Ok
+    }
+}
+
+pub fn verify_detail(summary: &VerifySummary) -> String {
+    let mut parts = vec![
+        format!("{} present", summary.present),
+        format!("{} missing", summary.missing),
+    ];
+    for (n, what) in [
+        (summary.unchecked, "could not be checked"),
+        (summary.skipped, "no longer added"),
+        (summary.not_started, "not started"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    parts.join(", ")
+}
+
+/// A deletion run: "ok" when nothing failed, "cancelled" when some never started, "partial"
+/// when some went, "failed" when none did.
+pub fn reconcile_outcome(resolved: &[Resolved]) -> AuditOutcome {
+    let failed = resolved.iter().filter(|r| r.result.is_failure()).count();
+    if failed == 0 {
+        AuditOutcome::Ok
+    } else if resolved.iter().any(|r| r.result == Resolution::NotStarted) {
+        AuditOutcome::Cancelled
+    } else if failed < resolved.len() {
+        AuditOutcome::Partial
+    } else {
+        AuditOutcome::Failed
+    }
+}
+
+/// How many went, as the audit log and the jobs panel say it.
+pub fn reconcile_detail(resolved: &[Resolved]) -> String {
+    let count =
+        |wanted: fn(&Resolution) -> bool| resolved.iter().filter(|r| wanted(&r.result)).count();
+    format!(
+        "{} deleted, {} already gone, {} failed",
+        count(|r| matches!(r, Resolution::Deleted)),
+        count(|r| matches!(r, Resolution::AlreadyGone)),
+        count(Resolution::is_failure),
+    )
+}
+
+/// The rows a deletion run counts: the events that went.
+pub fn reconcile_rows(resolved: &[Resolved]) -> u64 {
+    resolved
+        .iter()
+        .filter(|r| r.result == Resolution::Deleted)
+        .count() as u64
 }

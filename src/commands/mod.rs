@@ -122,6 +122,27 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
     }
 }
 
+/// The narrowing flags of a command line, in the words the audit log keeps.
+pub fn scope_flags(
+    conference_id: Option<i64>,
+    user_id: Option<i64>,
+    selection_ids: &[i64],
+) -> Vec<String> {
+    let mut parts = Vec::new();
+    if let Some(id) = conference_id {
+        parts.push(format!("--conference-id {id}"));
+    }
+    if let Some(id) = user_id {
+        parts.push(format!("--user-id {id}"));
+    }
+    parts.extend(
+        selection_ids
+            .iter()
+            .map(|id| format!("--selection-id {id}")),
+    );
+    parts
+}
+
 /// Resolves which database to use from flags, environment and config.
 pub fn database_choice(global: &GlobalArgs) -> Result<DatabaseChoice, CliError> {
     let env = Environment::from_process(global.env_file.as_deref()).map_err(CliError::unusable)?;

@@ -10,9 +10,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{CliError, Output, graph_target, open_store};
-use crate::audit::AuditTrail;
+use crate::audit::{AuditTrail, reconcile_detail, reconcile_outcome, reconcile_rows};
 use crate::cli::{EXIT_OK, EXIT_SOME_FAILED, GlobalArgs, ReconcileArgs};
-use crate::domain::lifecycle::{AuditOutcome, LedgerScope};
+use crate::domain::lifecycle::LedgerScope;
 use crate::graph::GraphClient;
 use crate::sync::SyncOptions;
 use crate::sync::reconcile::{
@@ -98,9 +98,12 @@ pub async fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<i32, CliEr
             .apply(chosen, events, cancel)
             .await
             .map_err(CliError::failed)?;
-        let tally = Tally::of(results.iter().map(|r| &r.result));
         if let Err(e) = trail
-            .finish(tally.outcome(), tally.deleted as u64, &tally.detail())
+            .finish(
+                reconcile_outcome(&results),
+                reconcile_rows(&results),
+                &reconcile_detail(&results),
+            )
             .await
         {
             eprintln!("{e}");
@@ -190,13 +193,7 @@ fn confirm(probable: &[&Finding], out: &mut Output) -> Result<bool, CliError> {
 
 /// The command line's scope, in the words the audit log keeps.
 fn describe_scope(args: &ReconcileArgs) -> String {
-    let mut parts = Vec::new();
-    if let Some(id) = args.user_id {
-        parts.push(format!("--user-id {id}"));
-    }
-    if let Some(id) = args.conference_id {
-        parts.push(format!("--conference-id {id}"));
-    }
+    let mut parts = super::scope_flags(args.conference_id, args.user_id, &[]);
     if parts.is_empty() {
         parts.push("all mailboxes".to_string());
     }
@@ -228,23 +225,6 @@ impl Tally {
             }
         }
         tally
-    }
-
-    fn outcome(&self) -> AuditOutcome {
-        if self.failed == 0 {
-            AuditOutcome::Ok
-        } else if self.deleted + self.already_gone > 0 {
-            AuditOutcome::Partial
-        } else {
-            AuditOutcome::Failed
-        }
-    }
-
-    fn detail(&self) -> String {
-        format!(
-            "{} deleted, {} already gone, {} failed",
-            self.deleted, self.already_gone, self.failed
-        )
     }
 }
 

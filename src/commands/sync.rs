@@ -175,15 +175,11 @@ fn describe_scope(args: &SyncArgs, scope: Scope) -> String {
         Scope::All => String::new(),
         Scope::Unsynced => "unsynced".to_string(),
     }];
-    if let Some(id) = args.conference_id {
-        parts.push(format!("--conference-id {id}"));
-    }
-    if let Some(id) = args.user_id {
-        parts.push(format!("--user-id {id}"));
-    }
-    for id in &args.selection_ids {
-        parts.push(format!("--selection-id {id}"));
-    }
+    parts.extend(super::scope_flags(
+        args.conference_id,
+        args.user_id,
+        &args.selection_ids,
+    ));
     for cause in &args.causes {
         parts.push(format!("--cause {}", cause.as_str()));
     }

@@ -6,10 +6,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{CliError, Output, graph_target, open_store};
-use crate::audit::AuditTrail;
+use crate::audit::{AuditTrail, verify_detail, verify_outcome};
 use crate::cli::{EXIT_OK, EXIT_SOME_FAILED, GlobalArgs, VerifyArgs};
 use crate::domain::Filter;
-use crate::domain::lifecycle::AuditOutcome;
 use crate::graph::GraphClient;
 use crate::sync::verify::{
     Check, CheckStatus, Verifier, VerifyEvent, VerifyOptions, VerifySummary, verifiable,
@@ -173,14 +172,8 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
         .count();
     let left_missing = summary.missing - recreated;
     if let Some(trail) = trail {
-        let outcome = if summary.not_started > 0 {
-            AuditOutcome::Cancelled
-        } else if left_missing > 0 || summary.unchecked > 0 {
-            AuditOutcome::Partial
-        } else {
-            AuditOutcome::Ok
-        };
-        let mut detail = detail_of(&summary);
+        let outcome = verify_outcome(&summary, left_missing);
+        let mut detail = verify_detail(&summary);
         if let Some(sync) = &recreate {
             detail.push_str(&format!("; {} re-created", sync.synced));
         }
@@ -217,16 +210,7 @@ struct Finding {
 }
 
 fn describe_scope(args: &VerifyArgs) -> String {
-    let mut parts = Vec::new();
-    if let Some(id) = args.conference_id {
-        parts.push(format!("--conference-id {id}"));
-    }
-    if let Some(id) = args.user_id {
-        parts.push(format!("--user-id {id}"));
-    }
-    for id in &args.selection_ids {
-        parts.push(format!("--selection-id {id}"));
-    }
+    let mut parts = super::scope_flags(args.conference_id, args.user_id, &args.selection_ids);
     if args.recreate {
         parts.push("--recreate".to_string());
     }
@@ -235,23 +219,6 @@ fn describe_scope(args: &VerifyArgs) -> String {
     } else {
         parts.join(" ")
     }
-}
-
-fn detail_of(summary: &VerifySummary) -> String {
-    let mut parts = vec![
-        format!("{} present", summary.present),
-        format!("{} missing", summary.missing),
-    ];
-    for (n, what) in [
-        (summary.unchecked, "could not be checked"),
-        (summary.skipped, "no longer added"),
-        (summary.not_started, "not started"),
-    ] {
-        if n > 0 {
-            parts.push(format!("{n} {what}"));
-        }
-    }
-    parts.join(", ")
 }
 
 fn print_check(out: &mut Output, check: &Check) -> Result<(), CliError> {

@@ -10,7 +10,7 @@ use super::action::{Action, Report};
 use super::data::{BulkPlan, OverviewData, PersonData};
 use super::keymap::{self, Context};
 use super::list::{Fetch, Marks, Placement, SelectionList};
-use super::reconcile::{DeleteSheet, ReconcileView, apply_ended};
+use super::reconcile::{DeleteSheet, ReconcileView};
 use crate::domain::lifecycle::{AuditRecord, LedgerScope};
 use crate::domain::{
     ConferenceSummary, Filter, PageRequest, Scope, Selection, SlotSummary, Sort, SyncState,
@@ -1303,7 +1303,7 @@ impl App {
                 };
                 view.pending = None;
                 let ended = match result {
-                    Ok(resolved) => Ok(apply_ended(&resolved)),
+                    Ok(resolved) => Ok(crate::audit::reconcile_detail(&resolved)),
                     Err(e) => {
                         view.error = Some(e.clone());
                         Err(e)

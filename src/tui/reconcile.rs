@@ -168,15 +168,3 @@ impl ReconcileView {
         (certain, self.rows.len() - certain)
     }
 }
-
-/// How a deletion ended, in one line for the jobs panel.
-pub fn apply_ended(resolved: &[Resolved]) -> String {
-    let count =
-        |wanted: fn(&Resolution) -> bool| resolved.iter().filter(|r| wanted(&r.result)).count();
-    format!(
-        "{} deleted, {} already gone, {} failed",
-        count(|r| matches!(r, Resolution::Deleted)),
-        count(|r| matches!(r, Resolution::AlreadyGone)),
-        count(Resolution::is_failure),
-    )
-}

@@ -10,13 +10,14 @@ use tokio_util::sync::CancellationToken;
 use super::action::Report;
 use super::app::{Effect, RunScope, SyncTarget};
 use super::data::{BulkPlan, OverviewPart, PersonData};
-use crate::audit::AuditTrail;
+use crate::audit::{
+    AuditTrail, reconcile_detail, reconcile_outcome, reconcile_rows, verify_detail, verify_outcome,
+};
 use crate::domain::lifecycle::AuditOutcome;
 use crate::domain::{Filter, PageRequest, Sort, SyncState, choose_credentials};
 use crate::export;
 use crate::store::{Store, StoreError};
 use crate::sync::Engine;
-use crate::sync::reconcile::Resolution;
 use crate::sync::verify::verifiable;
 
 pub struct Runtime {
@@ -211,18 +212,9 @@ impl Runtime {
                     let _ = forward.await;
                     let (outcome, rows, detail) = match &result {
                         Ok(summary) => (
-                            if summary.not_started > 0 {
-                                AuditOutcome::Cancelled
-                            } else if summary.missing > 0 || summary.unchecked > 0 {
-                                AuditOutcome::Partial
-                            } else {
-                                AuditOutcome::Ok
-                            },
+                            verify_outcome(summary, summary.missing),
                             summary.total as u64,
-                            format!(
-                                "{} present, {} missing, {} not checked",
-                                summary.present, summary.missing, summary.unchecked
-                            ),
+                            verify_detail(summary),
                         ),
                         Err(e) => (AuditOutcome::Failed, 0, e.clone()),
                     };
@@ -280,23 +272,11 @@ impl Runtime {
                     let result = reconciler.apply(findings, events, cancel).await;
                     let _ = forward.await;
                     let (outcome, rows, detail) = match &result {
-                        Ok(resolved) => {
-                            let removed =
-                                resolved.iter().filter(|r| !r.result.is_failure()).count();
-                            let outcome =
-                                if resolved.iter().any(|r| r.result == Resolution::NotStarted) {
-                                    AuditOutcome::Cancelled
-                                } else if removed < resolved.len() {
-                                    AuditOutcome::Partial
-                                } else {
-                                    AuditOutcome::Ok
-                                };
-                            (
-                                outcome,
-                                removed as u64,
-                                super::reconcile::apply_ended(resolved),
-                            )
-                        }
+                        Ok(resolved) => (
+                            reconcile_outcome(resolved),
+                            reconcile_rows(resolved),
+                            reconcile_detail(resolved),
+                        ),
                         Err(e) => (AuditOutcome::Failed, 0, e.clone()),
                     };
                     if let Err(e) = trail.finish(outcome, rows, &detail).await {
