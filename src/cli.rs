@@ -255,8 +255,8 @@ pub struct VerifyArgs {
     /// Re-create the events found missing (each one once, never twice)
     #[arg(long)]
     pub recreate: bool,
-    /// Events checked at once
-    #[arg(long, value_name = "N", default_value_t = 64,
+    /// Events looked up at once (in $batch envelopes of 20)
+    #[arg(long, value_name = "N", default_value_t = 400,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub concurrency: u32,
     /// One JSON object per missing event per line, then a summary object

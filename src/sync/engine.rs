@@ -126,9 +126,9 @@ impl Engine {
             self.inner.store.clone(),
             self.inner.graph.clone(),
             VerifyOptions {
-                concurrency: self.inner.options.concurrency,
                 credentials_override: self.inner.options.credentials_override.clone(),
                 record,
+                ..VerifyOptions::default()
             },
         )
     }

@@ -36,7 +36,8 @@ pub struct VerifyOptions {
 impl Default for VerifyOptions {
     fn default() -> Self {
         VerifyOptions {
-            concurrency: 64,
+            // Lookups are cheap reads in envelopes of 20; Graph's 4 per mailbox still applies.
+            concurrency: 400,
             credentials_override: None,
             record: true,
         }

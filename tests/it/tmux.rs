@@ -214,3 +214,46 @@ fn an_operator_session_from_open_to_quit() {
         "the cursor is visible again"
     );
 }
+
+/// The event lifecycle in the real terminal: the demo's mailboxes hold what the LMS left, so a
+/// reconcile scan finds its duplicates, and a verify of a conference's added rows finds the
+/// events their owners deleted and marks them for `r`.
+#[test]
+fn reconcile_and_verify_in_the_demo() {
+    let data = tempfile::tempdir().unwrap();
+    let db = demo_db(data.path());
+    let command = format!(
+        "cd {} && {} demo --db {db}; echo CALSYNC-EXIT=$?; sleep 30",
+        data.path().display(),
+        env!("CARGO_BIN_EXE_calsync")
+    );
+    let tmux = Tmux::start(&command, 160, 45);
+    tmux.wait_for("Failures per day");
+
+    tmux.keys(&[":"]);
+    tmux.text("reconcile conf 1");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("findings in");
+    assert!(screen.contains("Reconcile (--conference-id 1)"), "{screen}");
+    assert!(screen.contains("probable duplicate"), "{screen}");
+    assert!(screen.contains("Evidence:"), "{screen}");
+    tmux.keys(&["Escape"]);
+
+    // Every added row the demo holds: the ones deleted in Outlook come back missing and marked.
+    tmux.keys(&["/", "C-u"]);
+    tmux.text("state:added");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("filter: state:added ");
+    tmux.keys(&["V"]);
+    let screen = tmux.wait_for("events missing from Outlook, now marked");
+    assert!(screen.contains("present,"), "{screen}");
+    tmux.keys(&["r"]);
+    tmux.wait_for("selections will be synced");
+    tmux.keys(&["Escape", ":"]);
+    tmux.text("audit");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("console verify");
+
+    tmux.keys(&["q"]);
+    tmux.wait_for("CALSYNC-EXIT=0");
+}
