@@ -9,6 +9,7 @@
 //!   (the holder's pid, user, host and start time written inside); the OS releases it when the
 //!   process ends, however it ends.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -58,11 +59,11 @@ impl Claims {
         }
     }
 
-    /// Claims `ids` in one round trip; `true` where this run now holds the selection, `false`
-    /// where another calsync does. Under the SQLite run lock every selection is this run's.
-    pub async fn claim(&self, ids: &[i64]) -> Result<Vec<bool>, StoreError> {
+    /// Claims `ids` in one round trip (a second one only to name the holders of those claimed
+    /// elsewhere). Under the SQLite run lock every selection is this run's.
+    pub async fn claim(&self, ids: &[i64]) -> Result<Vec<Claim>, StoreError> {
         let Hold::Session { client, .. } = &self.hold else {
-            return Ok(vec![true; ids.len()]);
+            return Ok(vec![Claim::Taken; ids.len()]);
         };
         let keys: Vec<i32> = ids.iter().map(|&id| claim_key(id)).collect();
         let rows = client
@@ -72,13 +73,36 @@ impl Claims {
                 &[&CLAIM_NAMESPACE, &keys],
             )
             .await
-            .map_err(|e| StoreError::Query(super::postgres::pg_message(&e)))?;
-        rows.iter()
-            .map(|row| {
-                row.try_get::<_, bool>(0)
-                    .map_err(|e| StoreError::Data(e.to_string()))
+            .map_err(query_error)?;
+        let taken = rows
+            .iter()
+            .map(|row| row.try_get::<_, bool>(0))
+            .collect::<Result<Vec<bool>, _>>()
+            .map_err(|e| StoreError::Data(e.to_string()))?;
+        let elsewhere: Vec<i32> = keys
+            .iter()
+            .zip(&taken)
+            .filter(|(_, taken)| !**taken)
+            .map(|(&key, _)| key)
+            .collect();
+        let holders = if elsewhere.is_empty() {
+            HashMap::new()
+        } else {
+            holders(client, &elsewhere).await?
+        };
+        Ok(keys
+            .iter()
+            .zip(taken)
+            .map(|(key, taken)| {
+                if taken {
+                    Claim::Taken
+                } else {
+                    Claim::Elsewhere {
+                        holder: holders.get(key).cloned(),
+                    }
+                }
             })
-            .collect()
+            .collect())
     }
 
     /// Gives back the claim on `id` (once its result is written). Does not wait: the unlock
@@ -89,6 +113,73 @@ impl Claims {
             let _ = releases.send(id);
         }
     }
+}
+
+/// One selection's claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This run holds it.
+    Taken,
+    /// Another calsync does: its user, host, pid and start as its session tells them, when the
+    /// server shows them.
+    Elsewhere { holder: Option<String> },
+}
+
+/// The application name of a claiming session, which other runs show when they skip a selection
+/// it holds (`pg_stat_activity` shows it to every role; the server cuts it at 63 bytes).
+pub(super) fn session_name() -> String {
+    let operator = Operator::current();
+    format!(
+        "{SESSION_PREFIX}{}@{}, pid {}",
+        operator.user,
+        operator.host,
+        std::process::id()
+    )
+}
+
+const SESSION_PREFIX: &str = "calsync claims: ";
+
+/// Who holds each of `keys`: "ann@host, pid 123, since 10:42:03".
+async fn holders(client: &Client, keys: &[i32]) -> Result<HashMap<i32, String>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT l.objid::int8::int4, a.application_name, a.backend_start \
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 \
+               AND l.classid = $1::int4::oid AND l.objid = ANY($2::int4[]::oid[])",
+            &[&CLAIM_NAMESPACE, &keys],
+        )
+        .await
+        .map_err(query_error)?;
+    let mut holders = HashMap::new();
+    for row in &rows {
+        let key: i32 = row
+            .try_get(0)
+            .map_err(|e| StoreError::Data(e.to_string()))?;
+        let name: Option<String> = row
+            .try_get(1)
+            .map_err(|e| StoreError::Data(e.to_string()))?;
+        let since: Option<DateTime<Utc>> = row
+            .try_get(2)
+            .map_err(|e| StoreError::Data(e.to_string()))?;
+        let who = name
+            .as_deref()
+            .and_then(|n| n.strip_prefix(SESSION_PREFIX))
+            .map(crate::text::clean_line)
+            .filter(|w| !w.is_empty());
+        let holder = match (who, since) {
+            (Some(who), Some(since)) => format!("{who}, since {}", local_time(since)),
+            (Some(who), None) => who,
+            (None, Some(since)) => format!("since {}", local_time(since)),
+            (None, None) => continue,
+        };
+        holders.insert(key, holder);
+    }
+    Ok(holders)
+}
+
+fn query_error(e: tokio_postgres::Error) -> StoreError {
+    StoreError::Query(super::postgres::pg_message(&e))
 }
 
 /// The second advisory-lock key: the selection id itself (ids beyond 2³¹ wrap, which can only

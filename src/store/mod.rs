@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-pub use claims::{CLAIM_NAMESPACE, Claims};
+pub use claims::{CLAIM_NAMESPACE, Claim, Claims};
 pub use lifecycle::MigrationReport;
 pub use sql::{Dialect, Engine};
 use sql::{RowMapper, Sql};
@@ -434,7 +434,9 @@ impl Store {
                     .map_err(|e| StoreError::Connect(format!("lock task failed: {e}")))??;
                 Ok(Claims::run_lock(file))
             }
-            Backend::Postgres(b) => Ok(Claims::session(b.open_session("calsync claims").await?)),
+            Backend::Postgres(b) => Ok(Claims::session(
+                b.open_session(&claims::session_name()).await?,
+            )),
         }
     }
 

@@ -17,7 +17,7 @@ use crate::domain::{
     WriteOutcome, resolve_slot_window,
 };
 use crate::graph::{Credentials, ErrorKind, GraphClient, GraphError};
-use crate::store::{Claims, Store};
+use crate::store::{Claim, Claims, Store};
 
 /// `calendar_error` holds one line an operator can act on, never a novel.
 const MAX_ERROR_CHARS: usize = 1000;
@@ -214,7 +214,7 @@ impl Engine {
         let mine: Vec<i64> = ids
             .iter()
             .zip(&claimed)
-            .filter(|(_, mine)| **mine)
+            .filter(|(_, claim)| **claim == Claim::Taken)
             .map(|(&id, _)| id)
             .collect();
         let read = async {
@@ -229,12 +229,14 @@ impl Engine {
             Ok::<_, String>(
                 ids.iter()
                     .zip(&claimed)
-                    .map(|(&id, &mine)| {
-                        let row = match (mine, in_scope.remove(&id), others.remove(&id)) {
-                            (false, _, row) => Claimed::Elsewhere(row),
-                            (true, Some(row), _) => Claimed::Mine(row),
-                            (true, None, Some(row)) => Claimed::OutOfScope(row),
-                            (true, None, None) => Claimed::Gone,
+                    .map(|(&id, claim)| {
+                        let row = match (claim, in_scope.remove(&id), others.remove(&id)) {
+                            (Claim::Elsewhere { holder }, _, row) => {
+                                Claimed::Elsewhere(row, holder.clone())
+                            }
+                            (Claim::Taken, Some(row), _) => Claimed::Mine(row),
+                            (Claim::Taken, None, Some(row)) => Claimed::OutOfScope(row),
+                            (Claim::Taken, None, None) => Claimed::Gone,
                         };
                         (id, row)
                     })
@@ -245,8 +247,9 @@ impl Engine {
             let error = format!("cannot read the selection: {e}");
             ids.iter()
                 .zip(&claimed)
-                .map(|(&id, &held)| {
+                .map(|(&id, claim)| {
                     let error = error.clone();
+                    let held = *claim == Claim::Taken;
                     (id, Claimed::Unreadable { error, held })
                 })
                 .collect()
@@ -293,13 +296,12 @@ impl Engine {
         };
         let selection = match row {
             Claimed::Mine(selection) => selection,
-            Claimed::Elsewhere(selection) => {
-                return skipped(
-                    selection.as_ref(),
-                    Outcome::ClaimedElsewhere {
-                        detail: "being synced by another calsync right now".to_string(),
-                    },
-                );
+            Claimed::Elsewhere(selection, holder) => {
+                let detail = match holder {
+                    Some(holder) => format!("being synced by another calsync ({holder})"),
+                    None => "being synced by another calsync".to_string(),
+                };
+                return skipped(selection.as_ref(), Outcome::ClaimedElsewhere { detail });
             }
             Claimed::OutOfScope(selection) => {
                 let reason = format!(
@@ -496,8 +498,8 @@ impl Engine {
 enum Claimed {
     /// Claimed by this run, and matching the run's filter as read after the claim.
     Mine(Selection),
-    /// Claimed by another calsync (the row as read, for its label).
-    Elsewhere(Option<Selection>),
+    /// Claimed by another calsync (the row as read, for its label; the holder if known).
+    Elsewhere(Option<Selection>, Option<String>),
     /// Claimed, but no longer what the run is for (done meanwhile, or changed in the LMS).
     OutOfScope(Selection),
     /// Claimed, but the LMS deleted it.
@@ -513,7 +515,7 @@ impl Claimed {
     fn is_held(&self) -> bool {
         match self {
             Claimed::Mine(_) | Claimed::OutOfScope(_) | Claimed::Gone => true,
-            Claimed::Elsewhere(_) => false,
+            Claimed::Elsewhere(..) => false,
             Claimed::Unreadable { held, .. } => *held,
         }
     }

@@ -124,8 +124,12 @@ async fn a_selection_claimed_elsewhere_is_skipped_until_its_holder_is_gone() {
     let world = World::new(Backend::Postgres).await;
     add_learners(&world.db, 2, false).await;
     let (held, free) = (1000, 1002);
-    // Another calsync's claim, on a session of its own.
+    // Another calsync's claim, on a session named as calsync names its claiming sessions.
     let other = pg_connect(&world.db.url_string()).await;
+    other
+        .batch_execute("SET application_name = 'calsync claims: ann@desk, pid 4242'")
+        .await
+        .unwrap();
     let row = other
         .query_one(
             "SELECT pg_try_advisory_lock($1, $2)",
@@ -147,7 +151,8 @@ async fn a_selection_claimed_elsewhere_is_skipped_until_its_holder_is_gone() {
         .unwrap()
         .outcome;
     assert!(
-        matches!(outcome, Outcome::ClaimedElsewhere { detail } if detail.contains("another calsync")),
+        matches!(outcome, Outcome::ClaimedElsewhere { detail }
+            if detail.starts_with("being synced by another calsync (ann@desk, pid 4242, since ")),
         "{outcome:?}"
     );
     assert!(world.events("learner100@example.org").is_empty());
