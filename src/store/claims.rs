@@ -143,7 +143,7 @@ const SESSION_PREFIX: &str = "calsync claims: ";
 async fn holders(client: &Client, keys: &[i32]) -> Result<HashMap<i32, String>, StoreError> {
     let rows = client
         .query(
-            "SELECT l.objid::int8::int4, a.application_name, a.backend_start \
+            "SELECT l.objid::int8, a.application_name, a.backend_start \
              FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
              WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 \
                AND l.classid = $1::int4::oid AND l.objid = ANY($2::int4[]::oid[])",
@@ -153,9 +153,11 @@ async fn holders(client: &Client, keys: &[i32]) -> Result<HashMap<i32, String>, 
         .map_err(query_error)?;
     let mut holders = HashMap::new();
     for row in &rows {
-        let key: i32 = row
+        let objid: i64 = row
             .try_get(0)
             .map_err(|e| StoreError::Data(e.to_string()))?;
+        // An oid is unsigned: back to the key's 32 bits as they were sent.
+        let key = objid as u32 as i32;
         let name: Option<String> = row
             .try_get(1)
             .map_err(|e| StoreError::Data(e.to_string()))?;
