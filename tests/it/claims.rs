@@ -10,6 +10,7 @@ use calsync::sync::{Outcome, Summary};
 use serde_json::Value;
 
 use crate::cli::assert_one_line_error;
+use crate::on_both_backends;
 use crate::support::{Backend, TestDb, pg_connect};
 use crate::sync::{World, add_learners, sim_config};
 
@@ -167,6 +168,48 @@ async fn a_selection_claimed_elsewhere_is_skipped_until_its_holder_is_gone() {
     assert_eq!(world.events("learner100@example.org").len(), 1);
     let added = world.store.selection(held).await.unwrap().unwrap();
     assert_eq!(added.state(), SyncState::Added);
+}
+
+on_both_backends! {
+    async fn a_row_done_meanwhile_is_seen_as_done_once_claimed(backend: Backend) {
+        let world = World::new(backend).await;
+        add_learners(&world.db, 2, false).await;
+        let scope = Filter {
+            scope: Some(Scope::Unsynced),
+            conference_id: Some(1),
+            ..Filter::default()
+        };
+        let frozen = vec![1000, 1002];
+        // Another run finishes 1000 after this run froze its list.
+        let (done, _) = world.sync(vec![1000]).await;
+        assert_eq!(done.created, 1);
+
+        let (events, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let claims = world.store.claims(false).await.unwrap();
+        let summary = world
+            .engine
+            .run(claims, &scope, frozen, events, tokio_util::sync::CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!((summary.created, summary.skipped), (1, 1), "{summary:?}");
+        let mut reasons = Vec::new();
+        while let Ok(event) = rx.try_recv() {
+            if let calsync::sync::SyncEvent::Item(item) = event
+                && let Outcome::Skipped { reason } = item.outcome
+            {
+                reasons.push((item.selection_id, reason));
+            }
+        }
+        assert_eq!(reasons.len(), 1);
+        assert_eq!(reasons[0].0, 1000);
+        assert!(
+            reasons[0].1.starts_with("no longer needs this run: now Added to Outlook"),
+            "{}",
+            reasons[0].1
+        );
+        assert_eq!(world.events("learner100@example.org").len(), 1, "not created again");
+        assert_eq!(world.events("learner101@example.org").len(), 1);
+    }
 }
 
 /// The server notices a closed session a moment after the client lets go of it.
