@@ -85,10 +85,11 @@ impl Claims {
             .filter(|(_, taken)| !**taken)
             .map(|(&key, _)| key)
             .collect();
+        // Naming the holders is a courtesy: without it the claims still stand.
         let holders = if elsewhere.is_empty() {
             HashMap::new()
         } else {
-            holders(client, &elsewhere).await?
+            holders(client, &elsewhere).await.unwrap_or_default()
         };
         Ok(keys
             .iter()
