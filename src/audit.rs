@@ -90,6 +90,7 @@ pub fn sync_detail(summary: &Summary) -> String {
         (summary.failed, "failed"),
         (summary.skipped, "skipped"),
         (summary.conflicts, "changed by the LMS meanwhile"),
+        (summary.claimed_elsewhere, "left to another calsync"),
         (summary.not_started, "not started"),
     ] {
         if n > 0 {

@@ -181,6 +181,9 @@ pub struct SyncArgs {
     /// Sync against the built-in simulated Graph instead of Microsoft's (demos, rehearsals)
     #[arg(long)]
     pub simulated_graph: bool,
+    /// SQLite: wait for another calsync's sync of this database to finish instead of refusing
+    #[arg(long)]
+    pub wait: bool,
 }
 
 #[derive(Debug, Args)]

@@ -828,11 +828,12 @@ async fn calsync_run(
         concurrency: spec.concurrency,
         ..SyncOptions::default()
     };
-    let engine = Engine::new(store, graph_client(sim)?, options);
+    let engine = Engine::new(store.clone(), graph_client(sim)?, options);
     let (events, _progress) = mpsc::unbounded_channel();
     let started = Instant::now();
+    let claims = store.claims(false).await?;
     let summary = engine
-        .run(ids, events, CancellationToken::new())
+        .run(claims, &unsynced(), ids, events, CancellationToken::new())
         .await
         .map_err(CliError::failed)?;
     let took = started.elapsed();

@@ -13,7 +13,7 @@ use crate::audit::AuditTrail;
 use crate::cli::{EXIT_OK, EXIT_SOME_FAILED, GlobalArgs, SyncArgs};
 use crate::domain::{Filter, Scope};
 use crate::graph::GraphClient;
-use crate::store::Store;
+use crate::store::{Claims, Store, StoreError};
 use crate::sync::{Engine, Failure, ItemResult, Outcome, Summary, SyncEvent, SyncOptions};
 use crate::text::clean_line;
 
@@ -26,6 +26,12 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
     }
     let credentials_override = SyncOptions::credentials_from_env().map_err(CliError::unusable)?;
     let (store, _) = open_store(global).await?;
+    // Taken before the run's rows are chosen, so a run that waited chooses after the other.
+    let claims = if args.dry_run {
+        None
+    } else {
+        Some(claims(&store, args.wait).await?)
+    };
     let mut out = Output::default();
     let human = !args.json;
     let scope = scope_of(args);
@@ -64,9 +70,9 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
         out.line("")?;
         out.line(&format!("Found {} selections to sync", ids.len()))?;
     }
-    if args.dry_run {
+    let Some(claims) = claims else {
         return dry_run(&store, &ids, args.json, &mut out).await;
-    }
+    };
 
     let (graph_config, simulator) = graph_target(args.simulated_graph).await?;
     let graph = GraphClient::new(graph_config)
@@ -103,7 +109,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
     let runner = {
         let engine = engine.clone();
         let cancel = cancel.clone();
-        tokio::spawn(async move { engine.run(ids, events, cancel).await })
+        tokio::spawn(async move { engine.run(claims, &filter, ids, events, cancel).await })
     };
     let mut progress = Progress::new(total, human && std::io::stderr().is_terminal());
     let mut done = 0usize;
@@ -148,6 +154,22 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
             EXIT_OK
         },
     )
+}
+
+/// The run's claims; on SQLite the database's run lock, refused in one line if another calsync
+/// holds it, or waited for with `--wait`.
+pub(super) async fn claims(store: &Store, wait: bool) -> Result<Claims, CliError> {
+    match store.claims(false).await {
+        Ok(claims) => Ok(claims),
+        Err(StoreError::Busy(holder)) if wait => {
+            eprintln!("{holder}; waiting for it to finish…");
+            Ok(store.claims(true).await?)
+        }
+        Err(StoreError::Busy(holder)) => Err(CliError::unusable(format!(
+            "{holder}; wait for it to finish or run with --wait"
+        ))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `--retry-failed` retries what might now succeed: failures of a permanent cause stay out
@@ -267,6 +289,10 @@ fn print_item(
             out.line(&heading)?;
             out.line(&format!("  ✗ Failed: {detail}"))?;
         }
+        Outcome::ClaimedElsewhere { detail } => {
+            out.line(&heading)?;
+            out.line(&format!("  - Skipped: {detail}"))?;
+        }
         // Like the LMS command: skipped rows print only a progress line every ten.
         Outcome::Skipped { .. } => {
             if i.is_multiple_of(10) {
@@ -290,6 +316,12 @@ fn print_summary(out: &mut Output, summary: &Summary) -> Result<(), CliError> {
     if summary.skipped > 0 {
         out.line(&format!("Skipped: {}", summary.skipped))?;
     }
+    if summary.claimed_elsewhere > 0 {
+        out.line(&format!(
+            "Being synced by another calsync: {}",
+            summary.claimed_elsewhere
+        ))?;
+    }
     if summary.not_started > 0 {
         out.line(&format!("Not started (cancelled): {}", summary.not_started))?;
     }
@@ -312,6 +344,7 @@ fn summary_json(summary: &Summary, dry_run: bool) -> String {
         synced: usize,
         failed: usize,
         skipped: usize,
+        claimed_elsewhere: usize,
         dry_run: bool,
         duration_ms: u128,
         failures: &'a [Failure],
@@ -321,6 +354,7 @@ fn summary_json(summary: &Summary, dry_run: bool) -> String {
         synced: summary.synced,
         failed: summary.failed + summary.conflicts,
         skipped: summary.skipped,
+        claimed_elsewhere: summary.claimed_elsewhere,
         dry_run,
         duration_ms: summary.duration.as_millis(),
         failures: &summary.failures,
@@ -376,7 +410,7 @@ impl Progress {
         match outcome {
             Outcome::Synced { .. } => self.synced += 1,
             Outcome::Failed { .. } | Outcome::Conflict { .. } => self.failed += 1,
-            Outcome::Skipped { .. } => {}
+            Outcome::Skipped { .. } | Outcome::ClaimedElsewhere { .. } => {}
         }
     }
 

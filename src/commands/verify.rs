@@ -119,11 +119,14 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
                 ..SyncOptions::default()
             },
         );
+        let claims = super::sync::claims(&store, false).await?;
         let (events, mut rx) = mpsc::unbounded_channel();
         let ids = summary.missing_ids.clone();
         let runner = {
             let cancel = cancel.clone();
-            tokio::spawn(async move { engine.run(ids, events, cancel).await })
+            // Still added when claimed: a row the LMS reset meanwhile is left to it.
+            let scope = verifiable(Filter::default());
+            tokio::spawn(async move { engine.run(claims, &scope, ids, events, cancel).await })
         };
         while let Some(event) = rx.recv().await {
             let SyncEvent::Item(item) = event else {
@@ -132,7 +135,9 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
             let result = match &item.outcome {
                 Outcome::Synced { .. } => Ok(()),
                 Outcome::Failed { error } => Err(clean_line(error)),
-                Outcome::Conflict { detail } => Err(detail.clone()),
+                Outcome::Conflict { detail } | Outcome::ClaimedElsewhere { detail } => {
+                    Err(detail.clone())
+                }
                 Outcome::Skipped { reason } => Err(reason.clone()),
             };
             if human {

@@ -1,6 +1,7 @@
 //! The LMS database: one [`Store`] over two backends (a SQLite file or PostgreSQL), reading and
 //! writing Django's own tables exactly as Django does. Knows nothing of Graph or the terminal.
 
+mod claims;
 mod lifecycle;
 pub mod own;
 mod postgres;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+pub use claims::{CLAIM_NAMESPACE, Claim, Claims};
 pub use lifecycle::MigrationReport;
 pub use sql::{Dialect, Engine};
 use sql::{RowMapper, Sql};
@@ -39,12 +41,18 @@ pub enum StoreError {
     Query(String),
     #[error("unexpected data in the database: {0}")]
     Data(String),
+    /// Another calsync holds what this one needs (the SQLite run lock), said in one line.
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl StoreError {
     /// Connection and schema problems mean nothing could run at all.
     pub fn is_fatal_setup(&self) -> bool {
-        matches!(self, StoreError::Connect(_) | StoreError::Schema(_))
+        matches!(
+            self,
+            StoreError::Connect(_) | StoreError::Schema(_) | StoreError::Busy(_)
+        )
     }
 }
 
@@ -362,15 +370,20 @@ impl Store {
             .collect())
     }
 
-    /// The selections among `ids` that still exist, by id, in one query.
+    /// The selections among `ids` that still exist and match `filter`, by id, in one query.
     pub async fn selections_by_id(
         &self,
         ids: &[i64],
+        filter: &Filter,
     ) -> Result<std::collections::HashMap<i64, Selection>, StoreError> {
+        // No ids would mean no narrowing by id at all.
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
         let request = PageRequest {
             filter: Filter {
                 selection_ids: ids.to_vec(),
-                ..Filter::default()
+                ..filter.clone()
             },
             sort: Sort {
                 key: SortKey::Id,
@@ -432,6 +445,25 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(b) => b.can_write().await,
             Backend::Postgres(b) => b.can_write().await,
+        }
+    }
+
+    /// A sync run's claims (see [`Claims`]). On SQLite this takes the database's run lock: if
+    /// another calsync holds it, [`StoreError::Busy`] says who, unless `wait`, which blocks until
+    /// it is free. On PostgreSQL it opens the run's claiming session (`wait` does not apply: a
+    /// selection claimed elsewhere is skipped, never waited for).
+    pub async fn claims(&self, wait: bool) -> Result<Claims, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(b) => {
+                let path = b.path().to_path_buf();
+                let file = tokio::task::spawn_blocking(move || claims::take_run_lock(&path, wait))
+                    .await
+                    .map_err(|e| StoreError::Connect(format!("lock task failed: {e}")))??;
+                Ok(Claims::run_lock(file))
+            }
+            Backend::Postgres(b) => Ok(Claims::session(
+                b.open_session(&claims::session_name()).await?,
+            )),
         }
     }
 

@@ -22,6 +22,15 @@ pub struct PgBackend {
     client: Arc<Client>,
     /// A second session for batched writes, whose transactions nothing else may enter.
     writer: Arc<tokio::sync::Mutex<Client>>,
+    /// How to open further sessions (a sync run's claims).
+    session: Arc<SessionConfig>,
+}
+
+struct SessionConfig {
+    config: tokio_postgres::Config,
+    sslmode: SslMode,
+    options: StoreOptions,
+    place: String,
 }
 
 impl PgBackend {
@@ -55,7 +64,21 @@ impl PgBackend {
         Ok(PgBackend {
             client: Arc::new(client),
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            session: Arc::new(SessionConfig {
+                config,
+                sslmode: target.sslmode,
+                options: options.clone(),
+                place,
+            }),
         })
+    }
+
+    /// One more session of its own, named so that `pg_stat_activity` shows what it is for.
+    pub async fn open_session(&self, purpose: &str) -> Result<Client, StoreError> {
+        let s = &self.session;
+        let mut config = s.config.clone();
+        config.application_name(purpose);
+        open_session(&config, s.sslmode, &s.options, &s.place).await
     }
 
     pub async fn execute_all(&self, statements: Vec<Sql>) -> Result<Vec<u64>, StoreError> {
@@ -181,7 +204,7 @@ async fn open_session(
 }
 
 /// tokio-postgres shows only "db error" for server errors; the server's words are in the source.
-fn pg_message(e: &tokio_postgres::Error) -> String {
+pub(super) fn pg_message(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         return db.message().to_string();
     }

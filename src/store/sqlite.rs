@@ -31,6 +31,10 @@ impl SqliteBackend {
         })
     }
 
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     async fn with_conn<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,

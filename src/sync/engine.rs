@@ -15,10 +15,10 @@ use super::writer::ResultWriter;
 use super::{ItemResult, Outcome, Summary, SyncAction, SyncEvent, label_of};
 use crate::domain::lifecycle::{LedgerAction, LedgerChange, LedgerEntry};
 use crate::domain::{
-    Selection, SlotWindow, StoredCredentials, SyncWrite, WriteOutcome, resolve_slot_window,
+    Filter, Selection, SlotWindow, StoredCredentials, SyncWrite, WriteOutcome, resolve_slot_window,
 };
 use crate::graph::{Credentials, ErrorKind, GraphClient, GraphError};
-use crate::store::Store;
+use crate::store::{Claim, Claims, Store};
 
 /// `calendar_error` holds one line an operator can act on, never a novel.
 const MAX_ERROR_CHARS: usize = 1000;
@@ -133,10 +133,15 @@ impl Engine {
         )
     }
 
-    /// Syncs `ids` (frozen by the caller), reporting on `events`. Cancelling stops new work;
-    /// selections in flight finish and their results are recorded.
+    /// Syncs `ids` (frozen by the caller, chosen by `scope`), reporting on `events`. Each
+    /// selection is claimed (see [`Claims`]) and then read again before anything is sent to
+    /// Graph: one claimed elsewhere is left to its holder, and one that no longer matches
+    /// `scope` (done meanwhile by another calsync, or changed in the LMS) is skipped. Cancelling
+    /// stops new work; selections in flight finish and their results are recorded.
     pub async fn run(
         &self,
+        claims: Claims,
+        scope: &Filter,
         ids: Vec<i64>,
         events: mpsc::UnboundedSender<SyncEvent>,
         cancel: CancellationToken,
@@ -150,6 +155,7 @@ impl Engine {
         )
         .await?;
         let run = Arc::new(RunContext { credentials });
+        let claims = Arc::new(claims);
         let slots = Arc::new(Semaphore::new(self.inner.options.concurrency.max(1)));
         let mut tasks = JoinSet::new();
         let mut summary = Summary {
@@ -159,11 +165,11 @@ impl Engine {
         let throttled_before = self.inner.graph.stats().throttled_responses;
         let forwarder = forward_throttling(&self.inner.graph, events.clone());
         let mut launched = 0usize;
-        // At most one round of work ahead, so a row is read shortly before its attempt (the
-        // write guard catches any change the LMS makes after that).
+        // At most one round of work ahead, so a row is claimed and read shortly before its
+        // attempt (the write guard catches any change the LMS makes after that).
         let chunk = self.inner.options.concurrency.clamp(1, READ_CHUNK);
         'launch: for ids in ids.chunks(chunk) {
-            let rows = self.read_rows(ids).await;
+            let mut rows = self.claim_chunk(&claims, ids, scope).await;
             for &id in ids {
                 while let Some(done) = tasks.try_join_next() {
                     finish(done, &mut summary, &events);
@@ -176,15 +182,18 @@ impl Engine {
                         Err(_) => break 'launch,
                     },
                 };
-                let row = match &rows {
-                    Ok(rows) => Ok(rows.get(&id).cloned()),
-                    Err(e) => Err(e.clone()),
-                };
+                let row = rows.remove(&id).unwrap_or(Claimed::Gone);
                 let engine = self.clone();
                 let run = Arc::clone(&run);
+                let claims = Arc::clone(&claims);
                 launched += 1;
                 tasks.spawn(async move {
+                    let held = row.is_held();
                     let result = engine.sync_one(id, row, &run).await;
+                    // Only now that its result is written may another calsync take it.
+                    if held {
+                        claims.release(id);
+                    }
                     drop(permit);
                     result
                 });
@@ -202,41 +211,125 @@ impl Engine {
         Ok(summary)
     }
 
-    /// The selections among `ids` that still exist, by id, in one query.
-    async fn read_rows(&self, ids: &[i64]) -> Result<HashMap<i64, Selection>, String> {
+    /// Claims a chunk of selections in one round trip, then reads the claimed ones: read after
+    /// the claim, a row another calsync finished a moment ago is seen as done and not synced
+    /// again. One query when nothing is claimed elsewhere and every row still matches `scope`.
+    async fn claim_chunk(
+        &self,
+        claims: &Claims,
+        ids: &[i64],
+        scope: &Filter,
+    ) -> HashMap<i64, Claimed> {
+        let claimed = match claims.claim(ids).await {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                let error = format!("cannot claim the selection: {e}");
+                return ids
+                    .iter()
+                    .map(|&id| {
+                        (
+                            id,
+                            Claimed::Unreadable {
+                                error: error.clone(),
+                                held: false,
+                            },
+                        )
+                    })
+                    .collect();
+            }
+        };
+        let mine: Vec<i64> = ids
+            .iter()
+            .zip(&claimed)
+            .filter(|(_, claim)| **claim == Claim::Taken)
+            .map(|(&id, _)| id)
+            .collect();
+        let read = async {
+            let mut in_scope = self.read_rows(&mine, scope).await?;
+            let others: Vec<i64> = ids
+                .iter()
+                .copied()
+                .filter(|id| !in_scope.contains_key(id))
+                .collect();
+            // For the labels of rows left out, and to tell "gone" from "done meanwhile".
+            let mut others = self.read_rows(&others, &Filter::default()).await?;
+            Ok::<_, String>(
+                ids.iter()
+                    .zip(&claimed)
+                    .map(|(&id, claim)| {
+                        let row = match (claim, in_scope.remove(&id), others.remove(&id)) {
+                            (Claim::Elsewhere { holder }, _, row) => {
+                                Claimed::Elsewhere(row, holder.clone())
+                            }
+                            (Claim::Taken, Some(row), _) => Claimed::Mine(row),
+                            (Claim::Taken, None, Some(row)) => Claimed::OutOfScope(row),
+                            (Claim::Taken, None, None) => Claimed::Gone,
+                        };
+                        (id, row)
+                    })
+                    .collect(),
+            )
+        };
+        read.await.unwrap_or_else(|e: String| {
+            let error = format!("cannot read the selection: {e}");
+            ids.iter()
+                .zip(&claimed)
+                .map(|(&id, claim)| {
+                    let error = error.clone();
+                    let held = *claim == Claim::Taken;
+                    (id, Claimed::Unreadable { error, held })
+                })
+                .collect()
+        })
+    }
+
+    /// The selections among `ids` that still exist and match `filter`, by id, in one query.
+    async fn read_rows(
+        &self,
+        ids: &[i64],
+        filter: &Filter,
+    ) -> Result<HashMap<i64, Selection>, String> {
         self.inner
             .store
-            .selections_by_id(ids)
+            .selections_by_id(ids, filter)
             .await
             .map_err(|e| e.to_string())
     }
 
-    /// `row` is the selection as read just before launch (`None`: it no longer exists).
-    async fn sync_one(
-        &self,
-        id: i64,
-        row: Result<Option<Selection>, String>,
-        run: &RunContext,
-    ) -> ItemResult {
+    /// `row` is the selection as claimed and read just before launch.
+    async fn sync_one(&self, id: i64, row: Claimed, run: &RunContext) -> ItemResult {
+        let skipped = |selection: Option<&Selection>, outcome| ItemResult {
+            selection_id: id,
+            label: selection.map(label_of),
+            outcome,
+        };
         let selection = match row {
-            Ok(Some(selection)) => selection,
-            Ok(None) => {
-                return ItemResult {
-                    selection_id: id,
-                    label: None,
-                    outcome: Outcome::Skipped {
+            Claimed::Mine(selection) => selection,
+            Claimed::Elsewhere(selection, holder) => {
+                let detail = match holder {
+                    Some(holder) => format!("being synced by another calsync ({holder})"),
+                    None => "being synced by another calsync".to_string(),
+                };
+                return skipped(selection.as_ref(), Outcome::ClaimedElsewhere { detail });
+            }
+            Claimed::OutOfScope(selection) => {
+                let reason = format!(
+                    "no longer needs this run: now {} (done meanwhile by another calsync, \
+                     or changed in the LMS)",
+                    selection.state().label()
+                );
+                return skipped(Some(&selection), Outcome::Skipped { reason });
+            }
+            Claimed::Gone => {
+                return skipped(
+                    None,
+                    Outcome::Skipped {
                         reason: "the selection no longer exists".to_string(),
                     },
-                };
+                );
             }
-            Err(e) => {
-                return ItemResult {
-                    selection_id: id,
-                    label: None,
-                    outcome: Outcome::Failed {
-                        error: format!("cannot read the selection: {e}"),
-                    },
-                };
+            Claimed::Unreadable { error, .. } => {
+                return skipped(None, Outcome::Failed { error });
             }
         };
         let label = Some(label_of(&selection));
@@ -407,6 +500,33 @@ impl Engine {
             .await
             .map_err(|e: GraphError| e.operator_text())?;
         Ok(found.into_iter().next().map(|event| event.id))
+    }
+}
+
+/// A selection of the run once its chunk is claimed and read.
+enum Claimed {
+    /// Claimed by this run, and matching the run's filter as read after the claim.
+    Mine(Selection),
+    /// Claimed by another calsync (the row as read, for its label; the holder if known).
+    Elsewhere(Option<Selection>, Option<String>),
+    /// Claimed, but no longer what the run is for (done meanwhile, or changed in the LMS).
+    OutOfScope(Selection),
+    /// Claimed, but the LMS deleted it.
+    Gone,
+    Unreadable {
+        error: String,
+        held: bool,
+    },
+}
+
+impl Claimed {
+    /// Whether this run holds the claim, and so must give it back.
+    fn is_held(&self) -> bool {
+        match self {
+            Claimed::Mine(_) | Claimed::OutOfScope(_) | Claimed::Gone => true,
+            Claimed::Elsewhere(..) => false,
+            Claimed::Unreadable { held, .. } => *held,
+        }
     }
 }
 

@@ -24,10 +24,13 @@ pub enum Outcome {
     },
     /// The operator-readable reason, as written to `calendar_error`.
     Failed { error: String },
-    /// Not synced on purpose (the LMS command's skip rule, or the row is gone).
+    /// Not synced on purpose (the LMS command's skip rule, the row is gone, or it no longer
+    /// matches the run's filter once claimed).
     Skipped { reason: String },
     /// The LMS changed the row while calsync worked on it: nothing was written.
     Conflict { detail: String },
+    /// Another calsync holds the selection's claim and is syncing it: left to that one.
+    ClaimedElsewhere { detail: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -88,6 +91,8 @@ pub struct Summary {
     pub failed: usize,
     pub skipped: usize,
     pub conflicts: usize,
+    /// Left to another calsync that was syncing them at the same time.
+    pub claimed_elsewhere: usize,
     /// Not started because the run was cancelled.
     pub not_started: usize,
     pub throttled: usize,
@@ -115,6 +120,7 @@ impl Summary {
             }
             Outcome::Skipped { .. } => self.skipped += 1,
             Outcome::Conflict { .. } => self.conflicts += 1,
+            Outcome::ClaimedElsewhere { .. } => self.claimed_elsewhere += 1,
         }
     }
 }

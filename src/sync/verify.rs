@@ -160,7 +160,7 @@ impl Verifier {
             }
             let rows = self
                 .store
-                .selections_by_id(chunk)
+                .selections_by_id(chunk, &Filter::default())
                 .await
                 .map_err(|e| format!("cannot read the selections: {e}"))?;
             let mut envelopes: HashMap<CredentialKey, Vec<(Selection, Credentials)>> =

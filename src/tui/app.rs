@@ -1359,6 +1359,9 @@ impl App {
                         Outcome::Skipped { reason } => {
                             format!("selection {} skipped: {reason}", item.selection_id)
                         }
+                        Outcome::ClaimedElsewhere { detail } => {
+                            format!("selection {} skipped: {detail}", item.selection_id)
+                        }
                         Outcome::Conflict { detail } => {
                             format!("selection {}: {detail}", item.selection_id)
                         }
@@ -1367,7 +1370,7 @@ impl App {
                 match item.outcome {
                     Outcome::Synced { .. } => job.synced += 1,
                     Outcome::Failed { .. } | Outcome::Conflict { .. } => job.failed += 1,
-                    Outcome::Skipped { .. } => job.skipped += 1,
+                    Outcome::Skipped { .. } | Outcome::ClaimedElsewhere { .. } => job.skipped += 1,
                 }
                 // Rows on screen update as their results arrive (one re-read in flight at most).
                 if let Some(list) = self.stack.last_mut().and_then(Screen::list_mut)

@@ -137,8 +137,17 @@ impl Runtime {
                 let engine = self.engine.clone();
                 let progress = self.reports.clone();
                 tokio::spawn(async move {
-                    let ids = match resolve(&store, &target, scope).await {
-                        Ok(ids) => ids,
+                    let claims = match store.claims(false).await {
+                        Ok(claims) => claims,
+                        Err(StoreError::Busy(holder)) => {
+                            return send(Report::SyncFailed(format!(
+                                "{holder}; try again when it has finished"
+                            )));
+                        }
+                        Err(e) => return send(Report::SyncFailed(e.to_string())),
+                    };
+                    let (chosen_by, ids) = match resolve(&store, &target, scope).await {
+                        Ok(resolved) => resolved,
                         Err(e) => return send(Report::SyncFailed(e)),
                     };
                     let (what, filter) = describe_target(&target, Some(scope));
@@ -160,7 +169,7 @@ impl Runtime {
                             let _ = progress.send(Report::Sync(event));
                         }
                     });
-                    let result = engine.run(ids, events, cancel).await;
+                    let result = engine.run(claims, &chosen_by, ids, events, cancel).await;
                     let _ = forward.await;
                     match result {
                         Ok(summary) => {
@@ -480,14 +489,20 @@ async fn plan(store: &Store, target: SyncTarget, run: RunScope) -> Result<BulkPl
     })
 }
 
-/// The run's ids, frozen now: the filter as it is at this moment, minus unmarked exceptions.
-async fn resolve(store: &Store, target: &SyncTarget, run: RunScope) -> Result<Vec<i64>, String> {
+/// The run's filter and its ids, frozen now: the filter as it is at this moment, minus unmarked
+/// exceptions.
+async fn resolve(
+    store: &Store,
+    target: &SyncTarget,
+    run: RunScope,
+) -> Result<(Filter, Vec<i64>), String> {
     let (filter, except) = target_filter(target);
-    let mut ids = text(store.selection_ids(&run.narrow(&filter)).await)?;
+    let filter = run.narrow(&filter);
+    let mut ids = text(store.selection_ids(&filter).await)?;
     if !except.is_empty() {
         ids.retain(|id| !except.contains(id));
     }
-    Ok(ids)
+    Ok((filter, ids))
 }
 
 /// The target's added selections, the ones with an event to check.

@@ -3,6 +3,7 @@
 mod support;
 
 mod bench;
+mod claims;
 mod cli;
 mod console;
 mod graph_client;

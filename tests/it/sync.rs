@@ -84,7 +84,12 @@ impl World {
         cancel: CancellationToken,
     ) -> (Summary, Vec<ItemResult>) {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let summary = self.engine.run(ids, tx, cancel).await.expect("run");
+        let claims = self.store.claims(false).await.expect("claims");
+        let summary = self
+            .engine
+            .run(claims, &Filter::default(), ids, tx, cancel)
+            .await
+            .expect("run");
         let mut items = Vec::new();
         while let Ok(event) = rx.try_recv() {
             if let SyncEvent::Item(item) = event {
@@ -393,7 +398,8 @@ on_both_backends! {
             SyncOptions { concurrency: 4, ..SyncOptions::default() },
         );
         let (tx, _rx) = mpsc::unbounded_channel();
-        let summary = engine.run(ids.clone(), tx, cancel).await.unwrap();
+        let claims = world.store.claims(false).await.unwrap();
+        let summary = engine.run(claims, &Filter::default(), ids.clone(), tx, cancel).await.unwrap();
         assert!(summary.not_started > 0, "{summary:?}");
         assert_eq!(summary.synced + summary.not_started, ids.len(), "{summary:?}");
         let added = world
@@ -443,7 +449,11 @@ on_both_backends! {
             SyncOptions { concurrency: 3, ..SyncOptions::default() },
         );
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let summary = engine.run(ids, tx, CancellationToken::new()).await.unwrap();
+        let claims = world.store.claims(false).await.unwrap();
+        let summary = engine
+            .run(claims, &Filter::default(), ids, tx, CancellationToken::new())
+            .await
+            .unwrap();
         assert_eq!((summary.created, summary.skipped, summary.failed), (10, 1, 0), "{summary:?}");
         let mut items = Vec::new();
         while let Ok(event) = rx.try_recv() {

@@ -118,6 +118,7 @@ async fn json_reports_one_object_and_the_exit_code_says_whether_anything_failed(
     assert_eq!(
         keys,
         [
+            "claimed_elsewhere",
             "dry_run",
             "duration_ms",
             "failed",
