@@ -541,7 +541,7 @@ mod tests {
         assert_eq!(complete("con"), vec!["conference", "conferences"]);
         // An alias completes to its command; several aliases of one command give it once.
         assert_eq!(complete(":q"), vec![":quit"]);
-        assert_eq!(complete(":r"), vec![":readonly", ":refresh"]);
+        assert_eq!(complete(":r"), vec![":readonly", ":reconcile", ":refresh"]);
         assert_eq!(
             complete(":sync "),
             vec![

@@ -276,7 +276,7 @@ fn draw_audit(
         Constraint::Length(5),
         Constraint::Length(16),
         Constraint::Length(18),
-        Constraint::Length(12),
+        Constraint::Length(17),
         Constraint::Length(7),
         Constraint::Length(9),
         Constraint::Min(20),

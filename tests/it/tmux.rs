@@ -249,7 +249,10 @@ fn reconcile_and_verify_in_the_demo() {
     assert!(screen.contains("present,"), "{screen}");
     tmux.keys(&["r"]);
     tmux.wait_for("selections will be synced");
-    tmux.keys(&["Escape", ":"]);
+    // Esc on its own: an Esc followed at once by a key reads as Alt+key.
+    tmux.keys(&["Escape"]);
+    std::thread::sleep(Duration::from_millis(300));
+    tmux.keys(&[":"]);
     tmux.text("audit");
     tmux.keys(&["Enter"]);
     tmux.wait_for("console verify");
