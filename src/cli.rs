@@ -92,6 +92,26 @@ pub enum BenchCommand {
     /// A bulk sync against the simulated Graph: calsync's engine, the LMS's sequential command
     /// re-enacted, the floor, and individual requests against $batch
     Sync(BenchSyncArgs),
+    /// The drift check on a demo database: calsync's $batch lookups against one GET per event
+    Verify(BenchVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchVerifyArgs {
+    /// The demo database to check (generated when missing)
+    #[arg(long, value_name = "PATH", default_value = "bench-verify.db")]
+    pub db: PathBuf,
+    /// Selections to generate when the database is missing
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub selections: u64,
+    /// Latency the simulated Graph adds to every request, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub latency_ms: u64,
+    /// Runs of each mode; the median is reported
+    #[arg(long, value_name = "R", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub runs: u32,
 }
 
 #[derive(Debug, Args)]
@@ -258,7 +278,7 @@ pub struct VerifyArgs {
     /// Re-create the events found missing (each one once, never twice)
     #[arg(long)]
     pub recreate: bool,
-    /// Events looked up at once (in $batch envelopes of 20)
+    /// Events looked up at once (in $batch envelopes of 4)
     #[arg(long, value_name = "N", default_value_t = 400,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub concurrency: u32,
