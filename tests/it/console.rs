@@ -1118,3 +1118,47 @@ async fn the_console_reconcile_deletes_a_cancelled_selections_event_and_audits_i
     assert_eq!(rows[0].outcome, AuditOutcome::Ok);
     assert_eq!(rows[0].detail, "1 deleted, 0 already gone, 0 failed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_sync_is_audited_with_its_target_and_outcome() {
+    let world = crate::sync::World::new(crate::support::Backend::Sqlite).await;
+    world.store.migrate_up(Utc::now()).await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut runtime =
+        calsync::tui::runtime::Runtime::new(world.store.clone(), world.engine.clone(), tx);
+    runtime.run(Effect::Sync(
+        SyncTarget::Ids(vec![2]),
+        RunScope::of(Scope::All),
+    ));
+    loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(20), rx.recv()).await {
+            Ok(Some(Report::Sync(SyncEvent::Finished(summary)))) => {
+                assert_eq!(summary.synced, 1);
+                break;
+            }
+            Ok(Some(Report::SyncFailed(e))) => panic!("{e}"),
+            Ok(Some(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    let mut rows = Vec::new();
+    for _ in 0..50 {
+        rows = world
+            .store
+            .audit_rows(10, Some("console sync"))
+            .await
+            .unwrap();
+        if rows.first().is_some_and(|r| r.finished_at.is_some()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].scope, "selection 2 (all)");
+    assert_eq!((rows[0].rows, rows[0].outcome), (1, AuditOutcome::Ok));
+    assert!(
+        rows[0].detail.starts_with("1 synced (1 created"),
+        "{}",
+        rows[0].detail
+    );
+}
