@@ -857,23 +857,27 @@ async fn the_console_verify_job_runs_the_real_check_and_is_audited() {
         }
     };
     assert_eq!((finished.total, finished.missing_ids.clone()), (1, vec![2]));
-    // The trail is closed after the last report: wait for it.
-    let mut rows = Vec::new();
-    for _ in 0..50 {
-        rows = world
-            .store
-            .audit_rows(10, Some("console verify"))
-            .await
-            .unwrap();
-        if rows.first().is_some_and(|r| r.finished_at.is_some()) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let rows = closed_audit_rows(&world.store, "console verify").await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0].scope, "2 marked rows (added)");
     assert_eq!(rows[0].outcome, AuditOutcome::Partial);
     assert_eq!(rows[0].detail, "0 present, 1 missing");
+}
+
+/// The audit rows of `action` once the newest is closed: the trail is closed after the job's
+/// last report, so a test that saw the report waits a moment for the row.
+async fn closed_audit_rows(
+    store: &calsync::store::Store,
+    action: &str,
+) -> Vec<calsync::domain::lifecycle::AuditRecord> {
+    for _ in 0..50 {
+        let rows = store.audit_rows(10, Some(action)).await.unwrap();
+        if rows.first().is_some_and(|r| r.finished_at.is_some()) {
+            return rows;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the {action} audit row was never closed")
 }
 
 pub fn finding(
@@ -1141,18 +1145,7 @@ async fn a_console_sync_is_audited_with_its_target_and_outcome() {
             other => panic!("{other:?}"),
         }
     }
-    let mut rows = Vec::new();
-    for _ in 0..50 {
-        rows = world
-            .store
-            .audit_rows(10, Some("console sync"))
-            .await
-            .unwrap();
-        if rows.first().is_some_and(|r| r.finished_at.is_some()) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let rows = closed_audit_rows(&world.store, "console sync").await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0].scope, "selection 2 (all)");
     assert_eq!((rows[0].rows, rows[0].outcome), (1, AuditOutcome::Ok));

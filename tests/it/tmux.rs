@@ -126,8 +126,8 @@ fn demo_db(dir: &Path) -> String {
     path.to_str().unwrap().to_string()
 }
 
-#[test]
-fn an_operator_session_from_open_to_quit() {
+/// The demo console in a 160×45 tmux window; the directory holds its database.
+fn demo_console() -> (tempfile::TempDir, Tmux) {
     let data = tempfile::tempdir().unwrap();
     let db = demo_db(data.path());
     let command = format!(
@@ -135,7 +135,12 @@ fn an_operator_session_from_open_to_quit() {
         data.path().display(),
         env!("CARGO_BIN_EXE_calsync")
     );
-    let tmux = Tmux::start(&command, 160, 45);
+    (data, Tmux::start(&command, 160, 45))
+}
+
+#[test]
+fn an_operator_session_from_open_to_quit() {
+    let (_data, tmux) = demo_console();
     let screen = tmux.wait_for("Failures per day");
     assert!(
         screen.contains("SIMULATED GRAPH"),
@@ -220,14 +225,7 @@ fn an_operator_session_from_open_to_quit() {
 /// events their owners deleted and marks them for `r`.
 #[test]
 fn reconcile_and_verify_in_the_demo() {
-    let data = tempfile::tempdir().unwrap();
-    let db = demo_db(data.path());
-    let command = format!(
-        "cd {} && {} demo --db {db}; echo CALSYNC-EXIT=$?; sleep 30",
-        data.path().display(),
-        env!("CARGO_BIN_EXE_calsync")
-    );
-    let tmux = Tmux::start(&command, 160, 45);
+    let (_data, tmux) = demo_console();
     tmux.wait_for("Failures per day");
 
     tmux.keys(&[":"]);
