@@ -303,6 +303,9 @@ pub struct App {
     pub should_quit: bool,
     /// A `:person` lookup in progress.
     looking_up: Option<u64>,
+    /// The filter of the list a running verify was started from: its missing rows are marked
+    /// there, wherever the operator has gone meanwhile.
+    verify_origin: Option<Filter>,
     next_generation: u64,
 }
 
@@ -324,6 +327,7 @@ impl App {
             height: 24,
             should_quit: false,
             looking_up: None,
+            verify_origin: None,
             next_generation: 0,
         };
         let effects = app.open_overview();
@@ -965,6 +969,10 @@ impl App {
             self.message = Some("open a list of selections first".to_string());
             return Vec::new();
         };
+        self.verify_origin = self
+            .screen()
+            .and_then(Screen::list)
+            .map(|list| list.filter.clone());
         let what = match &target {
             SyncTarget::Ids(ids) => format!("{} marked selections", ids.len()),
             SyncTarget::Matching { .. } => "the listed selections".to_string(),
@@ -1578,15 +1586,22 @@ impl App {
                 job.now = self.now;
                 let missing = summary.missing_ids.clone();
                 job.ended = Some(verify_ended(&summary));
+                let origin = self.verify_origin.take();
+                let list = self
+                    .stack
+                    .iter_mut()
+                    .rev()
+                    .filter_map(Screen::list_mut)
+                    .find(|list| Some(&list.filter) == origin.as_ref());
                 self.message = Some(if missing.is_empty() {
                     "no event is missing".to_string()
-                } else if let Some(list) = self.stack.last_mut().and_then(Screen::list_mut) {
+                } else if let Some(list) = list {
                     list.marks = Marks {
                         ids: missing.iter().copied().collect(),
                         ..Marks::default()
                     };
                     format!(
-                        "{} events missing from Outlook, now marked: r re-creates them",
+                        "{} events missing from Outlook, now marked in the list checked: r re-creates them",
                         missing.len()
                     )
                 } else {

@@ -770,6 +770,8 @@ fn verify_checks_the_list_and_marks_the_missing_rows_for_r() {
         (3, 1, 1, 1)
     );
     assert!(job.running());
+    // The operator looks at someone meanwhile: the marks still go to the list checked.
+    app.key(key('p'));
     app.report(Report::Verify(VerifyEvent::Finished(VerifySummary {
         total: 3,
         present: 1,
@@ -779,13 +781,18 @@ fn verify_checks_the_list_and_marks_the_missing_rows_for_r() {
         ..VerifySummary::default()
     })));
     assert!(!app.job.as_ref().unwrap().running());
-    assert_eq!(
-        list(&app).marks.ids.iter().copied().collect::<Vec<_>>(),
-        vec![2]
+    assert!(
+        list(&app).marks.is_empty(),
+        "the person's list is not the one checked"
     );
     assert_eq!(
         app.message.as_deref(),
-        Some("1 events missing from Outlook, now marked: r re-creates them")
+        Some("1 events missing from Outlook, now marked in the list checked: r re-creates them")
+    );
+    app.key(code(KeyCode::Esc));
+    assert_eq!(
+        list(&app).marks.ids.iter().copied().collect::<Vec<_>>(),
+        vec![2]
     );
 
     let effects = app.key(key('r'));
