@@ -355,7 +355,8 @@ pub fn ledger_of_selection(dialect: Dialect, selection_id: i64) -> Sql {
 
 /// Events calsync made that are still alive but that no selection points to any more: their
 /// selection was deleted (cancelled, slot changed) or now points to another event (a
-/// duplicate left by a retry that lost the old id).
+/// duplicate left by a retry that lost the old id). A selection that points to no event at all
+/// is not proof: the next sync adopts its event by the tag.
 pub fn ledger_orphans(dialect: Dialect, scope: LedgerScope) -> Sql {
     let mut b = Builder::new(
         dialect,
@@ -363,7 +364,7 @@ pub fn ledger_orphans(dialect: Dialect, scope: LedgerScope) -> Sql {
             "SELECT {LEDGER_COLUMNS}, CASE WHEN s.id IS NULL THEN 1 ELSE 0 END \
              FROM {LEDGER} l LEFT JOIN {selection} s ON s.id = l.selection_id \
              WHERE l.deleted_at IS NULL AND l.selection_id IS NOT NULL \
-             AND (s.id IS NULL OR s.outlook_event_id IS NULL OR s.outlook_event_id <> l.event_id)",
+             AND (s.id IS NULL OR (s.outlook_event_id <> '' AND s.outlook_event_id <> l.event_id))",
             selection = super::sql::SELECTION
         ),
     );

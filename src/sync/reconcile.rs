@@ -267,7 +267,11 @@ impl Reconciler {
         });
         let mut orphans: BTreeMap<Option<i64>, Vec<(LedgerRecord, bool)>> = BTreeMap::new();
         if ledger {
-            for orphan in self.ledger_orphans(scope).await? {
+            let found = store
+                .ledger_orphans(scope)
+                .await
+                .map_err(|e| format!("cannot read the event ledger: {e}"))?;
+            for orphan in found {
                 orphans.entry(orphan.0.user_id).or_default().push(orphan);
             }
         }
@@ -519,38 +523,6 @@ impl Reconciler {
                         crate::text::clean_line(&slot.timezone)
                     ),
                 })
-            })
-            .collect())
-    }
-
-    /// The ledger's orphans in scope, less those whose selection points to no event at all:
-    /// the next sync adopts those by their tag, so they are not orphans.
-    async fn ledger_orphans(
-        &self,
-        scope: LedgerScope,
-    ) -> Result<Vec<(LedgerRecord, bool)>, String> {
-        let store = &self.inner.store;
-        let read = |e: crate::store::StoreError| format!("cannot read the event ledger: {e}");
-        let orphans = store.ledger_orphans(scope).await.map_err(read)?;
-        let mut ids: Vec<i64> = orphans
-            .iter()
-            .filter(|(_, gone)| !gone)
-            .filter_map(|(record, _)| record.selection_id)
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let pointing: HashSet<i64> = store
-            .event_pointers(&ids)
-            .await
-            .map_err(read)?
-            .into_iter()
-            .filter(|p| p.outlook_event_id.is_some())
-            .map(|p| p.selection_id)
-            .collect();
-        Ok(orphans
-            .into_iter()
-            .filter(|(record, gone)| {
-                *gone || record.selection_id.is_some_and(|id| pointing.contains(&id))
             })
             .collect())
     }

@@ -469,3 +469,31 @@ async fn status_and_sync_select_stale_events_by_flag() {
     assert_eq!(ids, vec![1], "only the LMS's own stale event is left");
     sim.shutdown().await;
 }
+
+on_both_backends! {
+    async fn a_ledger_event_is_an_orphan_only_when_its_selection_is_gone_or_points_elsewhere(backend: Backend) {
+        let world = World::new(backend).await;
+        world.store.migrate_up(Utc::now()).await.unwrap();
+        world.sync(vec![2]).await;
+        let scope = LedgerScope::default();
+        assert!(world.store.ledger_orphans(scope).await.unwrap().is_empty());
+
+        // The LMS's "retry" resets the row: no event id is no proof, the next sync adopts it.
+        world.db.exec("UPDATE conferences_conferencetimeslotselection SET outlook_event_id = NULL, \
+                       calendar_added = FALSE WHERE id = 2").await;
+        assert!(world.store.ledger_orphans(scope).await.unwrap().is_empty());
+        world.db.exec("UPDATE conferences_conferencetimeslotselection SET outlook_event_id = '' \
+                       WHERE id = 2").await;
+        assert!(world.store.ledger_orphans(scope).await.unwrap().is_empty());
+
+        // Pointing to another event, or gone: orphaned.
+        world.db.exec("UPDATE conferences_conferencetimeslotselection SET outlook_event_id = 'AAMkAGother=' \
+                       WHERE id = 2").await;
+        let orphans = world.store.ledger_orphans(scope).await.unwrap();
+        assert_eq!(orphans.len(), 1, "{orphans:?}");
+        assert!(!orphans[0].1, "the selection still exists");
+        world.db.exec("DELETE FROM conferences_conferencetimeslotselection WHERE id = 2").await;
+        let orphans = world.store.ledger_orphans(scope).await.unwrap();
+        assert!(orphans.len() == 1 && orphans[0].1, "{orphans:?}");
+    }
+}
