@@ -69,6 +69,15 @@ impl Theme {
         Style::default().add_modifier(Modifier::REVERSED)
     }
 
+    /// A table row: highlighted under the cursor, plain otherwise.
+    pub fn row(&self, current: bool) -> Style {
+        if current {
+            self.selected()
+        } else {
+            Style::default()
+        }
+    }
+
     pub fn marked(&self) -> Style {
         self.fg(Color::Magenta).add_modifier(Modifier::BOLD)
     }

@@ -314,12 +314,7 @@ fn draw_audit(
                 (r.outcome.as_str().to_string(), outcome_style),
                 (what, Style::default()),
             ];
-            let style = if i == table.cursor {
-                theme.selected()
-            } else {
-                Style::default()
-            };
-            row(cells, &w, style)
+            row(cells, &w, theme.row(i == table.cursor))
         })
         .collect();
     let headers = [
@@ -485,12 +480,7 @@ fn draw_reconcile(
             .zip(shown)
             .filter_map(|(c, show)| show.then_some(c))
             .collect();
-            let style = if i == view.cursor {
-                theme.selected()
-            } else {
-                Style::default()
-            };
-            row(cells, &w, style)
+            row(cells, &w, theme.row(i == view.cursor))
         })
         .collect();
     let headers = [
