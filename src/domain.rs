@@ -6,10 +6,12 @@ use serde::Serialize;
 
 pub mod diagnosis;
 pub mod lifecycle;
+mod malformed;
 pub mod query;
 mod slot_time;
 mod when;
 pub use diagnosis::Cause;
+pub use malformed::{Listed, MalformedSelection};
 pub use slot_time::{SlotProblem, SlotWindow, resolve_slot_window};
 pub use when::parse_when;
 
@@ -378,6 +380,8 @@ pub struct Cursor {
 pub enum CursorKey {
     Id,
     Time(Option<DateTime<Utc>>),
+    /// The sort column's text as stored, when it is not a readable time (SQLite only).
+    Stored(String),
 }
 
 impl Cursor {
@@ -392,6 +396,28 @@ impl Cursor {
             id: selection.id,
         }
     }
+
+    /// After a row of a listing, readable or not.
+    pub fn after_listed(row: &Listed, key: SortKey) -> Cursor {
+        let row = match row {
+            Listed::Readable(selection) => return Cursor::after(selection, key),
+            Listed::Malformed(row) => row,
+        };
+        let stored = |parsed: Option<DateTime<Utc>>, text: &Option<String>| match (parsed, text) {
+            (Some(at), _) => CursorKey::Time(Some(at)),
+            (None, Some(text)) => CursorKey::Stored(text.clone()),
+            (None, None) => CursorKey::Time(None),
+        };
+        let key = match key {
+            SortKey::Id => CursorKey::Id,
+            SortKey::SelectedAt => stored(row.selected_at, &row.selected_at_text),
+            SortKey::AttemptedAt => stored(
+                row.sync.as_ref().and_then(|s| s.attempted_at),
+                &row.attempted_at_text,
+            ),
+        };
+        Cursor { key, id: row.id }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -405,6 +431,8 @@ pub struct PageRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
     pub rows: Vec<Selection>,
+    /// The rows of this page that cannot be read whole (left out of `rows`).
+    pub malformed: Vec<MalformedSelection>,
     /// Present when more rows may follow.
     pub next: Option<Cursor>,
 }

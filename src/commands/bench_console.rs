@@ -243,6 +243,7 @@ fn frame_cost(terminal: &mut Screen160, theme: Theme) -> Result<Duration, CliErr
                     generation,
                     Ok(Page {
                         rows: rows.clone(),
+                        malformed: Vec::new(),
                         next: None,
                     }),
                 ));

@@ -15,10 +15,12 @@ use super::writer::ResultWriter;
 use super::{ItemResult, Outcome, Summary, SyncAction, SyncEvent, label_of};
 use crate::domain::lifecycle::{LedgerAction, LedgerChange, LedgerEntry};
 use crate::domain::{
-    Filter, Selection, SlotWindow, StoredCredentials, SyncWrite, WriteOutcome, resolve_slot_window,
+    Filter, Listed, MalformedSelection, Selection, SlotWindow, StoredCredentials, SyncWrite, WriteOutcome, resolve_slot_window,
 };
 use crate::graph::{Credentials, ErrorKind, GraphClient, GraphError};
 use crate::store::{Claim, Claims, Store};
+
+mod malformed;
 
 /// `calendar_error` holds one line an operator can act on, never a novel.
 const MAX_ERROR_CHARS: usize = 1000;
@@ -259,10 +261,21 @@ impl Engine {
                     .map(|(&id, claim)| {
                         let row = match (claim, in_scope.remove(&id), others.remove(&id)) {
                             (Claim::Elsewhere { holder }, _, row) => {
-                                Claimed::Elsewhere(row, holder.clone())
+                                Claimed::Elsewhere(row.and_then(readable), holder.clone())
                             }
-                            (Claim::Taken, Some(row), _) => Claimed::Mine(row),
-                            (Claim::Taken, None, Some(row)) => Claimed::OutOfScope(row),
+                            (Claim::Taken, Some(Listed::Readable(row)), _) => Claimed::Mine(row),
+                            (Claim::Taken, Some(Listed::Malformed(row)), _) => {
+                                Claimed::Malformed(row)
+                            }
+                            (Claim::Taken, None, Some(Listed::Readable(row))) => {
+                                Claimed::OutOfScope(row)
+                            }
+                            (Claim::Taken, None, Some(Listed::Malformed(row))) => {
+                                Claimed::Unreadable {
+                                    error: malformed::failure_text(&row),
+                                    held: true,
+                                }
+                            }
                             (Claim::Taken, None, None) => Claimed::Gone,
                         };
                         (id, row)
@@ -283,15 +296,12 @@ impl Engine {
         })
     }
 
-    /// The selections among `ids` that still exist and match `filter`, by id, in one query.
-    async fn read_rows(
-        &self,
-        ids: &[i64],
-        filter: &Filter,
-    ) -> Result<HashMap<i64, Selection>, String> {
+    /// The selections among `ids` that still exist and match `filter` (readable or not), by id,
+    /// in one query.
+    async fn read_rows(&self, ids: &[i64], filter: &Filter) -> Result<HashMap<i64, Listed>, String> {
         self.inner
             .store
-            .selections_by_id(ids, filter)
+            .listed_by_id(ids, filter)
             .await
             .map_err(|e| e.to_string())
     }
@@ -331,6 +341,7 @@ impl Engine {
             Claimed::Unreadable { error, .. } => {
                 return skipped(None, Outcome::Failed { error });
             }
+            Claimed::Malformed(row) => return self.fail_malformed(row).await,
         };
         let label = Some(label_of(&selection));
         // The LMS command's skip rule: conferences that no longer use time slots.
@@ -513,6 +524,8 @@ enum Claimed {
     OutOfScope(Selection),
     /// Claimed, but the LMS deleted it.
     Gone,
+    /// Claimed and in scope, but a column cannot be read: fails before any Graph call.
+    Malformed(MalformedSelection),
     Unreadable {
         error: String,
         held: bool,
@@ -523,7 +536,9 @@ impl Claimed {
     /// Whether this run holds the claim, and so must give it back.
     fn is_held(&self) -> bool {
         match self {
-            Claimed::Mine(_) | Claimed::OutOfScope(_) | Claimed::Gone => true,
+            Claimed::Mine(_) | Claimed::OutOfScope(_) | Claimed::Gone | Claimed::Malformed(_) => {
+                true
+            }
             Claimed::Elsewhere(..) => false,
             Claimed::Unreadable { held, .. } => *held,
         }
@@ -573,6 +588,13 @@ fn ledger_entry(
 }
 
 /// Graph's "wait before the next request to this mailbox" notices become progress events.
+fn readable(row: Listed) -> Option<Selection> {
+    match row {
+        Listed::Readable(selection) => Some(selection),
+        Listed::Malformed(_) => None,
+    }
+}
+
 fn forward_throttling(
     graph: &GraphClient,
     events: mpsc::UnboundedSender<SyncEvent>,

@@ -9,6 +9,7 @@ mod console;
 mod graph_client;
 mod ics;
 mod lifecycle;
+mod malformed_rows;
 mod reconcile;
 mod sim_server;
 mod snapshots;
