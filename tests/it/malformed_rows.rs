@@ -211,3 +211,40 @@ async fn sync_fails_only_the_malformed_selections_and_says_why() {
         .await;
     assert_eq!(attempted_7.as_deref(), Some("soon"), "never written without a guard");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_lists_every_other_row_and_names_the_malformed_ones() {
+    use calsync::tui::{App, Effect, Report};
+    use crossterm::event::KeyCode;
+
+    use crate::console::{code, key, now, session, type_text};
+
+    let db = malformed_fixture().await;
+    let store = db.store().await;
+    let (mut app, _) = App::new(session(false), now());
+    app.height = 40;
+    app.key(key('/'));
+    type_text(&mut app, "state:interrupted");
+    let effects = app.key(code(KeyCode::Enter));
+    let (generation, request) = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Page(generation, request) => {
+                Some((*generation, request.clone()))
+            }
+            _ => None,
+        })
+        .expect("a page request");
+    // The page as the console's runtime reads it from the real database.
+    let page = store.page(&request).await.expect("a page despite malformed rows");
+    let malformed: Vec<i64> = page.malformed.iter().map(|m| m.id).collect();
+    assert_eq!(malformed, [4], "interrupted rows: 4 (malformed); 7's state cannot be read");
+    app.report(Report::Page(generation, Ok(page)));
+    assert_eq!(
+        app.message.as_deref(),
+        Some(
+            "1 malformed row not listed (#4): slot date '2026-13-45' is not a valid date — \
+             `calsync status --json` shows them as stored"
+        )
+    );
+}
