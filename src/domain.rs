@@ -459,7 +459,8 @@ impl Person {
     }
 }
 
-/// A Teams integration as calsync may show it: the secret itself is never read into this type.
+/// A Teams integration as calsync may show it: neither the secret nor its length is ever read
+/// into this type.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IntegrationInfo {
     pub id: i64,
@@ -467,7 +468,8 @@ pub struct IntegrationInfo {
     pub is_active: bool,
     pub tenant_id: String,
     pub client_id: String,
-    pub secret_length: usize,
+    /// Whether a secret is set; its length is never read (it would narrow a guess).
+    pub has_secret: bool,
     pub owner_id: Option<i64>,
     pub owner_username: Option<String>,
     pub owner_branch_id: Option<i64>,
@@ -477,10 +479,10 @@ pub struct IntegrationInfo {
 
 impl IntegrationInfo {
     pub fn masked_secret(&self) -> String {
-        if self.secret_length == 0 {
-            "(empty)".to_string()
+        if self.has_secret {
+            "••••••••".to_string()
         } else {
-            format!("•••••••• ({} chars)", self.secret_length)
+            "(empty)".to_string()
         }
     }
 }

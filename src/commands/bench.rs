@@ -76,7 +76,7 @@ pub async fn store(args: &BenchStoreArgs) -> Result<i32, CliError> {
             path.display()
         ))?;
     }
-    let store = Store::open(&DatabaseUrl::Sqlite(path.clone()), &store_options()).await?;
+    let store = Store::open(&DatabaseUrl::Sqlite(path.clone()), &store_options()?).await?;
     let total = store.count(&Filter::default()).await?;
     let shell = which_sqlite3();
     out.line(&format!(
@@ -809,7 +809,7 @@ fn graph_client(sim: &SimHandle) -> Result<GraphClient, CliError> {
 }
 
 async fn open_scratch(path: &Path) -> Result<Store, CliError> {
-    Ok(Store::open(&DatabaseUrl::Sqlite(path.to_path_buf()), &store_options()).await?)
+    Ok(Store::open(&DatabaseUrl::Sqlite(path.to_path_buf()), &store_options()?).await?)
 }
 
 /// calsync: the real engine over every selection, timed from the start of the run until every

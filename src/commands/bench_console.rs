@@ -26,7 +26,7 @@ pub async fn run(args: &BenchConsoleArgs) -> Result<i32, CliError> {
     let mut out = Output::default();
     let (path, _) = super::bench::demo_database(&args.db, args.selections).await?;
     let url = DatabaseUrl::Sqlite(path.clone());
-    let store = Store::open(&url, &store_options()).await?;
+    let store = Store::open(&url, &store_options()?).await?;
     let graph =
         GraphClient::new(GraphConfig::default()).map_err(|e| CliError::unusable(e.to_string()))?;
     let engine = Engine::new(store.clone(), graph, SyncOptions::default());

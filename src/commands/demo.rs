@@ -22,7 +22,7 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<i32, CliError> 
     if !existed {
         generate(&path, args.selections).await?;
         // The demo database is calsync's own, so it comes with the ledger and the audit log.
-        Store::open(&url, &store_options())
+        Store::open(&url, &store_options()?)
             .await?
             .migrate_up(chrono::Utc::now())
             .await?;
@@ -32,7 +32,7 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<i32, CliError> 
         out.flush()?;
         return Ok(EXIT_OK);
     }
-    let store = Store::open(&url, &store_options()).await?;
+    let store = Store::open(&url, &store_options()?).await?;
     // With a terminal, the demo is the console; scripts and pipes get the description.
     if !args.summary && std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
         return super::console::open(store, global, super::console::Graph::SimulatedDemo).await;

@@ -19,7 +19,7 @@ pub async fn run(global: &GlobalArgs) -> Result<i32, CliError> {
         choice.origin
     ))?;
     out.flush()?;
-    let store = Store::open(&choice.url, &store_options()).await?;
+    let store = Store::open(&choice.url, &store_options()?).await?;
     out.line(&format!("Server       {}", store.server_version().await?))?;
     out.line("Schema       ok: the six LMS tables have every column calsync uses")?;
     let writable = store.can_write().await;

@@ -960,7 +960,7 @@ pub fn row_count(dialect: Dialect, table: &str) -> Sql {
 // ----- integrations ----------------------------------------------------------------------------
 
 const INTEGRATION_COLUMNS: &str = "ti.id, ti.name, ti.is_active, ti.tenant_id, ti.client_id, \
-    LENGTH(ti.client_secret), ti.user_id, o.username, o.branch_id, ob.name, ti.branch_id";
+    CASE WHEN COALESCE(ti.client_secret, '') <> '' THEN 1 ELSE 0 END, ti.user_id, o.username, o.branch_id, ob.name, ti.branch_id";
 
 pub fn integrations(dialect: Dialect) -> Sql {
     Builder::new(
@@ -981,7 +981,7 @@ pub fn map_integration(row: &dyn SqlRow) -> Result<IntegrationInfo, StoreError> 
         is_active: row.boolean(2)?,
         tenant_id: row.text(3)?,
         client_id: row.text(4)?,
-        secret_length: row.opt_int(5)?.unwrap_or(0).max(0) as usize,
+        has_secret: row.int(5)? == 1,
         owner_id: row.opt_int(6)?,
         owner_username: row.opt_text(7)?,
         owner_branch_id: row.opt_int(8)?,

@@ -176,6 +176,13 @@ fn explain(e: StoreError, path: &Path) -> StoreError {
     let shown = path.display();
     if message.contains("file is not a database") || message.contains("file is encrypted") {
         StoreError::Connect(format!("{shown} is not a SQLite database"))
+    } else if message.contains("disk image is malformed")
+        || message.contains("malformed database schema")
+    {
+        // Damaged (truncated, overwritten): unusable like a missing file, whichever query found it.
+        StoreError::Connect(format!(
+            "{shown} is damaged (SQLite: {message}) — restore it from a backup"
+        ))
     } else if message.contains("database is locked") || message.contains("database is busy") {
         StoreError::Connect(format!(
             "{shown} is locked by another program (the LMS or a backup?) — try again in a moment"

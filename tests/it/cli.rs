@@ -273,7 +273,21 @@ async fn doctor_reports_integrations_masked_and_flags_bad_slots() {
         run.stdout, run.stderr
     );
     assert!(run.stdout.contains("North Campus Teams"));
-    assert!(run.stdout.contains("(23 chars)"));
+    // The mask does not reveal the secret's length: a longer secret shows the same line.
+    let integration_line = |out: &str| {
+        out.lines()
+            .find(|l| l.contains("North Campus Teams"))
+            .map(str::to_string)
+            .expect("the integration's line")
+    };
+    let before = integration_line(&run.stdout);
+    assert!(before.contains("secret ••••••••  owner"), "{before}");
+    db.exec(
+        "UPDATE account_settings_teamsintegration SET client_secret = 'a-much-longer-secret-of-sixty-characters-0123456789abcdefghi'",
+    )
+    .await;
+    let longer = calsync(&["--database-url", &db.url_string(), "doctor"], &[]);
+    assert_eq!(integration_line(&longer.stdout), before);
     assert!(!run.stdout.contains("fixture-secret-not-real"));
     assert!(run.stdout.contains("'Foo/Bar' (1 slot)"));
     assert!(run.stdout.contains("slot 5: crosses midnight"));

@@ -5,6 +5,7 @@ mod support;
 mod bench;
 mod claims;
 mod cli;
+mod connecting;
 mod console;
 mod graph_client;
 mod ics;
