@@ -281,7 +281,7 @@ async fn doctor_reports_integrations_masked_and_flags_bad_slots() {
             .expect("the integration's line")
     };
     let before = integration_line(&run.stdout);
-    assert!(before.contains("secret ••••••••  owner"), "{before}");
+    assert!(before.contains("secret •••••••• owner"), "{before}");
     db.exec(
         "UPDATE account_settings_teamsintegration SET client_secret = 'a-much-longer-secret-of-sixty-characters-0123456789abcdefghi'",
     )
