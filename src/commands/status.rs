@@ -5,7 +5,9 @@ use serde::Serialize;
 
 use super::{CliError, Output, open_store};
 use crate::cli::{EXIT_OK, GlobalArgs, StatusArgs};
-use crate::domain::{Listed, MalformedSelection, PageRequest, Selection, Sort, StateCounts, SyncState};
+use crate::domain::{
+    Listed, MalformedSelection, PageRequest, Selection, Sort, StateCounts, SyncState,
+};
 use crate::export;
 use crate::text::{clean_line, fit, truncate};
 

@@ -8,6 +8,7 @@ mod postgres;
 mod schema;
 pub mod sql;
 mod sqlite;
+mod unicode_match;
 pub mod url;
 
 use std::collections::BTreeMap;
@@ -20,12 +21,13 @@ pub use lifecycle::MigrationReport;
 pub use sql::{Dialect, Engine};
 use sql::{RowMapper, Sql};
 pub use sqlite::{django_datetime, parse_datetime as parse_django_datetime, sqlite_message};
+pub use unicode_match::FUNCTION as UNICODE_CONTAINS;
 pub use url::{DatabaseUrl, PgTarget, SslMode};
 
 use crate::domain::lifecycle::LedgerChange;
 use crate::domain::{
-    Cause, ConferenceSummary, Filter, IntegrationInfo, Listed, Page, PageRequest, Person, Selection,
-    SlotSummary, Sort, SortKey, StateCounts, StoredCredentials, SyncColumns, SyncWrite,
+    Cause, ConferenceSummary, Filter, IntegrationInfo, Listed, Page, PageRequest, Person,
+    Selection, SlotSummary, Sort, SortKey, StateCounts, StoredCredentials, SyncColumns, SyncWrite,
     WriteOutcome,
 };
 

@@ -56,14 +56,6 @@ impl Dialect {
         }
     }
 
-    fn ilike(self) -> &'static str {
-        // SQLite's LIKE already ignores ASCII case.
-        match self.engine {
-            Engine::Sqlite => "LIKE",
-            Engine::Postgres => "ILIKE",
-        }
-    }
-
     /// `column LIKE` ignoring the case of ASCII letters only, the folding `cause_of` uses.
     /// (Under a UTF-8 collation PostgreSQL's ILIKE also folds e.g. the Kelvin sign to `k`.)
     fn ascii_ilike(self, column: &str) -> String {
@@ -387,16 +379,27 @@ fn like_pattern(text: &str) -> Value {
     Value::Text(escaped)
 }
 
+/// Any of `columns` contains `text`, ignoring case beyond ASCII on both engines: PostgreSQL's
+/// ILIKE folds every letter; SQLite's LIKE folds ASCII only, so there calsync's own function
+/// does (see `unicode_match`).
 fn push_contains(b: &mut Builder, columns: &[&str], text: &str) {
-    let op = b.dialect.ilike();
     b.push("(");
     for (i, column) in columns.iter().enumerate() {
         if i > 0 {
             b.push(" OR ");
         }
-        b.push(&format!("{column} {op} "))
-            .bind(like_pattern(text))
-            .push(" ESCAPE '\\'");
+        match b.dialect.engine {
+            Engine::Sqlite => {
+                b.push(&format!("{}({column}, ", super::unicode_match::FUNCTION))
+                    .bind(Value::Text(super::unicode_match::fold(text)))
+                    .push(")");
+            }
+            Engine::Postgres => {
+                b.push(&format!("{column} ILIKE "))
+                    .bind(like_pattern(text))
+                    .push(" ESCAPE '\\'");
+            }
+        }
     }
     b.push(")");
 }

@@ -141,6 +141,7 @@ fn open_blocking(path: &Path, busy: std::time::Duration) -> Result<Connection, S
         .map_err(|e| StoreError::Connect(format!("cannot open {shown}: {}", sqlite_message(&e))))?;
     conn.busy_timeout(busy)
         .and_then(|_| conn.pragma_update(None, "foreign_keys", "ON"))
+        .and_then(|_| super::unicode_match::register(&conn))
         .map_err(|e| explain(query_error(e), path))?;
     // Reading the header proves it is a database before anything else is attempted.
     conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| {

@@ -15,7 +15,8 @@ use super::writer::ResultWriter;
 use super::{ItemResult, Outcome, Summary, SyncAction, SyncEvent, label_of};
 use crate::domain::lifecycle::{LedgerAction, LedgerChange, LedgerEntry};
 use crate::domain::{
-    Filter, Listed, MalformedSelection, Selection, SlotWindow, StoredCredentials, SyncWrite, WriteOutcome, resolve_slot_window,
+    Filter, Listed, MalformedSelection, Selection, SlotWindow, StoredCredentials, SyncWrite,
+    WriteOutcome, resolve_slot_window,
 };
 use crate::graph::{Credentials, ErrorKind, GraphClient, GraphError};
 use crate::store::{Claim, Claims, Store};
@@ -298,7 +299,11 @@ impl Engine {
 
     /// The selections among `ids` that still exist and match `filter` (readable or not), by id,
     /// in one query.
-    async fn read_rows(&self, ids: &[i64], filter: &Filter) -> Result<HashMap<i64, Listed>, String> {
+    async fn read_rows(
+        &self,
+        ids: &[i64],
+        filter: &Filter,
+    ) -> Result<HashMap<i64, Listed>, String> {
         self.inner
             .store
             .listed_by_id(ids, filter)

@@ -8,7 +8,11 @@ const NAMED: usize = 5;
 
 pub fn malformed_note(rows: &[MalformedSelection]) -> Option<String> {
     let first = rows.first()?;
-    let mut ids: Vec<String> = rows.iter().take(NAMED).map(|r| format!("#{}", r.id)).collect();
+    let mut ids: Vec<String> = rows
+        .iter()
+        .take(NAMED)
+        .map(|r| format!("#{}", r.id))
+        .collect();
     if rows.len() > NAMED {
         ids.push("…".to_string());
     }

@@ -26,12 +26,34 @@ async fn database_timeouts_that_do_not_parse_are_refused() {
 async fn graph_numbers_that_do_not_parse_are_refused() {
     let db = TestDb::with_fixture(Backend::Sqlite).await;
     let url = db.url_string();
-    let sync = ["--database-url", url.as_str(), "sync", "--selection-id", "2"];
+    let sync = [
+        "--database-url",
+        url.as_str(),
+        "sync",
+        "--selection-id",
+        "2",
+    ];
     for (name, bad, said) in [
-        ("CALSYNC_HTTP_TIMEOUT_SECS", "thirty", "must be a number of seconds"),
-        ("CALSYNC_GRAPH_MAX_RETRY_WAIT_SECS", "-5", "must be a number of seconds"),
-        ("CALSYNC_GRAPH_MAX_ATTEMPTS", "3.5", "is not a whole number from 1 to 20"),
-        ("CALSYNC_GRAPH_MAX_ATTEMPTS", "many", "is not a whole number from 1 to 20"),
+        (
+            "CALSYNC_HTTP_TIMEOUT_SECS",
+            "thirty",
+            "must be a number of seconds",
+        ),
+        (
+            "CALSYNC_GRAPH_MAX_RETRY_WAIT_SECS",
+            "-5",
+            "must be a number of seconds",
+        ),
+        (
+            "CALSYNC_GRAPH_MAX_ATTEMPTS",
+            "3.5",
+            "is not a whole number from 1 to 20",
+        ),
+        (
+            "CALSYNC_GRAPH_MAX_ATTEMPTS",
+            "many",
+            "is not a whole number from 1 to 20",
+        ),
     ] {
         let run = calsync(&sync, &[(name, bad)]);
         assert_one_line_error(&run, &format!("{name}={bad:?} {said}"));
@@ -39,7 +61,11 @@ async fn graph_numbers_that_do_not_parse_are_refused() {
     let untouched = db
         .scalar_text("SELECT calendar_add_attempted_at FROM conferences_conferencetimeslotselection WHERE id = 2")
         .await;
-    assert_eq!(untouched.as_deref(), Some("2025-12-01 09:15:04"), "refused before any work");
+    assert_eq!(
+        untouched.as_deref(),
+        Some("2025-12-01 09:15:04"),
+        "refused before any work"
+    );
 }
 
 /// A real LMS file, then damaged the two ways disks and copies damage files.
@@ -57,11 +83,19 @@ async fn a_damaged_sqlite_file_is_unusable_with_one_line() {
     std::fs::write(&overwritten, &garbage).unwrap();
     for path in [&truncated, &overwritten] {
         let url = format!("sqlite:///{}", path.display());
-        for command in [&["status"][..], &["status", "--json"], &["doctor"], &["sync", "--dry-run"]] {
+        for command in [
+            &["status"][..],
+            &["status", "--json"],
+            &["doctor"],
+            &["sync", "--dry-run"],
+        ] {
             let mut args = vec!["--database-url", url.as_str()];
             args.extend_from_slice(command);
             let run = calsync(&args, &[]);
-            assert_one_line_error(&run, "is damaged (SQLite: database disk image is malformed)");
+            assert_one_line_error(
+                &run,
+                "is damaged (SQLite: database disk image is malformed)",
+            );
         }
     }
 }

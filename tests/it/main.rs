@@ -18,4 +18,5 @@ mod store;
 mod sync;
 mod sync_cli;
 mod tmux;
+mod unicode_match;
 mod verify;

@@ -77,12 +77,18 @@ async fn status_json_lists_every_row_and_flags_the_malformed_ones() {
     }
     let lines = status_lines(&db, &[]);
     for id in [1, 2, 3, 6, 8] {
-        assert!(by_id(&lines, id).get("malformed").is_none(), "{id} is readable");
+        assert!(
+            by_id(&lines, id).get("malformed").is_none(),
+            "{id} is readable"
+        );
     }
     let four = by_id(&lines, 4);
     assert_eq!(four["slot_date"], "2026-13-45", "shown as stored");
     assert_eq!(four["slot_start"], "01:30:00");
-    assert_eq!(four["state"], "interrupted", "its sync columns are readable");
+    assert_eq!(
+        four["state"], "interrupted",
+        "its sync columns are readable"
+    );
     assert_eq!(
         four["malformed"],
         serde_json::json!(["slot date '2026-13-45' is not a valid date"])
@@ -97,10 +103,17 @@ async fn status_json_lists_every_row_and_flags_the_malformed_ones() {
     );
     let ten = by_id(&lines, 10);
     assert_eq!(ten["slot_start"], serde_json::Value::Null);
-    assert_eq!(ten["malformed"], serde_json::json!(["slot start time is NULL"]));
+    assert_eq!(
+        ten["malformed"],
+        serde_json::json!(["slot start time is NULL"])
+    );
     let seven = by_id(&lines, 7);
     assert_eq!(seven["attempted_at"], "soon");
-    assert_eq!(seven["state"], serde_json::Value::Null, "unreadable sync columns: no state");
+    assert_eq!(
+        seven["state"],
+        serde_json::Value::Null,
+        "unreadable sync columns: no state"
+    );
     assert_eq!(
         seven["malformed"],
         serde_json::json!(["calendar_add_attempted_at 'soon' is not a valid datetime"])
@@ -114,7 +127,11 @@ async fn status_json_lists_every_row_and_flags_the_malformed_ones() {
         .filter(|l| l.contains("⚠ Malformed row"))
         .collect();
     assert_eq!(malformed.len(), 5, "{}", table.stdout);
-    assert!(table.stdout.contains("2026-13-45 01:30:00–02:30:00"), "{}", table.stdout);
+    assert!(
+        table.stdout.contains("2026-13-45 01:30:00–02:30:00"),
+        "{}",
+        table.stdout
+    );
     assert!(table.stdout.contains("malformed: slot start time is NULL"));
 }
 
@@ -132,7 +149,10 @@ async fn the_store_pages_past_malformed_rows_in_every_order() {
             };
             let mut seen = Vec::new();
             loop {
-                let page = store.page(&request).await.expect("a page despite malformed rows");
+                let page = store
+                    .page(&request)
+                    .await
+                    .expect("a page despite malformed rows");
                 seen.extend(page.rows.iter().map(|r| r.id));
                 seen.extend(page.malformed.iter().map(|r| r.id));
                 match page.next {
@@ -141,7 +161,11 @@ async fn the_store_pages_past_malformed_rows_in_every_order() {
                 }
             }
             seen.sort();
-            assert_eq!(seen, (1..=10).collect::<Vec<_>>(), "{key:?} descending={descending}");
+            assert_eq!(
+                seen,
+                (1..=10).collect::<Vec<_>>(),
+                "{key:?} descending={descending}"
+            );
         }
     }
 }
@@ -157,9 +181,16 @@ async fn sync_fails_only_the_malformed_selections_and_says_why() {
             ("CALSYNC_LOGIN_URL", sim.login_url().as_str()),
         ],
     );
-    assert_eq!(run.code, 1, "some selections failed: {}{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.code, 1,
+        "some selections failed: {}{}",
+        run.stdout, run.stderr
+    );
     let summary: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
-    assert_eq!(summary["total"], 7, "every unsynced selection was in the run");
+    assert_eq!(
+        summary["total"], 7,
+        "every unsynced selection was in the run"
+    );
     let failures = summary["failures"].as_array().unwrap();
     let error_of = |id: i64| {
         failures
@@ -177,7 +208,10 @@ async fn sync_fails_only_the_malformed_selections_and_says_why() {
         "Selection 5 cannot be read: slot date '2026-13-45' is not a valid date; selected_at \
          'last Tuesday' is not a valid datetime — fix the row in the LMS"
     );
-    assert_eq!(error_of(10), "Slot 6: slot start time is NULL — fix the slot in the LMS");
+    assert_eq!(
+        error_of(10),
+        "Slot 6: slot start time is NULL — fix the slot in the LMS"
+    );
     assert!(
         error_of(7).ends_with("(not written: its sync columns cannot be read either)"),
         "{}",
@@ -205,11 +239,21 @@ async fn sync_fails_only_the_malformed_selections_and_says_why() {
         error(10).await.as_deref(),
         Some("Slot 6: slot start time is NULL — fix the slot in the LMS")
     );
-    assert!(error(7).await.unwrap_or_default().starts_with("Échec: ErrorInvalidUser"), "untouched");
+    assert!(
+        error(7)
+            .await
+            .unwrap_or_default()
+            .starts_with("Échec: ErrorInvalidUser"),
+        "untouched"
+    );
     let attempted_7 = db
         .scalar_text("SELECT calendar_add_attempted_at FROM conferences_conferencetimeslotselection WHERE id = 7")
         .await;
-    assert_eq!(attempted_7.as_deref(), Some("soon"), "never written without a guard");
+    assert_eq!(
+        attempted_7.as_deref(),
+        Some("soon"),
+        "never written without a guard"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -229,16 +273,21 @@ async fn the_console_lists_every_other_row_and_names_the_malformed_ones() {
     let (generation, request) = effects
         .iter()
         .find_map(|e| match e {
-            Effect::Page(generation, request) => {
-                Some((*generation, request.clone()))
-            }
+            Effect::Page(generation, request) => Some((*generation, request.clone())),
             _ => None,
         })
         .expect("a page request");
     // The page as the console's runtime reads it from the real database.
-    let page = store.page(&request).await.expect("a page despite malformed rows");
+    let page = store
+        .page(&request)
+        .await
+        .expect("a page despite malformed rows");
     let malformed: Vec<i64> = page.malformed.iter().map(|m| m.id).collect();
-    assert_eq!(malformed, [4], "interrupted rows: 4 (malformed); 7's state cannot be read");
+    assert_eq!(
+        malformed,
+        [4],
+        "interrupted rows: 4 (malformed); 7's state cannot be read"
+    );
     app.report(Report::Page(generation, Ok(page)));
     assert_eq!(
         app.message.as_deref(),

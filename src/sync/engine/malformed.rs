@@ -10,7 +10,12 @@ use crate::domain::{MalformedSelection, SyncWrite, WriteOutcome};
 use crate::sync::{ItemLabel, ItemResult, Outcome};
 
 /// The slot columns, whose problems the LMS's slot form can fix.
-const SLOT_PROBLEMS: [&str; 4] = ["slot date", "slot start time", "slot end time", "slot updated_at"];
+const SLOT_PROBLEMS: [&str; 4] = [
+    "slot date",
+    "slot start time",
+    "slot end time",
+    "slot updated_at",
+];
 
 /// What is written and reported: "Slot N: …" ends like every other slot problem ("fix the slot in
 /// the LMS"), so it counts as a permanent slot failure that "retry failed" leaves out.
@@ -20,10 +25,9 @@ pub(super) fn failure_text(row: &MalformedSelection) -> String {
         .iter()
         .all(|p| SLOT_PROBLEMS.iter().any(|prefix| p.starts_with(prefix)));
     match row.time_slot_id {
-        Some(slot) if slot_only => format!(
-            "Slot {slot}: {} — fix the slot in the LMS",
-            row.reason()
-        ),
+        Some(slot) if slot_only => {
+            format!("Slot {slot}: {} — fix the slot in the LMS", row.reason())
+        }
         _ => format!(
             "Selection {} cannot be read: {} — fix the row in the LMS",
             row.id,
