@@ -255,6 +255,8 @@ fn aws_db_target(env: &Environment) -> Result<Option<PgTarget>, String> {
         password,
         dbname: name.unwrap_or_default().to_string(),
         sslmode: SslMode::Prefer,
+        sslrootcert: None,
+        passfile: None,
     }))
 }
 

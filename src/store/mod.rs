@@ -4,6 +4,8 @@
 mod claims;
 mod lifecycle;
 pub mod own;
+mod pg_tls;
+mod pgpass;
 mod postgres;
 mod schema;
 pub mod sql;

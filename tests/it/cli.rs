@@ -450,8 +450,12 @@ fn malformed_urls_are_explained() {
         ("mysql://u@h/db", "unsupported database URL scheme 'mysql'"),
         ("sqlite://relative.db", "malformed SQLite URL"),
         (
-            "postgres://u@h/db?sslmode=verify-full",
-            "sslmode=verify-full is not supported",
+            "postgres://u:pw-in-url@h/db?sslmode=verify-full",
+            "sslmode=verify-full needs the server's CA certificates: add sslrootcert=PATH",
+        ),
+        (
+            "postgres://u:pw-in-url@h/db?sslmode=sometimes",
+            "unknown sslmode 'sometimes'",
         ),
     ] {
         let run = calsync(&["--database-url", url, "status"], &[]);
