@@ -218,9 +218,15 @@ async fn open_session(
             ))
         })?
         .map_err(|e: tokio_postgres::Error| {
+            let message = pg_message(&e);
+            // Said plainly, because it is the point of the verify modes.
+            let unsent = if sslmode.verifies() && message.contains("invalid peer certificate") {
+                " (no password was sent)"
+            } else {
+                ""
+            };
             StoreError::Connect(format!(
-                "cannot connect to PostgreSQL at {place}: {}",
-                pg_message(&e)
+                "cannot connect to PostgreSQL at {place}: {message}{unsent}"
             ))
         })?;
     // Django's sessions run in UTC; so do ours, whatever the role's default is.

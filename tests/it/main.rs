@@ -11,6 +11,7 @@ mod graph_client;
 mod ics;
 mod lifecycle;
 mod malformed_rows;
+mod pg_tls;
 mod reconcile;
 mod sim_server;
 mod snapshots;
