@@ -11,7 +11,7 @@ pub mod query;
 mod slot_time;
 mod when;
 pub use diagnosis::Cause;
-pub use malformed::{Listed, MalformedSelection};
+pub use malformed::{Listed, MalformedSelection, MalformedSlot};
 pub use slot_time::{SlotProblem, SlotWindow, resolve_slot_window};
 pub use when::parse_when;
 

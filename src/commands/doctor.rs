@@ -125,7 +125,18 @@ async fn slots(store: &Store, out: &mut Output) -> Result<usize, CliError> {
     }
     let mut crossing = Vec::new();
     let mut broken = Vec::new();
-    for slot in store.all_slots().await? {
+    for slot in store.slot_rows().await? {
+        let slot = match slot {
+            Ok(slot) => slot,
+            Err(malformed) => {
+                broken.push(clean_line(&format!(
+                    "slot {}: {}",
+                    malformed.id,
+                    malformed.problems.join("; ")
+                )));
+                continue;
+            }
+        };
         if slot.timezone.trim().parse::<chrono_tz::Tz>().is_err() {
             continue;
         }

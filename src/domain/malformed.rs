@@ -63,6 +63,14 @@ impl MalformedSelection {
     }
 }
 
+/// A slot whose date or times cannot be read (SQLite only): left out of slot lists and named by
+/// `doctor`; its selections are malformed rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MalformedSlot {
+    pub id: i64,
+    pub problems: Vec<String>,
+}
+
 /// A row of a listing: readable, or readable only in part.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Listed {

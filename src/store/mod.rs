@@ -28,9 +28,9 @@ pub use url::{DatabaseUrl, PgTarget, SslMode};
 
 use crate::domain::lifecycle::LedgerChange;
 use crate::domain::{
-    Cause, ConferenceSummary, Filter, IntegrationInfo, Listed, Page, PageRequest, Person,
-    Selection, SlotSummary, Sort, SortKey, StateCounts, StoredCredentials, SyncColumns, SyncWrite,
-    WriteOutcome,
+    Cause, ConferenceSummary, Filter, IntegrationInfo, Listed, MalformedSlot, Page, PageRequest,
+    Person, Selection, SlotSummary, Sort, SortKey, StateCounts, StoredCredentials, SyncColumns,
+    SyncWrite, WriteOutcome,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -302,11 +302,18 @@ impl Store {
         Ok(conferences)
     }
 
-    /// The time slots of one conference, in time order, with the sync counts of their selections.
+    /// The time slots of one conference, in time order, with the sync counts of their selections
+    /// (a slot whose date or times cannot be read is left out; `doctor` names it).
     pub async fn slots(&self, conference_id: i64) -> Result<Vec<SlotSummary>, StoreError> {
-        let mut slots = self
-            .query(sql::slots_of(self.dialect(), conference_id), sql::map_slot)
-            .await?;
+        let mut slots: Vec<SlotSummary> = self
+            .query(
+                sql::slots_of(self.dialect(), conference_id),
+                sql::map_slot_row,
+            )
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
         let filter = Filter {
             conference_id: Some(conference_id),
             ..Filter::default()
@@ -318,9 +325,14 @@ impl Store {
         Ok(slots)
     }
 
-    /// Every slot (without counts), for consistency checks.
+    /// Every readable slot (without counts), for consistency checks.
     pub async fn all_slots(&self) -> Result<Vec<SlotSummary>, StoreError> {
-        self.query(sql::all_slots(self.dialect()), sql::map_slot)
+        Ok(self.slot_rows().await?.into_iter().flatten().collect())
+    }
+
+    /// Every slot, readable or not.
+    pub async fn slot_rows(&self) -> Result<Vec<Result<SlotSummary, MalformedSlot>>, StoreError> {
+        self.query(sql::all_slots(self.dialect()), sql::map_slot_row)
             .await
     }
 

@@ -10,8 +10,8 @@ use crate::domain::diagnosis::{CAUSE_PATTERNS, Pattern};
 use crate::domain::lifecycle::EventPointer;
 use crate::domain::{
     Cause, ConferenceSummary, Cursor, CursorKey, Filter, IntegrationInfo, Listed,
-    MalformedSelection, PageRequest, Person, Scope, Selection, SlotSummary, SortKey, StateCounts,
-    StoredCredentials, SyncColumns, SyncState, SyncWrite,
+    MalformedSelection, MalformedSlot, PageRequest, Person, Scope, Selection, SlotSummary, SortKey,
+    StateCounts, StoredCredentials, SyncColumns, SyncState, SyncWrite,
 };
 
 pub const SELECTION: &str = "conferences_conferencetimeslotselection";
@@ -311,24 +311,37 @@ impl TypedColumn {
     }
 }
 
-fn map_malformed(row: &dyn SqlRow, whole: String) -> Result<MalformedSelection, StoreError> {
-    // As stored; a column that cannot be read even as text (a typed PostgreSQL column) is None.
-    let stored = |idx: usize| row.opt_text(idx).ok().flatten();
-    let mut problems: Vec<String> = TYPED_COLUMNS
+/// One reason per column of `columns` that cannot be read; `whole` (the mapper's own error)
+/// when none of them is the culprit.
+fn unreadable_columns(
+    row: &dyn SqlRow,
+    columns: &[(usize, &str, TypedColumn)],
+    whole: String,
+) -> Vec<String> {
+    let mut problems: Vec<String> = columns
         .iter()
         .filter(|(idx, _, column)| !column.readable(row, *idx))
-        .map(|(idx, label, column)| match stored(*idx) {
-            None => format!("{label} is NULL"),
-            Some(text) => format!(
-                "{label} '{}' is not a valid {}",
-                crate::text::clean_line(&text),
-                column.noun()
-            ),
-        })
+        .map(
+            |(idx, label, column)| match row.opt_text(*idx).ok().flatten() {
+                None => format!("{label} is NULL"),
+                Some(text) => format!(
+                    "{label} '{}' is not a valid {}",
+                    crate::text::clean_line(&text),
+                    column.noun()
+                ),
+            },
+        )
         .collect();
     if problems.is_empty() {
         problems.push(whole);
     }
+    problems
+}
+
+fn map_malformed(row: &dyn SqlRow, whole: String) -> Result<MalformedSelection, StoreError> {
+    // As stored; a column that cannot be read even as text (a typed PostgreSQL column) is None.
+    let stored = |idx: usize| row.opt_text(idx).ok().flatten();
+    let problems = unreadable_columns(row, &TYPED_COLUMNS, whole);
     let attempted_at = row.opt_timestamp(26).ok();
     let calendar_added = row.boolean(25).unwrap_or(false);
     let outlook_event_id = stored(24);
@@ -924,6 +937,25 @@ pub fn map_slot(row: &dyn SqlRow) -> Result<SlotSummary, StoreError> {
         is_available: row.boolean(9)?,
         counts: StateCounts::default(),
     })
+}
+
+/// A slot as read, or (SQLite only) its id and why its date or times cannot be read.
+pub fn map_slot_row(row: &dyn SqlRow) -> Result<Result<SlotSummary, MalformedSlot>, StoreError> {
+    match map_slot(row) {
+        Ok(slot) => Ok(Ok(slot)),
+        Err(StoreError::Data(whole)) => {
+            let columns = [
+                (2, "date", TypedColumn::Date),
+                (3, "start time", TypedColumn::Time),
+                (4, "end time", TypedColumn::Time),
+            ];
+            Ok(Err(MalformedSlot {
+                id: row.int(0)?,
+                problems: unreadable_columns(row, &columns, whole),
+            }))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Every distinct slot zone with how many slots use it (for `doctor`).

@@ -297,3 +297,35 @@ async fn the_console_lists_every_other_row_and_names_the_malformed_ones() {
         )
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_names_the_malformed_slots_and_slot_lists_go_on() {
+    let db = malformed_fixture().await;
+    let run = calsync(&["--database-url", &db.url_string(), "doctor"], &[]);
+    assert_eq!(run.code, 1, "problems found: {}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("    slot 3: date '2026-13-45' is not a valid date\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("    slot 6: start time is NULL\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("slot 5: crosses midnight"),
+        "the other slots are still checked"
+    );
+
+    let store = db.store().await;
+    let slots: Vec<i64> = store.slots(2).await.unwrap().iter().map(|s| s.id).collect();
+    assert_eq!(
+        slots,
+        [4],
+        "conference 2's readable slot; slot 3 is named by doctor"
+    );
+    let conferences = store.conferences().await.unwrap();
+    assert_eq!(conferences.len(), 3);
+}
