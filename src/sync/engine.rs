@@ -592,7 +592,7 @@ fn ledger_entry(
     }
 }
 
-/// Graph's "wait before the next request to this mailbox" notices become progress events.
+/// The selection, when its row can be read whole.
 fn readable(row: Listed) -> Option<Selection> {
     match row {
         Listed::Readable(selection) => Some(selection),
@@ -600,6 +600,7 @@ fn readable(row: Listed) -> Option<Selection> {
     }
 }
 
+/// Graph's "wait before the next request to this mailbox" notices become progress events.
 fn forward_throttling(
     graph: &GraphClient,
     events: mpsc::UnboundedSender<SyncEvent>,
