@@ -24,6 +24,12 @@ use tokio::task::JoinHandle;
 
 pub use state::{Fault, GhostReply, MailboxStats, SimState, SimStats};
 
+/// Whether the simulated Exchange accepts `name` as a `timeZone` (Windows ids and the IANA
+/// names Graph lists).
+pub fn accepts_time_zone(name: &str) -> bool {
+    timezones::resolve(name).is_some()
+}
+
 /// How the simulator must label itself wherever it identifies itself.
 pub const SIMULATOR_LABEL: &str = "simulated Graph";
 
