@@ -509,6 +509,15 @@ on_both_backends! {
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(stdout.contains("Not started (cancelled): "), "{stdout}");
         assert_eq!(events_in(&sim, "learner100@example.org"), 0);
+        let abandoned = db
+            .scalar_text(
+                "SELECT CAST(COUNT(*) AS TEXT) FROM conferences_conferencetimeslotselection \
+                 WHERE calendar_error LIKE '%cancelled while waiting for the login service%'",
+            )
+            .await
+            .unwrap_or_default();
+        let abandoned: usize = abandoned.parse().unwrap_or(usize::MAX);
+        assert!((1..=4).contains(&abandoned), "the rows in flight, and only they, say why: {abandoned}");
     }
 }
 
