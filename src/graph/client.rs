@@ -379,7 +379,7 @@ impl GraphClient {
         tokio::select! {
             biased;
             _ = cancel.cancelled() => Err(super::token::cancelled(creds)),
-            token = i.tokens.get(&i.http, &i.config, &i.stats, creds) => token,
+            token = i.tokens.get(&i.http, &i.fresh_http, &i.config, &i.stats, creds) => token,
         }
     }
 

@@ -81,6 +81,7 @@ impl TokenCache {
     pub(crate) async fn get(
         &self,
         http: &reqwest::Client,
+        fresh_http: &reqwest::Client,
         config: &GraphConfig,
         stats: &Stats,
         creds: &Credentials,
@@ -100,7 +101,7 @@ impl TokenCache {
         {
             return Err(err.clone());
         }
-        match fetch(http, config, stats, creds).await {
+        match fetch([http, fresh_http], config, stats, creds).await {
             Ok((token, lifetime)) => {
                 let margin = REFRESH_MARGIN.min(lifetime / 2);
                 slot.token = Some(Cached {
@@ -201,9 +202,10 @@ fn parse_success(body: &Value) -> Option<(AccessToken, Duration)> {
 }
 
 /// One token request, retried only for `temporarily_unavailable`/5xx/429 and network
-/// failures (the request is idempotent).
+/// failures (the request is idempotent); a retry goes out on a new connection (`clients[1]`
+/// keeps none idle), as Graph's best practices ask after a 503.
 async fn fetch(
-    http: &reqwest::Client,
+    clients: [&reqwest::Client; 2],
     config: &GraphConfig,
     stats: &Stats,
     creds: &Credentials,
@@ -227,6 +229,7 @@ async fn fetch(
         let crid = ids::client_request_id();
         stats.bump(&stats.token_requests);
         let sent_at = Instant::now();
+        let http = clients[usize::from(attempt > 1)];
         let sent = http
             .post(&url)
             .header("client-request-id", &crid)

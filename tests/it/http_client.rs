@@ -421,6 +421,28 @@ async fn a_retry_after_a_503_goes_out_on_a_new_connection() {
 }
 
 #[tokio::test]
+async fn a_login_retry_after_a_503_goes_out_on_a_new_connection() {
+    let sim = start(sim_config()).await;
+    sim.state().push_fault(Fault::TokenUnavailable { count: 1 });
+    client(&sim)
+        .check_credentials(&creds())
+        .await
+        .expect("the second attempt gets a token");
+    let logins: Vec<_> = sim
+        .state()
+        .wire_log()
+        .into_iter()
+        .filter(|r| r.target.ends_with("/oauth2/v2.0/token"))
+        .map(|r| r.peer.expect("peer address"))
+        .collect();
+    assert_eq!(logins.len(), 2, "the 503 and its retry");
+    assert_ne!(
+        logins[0], logins[1],
+        "the retry reused the connection of the 503"
+    );
+}
+
+#[tokio::test]
 async fn x_ms_ags_diagnostic_is_kept_with_the_request_id() {
     let sim = start(sim_config()).await;
     let err = client(&sim)
