@@ -4,6 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
+use super::rehearsal::Rehearsal;
 use super::{CliError, Output, store_options};
 use crate::cli::{DemoArgs, EXIT_OK, GlobalArgs, GraphSimArgs};
 use crate::config::data_dir;
@@ -35,7 +36,7 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<i32, CliError> 
     let store = Store::open(&url, &store_options()).await?;
     // With a terminal, the demo is the console; scripts and pipes get the description.
     if !args.summary && std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
-        return super::console::open(store, global, super::console::Graph::SimulatedDemo).await;
+        return super::console::open(store, global, Rehearsal::Demo).await;
     }
     let counts = store.summary(&Filter::default()).await?;
     let conferences = store.conferences().await?;
