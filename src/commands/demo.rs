@@ -14,6 +14,18 @@ use crate::store::{DatabaseUrl, Store};
 
 pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<i32, CliError> {
     let path = demo_path(args)?;
+    // Any file named with --db must be one calsync generated: the demo's simulated Graph writes
+    // its rows, and --reset deletes it. (The default path is calsync's own data directory, whose
+    // demo may predate the marker.)
+    let foreign = args.db.is_some() && path.exists() && !is_demo_file(&path).await;
+    if foreign && (args.reset || !args.print_url) {
+        return Err(CliError::unusable(format!(
+            "{} is not a demo database calsync created (it has no demo marker): `calsync demo` \
+             does not {} it; use `calsync --database-url` to work on it",
+            path.display(),
+            if args.reset { "remove" } else { "open" }
+        )));
+    }
     if args.reset {
         demo::remove(&path).map_err(CliError::unusable)?;
     }
@@ -77,6 +89,14 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<i32, CliError> 
 }
 
 const DEFAULT_SELECTIONS: u64 = 2000;
+
+/// Whether the file at `path` is an LMS database that carries calsync's demo marker.
+async fn is_demo_file(path: &std::path::Path) -> bool {
+    match Store::open(&DatabaseUrl::Sqlite(path.to_path_buf()), &store_options()).await {
+        Ok(store) => demo::is_demo(&store).await.unwrap_or(false),
+        Err(_) => false,
+    }
+}
 
 fn demo_path(args: &DemoArgs) -> Result<PathBuf, CliError> {
     let path = match &args.db {
