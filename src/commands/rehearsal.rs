@@ -59,11 +59,7 @@ impl Rehearsal {
 
     /// The audit row's scope: a simulated run says so, so nobody reads it as real work.
     pub fn audit_scope(self, scope: &str) -> String {
-        if self.simulated() {
-            format!("{scope} · simulated Graph")
-        } else {
-            scope.to_string()
-        }
+        crate::audit::run_scope(scope, self.simulated())
     }
 
     fn announcement(self, database: &str) -> Option<String> {
