@@ -98,11 +98,15 @@ async fn is_demo_file(path: &std::path::Path) -> bool {
     }
 }
 
+/// Where `calsync demo` keeps its database when no --db is given: calsync's own data directory.
+pub(super) fn default_demo_path() -> Option<PathBuf> {
+    data_dir().map(|dir| dir.join("demo.db"))
+}
+
 fn demo_path(args: &DemoArgs) -> Result<PathBuf, CliError> {
     let path = match &args.db {
         Some(path) => path.clone(),
-        None => data_dir()
-            .map(|dir| dir.join("demo.db"))
+        None => default_demo_path()
             .ok_or_else(|| CliError::unusable("no data directory on this system: use --db PATH"))?,
     };
     std::path::absolute(&path)

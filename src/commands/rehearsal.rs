@@ -33,7 +33,7 @@ impl Rehearsal {
         if let Some(named) = &args.simulated_graph_writes_to {
             ensure_names(named, store.url())?;
         }
-        let rehearsal = if demo::is_demo(store).await? {
+        let rehearsal = if demo::is_demo(store).await? || is_default_demo(store.url()) {
             Rehearsal::Demo
         } else if args.simulated_graph_writes_to.is_some() {
             Rehearsal::Named
@@ -152,6 +152,18 @@ impl GraphTarget {
             sim.shutdown().await;
         }
     }
+}
+
+/// The file `calsync demo` keeps in calsync's data directory is calsync's own, even when an
+/// older calsync made it before demos carried their marker.
+fn is_default_demo(url: &DatabaseUrl) -> bool {
+    let (DatabaseUrl::Sqlite(path), Some(default)) = (url, super::demo::default_demo_path()) else {
+        return false;
+    };
+    matches!(
+        (std::fs::canonicalize(path), std::fs::canonicalize(default)),
+        (Ok(a), Ok(b)) if a == b
+    )
 }
 
 /// `--simulated-graph-writes-to` must name the database in use: the same SQLite file, or the same

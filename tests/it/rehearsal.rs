@@ -294,3 +294,52 @@ async fn calsync_demo_neither_opens_nor_removes_a_database_it_did_not_create() {
     }
     assert_eq!(selection_rows(&db).await, before);
 }
+
+#[tokio::test]
+async fn the_demo_carries_its_marker_and_a_copy_without_it_is_not_a_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = demo(dir.path());
+    let path = dir.path().join("demo.db");
+    let marker = |p: &Path| -> i64 {
+        rusqlite::Connection::open(p)
+            .unwrap()
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(marker(&path), calsync::demo::DEMO_APPLICATION_ID);
+    let run = on(&url, &["sync", "--dry-run"], &NO_REAL_GRAPH);
+    assert!(run.stderr.contains(DEMO_NOTE), "{}", run.stderr);
+
+    // The same rows without the marker: calsync did not create this one as a demo.
+    let copy = dir.path().join("copy.db");
+    std::fs::copy(&path, &copy).unwrap();
+    rusqlite::Connection::open(&copy)
+        .unwrap()
+        .pragma_update(None, "application_id", 0)
+        .unwrap();
+    let copy_url = format!("sqlite:///{}", copy.display());
+    let run = on(&copy_url, &["sync", "--simulated-graph"], &NO_REAL_GRAPH);
+    assert!(run.stderr.contains(DRY_RUN_NOTE), "{}", run.stderr);
+    assert!(run.stdout.contains("=== DRY RUN MODE ==="));
+}
+
+#[tokio::test]
+async fn an_older_demo_in_calsyncs_data_directory_is_still_the_demo() {
+    let data = tempfile::tempdir().unwrap();
+    let env = [("XDG_DATA_HOME", data.path().to_str().unwrap())];
+    let created = calsync(&["demo", "--selections", "200", "--print-url"], &env);
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let url = created.stdout.trim().to_string();
+    let path = PathBuf::from(url.trim_start_matches("sqlite://"));
+    assert!(path.starts_with(data.path()), "{url}");
+    // As an older calsync left it: no marker.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "application_id", 0)
+        .unwrap();
+    let mut env = NO_REAL_GRAPH.to_vec();
+    env.push(("XDG_DATA_HOME", data.path().to_str().unwrap()));
+    let run = on(&url, &["verify", "--json"], &env);
+    assert!(run.stderr.contains(DEMO_NOTE), "{}", run.stderr);
+    assert_eq!(summary_of(&run)["simulated_graph"], true);
+}
