@@ -263,7 +263,12 @@ on_both_backends! {
         assert_one_line_error(&wrong, "--simulated-graph-writes-to");
         assert_eq!(selection_rows(&db).await, before);
 
-        let run = on(&url, &["sync", "--all", "--simulated-graph-writes-to", &url, "--json"], &NO_REAL_GRAPH);
+        // The same database in another form: the bare file path, or the server without sslmode.
+        let named = match backend {
+            Backend::Sqlite => db.sqlite_path().display().to_string(),
+            Backend::Postgres => url.trim_end_matches("?sslmode=disable").to_string(),
+        };
+        let run = on(&url, &["sync", "--all", "--simulated-graph-writes-to", &named, "--json"], &NO_REAL_GRAPH);
         assert!(run.stderr.contains("as --simulated-graph-writes-to says"), "{}", run.stderr);
         let summary = summary_of(&run);
         assert_eq!((summary["dry_run"].as_bool(), summary["simulated_graph"].as_bool()), (Some(false), Some(true)));
