@@ -11,6 +11,7 @@ mod http_client;
 mod ics;
 mod lifecycle;
 mod reconcile;
+mod rehearsal;
 mod sim_server;
 mod snapshots;
 mod store;
