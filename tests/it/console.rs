@@ -73,6 +73,7 @@ pub fn selection(id: i64, failed: bool) -> Selection {
         },
         fingerprint: String::new(),
         stale: false,
+        recorded: Default::default(),
     }
 }
 
