@@ -70,7 +70,10 @@ pub(crate) fn on_create(
     }
     let meeting = OnlineMeeting::new(token);
     let content = body_content(fields).unwrap_or_default();
-    set_body(fields, &document(&format!("{content}\r\n{}", meeting.block)));
+    set_body(
+        fields,
+        &document(&format!("{content}\r\n{}", meeting.block)),
+    );
     Some(meeting)
 }
 
@@ -121,7 +124,11 @@ fn set_body(fields: &mut Map<String, Value>, content: &str) {
 
 /// The body as Exchange stores HTML: a whole document (the documented responses show it).
 fn document(content: &str) -> String {
-    if content.trim_start().to_ascii_lowercase().starts_with("<html") {
+    if content
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("<html")
+    {
         return content.to_string();
     }
     format!(
@@ -178,7 +185,11 @@ mod tests {
         let body = content(&fields);
         assert!(body.starts_with("<html>") && body.contains("<p>Welcome</p>"));
         assert!(body.contains(&meeting.block));
-        assert!(meeting.block.contains(&format!("href=\"{}\"", meeting.join_url)));
+        assert!(
+            meeting
+                .block
+                .contains(&format!("href=\"{}\"", meeting.join_url))
+        );
         assert!(
             meeting
                 .join_url
@@ -250,7 +261,8 @@ mod tests {
         // Graph docs: concepts/outlook-calendar-online-meetings.md — "Update a meeting to
         // enable attendees to meet online".
         let mut meeting = None;
-        let patch = map(json!({"isOnlineMeeting": true, "onlineMeetingProvider": "teamsForBusiness"}));
+        let patch =
+            map(json!({"isOnlineMeeting": true, "onlineMeetingProvider": "teamsForBusiness"}));
         let mut fields = map(json!({"body": {"content": "<p>Old</p>"}}));
         on_update(&mut meeting, &patch, &mut fields, "tok12");
         let m = meeting.expect("now online");

@@ -429,8 +429,15 @@ impl Engine {
             .filter(|id| selection.sync.calendar_added && !id.trim().is_empty())
         {
             let recorded = selection.recorded.sent_body_digest.as_deref();
-            match meeting::update_in_place(graph, &credentials, mailbox, event_id, &update, recorded)
-                .await
+            match meeting::update_in_place(
+                graph,
+                &credentials,
+                mailbox,
+                event_id,
+                &update,
+                recorded,
+            )
+            .await
             {
                 Ok(Some(updated)) => return Ok(window.updated(updated, SyncAction::Updated)),
                 Ok(None) => {

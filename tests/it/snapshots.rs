@@ -243,7 +243,7 @@ fn error_detail() {
         };
         app.report(Report::Selection(
             generation,
-            Ok(Some(hostile(selection(id, true)))),
+            Ok(Some(Box::new(hostile(selection(id, true))))),
         ));
         app
     });
@@ -262,7 +262,7 @@ fn detail_of_an_added_teams_selection_shows_its_join_url() {
             "https://teams.microsoft.com/l/meetup-join/19%3ameeting_NzIy%40thread.v2/0?context=%7b%22Tid%22%3a%2272f9%22%7d\u{1b}[2J"
                 .into(),
         );
-        app.report(Report::Selection(generation, Ok(Some(added))));
+        app.report(Report::Selection(generation, Ok(Some(Box::new(added)))));
         app
     });
 }

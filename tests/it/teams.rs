@@ -40,7 +40,9 @@ fn teams_event(content: &str) -> Value {
 }
 
 fn join_url(event: &Value) -> Option<String> {
-    event["onlineMeeting"]["joinUrl"].as_str().map(str::to_string)
+    event["onlineMeeting"]["joinUrl"]
+        .as_str()
+        .map(str::to_string)
 }
 
 fn content_of(event: &Value) -> &str {
@@ -59,7 +61,10 @@ fn event_by_id(world_events: &[Value], id: &str) -> Value {
 /// An online meeting as the simulator keeps it: on, with the join URL it had at first, and
 /// the join link still in the body.
 fn assert_meeting_kept(event: &Value, join: &str) {
-    assert_eq!(event["isOnlineMeeting"], true, "meeting turned off: {event}");
+    assert_eq!(
+        event["isOnlineMeeting"], true,
+        "meeting turned off: {event}"
+    );
     assert_eq!(join_url(event).as_deref(), Some(join), "{event}");
     assert!(content_of(event).contains(join), "the block is in the body");
 }
