@@ -23,6 +23,8 @@ const LEA: &str = "lea.learner@example.org";
 const INES: &str = "ines.tutor@example.org";
 /// The event the fixture's selection 1 says the LMS created for Ines.
 const INES_EVENT: &str = "AAMkAGFixtureEventId00001=";
+/// The event of the fixture's selection 3 (Ines, slot 2 of the same Teams conference).
+const INES_PLAIN_EVENT: &str = "AAMkAGFixtureEventId00003=";
 
 fn credentials() -> Credentials {
     Credentials::new(TENANT, CLIENT_ID, SECRET)
@@ -37,6 +39,16 @@ fn teams_event(content: &str) -> Value {
         "isOnlineMeeting": true,
         "onlineMeetingProvider": "teamsForBusiness",
     })
+}
+
+/// An event of the Teams conference on which no online meeting was made.
+fn plain_event() -> Value {
+    let mut event = teams_event("<p>Bring your questions.</p>");
+    if let Some(object) = event.as_object_mut() {
+        object.remove("isOnlineMeeting");
+        object.remove("onlineMeetingProvider");
+    }
+    event
 }
 
 fn join_url(event: &Value) -> Option<String> {
@@ -122,7 +134,9 @@ async fn the_simulator_turns_a_meeting_off_when_a_patch_drops_its_block() {
 }
 
 /// Lea's Teams event made by calsync, and Ines's made by the LMS (under the id selection 1
-/// holds), both as Exchange stores an online meeting; returns their join URLs.
+/// holds), both as Exchange stores an online meeting; returns their join URLs. Ines's event of
+/// selection 3 is one the LMS made without a meeting (a Teams conference whose organiser had no
+/// Teams licence).
 async fn teams_events_in_both_mailboxes(
     db: &TestDb,
     sim: &calsync::sim::SimHandle,
@@ -139,6 +153,9 @@ async fn teams_events_in_both_mailboxes(
             Some(INES_EVENT),
             &teams_event("<p>Bring your questions.</p>"),
         )
+        .expect("plant");
+    state
+        .plant_event_with_id(INES, Some(INES_PLAIN_EVENT), &plain_event())
         .expect("plant");
     let ines_join = join_url(&event_by_id(&state.events(INES), INES_EVENT)).expect("join URL");
     (lea_join, ines_join)
@@ -169,6 +186,13 @@ on_both_backends! {
             assert!(content_of(event).contains("Bring two questions."), "the new description went through");
             assert!(!content_of(event).contains("Bring your questions."), "the old one is gone");
         }
+        // isOnlineMeeting goes only on creates: an update never makes a meeting of an event
+        // that has none (the simulator would, as Graph documents for a PATCH).
+        let plain = event_by_id(&state.events(INES), INES_PLAIN_EVENT);
+        assert_eq!(plain["subject"], "Induction Q&A (moved)", "updated in place");
+        assert_eq!(plain["isOnlineMeeting"], false, "{plain}");
+        assert!(plain["onlineMeeting"].is_null());
+        assert_eq!(state.events(INES).len(), 2, "no event was created for Ines");
     }
 }
 
@@ -180,6 +204,7 @@ on_both_backends! {
         let sim = SimServer::start(sim_config()).await.expect("sim");
         let (lea_join, _) = teams_events_in_both_mailboxes(&db, &sim).await;
         let before = sim.state().events(LEA)[0].clone();
+        let requests_before = sim.state().mailbox_stats(LEA).requests;
 
         // The slot moves: the event is stale, its body is not.
         db.exec("UPDATE conferences_conferencetimeslot SET start_time = '10:45:00' WHERE id = 1").await;
@@ -190,6 +215,11 @@ on_both_backends! {
         assert_meeting_kept(&after, &lea_join);
         assert!(after["start"]["dateTime"].as_str().unwrap_or_default().starts_with("2025-12-15T10:45:00"), "{after}");
         assert_eq!(content_of(&after), content_of(&before), "the body Exchange holds was not sent again");
+        assert_eq!(
+            sim.state().mailbox_stats(LEA).requests - requests_before,
+            1,
+            "one PATCH without a body, and no read of the body first"
+        );
 
         // Then the description changes: the new content goes out with the block kept.
         db.exec("UPDATE conferences_conference SET description = '<p>Read the handbook first.</p>' WHERE id = 1; \
