@@ -10,6 +10,7 @@ mod graph_client;
 mod ics;
 mod lifecycle;
 mod reconcile;
+mod rehearsal;
 mod sim_server;
 mod snapshots;
 mod store;
