@@ -8,7 +8,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::credentials::{Holder, RunCredentials};
-use super::meeting::{self, Updated};
+use super::meeting::{self, Sent};
 use super::payload::{PayloadOptions, TAG_PROPERTY_ID, event_payload, tag_for, transaction_id};
 use super::reconcile::{ReconcileOptions, Reconciler};
 use super::verify::{Verifier, VerifyOptions};
@@ -439,7 +439,7 @@ impl Engine {
             )
             .await
             {
-                Ok(Some(updated)) => return Ok(window.updated(updated, SyncAction::Updated)),
+                Ok(Some(sent)) => return Ok(window.written(sent, SyncAction::Updated)),
                 Ok(None) => {
                     generation = 1;
                     ledger.push(LedgerChange::Mark {
@@ -461,23 +461,23 @@ impl Engine {
             && let Some(found) = self
                 .find_tagged(&credentials, mailbox, selection.id)
                 .await?
-            && let Some(updated) =
+            && let Some(sent) =
                 meeting::update_in_place(graph, &credentials, mailbox, &found.id, &update, None)
                     .await
                     .map_err(|e| e.operator_text())?
         {
-            return Ok(window.updated(updated, SyncAction::Adopted));
+            return Ok(window.written(sent, SyncAction::Adopted));
         }
 
         let transaction = transaction_id(selection, generation);
         let create = event_payload(selection, &window, options, Some(&transaction));
         let sent_digest = meeting::body_content(&create).map(body_digest);
-        let created = |event: EventInfo| Updated {
+        let created = |event: EventInfo| Sent {
             event,
             body_digest: sent_digest.clone(),
         };
         match graph.create_event(&credentials, mailbox, &create).await {
-            Ok(event) => Ok(window.updated(created(event), SyncAction::Created)),
+            Ok(event) => Ok(window.written(created(event), SyncAction::Created)),
             Err(e) if e.kind == ErrorKind::Ambiguous => {
                 // The create may have reached the mailbox: look before creating again.
                 if let Some(found) = self
@@ -485,17 +485,17 @@ impl Engine {
                     .await?
                 {
                     // Which body it was made with is not known: the next update reads it.
-                    let adopted = Updated {
+                    let adopted = Sent {
                         event: found,
                         body_digest: None,
                     };
-                    return Ok(window.updated(adopted, SyncAction::Adopted));
+                    return Ok(window.written(adopted, SyncAction::Adopted));
                 }
                 // Same transactionId: should the first create surface late, Graph dedups it.
                 graph
                     .create_event(&credentials, mailbox, &create)
                     .await
-                    .map(|event| window.updated(created(event), SyncAction::Created))
+                    .map(|event| window.written(created(event), SyncAction::Created))
                     .map_err(|e| e.operator_text())
             }
             Err(e) => Err(e.operator_text()),
@@ -562,13 +562,13 @@ struct Written {
 }
 
 impl SlotWindow {
-    fn updated(&self, updated: Updated, action: SyncAction) -> Written {
+    fn written(&self, sent: Sent, action: SyncAction) -> Written {
         Written {
-            event_id: updated.event.id,
+            event_id: sent.event.id,
             action,
             window: self.clone(),
-            teams_join_url: updated.event.online_meeting_join_url,
-            body_digest: updated.body_digest,
+            teams_join_url: sent.event.online_meeting_join_url,
+            body_digest: sent.body_digest,
         }
     }
 }

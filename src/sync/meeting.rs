@@ -20,8 +20,8 @@ const CREATE_ONLY: [&str; 3] = ["isOnlineMeeting", "onlineMeetingProvider", "tra
 /// enough to recognise it).
 const DIVIDER_RUN: &str = "______________________________";
 
-/// An event as updated.
-pub struct Updated {
+/// An event as written (created or updated) and answered by Graph.
+pub struct Sent {
     pub event: EventInfo,
     /// Digest of calsync's body content when it was sent (or is known unchanged); `None` when
     /// the body was left alone because its meeting block could not be kept.
@@ -43,7 +43,7 @@ pub async fn update_in_place(
     event_id: &str,
     payload: &Value,
     recorded: Option<&str>,
-) -> Result<Option<Updated>, GraphError> {
+) -> Result<Option<Sent>, GraphError> {
     let mut patch = payload.clone();
     if let Some(object) = patch.as_object_mut() {
         for key in CREATE_ONLY {
@@ -80,7 +80,7 @@ pub async fn update_in_place(
         .update_event(credentials, mailbox, event_id, &patch)
         .await
     {
-        Ok(event) => Ok(Some(Updated { event, body_digest })),
+        Ok(event) => Ok(Some(Sent { event, body_digest })),
         Err(e) if e.kind == crate::graph::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
