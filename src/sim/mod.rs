@@ -9,6 +9,7 @@ mod detours;
 mod events;
 mod graph_api;
 mod http;
+mod online_meeting;
 mod rng;
 mod state;
 mod timezones;

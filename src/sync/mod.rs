@@ -5,6 +5,7 @@
 
 pub mod credentials;
 mod engine;
+mod meeting;
 pub mod payload;
 pub mod reconcile;
 pub mod verify;
