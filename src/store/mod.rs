@@ -3,6 +3,7 @@
 
 mod claims;
 mod lifecycle;
+mod meetings;
 pub mod own;
 mod pg_tls;
 mod pgpass;
@@ -128,7 +129,9 @@ impl Store {
             Backend::Sqlite(_) => Dialect::SQLITE,
             Backend::Postgres(_) => Dialect::POSTGRES,
         };
-        engine.with_ledger(self.has_ledger())
+        engine
+            .with_ledger(self.has_ledger())
+            .with_meetings(self.has_meeting_records())
     }
 
     async fn query<T: Send + 'static>(
@@ -395,7 +398,7 @@ impl Store {
                 statements.extend(
                     ledger
                         .iter()
-                        .map(|change| own::ledger_change(dialect, change)),
+                        .filter_map(|change| own::ledger_change(dialect, change)),
                 );
             }
         }
@@ -525,6 +528,21 @@ impl Store {
             Backend::Postgres(b) => Ok(Claims::session(
                 b.open_session(&claims::session_name()).await?,
             )),
+        }
+    }
+
+    /// The SQLite file's application id (`PRAGMA application_id`: 0 unless a program stamped
+    /// its file); None on PostgreSQL, whose databases carry no such header.
+    pub async fn application_id(&self) -> Result<Option<i64>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(b) => {
+                let sql = Sql {
+                    text: "PRAGMA application_id".to_string(),
+                    params: Vec::new(),
+                };
+                Ok(b.query(sql, sql::map_id).await?.into_iter().next())
+            }
+            Backend::Postgres(_) => Ok(None),
         }
     }
 

@@ -5,10 +5,12 @@
 
 pub mod credentials;
 mod engine;
+mod meeting;
 pub mod payload;
 pub mod reconcile;
 pub mod verify;
 mod writer;
+pub mod zones;
 
 use std::time::Duration;
 

@@ -1252,7 +1252,7 @@ impl App {
                     {
                         *pending = None;
                         match result {
-                            Ok(s) => *selection = s.map(Box::new),
+                            Ok(s) => *selection = s,
                             Err(e) => self.message = Some(e),
                         }
                         break;
