@@ -82,6 +82,15 @@ async fn status_json_lists_every_row_and_flags_the_malformed_ones() {
             "{id} is readable"
         );
     }
+    // The same keys as every other row, and one more.
+    let keys = |line: &serde_json::Value| -> BTreeSet<String> {
+        line.as_object().unwrap().keys().cloned().collect()
+    };
+    let mut expected = keys(by_id(&lines, 1));
+    expected.insert("malformed".to_string());
+    for id in [4, 5, 7, 9, 10] {
+        assert_eq!(keys(by_id(&lines, id)), expected, "selection {id}");
+    }
     let four = by_id(&lines, 4);
     assert_eq!(four["slot_date"], "2026-13-45", "shown as stored");
     assert_eq!(four["slot_start"], "01:30:00");
@@ -328,4 +337,19 @@ async fn doctor_names_the_malformed_slots_and_slot_lists_go_on() {
     );
     let conferences = store.conferences().await.unwrap();
     assert_eq!(conferences.len(), 3);
+}
+
+/// Why the tests above are SQLite's alone: PostgreSQL refuses every one of those values.
+#[tokio::test]
+async fn postgresql_cannot_store_such_rows() {
+    let db = TestDb::with_fixture(Backend::Postgres).await;
+    let client = crate::support::pg_connect(&db.url_string()).await;
+    for statement in [
+        "UPDATE conferences_conferencetimeslot SET date = '2026-13-45' WHERE id = 3",
+        "UPDATE conferences_conferencetimeslot SET start_time = NULL WHERE id = 3",
+        "UPDATE conferences_conferencetimeslotselection SET selected_at = 'last Tuesday' WHERE id = 5",
+        "UPDATE conferences_conferencetimeslotselection SET calendar_add_attempted_at = 'soon' WHERE id = 7",
+    ] {
+        assert!(client.batch_execute(statement).await.is_err(), "{statement}");
+    }
 }
