@@ -22,6 +22,11 @@ pub fn calsync(args: &[&str], env: &[(&str, &str)]) -> Run {
         .args(args)
         .env_remove("DATABASE_URL")
         .env_remove("CALSYNC_CONFIG")
+        // libpq's variables, which calsync honours, must come from the test alone.
+        .env_remove("PGPASSWORD")
+        .env_remove("PGPASSFILE")
+        .env_remove("PGSSLMODE")
+        .env_remove("PGSSLROOTCERT")
         .env("XDG_CONFIG_HOME", home.path().join("config"))
         .env("XDG_DATA_HOME", home.path().join("data"))
         .env("HOME", home.path())

@@ -350,6 +350,9 @@ async fn postgresql_cannot_store_such_rows() {
         "UPDATE conferences_conferencetimeslotselection SET selected_at = 'last Tuesday' WHERE id = 5",
         "UPDATE conferences_conferencetimeslotselection SET calendar_add_attempted_at = 'soon' WHERE id = 7",
     ] {
-        assert!(client.batch_execute(statement).await.is_err(), "{statement}");
+        assert!(
+            client.batch_execute(statement).await.is_err(),
+            "{statement}"
+        );
     }
 }
