@@ -269,6 +269,27 @@ async fn verify_full_sends_the_password_only_to_the_certified_host() {
     }
     // require encrypts without checking, as libpq does: the same server is accepted.
     listed(&status(&url("127.0.0.1", "require", &wrong_ca)));
+    // The LMS's own variables, the password from PGPASSWORD (not argv), TLS from libpq's.
+    let port_text = port.to_string();
+    let lms_env = |root: &Path| {
+        let root = root.to_str().unwrap().to_string();
+        calsync(
+            &["status", "--json"],
+            &[
+                ("AWS_DB_HOST", "localhost"),
+                ("AWS_DB_PORT", &port_text),
+                ("AWS_DB_NAME", "postgres"),
+                ("AWS_DB_USER", "postgres"),
+                ("PGPASSWORD", PASSWORD),
+                ("PGSSLMODE", "verify-full"),
+                ("PGSSLROOTCERT", &root),
+            ],
+        )
+    };
+    listed(&lms_env(&ca));
+    let refused = lms_env(&wrong_ca);
+    assert_one_line_error(&refused, "invalid peer certificate: UnknownIssuer");
+    assert!(refused.stderr.contains("(no password was sent)"));
     // A CA file that holds no certificate.
     let empty = tempfile::NamedTempFile::new().unwrap();
     let no_ca = status(&url("localhost", "verify-full", empty.path()));
