@@ -8,6 +8,8 @@
 mod events;
 mod graph_api;
 mod http;
+mod ids;
+mod owner;
 mod rng;
 mod state;
 mod timezones;
