@@ -290,7 +290,7 @@ impl GraphClient {
         ))
     }
 
-    fn user_url(&self, mailbox: &str, rest: &str) -> Result<String, GraphError> {
+    pub(crate) fn user_url(&self, mailbox: &str, rest: &str) -> Result<String, GraphError> {
         if mailbox.trim().is_empty() {
             return Err(GraphError::invalid_input("the mailbox address is empty"));
         }

@@ -14,6 +14,7 @@ mod errors;
 pub(crate) mod ids;
 mod retry;
 mod token;
+mod translate;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +26,7 @@ pub use batch::{BatchRequest, BatchResponse, BatchSuccess, MAX_BATCH_ITEMS};
 pub use client::GraphClient;
 pub use errors::{ErrorKind, GraphError, GraphErrorInfo, OPERATOR_TEXT_MAX, Service};
 pub use retry::{RETRY_AFTER_CEILING, parse_retry_after};
+pub use translate::{IdFormat, MAX_TRANSLATE_IDS};
 
 /// Never more than this many requests in flight to one mailbox (Graph's limit).
 pub const MAILBOX_CONCURRENCY: usize = 4;

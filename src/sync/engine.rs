@@ -349,13 +349,24 @@ impl Engine {
         let (write, if_written) = match result {
             Ok(written) => {
                 ledger.push(LedgerChange::Record(ledger_entry(&selection, &written, at)));
+                // The row keeps the LMS's format (a REST id); the ledger the immutable id.
+                let column = super::lms_id::column_id(
+                    &self.inner.graph,
+                    run.credentials_for(&selection).ok().as_ref(),
+                    selection.email.trim(),
+                    &written.event_id,
+                    (written.action == SyncAction::Updated)
+                        .then_some(selection.sync.outlook_event_id.as_deref())
+                        .flatten(),
+                )
+                .await;
                 (
                     SyncWrite::Success {
-                        outlook_event_id: written.event_id.clone(),
+                        outlook_event_id: column.clone(),
                         at,
                     },
                     Outcome::Synced {
-                        event_id: written.event_id,
+                        event_id: column,
                         action: written.action,
                     },
                 )

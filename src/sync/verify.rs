@@ -226,7 +226,7 @@ impl Verifier {
         let requests = envelope
             .iter()
             .map(|(row, _)| {
-                BatchRequest::get_event(
+                BatchRequest::get_calendar_event(
                     row.id.to_string(),
                     row.email.trim(),
                     event_id_of(row).unwrap_or_default(),
@@ -238,12 +238,14 @@ impl Verifier {
                 .iter()
                 .zip(responses)
                 .map(|((row, _), response)| {
-                    let status = match response.outcome {
-                        Ok(_) => CheckStatus::Present,
-                        Err(e) if e.kind == ErrorKind::NotFound => CheckStatus::Missing,
-                        Err(e) => CheckStatus::Unchecked(e.operator_text()),
+                    let (status, seen_as) = match response.outcome {
+                        Ok(found) => (CheckStatus::Present, found.event().map(|e| e.id)),
+                        Err(e) if e.kind == ErrorKind::NotFound => (CheckStatus::Missing, None),
+                        Err(e) => (CheckStatus::Unchecked(e.operator_text()), None),
                     };
-                    Looked::of(row, status)
+                    let mut looked = Looked::of(row, status);
+                    looked.seen_as = seen_as;
+                    looked
                 })
                 .collect(),
             Err(e) => envelope
@@ -319,6 +321,9 @@ struct Looked {
     check: Check,
     /// The slot's window in UTC, as the event should have it (None: the slot's zone is bad).
     window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The id Graph answered with (the immutable id calsync asks for), which the ledger keeps:
+    /// the row's REST id changes when the event moves.
+    seen_as: Option<String>,
 }
 
 impl Looked {
@@ -339,6 +344,7 @@ impl Looked {
                 status,
             },
             window,
+            seen_as: None,
         }
     }
 
@@ -360,7 +366,10 @@ impl Looked {
                 conference_id: Some(check.conference_id),
                 slot_id: Some(check.slot_id),
                 mailbox: check.mailbox.clone(),
-                event_id: check.event_id.clone(),
+                event_id: self
+                    .seen_as
+                    .clone()
+                    .unwrap_or_else(|| check.event_id.clone()),
                 subject: check.label.conference_title.clone(),
                 sent_start: start,
                 sent_end: end,
