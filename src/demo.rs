@@ -1131,10 +1131,6 @@ pub async fn seed_simulator(
         if mailbox.is_empty() {
             continue;
         }
-        if n % 40 == 7 {
-            report.deleted_in_outlook += 1;
-            continue;
-        }
         let Some(event) = lms_event(
             &row.conference_title,
             row.slot_date,
@@ -1144,7 +1140,14 @@ pub async fn seed_simulator(
         ) else {
             continue;
         };
+        // The row holds the REST id the LMS got back (its calls send no `Prefer: IdType`).
         state.plant_event_with_id(mailbox, Some(event_id), &event)?;
+        if n % 40 == 7 {
+            // Deleted by its owner: now in Deleted Items, its immutable id unchanged.
+            state.delete_as_owner(mailbox, event_id);
+            report.deleted_in_outlook += 1;
+            continue;
+        }
         report.events += 1;
         if n % 30 == 11 {
             state.plant_event(mailbox, &event)?;

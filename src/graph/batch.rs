@@ -85,22 +85,6 @@ impl BatchRequest {
         }
     }
 
-    /// A GET of the event in the mailbox's calendar (`/calendar/events/{id}`): an event its
-    /// owner deleted, now in Deleted Items, is not there even by its immutable id.
-    pub fn get_calendar_event(id: impl Into<String>, mailbox: &str, event_id: &str) -> Self {
-        Self {
-            id: id.into(),
-            method: Method::GET,
-            url: format!(
-                "/users/{}/calendar/events/{}",
-                ids::encode_segment(mailbox),
-                ids::encode_segment(event_id)
-            ),
-            mailbox: mailbox.to_string(),
-            body: None,
-        }
-    }
-
     fn replay(&self) -> Replay {
         if self.method == Method::POST {
             Replay::for_create(self.body.as_ref())
@@ -110,9 +94,11 @@ impl BatchRequest {
     }
 }
 
+/// Under the calendar, like the create: an event its owner deleted sits in Deleted Items,
+/// where `/events/{id}` still reaches it by its immutable id, and it must count as gone.
 fn event_path(mailbox: &str, event_id: &str) -> String {
     format!(
-        "/users/{}/events/{}",
+        "/users/{}/calendar/events/{}",
         ids::encode_segment(mailbox),
         ids::encode_segment(event_id)
     )

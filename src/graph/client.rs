@@ -307,7 +307,9 @@ impl GraphClient {
         }
         self.user_url(
             mailbox,
-            &format!("/events/{}", ids::encode_segment(event_id)),
+            // The calendar's path, as for creates: `/events/{id}` also reaches an event its
+            // owner deleted (in Deleted Items, by its immutable id), which must count as gone.
+            &format!("/calendar/events/{}", ids::encode_segment(event_id)),
         )
     }
 
@@ -476,7 +478,7 @@ impl GraphClient {
         })
     }
 
-    /// `PATCH /users/{mailbox}/events/{id}` with only the properties to change.
+    /// `PATCH /users/{mailbox}/calendar/events/{id}` with only the properties to change.
     pub async fn update_event(
         &self,
         creds: &Credentials,
@@ -498,7 +500,7 @@ impl GraphClient {
         unreadable_event(reply, mailbox)
     }
 
-    /// `DELETE /users/{mailbox}/events/{id}`; 404 `ErrorItemNotFound` (or 410 Gone) is
+    /// `DELETE /users/{mailbox}/calendar/events/{id}`; 404 `ErrorItemNotFound` (or 410 Gone) is
     /// `AlreadyGone`.
     pub async fn delete_event(
         &self,
@@ -523,7 +525,7 @@ impl GraphClient {
         }
     }
 
-    /// `GET /users/{mailbox}/events/{id}`; `None` when the event does not exist.
+    /// `GET /users/{mailbox}/calendar/events/{id}`; `None` when the event does not exist.
     pub async fn get_event(
         &self,
         creds: &Credentials,

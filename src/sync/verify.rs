@@ -226,7 +226,7 @@ impl Verifier {
         let requests = envelope
             .iter()
             .map(|(row, _)| {
-                BatchRequest::get_calendar_event(
+                BatchRequest::get_event(
                     row.id.to_string(),
                     row.email.trim(),
                     event_id_of(row).unwrap_or_default(),
