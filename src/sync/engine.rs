@@ -449,6 +449,19 @@ impl Engine {
                         action: LedgerAction::Missing,
                         at: Utc::now(),
                     });
+                    // The ledger knows it by its immutable id, the row by its REST id.
+                    let store = &self.inner.store;
+                    for gone in
+                        super::lms_id::gone_in_ledger(store, graph, &credentials, mailbox, selection.id)
+                            .await
+                    {
+                        ledger.push(LedgerChange::Mark {
+                            mailbox: mailbox.to_lowercase(),
+                            event_id: gone,
+                            action: LedgerAction::Missing,
+                            at: Utc::now(),
+                        });
+                    }
                 }
                 Err(e) => return Err(e.operator_text()),
             }

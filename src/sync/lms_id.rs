@@ -37,3 +37,32 @@ pub(super) async fn column_id(
         Err(_) => immutable.to_string(),
     }
 }
+
+/// The ledger's ids (immutable) of `selection_id`'s live events in `mailbox` that Graph no
+/// longer knows. Called when the row's own id answered 404: the ledger names that event in the
+/// other format, and a gone event cannot be translated, so what is gone is asked instead. An
+/// event that still exists is left alone (it is another one, for reconcile to judge).
+pub(super) async fn gone_in_ledger(
+    store: &crate::store::Store,
+    graph: &GraphClient,
+    credentials: &Credentials,
+    mailbox: &str,
+    selection_id: i64,
+) -> Vec<String> {
+    let Ok(rows) = store.ledger_of_selection(selection_id).await else {
+        return Vec::new();
+    };
+    let alive: Vec<String> = rows
+        .into_iter()
+        .filter(|r| r.deleted_at.is_none() && r.mailbox.eq_ignore_ascii_case(mailbox))
+        .map(|r| r.event_id)
+        .collect();
+    if alive.is_empty() {
+        return Vec::new();
+    }
+    match super::event_ids::MailboxIds::resolve(graph, credentials, mailbox, alive.iter().map(String::as_str)).await {
+        Ok(known) => alive.into_iter().filter(|id| !known.exists(id)).collect(),
+        // Unknown is not gone: the next verify or reconcile finds out.
+        Err(_) => Vec::new(),
+    }
+}
