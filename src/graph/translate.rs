@@ -53,7 +53,14 @@ impl GraphClient {
             });
             // A function that changes nothing: safe to send again.
             let reply = self
-                .call(creds, mailbox, Method::POST, &url, Some(&body), Replay::Safe)
+                .call(
+                    creds,
+                    mailbox,
+                    Method::POST,
+                    &url,
+                    Some(&body),
+                    Replay::Safe,
+                )
                 .await?;
             let results = reply
                 .body

@@ -32,7 +32,8 @@ pub(crate) enum IdType {
 pub(crate) fn prefer_id_type<'a>(values: impl Iterator<Item = &'a str>) -> IdType {
     let immutable = values.flat_map(|v| v.split(',')).any(|pref| {
         pref.trim().split_once('=').is_some_and(|(name, value)| {
-            name.trim().eq_ignore_ascii_case("IdType") && value.trim().trim_matches('"') == "ImmutableId"
+            name.trim().eq_ignore_ascii_case("IdType")
+                && value.trim().trim_matches('"') == "ImmutableId"
         })
     });
     if immutable {
@@ -106,7 +107,9 @@ fn id_format(value: Option<&Value>) -> Result<IdType, ApiError> {
         Some(other @ ("entryId" | "ewsId" | "immutableEntryId")) => Err(ApiError::new(
             400,
             "BadRequest",
-            format!("The simulated Graph translates only restId and restImmutableEntryId, not '{other}'."),
+            format!(
+                "The simulated Graph translates only restId and restImmutableEntryId, not '{other}'."
+            ),
         )),
         Some(other) => Err(ApiError::new(
             400,
@@ -137,9 +140,9 @@ pub(crate) fn translate(inner: &Inner, key: &str, body: Option<&Value>) -> Reply
 }
 
 fn translated(inner: &Inner, key: &str, body: Option<&Value>) -> Result<Vec<Value>, ApiError> {
-    let body = body.and_then(Value::as_object).ok_or_else(|| {
-        ApiError::new(400, "BadRequest", "Empty Payload. JSON content expected.")
-    })?;
+    let body = body
+        .and_then(Value::as_object)
+        .ok_or_else(|| ApiError::new(400, "BadRequest", "Empty Payload. JSON content expected."))?;
     let inputs = body
         .get("inputIds")
         .and_then(Value::as_array)
@@ -148,7 +151,10 @@ fn translated(inner: &Inner, key: &str, body: Option<&Value>) -> Result<Vec<Valu
         return Err(ApiError::new(
             400,
             "BadRequest",
-            format!("inputIds holds {} ids; at most {MAX_TRANSLATE_IDS} are allowed.", inputs.len()),
+            format!(
+                "inputIds holds {} ids; at most {MAX_TRANSLATE_IDS} are allowed.",
+                inputs.len()
+            ),
         ));
     }
     let source = id_format(body.get("sourceIdType"))?;
@@ -157,9 +163,9 @@ fn translated(inner: &Inner, key: &str, body: Option<&Value>) -> Result<Vec<Valu
     inputs
         .iter()
         .map(|input| {
-            let id = input.as_str().ok_or_else(|| {
-                ApiError::new(400, "BadRequest", "inputIds must be strings.")
-            })?;
+            let id = input
+                .as_str()
+                .ok_or_else(|| ApiError::new(400, "BadRequest", "inputIds must be strings."))?;
             let found = stored.iter().find(|e| shown_id(e, source) == id);
             let mut result = Map::new();
             result.insert("sourceId".into(), json!(id));

@@ -201,7 +201,9 @@ impl SimState {
             .lock()
             .mailboxes
             .get(&address.to_lowercase())
-            .map_or(0, |m| m.events.iter().filter(|e| ids::reaches(e, false)).count())
+            .map_or(0, |m| {
+                m.events.iter().filter(|e| ids::reaches(e, false)).count()
+            })
     }
 
     /// Queues a one-shot fault.

@@ -451,9 +451,14 @@ impl Engine {
                     });
                     // The ledger knows it by its immutable id, the row by its REST id.
                     let store = &self.inner.store;
-                    for gone in
-                        super::lms_id::gone_in_ledger(store, graph, &credentials, mailbox, selection.id)
-                            .await
+                    for gone in super::lms_id::gone_in_ledger(
+                        store,
+                        graph,
+                        &credentials,
+                        mailbox,
+                        selection.id,
+                    )
+                    .await
                     {
                         ledger.push(LedgerChange::Mark {
                             mailbox: mailbox.to_lowercase(),

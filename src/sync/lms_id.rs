@@ -26,7 +26,13 @@ pub(super) async fn column_id(
     };
     let asked = [immutable.to_string()];
     match graph
-        .translate_ids(credentials, mailbox, &asked, IdFormat::Immutable, IdFormat::Rest)
+        .translate_ids(
+            credentials,
+            mailbox,
+            &asked,
+            IdFormat::Immutable,
+            IdFormat::Rest,
+        )
         .await
     {
         Ok(mut translated) => translated
@@ -60,7 +66,14 @@ pub(super) async fn gone_in_ledger(
     if alive.is_empty() {
         return Vec::new();
     }
-    match super::event_ids::MailboxIds::resolve(graph, credentials, mailbox, alive.iter().map(String::as_str)).await {
+    match super::event_ids::MailboxIds::resolve(
+        graph,
+        credentials,
+        mailbox,
+        alive.iter().map(String::as_str),
+    )
+    .await
+    {
         Ok(known) => alive.into_iter().filter(|id| !known.exists(id)).collect(),
         // Unknown is not gone: the next verify or reconcile finds out.
         Err(_) => Vec::new(),

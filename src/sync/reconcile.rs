@@ -568,9 +568,9 @@ impl Reconciler {
                 .iter()
                 .filter(|(record, gone)| {
                     *gone
-                        && !pointers
-                            .iter()
-                            .any(|p| p.outlook_event_id.as_deref() == Some(record.event_id.as_str()))
+                        && !pointers.iter().any(|p| {
+                            p.outlook_event_id.as_deref() == Some(record.event_id.as_str())
+                        })
                 })
                 .map(|(record, gone)| ledger_finding(record, *gone, &pointers))
                 .collect();
@@ -684,7 +684,9 @@ impl Reconciler {
 
         let mut findings: Vec<Finding> = orphans
             .iter()
-            .filter(|(record, gone)| proven_orphan(record, *gone, mailbox, pointers, &ids, &rows_point))
+            .filter(|(record, gone)| {
+                proven_orphan(record, *gone, mailbox, pointers, &ids, &rows_point)
+            })
             .map(|(record, gone)| ledger_finding(record, *gone, pointers))
             .collect();
         let mut reported: HashSet<String> = findings.iter().map(|f| ids.key(&f.event_id)).collect();
@@ -719,7 +721,6 @@ impl Reconciler {
         }
         Ok(findings)
     }
-
 }
 
 /// Where a mailbox's events were seen, with what their ids are compared through.

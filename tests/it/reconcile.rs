@@ -108,7 +108,9 @@ fn plant_lms_event_for_slot_1(sim: &SimHandle) -> String {
 
 /// The immutable id calsync's requests get back for the event the LMS (or a row) knows as `id`.
 fn as_calsync_sees(sim: &SimHandle, id: &str) -> String {
-    sim.state().immutable_id_of(LEA, id).expect("the event exists")
+    sim.state()
+        .immutable_id_of(LEA, id)
+        .expect("the event exists")
 }
 
 fn cli(db: &TestDb, sim: &SimHandle, args: &[&str]) -> Run {

@@ -47,7 +47,10 @@ async fn token(sim: &SimHandle) -> String {
         .json()
         .await
         .expect("token JSON");
-    reply["access_token"].as_str().expect("access_token").to_string()
+    reply["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
 }
 
 /// One Graph call; `prefer` is the `Prefer` header, if any.
@@ -131,23 +134,58 @@ async fn responses_use_the_id_format_prefer_asks_for_and_paths_take_either() {
     let token = token(&sim).await;
     let rest = create_as_the_lms(&sim, &token).await;
 
-    let (status, by_rest) = call(&sim, &token, reqwest::Method::GET, &event_path("events", &rest), Some(IMMUTABLE), None).await;
+    let (status, by_rest) = call(
+        &sim,
+        &token,
+        reqwest::Method::GET,
+        &event_path("events", &rest),
+        Some(IMMUTABLE),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let immutable = by_rest["id"].as_str().expect("id").to_string();
-    assert_ne!(immutable, rest, "the two formats of one item are different strings");
+    assert_ne!(
+        immutable, rest,
+        "the two formats of one item are different strings"
+    );
 
     // Without the header the next request is answered in the default format again.
-    let (_, plain) = call(&sim, &token, reqwest::Method::GET, &event_path("calendar/events", &immutable), None, None).await;
+    let (_, plain) = call(
+        &sim,
+        &token,
+        reqwest::Method::GET,
+        &event_path("calendar/events", &immutable),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(plain["id"], rest.as_str());
     let (status, patched) = call(
-        &sim, &token, reqwest::Method::PATCH, &event_path("events", &immutable),
-        Some("outlook.timezone=\"UTC\", IdType=\"ImmutableId\""), Some(json!({"subject": "Moved"})),
-    ).await;
+        &sim,
+        &token,
+        reqwest::Method::PATCH,
+        &event_path("events", &immutable),
+        Some("outlook.timezone=\"UTC\", IdType=\"ImmutableId\""),
+        Some(json!({"subject": "Moved"})),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!((patched["id"].as_str(), patched["subject"].as_str()), (Some(immutable.as_str()), Some("Moved")));
+    assert_eq!(
+        (patched["id"].as_str(), patched["subject"].as_str()),
+        (Some(immutable.as_str()), Some("Moved"))
+    );
 
     // Case-sensitive: the same letters in another case name nothing.
-    let (status, _) = call(&sim, &token, reqwest::Method::GET, &event_path("events", &rest.to_lowercase()), None, None).await;
+    let (status, _) = call(
+        &sim,
+        &token,
+        reqwest::Method::GET,
+        &event_path("events", &rest.to_lowercase()),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Collections answer in the asked format too, and $batch items carry their own header.
@@ -166,13 +204,35 @@ async fn responses_use_the_id_format_prefer_asks_for_and_paths_take_either() {
     ).await;
     assert_eq!(status, StatusCode::OK);
     let responses = batch["responses"].as_array().expect("responses");
-    let item = |id: &str| responses.iter().find(|r| r["id"] == id).expect("item").clone();
+    let item = |id: &str| {
+        responses
+            .iter()
+            .find(|r| r["id"] == id)
+            .expect("item")
+            .clone()
+    };
     assert_eq!(item("1")["body"]["id"], immutable.as_str());
     assert_eq!(item("2")["body"]["id"], rest.as_str());
 
-    let (status, _) = call(&sim, &token, reqwest::Method::DELETE, &event_path("events", &immutable), None, None).await;
+    let (status, _) = call(
+        &sim,
+        &token,
+        reqwest::Method::DELETE,
+        &event_path("events", &immutable),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = call(&sim, &token, reqwest::Method::GET, &event_path("events", &rest), None, None).await;
+    let (status, _) = call(
+        &sim,
+        &token,
+        reqwest::Method::GET,
+        &event_path("events", &rest),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -186,7 +246,14 @@ async fn translate_exchange_ids_converts_both_ways_within_the_documented_limit()
     let first = create_as_the_lms(&sim, &token).await;
     let second = create_as_the_lms(&sim, &token).await;
 
-    let (status, body) = translate(&sim, &token, &[&first, &second, "AAMkAGnothing="], "restId", "restImmutableEntryId").await;
+    let (status, body) = translate(
+        &sim,
+        &token,
+        &[&first, &second, "AAMkAGnothing="],
+        "restId",
+        "restImmutableEntryId",
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let value = body["value"].as_array().expect("value");
     assert_eq!(value.len(), 3);
@@ -197,20 +264,45 @@ async fn translate_exchange_ids_converts_both_ways_within_the_documented_limit()
     assert!(value[2].get("targetId").is_none());
     assert_eq!(value[2]["errorDetails"]["code"], "ErrorItemNotFound");
 
-    let (_, back) = translate(&sim, &token, &[&immutable], "restImmutableEntryId", "restId").await;
+    let (_, back) = translate(
+        &sim,
+        &token,
+        &[&immutable],
+        "restImmutableEntryId",
+        "restId",
+    )
+    .await;
     assert_eq!(back["value"][0]["targetId"], first.as_str());
     // An id of the other format is not an id of the declared source format.
-    let (_, wrong) = translate(&sim, &token, &[&immutable], "restId", "restImmutableEntryId").await;
+    let (_, wrong) = translate(
+        &sim,
+        &token,
+        &[&immutable],
+        "restId",
+        "restImmutableEntryId",
+    )
+    .await;
     assert!(wrong["value"][0]["errorDetails"].is_object(), "{wrong}");
 
     let too_many: Vec<String> = (0..1001).map(|i| format!("AAMkAG{i}=")).collect();
     let refs: Vec<&str> = too_many.iter().map(String::as_str).collect();
     let (status, _) = translate(&sim, &token, &refs, "restId", "restImmutableEntryId").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, _) = translate(&sim, &token, &refs[..1000], "restId", "restImmutableEntryId").await;
+    let (status, _) = translate(
+        &sim,
+        &token,
+        &refs[..1000],
+        "restId",
+        "restImmutableEntryId",
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = translate(&sim, &token, &[&first], "restId", "immutableId").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "not an exchangeIdFormat value");
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "not an exchangeIdFormat value"
+    );
 }
 
 // Graph docs: concepts/outlook-immutable-id.md — ids change "if the item is moved", and an
@@ -223,20 +315,55 @@ async fn an_event_its_owner_deleted_moves_to_deleted_items_keeping_only_its_immu
     let sim = start().await;
     let token = token(&sim).await;
     let rest = create_as_the_lms(&sim, &token).await;
-    let immutable = sim.state().immutable_id_of(ANN, &rest).expect("immutable id");
+    let immutable = sim
+        .state()
+        .immutable_id_of(ANN, &rest)
+        .expect("immutable id");
 
     assert!(sim.state().delete_as_owner(ANN, &rest));
     assert_eq!(sim.state().deleted_items_count(ANN), 1);
     assert_eq!(sim.state().event_count(ANN), 0, "no longer in the calendar");
 
-    let (status, _) = call(&sim, &token, reqwest::Method::GET, &event_path("events", &rest), None, None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "the old REST id names nothing now");
-    let (status, moved) = call(&sim, &token, reqwest::Method::GET, &event_path("events", &immutable), None, None).await;
-    assert_eq!(status, StatusCode::OK, "the immutable id still reaches the item");
+    let (status, _) = call(
+        &sim,
+        &token,
+        reqwest::Method::GET,
+        &event_path("events", &rest),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the old REST id names nothing now"
+    );
+    let (status, moved) = call(
+        &sim,
+        &token,
+        reqwest::Method::GET,
+        &event_path("events", &immutable),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the immutable id still reaches the item"
+    );
     let new_rest = moved["id"].as_str().expect("id").to_string();
     assert_ne!(new_rest, rest, "moving changed its REST id");
     for id in [&immutable, &new_rest] {
-        let (status, _) = call(&sim, &token, reqwest::Method::GET, &event_path("calendar/events", id), Some(IMMUTABLE), None).await;
+        let (status, _) = call(
+            &sim,
+            &token,
+            reqwest::Method::GET,
+            &event_path("calendar/events", id),
+            Some(IMMUTABLE),
+            None,
+        )
+        .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "not in the calendar");
     }
     let (_, view) = call(
@@ -245,11 +372,26 @@ async fn an_event_its_owner_deleted_moves_to_deleted_items_keeping_only_its_immu
         None, None,
     ).await;
     assert_eq!(view["value"], json!([]));
-    let (_, list) = call(&sim, &token, reqwest::Method::GET, &format!("/users/{ANN}/events"), None, None).await;
+    let (_, list) = call(
+        &sim,
+        &token,
+        reqwest::Method::GET,
+        &format!("/users/{ANN}/events"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(list["value"], json!([]));
 
     let (_, old) = translate(&sim, &token, &[&rest], "restId", "restImmutableEntryId").await;
     assert!(old["value"][0]["errorDetails"].is_object());
-    let (_, now) = translate(&sim, &token, &[&immutable], "restImmutableEntryId", "restId").await;
+    let (_, now) = translate(
+        &sim,
+        &token,
+        &[&immutable],
+        "restImmutableEntryId",
+        "restId",
+    )
+    .await;
     assert_eq!(now["value"][0]["targetId"], new_rest.as_str());
 }
