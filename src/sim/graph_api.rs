@@ -298,7 +298,7 @@ fn method_not_allowed(method: &str) -> Reply {
 }
 
 /// Handles one Graph call for a mailbox (auth has already been checked).
-pub(crate) async fn handle_item(shared: Arc<Shared>, req: ItemRequest) -> Reply {
+pub(crate) async fn handle_item(shared: Arc<Shared>, mut req: ItemRequest) -> Reply {
     let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
     let first = segments.first().copied().unwrap_or("");
     if first.eq_ignore_ascii_case("me") {
@@ -402,6 +402,9 @@ pub(crate) async fn handle_item(shared: Arc<Shared>, req: ItemRequest) -> Reply 
         }
         if let Some(reply) = directory_reply(dir_state, &user) {
             return reply;
+        }
+        if !inner.config.honour_id_type {
+            req.id_type = IdType::Rest;
         }
         let latency = inner.config.latency;
         let span = latency.max.saturating_sub(latency.min).as_micros() as u64;

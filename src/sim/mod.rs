@@ -227,6 +227,9 @@ pub struct SimConfig {
     pub batch_parallelism: usize,
     /// Page size of event lists when the client sends no `$top`.
     pub default_page_size: usize,
+    /// Answer in the id format `Prefer: IdType` asks for; when off, always in REST ids, so
+    /// tests can show nothing depends on which format Graph answers in.
+    pub honour_id_type: bool,
 }
 
 impl Default for SimConfig {
@@ -247,6 +250,7 @@ impl Default for SimConfig {
             shuffle_batch_responses: true,
             batch_parallelism: 4,
             default_page_size: 10,
+            honour_id_type: true,
         }
     }
 }

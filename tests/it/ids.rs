@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use calsync::domain::Filter;
 use calsync::domain::lifecycle::LedgerScope;
 use calsync::graph::GraphClient;
-use calsync::sim::SimHandle;
+use calsync::sim::{SimConfig, SimHandle};
 use calsync::sync::reconcile::{Finding, ReconcileOptions, Reconciler};
 use calsync::sync::verify::{CheckStatus, Verifier, VerifyEvent, VerifyOptions, verifiable};
 use chrono::Utc;
@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::calsync;
 use crate::on_both_backends;
-use crate::sync::{World, graph_config};
+use crate::sync::{World, graph_config, sim_config};
 
 const LEA: &str = "lea.learner@example.org";
 const INES: &str = "ines.tutor@example.org";
@@ -274,5 +274,45 @@ on_both_backends! {
         assert!(in_calendar(&world.sim, LEA, &lea_now));
         let checks = verify(&world).await;
         assert_eq!((status(&checks, 1), status(&checks, 2)), (&CheckStatus::Present, &CheckStatus::Present));
+    }
+}
+
+on_both_backends! {
+    async fn nothing_depends_on_the_id_format_graph_answers_in(backend: Backend) {
+        // A Graph that answers in REST ids whatever calsync prefers.
+        let config = SimConfig { honour_id_type: false, ..sim_config() };
+        let world = World::with(backend, config, |_| {}).await;
+        world.store.migrate_up(Utc::now()).await.unwrap();
+        let lms = filled_by_the_lms(&world).await;
+        // calsync's own event for Lea's slot 2, and a row an older calsync wrote (immutable id).
+        world.db.exec(&format!(
+            "INSERT INTO {SELECTION} (id, outlook_event_id, calendar_added, calendar_add_attempted_at, \
+             calendar_error, selected_at, ip_address, conference_id, time_slot_id, user_id) \
+             VALUES (11, NULL, FALSE, NULL, NULL, '2025-12-10 10:00:00', NULL, 1, 2, 3)"
+        )).await;
+        let (summary, items) = world.sync(vec![11]).await;
+        assert_eq!(summary.created, 1, "{items:?}");
+        let ours = world.store.selection(11).await.unwrap().unwrap().sync.outlook_event_id.unwrap();
+        assert_eq!(world.sim.state().rest_id_of(LEA, &ours), Some(ours.clone()));
+        let ines_immutable = immutable(&world.sim, INES, &lms.rows[2]);
+        world.db.exec(&format!("UPDATE {SELECTION} SET outlook_event_id = '{ines_immutable}' WHERE id = 3")).await;
+
+        let checks = verify(&world).await;
+        for id in [1, 2, 3, 11] {
+            assert_eq!(status(&checks, id), &CheckStatus::Present, "{checks:?}");
+        }
+        let findings = plan(&world).await;
+        let as_immutable: BTreeSet<(String, String)> = findings
+            .iter()
+            .map(|f| (f.mailbox.clone(), immutable(&world.sim, &f.mailbox, &f.event_id)))
+            .collect();
+        assert_eq!(as_immutable, leftovers(&world.sim, &lms), "{findings:#?}");
+        let (events, _) = mpsc::unbounded_channel();
+        reconciler(&world).apply(findings, events, CancellationToken::new()).await.unwrap();
+        for (row, id) in lms.rows.iter().enumerate() {
+            assert!(in_calendar(&world.sim, mailbox_of(row), id), "selection's event {id} kept");
+        }
+        assert!(in_calendar(&world.sim, LEA, &ours));
+        assert!(plan(&world).await.is_empty());
     }
 }
