@@ -5,6 +5,9 @@
 //! - probable orphans and duplicates: events shaped like the LMS's (the conference title as
 //!   subject, a slot's start and end) that nothing points to.
 //!
+//! Ids are compared only after translation ([`super::event_ids`]): a row's REST id and the
+//! ledger's or Graph's immutable id of one event are different strings.
+//!
 //! [`Reconciler::plan`] only reads; [`Reconciler::apply`] deletes the findings it is given and
 //! records each deletion in the ledger.
 
@@ -359,7 +362,7 @@ impl Reconciler {
         Ok(plan)
     }
 
-    /// Deletes `findings` (`DELETE /users/{mailbox}/events/{id}`; 404 is already gone) and
+    /// Deletes `findings` (`DELETE /users/{mailbox}/calendar/events/{id}`; 404 is already gone) and
     /// records each in the ledger. Cancelling stops starting deletions; the rest are
     /// [`Resolution::NotStarted`].
     pub async fn apply(

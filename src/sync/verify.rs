@@ -2,7 +2,9 @@
 //! events, mailboxes get recreated. Events are looked up with `$batch` GETs (4 per envelope,
 //! grouped by the app registration serving each mailbox); what is seen goes into the ledger,
 //! and the missing ones are handed back so the sync engine can re-create them (its update of a
-//! vanished event creates a new one, once).
+//! vanished event creates a new one, once). Events are looked up under the calendar
+//! (`/calendar/events/{id}`), so one its owner deleted, now in Deleted Items where its immutable
+//! id still reaches it through `/events/{id}`, counts as missing.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! `calsync reconcile`: events left behind by cancelled and changed selections, by the LMS's
 //! lost ids and duplicates, found in the ledger, by calsync's tag and by their shape, and deleted
-//! with `DELETE /users/{mailbox}/events/{id}` against the simulated Graph over HTTP.
+//! with `DELETE /users/{mailbox}/calendar/events/{id}` against the simulated Graph over HTTP.
 
 use std::collections::BTreeSet;
 
