@@ -8,7 +8,8 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{CliError, Output, graph_target, open_store};
+use super::rehearsal::Rehearsal;
+use super::{CliError, Output, open_store};
 use crate::audit::AuditTrail;
 use crate::cli::{EXIT_OK, EXIT_SOME_FAILED, GlobalArgs, SyncArgs};
 use crate::domain::{Filter, Scope};
@@ -26,8 +27,9 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
     }
     let credentials_override = SyncOptions::credentials_from_env().map_err(CliError::unusable)?;
     let (store, _) = open_store(global).await?;
+    let rehearsal = Rehearsal::decide(&store, &args.simulation).await?;
     // Taken before the run's rows are chosen, so a run that waited chooses after the other.
-    let claims = if args.dry_run {
+    let claims = if args.dry_run || rehearsal.dry_run() {
         None
     } else {
         Some(claims(&store, args.wait).await?)
@@ -71,11 +73,11 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
         out.line(&format!("Found {} selections to sync", ids.len()))?;
     }
     let Some(claims) = claims else {
-        return dry_run(&store, &ids, args.json, &mut out).await;
+        return dry_run(&store, &ids, args.json, rehearsal.simulated(), &mut out).await;
     };
 
-    let (graph_config, simulator) = graph_target(args.simulated_graph).await?;
-    let graph = GraphClient::new(graph_config)
+    let target = rehearsal.graph(&store).await?;
+    let graph = GraphClient::new(target.config.clone())
         .map_err(|e| CliError::unusable(format!("cannot set up the Graph client: {e}")))?;
     let options = SyncOptions {
         concurrency: args.concurrency,
@@ -85,7 +87,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
     let trail = AuditTrail::begin(
         &store,
         "sync",
-        &describe_scope(args, scope),
+        &rehearsal.audit_scope(&describe_scope(args, scope)),
         "",
         ids.len() as u64,
     )
@@ -94,7 +96,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
     let engine = Engine::new(store, graph, options);
     if human {
         out.line("")?;
-        out.line(if simulator.is_some() {
+        out.line(if target.simulated() {
             "Starting calendar sync... (against the simulated Graph: no real calendar is touched)"
         } else {
             "Starting calendar sync..."
@@ -134,14 +136,12 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
         .await
         .map_err(|e| CliError::failed(format!("the sync stopped: {e}")))?
         .map_err(CliError::unusable)?;
-    if let Some(sim) = simulator {
-        sim.shutdown().await;
-    }
+    target.shutdown().await;
     if let Err(e) = trail.finish_sync(&summary).await {
         eprintln!("{e}");
     }
     if args.json {
-        out.line(&summary_json(&summary, false))?;
+        out.line(&summary_json(&summary, false, rehearsal.simulated()))?;
     } else {
         print_summary(&mut out, &summary)?;
     }
@@ -225,6 +225,7 @@ async fn dry_run(
     store: &Store,
     ids: &[i64],
     json: bool,
+    simulated: bool,
     out: &mut Output,
 ) -> Result<i32, CliError> {
     if json {
@@ -232,7 +233,7 @@ async fn dry_run(
             total: ids.len(),
             ..Summary::default()
         };
-        out.line(&summary_json(&summary, true))?;
+        out.line(&summary_json(&summary, true, simulated))?;
         out.flush()?;
         return Ok(EXIT_OK);
     }
@@ -337,7 +338,7 @@ fn print_summary(out: &mut Output, summary: &Summary) -> Result<(), CliError> {
     Ok(())
 }
 
-fn summary_json(summary: &Summary, dry_run: bool) -> String {
+fn summary_json(summary: &Summary, dry_run: bool, simulated: bool) -> String {
     #[derive(Serialize)]
     struct Json<'a> {
         total: usize,
@@ -348,6 +349,9 @@ fn summary_json(summary: &Summary, dry_run: bool) -> String {
         dry_run: bool,
         duration_ms: u128,
         failures: &'a [Failure],
+        /// Only on runs against the simulated Graph.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        simulated_graph: bool,
     }
     serde_json::to_string(&Json {
         total: summary.total,
@@ -358,6 +362,7 @@ fn summary_json(summary: &Summary, dry_run: bool) -> String {
         dry_run,
         duration_ms: summary.duration.as_millis(),
         failures: &summary.failures,
+        simulated_graph: simulated,
     })
     .unwrap_or_default()
 }

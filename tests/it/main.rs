@@ -11,6 +11,7 @@ mod ics;
 mod ids;
 mod lifecycle;
 mod reconcile;
+mod rehearsal;
 mod sim_ids;
 mod sim_server;
 mod snapshots;
