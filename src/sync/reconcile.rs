@@ -695,14 +695,14 @@ impl Reconciler {
         let mut reported: HashSet<String> = findings.iter().map(|f| ids.key(&f.event_id)).collect();
         let ledger_by_event: HashMap<String, &LedgerRecord> =
             ledger.iter().map(|r| (ids.key(&r.event_id), r)).collect();
-        let seen = Sighting {
+        let sighting = Sighting {
             mailbox,
             user_id: person.id,
             ids: &ids,
             rows_point: &rows_point,
         };
         findings.extend(
-            tagged_orphans(&seen, &events, &tag_pointers, &ledger_by_event, context)
+            tagged_orphans(&sighting, &events, &tag_pointers, &ledger_by_event, context)
                 .into_iter()
                 .filter(|f| reported.insert(ids.key(&f.event_id))),
         );
