@@ -230,6 +230,8 @@ pub enum LedgerChange {
         action: LedgerAction,
         at: DateTime<Utc>,
     },
+    /// The Teams meeting and body digest of an event just recorded.
+    Meeting(super::meeting::MeetingRecord),
 }
 
 /// Which event one selection row points to, read straight from the LMS's table (no joins, so a

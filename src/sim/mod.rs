@@ -9,6 +9,7 @@ mod events;
 mod graph_api;
 mod http;
 mod ids;
+mod online_meeting;
 mod owner;
 mod rng;
 mod state;

@@ -3,6 +3,7 @@
 
 mod claims;
 mod lifecycle;
+mod meetings;
 pub mod own;
 mod postgres;
 mod schema;
@@ -124,7 +125,9 @@ impl Store {
             Backend::Sqlite(_) => Dialect::SQLITE,
             Backend::Postgres(_) => Dialect::POSTGRES,
         };
-        engine.with_ledger(self.has_ledger())
+        engine
+            .with_ledger(self.has_ledger())
+            .with_meetings(self.has_meeting_records())
     }
 
     async fn query<T: Send + 'static>(
@@ -353,7 +356,7 @@ impl Store {
                 statements.extend(
                     ledger
                         .iter()
-                        .map(|change| own::ledger_change(dialect, change)),
+                        .filter_map(|change| own::ledger_change(dialect, change)),
                 );
             }
         }
