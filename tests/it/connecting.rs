@@ -77,11 +77,17 @@ async fn a_damaged_sqlite_file_is_unusable_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let truncated = dir.path().join("truncated.db");
     std::fs::write(&truncated, &good[..good.len() / 2]).unwrap();
-    let overwritten = dir.path().join("overwritten.db");
-    let mut garbage = good[..4096].to_vec();
-    garbage.extend((0..good.len() - 4096).map(|i| (i * 7919 % 251) as u8));
-    std::fs::write(&overwritten, &garbage).unwrap();
-    for path in [&truncated, &overwritten] {
+    // Garbage after the 100-byte header, and after the whole first page.
+    let overwrite = |name: &str, keep: usize| {
+        let path = dir.path().join(name);
+        let mut bytes = good[..keep].to_vec();
+        bytes.extend((0..good.len() - keep).map(|i| (i * 7919 % 251) as u8));
+        std::fs::write(&path, &bytes).unwrap();
+        path
+    };
+    let after_header = overwrite("after-header.db", 100);
+    let after_first_page = overwrite("after-first-page.db", 4096);
+    for path in [&truncated, &after_header, &after_first_page] {
         let url = format!("sqlite:///{}", path.display());
         for command in [
             &["status"][..],
