@@ -35,7 +35,7 @@ impl Migration {
     }
 }
 
-pub const MIGRATIONS: [Migration; 2] = [
+pub const MIGRATIONS: [Migration; 3] = [
     Migration {
         version: 1,
         name: "event ledger",
@@ -50,11 +50,18 @@ pub const MIGRATIONS: [Migration; 2] = [
         up: audit_up,
         down: audit_down,
     },
+    Migration {
+        version: 3,
+        name: "create intents",
+        enables: "durable create intents (the transactionId of each re-creation)",
+        up: super::intent::intent_up,
+        down: super::intent::intent_down,
+    },
 ];
 
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 
-fn types(engine: Engine) -> (&'static str, &'static str) {
+pub(super) fn types(engine: Engine) -> (&'static str, &'static str) {
     match engine {
         // Django's own spellings on SQLite, so the tables look like their neighbours.
         Engine::Sqlite => ("integer NOT NULL PRIMARY KEY AUTOINCREMENT", "datetime"),
@@ -208,6 +215,12 @@ pub fn ledger_change(dialect: Dialect, change: &LedgerChange) -> Sql {
             action,
             at,
         } => ledger_mark(dialect, mailbox, event_id, *action, *at),
+        LedgerChange::Intent(intent) => super::intent::intent_begin(dialect, intent),
+        LedgerChange::Settle {
+            selection_id,
+            event_id,
+            at,
+        } => super::intent::intent_settle(dialect, *selection_id, event_id.as_deref(), *at),
     }
 }
 

@@ -5,6 +5,8 @@
 
 pub mod credentials;
 mod engine;
+mod halt;
+mod intent;
 pub mod payload;
 pub mod reconcile;
 pub mod verify;
@@ -98,6 +100,9 @@ pub struct Summary {
     pub throttled: usize,
     pub duration: Duration,
     pub failures: Vec<Failure>,
+    /// Why the run stopped before its end: a result (or a create's intent) could not be
+    /// written, so nothing new was started.
+    pub stopped: Option<String>,
 }
 
 impl Summary {

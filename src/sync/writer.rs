@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::domain::lifecycle::LedgerChange;
 use crate::domain::{SyncColumns, SyncWrite, WriteOutcome};
+use crate::store::retry::retrying;
 use crate::store::{Store, StoreError};
 
 const MAX_BATCH: usize = 128;
@@ -72,7 +73,8 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
             .iter()
             .map(|j| (j.id, j.write.clone(), j.expected.clone(), j.ledger.clone()))
             .collect();
-        match store.write_sync_many(&writes).await {
+        // A lost session or a lock is waited out: the result must reach the row.
+        match retrying(|| store.write_sync_many(&writes)).await {
             Ok(outcomes) => {
                 for (job, outcome) in batch.into_iter().zip(outcomes) {
                     let _ = job.reply.send(Ok(outcome));
