@@ -72,7 +72,13 @@ impl AuditTrail {
 }
 
 pub fn sync_outcome(summary: &Summary) -> AuditOutcome {
-    if summary.not_started > 0 {
+    if summary.stopped.is_some() {
+        if summary.synced > 0 {
+            AuditOutcome::Partial
+        } else {
+            AuditOutcome::Failed
+        }
+    } else if summary.not_started > 0 {
         AuditOutcome::Cancelled
     } else if summary.failed > 0 || summary.conflicts > 0 {
         AuditOutcome::Partial
@@ -96,6 +102,9 @@ pub fn sync_detail(summary: &Summary) -> String {
         if n > 0 {
             parts.push(format!("{n} {what}"));
         }
+    }
+    if let Some(reason) = &summary.stopped {
+        parts.push(format!("stopped: {reason}"));
     }
     parts.join(", ")
 }

@@ -25,6 +25,8 @@ pub struct Runtime {
     engine: Engine,
     reports: mpsc::UnboundedSender<Report>,
     job: Option<CancellationToken>,
+    /// The task of the job, so that a stop (SIGTERM) can wait until it has drained.
+    job_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 fn text<T>(result: Result<T, StoreError>) -> Result<T, String> {
@@ -38,6 +40,18 @@ impl Runtime {
             engine,
             reports,
             job: None,
+            job_task: None,
+        }
+    }
+
+    /// Cancels the running job, as `x` does, and waits until what was in flight has finished
+    /// and the job's audit row is closed.
+    pub async fn drain(&mut self) {
+        if let Some(job) = &self.job {
+            job.cancel();
+        }
+        if let Some(task) = self.job_task.take() {
+            let _ = task.await;
         }
     }
 
@@ -136,7 +150,7 @@ impl Runtime {
                 self.job = Some(cancel.clone());
                 let engine = self.engine.clone();
                 let progress = self.reports.clone();
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     let claims = match store.claims(false).await {
                         Ok(claims) => claims,
                         Err(StoreError::Busy(holder)) => {
@@ -183,13 +197,14 @@ impl Runtime {
                         }
                     }
                 });
+                self.job_task = Some(task);
             }
             Effect::Verify(target, record) => {
                 let cancel = CancellationToken::new();
                 self.job = Some(cancel.clone());
                 let verifier = self.engine.verifier(record);
                 let progress = self.reports.clone();
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     let ids = match resolve_verifiable(&store, &target).await {
                         Ok(ids) => ids,
                         Err(e) => return send(Report::SyncFailed(e)),
@@ -236,13 +251,14 @@ impl Runtime {
                         send(Report::SyncFailed(e));
                     }
                 });
+                self.job_task = Some(task);
             }
             Effect::ReconcilePlan(generation, scope) => {
                 let cancel = CancellationToken::new();
                 self.job = Some(cancel.clone());
                 let reconciler = self.engine.reconciler();
                 let progress = self.reports.clone();
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     let (events, mut rx) = mpsc::unbounded_channel();
                     let forward = tokio::spawn(async move {
                         while let Some(event) = rx.recv().await {
@@ -253,13 +269,14 @@ impl Runtime {
                     let _ = forward.await;
                     send(Report::ReconcilePlanned(generation, result));
                 });
+                self.job_task = Some(task);
             }
             Effect::ReconcileApply(generation, findings, scope) => {
                 let cancel = CancellationToken::new();
                 self.job = Some(cancel.clone());
                 let reconciler = self.engine.reconciler();
                 let progress = self.reports.clone();
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     let trail = match AuditTrail::begin(
                         &store,
                         "console reconcile",
@@ -293,6 +310,7 @@ impl Runtime {
                     }
                     send(Report::ReconcileApplied(generation, result));
                 });
+                self.job_task = Some(task);
             }
             Effect::CancelSync => {
                 if let Some(job) = &self.job {
