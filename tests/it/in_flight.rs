@@ -90,16 +90,22 @@ async fn a_terminated_postgresql_session_is_replaced_and_every_result_written() 
     let store = db.store().await;
     let sim = SimServer::start(without_dedupe(100)).await.unwrap();
     let url = db.url_string();
+    let admin = pg_connect(&db.url_string()).await;
+    let before_child: chrono::DateTime<chrono::Utc> = admin
+        .query_one("SELECT now()", &[])
+        .await
+        .unwrap()
+        .get(0);
     let child = spawn_sync(&url, &sim, &["--concurrency", "4"], &[]);
     wait_until_added(&store, 8).await;
-    // calsync's reading and writing sessions (its claims session has a name of its own).
-    let admin = pg_connect(&db.url_string()).await;
+    // The run's reading and writing sessions (its claims session has a name of its own; the
+    // test's own store connected before the run started).
     let terminated = admin
         .query(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
              WHERE datname = current_database() AND application_name = 'calsync' \
-             AND pid <> pg_backend_pid()",
-            &[],
+             AND backend_start > $1",
+            &[&before_child],
         )
         .await
         .unwrap();
