@@ -186,3 +186,26 @@ on_both_backends! {
         }
     }
 }
+
+#[test]
+fn graph_sim_can_run_without_dedupe() {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_calsync"))
+        .args(["graph-sim", "--port", "0", "--no-dedupe"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .take_while(|l| !l.starts_with("Press Ctrl-C"))
+        .collect();
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(
+        lines.iter().any(|l| l.contains("transactionId de-duplication: off")),
+        "{lines:?}"
+    );
+}
