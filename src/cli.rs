@@ -17,7 +17,10 @@ pub const READ_ONLY_HELP: [(&str, &str); 12] = [
         "sync",
         "Run as --dry-run: list what would be synced; nothing is sent to Graph or written",
     ),
-    ("ics", "Nothing changes: ics only reads the database and writes the file"),
+    (
+        "ics",
+        "Nothing changes: ics only reads the database and writes the file",
+    ),
     (
         "migrate",
         "Refuse to create or drop calsync's tables (exit 2); --status still reports",
@@ -31,7 +34,10 @@ pub const READ_ONLY_HELP: [(&str, &str); 12] = [
         "verify",
         "Check only: nothing is written (no ledger marks, no audit row); --recreate is refused (exit 2)",
     ),
-    ("graph-sim", "Nothing changes: the simulated Graph holds no database"),
+    (
+        "graph-sim",
+        "Nothing changes: the simulated Graph holds no database",
+    ),
     (
         "demo",
         "Open the demo console read-only; refuse to create or rebuild the demo database (exit 2)",

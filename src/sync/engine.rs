@@ -160,9 +160,15 @@ impl Engine {
         .await?;
         // Nothing goes to Graph unless its result can be written (see `Store::probe_write`).
         if let Some(&first) = ids.first() {
-            self.inner.store.probe_write(Some(first)).await.map_err(|e| {
-                format!("nothing was sent: calsync cannot record results in this database ({e})")
-            })?;
+            self.inner
+                .store
+                .probe_write(Some(first))
+                .await
+                .map_err(|e| {
+                    format!(
+                        "nothing was sent: calsync cannot record results in this database ({e})"
+                    )
+                })?;
         }
         let run = Arc::new(RunContext {
             credentials,
@@ -405,12 +411,7 @@ impl Engine {
                 )
             }
         };
-        let outcome = match self
-            .inner
-            .writer
-            .write(id, write, expected, ledger)
-            .await
-        {
+        let outcome = match self.inner.writer.write(id, write, expected, ledger).await {
             Ok(WriteOutcome::Written) => if_written,
             Ok(WriteOutcome::Conflict) => Outcome::Conflict {
                 detail: match if_written {
@@ -513,8 +514,14 @@ impl Engine {
         if let Some(reason) = run.halt.reason() {
             return Err(NotWritten::Unsent(stopped_before_sending(&reason)));
         }
-        match intent::make_durable(&self.inner.writer, selection, expected, &transaction, attempt)
-            .await
+        match intent::make_durable(
+            &self.inner.writer,
+            selection,
+            expected,
+            &transaction,
+            attempt,
+        )
+        .await
         {
             Ok(()) => {}
             Err(Refusal::Conflict) => {

@@ -43,7 +43,10 @@ async fn killed_midway_then_rerun(backend: Backend, migrated: bool) {
         .iter()
         .any(|&user| sim.state().event_count(&learner_mailbox(user)) == 0)
     {
-        assert!(std::time::Instant::now() < deadline, "the stalled creates never arrived");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stalled creates never arrived"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     child.kill().unwrap(); // SIGKILL: nothing after the POSTs in flight is written
@@ -67,7 +70,11 @@ async fn killed_midway_then_rerun(backend: Backend, migrated: bool) {
                  WHERE state = 'creating' AND selection_id >= 1000",
             )
             .await;
-        assert_eq!(left.as_deref(), Some("0"), "every learner's intent is settled");
+        assert_eq!(
+            left.as_deref(),
+            Some("0"),
+            "every learner's intent is settled"
+        );
     }
 }
 
@@ -91,11 +98,8 @@ async fn a_terminated_postgresql_session_is_replaced_and_every_result_written() 
     let sim = SimServer::start(without_dedupe(100)).await.unwrap();
     let url = db.url_string();
     let admin = pg_connect(&db.url_string()).await;
-    let before_child: chrono::DateTime<chrono::Utc> = admin
-        .query_one("SELECT now()", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let before_child: chrono::DateTime<chrono::Utc> =
+        admin.query_one("SELECT now()", &[]).await.unwrap().get(0);
     let child = spawn_sync(&url, &sim, &["--concurrency", "4"], &[]);
     wait_until_added(&store, 8).await;
     // The run's reading and writing sessions (its claims session has a name of its own; the
@@ -205,7 +209,9 @@ fn graph_sim_can_run_without_dedupe() {
     child.kill().unwrap();
     let _ = child.wait();
     assert!(
-        lines.iter().any(|l| l.contains("transactionId de-duplication: off")),
+        lines
+            .iter()
+            .any(|l| l.contains("transactionId de-duplication: off")),
         "{lines:?}"
     );
 }

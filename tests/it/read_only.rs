@@ -119,7 +119,10 @@ async fn every_writing_command_refuses_or_runs_dry() {
                 assert_eq!(run.code, 2, "{said}");
                 let lines: Vec<&str> = run.stderr.lines().collect();
                 assert_eq!(lines.len(), 1, "{said}");
-                assert!(lines[0].starts_with("error: --read-only: refusing"), "{said}");
+                assert!(
+                    lines[0].starts_with("error: --read-only: refusing"),
+                    "{said}"
+                );
             }
             Expect::Runs => assert_ne!(run.code, 2, "{said}"),
         }
@@ -128,7 +131,10 @@ async fn every_writing_command_refuses_or_runs_dry() {
     }
     assert!(!demo_path.exists(), "no demo database was made");
     // Without --read-only the same sync does write: the table above is not vacuous.
-    let run = calsync(&["--database-url", &url, "sync", "--selection-id", "2"], &env);
+    let run = calsync(
+        &["--database-url", &url, "sync", "--selection-id", "2"],
+        &env,
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_ne!(snapshot(&db), before);
 }
@@ -137,7 +143,10 @@ async fn every_writing_command_refuses_or_runs_dry() {
 fn the_help_says_what_read_only_does_for_each_command() {
     let help = |args: &[&str]| calsync(args, &[]).stdout;
     let top = help(&["--help"]);
-    assert!(top.contains("the console: hide every action that writes"), "{top}");
+    assert!(
+        top.contains("the console: hide every action that writes"),
+        "{top}"
+    );
     for (command, says) in [
         ("sync", "Run as --dry-run"),
         ("reconcile", "Run as --dry-run"),

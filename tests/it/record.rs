@@ -175,7 +175,11 @@ async fn a_read_only_sqlite_file_gets_no_event() {
     let (code, _, stderr) = run_sync(&db.url_string(), &sim, &[], &[]);
 
     assert_says_nothing_was_sent(code, &stderr, "read-only");
-    assert_eq!(learner_events(&sim), 0, "none in flight: the probe failed first");
+    assert_eq!(
+        learner_events(&sim),
+        0,
+        "none in flight: the probe failed first"
+    );
 }
 
 fn set_mode(path: &Path, mode: u32) {

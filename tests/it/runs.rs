@@ -111,7 +111,12 @@ pub async fn assert_one_event_per_learner(sim: &SimHandle, store: &Store) {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(row.state(), SyncState::Added, "learner{user}: {:?}", row.sync);
+        assert_eq!(
+            row.state(),
+            SyncState::Added,
+            "learner{user}: {:?}",
+            row.sync
+        );
         assert_eq!(
             row.sync.outlook_event_id.as_deref(),
             events[0]["id"].as_str()
@@ -138,7 +143,10 @@ pub fn is_root() -> bool {
 }
 
 pub fn mount(args: &[&str]) {
-    let output = Command::new("mount").args(args).output().expect("run mount");
+    let output = Command::new("mount")
+        .args(args)
+        .output()
+        .expect("run mount");
     assert!(
         output.status.success(),
         "mount {args:?}: {}",

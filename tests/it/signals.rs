@@ -55,7 +55,8 @@ async fn sigterm_drains_a_verify_and_closes_its_audit_row() {
     let sim = SimServer::start(without_dedupe(0)).await.unwrap();
     let (_, _, stderr) = run_sync(&db.url_string(), &sim, &[], &[]);
     assert_eq!(learners_added(&store).await, 40, "{stderr}");
-    sim.state().set_latency(calsync::sim::Latency::fixed(Duration::from_millis(300)));
+    sim.state()
+        .set_latency(calsync::sim::Latency::fixed(Duration::from_millis(300)));
 
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_calsync"))
         .args([

@@ -307,7 +307,11 @@ fn sigterm_drains_the_consoles_job_and_closes_its_audit_row() {
     );
 
     tmux.wait_for("CALSYNC-EXIT=0");
-    assert_eq!(tmux.display("#{alternate_on}"), "0", "the terminal is restored");
+    assert_eq!(
+        tmux.display("#{alternate_on}"),
+        "0",
+        "the terminal is restored"
+    );
     let conn = rusqlite::Connection::open(data.path().join("demo.db")).unwrap();
     let (outcome, finished): (String, Option<String>) = conn
         .query_row(
