@@ -71,6 +71,16 @@ impl AuditTrail {
     }
 }
 
+/// The scope of an action run against the simulated Graph says so, so nobody reads its row as
+/// real work (the action names stay the contract they are).
+pub fn run_scope(scope: &str, simulated_graph: bool) -> String {
+    if simulated_graph {
+        format!("{scope} · simulated Graph")
+    } else {
+        scope.to_string()
+    }
+}
+
 pub fn sync_outcome(summary: &Summary) -> AuditOutcome {
     if summary.stopped.is_some() {
         if summary.synced > 0 {

@@ -266,12 +266,25 @@ pub struct SyncArgs {
     /// Print one JSON object at the end instead of the progress lines
     #[arg(long)]
     pub json: bool,
-    /// Sync against the built-in simulated Graph instead of Microsoft's (demos, rehearsals)
-    #[arg(long)]
-    pub simulated_graph: bool,
+    #[command(flatten)]
+    pub simulation: SimulationArgs,
     /// SQLite: wait for another calsync's sync of this database to finish instead of refusing
     #[arg(long)]
     pub wait: bool,
+}
+
+/// The built-in simulated Graph, for the commands that talk to Graph. Its mailboxes start as the
+/// database implies; it writes only to calsync's demo databases, or to the one database named.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SimulationArgs {
+    /// Against the built-in simulated Graph instead of Microsoft's (demos, rehearsals); on a
+    /// database calsync did not create as a demo, the command runs as its dry run
+    #[arg(long)]
+    pub simulated_graph: bool,
+    /// Let the simulated Graph's results be written to this database although calsync did not
+    /// create it as a demo (the URL or path of the database in use); implies --simulated-graph
+    #[arg(long, value_name = "DATABASE")]
+    pub simulated_graph_writes_to: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -327,9 +340,8 @@ pub struct ReconcileArgs {
     /// One JSON object per finding per line, then a summary object
     #[arg(long)]
     pub json: bool,
-    /// Against the built-in simulated Graph instead of Microsoft's (demos, rehearsals)
-    #[arg(long)]
-    pub simulated_graph: bool,
+    #[command(flatten)]
+    pub simulation: SimulationArgs,
 }
 
 #[derive(Debug, Args)]
@@ -353,9 +365,8 @@ pub struct VerifyArgs {
     /// One JSON object per missing event per line, then a summary object
     #[arg(long)]
     pub json: bool,
-    /// Against the built-in simulated Graph instead of Microsoft's (demos, rehearsals)
-    #[arg(long)]
-    pub simulated_graph: bool,
+    #[command(flatten)]
+    pub simulation: SimulationArgs,
 }
 
 #[derive(Debug, Args)]

@@ -189,6 +189,16 @@ pub fn create(
     }
 }
 
+/// The demo's durable marker: the SQLite header's application id ("cals" in ASCII, as calsync's
+/// advisory-lock namespace). It lives in the file header, so it survives copies and needs no
+/// table in the LMS's schema; the LMS never sets one.
+pub const DEMO_APPLICATION_ID: i64 = 0x6361_6c73;
+
+/// Whether `store` is a demo database calsync created (never true on PostgreSQL).
+pub async fn is_demo(store: &crate::store::Store) -> Result<bool, crate::store::StoreError> {
+    Ok(store.application_id().await? == Some(DEMO_APPLICATION_ID))
+}
+
 /// Removes a demo database and its SQLite side files.
 pub fn remove(path: &Path) -> Result<(), String> {
     for suffix in ["", "-journal", "-wal", "-shm"] {
@@ -455,6 +465,8 @@ fn generate(
         "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA foreign_keys = ON;",
     )
     .map_err(sql_error)?;
+    conn.pragma_update(None, "application_id", DEMO_APPLICATION_ID)
+        .map_err(sql_error)?;
     let (tables, indexes) = SCHEMA
         .split_once(INDEX_MARKER)
         .and_then(|(tables, rest)| Some((tables, rest.split_once('\n')?.1)))
@@ -1095,7 +1107,18 @@ pub struct SeedReport {
 }
 
 /// At most this many added selections get events (the demo has 2 000 selections by default).
-const SEED_LIMIT: u32 = 20_000;
+pub const SEED_LIMIT: u32 = 20_000;
+
+/// What the simulated mailboxes hold besides the event of each added selection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leftovers {
+    /// The demo's story: a few events deleted by their owners, the LMS's duplicates and the
+    /// events of changed selections.
+    AsTheLmsLeftThem,
+    /// Nothing invented: a database calsync did not generate says nothing about deletions or
+    /// duplicates, so a rehearsal on it must not report any.
+    None,
+}
 
 /// Fills the simulated mailboxes with what the LMS would have left there: an event for each added
 /// selection, a few deleted by their owners, and the LMS's duplicates and orphans, so `verify`
@@ -1104,6 +1127,17 @@ pub async fn seed_simulator(
     store: &crate::store::Store,
     sim: &SimHandle,
 ) -> Result<SeedReport, String> {
+    seed_mailboxes(store, sim, Leftovers::AsTheLmsLeftThem).await
+}
+
+/// Fills the simulated mailboxes with the events the database implies: one under the id each
+/// added selection holds, plus the `leftovers` asked for.
+pub async fn seed_mailboxes(
+    store: &crate::store::Store,
+    sim: &SimHandle,
+    leftovers: Leftovers,
+) -> Result<SeedReport, String> {
+    let leftovers = leftovers == Leftovers::AsTheLmsLeftThem;
     use crate::domain::{Filter, PageRequest, Sort, SortKey, SyncState};
     let page = store
         .page(&PageRequest {
@@ -1131,7 +1165,7 @@ pub async fn seed_simulator(
         if mailbox.is_empty() {
             continue;
         }
-        if n % 40 == 7 {
+        if leftovers && n % 40 == 7 {
             report.deleted_in_outlook += 1;
             continue;
         }
@@ -1146,7 +1180,7 @@ pub async fn seed_simulator(
         };
         state.plant_event_with_id(mailbox, Some(event_id), &event)?;
         report.events += 1;
-        if n % 30 == 11 {
+        if leftovers && n % 30 == 11 {
             state.plant_event(mailbox, &event)?;
             report.duplicates += 1;
         }
@@ -1154,7 +1188,8 @@ pub async fn seed_simulator(
         let other = slots
             .iter()
             .find(|s| s.conference_id == row.conference_id && s.id != row.time_slot_id);
-        if n % 50 == 23
+        if leftovers
+            && n % 50 == 23
             && let Some(slot) = other
             && let Some(event) = lms_event(
                 &row.conference_title,

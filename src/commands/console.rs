@@ -1,8 +1,10 @@
-//! `calsync` with no command: the console, on the usual database and the real Graph.
+//! `calsync` with no command: the console, on the usual database and the real Graph (the
+//! simulated one on calsync's demo database).
 
 use std::time::Duration;
 
-use super::{CliError, graph_target, open_store};
+use super::rehearsal::Rehearsal;
+use super::{CliError, open_store};
 use crate::cli::{EXIT_OK, GlobalArgs};
 use crate::config::ConfigFile;
 use crate::graph::GraphClient;
@@ -15,26 +17,25 @@ const DEFAULT_REFRESH: Duration = Duration::from_secs(3);
 
 pub async fn run(global: &GlobalArgs) -> Result<i32, CliError> {
     let (store, _) = open_store(global).await?;
-    open(store, global, Graph::Real).await
+    // The demo database never meets the real Graph: its addresses and secrets are invented.
+    let rehearsal = if crate::demo::is_demo(&store).await? {
+        Rehearsal::Demo
+    } else {
+        Rehearsal::Real
+    };
+    open(store, global, rehearsal).await
 }
 
-/// Which Graph the console talks to.
-pub enum Graph {
-    Real,
-    /// The built-in simulator, with the demo's mailboxes filled the way the LMS left them.
-    SimulatedDemo,
-}
-
-/// Opens the console on `store`.
-pub async fn open(store: Store, global: &GlobalArgs, graph: Graph) -> Result<i32, CliError> {
+/// Opens the console on `store`, against the Graph `rehearsal` chooses.
+pub async fn open(
+    store: Store,
+    global: &GlobalArgs,
+    rehearsal: Rehearsal,
+) -> Result<i32, CliError> {
     let credentials_override = SyncOptions::credentials_from_env().map_err(CliError::unusable)?;
-    let (graph_config, simulator) = graph_target(matches!(graph, Graph::SimulatedDemo)).await?;
-    if let Some(sim) = &simulator {
-        crate::demo::seed_simulator(&store, sim)
-            .await
-            .map_err(|e| CliError::unusable(format!("cannot fill the simulated mailboxes: {e}")))?;
-    }
-    let client = GraphClient::new(graph_config)
+    let graph = rehearsal.graph(&store).await?;
+    let simulated_graph = graph.simulated();
+    let client = GraphClient::new(graph.config.clone())
         .map_err(|e| CliError::unusable(format!("cannot set up the Graph client: {e}")))?;
     let engine = Engine::new(
         store.clone(),
@@ -47,7 +48,7 @@ pub async fn open(store: Store, global: &GlobalArgs, graph: Graph) -> Result<i32
     let (config, _) = ConfigFile::load(global.config.as_deref()).map_err(CliError::unusable)?;
     let options = ConsoleOptions {
         read_only: global.read_only,
-        simulated_graph: simulator.is_some(),
+        simulated_graph,
         refresh: config
             .refresh_secs
             .map_or(DEFAULT_REFRESH, |s| Duration::from_secs(s.max(1))),
@@ -55,9 +56,7 @@ pub async fn open(store: Store, global: &GlobalArgs, graph: Graph) -> Result<i32
         theme: Theme::from_setting(config.theme.color.as_deref()).map_err(CliError::unusable)?,
     };
     let result = tui::run(store, engine, options).await;
-    if let Some(sim) = simulator {
-        sim.shutdown().await;
-    }
+    graph.shutdown().await;
     result.map_err(CliError::unusable)?;
     Ok(EXIT_OK)
 }

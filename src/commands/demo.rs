@@ -4,6 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
+use super::rehearsal::Rehearsal;
 use super::{CliError, Output, store_options};
 use crate::cli::{DemoArgs, EXIT_OK, GlobalArgs, GraphSimArgs};
 use crate::config::data_dir;
@@ -18,6 +19,18 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<i32, CliError> 
             "--read-only: refusing to {} the demo database {}",
             if args.reset { "rebuild" } else { "create" },
             path.display()
+        )));
+    }
+    // Any file named with --db must be one calsync generated: the demo's simulated Graph writes
+    // its rows, and --reset deletes it. (The default path is calsync's own data directory, whose
+    // demo may predate the marker.)
+    let foreign = args.db.is_some() && path.exists() && !is_demo_file(&path).await;
+    if foreign && (args.reset || !args.print_url) {
+        return Err(CliError::unusable(format!(
+            "{} is not a demo database calsync created (it has no demo marker): `calsync demo` \
+             does not {} it; use `calsync --database-url` to work on it",
+            path.display(),
+            if args.reset { "remove" } else { "open" }
         )));
     }
     if args.reset {
@@ -42,7 +55,7 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<i32, CliError> 
     let store = Store::open(&url, &store_options()).await?;
     // With a terminal, the demo is the console; scripts and pipes get the description.
     if !args.summary && std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
-        return super::console::open(store, global, super::console::Graph::SimulatedDemo).await;
+        return super::console::open(store, global, Rehearsal::Demo).await;
     }
     let counts = store.summary(&Filter::default()).await?;
     let conferences = store.conferences().await?;
@@ -84,11 +97,23 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<i32, CliError> 
 
 const DEFAULT_SELECTIONS: u64 = 2000;
 
+/// Whether the file at `path` is an LMS database that carries calsync's demo marker.
+async fn is_demo_file(path: &std::path::Path) -> bool {
+    match Store::open(&DatabaseUrl::Sqlite(path.to_path_buf()), &store_options()).await {
+        Ok(store) => demo::is_demo(&store).await.unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+/// Where `calsync demo` keeps its database when no --db is given: calsync's own data directory.
+pub(super) fn default_demo_path() -> Option<PathBuf> {
+    data_dir().map(|dir| dir.join("demo.db"))
+}
+
 fn demo_path(args: &DemoArgs) -> Result<PathBuf, CliError> {
     let path = match &args.db {
         Some(path) => path.clone(),
-        None => data_dir()
-            .map(|dir| dir.join("demo.db"))
+        None => default_demo_path()
             .ok_or_else(|| CliError::unusable("no data directory on this system: use --db PATH"))?,
     };
     std::path::absolute(&path)

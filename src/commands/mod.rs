@@ -12,6 +12,7 @@ mod ics;
 mod migrate;
 mod read_only;
 mod reconcile;
+mod rehearsal;
 mod status;
 mod sync;
 mod verify;
@@ -208,20 +209,4 @@ fn config_command(args: &ConfigArgs) -> Result<i32, CliError> {
     }
     out.flush()?;
     Ok(crate::cli::EXIT_OK)
-}
-
-/// The real Graph (from the environment), or the built-in simulator started on a loopback port.
-pub async fn graph_target(
-    simulated: bool,
-) -> Result<(crate::graph::GraphConfig, Option<crate::sim::SimHandle>), CliError> {
-    let mut config = crate::graph::GraphConfig::from_env().map_err(CliError::unusable)?;
-    if !simulated {
-        return Ok((config, None));
-    }
-    let sim = crate::demo::start_simulator(crate::demo::SimulatorSettings::default())
-        .await
-        .map_err(|e| CliError::unusable(format!("cannot start the simulated Graph: {e}")))?;
-    config.graph_url = sim.graph_url();
-    config.login_url = sim.login_url();
-    Ok((config, Some(sim)))
 }

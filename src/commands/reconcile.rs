@@ -9,7 +9,8 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{CliError, Output, graph_target, open_store};
+use super::rehearsal::Rehearsal;
+use super::{CliError, Output, open_store};
 use crate::audit::{AuditTrail, reconcile_detail, reconcile_outcome, reconcile_rows};
 use crate::cli::{EXIT_OK, EXIT_SOME_FAILED, GlobalArgs, ReconcileArgs};
 use crate::domain::lifecycle::LedgerScope;
@@ -45,8 +46,10 @@ pub async fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<i32, CliEr
             "there is no conference with id {id}"
         )));
     }
-    let (graph_config, simulator) = graph_target(args.simulated_graph).await?;
-    let graph = GraphClient::new(graph_config)
+    let rehearsal = Rehearsal::decide(&store, &args.simulation).await?;
+    let dry_run = args.dry_run || rehearsal.dry_run();
+    let target = rehearsal.graph(&store).await?;
+    let graph = GraphClient::new(target.config.clone())
         .map_err(|e| CliError::unusable(format!("cannot set up the Graph client: {e}")))?;
     let reconciler = Reconciler::new(
         store.clone(),
@@ -71,9 +74,11 @@ pub async fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<i32, CliEr
         .iter()
         .filter(|f| !f.kind.is_certain())
         .collect();
-    let delete_probable =
-        args.delete_probable && !probable.is_empty() && (args.yes || confirm(&probable, &mut out)?);
-    let chosen: Vec<Finding> = if args.dry_run {
+    let delete_probable = args.delete_probable
+        && !dry_run
+        && !probable.is_empty()
+        && (args.yes || confirm(&probable, &mut out)?);
+    let chosen: Vec<Finding> = if dry_run {
         Vec::new()
     } else {
         plan.findings
@@ -88,7 +93,7 @@ pub async fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<i32, CliEr
         let trail = AuditTrail::begin(
             &store,
             "reconcile",
-            &describe_scope(args),
+            &rehearsal.audit_scope(&describe_scope(args)),
             "",
             chosen.len() as u64,
         )
@@ -113,9 +118,7 @@ pub async fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<i32, CliEr
             .map(|Resolved { finding, result }| ((finding.mailbox, finding.event_id), result))
             .collect();
     }
-    if let Some(sim) = simulator {
-        sim.shutdown().await;
-    }
+    target.shutdown().await;
 
     let results: Vec<(&Finding, Resolution)> = plan
         .findings
@@ -123,7 +126,7 @@ pub async fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<i32, CliEr
         .map(|f| {
             let result = resolved
                 .remove(&(f.mailbox.clone(), f.event_id.clone()))
-                .unwrap_or(if args.dry_run && f.kind.is_certain() {
+                .unwrap_or(if dry_run && f.kind.is_certain() {
                     Resolution::WouldDelete
                 } else {
                     Resolution::Kept
@@ -136,7 +139,7 @@ pub async fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<i32, CliEr
         for (finding, result) in &results {
             out.line(&finding_json(finding, result))?;
         }
-        out.line(&summary_json(&plan, &tally, args.dry_run))?;
+        out.line(&summary_json(&plan, &tally, dry_run, rehearsal.simulated()))?;
         for note in notes(&plan, &tally, args) {
             eprintln!("{note}");
         }
@@ -152,7 +155,7 @@ pub async fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<i32, CliEr
                 clean_line(&failure.error)
             ))?;
         }
-        print_summary(&mut out, &plan, &tally, args)?;
+        print_summary(&mut out, &plan, &tally, dry_run, args)?;
     }
     out.flush()?;
     Ok(
@@ -279,13 +282,13 @@ fn finding_json(finding: &Finding, result: &Resolution) -> String {
     .to_string()
 }
 
-fn summary_json(plan: &Plan, tally: &Tally, dry_run: bool) -> String {
+fn summary_json(plan: &Plan, tally: &Tally, dry_run: bool, simulated: bool) -> String {
     let errors: Vec<_> = plan
         .mailbox_failures
         .iter()
         .map(|f| json!({"mailbox": f.mailbox, "user_id": f.user_id, "error": f.error}))
         .collect();
-    json!({
+    let mut summary = json!({
         "findings": plan.findings.len(),
         "deleted": tally.deleted,
         "already_gone": tally.already_gone,
@@ -298,14 +301,19 @@ fn summary_json(plan: &Plan, tally: &Tally, dry_run: bool) -> String {
         "users_without_email": plan.users_without_email,
         "ledger_checked": plan.ledger_checked,
         "dry_run": dry_run,
-    })
-    .to_string()
+    });
+    // Only on runs against the simulated Graph.
+    if simulated {
+        summary["simulated_graph"] = json!(true);
+    }
+    summary.to_string()
 }
 
 fn print_summary(
     out: &mut Output,
     plan: &Plan,
     tally: &Tally,
+    dry_run: bool,
     args: &ReconcileArgs,
 ) -> Result<(), CliError> {
     let mut kinds: Vec<String> = Vec::new();
@@ -332,7 +340,7 @@ fn print_summary(
             format!(": {}", kinds.join(", "))
         }
     ))?;
-    if args.dry_run {
+    if dry_run {
         out.line(&format!(
             "Dry run: nothing deleted ({} would be deleted, {} kept)",
             tally.would_delete, tally.kept

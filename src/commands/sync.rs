@@ -8,7 +8,8 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{CliError, Output, graph_target, open_store};
+use super::rehearsal::Rehearsal;
+use super::{CliError, Output, open_store};
 use crate::audit::AuditTrail;
 use crate::cli::{EXIT_OK, EXIT_SOME_FAILED, GlobalArgs, SyncArgs};
 use crate::domain::lifecycle::AuditOutcome;
@@ -27,8 +28,9 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
     }
     let credentials_override = SyncOptions::credentials_from_env().map_err(CliError::unusable)?;
     let (store, _) = open_store(global).await?;
+    let rehearsal = Rehearsal::decide(&store, &args.simulation).await?;
     // Taken before the run's rows are chosen, so a run that waited chooses after the other.
-    let claims = if args.dry_run {
+    let claims = if args.dry_run || rehearsal.dry_run() {
         None
     } else {
         Some(claims(&store, args.wait).await?)
@@ -72,11 +74,11 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
         out.line(&format!("Found {} selections to sync", ids.len()))?;
     }
     let Some(claims) = claims else {
-        return dry_run(&store, &ids, args.json, &mut out).await;
+        return dry_run(&store, &ids, args.json, rehearsal.simulated(), &mut out).await;
     };
 
-    let (graph_config, simulator) = graph_target(args.simulated_graph).await?;
-    let graph = GraphClient::new(graph_config)
+    let target = rehearsal.graph(&store).await?;
+    let graph = GraphClient::new(target.config.clone())
         .map_err(|e| CliError::unusable(format!("cannot set up the Graph client: {e}")))?;
     let options = SyncOptions {
         concurrency: args.concurrency,
@@ -86,7 +88,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
     let trail = AuditTrail::begin(
         &store,
         "sync",
-        &describe_scope(args, scope),
+        &rehearsal.audit_scope(&describe_scope(args, scope)),
         "",
         ids.len() as u64,
     )
@@ -95,7 +97,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
     let engine = Engine::new(store, graph, options);
     if human {
         out.line("")?;
-        out.line(if simulator.is_some() {
+        out.line(if target.simulated() {
             "Starting calendar sync... (against the simulated Graph: no real calendar is touched)"
         } else {
             "Starting calendar sync..."
@@ -134,9 +136,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
     let ran = runner
         .await
         .map_err(|e| CliError::failed(format!("the sync stopped: {e}")))?;
-    if let Some(sim) = simulator {
-        sim.shutdown().await;
-    }
+    target.shutdown().await;
     let summary = match ran {
         Ok(summary) => summary,
         Err(e) => {
@@ -153,7 +153,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
         eprintln!("{e}");
     }
     if args.json {
-        out.line(&summary_json(&summary, false))?;
+        out.line(&summary_json(&summary, false, rehearsal.simulated()))?;
     } else {
         print_summary(&mut out, &summary)?;
     }
@@ -249,6 +249,7 @@ async fn dry_run(
     store: &Store,
     ids: &[i64],
     json: bool,
+    simulated: bool,
     out: &mut Output,
 ) -> Result<i32, CliError> {
     if json {
@@ -256,7 +257,7 @@ async fn dry_run(
             total: ids.len(),
             ..Summary::default()
         };
-        out.line(&summary_json(&summary, true))?;
+        out.line(&summary_json(&summary, true, simulated))?;
         out.flush()?;
         return Ok(EXIT_OK);
     }
@@ -361,7 +362,7 @@ fn print_summary(out: &mut Output, summary: &Summary) -> Result<(), CliError> {
     Ok(())
 }
 
-fn summary_json(summary: &Summary, dry_run: bool) -> String {
+fn summary_json(summary: &Summary, dry_run: bool, simulated: bool) -> String {
     #[derive(Serialize)]
     struct Json<'a> {
         total: usize,
@@ -372,6 +373,9 @@ fn summary_json(summary: &Summary, dry_run: bool) -> String {
         dry_run: bool,
         duration_ms: u128,
         failures: &'a [Failure],
+        /// Only on runs against the simulated Graph.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        simulated_graph: bool,
     }
     serde_json::to_string(&Json {
         total: summary.total,
@@ -382,6 +386,7 @@ fn summary_json(summary: &Summary, dry_run: bool) -> String {
         dry_run,
         duration_ms: summary.duration.as_millis(),
         failures: &summary.failures,
+        simulated_graph: simulated,
     })
     .unwrap_or_default()
 }

@@ -5,7 +5,8 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{CliError, Output, graph_target, open_store};
+use super::rehearsal::Rehearsal;
+use super::{CliError, Output, open_store};
 use crate::audit::{AuditTrail, verify_detail, verify_outcome};
 use crate::cli::{EXIT_OK, EXIT_SOME_FAILED, GlobalArgs, VerifyArgs};
 use crate::domain::Filter;
@@ -27,6 +28,10 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
     }
     let credentials_override = SyncOptions::credentials_from_env().map_err(CliError::unusable)?;
     let (store, _) = open_store(global).await?;
+    let rehearsal = Rehearsal::decide(&store, &args.simulation).await?;
+    // A dry run checks but records nothing and re-creates nothing.
+    let record = !global.read_only && !rehearsal.dry_run();
+    let recreate_asked = args.recreate && !rehearsal.dry_run();
     let mut out = Output::default();
     let human = !args.json;
     let filter = verifiable(Filter {
@@ -36,17 +41,17 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
         ..Filter::default()
     });
     let ids = store.selection_ids(&filter).await?;
-    let (graph_config, simulator) = graph_target(args.simulated_graph).await?;
-    let graph = GraphClient::new(graph_config)
+    let target = rehearsal.graph(&store).await?;
+    let graph = GraphClient::new(target.config.clone())
         .map_err(|e| CliError::unusable(format!("cannot set up the Graph client: {e}")))?;
-    let trail = if global.read_only {
+    let trail = if !record {
         None
     } else {
         Some(
             AuditTrail::begin(
                 &store,
                 "verify",
-                &describe_scope(args),
+                &rehearsal.audit_scope(&describe_scope(args)),
                 "",
                 ids.len() as u64,
             )
@@ -58,7 +63,7 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
         out.line(&format!(
             "Verifying the events of {} added selections{}",
             ids.len(),
-            if simulator.is_some() {
+            if target.simulated() {
                 " (against the simulated Graph: no real calendar is touched)"
             } else {
                 ""
@@ -75,7 +80,7 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
         VerifyOptions {
             concurrency: args.concurrency as usize,
             credentials_override: credentials_override.clone(),
-            record: !global.read_only,
+            record,
         },
     );
     let (events, mut rx) = mpsc::unbounded_channel();
@@ -102,7 +107,7 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
         .map_err(|e| CliError::failed(format!("the check stopped: {e}")))?
         .map_err(CliError::unusable)?;
 
-    let recreate = if args.recreate && !summary.missing_ids.is_empty() && !cancel.is_cancelled() {
+    let recreate = if recreate_asked && !summary.missing_ids.is_empty() && !cancel.is_cancelled() {
         if human {
             out.line("")?;
             out.line(&format!(
@@ -184,9 +189,7 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
     } else {
         None
     };
-    if let Some(sim) = simulator {
-        sim.shutdown().await;
-    }
+    target.shutdown().await;
 
     let recreated = found
         .iter()
@@ -206,12 +209,17 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
 
     if args.json {
         for finding in &found {
-            out.line(&finding_json(finding, args.recreate))?;
+            out.line(&finding_json(finding, recreate_asked))?;
         }
-        out.line(&summary_json(&summary, recreated, args.recreate))?;
+        out.line(&summary_json(
+            &summary,
+            recreated,
+            recreate_asked,
+            rehearsal.simulated(),
+        ))?;
     } else {
-        print_summary(&mut out, &summary, args.recreate.then_some(recreated))?;
-        if left_missing > 0 && !args.recreate {
+        print_summary(&mut out, &summary, recreate_asked.then_some(recreated))?;
+        if left_missing > 0 && !recreate_asked {
             out.line("Re-create them with the same filters and --recreate.")?;
         }
     }
@@ -336,7 +344,12 @@ fn finding_json(finding: &Finding, recreate: bool) -> String {
     .unwrap_or_default()
 }
 
-fn summary_json(summary: &VerifySummary, recreated: usize, recreate: bool) -> String {
+fn summary_json(
+    summary: &VerifySummary,
+    recreated: usize,
+    recreate: bool,
+    simulated: bool,
+) -> String {
     #[derive(Serialize)]
     struct Json {
         total: usize,
@@ -347,6 +360,9 @@ fn summary_json(summary: &VerifySummary, recreated: usize, recreate: bool) -> St
         not_started: usize,
         recreated: Option<usize>,
         duration_ms: u128,
+        /// Only on runs against the simulated Graph.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        simulated_graph: bool,
     }
     serde_json::to_string(&Json {
         total: summary.total,
@@ -357,6 +373,7 @@ fn summary_json(summary: &VerifySummary, recreated: usize, recreate: bool) -> St
         not_started: summary.not_started,
         recreated: recreate.then_some(recreated),
         duration_ms: summary.duration.as_millis(),
+        simulated_graph: simulated,
     })
     .unwrap_or_default()
 }

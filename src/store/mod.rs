@@ -484,6 +484,21 @@ impl Store {
         }
     }
 
+    /// The SQLite file's application id (`PRAGMA application_id`: 0 unless a program stamped
+    /// its file); None on PostgreSQL, whose databases carry no such header.
+    pub async fn application_id(&self) -> Result<Option<i64>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(b) => {
+                let sql = Sql {
+                    text: "PRAGMA application_id".to_string(),
+                    params: Vec::new(),
+                };
+                Ok(b.query(sql, sql::map_id).await?.into_iter().next())
+            }
+            Backend::Postgres(_) => Ok(None),
+        }
+    }
+
     /// The server's version, for `doctor`.
     pub async fn server_version(&self) -> Result<String, StoreError> {
         match &self.backend {

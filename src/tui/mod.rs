@@ -91,7 +91,8 @@ async fn event_loop(
     theme: Theme,
 ) -> Result<(), String> {
     let (reports, mut incoming) = mpsc::unbounded_channel();
-    let mut runtime = Runtime::new(store, engine, reports);
+    let mut runtime =
+        Runtime::new(store, engine, reports).with_simulated_graph(session.simulated_graph);
     let (mut app, effects) = App::new(session, Utc::now());
     app.height = terminal.size().map(|s| s.height).unwrap_or(24);
     effects.into_iter().for_each(|e| runtime.run(e));

@@ -11,7 +11,8 @@ use super::action::Report;
 use super::app::{Effect, RunScope, SyncTarget};
 use super::data::{BulkPlan, OverviewPart, PersonData};
 use crate::audit::{
-    AuditTrail, reconcile_detail, reconcile_outcome, reconcile_rows, verify_detail, verify_outcome,
+    AuditTrail, reconcile_detail, reconcile_outcome, reconcile_rows, run_scope, verify_detail,
+    verify_outcome,
 };
 use crate::domain::lifecycle::AuditOutcome;
 use crate::domain::{Filter, PageRequest, Sort, SyncState, choose_credentials};
@@ -27,6 +28,8 @@ pub struct Runtime {
     job: Option<CancellationToken>,
     /// The task of the job, so that a stop (SIGTERM) can wait until it has drained.
     job_task: Option<tokio::task::JoinHandle<()>>,
+    /// The audit rows of a run against the simulated Graph say so.
+    simulated_graph: bool,
 }
 
 fn text<T>(result: Result<T, StoreError>) -> Result<T, String> {
@@ -41,6 +44,7 @@ impl Runtime {
             reports,
             job: None,
             job_task: None,
+            simulated_graph: false,
         }
     }
 
@@ -55,7 +59,13 @@ impl Runtime {
         }
     }
 
+    pub fn with_simulated_graph(mut self, simulated_graph: bool) -> Runtime {
+        self.simulated_graph = simulated_graph;
+        self
+    }
+
     pub fn run(&mut self, effect: Effect) {
+        let simulated = self.simulated_graph;
         let store = self.store.clone();
         let reports = self.reports.clone();
         let send = move |report: Report| {
@@ -168,7 +178,7 @@ impl Runtime {
                     let trail = match AuditTrail::begin(
                         &store,
                         "console sync",
-                        &what,
+                        &run_scope(&what, simulated),
                         &filter,
                         ids.len() as u64,
                     )
@@ -214,7 +224,7 @@ impl Runtime {
                         match AuditTrail::begin(
                             &store,
                             "console verify",
-                            &what,
+                            &run_scope(&what, simulated),
                             &filter,
                             ids.len() as u64,
                         )
@@ -280,7 +290,7 @@ impl Runtime {
                     let trail = match AuditTrail::begin(
                         &store,
                         "console reconcile",
-                        &scope,
+                        &run_scope(&scope, simulated),
                         "",
                         findings.len() as u64,
                     )

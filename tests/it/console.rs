@@ -1162,3 +1162,27 @@ async fn a_console_sync_is_audited_with_its_target_and_outcome() {
         rows[0].detail
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_sync_against_the_simulated_graph_says_so_in_its_audit_row() {
+    let world = crate::sync::World::new(crate::support::Backend::Sqlite).await;
+    world.store.migrate_up(Utc::now()).await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut runtime =
+        calsync::tui::runtime::Runtime::new(world.store.clone(), world.engine.clone(), tx)
+            .with_simulated_graph(true);
+    runtime.run(Effect::Sync(
+        SyncTarget::Ids(vec![2]),
+        RunScope::of(Scope::All),
+    ));
+    loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(20), rx.recv()).await {
+            Ok(Some(Report::Sync(SyncEvent::Finished(_)))) => break,
+            Ok(Some(Report::SyncFailed(e))) => panic!("{e}"),
+            Ok(Some(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    let rows = closed_audit_rows(&world.store, "console sync").await;
+    assert_eq!(rows[0].scope, "selection 2 (all) · simulated Graph");
+}

@@ -13,6 +13,7 @@ mod lifecycle;
 mod read_only;
 mod reconcile;
 mod record;
+mod rehearsal;
 mod runs;
 mod signals;
 mod sim_server;
