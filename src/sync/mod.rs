@@ -7,6 +7,7 @@ pub mod credentials;
 mod engine;
 mod halt;
 mod intent;
+mod landed;
 pub mod payload;
 pub mod reconcile;
 pub mod verify;
