@@ -103,6 +103,25 @@ async fn a_role_without_update_gets_no_event() {
     role.drop(&db).await;
 }
 
+/// A replica, or a database set to read-only transactions: the role's privileges say UPDATE
+/// is allowed, and only a real write finds out that it is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_transactions_get_no_event_although_privileges_allow_update() {
+    let db = TestDb::with_fixture(Backend::Postgres).await;
+    add_learners(&db, LEARNERS, false).await;
+    db.exec(&format!(
+        "ALTER DATABASE {} SET default_transaction_read_only = on",
+        db.pg_name()
+    ))
+    .await;
+    let sim = SimServer::start(without_dedupe(0)).await.unwrap();
+
+    let (code, _, stderr) = run_sync(&db.url_string(), &sim, &[], &[]);
+
+    assert_says_nothing_was_sent(code, &stderr, "read-only transaction");
+    assert_eq!(learner_events(&sim), 0, "none in flight: the probe failed first");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_revoked_midway_leaves_at_most_the_events_in_flight() {
     let db = TestDb::with_fixture(Backend::Postgres).await;
