@@ -1171,6 +1171,7 @@ pub async fn seed_mailboxes(
         }
         let Some(event) = lms_event(
             &row.conference_title,
+            &row.platform,
             row.slot_date,
             row.slot_start,
             row.slot_end,
@@ -1193,6 +1194,7 @@ pub async fn seed_mailboxes(
             && let Some(slot) = other
             && let Some(event) = lms_event(
                 &row.conference_title,
+                &row.platform,
                 slot.date,
                 slot.start_time,
                 slot.end_time,
@@ -1207,9 +1209,11 @@ pub async fn seed_mailboxes(
 }
 
 /// An event as the LMS sends it: the conference title as subject, wall-clock times in the slot's
-/// IANA zone, no calsync tag. None when the slot's zone is unusable (the LMS's call failed too).
+/// IANA zone, no calsync tag, and a Teams meeting asked for on Teams conferences (so Exchange adds
+/// its meeting block). None when the slot's zone is unusable (the LMS's call failed too).
 fn lms_event(
     title: &str,
+    platform: &str,
     date: NaiveDate,
     start: NaiveTime,
     end: NaiveTime,
@@ -1217,10 +1221,15 @@ fn lms_event(
 ) -> Option<serde_json::Value> {
     let window = crate::domain::resolve_slot_window(date, start, end, zone).ok()?;
     let local = |t: chrono::NaiveDateTime| t.format("%Y-%m-%dT%H:%M:%S").to_string();
-    Some(serde_json::json!({
+    let mut event = serde_json::json!({
         "subject": crate::sync::payload::subject(title),
         "body": {"contentType": "HTML", "content": "<p>Added by the LMS.</p>"},
         "start": {"dateTime": local(window.start_local), "timeZone": zone},
         "end": {"dateTime": local(window.end_local), "timeZone": zone},
-    }))
+    });
+    if platform == "teams" {
+        event["isOnlineMeeting"] = serde_json::json!(true);
+        event["onlineMeetingProvider"] = serde_json::json!("teamsForBusiness");
+    }
+    Some(event)
 }

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 pub mod diagnosis;
 pub mod lifecycle;
+pub mod meeting;
 pub mod query;
 mod slot_time;
 mod when;
@@ -226,6 +227,8 @@ pub struct Selection {
     /// Added, but the slot or conference changed after the event was written (see
     /// `store::sql` for the rule).
     pub stale: bool,
+    /// What the ledger recorded about the event `outlook_event_id` points to.
+    pub recorded: meeting::RecordedEvent,
 }
 
 /// The four sync columns as read. Also the write guard: a write only lands while the row still

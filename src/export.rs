@@ -26,6 +26,8 @@ struct SelectionJson<'a> {
     error: Option<&'a str>,
     /// Added, but the slot or conference changed after the event was written.
     stale: bool,
+    /// The Teams meeting's join URL Graph returned for the event, as the ledger recorded it.
+    teams_join_url: Option<&'a str>,
 }
 
 pub fn rfc3339(t: DateTime<Utc>) -> String {
@@ -52,11 +54,12 @@ pub fn json_line(row: &Selection) -> String {
         attempted_at: row.sync.attempted_at.map(rfc3339),
         error: row.sync.error_text(),
         stale: row.stale,
+        teams_join_url: row.recorded.teams_join_url.as_deref(),
     };
     serde_json::to_string(&json).unwrap_or_default()
 }
 
-pub const CSV_HEADER: &str = "id,user_id,username,email,conference_id,conference_title,time_slot_id,slot_date,slot_start,slot_end,timezone,state,calendar_added,outlook_event_id,attempted_at,error,stale";
+pub const CSV_HEADER: &str = "id,user_id,username,email,conference_id,conference_title,time_slot_id,slot_date,slot_start,slot_end,timezone,state,calendar_added,outlook_event_id,attempted_at,error,stale,teams_join_url";
 
 /// One selection as one RFC 4180 CSV record (same columns as the JSON keys).
 pub fn csv_line(row: &Selection) -> String {
@@ -78,6 +81,7 @@ pub fn csv_line(row: &Selection) -> String {
         row.sync.attempted_at.map(rfc3339).unwrap_or_default(),
         row.sync.error_text().unwrap_or_default().to_string(),
         row.stale.to_string(),
+        row.recorded.teams_join_url.clone().unwrap_or_default(),
     ];
     fields
         .iter()

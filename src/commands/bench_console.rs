@@ -303,6 +303,7 @@ fn synthetic_selection(i: i64) -> crate::domain::Selection {
         },
         fingerprint: String::new(),
         stale: false,
+        recorded: Default::default(),
     }
 }
 

@@ -230,6 +230,8 @@ pub enum LedgerChange {
         action: LedgerAction,
         at: DateTime<Utc>,
     },
+    /// The Teams meeting and body digest of an event just recorded.
+    Meeting(super::meeting::MeetingRecord),
     /// A create about to be sent, made durable before the POST (calsync's create intents).
     Intent(CreateIntent),
     /// The create of a selection settled with the row's result: `event_id` when it made or
@@ -242,7 +244,7 @@ pub enum LedgerChange {
 }
 
 impl LedgerChange {
-    /// Whether it goes to the create intents (version 3) rather than the ledger (version 1).
+    /// Whether it goes to the create intents (version 4) rather than the ledger (version 1).
     pub fn is_intent(&self) -> bool {
         matches!(self, LedgerChange::Intent(_) | LedgerChange::Settle { .. })
     }

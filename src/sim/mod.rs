@@ -8,6 +8,7 @@
 mod events;
 mod graph_api;
 mod http;
+mod online_meeting;
 mod rng;
 mod state;
 mod timezones;

@@ -1,4 +1,4 @@
-//! calsync's create intents (`calsync_create_intent`, version 3): one row per selection whose
+//! calsync's create intents (`calsync_create_intent`, migration "create intents"): one row per selection whose
 //! event calsync creates, written in the same transaction as the row's attempt time and
 //! committed before the create is sent. It holds the `transactionId` sent and an attempt
 //! counter, so that a run that died after its POST is recognised (the intent is still
@@ -6,18 +6,29 @@
 
 use chrono::{DateTime, Utc};
 
-use super::own::types;
+use super::own::{Migration, types};
 use super::sql::{Builder, Dialect, Engine, Sql, SqlRow, Value};
 use super::{Store, StoreError};
 use crate::domain::lifecycle::CreateIntent;
 
 pub const INTENTS: &str = "calsync_create_intent";
 
+/// This step's place in [`super::own::MIGRATIONS`].
+pub const VERSION: u32 = 4;
+
+pub const MIGRATION: Migration = Migration {
+    version: VERSION,
+    name: "create intents",
+    enables: "durable create intents (the transactionId of each re-creation)",
+    up: intent_up,
+    down: intent_down,
+};
+
 const CREATING: &str = "creating";
 const CREATED: &str = "created";
 const FAILED: &str = "failed";
 
-pub(super) fn intent_up(engine: Engine) -> Vec<String> {
+fn intent_up(engine: Engine) -> Vec<String> {
     let (_, ts) = types(engine);
     // No foreign key: like the ledger, it must not stop the LMS from deleting a selection.
     vec![format!(
@@ -28,7 +39,7 @@ pub(super) fn intent_up(engine: Engine) -> Vec<String> {
     )]
 }
 
-pub(super) fn intent_down() -> Vec<String> {
+fn intent_down() -> Vec<String> {
     vec![format!("DROP TABLE {INTENTS}")]
 }
 
@@ -110,9 +121,9 @@ fn map_intent(row: &dyn SqlRow) -> Result<(CreateIntent, bool), StoreError> {
 }
 
 impl Store {
-    /// Whether create intents are recorded (version 3 of calsync's tables).
+    /// Whether create intents are recorded (the migration "create intents").
     pub fn has_intents(&self) -> bool {
-        self.own_version() >= 3
+        self.own_version() >= VERSION
     }
 
     /// The selection's last create intent and whether it made an event (`created`); `None`

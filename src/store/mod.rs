@@ -4,6 +4,7 @@
 mod claims;
 mod intent;
 mod lifecycle;
+mod meetings;
 pub mod own;
 mod postgres;
 mod probe;
@@ -139,7 +140,9 @@ impl Store {
             Backend::Sqlite(_) => Dialect::SQLITE,
             Backend::Postgres(_) => Dialect::POSTGRES,
         };
-        engine.with_ledger(self.has_ledger())
+        engine
+            .with_ledger(self.has_ledger())
+            .with_meetings(self.has_meeting_records())
     }
 
     async fn query<T: Send + 'static>(
@@ -370,7 +373,7 @@ impl Store {
                     ledger
                         .iter()
                         .filter(|change| intents || !change.is_intent())
-                        .map(|change| own::ledger_change(dialect, change)),
+                        .filter_map(|change| own::ledger_change(dialect, change)),
                 );
             }
         }

@@ -21,8 +21,8 @@ pub struct Migration {
     pub name: &'static str,
     /// What the step makes possible, for "run `calsync migrate`" hints.
     pub enables: &'static str,
-    up: fn(Engine) -> Vec<String>,
-    down: fn() -> Vec<String>,
+    pub(super) up: fn(Engine) -> Vec<String>,
+    pub(super) down: fn() -> Vec<String>,
 }
 
 impl Migration {
@@ -35,7 +35,7 @@ impl Migration {
     }
 }
 
-pub const MIGRATIONS: [Migration; 3] = [
+pub const MIGRATIONS: [Migration; 4] = [
     Migration {
         version: 1,
         name: "event ledger",
@@ -50,13 +50,8 @@ pub const MIGRATIONS: [Migration; 3] = [
         up: audit_up,
         down: audit_down,
     },
-    Migration {
-        version: 3,
-        name: "create intents",
-        enables: "durable create intents (the transactionId of each re-creation)",
-        up: super::intent::intent_up,
-        down: super::intent::intent_down,
-    },
+    super::meetings::MIGRATION,
+    super::intent::MIGRATION,
 ];
 
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
@@ -206,21 +201,29 @@ pub fn ledger_upsert(dialect: Dialect, entry: &LedgerEntry) -> Sql {
     b.finish()
 }
 
-pub fn ledger_change(dialect: Dialect, change: &LedgerChange) -> Sql {
+/// The statement of one ledger change; `None` when the table it needs is not there yet.
+pub fn ledger_change(dialect: Dialect, change: &LedgerChange) -> Option<Sql> {
     match change {
-        LedgerChange::Record(entry) => ledger_upsert(dialect, entry),
+        LedgerChange::Record(entry) => Some(ledger_upsert(dialect, entry)),
         LedgerChange::Mark {
             mailbox,
             event_id,
             action,
             at,
-        } => ledger_mark(dialect, mailbox, event_id, *action, *at),
-        LedgerChange::Intent(intent) => super::intent::intent_begin(dialect, intent),
+        } => Some(ledger_mark(dialect, mailbox, event_id, *action, *at)),
+        LedgerChange::Meeting(record) => super::meetings::record(dialect, record),
+        // The caller leaves these out before the create intents exist (`Store::has_intents`).
+        LedgerChange::Intent(intent) => Some(super::intent::intent_begin(dialect, intent)),
         LedgerChange::Settle {
             selection_id,
             event_id,
             at,
-        } => super::intent::intent_settle(dialect, *selection_id, event_id.as_deref(), *at),
+        } => Some(super::intent::intent_settle(
+            dialect,
+            *selection_id,
+            event_id.as_deref(),
+            *at,
+        )),
     }
 }
 

@@ -33,20 +33,28 @@ pub enum Engine {
 pub struct Dialect {
     pub engine: Engine,
     pub ledger: bool,
+    /// The ledger has the Teams meeting columns (see `store::meetings`).
+    pub meetings: bool,
 }
 
 impl Dialect {
     pub const SQLITE: Dialect = Dialect {
         engine: Engine::Sqlite,
         ledger: false,
+        meetings: false,
     };
     pub const POSTGRES: Dialect = Dialect {
         engine: Engine::Postgres,
         ledger: false,
+        meetings: false,
     };
 
     pub fn with_ledger(self, ledger: bool) -> Dialect {
         Dialect { ledger, ..self }
+    }
+
+    pub fn with_meetings(self, meetings: bool) -> Dialect {
+        Dialect { meetings, ..self }
     }
 
     fn placeholder(self, n: usize) -> String {
@@ -220,8 +228,9 @@ fn stale_predicate(dialect: Dialect) -> String {
 
 fn selection_columns(dialect: Dialect) -> String {
     format!(
-        "{SELECTION_COLUMNS}, {FINGERPRINT}, CASE WHEN {} THEN 1 ELSE 0 END",
-        stale_predicate(dialect)
+        "{SELECTION_COLUMNS}, {FINGERPRINT}, CASE WHEN {} THEN 1 ELSE 0 END, {}",
+        stale_predicate(dialect),
+        super::meetings::selection_columns(dialect)
     )
 }
 
@@ -269,6 +278,10 @@ pub fn map_selection(row: &dyn SqlRow) -> Result<Selection, StoreError> {
         },
         fingerprint: row.text(28)?,
         stale: row.int(29)? == 1,
+        recorded: crate::domain::meeting::RecordedEvent {
+            teams_join_url: row.opt_text(30)?,
+            sent_body_digest: row.opt_text(31)?,
+        },
     })
 }
 

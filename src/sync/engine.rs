@@ -10,17 +10,19 @@ use tokio_util::sync::CancellationToken;
 use super::credentials::{Holder, RunCredentials};
 use super::halt::Halt;
 use super::intent::{self, Refusal};
+use super::meeting::{self, Sent};
 use super::payload::{PayloadOptions, TAG_PROPERTY_ID, event_payload, tag_for, transaction_id};
 use super::reconcile::{ReconcileOptions, Reconciler};
 use super::verify::{Verifier, VerifyOptions};
 use super::writer::ResultWriter;
 use super::{ItemResult, Outcome, Summary, SyncAction, SyncEvent, label_of};
 use crate::domain::lifecycle::{LedgerAction, LedgerChange, LedgerEntry};
+use crate::domain::meeting::{MeetingRecord, body_digest};
 use crate::domain::{
     Filter, Selection, SlotWindow, StoredCredentials, SyncColumns, SyncWrite, WriteOutcome,
     resolve_slot_window,
 };
-use crate::graph::{Credentials, ErrorKind, GraphClient, GraphError};
+use crate::graph::{Credentials, ErrorKind, EventInfo, GraphClient, GraphError};
 use crate::store::retry::retrying;
 use crate::store::{Claim, Claims, Store};
 
@@ -372,6 +374,7 @@ impl Engine {
         let (write, if_written) = match result {
             Ok(written) => {
                 ledger.push(LedgerChange::Record(ledger_entry(&selection, &written, at)));
+                ledger.push(LedgerChange::Meeting(meeting_record(&selection, &written)));
                 ledger.push(LedgerChange::Settle {
                     selection_id: id,
                     event_id: Some(written.event_id.clone()),
@@ -471,12 +474,19 @@ impl Engine {
             .as_deref()
             .filter(|id| selection.sync.calendar_added && !id.trim().is_empty())
         {
-            match graph
-                .update_event(&credentials, mailbox, event_id, &update)
-                .await
+            let recorded = selection.recorded.sent_body_digest.as_deref();
+            match meeting::update_in_place(
+                graph,
+                &credentials,
+                mailbox,
+                event_id,
+                &update,
+                recorded,
+            )
+            .await
             {
-                Ok(event) => return Ok(window.written(event.id, SyncAction::Updated)),
-                Err(e) if e.kind == ErrorKind::NotFound => {
+                Ok(Some(sent)) => return Ok(window.written(sent, SyncAction::Updated)),
+                Ok(None) => {
                     replaced = Some(event_id.to_string());
                     ledger.push(LedgerChange::Mark {
                         mailbox: mailbox.to_lowercase(),
@@ -501,12 +511,12 @@ impl Engine {
             && let Some(found) = self
                 .find_tagged(&credentials, mailbox, selection.id)
                 .await?
+            && let Some(sent) =
+                meeting::update_in_place(graph, &credentials, mailbox, &found.id, &update, None)
+                    .await
+                    .map_err(|e| e.operator_text())?
         {
-            let event = graph
-                .update_event(&credentials, mailbox, &found, &update)
-                .await
-                .map_err(|e| NotWritten::from(e.operator_text()))?;
-            return Ok(window.written(event.id, SyncAction::Adopted));
+            return Ok(window.written(sent, SyncAction::Adopted));
         }
 
         let attempt = intent::attempt(prior.as_ref(), replaced.as_deref());
@@ -538,21 +548,31 @@ impl Engine {
             }
         }
         let create = event_payload(selection, &window, options, Some(&transaction));
+        let sent_digest = meeting::body_content(&create).map(body_digest);
+        let created = |event: EventInfo| Sent {
+            event,
+            body_digest: sent_digest.clone(),
+        };
         match graph.create_event(&credentials, mailbox, &create).await {
-            Ok(event) => Ok(window.written(event.id, SyncAction::Created)),
+            Ok(event) => Ok(window.written(created(event), SyncAction::Created)),
             Err(e) if e.kind == ErrorKind::Ambiguous => {
                 // The create may have reached the mailbox: look before creating again.
                 if let Some(found) = self
                     .find_tagged(&credentials, mailbox, selection.id)
                     .await?
                 {
-                    return Ok(window.written(found, SyncAction::Adopted));
+                    // Which body it was made with is not known: the next update reads it.
+                    let adopted = Sent {
+                        event: found,
+                        body_digest: None,
+                    };
+                    return Ok(window.written(adopted, SyncAction::Adopted));
                 }
                 // Same transactionId: should the first create surface late, Graph dedups it.
                 graph
                     .create_event(&credentials, mailbox, &create)
                     .await
-                    .map(|event| window.written(event.id, SyncAction::Created))
+                    .map(|event| window.written(created(event), SyncAction::Created))
                     .map_err(|e| e.operator_text().into())
             }
             Err(e) => Err(e.operator_text().into()),
@@ -564,7 +584,7 @@ impl Engine {
         credentials: &Credentials,
         mailbox: &str,
         selection_id: i64,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<EventInfo>, String> {
         let found = self
             .inner
             .graph
@@ -576,7 +596,7 @@ impl Engine {
             )
             .await
             .map_err(|e: GraphError| e.operator_text())?;
-        Ok(found.into_iter().next().map(|event| event.id))
+        Ok(found.into_iter().next())
     }
 }
 
@@ -632,15 +652,30 @@ struct Written {
     event_id: String,
     action: SyncAction,
     window: SlotWindow,
+    /// `onlineMeeting.joinUrl` as Graph answered.
+    teams_join_url: Option<String>,
+    /// Digest of calsync's body content, when it is known to be the event's.
+    body_digest: Option<String>,
 }
 
 impl SlotWindow {
-    fn written(&self, event_id: String, action: SyncAction) -> Written {
+    fn written(&self, sent: Sent, action: SyncAction) -> Written {
         Written {
-            event_id,
+            event_id: sent.event.id,
             action,
             window: self.clone(),
+            teams_join_url: sent.event.online_meeting_join_url,
+            body_digest: sent.body_digest,
         }
+    }
+}
+
+fn meeting_record(selection: &Selection, written: &Written) -> MeetingRecord {
+    MeetingRecord {
+        mailbox: selection.email.trim().to_lowercase(),
+        event_id: written.event_id.clone(),
+        teams_join_url: written.teams_join_url.clone(),
+        sent_body_digest: written.body_digest.clone(),
     }
 }
 

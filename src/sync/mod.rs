@@ -8,6 +8,7 @@ mod engine;
 mod halt;
 mod intent;
 mod landed;
+mod meeting;
 pub mod payload;
 pub mod reconcile;
 pub mod verify;

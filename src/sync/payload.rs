@@ -284,6 +284,7 @@ mod tests {
             sync: SyncColumns::default(),
             fingerprint: String::new(),
             stale: false,
+            recorded: Default::default(),
         }
     }
 

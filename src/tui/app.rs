@@ -1247,7 +1247,7 @@ impl App {
                     {
                         *pending = None;
                         match result {
-                            Ok(s) => *selection = s.map(Box::new),
+                            Ok(s) => *selection = s,
                             Err(e) => self.message = Some(e),
                         }
                         break;

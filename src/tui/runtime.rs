@@ -138,7 +138,7 @@ impl Runtime {
                 tokio::spawn(async move {
                     send(Report::Selection(
                         generation,
-                        text(store.selection(id).await),
+                        text(store.selection(id).await).map(|s| s.map(Box::new)),
                     ));
                 });
             }

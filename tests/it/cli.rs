@@ -95,6 +95,7 @@ async fn status_json_lines_carry_exactly_the_documented_keys() {
         "attempted_at",
         "error",
         "stale",
+        "teams_join_url",
     ]
     .into_iter()
     .collect();

@@ -73,6 +73,7 @@ pub fn selection(id: i64, failed: bool) -> Selection {
         },
         fingerprint: String::new(),
         stale: false,
+        recorded: Default::default(),
     }
 }
 
@@ -578,7 +579,7 @@ async fn the_filtered_rows_export_to_csv_and_json_lines() {
     assert_eq!(lines.len(), 4);
     assert!(
         lines.iter().any(|l| l.starts_with("9,3,llearner,")
-            && l.ends_with(",No Teams integration available,false"))
+            && l.ends_with(",No Teams integration available,false,"))
     );
 
     let json_path = dir.path().join("failed.jsonl");

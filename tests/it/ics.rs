@@ -399,6 +399,7 @@ fn synthetic_selection(id: i64, zone: &str, date: NaiveDate, start: &str, end: &
         sync: SyncColumns::default(),
         fingerprint: String::new(),
         stale: false,
+        recorded: Default::default(),
     }
 }
 

@@ -21,5 +21,6 @@ mod snapshots;
 mod store;
 mod sync;
 mod sync_cli;
+mod teams;
 mod tmux;
 mod verify;

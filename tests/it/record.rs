@@ -119,7 +119,11 @@ async fn read_only_transactions_get_no_event_although_privileges_allow_update() 
     let (code, _, stderr) = run_sync(&db.url_string(), &sim, &[], &[]);
 
     assert_says_nothing_was_sent(code, &stderr, "read-only transaction");
-    assert_eq!(learner_events(&sim), 0, "none in flight: the probe failed first");
+    assert_eq!(
+        learner_events(&sim),
+        0,
+        "none in flight: the probe failed first"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
