@@ -13,6 +13,7 @@ pub mod payload;
 pub mod reconcile;
 pub mod verify;
 mod writer;
+pub mod zones;
 
 use std::time::Duration;
 

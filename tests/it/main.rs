@@ -7,6 +7,7 @@ mod claims;
 mod cli;
 mod console;
 mod graph_client;
+mod http_client;
 mod ics;
 mod in_flight;
 mod lifecycle;
