@@ -185,7 +185,7 @@ fn explain(e: StoreError, path: &Path) -> StoreError {
             "{shown} is damaged (SQLite: {message}) — restore it from a backup"
         ))
     } else if message.contains("database is locked") || message.contains("database is busy") {
-        StoreError::Connect(format!(
+        StoreError::Transient(format!(
             "{shown} is locked by another program (the LMS or a backup?) — try again in a moment"
         ))
     } else if message.contains("readonly database") {

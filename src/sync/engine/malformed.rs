@@ -5,7 +5,7 @@
 
 use chrono::Utc;
 
-use super::{Engine, one_line};
+use super::{Engine, RunContext, one_line};
 use crate::domain::{MalformedSelection, SyncWrite, WriteOutcome};
 use crate::sync::{ItemLabel, ItemResult, Outcome};
 
@@ -49,7 +49,11 @@ fn label_of(row: &MalformedSelection) -> ItemLabel {
 }
 
 impl Engine {
-    pub(super) async fn fail_malformed(&self, row: MalformedSelection) -> ItemResult {
+    pub(super) async fn fail_malformed(
+        &self,
+        row: MalformedSelection,
+        run: &RunContext,
+    ) -> ItemResult {
         let result = |outcome| ItemResult {
             selection_id: row.id,
             label: Some(label_of(&row)),
@@ -81,7 +85,11 @@ impl Engine {
             Ok(WriteOutcome::Conflict) => Outcome::Conflict {
                 detail: "the LMS changed this selection meanwhile; nothing was written".to_string(),
             },
-            Err(e) => Outcome::Failed { error: e },
+            // Like any other result that cannot be written, it stops the run.
+            Err(e) => {
+                run.halt.trip(&e);
+                Outcome::Failed { error: e }
+            }
         };
         result(outcome)
     }
