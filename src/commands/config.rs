@@ -1,11 +1,14 @@
 //! `calsync config`: which config file is read (after `--config` and `CALSYNC_CONFIG`), which
 //! profile applies, and which database the other commands would open, with its password hidden.
 
+use super::console::DEFAULT_REFRESH;
 use super::{CliError, Output};
 use crate::cli::{ConfigArgs, EXIT_OK, GlobalArgs};
 use crate::config::{
     ConfigFile, DEFAULT_CONFIG, Environment, choose_database, chosen_profile, default_config_path,
 };
+use crate::tui::Theme;
+use crate::tui::keymap::Keymap;
 
 pub fn run(global: &GlobalArgs, args: &ConfigArgs) -> Result<i32, CliError> {
     let mut out = Output::default();
@@ -58,6 +61,18 @@ pub fn run(global: &GlobalArgs, args: &ConfigArgs) -> Result<i32, CliError> {
         ))?,
         Err(why) => out.line(&format!("database     none: {why}"))?,
     }
+    // The console's settings, refused here exactly as the console would refuse them.
+    Keymap::with_overrides(&config.keymap).map_err(CliError::unusable)?;
+    Theme::from_setting(config.theme.color.as_deref()).map_err(CliError::unusable)?;
+    let refresh = config
+        .refresh_secs
+        .map_or(DEFAULT_REFRESH.as_secs(), |s| s.max(1));
+    out.line(&format!(
+        "console      re-reads every {refresh} s; {} key override{}; colour {}",
+        config.keymap.len(),
+        if config.keymap.len() == 1 { "" } else { "s" },
+        config.theme.color.as_deref().unwrap_or("auto")
+    ))?;
     out.line("calsync config --print-default prints a commented default.")?;
     out.flush()?;
     Ok(EXIT_OK)

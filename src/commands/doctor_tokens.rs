@@ -47,10 +47,12 @@ pub async fn check(store: &Store, out: &mut Output) -> Result<usize, CliError> {
                 format!("! {}", e.operator_text())
             }
         };
-        out.line(&clean_line(&format!(
-            "  {}  {outcome}",
-            label(registration)
-        )))?;
+        // Each part cleaned alone: clean_line collapses the spacing between them.
+        out.line(&format!(
+            "  {}  {}",
+            clean_line(&label(registration)),
+            clean_line(&outcome)
+        ))?;
         out.flush()?;
     }
     target.shutdown().await;

@@ -26,8 +26,8 @@ pub async fn run(global: &GlobalArgs, args: &IcsArgs) -> Result<i32, CliError> {
         && args.conference_id.is_none()
     {
         return Err(CliError::unusable(
-            "say which selections to export: --selection-id ID (repeatable), --user-id ID, \
-             --user EMAIL or --conference-id ID",
+            "say which selections to export: --selection-id ID (repeatable) or --user-id ID \
+             (or --user EMAIL), and --conference-id ID alone or with a user",
         ));
     }
     let (store, _) = open_store(global).await?;

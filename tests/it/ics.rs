@@ -642,3 +642,46 @@ fn ics_without_a_choice_of_selections_is_one_line_and_exit_2() {
     let run = calsync(&["ics", "--selection-id", "x"], &[]);
     assert_one_line_error(&run, "invalid value 'x'");
 }
+
+on_both_backends! {
+    async fn calsync_ics_finds_a_user_by_email_and_narrows_to_a_conference(backend: Backend) {
+        let db = lms(backend).await;
+        let url = db.url_string();
+        let exported = |args: &[&str]| {
+            let mut all = vec!["--database-url", url.as_str(), "ics"];
+            all.extend_from_slice(args);
+            let run = calsync(&all, &[]);
+            assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+            parse(&run.stdout)
+                .events()
+                .iter()
+                .map(|e| e.value("X-CALSYNC-SELECTION").to_string())
+                .collect::<BTreeSet<String>>()
+        };
+        let ids = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<BTreeSet<String>>();
+
+        // The email as the LMS stores it is `Ann@X.org`: matched whole, ignoring case, as `:person`.
+        assert_eq!(exported(&["--user", "ann@x.org"]), ids(&["5", "8", "10"]));
+        assert_eq!(exported(&["--user", "aother"]), ids(&["5", "8", "10"]));
+        assert_eq!(exported(&["--conference-id", "1"]), ids(&["1", "2", "3"]));
+        assert_eq!(exported(&["--user", "lea.learner@example.org", "--conference-id", "1"]), ids(&["2"]));
+        assert_eq!(exported(&["--user-id", "3", "--conference-id", "4"]), ids(&["11"]));
+
+        // Part of an address is not an address.
+        let run = calsync(&["--database-url", &url, "ics", "--user", "ann"], &[]);
+        assert_one_line_error(&run, "no user with the email or username 'ann'");
+        let run = calsync(&["--database-url", &url, "ics", "--user", "aother", "--conference-id", "1"], &[]);
+        assert_one_line_error(&run, "user 5 has no selections in conference 1 to export");
+        let run = calsync(&["--database-url", &url, "ics", "--conference-id", "99"], &[]);
+        assert_one_line_error(&run, "conference 99 has no selections to export");
+        assert!(run.stdout.is_empty());
+    }
+}
+
+#[test]
+fn ics_takes_one_way_of_naming_a_user() {
+    let run = calsync(&["ics", "--user", "ann@x.org", "--user-id", "5"], &[]);
+    assert_one_line_error(&run, "cannot be used with");
+    let run = calsync(&["ics", "--selection-id", "1", "--conference-id", "2"], &[]);
+    assert_one_line_error(&run, "cannot be used with");
+}

@@ -2,17 +2,22 @@
 
 mod support;
 
+mod audit_cli;
 mod bench;
 mod claims;
 mod cli;
+mod config_cli;
 mod console;
+mod doctor_tokens;
 mod graph_client;
+mod help;
 mod ics;
 mod lifecycle;
 mod reconcile;
 mod rehearsal;
 mod sim_server;
 mod snapshots;
+mod status_cause;
 mod store;
 mod sync;
 mod sync_cli;
