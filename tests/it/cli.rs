@@ -96,6 +96,8 @@ async fn status_json_lines_carry_exactly_the_documented_keys() {
         "error",
         "stale",
         "teams_join_url",
+        "full_name",
+        "cause",
     ]
     .into_iter()
     .collect();
@@ -120,6 +122,13 @@ async fn status_json_lines_carry_exactly_the_documented_keys() {
     assert!(five["attempted_at"].is_null() && five["error"].is_null());
     let four = rows.iter().find(|r| r["id"] == 4).unwrap();
     assert!(four["error"].is_null(), "'' is no error");
+    // The person's name as Django's get_full_name() gives it, and the cause of the error in the
+    // words of `--cause`; neither when there is none.
+    assert_eq!(two["full_name"], "Lea Learner");
+    assert_eq!(two["cause"], "unknown_user");
+    assert!(four["cause"].is_null());
+    let six = rows.iter().find(|r| r["id"] == 6).unwrap();
+    assert_eq!(six["full_name"], "");
 }
 
 #[tokio::test]
