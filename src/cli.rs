@@ -50,6 +50,10 @@ pub struct GlobalArgs {
     /// Console: hide every action that writes (also automatic when the database cannot be updated)
     #[arg(long, global = true)]
     pub read_only: bool,
+    /// Append one JSON line per Graph and login request to this file, for Microsoft support
+    /// (ids and timings; never a token, secret, body or mailbox address)
+    #[arg(long, global = true, value_name = "PATH", env = "CALSYNC_LOG")]
+    pub log_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1221,11 +1221,22 @@ fn lms_event(
 ) -> Option<serde_json::Value> {
     let window = crate::domain::resolve_slot_window(date, start, end, zone).ok()?;
     let local = |t: chrono::NaiveDateTime| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    // A zone Exchange refuses (an alias like America/Buenos_Aires) is kept the way Exchange
+    // keeps every event: in a Windows zone.
+    let times = if crate::sim::accepts_time_zone(zone) {
+        crate::sync::zones::GraphTimes {
+            time_zone: zone.to_string(),
+            start: local(window.start_local),
+            end: local(window.end_local),
+        }
+    } else {
+        crate::sync::zones::graph_times(&window)
+    };
     let mut event = serde_json::json!({
         "subject": crate::sync::payload::subject(title),
         "body": {"contentType": "HTML", "content": "<p>Added by the LMS.</p>"},
-        "start": {"dateTime": local(window.start_local), "timeZone": zone},
-        "end": {"dateTime": local(window.end_local), "timeZone": zone},
+        "start": {"dateTime": times.start, "timeZone": times.time_zone},
+        "end": {"dateTime": times.end, "timeZone": times.time_zone},
     });
     if platform == "teams" {
         event["isOnlineMeeting"] = serde_json::json!(true);

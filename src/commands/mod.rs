@@ -105,6 +105,9 @@ impl Output {
 }
 
 pub async fn run(cli: Cli) -> Result<i32, CliError> {
+    if let Some(path) = &cli.global.log_file {
+        crate::graph::request_log::install(path).map_err(CliError::unusable)?;
+    }
     match cli.command {
         Some(Command::Status(args)) => status::run(&cli.global, &args).await,
         Some(Command::Doctor(args)) => doctor::run(&cli.global, &args).await,

@@ -10,8 +10,10 @@
 
 mod batch;
 mod client;
+mod cloud;
 mod errors;
 pub(crate) mod ids;
+pub mod request_log;
 mod retry;
 mod token;
 
@@ -22,7 +24,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 pub use batch::{BatchRequest, BatchResponse, BatchSuccess, MAX_BATCH_ITEMS};
-pub use client::GraphClient;
+pub use client::{GraphClient, USER_AGENT};
+pub use cloud::Cloud;
 pub use errors::{ErrorKind, GraphError, GraphErrorInfo, OPERATOR_TEXT_MAX, Service};
 pub use retry::{RETRY_AFTER_CEILING, parse_retry_after};
 
@@ -53,6 +56,9 @@ pub struct GraphConfig {
     pub backoff_base: Duration,
     /// Requests in flight per mailbox, 1..=4. Default 4.
     pub per_mailbox_concurrency: usize,
+    /// The cloud the token scope is for; `None` follows `graph_url` (global for any host
+    /// that is not a Microsoft cloud's, e.g. a loopback simulator).
+    pub cloud: Option<Cloud>,
 }
 
 impl Default for GraphConfig {
@@ -65,6 +71,7 @@ impl Default for GraphConfig {
             max_retry_wait: Duration::from_secs(120),
             backoff_base: Duration::from_secs(1),
             per_mailbox_concurrency: MAILBOX_CONCURRENCY,
+            cloud: None,
         }
     }
 }
@@ -75,11 +82,13 @@ pub const ENV_LOGIN_URL: &str = "CALSYNC_LOGIN_URL";
 pub const ENV_HTTP_TIMEOUT_SECS: &str = "CALSYNC_HTTP_TIMEOUT_SECS";
 pub const ENV_MAX_ATTEMPTS: &str = "CALSYNC_GRAPH_MAX_ATTEMPTS";
 pub const ENV_MAX_RETRY_WAIT_SECS: &str = "CALSYNC_GRAPH_MAX_RETRY_WAIT_SECS";
+pub const ENV_GRAPH_CLOUD: &str = "CALSYNC_GRAPH_CLOUD";
 
 impl GraphConfig {
-    /// Defaults overridden by `CALSYNC_GRAPH_URL`, `CALSYNC_LOGIN_URL`,
+    /// Defaults overridden by `CALSYNC_GRAPH_URL`, `CALSYNC_LOGIN_URL`, `CALSYNC_GRAPH_CLOUD`,
     /// `CALSYNC_HTTP_TIMEOUT_SECS`, `CALSYNC_GRAPH_MAX_ATTEMPTS` and
-    /// `CALSYNC_GRAPH_MAX_RETRY_WAIT_SECS`. A bad value gives a one-line error.
+    /// `CALSYNC_GRAPH_MAX_RETRY_WAIT_SECS`. Without `CALSYNC_LOGIN_URL` the login host is the
+    /// cloud's (see [`Cloud`]). A bad value gives a one-line error.
     pub fn from_env() -> Result<Self, String> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -91,9 +100,15 @@ impl GraphConfig {
         if let Some(v) = get(ENV_GRAPH_URL) {
             config.graph_url = base_url(ENV_GRAPH_URL, &v)?;
         }
-        if let Some(v) = get(ENV_LOGIN_URL) {
-            config.login_url = base_url(ENV_LOGIN_URL, &v)?;
+        if let Some(v) = get(ENV_GRAPH_CLOUD) {
+            config.cloud = Some(Cloud::from_name(&v).ok_or_else(|| {
+                format!("{ENV_GRAPH_CLOUD}={v:?} is not one of global, usgov, usgov-dod, china")
+            })?);
         }
+        config.login_url = match get(ENV_LOGIN_URL) {
+            Some(v) => base_url(ENV_LOGIN_URL, &v)?,
+            None => config.cloud().login_url().to_string(),
+        };
         if let Some(v) = get(ENV_HTTP_TIMEOUT_SECS) {
             config.timeout = seconds(ENV_HTTP_TIMEOUT_SECS, &v, 600.0)?;
         }
@@ -111,6 +126,15 @@ impl GraphConfig {
             config.max_retry_wait = seconds(ENV_MAX_RETRY_WAIT_SECS, &v, 3600.0)?;
         }
         Ok(config)
+    }
+}
+
+impl GraphConfig {
+    /// The cloud tokens are asked for: the explicit one, else the one `graph_url` names.
+    pub fn cloud(&self) -> Cloud {
+        self.cloud
+            .or_else(|| Cloud::of_graph_url(&self.graph_url))
+            .unwrap_or_default()
     }
 }
 

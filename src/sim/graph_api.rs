@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::events::{self, ApiError, Expand, NewIds, StoredEvent};
 use super::state::{Fault, GhostReply, Inner, Shared};
+use super::user_path;
 use super::{MailboxState, RetryAfterMode};
 
 /// Characters left alone when the simulator writes a query value into a nextLink.
@@ -287,7 +288,11 @@ fn method_not_allowed(method: &str) -> Reply {
 
 /// Handles one Graph call for a mailbox (auth has already been checked).
 pub(crate) async fn handle_item(shared: Arc<Shared>, req: ItemRequest) -> Reply {
-    let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+    let path = match user_path::canonical(&req.path) {
+        Ok(path) => path,
+        Err(reply) => return reply,
+    };
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let first = segments.first().copied().unwrap_or("");
     if first.eq_ignore_ascii_case("me") {
         return bad_request("/me request is only valid with delegated authentication flow.");
@@ -663,8 +668,9 @@ fn one_page(
         out.insert(
             "@odata.nextLink".into(),
             json!(format!(
-                "{}/users/{raw_user}/{collection}?{}",
+                "{}/{}/{collection}?{}",
                 req.base,
+                user_path::link_segment(raw_user),
                 query.join("&")
             )),
         );

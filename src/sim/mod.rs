@@ -5,6 +5,7 @@
 //! It is a test and demo tool: the control endpoints under `/_sim/` have no
 //! authentication, so bind it to a loopback address.
 
+mod detours;
 mod events;
 mod graph_api;
 mod http;
@@ -12,6 +13,8 @@ mod online_meeting;
 mod rng;
 mod state;
 mod timezones;
+mod user_path;
+mod wire;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -23,7 +26,14 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use state::{Fault, GhostReply, MailboxStats, SimState, SimStats};
+pub use state::{Fault, GhostReply, MailboxStats, RedirectOn, SimState, SimStats};
+pub use wire::WireRequest;
+
+/// Whether the simulated Exchange accepts `name` as a `timeZone` (Windows ids and the IANA
+/// names Graph lists).
+pub fn accepts_time_zone(name: &str) -> bool {
+    timezones::resolve(name).is_some()
+}
 
 /// How the simulator must label itself wherever it identifies itself.
 pub const SIMULATOR_LABEL: &str = "simulated Graph";
@@ -226,6 +236,9 @@ pub struct SimConfig {
     pub batch_parallelism: usize,
     /// Page size of event lists when the client sends no `$top`.
     pub default_page_size: usize,
+    /// The cloud this simulates: its token endpoint issues tokens only for that cloud's
+    /// Graph scope.
+    pub cloud: crate::graph::Cloud,
 }
 
 impl Default for SimConfig {
@@ -246,6 +259,7 @@ impl Default for SimConfig {
             shuffle_batch_responses: true,
             batch_parallelism: 4,
             default_page_size: 10,
+            cloud: crate::graph::Cloud::Global,
         }
     }
 }
@@ -267,7 +281,8 @@ impl SimServer {
         let router = http::router(Arc::clone(&state.shared));
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            let server = axum::serve(listener, service).with_graceful_shutdown(async move {
                 // Either an explicit shutdown or the handle being dropped ends the server.
                 let _ = rx.await;
             });

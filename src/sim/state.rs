@@ -25,6 +25,25 @@ pub enum Fault {
     GhostCommit { mailbox: String, reply: GhostReply },
     /// The next `count` token requests get 503 `temporarily_unavailable`.
     TokenUnavailable { count: u32 },
+    /// The next `count` token requests are held this long before they are answered (a login
+    /// service that hangs).
+    TokenStall { count: u32, duration: Duration },
+    /// The next request of `on` is answered `status` (301/302/303/307/308) with
+    /// `Location: {location}` and nothing done.
+    Redirect {
+        on: RedirectOn,
+        status: u16,
+        location: String,
+    },
+}
+
+/// Which request a [`Fault::Redirect`] answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedirectOn {
+    /// A POST to the token endpoint.
+    Token,
+    /// An event create (`POST …/events`) for this mailbox.
+    Create { mailbox: String },
 }
 
 /// What a ghost-committed create answers.
@@ -132,6 +151,8 @@ pub(crate) struct Inner {
     pub counters: Counters,
     /// Incremented for every HTTP request as it arrives.
     pub arrivals: u64,
+    /// The latest requests as they arrived (see [`SimState::wire_log`]).
+    pub wire: std::collections::VecDeque<super::wire::WireRequest>,
 }
 
 impl Inner {
@@ -176,6 +197,7 @@ impl SimState {
                     faults: Vec::new(),
                     counters: Counters::default(),
                     arrivals: 0,
+                    wire: Default::default(),
                 }),
             }),
         }

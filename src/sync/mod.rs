@@ -10,6 +10,7 @@ pub mod payload;
 pub mod reconcile;
 pub mod verify;
 mod writer;
+pub mod zones;
 
 use std::time::Duration;
 

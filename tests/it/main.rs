@@ -11,6 +11,7 @@ mod console;
 mod doctor_tokens;
 mod graph_client;
 mod help;
+mod http_client;
 mod ics;
 mod lifecycle;
 mod reconcile;
