@@ -9,7 +9,9 @@ mod detours;
 mod events;
 mod graph_api;
 mod http;
+mod ids;
 mod online_meeting;
+mod owner;
 mod rng;
 mod state;
 mod timezones;
@@ -236,6 +238,9 @@ pub struct SimConfig {
     pub batch_parallelism: usize,
     /// Page size of event lists when the client sends no `$top`.
     pub default_page_size: usize,
+    /// Answer in the id format `Prefer: IdType` asks for; when off, always in REST ids, so
+    /// tests can show nothing depends on which format Graph answers in.
+    pub honour_id_type: bool,
     /// The cloud this simulates: its token endpoint issues tokens only for that cloud's
     /// Graph scope.
     pub cloud: crate::graph::Cloud,
@@ -259,6 +264,7 @@ impl Default for SimConfig {
             shuffle_batch_responses: true,
             batch_parallelism: 4,
             default_page_size: 10,
+            honour_id_type: true,
             cloud: crate::graph::Cloud::Global,
         }
     }

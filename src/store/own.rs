@@ -359,7 +359,9 @@ pub fn ledger_of_selection(dialect: Dialect, selection_id: i64) -> Sql {
 /// Events calsync made that are still alive but that no selection points to any more: their
 /// selection was deleted (cancelled, slot changed) or now points to another event (a
 /// duplicate left by a retry that lost the old id). A selection that points to no event at all
-/// is not proof: the next sync adopts its event by the tag.
+/// is not proof: the next sync adopts its event by the tag. The ids are compared as strings, so
+/// these are candidates: a row's REST id and the ledger's immutable id of one event differ, and
+/// reconcile translates both before it calls anything an orphan.
 pub fn ledger_orphans(dialect: Dialect, scope: LedgerScope) -> Sql {
     let mut b = Builder::new(
         dialect,

@@ -352,13 +352,24 @@ impl Engine {
             Ok(written) => {
                 ledger.push(LedgerChange::Record(ledger_entry(&selection, &written, at)));
                 ledger.push(LedgerChange::Meeting(meeting_record(&selection, &written)));
+                // The row keeps the LMS's format (a REST id); the ledger the immutable id.
+                let column = super::lms_id::column_id(
+                    &self.inner.graph,
+                    run.credentials_for(&selection).ok().as_ref(),
+                    selection.email.trim(),
+                    &written.event_id,
+                    (written.action == SyncAction::Updated)
+                        .then_some(selection.sync.outlook_event_id.as_deref())
+                        .flatten(),
+                )
+                .await;
                 (
                     SyncWrite::Success {
-                        outlook_event_id: written.event_id.clone(),
+                        outlook_event_id: column.clone(),
                         at,
                     },
                     Outcome::Synced {
-                        event_id: written.event_id,
+                        event_id: column,
                         action: written.action,
                     },
                 )
@@ -448,6 +459,24 @@ impl Engine {
                         action: LedgerAction::Missing,
                         at: Utc::now(),
                     });
+                    // The ledger knows it by its immutable id, the row by its REST id.
+                    let store = &self.inner.store;
+                    for gone in super::lms_id::gone_in_ledger(
+                        store,
+                        graph,
+                        &credentials,
+                        mailbox,
+                        selection.id,
+                    )
+                    .await
+                    {
+                        ledger.push(LedgerChange::Mark {
+                            mailbox: mailbox.to_lowercase(),
+                            event_id: gone,
+                            action: LedgerAction::Missing,
+                            at: Utc::now(),
+                        });
+                    }
                 }
                 Err(e) => return Err(e.operator_text()),
             }

@@ -5,6 +5,8 @@
 
 pub mod credentials;
 mod engine;
+mod event_ids;
+mod lms_id;
 mod meeting;
 pub mod payload;
 pub mod reconcile;

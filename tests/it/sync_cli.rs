@@ -228,7 +228,9 @@ on_both_backends! {
             assert_eq!(events.len(), 1, "learner{user} has exactly one event");
             let row = store.selection(1000 + (user - 100) * 2).await.unwrap().unwrap();
             assert_eq!(row.state(), SyncState::Added);
-            assert_eq!(row.sync.outlook_event_id.as_deref(), events[0]["id"].as_str());
+            let mailbox = format!("learner{user}@example.org");
+            let rest = sim.state().rest_id_of(&mailbox, events[0]["id"].as_str().unwrap());
+            assert_eq!(row.sync.outlook_event_id, rest, "the row holds the LMS's format of its id");
         }
     }
 }
