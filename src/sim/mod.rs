@@ -363,6 +363,7 @@ impl Drop for SimHandle {
 /// Runs a simulator on `addr` until Ctrl-C, printing the URLs to use. This is the body
 /// of a future `calsync graph-sim --port N` command.
 pub async fn run_standalone(addr: SocketAddr, config: SimConfig) -> std::io::Result<()> {
+    let dedupe = config.transaction_id_dedup;
     let handle = SimServer::start_on(addr, config).await?;
     println!("calsync {SIMULATOR_LABEL} listening on {}", handle.addr());
     println!("  CALSYNC_GRAPH_URL={}", handle.graph_url());
@@ -374,6 +375,9 @@ pub async fn run_standalone(addr: SocketAddr, config: SimConfig) -> std::io::Res
     );
     if !handle.addr().ip().is_loopback() {
         println!("  warning: the /_sim/ control endpoints have no authentication");
+    }
+    if !dedupe {
+        println!("  transactionId de-duplication: off (every create makes a new event)");
     }
     println!("Press Ctrl-C to stop.");
     tokio::signal::ctrl_c().await?;

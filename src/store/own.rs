@@ -35,7 +35,7 @@ impl Migration {
     }
 }
 
-pub const MIGRATIONS: [Migration; 3] = [
+pub const MIGRATIONS: [Migration; 4] = [
     Migration {
         version: 1,
         name: "event ledger",
@@ -51,11 +51,12 @@ pub const MIGRATIONS: [Migration; 3] = [
         down: audit_down,
     },
     super::meetings::MIGRATION,
+    super::intent::MIGRATION,
 ];
 
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 
-fn types(engine: Engine) -> (&'static str, &'static str) {
+pub(super) fn types(engine: Engine) -> (&'static str, &'static str) {
     match engine {
         // Django's own spellings on SQLite, so the tables look like their neighbours.
         Engine::Sqlite => ("integer NOT NULL PRIMARY KEY AUTOINCREMENT", "datetime"),
@@ -211,6 +212,18 @@ pub fn ledger_change(dialect: Dialect, change: &LedgerChange) -> Option<Sql> {
             at,
         } => Some(ledger_mark(dialect, mailbox, event_id, *action, *at)),
         LedgerChange::Meeting(record) => super::meetings::record(dialect, record),
+        // The caller leaves these out before the create intents exist (`Store::has_intents`).
+        LedgerChange::Intent(intent) => Some(super::intent::intent_begin(dialect, intent)),
+        LedgerChange::Settle {
+            selection_id,
+            event_id,
+            at,
+        } => Some(super::intent::intent_settle(
+            dialect,
+            *selection_id,
+            event_id.as_deref(),
+            *at,
+        )),
     }
 }
 

@@ -971,6 +971,10 @@ pub fn write_sync(dialect: Dialect, id: i64, write: &SyncWrite, expected: &SyncC
                 .push(", calendar_error = ")
                 .bind(Value::Text(error.clone()));
         }
+        SyncWrite::Attempt { at } => {
+            b.push("calendar_add_attempted_at = ")
+                .bind(Value::Time(*at));
+        }
     }
     b.push(" WHERE id = ").bind(Value::Int(id));
     push_guard(&mut b, expected);

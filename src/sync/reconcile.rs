@@ -374,6 +374,10 @@ impl Reconciler {
         let _ = events.send(ReconcileEvent::ApplyStarted {
             total: findings.len(),
         });
+        // Every deletion is marked in the ledger: none is sent unless that can be written.
+        self.inner.store.probe_write(None).await.map_err(|e| {
+            format!("nothing was deleted: calsync cannot record deletions in this database ({e})")
+        })?;
         let credentials = RunCredentials::load(
             &self.inner.store,
             self.inner.options.credentials_override.as_ref(),

@@ -142,7 +142,10 @@ async fn status_filters_reach_the_database_on_postgres_too() {
     assert_eq!(ids, vec![7, 4]);
     assert_eq!(rows[0]["full_name"], "Zoë Ünal");
     assert_eq!(rows[0]["cause"], "unknown_user");
-    assert!(rows[1]["cause"].is_null(), "an interrupted row has no error");
+    assert!(
+        rows[1]["cause"].is_null(),
+        "an interrupted row has no error"
+    );
     let rows = status_json(
         &db.url_string(),
         &["--conference-id", "1", "--error", "404", "--limit", "5"],

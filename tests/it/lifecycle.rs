@@ -22,10 +22,11 @@ const LEA: &str = "lea.learner@example.org";
 fn immutable_id(world: &World, id: Option<&str>) -> Option<String> {
     world.sim.state().immutable_id_of(LEA, id?)
 }
-const OWN_TABLES: [&str; 3] = [
+const OWN_TABLES: [&str; 4] = [
     "calsync_schema_migrations",
     "calsync_event_ledger",
     "calsync_audit_log",
+    "calsync_create_intent",
 ];
 
 async fn table_exists(db: &TestDb, table: &str) -> bool {
@@ -91,17 +92,24 @@ on_both_backends! {
         let before = lms_snapshot(&store).await;
 
         let up = store.migrate_up(Utc::now()).await.unwrap();
-        assert_eq!((up.from, up.to), (0, 3));
-        assert_eq!(up.steps, vec![(1, "event ledger"), (2, "audit log"), (3, "teams meetings")]);
+        assert_eq!((up.from, up.to), (0, 4));
+        assert_eq!(
+            up.steps,
+            vec![(1, "event ledger"), (2, "audit log"), (3, "teams meetings"), (4, "create intents")]
+        );
         for table in OWN_TABLES {
             assert!(table_exists(&db, table).await, "{table} created");
         }
         let again = store.migrate_up(Utc::now()).await.unwrap();
         assert!(again.steps.is_empty(), "idempotent: {again:?}");
-        assert_eq!(db.store().await.own_version(), 3, "a new connection sees version 3");
+        assert_eq!(db.store().await.own_version(), 4, "a new connection sees version 4");
 
         let partly = store.migrate_down(1).await.unwrap();
-        assert_eq!(partly.steps, vec![(3, "teams meetings"), (2, "audit log")]);
+        assert_eq!(
+            partly.steps,
+            vec![(4, "create intents"), (3, "teams meetings"), (2, "audit log")]
+        );
+        assert!(!table_exists(&db, "calsync_create_intent").await);
         assert!(table_exists(&db, "calsync_event_ledger").await);
         assert!(!table_exists(&db, "calsync_audit_log").await);
 
@@ -114,7 +122,7 @@ on_both_backends! {
         assert!(!store.has_ledger());
 
         let up_again = store.migrate_up(Utc::now()).await.unwrap();
-        assert_eq!((up_again.from, up_again.to), (0, 3));
+        assert_eq!((up_again.from, up_again.to), (0, 4));
         assert_eq!(lms_snapshot(&store).await, before, "the LMS's rows are untouched");
     }
 }
@@ -130,19 +138,20 @@ async fn the_migrate_command_reports_each_step_and_is_idempotent() {
             "applied 1: event ledger",
             "applied 2: audit log",
             "applied 3: teams meetings",
-            "calsync's tables: version 0 → 3"
+            "applied 4: create intents",
+            "calsync's tables: version 0 → 4"
         ]
     );
     let second = run(&db, None, &["migrate"]);
     assert_eq!(
         second.stdout.trim(),
-        "calsync's tables are already at version 3 (nothing to do)"
+        "calsync's tables are already at version 4 (nothing to do)"
     );
     let status = run(&db, None, &["migrate", "--status"]);
     assert!(
         status
             .stdout
-            .starts_with("calsync's tables: version 3 of 3")
+            .starts_with("calsync's tables: version 4 of 4")
     );
     assert!(status.stdout.contains("applied"));
     assert!(!status.stdout.contains("pending"));
@@ -161,7 +170,7 @@ async fn the_migrate_command_reports_each_step_and_is_idempotent() {
 
     let down = run(&db, None, &["migrate", "--down"]);
     assert_eq!(down.code, 0, "{}", down.stderr);
-    assert!(down.stdout.contains("calsync's tables: version 3 → 0"));
+    assert!(down.stdout.contains("calsync's tables: version 4 → 0"));
     let gone = run(&db, None, &["audit"]);
     assert_one_line_error(&gone, "run `calsync migrate` first");
     let pending = run(&db, None, &["migrate", "--status"]);
@@ -175,7 +184,7 @@ async fn migrate_refuses_a_read_only_session_and_a_bad_target_version() {
     assert_one_line_error(&run(&db, None, &["--read-only", "migrate"]), "--read-only");
     assert_one_line_error(
         &run(&db, None, &["migrate", "--down", "--to", "7"]),
-        "the newest version is 3",
+        "the newest version is 4",
     );
     assert!(!table_exists(&db, "calsync_schema_migrations").await);
 }
