@@ -54,13 +54,20 @@ impl MalformedSelection {
         self.problems.join("; ")
     }
 
+    /// Django's `get_full_name()` as is (may be empty).
+    pub fn full_name(&self) -> String {
+        format!("{} {}", self.first_name, self.last_name)
+            .trim()
+            .to_string()
+    }
+
+    /// The full name, else the username.
     pub fn person_name(&self) -> String {
-        let name = format!("{} {}", self.first_name, self.last_name);
-        let name = name.trim();
+        let name = self.full_name();
         if name.is_empty() {
             self.username.clone()
         } else {
-            name.to_string()
+            name
         }
     }
 }

@@ -39,9 +39,7 @@ pub(super) fn failure_text(row: &MalformedSelection) -> String {
 fn label_of(row: &MalformedSelection) -> ItemLabel {
     ItemLabel {
         username: row.username.clone(),
-        full_name: format!("{} {}", row.first_name, row.last_name)
-            .trim()
-            .to_string(),
+        full_name: row.full_name(),
         conference_title: row.conference_title.clone(),
         slot_date: row.slot_date.clone().unwrap_or_default(),
         slot_start: row.slot_start.clone().unwrap_or_default(),
