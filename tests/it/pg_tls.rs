@@ -10,7 +10,15 @@ use crate::cli::{assert_one_line_error, calsync};
 use crate::support::{FIXTURE, POSTGRES_SCHEMA, pg_connect};
 
 const PASSWORD: &str = "tls-test-Passw0rd";
-const BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// Where the server's programs are (initdb, pg_ctl), as the installed PostgreSQL says.
+fn server_bin() -> String {
+    let out = Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+        .expect("pg_config (PostgreSQL's server package; see .ci/postgres-setup)");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
 
 #[track_caller]
 fn run(program: &str, args: &[&str]) {
@@ -143,7 +151,7 @@ impl ScratchServer {
         }
         std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o600)).unwrap();
         as_postgres(
-            &format!("{BIN}/initdb"),
+            &format!("{}/initdb", server_bin()),
             &[
                 "-D",
                 data.to_str().unwrap(),
@@ -177,7 +185,7 @@ impl ScratchServer {
                 "-u",
                 "postgres",
                 "--",
-                &format!("{BIN}/pg_ctl"),
+                &format!("{}/pg_ctl", server_bin()),
                 "-w",
                 "start",
                 "-D",
@@ -203,7 +211,13 @@ impl ScratchServer {
 impl Drop for ScratchServer {
     fn drop(&mut self) {
         let _ = Command::new("runuser")
-            .args(["-u", "postgres", "--", &format!("{BIN}/pg_ctl"), "-D"])
+            .args([
+                "-u",
+                "postgres",
+                "--",
+                &format!("{}/pg_ctl", server_bin()),
+                "-D",
+            ])
             .arg(&self.data)
             .args(["-m", "immediate", "-w", "stop"])
             .output();
