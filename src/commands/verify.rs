@@ -75,11 +75,14 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
     let cancel = CancellationToken::new();
     super::sync::watch_ctrl_c(cancel.clone());
     graph.abandon_logins_on(cancel.clone());
+    let concurrency = args
+        .concurrency
+        .map_or_else(crate::sync::default_concurrency, |n| n as usize);
     let verifier = Verifier::new(
         store.clone(),
         graph.clone(),
         VerifyOptions {
-            concurrency: args.concurrency as usize,
+            concurrency,
             credentials_override: credentials_override.clone(),
             record,
         },
@@ -121,7 +124,7 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
             store.clone(),
             graph,
             SyncOptions {
-                concurrency: args.concurrency as usize,
+                concurrency,
                 credentials_override,
                 ..SyncOptions::default()
             },

@@ -36,8 +36,9 @@ const READ_CHUNK: usize = 256;
 
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
-    /// Selections in flight at once across all mailboxes (Graph allows 4 per mailbox; the
-    /// client enforces that on its own).
+    /// At most this many selections in flight at once across all mailboxes (Graph allows 4 per
+    /// mailbox and the client holds each mailbox to that). Default: every selection of the run,
+    /// up to [`super::default_concurrency`] (Graph's app-wide ceiling and memory).
     pub concurrency: usize,
     pub payload: PayloadOptions,
     /// `CALSYNC_TENANT_ID`, `CALSYNC_CLIENT_ID`, `CALSYNC_CLIENT_SECRET`: one app for everybody.
@@ -47,7 +48,7 @@ pub struct SyncOptions {
 impl Default for SyncOptions {
     fn default() -> Self {
         SyncOptions {
-            concurrency: 64,
+            concurrency: super::default_concurrency(),
             payload: PayloadOptions::default(),
             credentials_override: None,
         }
@@ -179,7 +180,9 @@ impl Engine {
             halt: Halt::default(),
         });
         let claims = Arc::new(claims);
-        let slots = Arc::new(Semaphore::new(self.inner.options.concurrency.max(1)));
+        let slots = Arc::new(Semaphore::new(
+            self.inner.options.concurrency.clamp(1, total.max(1)),
+        ));
         let mut tasks = JoinSet::new();
         let mut summary = Summary {
             total,
