@@ -221,9 +221,14 @@ pub struct BenchSyncArgs {
     #[arg(long, value_name = "MS", default_value_t = 40,
           value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pub latency_ms: u64,
-    /// calsync's selections in flight at once (default: 4 × mailboxes, so never the bottleneck)
+    /// The engine mode's selections in flight at once (default: as `calsync sync` with no
+    /// --concurrency)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub concurrency: Option<u32>,
+    /// Skip the LMS re-enactment when its estimate (a token and a create round trip per
+    /// selection, one at a time) is longer than this
+    #[arg(long, value_name = "SECS", default_value_t = 900)]
+    pub reenactment_max_secs: u64,
     /// Runs of the fast modes (calsync, individual requests, $batch); the median is reported
     #[arg(long, value_name = "R", default_value_t = 11,
           value_parser = clap::value_parser!(u32).range(1..=100))]
