@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::on_both_backends;
-use crate::support::TestDb;
+use crate::support::{Backend, TestDb};
 use crate::sync::{CLIENT_ID, SECRET, TENANT, graph_config, sim_config};
 
 /// `mailboxes` learners (ids from 100), each selecting `per_mailbox` new UTC slots of
@@ -199,4 +199,22 @@ async fn the_app_wide_limit_answers_429_with_retry_after_across_mailboxes() {
         "{wait:?}"
     );
     assert_eq!(sim.state().stats().app_throttled, 1);
+}
+
+on_both_backends! {
+    async fn a_run_holds_no_more_claims_than_postgresqls_lock_table_can_spare(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        let store = db.store().await;
+        let claims = store.claims(false).await.expect("claims");
+        match backend {
+            // One run lock for the whole file: no per-selection claims to count.
+            Backend::Sqlite => assert_eq!(claims.budget().await, None),
+            // Advisory locks live in the shared lock table (64 × 100 entries by default):
+            // "out of shared memory" past it, so a run takes a quarter.
+            Backend::Postgres => {
+                let budget = claims.budget().await.expect("a budget on PostgreSQL");
+                assert!((1..20_000).contains(&budget), "{budget}");
+            }
+        }
+    }
 }
