@@ -4,10 +4,13 @@
 mod claims;
 mod lifecycle;
 pub mod own;
+mod pg_readers;
 mod postgres;
 mod schema;
 pub mod sql;
 mod sqlite;
+mod sqlite_readers;
+pub mod timestamp_text;
 pub mod url;
 
 use std::collections::BTreeMap;
@@ -179,23 +182,23 @@ impl Store {
         Ok(counts)
     }
 
-    /// The failed selections matching `filter`, counted per failure cause in the database:
-    /// every cause with at least one failure, most failures first (ties in [`Cause::ALL`] order).
+    /// The failed selections matching `filter`, counted per failure cause: every cause with at
+    /// least one failure, most failures first (ties in [`Cause::ALL`] order). The database
+    /// counts per distinct error text; each text is classified once, here.
     pub async fn cause_counts(&self, filter: &Filter) -> Result<Vec<(Cause, u64)>, StoreError> {
         let rows = self
             .query(
-                sql::cause_counts(self.dialect(), filter),
+                sql::failed_error_counts(self.dialect(), filter),
                 sql::map_text_count,
             )
             .await?;
-        let mut counts = rows
-            .into_iter()
-            .map(|(name, n)| {
-                Cause::parse(&name)
-                    .map(|cause| (cause, n))
-                    .ok_or_else(|| StoreError::Data(format!("unknown failure cause '{name}'")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut by_cause: BTreeMap<Cause, u64> = BTreeMap::new();
+        for (error, n) in rows {
+            *by_cause
+                .entry(crate::domain::diagnosis::cause_of(&error))
+                .or_default() += n;
+        }
+        let mut counts: Vec<(Cause, u64)> = by_cause.into_iter().collect();
         counts.sort_by_key(|&(cause, n)| (std::cmp::Reverse(n), cause));
         Ok(counts)
     }

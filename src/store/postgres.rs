@@ -12,6 +12,7 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls};
 
+use super::pg_readers::Readers;
 use super::sql::{RowMapper, Sql, SqlRow, Value};
 use super::url::{PgTarget, SslMode};
 use super::{StoreError, StoreOptions};
@@ -20,6 +21,8 @@ use super::{StoreError, StoreOptions};
 pub struct PgBackend {
     /// Reads and single writes; tokio-postgres pipelines concurrent queries on it.
     client: Arc<Client>,
+    /// Sessions for plain SELECTs (the first is `client`), so reads run side by side.
+    readers: Arc<Readers>,
     /// A second session for batched writes, whose transactions nothing else may enter.
     writer: Arc<tokio::sync::Mutex<Client>>,
     /// How to open further sessions (a sync run's claims).
@@ -59,10 +62,11 @@ impl PgBackend {
         if let Some(password) = &target.password {
             config.password(password);
         }
-        let client = open_session(&config, target.sslmode, options, &place).await?;
+        let client = Arc::new(open_session(&config, target.sslmode, options, &place).await?);
         let writer = open_session(&config, target.sslmode, options, &place).await?;
         Ok(PgBackend {
-            client: Arc::new(client),
+            readers: Arc::new(Readers::new(Arc::clone(&client))),
+            client,
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
             session: Arc::new(SessionConfig {
                 config,
@@ -116,11 +120,35 @@ impl PgBackend {
             .iter()
             .map(|p| p.as_ref() as &(dyn ToSql + Sync))
             .collect();
-        let rows = self
-            .client
-            .query(&sql.text, &refs)
-            .await
-            .map_err(|e| StoreError::Query(pg_message(&e)))?;
+        let query_error = |e: tokio_postgres::Error| StoreError::Query(pg_message(&e));
+        // Only a plain SELECT may go to another session (an INSERT … RETURNING reads rows too).
+        let rows = if sql.text.starts_with("SELECT ") {
+            let session = &self.session;
+            let reader = self
+                .readers
+                .lease(|| async move {
+                    open_session(
+                        &session.config,
+                        session.sslmode,
+                        &session.options,
+                        &session.place,
+                    )
+                    .await
+                    .ok()
+                })
+                .await;
+            let statement = reader.statement(&sql.text).await.map_err(query_error)?;
+            reader
+                .client()
+                .query(&statement, &refs)
+                .await
+                .map_err(query_error)?
+        } else {
+            self.client
+                .query(&sql.text, &refs)
+                .await
+                .map_err(query_error)?
+        };
         rows.iter().map(|row| map(&PgRow(row))).collect()
     }
 

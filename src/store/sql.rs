@@ -335,6 +335,13 @@ const PERSON_COLUMNS: [&str; 3] = [
     "(u.first_name || ' ' || u.last_name)",
 ];
 
+/// `s.user_id IN (users whose username, email or full name contains text)`.
+fn push_users_matching(b: &mut Builder, text: &str) {
+    b.push(&format!("s.user_id IN (SELECT u.id FROM {USER} u WHERE "));
+    push_contains(b, &PERSON_COLUMNS, text);
+    b.push(")");
+}
+
 /// `(has an error AND its cause is one of causes)`.
 fn push_cause_in(b: &mut Builder, causes: &[Cause]) {
     b.push(&format!("({HAS_ERROR} AND "));
@@ -349,8 +356,8 @@ fn push_cause_in(b: &mut Builder, causes: &[Cause]) {
     b.push("))");
 }
 
-/// Appends ` WHERE …` (or nothing) for the filter. Needs `s`, and `u`/`c` when the filter
-/// names their columns (see [`needs_joins`]).
+/// Appends ` WHERE …` (or nothing) for the filter. Needs `s`, and `c`/`t` when the filter asks
+/// for stale events (see [`filtered_from`]).
 fn push_where(b: &mut Builder, filter: &Filter, extra: Option<&dyn Fn(&mut Builder)>) {
     let mut first = true;
     let mut and = |b: &mut Builder| {
@@ -387,25 +394,39 @@ fn push_where(b: &mut Builder, filter: &Filter, extra: Option<&dyn Fn(&mut Build
         }
         b.push(")");
     }
+    // Conditions on users and conferences are semi-joins (one small table scanned once, then a
+    // lookup per selection): ORed across a join, the planner would join every row first.
     if let Some(person) = filter.person.as_deref() {
         and(b);
-        push_contains(b, &PERSON_COLUMNS, person);
+        push_users_matching(b, person);
     }
     if let Some(text) = filter.text.as_deref() {
         and(b);
-        let mut columns = PERSON_COLUMNS.to_vec();
-        columns.extend(["c.title", "s.calendar_error"]);
-        push_contains(b, &columns, text);
+        b.push("(");
+        push_users_matching(b, text);
+        b.push(&format!(
+            " OR s.conference_id IN (SELECT c.id FROM {CONFERENCE} c WHERE "
+        ));
+        push_contains(b, &["c.title"], text);
+        b.push(") OR ");
+        push_contains(b, &["s.calendar_error"], text);
+        b.push(")");
     }
     if let Some(role) = filter.role.as_deref() {
         and(b);
-        b.push("u.role = ")
-            .bind(Value::Text(role.to_ascii_lowercase()));
+        b.push(&format!(
+            "s.user_id IN (SELECT u.id FROM {USER} u WHERE u.role = "
+        ))
+        .bind(Value::Text(role.to_ascii_lowercase()))
+        .push(")");
     }
     if let Some(platform) = filter.platform.as_deref() {
         and(b);
-        b.push("c.meeting_platform = ")
-            .bind(Value::Text(platform.to_ascii_lowercase()));
+        b.push(&format!(
+            "s.conference_id IN (SELECT c.id FROM {CONFERENCE} c WHERE c.meeting_platform = "
+        ))
+        .bind(Value::Text(platform.to_ascii_lowercase()))
+        .push(")");
     }
     if let Some(error) = filter.error.as_deref() {
         and(b);
@@ -441,23 +462,14 @@ fn push_where(b: &mut Builder, filter: &Filter, extra: Option<&dyn Fn(&mut Build
     }
 }
 
-/// The joins a filter needs beyond the selection table itself.
-fn needs_joins(filter: &Filter) -> bool {
-    filter.person.is_some()
-        || filter.text.is_some()
-        || filter.role.is_some()
-        || filter.platform.is_some()
-}
-
+/// The selection table, with the slot and conference when the filter compares an event with
+/// them (staleness); every other condition on another table is a semi-join.
 fn filtered_from(filter: &Filter) -> String {
     let mut from = format!(" FROM {SELECTION} s");
-    if needs_joins(filter) || filter.stale {
-        from.push_str(&format!(
-            " JOIN {USER} u ON u.id = s.user_id JOIN {CONFERENCE} c ON c.id = s.conference_id"
-        ));
-    }
     if filter.stale {
-        from.push_str(&format!(" JOIN {SLOT} t ON t.id = s.time_slot_id"));
+        from.push_str(&format!(
+            " JOIN {CONFERENCE} c ON c.id = s.conference_id JOIN {SLOT} t ON t.id = s.time_slot_id"
+        ));
     }
     from
 }
@@ -701,12 +713,14 @@ pub fn state_counts(dialect: Dialect, filter: &Filter) -> Sql {
     b.finish()
 }
 
-/// Counts per failure cause of the failed selections matching the filter: rows of (cause name,
-/// count).
-pub fn cause_counts(dialect: Dialect, filter: &Filter) -> Sql {
-    let mut b = Builder::new(dialect, "SELECT ");
-    push_cause_expr(&mut b);
-    b.push(", COUNT(*)").push(&filtered_from(filter));
+/// The failed selections matching the filter counted per distinct error text: rows of (text,
+/// count). The causes are classified from these few texts in Rust ([`cause_of`]), which is much
+/// cheaper than matching every failed row against every pattern in SQL.
+///
+/// [`cause_of`]: crate::domain::diagnosis::cause_of
+pub fn failed_error_counts(dialect: Dialect, filter: &Filter) -> Sql {
+    let mut b = Builder::new(dialect, "SELECT s.calendar_error, COUNT(*)");
+    b.push(&filtered_from(filter));
     let failed = state_predicate(SyncState::Failed);
     push_where(
         &mut b,

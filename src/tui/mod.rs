@@ -11,6 +11,8 @@ pub mod command;
 pub mod data;
 pub mod keymap;
 pub mod list;
+pub mod overview_cache;
+mod overview_refresh;
 mod query;
 pub mod reconcile;
 pub mod runtime;
@@ -91,8 +93,11 @@ async fn event_loop(
     theme: Theme,
 ) -> Result<(), String> {
     let (reports, mut incoming) = mpsc::unbounded_channel();
-    let mut runtime =
-        Runtime::new(store, engine, reports).with_simulated_graph(session.simulated_graph);
+    let cache = crate::config::data_dir()
+        .map(|dir| overview_cache::file_for(&dir.join("cache"), &session.database));
+    let mut runtime = Runtime::new(store, engine, reports)
+        .with_simulated_graph(session.simulated_graph)
+        .with_overview_cache(cache);
     let (mut app, effects) = App::new(session, Utc::now());
     app.height = terminal.size().map(|s| s.height).unwrap_or(24);
     effects.into_iter().for_each(|e| runtime.run(e));

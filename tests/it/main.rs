@@ -6,6 +6,8 @@ mod bench;
 mod claims;
 mod cli;
 mod console;
+mod console_overview;
+mod console_queries;
 mod graph_client;
 mod ics;
 mod lifecycle;
