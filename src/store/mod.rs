@@ -189,14 +189,12 @@ impl Store {
         let rows = self
             .query(
                 sql::failed_error_counts(self.dialect(), filter),
-                sql::map_text_count,
+                sql::map_cause_count,
             )
             .await?;
         let mut by_cause: BTreeMap<Cause, u64> = BTreeMap::new();
-        for (error, n) in rows {
-            *by_cause
-                .entry(crate::domain::diagnosis::cause_of(&error))
-                .or_default() += n;
+        for (cause, n) in rows {
+            *by_cause.entry(cause).or_default() += n;
         }
         let mut counts: Vec<(Cause, u64)> = by_cause.into_iter().collect();
         counts.sort_by_key(|&(cause, n)| (std::cmp::Reverse(n), cause));

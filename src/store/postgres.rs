@@ -5,6 +5,7 @@ use std::error::Error as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use futures::TryStreamExt;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -122,7 +123,7 @@ impl PgBackend {
             .collect();
         let query_error = |e: tokio_postgres::Error| StoreError::Query(pg_message(&e));
         // Only a plain SELECT may go to another session (an INSERT … RETURNING reads rows too).
-        let rows = if sql.text.starts_with("SELECT ") {
+        if sql.text.starts_with("SELECT ") {
             let session = &self.session;
             let reader = self
                 .readers
@@ -138,17 +139,25 @@ impl PgBackend {
                 })
                 .await;
             let statement = reader.statement(&sql.text).await.map_err(query_error)?;
-            reader
+            // Mapped as they arrive: a million rows never sit in memory twice.
+            let params = refs.iter().map(|p| *p as &dyn ToSql);
+            let stream = reader
                 .client()
-                .query(&statement, &refs)
+                .query_raw(&statement, params)
                 .await
-                .map_err(query_error)?
-        } else {
-            self.client
-                .query(&sql.text, &refs)
-                .await
-                .map_err(query_error)?
-        };
+                .map_err(query_error)?;
+            let mut stream = std::pin::pin!(stream);
+            let mut out = Vec::new();
+            while let Some(row) = stream.try_next().await.map_err(query_error)? {
+                out.push(map(&PgRow(&row))?);
+            }
+            return Ok(out);
+        }
+        let rows = self
+            .client
+            .query(&sql.text, &refs)
+            .await
+            .map_err(query_error)?;
         rows.iter().map(|row| map(&PgRow(row))).collect()
     }
 
