@@ -169,17 +169,11 @@ impl Store {
 
     /// Counts per sync state of the selections matching `filter`.
     pub async fn summary(&self, filter: &Filter) -> Result<StateCounts, StoreError> {
-        let rows = self
-            .query(
-                sql::state_counts(self.dialect(), filter),
-                sql::map_state_count,
-            )
-            .await?;
-        let mut counts = StateCounts::default();
-        for (code, n) in rows {
-            sql::add_state_count(&mut counts, code, n);
-        }
-        Ok(counts)
+        self.query_one(
+            sql::state_counts(self.dialect(), filter),
+            sql::map_state_counts,
+        )
+        .await
     }
 
     /// The failed selections matching `filter`, counted per failure cause: every cause with at
@@ -303,14 +297,10 @@ impl Store {
         let rows = self
             .query(
                 sql::grouped_state_counts(self.dialect(), column, filter),
-                sql::map_grouped_state_count,
+                sql::map_grouped_state_counts,
             )
             .await?;
-        let mut by_group: BTreeMap<i64, StateCounts> = BTreeMap::new();
-        for (group, code, n) in rows {
-            sql::add_state_count(by_group.entry(group).or_default(), code, n);
-        }
-        Ok(by_group)
+        Ok(rows.into_iter().collect())
     }
 
     /// The Teams integrations, with their secrets reduced to a length.

@@ -157,13 +157,14 @@ pub type RowMapper<T> = fn(&dyn SqlRow) -> Result<T, StoreError>;
 
 const HAS_ERROR: &str = "(s.calendar_error IS NOT NULL AND s.calendar_error <> '')";
 
-/// The sync state as a small integer, in the order of [`SyncState::ALL`].
-fn state_code_expr() -> String {
-    format!(
-        "CASE WHEN s.calendar_added THEN (CASE WHEN {HAS_ERROR} THEN 1 ELSE 0 END) \
-         WHEN {HAS_ERROR} THEN 2 \
-         WHEN s.calendar_add_attempted_at IS NOT NULL THEN 3 ELSE 4 END"
-    )
+/// One count per sync state, in the order of [`SyncState::ALL`]. Filtered aggregates count
+/// in one pass; grouping by a state expression would sort every row first (SQLite).
+fn state_count_columns() -> String {
+    SyncState::ALL
+        .iter()
+        .map(|state| format!("COUNT(*) FILTER (WHERE {})", state_predicate(*state)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn state_predicate(state: SyncState) -> String {
@@ -707,15 +708,11 @@ pub fn map_count(row: &dyn SqlRow) -> Result<u64, StoreError> {
     Ok(row.int(0)?.max(0) as u64)
 }
 
-/// Counts per state for the filter: rows of (state code, count).
+/// Counts per state for the filter: one row of the counts in [`SyncState::ALL`] order.
 pub fn state_counts(dialect: Dialect, filter: &Filter) -> Sql {
-    let mut b = Builder::new(
-        dialect,
-        &format!("SELECT {} AS state_code, COUNT(*)", state_code_expr()),
-    );
+    let mut b = Builder::new(dialect, &format!("SELECT {}", state_count_columns()));
     b.push(&filtered_from(filter));
     push_where(&mut b, filter, None);
-    b.push(" GROUP BY 1");
     b.finish()
 }
 
@@ -739,38 +736,38 @@ pub fn failed_error_counts(dialect: Dialect, filter: &Filter) -> Sql {
     b.finish()
 }
 
-/// Counts per (group id, state): `group_column` is `s.conference_id` or `s.time_slot_id`.
+/// Counts per group and state: rows of (group id, the counts in [`SyncState::ALL`] order);
+/// `group_column` is `s.conference_id` or `s.time_slot_id`. The unary `+` keeps SQLite from
+/// walking the group's index, which would fetch every row out of order.
 pub fn grouped_state_counts(dialect: Dialect, group_column: &str, filter: &Filter) -> Sql {
     let mut b = Builder::new(
         dialect,
-        &format!(
-            "SELECT {group_column}, {} AS state_code, COUNT(*)",
-            state_code_expr()
-        ),
+        &format!("SELECT +{group_column}, {}", state_count_columns()),
     );
     b.push(&filtered_from(filter));
     push_where(&mut b, filter, None);
-    b.push(" GROUP BY 1, 2");
+    b.push(" GROUP BY 1");
     b.finish()
 }
 
-pub fn map_state_count(row: &dyn SqlRow) -> Result<(i64, u64), StoreError> {
-    Ok((row.int(0)?, row.int(1)?.max(0) as u64))
+/// The counts of one row of [`state_counts`], starting at column `first`.
+fn read_state_counts(row: &dyn SqlRow, first: usize) -> Result<StateCounts, StoreError> {
+    let n = |i: usize| -> Result<u64, StoreError> { Ok(row.int(first + i)?.max(0) as u64) };
+    Ok(StateCounts {
+        added: n(0)?,
+        added_stale_error: n(1)?,
+        failed: n(2)?,
+        interrupted: n(3)?,
+        not_synced: n(4)?,
+    })
 }
 
-pub fn map_grouped_state_count(row: &dyn SqlRow) -> Result<(i64, i64, u64), StoreError> {
-    Ok((row.int(0)?, row.int(1)?, row.int(2)?.max(0) as u64))
+pub fn map_state_counts(row: &dyn SqlRow) -> Result<StateCounts, StoreError> {
+    read_state_counts(row, 0)
 }
 
-pub fn add_state_count(counts: &mut StateCounts, code: i64, n: u64) {
-    let slot = match code {
-        0 => &mut counts.added,
-        1 => &mut counts.added_stale_error,
-        2 => &mut counts.failed,
-        3 => &mut counts.interrupted,
-        _ => &mut counts.not_synced,
-    };
-    *slot += n;
+pub fn map_grouped_state_counts(row: &dyn SqlRow) -> Result<(i64, StateCounts), StoreError> {
+    Ok((row.int(0)?, read_state_counts(row, 1)?))
 }
 
 // ----- conferences and slots -------------------------------------------------------------------
