@@ -539,12 +539,11 @@ pub fn selection_page(dialect: Dialect, request: &PageRequest) -> Sql {
         extra.as_ref().map(|f| f as &dyn Fn(&mut Builder)),
     );
     let dir = if sort.descending { "DESC" } else { "ASC" };
-    // On SQLite a filter that reads every row's text anyway (free text, error text) is fastest
-    // as one scan in table order and a sort of the matches: walking the date index instead
-    // fetches every row out of order. A unary `+` keeps the index out of the ORDER BY.
-    let scan = dialect.engine == Engine::Sqlite
-        && (request.filter.text.is_some() || request.filter.error.is_some());
-    let unary = if scan { "+" } else { "" };
+    // A filter that reads every row's text anyway (free text, error text) is fastest as one
+    // scan in table order and a sort of the matches: walking the date index instead fetches
+    // every row out of order (both planners guess that many rows match). Ordering by an
+    // expression equal to the column keeps the index out of the ORDER BY.
+    let scan = request.filter.text.is_some() || request.filter.error.is_some();
     let nulls = match (sort.key, sort.descending) {
         (SortKey::AttemptedAt, true) => " NULLS LAST",
         (SortKey::AttemptedAt, false) => " NULLS FIRST",
@@ -553,10 +552,13 @@ pub fn selection_page(dialect: Dialect, request: &PageRequest) -> Sql {
     if sort.key == SortKey::Id {
         b.push(&format!(" ORDER BY s.id {dir}"));
     } else {
-        b.push(&format!(
-            " ORDER BY {unary}{} {dir}{nulls}, s.id {dir}",
-            sort_column(sort.key)
-        ));
+        let column = sort_column(sort.key);
+        let order = if scan {
+            format!("COALESCE({column}, {column})")
+        } else {
+            column.to_string()
+        };
+        b.push(&format!(" ORDER BY {order} {dir}{nulls}, s.id {dir}"));
     }
     b.push(" LIMIT ").bind(Value::Int(i64::from(request.limit)));
     b.finish()
