@@ -415,8 +415,12 @@ fn floors(
             sql::failure_trend(dialect, since),
         ),
         (
-            "overview: counts per conference",
-            sql::grouped_state_counts(dialect, "s.conference_id", &Filter::default()),
+            "overview: selections per conference",
+            sql::conference_totals(dialect),
+        ),
+        (
+            "overview: failures per conference",
+            sql::conference_failures(dialect),
         ),
         (
             "overview: failures per error text",
@@ -445,7 +449,7 @@ fn floors(
             took.as_secs_f64() * 1000.0
         ))?;
     }
-    let overview: Duration = medians[..4].iter().sum();
+    let overview: Duration = medians[..5].iter().sum();
     out.line(&format!(
         "  {:<36}{:>9.1} ms",
         "overview, one query after the other",

@@ -267,6 +267,35 @@ impl Store {
         Ok(conferences)
     }
 
+    /// (conference id, title, failed, total) of every conference with failed selections, most
+    /// failures first: two cheap counts rather than every state of every conference.
+    pub async fn failures_by_conference(&self) -> Result<Vec<(i64, String, u64, u64)>, StoreError> {
+        let dialect = self.dialect();
+        let (conferences, totals, failures) = tokio::join!(
+            self.query(sql::conferences(dialect), sql::map_conference),
+            self.query(sql::conference_totals(dialect), sql::map_id_count),
+            self.query(sql::conference_failures(dialect), sql::map_id_count),
+        );
+        let totals: BTreeMap<i64, u64> = totals?.into_iter().collect();
+        let titles: BTreeMap<i64, String> =
+            conferences?.into_iter().map(|c| (c.id, c.title)).collect();
+        let mut worst: Vec<(i64, String, u64, u64)> = failures?
+            .into_iter()
+            .filter(|&(_, failed)| failed > 0)
+            .map(|(id, failed)| {
+                let title = titles.get(&id).cloned().unwrap_or_default();
+                (
+                    id,
+                    title,
+                    failed,
+                    totals.get(&id).copied().unwrap_or(failed),
+                )
+            })
+            .collect();
+        worst.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+        Ok(worst)
+    }
+
     /// The time slots of one conference, in time order, with the sync counts of their selections.
     pub async fn slots(&self, conference_id: i64) -> Result<Vec<SlotSummary>, StoreError> {
         let mut slots = self

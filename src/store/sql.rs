@@ -752,6 +752,31 @@ pub fn grouped_state_counts(dialect: Dialect, group_column: &str, filter: &Filte
     b.finish()
 }
 
+/// Selections per conference: (conference id, count). An index of the LMS's covers it.
+pub fn conference_totals(dialect: Dialect) -> Sql {
+    Builder::new(
+        dialect,
+        &format!("SELECT s.conference_id, COUNT(*) FROM {SELECTION} s GROUP BY 1"),
+    )
+    .finish()
+}
+
+/// Failed selections per conference: (conference id, count), from one scan (see
+/// [`grouped_state_counts`] for the `+`).
+pub fn conference_failures(dialect: Dialect) -> Sql {
+    let mut b = Builder::new(
+        dialect,
+        &format!("SELECT +s.conference_id, COUNT(*) FROM {SELECTION} s WHERE "),
+    );
+    b.push(&state_predicate(SyncState::Failed))
+        .push(" GROUP BY 1");
+    b.finish()
+}
+
+pub fn map_id_count(row: &dyn SqlRow) -> Result<(i64, u64), StoreError> {
+    Ok((row.int(0)?, row.int(1)?.max(0) as u64))
+}
+
 /// The counts of one row of [`state_counts`], starting at column `first`.
 fn read_state_counts(row: &dyn SqlRow, first: usize) -> Result<StateCounts, StoreError> {
     let n = |i: usize| -> Result<u64, StoreError> { Ok(row.int(first + i)?.max(0) as u64) };

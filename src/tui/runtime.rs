@@ -385,12 +385,7 @@ async fn overview_part(store: &Store, part: OverviewQuery) -> Result<OverviewPar
             OverviewPart::Trend(text(store.failure_trend(since).await)?)
         }
         OverviewQuery::WorstConferences => {
-            let mut worst: Vec<(i64, String, u64, u64)> = text(store.conferences().await)?
-                .into_iter()
-                .filter(|c| c.counts.failed > 0)
-                .map(|c| (c.id, c.title, c.counts.failed, c.counts.total()))
-                .collect();
-            worst.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+            let mut worst = text(store.failures_by_conference().await)?;
             worst.truncate(8);
             OverviewPart::WorstConferences(worst)
         }

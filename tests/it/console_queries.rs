@@ -194,3 +194,25 @@ on_both_backends! {
         assert_eq!(causes, vec![(Cause::UnknownUser, 2), (Cause::Other, 1)]);
     }
 }
+
+on_both_backends! {
+    async fn the_overviews_worst_conferences_are_the_conference_lists_counts(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        let store = db.store().await;
+        let mut expected: Vec<(i64, String, u64, u64)> = store
+            .conferences()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|c| c.counts.failed > 0)
+            .map(|c| (c.id, c.title, c.counts.failed, c.counts.total()))
+            .collect();
+        expected.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+        // Failed: 2 (conference 1), 7 and 9 (conference 2), out of 3 and 6 selections.
+        assert_eq!(
+            expected,
+            vec![(2, "Zoom Clinic".to_string(), 2, 6), (1, "Induction Q&A".to_string(), 1, 3)]
+        );
+        assert_eq!(store.failures_by_conference().await.unwrap(), expected);
+    }
+}
