@@ -8,6 +8,73 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::domain::{Filter, SortKey, SyncState, parse_when};
 
+/// What `--read-only` does, per command: it is global, so each command's help says it in its
+/// own terms (`calsync <command> --help`).
+pub const READ_ONLY_HELP: [(&str, &str); 12] = [
+    ("status", "Nothing changes: status only reads"),
+    ("doctor", "Nothing changes: doctor only reads"),
+    (
+        "sync",
+        "Run as --dry-run: list what would be synced; nothing is sent to Graph or written",
+    ),
+    (
+        "ics",
+        "Nothing changes: ics only reads the database and writes the file",
+    ),
+    (
+        "migrate",
+        "Refuse to create or drop calsync's tables (exit 2); --status still reports",
+    ),
+    ("audit", "Nothing changes: audit only reads"),
+    (
+        "reconcile",
+        "Run as --dry-run: scan and list; nothing is deleted or written",
+    ),
+    (
+        "verify",
+        "Check only: nothing is written (no ledger marks, no audit row); --recreate is refused (exit 2)",
+    ),
+    (
+        "graph-sim",
+        "Nothing changes: the simulated Graph holds no database",
+    ),
+    (
+        "demo",
+        "Open the demo console read-only; refuse to create or rebuild the demo database (exit 2)",
+    ),
+    ("config", "Nothing changes: config only prints"),
+    (
+        "bench",
+        "Refused (exit 2): benchmarks generate and write their own databases",
+    ),
+];
+
+/// The command line with `--read-only`'s help in each command's own terms.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    let Some(read_only) = command
+        .get_arguments()
+        .find(|a| a.get_id() == "read_only")
+        .cloned()
+    else {
+        return command;
+    };
+    for (name, help) in READ_ONLY_HELP {
+        // The same global argument (same id), so its value still reaches the top level.
+        let arg = read_only.clone().help(help);
+        command = command.mut_subcommand(name, |sub| sub.arg(arg));
+    }
+    command
+}
+
+/// Parses the process's arguments with [`command`].
+pub fn try_parse() -> Result<Cli, clap::Error> {
+    use clap::FromArgMatches;
+    let matches = command().try_get_matches()?;
+    Cli::from_arg_matches(&matches)
+}
+
 /// Exit codes.
 pub const EXIT_OK: i32 = 0;
 /// Some selections failed (sync) or a check found problems.
@@ -35,7 +102,8 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// The LMS database: sqlite:///relative.db, sqlite:////absolute.db, a path to a SQLite file,
-    /// or postgres://user:pass@host:port/db?sslmode=disable|prefer|require
+    /// or postgres://user:pass@host:port/db?sslmode=disable|prefer|require|verify-ca|verify-full
+    /// (with &sslrootcert=PATH; &passfile=PATH)
     #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
     /// Read AWS_DB_* from the LMS's .env file
@@ -47,9 +115,14 @@ pub struct GlobalArgs {
     /// The config file (default: the platform's config directory, calsync/config.toml)
     #[arg(long, global = true, value_name = "PATH", env = "CALSYNC_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Console: hide every action that writes (also automatic when the database cannot be updated)
+    /// Write nothing to Graph or the database; each command says what it does instead (the
+    /// console: hide every action that writes)
     #[arg(long, global = true)]
     pub read_only: bool,
+    /// Append one JSON line per Graph and login request to this file, for Microsoft support
+    /// (ids and timings; never a token, secret, body or mailbox address)
+    #[arg(long, global = true, value_name = "PATH", env = "CALSYNC_LOG")]
+    pub log_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,7 +130,7 @@ pub enum Command {
     /// List selections with their sync state (headless; JSON Lines with --json)
     Status(StatusArgs),
     /// Check the connection, the schema, integrations, time zones and data consistency
-    Doctor,
+    Doctor(DoctorArgs),
     /// Sync selections to Outlook (a drop-in for `manage.py sync_calendar_events`)
     Sync(SyncArgs),
     /// Export selections as an iCalendar (.ics) file that any calendar application imports
@@ -164,7 +237,7 @@ pub struct BenchSyncArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct SyncArgs {
     /// Only selections of this conference
     #[arg(long, value_name = "ID")]
@@ -244,7 +317,8 @@ pub struct AuditArgs {
     /// At most this many entries, newest first
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub limit: u32,
-    /// Only this action: sync, console sync, reconcile, verify, migrate
+    /// Only this action: sync, console sync, reconcile, console reconcile, verify,
+    /// console verify, migrate
     #[arg(long, value_name = "ACTION")]
     pub action: Option<String>,
     /// One JSON object per entry per line
@@ -252,7 +326,7 @@ pub struct AuditArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ReconcileArgs {
     /// Only this user's mailbox and events
     #[arg(long, value_name = "ID", conflicts_with = "conference_id")]
@@ -308,11 +382,18 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 pub struct IcsArgs {
     /// Export this selection (repeatable)
-    #[arg(long = "selection-id", value_name = "ID", conflicts_with = "user_id")]
+    #[arg(long = "selection-id", value_name = "ID",
+          conflicts_with_all = ["user_id", "user", "conference_id"])]
     pub selection_ids: Vec<i64>,
     /// Export every selection of this user
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", conflicts_with = "user")]
     pub user_id: Option<i64>,
+    /// Export every selection of the user with this email or username (exact, ignoring case)
+    #[arg(long, value_name = "EMAIL")]
+    pub user: Option<String>,
+    /// Export every selection of this conference (with --user or --user-id: only theirs)
+    #[arg(long, value_name = "ID")]
+    pub conference_id: Option<i64>,
     /// Write the calendar to this file instead of standard output
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
@@ -329,6 +410,11 @@ pub struct GraphSimArgs {
     /// Share of requests that fail with a random 429/503/504 (0 to 1)
     #[arg(long, value_name = "RATE", default_value_t = 0.0)]
     pub fault_rate: f64,
+    /// Make a new event for every create, even one repeating an earlier create's transactionId
+    /// (Microsoft documents no window in which Graph de-duplicates, so calsync must not rely
+    /// on it)
+    #[arg(long)]
+    pub no_dedupe: bool,
 }
 
 /// The selection filters shared by every command that picks selections.
@@ -338,10 +424,13 @@ pub struct FilterArgs {
     /// interrupted, not_synced
     #[arg(long = "state", value_name = "STATE", value_delimiter = ',', value_parser = parse_state)]
     pub states: Vec<SyncState>,
+    /// Only selections of this conference
     #[arg(long, value_name = "ID")]
     pub conference_id: Option<i64>,
+    /// Only selections of this time slot
     #[arg(long, value_name = "ID")]
     pub slot_id: Option<i64>,
+    /// Only selections of this user
     #[arg(long, value_name = "ID")]
     pub user_id: Option<i64>,
     /// Case-insensitive text in the username, full name or email
@@ -356,6 +445,11 @@ pub struct FilterArgs {
     /// Case-insensitive text in calendar_error
     #[arg(long, value_name = "TEXT")]
     pub error: Option<String>,
+    /// Only selections whose calendar_error has this cause (repeatable or comma-separated; the
+    /// words of `sync --cause`): no_mailbox, unknown_user, credentials, throttled, time_zone,
+    /// network, other
+    #[arg(long = "cause", value_name = "CAUSE", value_delimiter = ',', value_parser = parse_cause)]
+    pub causes: Vec<crate::domain::Cause>,
     /// Attempted at or after: an age (30m, 24h, 7d, 2w), a date or an RFC 3339 time
     #[arg(long, value_name = "WHEN", value_parser = parse_time)]
     pub since: Option<DateTime<Utc>>,
@@ -381,6 +475,7 @@ impl FilterArgs {
             attempted_since: self.since,
             attempted_until: self.until,
             stale: self.stale,
+            causes: self.causes.clone(),
             ..Filter::default()
         }
     }
@@ -392,6 +487,7 @@ pub enum SortArg {
     Selected,
     /// Most recent attempt first
     Attempted,
+    /// By selection id, highest first
     Id,
 }
 
@@ -418,11 +514,20 @@ pub struct StatusArgs {
     /// Print the counts per state instead of rows
     #[arg(long)]
     pub summary: bool,
+    /// The order of the rows
     #[arg(long, value_enum, default_value_t = SortArg::Selected)]
     pub sort: SortArg,
     /// Oldest first
     #[arg(long)]
     pub ascending: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct DoctorArgs {
+    /// Also ask the identity platform for a token with each active integration's secret (one
+    /// request each), to find a rotated or expired secret; the secret is never shown
+    #[arg(long)]
+    pub check_tokens: bool,
 }
 
 #[derive(Debug, Args)]

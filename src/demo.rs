@@ -1165,12 +1165,9 @@ pub async fn seed_mailboxes(
         if mailbox.is_empty() {
             continue;
         }
-        if leftovers && n % 40 == 7 {
-            report.deleted_in_outlook += 1;
-            continue;
-        }
         let Some(event) = lms_event(
             &row.conference_title,
+            &row.platform,
             row.slot_date,
             row.slot_start,
             row.slot_end,
@@ -1178,7 +1175,14 @@ pub async fn seed_mailboxes(
         ) else {
             continue;
         };
+        // The row holds the REST id the LMS got back (its calls send no `Prefer: IdType`).
         state.plant_event_with_id(mailbox, Some(event_id), &event)?;
+        if leftovers && n % 40 == 7 {
+            // Deleted by its owner: now in Deleted Items, its immutable id unchanged.
+            state.delete_as_owner(mailbox, event_id);
+            report.deleted_in_outlook += 1;
+            continue;
+        }
         report.events += 1;
         if leftovers && n % 30 == 11 {
             state.plant_event(mailbox, &event)?;
@@ -1193,6 +1197,7 @@ pub async fn seed_mailboxes(
             && let Some(slot) = other
             && let Some(event) = lms_event(
                 &row.conference_title,
+                &row.platform,
                 slot.date,
                 slot.start_time,
                 slot.end_time,
@@ -1207,9 +1212,11 @@ pub async fn seed_mailboxes(
 }
 
 /// An event as the LMS sends it: the conference title as subject, wall-clock times in the slot's
-/// IANA zone, no calsync tag. None when the slot's zone is unusable (the LMS's call failed too).
+/// IANA zone, no calsync tag, and a Teams meeting asked for on Teams conferences (so Exchange adds
+/// its meeting block). None when the slot's zone is unusable (the LMS's call failed too).
 fn lms_event(
     title: &str,
+    platform: &str,
     date: NaiveDate,
     start: NaiveTime,
     end: NaiveTime,
@@ -1217,10 +1224,26 @@ fn lms_event(
 ) -> Option<serde_json::Value> {
     let window = crate::domain::resolve_slot_window(date, start, end, zone).ok()?;
     let local = |t: chrono::NaiveDateTime| t.format("%Y-%m-%dT%H:%M:%S").to_string();
-    Some(serde_json::json!({
+    // A zone Exchange refuses (an alias like America/Buenos_Aires) is kept the way Exchange
+    // keeps every event: in a Windows zone.
+    let times = if crate::sim::accepts_time_zone(zone) {
+        crate::sync::zones::GraphTimes {
+            time_zone: zone.to_string(),
+            start: local(window.start_local),
+            end: local(window.end_local),
+        }
+    } else {
+        crate::sync::zones::graph_times(&window)
+    };
+    let mut event = serde_json::json!({
         "subject": crate::sync::payload::subject(title),
         "body": {"contentType": "HTML", "content": "<p>Added by the LMS.</p>"},
-        "start": {"dateTime": local(window.start_local), "timeZone": zone},
-        "end": {"dateTime": local(window.end_local), "timeZone": zone},
-    }))
+        "start": {"dateTime": times.start, "timeZone": times.time_zone},
+        "end": {"dateTime": times.end, "timeZone": times.time_zone},
+    });
+    if platform == "teams" {
+        event["isOnlineMeeting"] = serde_json::json!(true);
+        event["onlineMeetingProvider"] = serde_json::json!("teamsForBusiness");
+    }
+    Some(event)
 }

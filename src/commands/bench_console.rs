@@ -15,6 +15,7 @@ use super::{CliError, Output, store_options};
 use crate::cli::{BenchConsoleArgs, EXIT_OK};
 use crate::domain::{Filter, Page, PageRequest, Sort, StateCounts};
 use crate::graph::{GraphClient, GraphConfig};
+use crate::store::sql::Engine as SqlEngine;
 use crate::store::{DatabaseUrl, Store, sql};
 use crate::sync::{Engine, SyncOptions};
 use crate::tui::app::{Screen, Session};
@@ -73,7 +74,7 @@ async fn measure(
     url: &DatabaseUrl,
     shell: &ShellTarget<'_>,
 ) -> Result<Store, CliError> {
-    let store = Store::open(url, &store_options()).await?;
+    let store = Store::open(url, &store_options()?).await?;
     let graph =
         GraphClient::new(GraphConfig::default()).map_err(|e| CliError::unusable(e.to_string()))?;
     let engine = Engine::new(store.clone(), graph, SyncOptions::default());
@@ -405,7 +406,7 @@ fn floors(
         )
     };
     let since = chrono::Utc::now() - chrono::Duration::days(14);
-    let queries = [
+    let mut queries = vec![
         (
             "overview: state counts",
             sql::state_counts(dialect, &Filter::default()),
@@ -426,11 +427,16 @@ fn floors(
             "overview: failures per error text",
             sql::failed_error_counts(dialect, &Filter::default()),
         ),
-        ("user: first page", first_page(&user)),
-        ("user: counts", sql::state_counts(dialect, &user)),
-        ("text: first page", first_page(&text)),
-        ("text: counts", sql::state_counts(dialect, &text)),
     ];
+    // The sqlite3 shell lacks the Unicode matching function calsync registers on SQLite.
+    if engine == SqlEngine::Postgres {
+        queries.extend([
+            ("user: first page", first_page(&user)),
+            ("user: counts", sql::state_counts(dialect, &user)),
+            ("text: first page", first_page(&text)),
+            ("text: counts", sql::state_counts(dialect, &text)),
+        ]);
+    }
     let texts: Vec<String> = queries
         .iter()
         .map(|(_, q)| bench_floor::literal_sql(q, engine))
@@ -506,6 +512,7 @@ fn frame_cost(terminal: &mut Screen160, theme: Theme) -> Result<Duration, CliErr
                     generation,
                     Ok(Page {
                         rows: rows.clone(),
+                        malformed: Vec::new(),
                         next: None,
                     }),
                 ));
@@ -566,6 +573,7 @@ fn synthetic_selection(i: i64) -> crate::domain::Selection {
         },
         fingerprint: String::new(),
         stale: false,
+        recorded: Default::default(),
     }
 }
 

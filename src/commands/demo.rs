@@ -14,6 +14,13 @@ use crate::store::{DatabaseUrl, Store};
 
 pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<i32, CliError> {
     let path = demo_path(args)?;
+    if global.read_only && (args.reset || !path.exists()) {
+        return Err(CliError::unusable(format!(
+            "--read-only: refusing to {} the demo database {}",
+            if args.reset { "rebuild" } else { "create" },
+            path.display()
+        )));
+    }
     // Any file named with --db must be one calsync generated: the demo's simulated Graph writes
     // its rows, and --reset deletes it. (The default path is calsync's own data directory, whose
     // demo may predate the marker.)
@@ -35,7 +42,7 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<i32, CliError> 
     if !existed {
         generate(&path, args.selections).await?;
         // The demo database is calsync's own, so it comes with the ledger and the audit log.
-        Store::open(&url, &store_options())
+        Store::open(&url, &store_options()?)
             .await?
             .migrate_up(chrono::Utc::now())
             .await?;
@@ -45,7 +52,7 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<i32, CliError> 
         out.flush()?;
         return Ok(EXIT_OK);
     }
-    let store = Store::open(&url, &store_options()).await?;
+    let store = Store::open(&url, &store_options()?).await?;
     // With a terminal, the demo is the console; scripts and pipes get the description.
     if !args.summary && std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
         return super::console::open(store, global, Rehearsal::Demo).await;
@@ -92,7 +99,11 @@ const DEFAULT_SELECTIONS: u64 = 2000;
 
 /// Whether the file at `path` is an LMS database that carries calsync's demo marker.
 async fn is_demo_file(path: &std::path::Path) -> bool {
-    match Store::open(&DatabaseUrl::Sqlite(path.to_path_buf()), &store_options()).await {
+    // Bad timeout settings are refused where the database is opened for real.
+    let Ok(options) = store_options() else {
+        return false;
+    };
+    match Store::open(&DatabaseUrl::Sqlite(path.to_path_buf()), &options).await {
         Ok(store) => demo::is_demo(&store).await.unwrap_or(false),
         Err(_) => false,
     }
@@ -159,7 +170,9 @@ pub async fn graph_sim(args: &GraphSimArgs) -> Result<i32, CliError> {
         fault_rate: args.fault_rate,
     };
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
-    crate::sim::run_standalone(addr, demo::simulator_config(&settings))
+    let mut config = demo::simulator_config(&settings);
+    config.transaction_id_dedup = !args.no_dedupe;
+    crate::sim::run_standalone(addr, config)
         .await
         .map_err(|e| {
             CliError::unusable(format!(

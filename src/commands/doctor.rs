@@ -2,7 +2,7 @@
 //! syncs fail before any Graph call is made.
 
 use super::{CliError, Output, database_choice, store_options};
-use crate::cli::{EXIT_OK, EXIT_SOME_FAILED, GlobalArgs};
+use crate::cli::{DoctorArgs, EXIT_OK, EXIT_SOME_FAILED, GlobalArgs};
 use crate::domain::{Filter, SyncState, resolve_slot_window};
 use crate::store::Store;
 use crate::text::clean_line;
@@ -10,7 +10,7 @@ use crate::text::clean_line;
 /// How many example ids a finding lists before summarising.
 const EXAMPLES: usize = 10;
 
-pub async fn run(global: &GlobalArgs) -> Result<i32, CliError> {
+pub async fn run(global: &GlobalArgs, args: &DoctorArgs) -> Result<i32, CliError> {
     let choice = database_choice(global)?;
     let mut out = Output::default();
     out.line(&format!(
@@ -19,7 +19,7 @@ pub async fn run(global: &GlobalArgs) -> Result<i32, CliError> {
         choice.origin
     ))?;
     out.flush()?;
-    let store = Store::open(&choice.url, &store_options()).await?;
+    let store = Store::open(&choice.url, &store_options()?).await?;
     out.line(&format!("Server       {}", store.server_version().await?))?;
     out.line("Schema       ok: the six LMS tables have every column calsync uses")?;
     let writable = store.can_write().await;
@@ -53,6 +53,9 @@ pub async fn run(global: &GlobalArgs) -> Result<i32, CliError> {
     findings += integrations(&store, &mut out).await?;
     findings += slots(&store, &mut out).await?;
     findings += mismatches(&store, &mut out).await?;
+    if args.check_tokens {
+        findings += super::doctor_tokens::check(&store, &mut out).await?;
+    }
 
     out.line("")?;
     if findings == 0 {
@@ -125,7 +128,18 @@ async fn slots(store: &Store, out: &mut Output) -> Result<usize, CliError> {
     }
     let mut crossing = Vec::new();
     let mut broken = Vec::new();
-    for slot in store.all_slots().await? {
+    for slot in store.slot_rows().await? {
+        let slot = match slot {
+            Ok(slot) => slot,
+            Err(malformed) => {
+                broken.push(clean_line(&format!(
+                    "slot {}: {}",
+                    malformed.id,
+                    malformed.problems.join("; ")
+                )));
+                continue;
+            }
+        };
         if slot.timezone.trim().parse::<chrono_tz::Tz>().is_err() {
             continue;
         }

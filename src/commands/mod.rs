@@ -8,11 +8,14 @@ mod bench_floor;
 mod bench_pg;
 mod bench_stream;
 mod bench_verify;
+mod config;
 mod console;
 mod demo;
 mod doctor;
+mod doctor_tokens;
 mod ics;
 mod migrate;
+mod read_only;
 mod reconcile;
 mod rehearsal;
 mod status;
@@ -22,9 +25,7 @@ mod verify;
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::cli::{
-    BenchCommand, Cli, Command, ConfigArgs, EXIT_SOME_FAILED, EXIT_UNUSABLE, GlobalArgs,
-};
+use crate::cli::{BenchCommand, Cli, Command, EXIT_SOME_FAILED, EXIT_UNUSABLE, GlobalArgs};
 use crate::config::{ConfigFile, DatabaseChoice, Environment, choose_database};
 use crate::store::{Store, StoreError, StoreOptions};
 
@@ -108,18 +109,29 @@ impl Output {
 }
 
 pub async fn run(cli: Cli) -> Result<i32, CliError> {
+    if let Some(path) = &cli.global.log_file {
+        crate::graph::request_log::install(path).map_err(CliError::unusable)?;
+    }
     match cli.command {
         Some(Command::Status(args)) => status::run(&cli.global, &args).await,
-        Some(Command::Doctor) => doctor::run(&cli.global).await,
-        Some(Command::Sync(args)) => sync::run(&cli.global, &args).await,
+        Some(Command::Doctor(args)) => doctor::run(&cli.global, &args).await,
+        Some(Command::Sync(args)) => {
+            sync::run(&cli.global, &read_only::sync_args(&cli.global, &args)).await
+        }
         Some(Command::Ics(args)) => ics::run(&cli.global, &args).await,
         Some(Command::Migrate(args)) => migrate::run(&cli.global, &args).await,
         Some(Command::Audit(args)) => audit::run(&cli.global, &args).await,
-        Some(Command::Reconcile(args)) => reconcile::run(&cli.global, &args).await,
+        Some(Command::Reconcile(args)) => {
+            let args = read_only::reconcile_args(&cli.global, &args);
+            reconcile::run(&cli.global, &args).await
+        }
         Some(Command::Verify(args)) => verify::run(&cli.global, &args).await,
         Some(Command::GraphSim(args)) => demo::graph_sim(&args).await,
         Some(Command::Demo(args)) => demo::run(&cli.global, &args).await,
-        Some(Command::Config(args)) => config_command(&args),
+        Some(Command::Config(args)) => config::run(&cli.global, &args),
+        Some(Command::Bench(_)) if cli.global.read_only => Err(CliError::unusable(
+            "--read-only: refusing to run a benchmark (it writes its own databases)",
+        )),
         Some(Command::Bench(BenchCommand::Store(args))) => bench::store(&args).await,
         Some(Command::Bench(BenchCommand::Console(args))) => bench_console::run(&args).await,
         Some(Command::Bench(BenchCommand::Sync(args))) => bench::sync(&args).await,
@@ -167,40 +179,35 @@ pub fn database_choice(global: &GlobalArgs) -> Result<DatabaseChoice, CliError> 
 /// Opens the chosen database and checks its schema.
 pub async fn open_store(global: &GlobalArgs) -> Result<(Store, DatabaseChoice), CliError> {
     let choice = database_choice(global)?;
-    let store = Store::open(&choice.url, &store_options()).await?;
+    let store = Store::open(&choice.url, &store_options()?).await?;
     Ok((store, choice))
 }
 
-/// Timeouts can be shortened for scripts and tests through the environment.
-pub fn store_options() -> StoreOptions {
+/// Timeouts can be changed for scripts and tests through the environment; a value that is not
+/// a number of seconds is refused (one line, exit 2), never silently replaced by the default.
+pub fn store_options() -> Result<StoreOptions, CliError> {
     let mut options = StoreOptions::default();
-    let seconds = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| *s > 0.0 && s.is_finite())
-            .map(std::time::Duration::from_secs_f64)
+    let seconds = |name: &str| -> Result<Option<std::time::Duration>, CliError> {
+        match std::env::var(name) {
+            Ok(value) if !value.trim().is_empty() => {
+                crate::graph::seconds(name, &value, MAX_DB_TIMEOUT_SECS)
+                    .map(Some)
+                    .map_err(CliError::unusable)
+            }
+            Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => Err(CliError::unusable(format!(
+                "{name} is not valid UTF-8 text"
+            ))),
+        }
     };
-    if let Some(timeout) = seconds("CALSYNC_DB_CONNECT_TIMEOUT_SECS") {
+    if let Some(timeout) = seconds("CALSYNC_DB_CONNECT_TIMEOUT_SECS")? {
         options.connect_timeout = timeout;
     }
-    if let Some(timeout) = seconds("CALSYNC_SQLITE_BUSY_TIMEOUT_SECS") {
+    if let Some(timeout) = seconds("CALSYNC_SQLITE_BUSY_TIMEOUT_SECS")? {
         options.sqlite_busy_timeout = timeout;
     }
-    options
+    Ok(options)
 }
 
-fn config_command(args: &ConfigArgs) -> Result<i32, CliError> {
-    let mut out = Output::default();
-    if args.print_default {
-        out.line(crate::config::DEFAULT_CONFIG.trim_end())?;
-    } else {
-        let path = crate::config::default_config_path()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "(no config directory on this system)".to_string());
-        out.line(&format!("config file: {path}"))?;
-        out.line("calsync config --print-default prints a commented default.")?;
-    }
-    out.flush()?;
-    Ok(crate::cli::EXIT_OK)
-}
+/// The longest database timeout the environment may ask for.
+const MAX_DB_TIMEOUT_SECS: f64 = 3600.0;

@@ -51,6 +51,8 @@ pub async fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<i32, CliEr
     let target = rehearsal.graph(&store).await?;
     let graph = GraphClient::new(target.config.clone())
         .map_err(|e| CliError::unusable(format!("cannot set up the Graph client: {e}")))?;
+    let cancel = CancellationToken::new();
+    graph.abandon_logins_on(cancel.clone());
     let reconciler = Reconciler::new(
         store.clone(),
         graph,
@@ -60,7 +62,6 @@ pub async fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<i32, CliEr
         },
     );
     let mut out = Output::default();
-    let cancel = CancellationToken::new();
     super::sync::watch_ctrl_c(cancel.clone());
     // The command prints the outcome at the end; progress events are for the console.
     let (events, _) = mpsc::unbounded_channel();

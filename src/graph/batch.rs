@@ -15,8 +15,8 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::client::{
-    Decision, GraphClient, PREFER, Replay, decide_network, decide_status, network_detail,
-    read_response,
+    Answer, Decision, GraphClient, PREFER, Replay, decide_network, decide_status,
+    log_graph_request, network_detail, read_response, redirect_detail,
 };
 use super::errors::{ErrorKind, GraphError, Service};
 use super::retry::backoff;
@@ -44,7 +44,7 @@ impl BatchRequest {
         Self {
             id: id.into(),
             method: Method::POST,
-            url: format!("/users/{}/calendar/events", ids::encode_segment(mailbox)),
+            url: format!("/{}/calendar/events", ids::user_segment(mailbox)),
             mailbox: mailbox.to_string(),
             body: Some(event),
         }
@@ -94,10 +94,12 @@ impl BatchRequest {
     }
 }
 
+/// Under the calendar, like the create: an event its owner deleted sits in Deleted Items,
+/// where `/events/{id}` still reaches it by its immutable id, and it must count as gone.
 fn event_path(mailbox: &str, event_id: &str) -> String {
     format!(
-        "/users/{}/events/{}",
-        ids::encode_segment(mailbox),
+        "/{}/calendar/events/{}",
+        ids::user_segment(mailbox),
         ids::encode_segment(event_id)
     )
 }
@@ -321,6 +323,8 @@ impl GraphClient {
             let crid = ids::client_request_id();
             stats.bump(&stats.requests_sent);
             stats.add(&stats.batch_items_sent, sent.len() as u64);
+            let sent_at = Instant::now();
+            let envelope_attempt = sent.iter().map(|p| p.attempts).max().unwrap_or(1);
             let result = match self
                 .inner
                 .http
@@ -336,6 +340,7 @@ impl GraphClient {
                 Err(e) => Err(e),
             };
             drop(permits);
+            log_graph_request("POST", &url, &result, sent_at, envelope_attempt, &crid);
 
             let mut outcomes: Vec<(Pending, ItemResult)> = Vec::with_capacity(sent.len());
             match result {
@@ -358,7 +363,7 @@ impl GraphClient {
                         outcomes.push((p, res));
                     }
                 }
-                Ok((401, _, _, _)) if !refreshed => {
+                Ok(Answer { status: 401, .. }) if !refreshed => {
                     self.inner.tokens.invalidate(creds, &token).await;
                     stats.bump(&stats.refreshes_after_401);
                     refreshed = true;
@@ -367,9 +372,12 @@ impl GraphClient {
                         outcomes.push((p, ItemResult::Again(Instant::now())));
                     }
                 }
-                Ok((200, _, request_id, Some(json)))
-                    if json.get("responses").and_then(Value::as_array).is_some() =>
-                {
+                Ok(Answer {
+                    status: 200,
+                    request_id,
+                    body: Some(json),
+                    ..
+                }) if json.get("responses").and_then(Value::as_array).is_some() => {
                     let items = json
                         .get("responses")
                         .and_then(Value::as_array)
@@ -406,21 +414,36 @@ impl GraphClient {
                         outcomes.push((p, res));
                     }
                 }
-                Ok((status, retry_after, request_id, json)) => {
+                Ok(answer) => {
                     // The envelope itself failed: every item shares its fate.
-                    let graph_body = json.as_ref().is_some_and(|b| b.get("error").is_some());
+                    let status = answer.status;
+                    let json = answer.body.as_ref();
+                    let graph_body = json.is_some_and(|b| b.get("error").is_some());
                     for p in sent {
                         let r = &requests[p.index];
                         let mut err = GraphError::from_graph_response(
                             status,
-                            json.as_ref(),
-                            request_id.clone(),
+                            json,
+                            answer.request_id.clone(),
                             Some(crid.clone()),
                         )
                         .with_mailbox(&r.mailbox);
                         err.attempts = p.attempts;
-                        err.retry_after = retry_after;
-                        let res = self.retry_or_fail(r, &p, status, graph_body, retry_after, err);
+                        err.retry_after = answer.retry_after;
+                        err.ags_diagnostic = answer.ags_diagnostic.clone();
+                        let res = if answer.is_redirect() {
+                            err.kind = ErrorKind::Other;
+                            ItemResult::Done(Err(err.with_detail(format!(
+                                "Graph {}",
+                                redirect_detail(
+                                    status,
+                                    answer.redirect_host.as_deref(),
+                                    "the batch"
+                                )
+                            ))))
+                        } else {
+                            self.retry_or_fail(r, &p, status, graph_body, answer.retry_after, err)
+                        };
                         outcomes.push((p, res));
                     }
                 }

@@ -8,15 +8,20 @@ use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde_json::Value;
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 use super::errors::{ErrorKind, GraphError, Service, secs};
 use super::ids;
+use super::request_log::{self, Sent};
 use super::retry::{Gates, MailboxGate, RETRY_AFTER_CEILING, backoff, parse_retry_after};
 use super::token::{AccessToken, TokenCache};
 use super::{
     ClientStats, Credentials, DeleteOutcome, EventInfo, GraphConfig, MAILBOX_CONCURRENCY, Stats,
     ThrottleNotice, base_url, install_crypto_provider, is_loopback,
 };
+
+/// Sent on every request, to Graph and to the login service.
+pub const USER_AGENT: &str = concat!("calsync/", env!("CARGO_PKG_VERSION"));
 
 /// Sent on every request (and batch item): stable ids, and start/end back in UTC.
 pub(crate) const PREFER: &str = "IdType=\"ImmutableId\", outlook.timezone=\"UTC\"";
@@ -142,6 +147,24 @@ pub(crate) fn network_detail(e: &reqwest::Error, timeout: Duration) -> String {
     }
 }
 
+/// What calsync keeps of any response.
+pub(crate) struct Answer {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub request_id: Option<String>,
+    /// `x-ms-ags-diagnostic`: where Graph served the request, for Microsoft support.
+    pub ags_diagnostic: Option<String>,
+    /// The host a 3xx `Location` points to.
+    pub redirect_host: Option<String>,
+    pub body: Option<Value>,
+}
+
+impl Answer {
+    pub(crate) fn is_redirect(&self) -> bool {
+        (300..400).contains(&self.status)
+    }
+}
+
 /// A 2xx response.
 pub(crate) struct Reply {
     pub status: u16,
@@ -151,6 +174,11 @@ pub(crate) struct Reply {
 
 pub(crate) struct Inner {
     pub http: reqwest::Client,
+    /// Keeps no idle connection: a retry after a 503 goes out on a new one (Graph docs:
+    /// concepts/best-practices-concept.md, "always use a new connection" when retrying).
+    pub fresh_http: reqwest::Client,
+    /// Cancelled when the run that owns this client is: a login wait then ends at once.
+    pub login_cancel: std::sync::Mutex<CancellationToken>,
     pub config: GraphConfig,
     pub tokens: TokenCache,
     pub gates: Gates,
@@ -175,27 +203,107 @@ impl std::fmt::Debug for GraphClient {
 }
 
 /// Reads the body of a response, with its status and ids.
-pub(crate) async fn read_response(
-    resp: reqwest::Response,
-) -> Result<(u16, Option<Duration>, Option<String>, Option<Value>), reqwest::Error> {
+pub(crate) async fn read_response(resp: reqwest::Response) -> Result<Answer, reqwest::Error> {
     let status = resp.status().as_u16();
-    let retry_after = resp
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_retry_after(v, SystemTime::now()));
-    let request_id = resp
-        .headers()
-        .get("request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v, SystemTime::now()));
+    let request_id = header("request-id");
+    let ags_diagnostic = header("x-ms-ags-diagnostic");
+    let redirect_host = header("location").map(|location| {
+        resp.url()
+            .join(&location)
+            .ok()
+            .and_then(|u| {
+                u.host_str()
+                    .map(|h| u.port().map_or(h.to_string(), |p| format!("{h}:{p}")))
+            })
+            .unwrap_or_else(|| "an unreadable Location".to_string())
+    });
     let bytes = resp.bytes().await?;
     let body = if bytes.is_empty() {
         None
     } else {
         serde_json::from_slice::<Value>(&bytes).ok()
     };
-    Ok((status, retry_after, request_id, body))
+    Ok(Answer {
+        status,
+        retry_after,
+        request_id,
+        ags_diagnostic,
+        redirect_host,
+        body,
+    })
+}
+
+/// The one-line reason a redirect was not followed.
+pub(crate) fn redirect_detail(status: u16, host: Option<&str>, what: &str) -> String {
+    format!(
+        "answered {status} redirecting to {}; calsync follows no redirects, so {what} went nowhere else",
+        host.unwrap_or("no Location")
+    )
+}
+
+/// One line in the request log for one Graph attempt.
+pub(crate) fn log_graph_request(
+    method: &str,
+    url: &str,
+    result: &Result<Answer, reqwest::Error>,
+    sent_at: Instant,
+    attempt: u32,
+    client_request_id: &str,
+) {
+    let answer = result.as_ref().ok();
+    request_log::record(&Sent {
+        service: request_log::Service::Graph,
+        method,
+        url,
+        status: answer.map(|a| a.status),
+        duration: sent_at.elapsed(),
+        attempt,
+        request_id: answer.and_then(|a| a.request_id.as_deref()),
+        client_request_id,
+        ags_diagnostic: answer.and_then(|a| a.ags_diagnostic.as_deref()),
+        failure: result.as_ref().err().map(failure_word),
+    });
+}
+
+/// Why a request got no response, for the request log.
+pub(crate) fn failure_word(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect"
+    } else {
+        "connection"
+    }
+}
+
+fn http_client(
+    config: &GraphConfig,
+    local: bool,
+    pooled: bool,
+) -> Result<reqwest::Client, GraphError> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(config.timeout)
+        .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+        .user_agent(USER_AGENT)
+        // A redirect could carry the client secret or an event body to another origin.
+        .redirect(reqwest::redirect::Policy::none());
+    if !pooled {
+        builder = builder.pool_max_idle_per_host(0);
+    }
+    if local {
+        // A system proxy must never see traffic meant for a local simulator.
+        builder = builder.no_proxy();
+    }
+    builder
+        .build()
+        .map_err(|e| GraphError::invalid_input(format!("could not build the HTTP client ({e})")))
 }
 
 impl GraphClient {
@@ -212,23 +320,17 @@ impl GraphClient {
         // Bounded waits keep every `Instant + wait` far from overflow.
         config.max_retry_wait = config.max_retry_wait.min(RETRY_AFTER_CEILING);
         config.backoff_base = config.backoff_base.min(config.max_retry_wait);
-        let mut builder = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout.min(Duration::from_secs(10)));
         let local = [&config.graph_url, &config.login_url]
             .iter()
             .all(|u| reqwest::Url::parse(u).is_ok_and(|u| is_loopback(&u)));
-        if local {
-            // A system proxy must never see traffic meant for a local simulator.
-            builder = builder.no_proxy();
-        }
-        let http = builder.build().map_err(|e| {
-            GraphError::invalid_input(format!("could not build the HTTP client ({e})"))
-        })?;
+        let http = http_client(&config, local, true)?;
+        let fresh_http = http_client(&config, local, false)?;
         let (notices, _) = broadcast::channel(256);
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
+                fresh_http,
+                login_cancel: std::sync::Mutex::new(CancellationToken::new()),
                 gates: Gates::new(config.per_mailbox_concurrency),
                 config,
                 tokens: TokenCache::default(),
@@ -257,9 +359,28 @@ impl GraphClient {
         self.token(creds).await.map(|_| ())
     }
 
+    /// Login waits of this client end as soon as `cancel` is cancelled (a run's Ctrl-C), with
+    /// an error saying nothing was sent to Graph. Replaces any earlier token.
+    pub fn abandon_logins_on(&self, cancel: CancellationToken) {
+        *self
+            .inner
+            .login_cancel
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = cancel;
+    }
+
     pub(crate) async fn token(&self, creds: &Credentials) -> Result<AccessToken, GraphError> {
         let i = &self.inner;
-        i.tokens.get(&i.http, &i.config, &i.stats, creds).await
+        let cancel = i
+            .login_cancel
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => Err(super::token::cancelled(creds)),
+            token = i.tokens.get(&i.http, &i.fresh_http, &i.config, &i.stats, creds) => token,
+        }
     }
 
     /// Holds back `mailbox` for `wait` and tells subscribers.
@@ -290,14 +411,14 @@ impl GraphClient {
         ))
     }
 
-    fn user_url(&self, mailbox: &str, rest: &str) -> Result<String, GraphError> {
+    pub(crate) fn user_url(&self, mailbox: &str, rest: &str) -> Result<String, GraphError> {
         if mailbox.trim().is_empty() {
             return Err(GraphError::invalid_input("the mailbox address is empty"));
         }
         Ok(format!(
-            "{}/users/{}{rest}",
+            "{}/{}{rest}",
             self.inner.config.graph_url,
-            ids::encode_segment(mailbox)
+            ids::user_segment(mailbox)
         ))
     }
 
@@ -307,7 +428,9 @@ impl GraphClient {
         }
         self.user_url(
             mailbox,
-            &format!("/events/{}", ids::encode_segment(event_id)),
+            // The calendar's path, as for creates: `/events/{id}` also reaches an event its
+            // owner deleted (in Deleted Items, by its immutable id), which must count as gone.
+            &format!("/calendar/events/{}", ids::encode_segment(event_id)),
         )
     }
 
@@ -327,6 +450,7 @@ impl GraphClient {
         let gate = self.inner.gates.get(mailbox);
         let mut attempt = 0u32;
         let mut refreshed = false;
+        let mut fresh_connection = false;
         loop {
             let token = self
                 .token(creds)
@@ -344,9 +468,12 @@ impl GraphClient {
                 stats.bump(&stats.retries);
             }
             let crid = ids::client_request_id();
-            let mut request = self
-                .inner
-                .http
+            let http = if fresh_connection {
+                &self.inner.fresh_http
+            } else {
+                &self.inner.http
+            };
+            let mut request = http
                 .request(method.clone(), url)
                 .bearer_auth(token.expose())
                 .header("Prefer", PREFER)
@@ -355,18 +482,21 @@ impl GraphClient {
                 request = request.json(b);
             }
             stats.bump(&stats.requests_sent);
+            let sent_at = Instant::now();
             let result = match request.send().await {
                 Ok(resp) => read_response(resp).await,
                 Err(e) => Err(e),
             };
             drop(permit);
+            log_graph_request(method.as_str(), url, &result, sent_at, attempt, &crid);
 
-            let (status, retry_after, request_id, json) = match result {
-                Ok(parts) => parts,
+            let answer = match result {
+                Ok(answer) => answer,
                 Err(e) => {
                     let detail = network_detail(&e, cfg.timeout);
                     match decide_network(cfg, replay, !e.is_connect(), attempt) {
                         Decision::Retry(wait) => {
+                            fresh_connection = true;
                             tokio::time::sleep(wait).await;
                             continue;
                         }
@@ -385,6 +515,14 @@ impl GraphClient {
                     }
                 }
             };
+            let Answer {
+                status,
+                retry_after,
+                request_id,
+                ags_diagnostic,
+                redirect_host,
+                body: json,
+            } = answer;
             if (200..300).contains(&status) {
                 gate.succeeded();
                 return Ok(Reply {
@@ -399,6 +537,19 @@ impl GraphClient {
                     .with_mailbox(mailbox);
             err.attempts = attempt;
             err.retry_after = retry_after;
+            err.ags_diagnostic = ags_diagnostic;
+            if (300..400).contains(&status) {
+                err.kind = ErrorKind::Other;
+                let what = if body.is_some() {
+                    "the request and its body"
+                } else {
+                    "the request"
+                };
+                return Err(err.with_detail(format!(
+                    "Graph {}",
+                    redirect_detail(status, redirect_host.as_deref(), what)
+                )));
+            }
             match status {
                 401 if !refreshed => {
                     // The token may have expired or been revoked early: fetch a new
@@ -410,6 +561,7 @@ impl GraphClient {
                     continue;
                 }
                 429 | 503 | 504 => {
+                    fresh_connection = status != 429;
                     if status == 429 {
                         stats.bump(&stats.throttled);
                         if is_concurrency_limit(&err) {
@@ -476,7 +628,7 @@ impl GraphClient {
         })
     }
 
-    /// `PATCH /users/{mailbox}/events/{id}` with only the properties to change.
+    /// `PATCH /users/{mailbox}/calendar/events/{id}` with only the properties to change.
     pub async fn update_event(
         &self,
         creds: &Credentials,
@@ -498,7 +650,7 @@ impl GraphClient {
         unreadable_event(reply, mailbox)
     }
 
-    /// `DELETE /users/{mailbox}/events/{id}`; 404 `ErrorItemNotFound` (or 410 Gone) is
+    /// `DELETE /users/{mailbox}/calendar/events/{id}`; 404 `ErrorItemNotFound` (or 410 Gone) is
     /// `AlreadyGone`.
     pub async fn delete_event(
         &self,
@@ -523,7 +675,7 @@ impl GraphClient {
         }
     }
 
-    /// `GET /users/{mailbox}/events/{id}`; `None` when the event does not exist.
+    /// `GET /users/{mailbox}/calendar/events/{id}`; `None` when the event does not exist.
     pub async fn get_event(
         &self,
         creds: &Credentials,

@@ -65,6 +65,8 @@ pub struct GraphErrorInfo {
     /// `request-id` header, or `innerError.request-id`.
     pub request_id: Option<String>,
     pub client_request_id: Option<String>,
+    /// `x-ms-ags-diagnostic` header: the data centre and slice that served the request.
+    pub ags_diagnostic: Option<String>,
     /// `AADSTS…` code of a token error.
     pub aadsts: Option<String>,
     pub mailbox: Option<String>,
@@ -105,6 +107,7 @@ impl GraphError {
             message: None,
             request_id: None,
             client_request_id: None,
+            ags_diagnostic: None,
             aadsts: None,
             mailbox: None,
             tenant_id: None,
@@ -324,7 +327,7 @@ impl GraphError {
                 "no client secret was sent for app {app} — the integration has no client secret"
             )),
             "AADSTS1002012" | "AADSTS70011" => Some(
-                "the token scope was rejected — calsync must ask for https://graph.microsoft.com/.default"
+                "the token scope was rejected — CALSYNC_GRAPH_URL (or CALSYNC_GRAPH_CLOUD) and CALSYNC_LOGIN_URL must name the same Microsoft cloud"
                     .to_string(),
             ),
             _ => None,

@@ -26,6 +26,18 @@ pub(crate) fn encode_segment(s: &str) -> String {
     utf8_percent_encode(s, SEGMENT).to_string()
 }
 
+/// The path segment addressing a user: `users/{id}`, or `users('{id}')` for a UPN beginning
+/// with `$`, which Graph would otherwise read as a system query option (Graph docs:
+/// api-reference/v1.0/api/user-get.md, "When the userPrincipalName begins with a `$`").
+pub(crate) fn user_segment(user: &str) -> String {
+    if user.starts_with('$') {
+        // Inside the quoted key a quote is doubled, as in every OData string literal.
+        format!("users('{}')", encode_segment(&user.replace('\'', "''")))
+    } else {
+        format!("users/{}", encode_segment(user))
+    }
+}
+
 pub(crate) fn encode_query_value(s: &str) -> String {
     utf8_percent_encode(s, QUERY_VALUE).to_string()
 }

@@ -10,10 +10,13 @@
 
 mod batch;
 mod client;
+mod cloud;
 mod errors;
 pub(crate) mod ids;
+pub mod request_log;
 mod retry;
 mod token;
+mod translate;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,9 +25,11 @@ use std::time::Duration;
 use serde_json::Value;
 
 pub use batch::{BatchRequest, BatchResponse, BatchSuccess, MAX_BATCH_ITEMS};
-pub use client::GraphClient;
+pub use client::{GraphClient, USER_AGENT};
+pub use cloud::Cloud;
 pub use errors::{ErrorKind, GraphError, GraphErrorInfo, OPERATOR_TEXT_MAX, Service};
 pub use retry::{RETRY_AFTER_CEILING, parse_retry_after};
+pub use translate::{IdFormat, MAX_TRANSLATE_IDS};
 
 /// Never more than this many requests in flight to one mailbox (Graph's limit).
 pub const MAILBOX_CONCURRENCY: usize = 4;
@@ -53,6 +58,9 @@ pub struct GraphConfig {
     pub backoff_base: Duration,
     /// Requests in flight per mailbox, 1..=4. Default 4.
     pub per_mailbox_concurrency: usize,
+    /// The cloud the token scope is for; `None` follows `graph_url` (global for any host
+    /// that is not a Microsoft cloud's, e.g. a loopback simulator).
+    pub cloud: Option<Cloud>,
 }
 
 impl Default for GraphConfig {
@@ -65,6 +73,7 @@ impl Default for GraphConfig {
             max_retry_wait: Duration::from_secs(120),
             backoff_base: Duration::from_secs(1),
             per_mailbox_concurrency: MAILBOX_CONCURRENCY,
+            cloud: None,
         }
     }
 }
@@ -75,11 +84,13 @@ pub const ENV_LOGIN_URL: &str = "CALSYNC_LOGIN_URL";
 pub const ENV_HTTP_TIMEOUT_SECS: &str = "CALSYNC_HTTP_TIMEOUT_SECS";
 pub const ENV_MAX_ATTEMPTS: &str = "CALSYNC_GRAPH_MAX_ATTEMPTS";
 pub const ENV_MAX_RETRY_WAIT_SECS: &str = "CALSYNC_GRAPH_MAX_RETRY_WAIT_SECS";
+pub const ENV_GRAPH_CLOUD: &str = "CALSYNC_GRAPH_CLOUD";
 
 impl GraphConfig {
-    /// Defaults overridden by `CALSYNC_GRAPH_URL`, `CALSYNC_LOGIN_URL`,
+    /// Defaults overridden by `CALSYNC_GRAPH_URL`, `CALSYNC_LOGIN_URL`, `CALSYNC_GRAPH_CLOUD`,
     /// `CALSYNC_HTTP_TIMEOUT_SECS`, `CALSYNC_GRAPH_MAX_ATTEMPTS` and
-    /// `CALSYNC_GRAPH_MAX_RETRY_WAIT_SECS`. A bad value gives a one-line error.
+    /// `CALSYNC_GRAPH_MAX_RETRY_WAIT_SECS`. Without `CALSYNC_LOGIN_URL` the login host is the
+    /// cloud's (see [`Cloud`]). A bad value gives a one-line error.
     pub fn from_env() -> Result<Self, String> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -91,9 +102,15 @@ impl GraphConfig {
         if let Some(v) = get(ENV_GRAPH_URL) {
             config.graph_url = base_url(ENV_GRAPH_URL, &v)?;
         }
-        if let Some(v) = get(ENV_LOGIN_URL) {
-            config.login_url = base_url(ENV_LOGIN_URL, &v)?;
+        if let Some(v) = get(ENV_GRAPH_CLOUD) {
+            config.cloud = Some(Cloud::from_name(&v).ok_or_else(|| {
+                format!("{ENV_GRAPH_CLOUD}={v:?} is not one of global, usgov, usgov-dod, china")
+            })?);
         }
+        config.login_url = match get(ENV_LOGIN_URL) {
+            Some(v) => base_url(ENV_LOGIN_URL, &v)?,
+            None => config.cloud().login_url().to_string(),
+        };
         if let Some(v) = get(ENV_HTTP_TIMEOUT_SECS) {
             config.timeout = seconds(ENV_HTTP_TIMEOUT_SECS, &v, 600.0)?;
         }
@@ -114,7 +131,17 @@ impl GraphConfig {
     }
 }
 
-fn seconds(name: &str, value: &str, max: f64) -> Result<Duration, String> {
+impl GraphConfig {
+    /// The cloud tokens are asked for: the explicit one, else the one `graph_url` names.
+    pub fn cloud(&self) -> Cloud {
+        self.cloud
+            .or_else(|| Cloud::of_graph_url(&self.graph_url))
+            .unwrap_or_default()
+    }
+}
+
+/// A `CALSYNC_*_SECS` value: a number of seconds greater than 0 and at most `max`.
+pub(crate) fn seconds(name: &str, value: &str, max: f64) -> Result<Duration, String> {
     match value.trim().parse::<f64>() {
         Ok(s) if s > 0.0 && s <= max => Duration::try_from_secs_f64(s)
             .map_err(|_| format!("{name}={value:?} is not a number of seconds")),

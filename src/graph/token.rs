@@ -6,21 +6,26 @@ use std::collections::hash_map::DefaultHasher;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::client::{failure_word, network_detail, read_response, redirect_detail};
 use super::errors::{ErrorKind, GraphError, Service};
 use super::ids;
-use super::retry::{backoff, parse_retry_after};
+use super::request_log::{self, Sent};
+use super::retry::backoff;
 use super::{Credentials, GraphConfig, Stats};
 
-const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
 /// Refresh this long before expiry (or at half the lifetime when that is shorter).
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 /// A permanent token failure is remembered this long for the same secret, so a wrong
 /// secret does not send one login request per queued item.
 const FAILURE_MEMORY: Duration = Duration::from_secs(5);
+/// A login outage that outlasted its retries is remembered this long for the same secret: the
+/// rest of a run fails at once with that error instead of every selection waiting through its
+/// own round of retries (16 selections took over 3 minutes that way).
+const OUTAGE_MEMORY: Duration = Duration::from_secs(120);
 
 /// A bearer token. Its `Debug` never shows the value.
 #[derive(Clone, PartialEq, Eq)]
@@ -46,6 +51,7 @@ struct Cached {
 #[derive(Default)]
 struct Slot {
     token: Option<Cached>,
+    /// The failure, until when it stands, and the secret it was for.
     failure: Option<(GraphError, Instant, u64)>,
 }
 
@@ -75,6 +81,7 @@ impl TokenCache {
     pub(crate) async fn get(
         &self,
         http: &reqwest::Client,
+        fresh_http: &reqwest::Client,
         config: &GraphConfig,
         stats: &Stats,
         creds: &Credentials,
@@ -88,13 +95,13 @@ impl TokenCache {
             return Ok(cached.token.clone());
         }
         let fingerprint = secret_fingerprint(creds);
-        if let Some((err, at, fp)) = &slot.failure
+        if let Some((err, until, fp)) = &slot.failure
             && *fp == fingerprint
-            && now.duration_since(*at) < FAILURE_MEMORY
+            && now < *until
         {
             return Err(err.clone());
         }
-        match fetch(http, config, stats, creds).await {
+        match fetch([http, fresh_http], config, stats, creds).await {
             Ok((token, lifetime)) => {
                 let margin = REFRESH_MARGIN.min(lifetime / 2);
                 slot.token = Some(Cached {
@@ -105,8 +112,15 @@ impl TokenCache {
                 Ok(token)
             }
             Err(err) => {
-                if err.is_permanent() {
-                    slot.failure = Some((err.clone(), Instant::now(), fingerprint));
+                let memory = if err.is_permanent() {
+                    Some(FAILURE_MEMORY)
+                } else if err.is_retryable() {
+                    Some(OUTAGE_MEMORY)
+                } else {
+                    None
+                };
+                if let Some(memory) = memory {
+                    slot.failure = Some((err.clone(), Instant::now() + memory, fingerprint));
                 }
                 Err(err)
             }
@@ -121,6 +135,12 @@ impl TokenCache {
             slot.token = None;
         }
     }
+}
+
+/// A login abandoned because the run was cancelled.
+pub(crate) fn cancelled(creds: &Credentials) -> GraphError {
+    token_error(ErrorKind::Network, creds)
+        .with_detail("cancelled while waiting for the login service; nothing was sent to Graph")
 }
 
 fn token_error(kind: ErrorKind, creds: &Credentials) -> GraphError {
@@ -182,9 +202,10 @@ fn parse_success(body: &Value) -> Option<(AccessToken, Duration)> {
 }
 
 /// One token request, retried only for `temporarily_unavailable`/5xx/429 and network
-/// failures (the request is idempotent).
+/// failures (the request is idempotent); a retry goes out on a new connection (`clients[1]`
+/// keeps none idle), as Graph's best practices ask after a 503.
 async fn fetch(
-    http: &reqwest::Client,
+    clients: [&reqwest::Client; 2],
     config: &GraphConfig,
     stats: &Stats,
     creds: &Credentials,
@@ -195,6 +216,7 @@ async fn fetch(
         ids::encode_segment(&creds.tenant_id)
     );
     let max = config.max_attempts.max(1);
+    let scope = config.cloud().scope();
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -202,61 +224,52 @@ async fn fetch(
             ("grant_type", "client_credentials"),
             ("client_id", creds.client_id.as_str()),
             ("client_secret", creds.client_secret.expose()),
-            ("scope", GRAPH_SCOPE),
+            ("scope", scope.as_str()),
         ];
         let crid = ids::client_request_id();
         stats.bump(&stats.token_requests);
+        let sent_at = Instant::now();
+        let http = clients[usize::from(attempt > 1)];
         let sent = http
             .post(&url)
             .header("client-request-id", &crid)
             .form(&form)
             .send()
             .await;
-        let (status, retry_after, body, request_id) = match sent {
+        let result = match sent {
             Ok(resp) => {
-                let status = resp.status().as_u16();
-                let retry_after = resp
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| parse_retry_after(v, SystemTime::now()));
-                let request_id = resp
+                let login_request_id = resp
                     .headers()
                     .get("x-ms-request-id")
-                    .or_else(|| resp.headers().get("request-id"))
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string);
-                match resp.bytes().await {
-                    Ok(bytes) => (
-                        status,
-                        retry_after,
-                        serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
-                        request_id,
-                    ),
-                    Err(e) => {
-                        let detail = super::client::network_detail(&e, config.timeout);
-                        if attempt >= max {
-                            stats.bump(&stats.token_failures);
-                            let mut err =
-                                token_error(ErrorKind::Network, creds).with_detail(detail);
-                            err.attempts = attempt;
-                            return Err(err);
-                        }
-                        tokio::time::sleep(backoff(
-                            config.backoff_base,
-                            attempt,
-                            config.max_retry_wait,
-                        ))
-                        .await;
-                        continue;
-                    }
-                }
+                read_response(resp).await.map(|mut answer| {
+                    answer.request_id = login_request_id.or(answer.request_id);
+                    answer
+                })
             }
+            Err(e) => Err(e),
+        };
+        let answer = result.as_ref().ok();
+        request_log::record(&Sent {
+            service: request_log::Service::Login,
+            method: "POST",
+            url: &url,
+            status: answer.map(|a| a.status),
+            duration: sent_at.elapsed(),
+            attempt,
+            request_id: answer.and_then(|a| a.request_id.as_deref()),
+            client_request_id: &crid,
+            ags_diagnostic: answer.and_then(|a| a.ags_diagnostic.as_deref()),
+            failure: result.as_ref().err().map(failure_word),
+        });
+        let answer = match result {
+            Ok(answer) => answer,
             Err(e) => {
+                let detail = network_detail(&e, config.timeout);
                 if attempt >= max {
                     stats.bump(&stats.token_failures);
-                    let mut err = token_error(ErrorKind::Network, creds)
-                        .with_detail(super::client::network_detail(&e, config.timeout));
+                    let mut err = token_error(ErrorKind::Network, creds).with_detail(detail);
                     err.attempts = attempt;
                     return Err(err);
                 }
@@ -265,6 +278,23 @@ async fn fetch(
                 continue;
             }
         };
+        let status = answer.status;
+        let retry_after = answer.retry_after;
+        let request_id = answer.request_id;
+        let body = answer.body.unwrap_or(Value::Null);
+        if (300..400).contains(&status) {
+            // The form holds the client secret: it is never re-posted to another origin.
+            stats.bump(&stats.token_failures);
+            let mut err = token_error(ErrorKind::Auth, creds).with_detail(format!(
+                "the login service {}",
+                redirect_detail(status, answer.redirect_host.as_deref(), "the client secret")
+            ));
+            err.status = Some(status);
+            err.attempts = attempt;
+            err.request_id = request_id;
+            err.ags_diagnostic = answer.ags_diagnostic;
+            return Err(err);
+        }
         if (200..300).contains(&status) {
             return match parse_success(&body) {
                 Some(ok) => {

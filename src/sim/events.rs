@@ -4,6 +4,7 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde_json::{Map, Value, json};
 
+use super::online_meeting::{self, OnlineMeeting};
 use super::rng::SplitMix64;
 use super::timezones;
 
@@ -45,7 +46,12 @@ impl ApiError {
 
 #[derive(Debug, Clone)]
 pub(crate) struct StoredEvent {
+    /// The regular REST id (`restId`): changes when the item moves to another folder.
     pub id: String,
+    /// The `restImmutableEntryId`: stays for the item's lifetime in this mailbox.
+    pub immutable_id: String,
+    /// Where the item is (a user's delete moves it to Deleted Items).
+    pub folder: super::ids::Folder,
     pub change_key: String,
     pub ical_uid: String,
     pub transaction_id: Option<String>,
@@ -56,7 +62,8 @@ pub(crate) struct StoredEvent {
     pub end_tz: String,
     pub created: DateTime<Utc>,
     pub modified: DateTime<Utc>,
-    pub join_url: Option<String>,
+    /// The Teams meeting Exchange added, while it is on.
+    pub meeting: Option<OnlineMeeting>,
     /// Client-supplied properties kept as sent (subject, body, location, …).
     pub fields: Map<String, Value>,
     pub owner: String,
@@ -65,6 +72,7 @@ pub(crate) struct StoredEvent {
 /// Server-generated values for a new event.
 pub(crate) struct NewIds {
     pub id: String,
+    pub immutable_id: String,
     pub change_key: String,
     pub ical_uid: String,
     pub join_token: String,
@@ -77,6 +85,7 @@ impl NewIds {
             change_key: rng.token_chars(22),
             ical_uid: format!("040000008200E00074C5B7101A82E00800000000{}", rng.hex(72)),
             join_token: rng.token_chars(24),
+            immutable_id: super::ids::new_immutable_id(rng),
         }
     }
 }
@@ -91,6 +100,9 @@ const SERVER_OWNED: &[&str] = &[
     "webLink",
     "onlineMeeting",
     "onlineMeetingUrl",
+    // Decided by the server from the request (see `online_meeting`), not kept as sent.
+    "isOnlineMeeting",
+    "onlineMeetingProvider",
     "originalStartTimeZone",
     "originalEndTimeZone",
     "organizer",
@@ -295,15 +307,12 @@ pub(crate) fn create(
     };
     check_order(start.instant, end.instant)?;
     let extended = extended_from(event)?;
-    let fields = client_fields(obj);
-    let join_url = wants_teams(&fields).then(|| {
-        format!(
-            "https://teams.microsoft.com/l/meetup-join/19%3ameeting_{}%40thread.v2/0",
-            ids.join_token
-        )
-    });
+    let mut fields = client_fields(obj);
+    let meeting = online_meeting::on_create(obj, &mut fields, &ids.join_token);
     Ok(StoredEvent {
         id: ids.id,
+        immutable_id: ids.immutable_id,
+        folder: super::ids::Folder::Calendar,
         change_key: ids.change_key,
         ical_uid: ids.ical_uid,
         transaction_id: transaction_id(event),
@@ -314,22 +323,10 @@ pub(crate) fn create(
         end_tz: end.tz,
         created: now,
         modified: now,
-        join_url,
+        meeting,
         fields,
         owner: owner.to_string(),
     })
-}
-
-fn wants_teams(fields: &Map<String, Value>) -> bool {
-    let online = fields
-        .get("isOnlineMeeting")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let provider = fields
-        .get("onlineMeetingProvider")
-        .and_then(Value::as_str)
-        .unwrap_or("teamsForBusiness");
-    online && provider == "teamsForBusiness"
 }
 
 /// Applies a PATCH; on error the stored event is left untouched.
@@ -385,11 +382,7 @@ pub(crate) fn update(
     for (k, v) in client_fields(obj) {
         stored.fields.insert(k, v);
     }
-    if stored.join_url.is_none() && wants_teams(&stored.fields) {
-        stored.join_url = Some(format!(
-            "https://teams.microsoft.com/l/meetup-join/19%3ameeting_{join_token}%40thread.v2/0"
-        ));
-    }
+    online_meeting::on_update(&mut stored.meeting, obj, &mut stored.fields, &join_token);
     stored.change_key = change_key;
     stored.modified = now;
     Ok(())
@@ -489,8 +482,9 @@ pub(crate) fn render(
         .take(255)
         .collect();
     out.insert("bodyPreview".into(), json!(preview));
-    if let Some(join) = &event.join_url {
-        out.insert("onlineMeeting".into(), json!({ "joinUrl": join }));
+    if let Some(meeting) = &event.meeting {
+        out.insert("isOnlineMeeting".into(), json!(true));
+        out.insert("onlineMeeting".into(), meeting.info());
         out.insert("onlineMeetingProvider".into(), json!("teamsForBusiness"));
     }
     out.insert(

@@ -1,25 +1,25 @@
 //! HTTP front of the simulator: one fallback handler routes by path to the token
 //! endpoint, Graph (`/v1.0/…`) and the control endpoints (`/_sim/…`).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use chrono::Utc;
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
-use super::SIMULATOR_LABEL;
 use super::events::ApiError;
 use super::graph_api::{self, ItemRequest, Reply};
 use super::state::{self, Fault, IssuedToken, Shared};
+use super::{SIMULATOR_LABEL, detours, wire};
 
 const MAX_BODY: usize = 8 * 1024 * 1024;
-const GRAPH_RESOURCE_SCOPE: &str = "https://graph.microsoft.com/.default";
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(dispatch).with_state(shared)
@@ -37,6 +37,25 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (request_id, arrival) = {
         let mut inner = shared.lock();
         inner.arrivals += 1;
+        wire::record(
+            &mut inner,
+            wire::WireRequest {
+                method: parts.method.to_string(),
+                target: parts
+                    .uri
+                    .path_and_query()
+                    .map_or_else(String::new, |p| p.to_string()),
+                peer: parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|c| c.0),
+                user_agent: parts
+                    .headers
+                    .get(header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+            },
+        );
         (inner.rng.guid(), inner.arrivals)
     };
     let client_request_id = parts
@@ -66,12 +85,16 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         .to_string();
     let base = format!("http://{host}/v1.0");
 
+    let token_path = token_tenant(&path);
+    if let Some(reply) = detours::redirect(&shared, &parts.method, &path, token_path.is_some()) {
+        return respond(reply, Family::Control, &request_id, &client_request_id);
+    }
     let (reply, family) = if path == "/_sim" || path.starts_with("/_sim/") {
         (
             control(&shared, &parts.method, &path, &query, &host),
             Family::Control,
         )
-    } else if let Some(tenant) = token_tenant(&path) {
+    } else if let Some(tenant) = token_path {
         (
             token(&shared, &parts.method, &tenant, &bytes).await,
             Family::Login,
@@ -198,6 +221,9 @@ async fn token(shared: &Arc<Shared>, method: &Method, tenant: &str, body: &[u8])
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    if let Some(stall) = detours::login_stall(shared) {
+        tokio::time::sleep(stall).await;
+    }
     let mut inner = shared.lock();
     inner.counters.token_requests += 1;
     let trace = inner.rng.guid();
@@ -322,7 +348,9 @@ fn token_decision(
             trace,
         );
     }
-    if scope != GRAPH_RESOURCE_SCOPE {
+    // Each cloud's token service issues tokens only for its own Graph (Graph docs:
+    // concepts/deployments.md).
+    if scope != inner.config.cloud.scope() {
         return aad_error(
             400,
             "invalid_scope",
@@ -465,6 +493,12 @@ async fn graph(
             .iter()
             .filter_map(|v| v.to_str().ok()),
     );
+    let id_type = super::ids::prefer_id_type(
+        headers
+            .get_all("prefer")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
     let req = ItemRequest {
         method: method.as_str().to_ascii_uppercase(),
         path: if rel.is_empty() {
@@ -474,6 +508,7 @@ async fn graph(
         },
         query: graph_api::parse_pairs(query),
         prefer_tz,
+        id_type,
         body: json_body,
         base: base.to_string(),
         arrival,

@@ -5,12 +5,18 @@
 //! It is a test and demo tool: the control endpoints under `/_sim/` have no
 //! authentication, so bind it to a loopback address.
 
+mod detours;
 mod events;
 mod graph_api;
 mod http;
+mod ids;
+mod online_meeting;
+mod owner;
 mod rng;
 mod state;
 mod timezones;
+mod user_path;
+mod wire;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -22,7 +28,14 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use state::{Fault, GhostReply, MailboxStats, SimState, SimStats};
+pub use state::{Fault, GhostReply, MailboxStats, RedirectOn, SimState, SimStats};
+pub use wire::WireRequest;
+
+/// Whether the simulated Exchange accepts `name` as a `timeZone` (Windows ids and the IANA
+/// names Graph lists).
+pub fn accepts_time_zone(name: &str) -> bool {
+    timezones::resolve(name).is_some()
+}
 
 /// How the simulator must label itself wherever it identifies itself.
 pub const SIMULATOR_LABEL: &str = "simulated Graph";
@@ -225,6 +238,12 @@ pub struct SimConfig {
     pub batch_parallelism: usize,
     /// Page size of event lists when the client sends no `$top`.
     pub default_page_size: usize,
+    /// Answer in the id format `Prefer: IdType` asks for; when off, always in REST ids, so
+    /// tests can show nothing depends on which format Graph answers in.
+    pub honour_id_type: bool,
+    /// The cloud this simulates: its token endpoint issues tokens only for that cloud's
+    /// Graph scope.
+    pub cloud: crate::graph::Cloud,
 }
 
 impl Default for SimConfig {
@@ -245,6 +264,8 @@ impl Default for SimConfig {
             shuffle_batch_responses: true,
             batch_parallelism: 4,
             default_page_size: 10,
+            honour_id_type: true,
+            cloud: crate::graph::Cloud::Global,
         }
     }
 }
@@ -266,7 +287,8 @@ impl SimServer {
         let router = http::router(Arc::clone(&state.shared));
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            let server = axum::serve(listener, service).with_graceful_shutdown(async move {
                 // Either an explicit shutdown or the handle being dropped ends the server.
                 let _ = rx.await;
             });
@@ -341,6 +363,7 @@ impl Drop for SimHandle {
 /// Runs a simulator on `addr` until Ctrl-C, printing the URLs to use. This is the body
 /// of a future `calsync graph-sim --port N` command.
 pub async fn run_standalone(addr: SocketAddr, config: SimConfig) -> std::io::Result<()> {
+    let dedupe = config.transaction_id_dedup;
     let handle = SimServer::start_on(addr, config).await?;
     println!("calsync {SIMULATOR_LABEL} listening on {}", handle.addr());
     println!("  CALSYNC_GRAPH_URL={}", handle.graph_url());
@@ -352,6 +375,9 @@ pub async fn run_standalone(addr: SocketAddr, config: SimConfig) -> std::io::Res
     );
     if !handle.addr().ip().is_loopback() {
         println!("  warning: the /_sim/ control endpoints have no authentication");
+    }
+    if !dedupe {
+        println!("  transactionId de-duplication: off (every create makes a new event)");
     }
     println!("Press Ctrl-C to stop.");
     tokio::signal::ctrl_c().await?;

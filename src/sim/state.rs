@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::events::{self, Expand, NewIds, StoredEvent};
+use super::ids;
 use super::rng::SplitMix64;
 use super::{Latency, MailboxState, RetryAfterMode, SIMULATOR_LABEL, SimConfig};
 
@@ -25,6 +26,25 @@ pub enum Fault {
     GhostCommit { mailbox: String, reply: GhostReply },
     /// The next `count` token requests get 503 `temporarily_unavailable`.
     TokenUnavailable { count: u32 },
+    /// The next `count` token requests are held this long before they are answered (a login
+    /// service that hangs).
+    TokenStall { count: u32, duration: Duration },
+    /// The next request of `on` is answered `status` (301/302/303/307/308) with
+    /// `Location: {location}` and nothing done.
+    Redirect {
+        on: RedirectOn,
+        status: u16,
+        location: String,
+    },
+}
+
+/// Which request a [`Fault::Redirect`] answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedirectOn {
+    /// A POST to the token endpoint.
+    Token,
+    /// An event create (`POST …/events`) for this mailbox.
+    Create { mailbox: String },
 }
 
 /// What a ghost-committed create answers.
@@ -132,6 +152,8 @@ pub(crate) struct Inner {
     pub counters: Counters,
     /// Incremented for every HTTP request as it arrives.
     pub arrivals: u64,
+    /// The latest requests as they arrived (see [`SimState::wire_log`]).
+    pub wire: std::collections::VecDeque<super::wire::WireRequest>,
 }
 
 impl Inner {
@@ -176,6 +198,7 @@ impl SimState {
                     faults: Vec::new(),
                     counters: Counters::default(),
                     arrivals: 0,
+                    wire: Default::default(),
                 }),
             }),
         }
@@ -189,7 +212,8 @@ impl SimState {
         self.stats().mailbox(address)
     }
 
-    /// Stored events of a mailbox as Graph would return them (UTC, all extended properties).
+    /// The events in a mailbox's calendar as Graph returns them to calsync (immutable ids, UTC,
+    /// all extended properties). Events in Deleted Items are not in the calendar.
     pub fn events(&self, address: &str) -> Vec<Value> {
         events_json(&self.shared.lock(), address, "http://simulated-graph/v1.0")
     }
@@ -199,7 +223,9 @@ impl SimState {
             .lock()
             .mailboxes
             .get(&address.to_lowercase())
-            .map_or(0, |m| m.events.len())
+            .map_or(0, |m| {
+                m.events.iter().filter(|e| ids::reaches(e, false)).count()
+            })
     }
 
     /// Queues a one-shot fault.
@@ -217,7 +243,7 @@ impl SimState {
         let mut inner = self.shared.lock();
         let rec = inner.mailbox(&address.to_lowercase());
         let before = rec.events.len();
-        rec.events.retain(|e| e.id != event_id);
+        rec.events.retain(|e| !ids::names(e, event_id));
         before != rec.events.len()
     }
 
@@ -353,7 +379,8 @@ pub(crate) fn events_json(inner: &Inner, address: &str, base: &str) -> Vec<Value
         .map(|m| {
             m.events
                 .iter()
-                .map(|e| events::render(e, None, Expand::All, base))
+                .filter(|e| ids::reaches(e, false))
+                .map(|e| ids::render(e, ids::IdType::Immutable, None, Expand::All, base))
                 .collect()
         })
         .unwrap_or_default()

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio_postgres::{Client, Statement};
 
-/// Sessions for reads, the first being the backend's main session.
+/// Sessions for reads, the backend's main session among them.
 const MAX_READERS: usize = 3;
 /// Prepared statements kept per session (id lists of every length would otherwise pile up).
 const MAX_STATEMENTS: usize = 64;
@@ -30,8 +30,9 @@ impl Reader {
         }
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
+    /// The session, to run on and to name in a failure (a lost main session is replaced).
+    pub fn shared_client(&self) -> Arc<Client> {
+        Arc::clone(&self.client)
     }
 
     /// The statement for `text`, prepared on this session once.
@@ -71,50 +72,56 @@ impl Drop for Lease {
     }
 }
 
+#[derive(Default)]
 pub struct Readers {
-    main: Arc<Reader>,
+    /// The backend's main session with its statements, renewed when the backend replaces it.
+    main: Mutex<Option<Arc<Reader>>>,
     extra: Mutex<Vec<Arc<Reader>>>,
     /// One session is opened at a time.
     opening: tokio::sync::Mutex<()>,
 }
 
 impl Readers {
-    pub fn new(main: Arc<Client>) -> Readers {
-        Readers {
-            main: Arc::new(Reader::new(main)),
-            extra: Mutex::new(Vec::new()),
-            opening: tokio::sync::Mutex::new(()),
-        }
-    }
-
-    /// The least busy session; a new one from `open` when every session is busy and fewer than
+    /// The least busy session of `main` (the backend's main session as it is now) and the
+    /// others; a new one from `open` when every session is busy and fewer than
     /// [`MAX_READERS`] exist. A session that cannot be opened is simply not added.
-    pub async fn lease<F, Fut>(&self, open: F) -> Lease
+    pub async fn lease<F, Fut>(&self, main: &Arc<Client>, open: F) -> Lease
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Option<Client>>,
     {
-        let (least, room) = self.least_busy();
+        let (least, room) = self.least_busy(main);
         if least.in_flight.load(Ordering::Relaxed) > 0
             && room
             && let Ok(_opening) = self.opening.try_lock()
             && let Some(client) = open().await
         {
             let reader = Arc::new(Reader::new(Arc::new(client)));
-            self.lock().push(Arc::clone(&reader));
+            lock(&self.extra).push(Arc::clone(&reader));
             return Self::take(reader);
         }
         Self::take(least)
     }
 
-    fn least_busy(&self) -> (Arc<Reader>, bool) {
-        let mut extra = self.lock();
-        // A session the server closed is dropped (the main one stays: its errors say why).
+    fn least_busy(&self, main: &Arc<Client>) -> (Arc<Reader>, bool) {
+        let main = {
+            let mut current = lock(&self.main);
+            match current.as_ref() {
+                Some(reader) if Arc::ptr_eq(&reader.client, main) => Arc::clone(reader),
+                _ => {
+                    let reader = Arc::new(Reader::new(Arc::clone(main)));
+                    *current = Some(Arc::clone(&reader));
+                    reader
+                }
+            }
+        };
+        let mut extra = lock(&self.extra);
+        // A session the server closed is dropped; the next lease may open another.
         extra.retain(|reader| !reader.client.is_closed());
-        let least = std::iter::once(&self.main)
+        let least = std::iter::once(&main)
             .chain(extra.iter())
             .min_by_key(|r| r.in_flight.load(Ordering::Relaxed))
-            .map_or_else(|| Arc::clone(&self.main), Arc::clone);
+            .map_or_else(|| Arc::clone(&main), Arc::clone);
         (least, extra.len() + 1 < MAX_READERS)
     }
 
@@ -122,10 +129,10 @@ impl Readers {
         reader.in_flight.fetch_add(1, Ordering::Relaxed);
         Lease(reader)
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Reader>>> {
-        self.extra
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

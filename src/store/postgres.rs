@@ -2,37 +2,40 @@
 //! client, which pipelines the concurrent queries of the console and the sync engine.
 
 use std::error::Error as _;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use futures::TryStreamExt;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls};
 
 use super::pg_readers::Readers;
+use super::pg_tls;
+use super::pgpass::{self, PassKey};
 use super::sql::{RowMapper, Sql, SqlRow, Value};
 use super::url::{PgTarget, SslMode};
 use super::{StoreError, StoreOptions};
 
 #[derive(Clone)]
 pub struct PgBackend {
-    /// Reads and single writes; tokio-postgres pipelines concurrent queries on it.
-    client: Arc<Client>,
-    /// Sessions for plain SELECTs (the first is `client`), so reads run side by side.
+    /// Reads and single writes; tokio-postgres pipelines concurrent queries on it. Replaced by a
+    /// new session when the server ends this one (a restart, `pg_terminate_backend`).
+    client: Arc<std::sync::RwLock<Arc<Client>>>,
+    /// One reconnection at a time, however many queries noticed the loss.
+    reconnecting: Arc<tokio::sync::Mutex<()>>,
+    /// Sessions for plain SELECTs beside `client`, so reads run side by side.
     readers: Arc<Readers>,
     /// A second session for batched writes, whose transactions nothing else may enter.
     writer: Arc<tokio::sync::Mutex<Client>>,
-    /// How to open further sessions (a sync run's claims).
+    /// How to open further sessions (a sync run's claims, replacements of lost ones).
     session: Arc<SessionConfig>,
 }
 
 struct SessionConfig {
     config: tokio_postgres::Config,
     sslmode: SslMode,
+    sslrootcert: Option<PathBuf>,
     options: StoreOptions,
     place: String,
 }
@@ -53,25 +56,49 @@ impl PgBackend {
             .ssl_mode(match target.sslmode {
                 SslMode::Disable => tokio_postgres::config::SslMode::Disable,
                 SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
-                SslMode::Require => tokio_postgres::config::SslMode::Require,
+                // The verify modes insist on TLS; the certificate checks are in `pg_tls`.
+                SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                    tokio_postgres::config::SslMode::Require
+                }
             });
-        if !target.user.is_empty() {
-            config.user(&target.user);
-        } else if let Ok(user) = std::env::var("USER") {
+        let user = if target.user.is_empty() {
+            std::env::var("USER").unwrap_or_default()
+        } else {
+            target.user.clone()
+        };
+        if !user.is_empty() {
             config.user(&user);
         }
-        if let Some(password) = &target.password {
+        let password = match &target.password {
+            Some(password) => Some(password.clone()),
+            None => {
+                let key = PassKey {
+                    host: &target.host,
+                    port: target.port,
+                    dbname: &target.dbname,
+                    user: &user,
+                };
+                pgpass::password(&key, target.passfile.as_deref(), |name| {
+                    std::env::var(name).ok()
+                })
+                .map_err(StoreError::Connect)?
+            }
+        };
+        if let Some(password) = &password {
             config.password(password);
         }
-        let client = Arc::new(open_session(&config, target.sslmode, options, &place).await?);
-        let writer = open_session(&config, target.sslmode, options, &place).await?;
+        let sslrootcert = target.sslrootcert.as_deref();
+        let client = open_session(&config, target.sslmode, sslrootcert, options, &place).await?;
+        let writer = open_session(&config, target.sslmode, sslrootcert, options, &place).await?;
         Ok(PgBackend {
-            readers: Arc::new(Readers::new(Arc::clone(&client))),
-            client,
+            client: Arc::new(std::sync::RwLock::new(Arc::new(client))),
+            reconnecting: Arc::new(tokio::sync::Mutex::new(())),
+            readers: Arc::new(Readers::default()),
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
             session: Arc::new(SessionConfig {
                 config,
                 sslmode: target.sslmode,
+                sslrootcert: target.sslrootcert.clone(),
                 options: options.clone(),
                 place,
             }),
@@ -83,32 +110,85 @@ impl PgBackend {
         let s = &self.session;
         let mut config = s.config.clone();
         config.application_name(purpose);
-        open_session(&config, s.sslmode, &s.options, &s.place).await
+        open_session(
+            &config,
+            s.sslmode,
+            s.sslrootcert.as_deref(),
+            &s.options,
+            &s.place,
+        )
+        .await
+    }
+
+    /// The reading session as it is now.
+    fn reader(&self) -> Arc<Client> {
+        let current = self.client.read().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(&current)
+    }
+
+    /// A new session in place of `lost`, unless another query has replaced it already.
+    async fn replace_reader(&self, lost: &Arc<Client>) {
+        let _one = self.reconnecting.lock().await;
+        if !Arc::ptr_eq(&self.reader(), lost) {
+            return;
+        }
+        let s = &self.session;
+        // If the server is still away, the next query notices and tries again.
+        if let Ok(fresh) = open_session(
+            &s.config,
+            s.sslmode,
+            s.sslrootcert.as_deref(),
+            &s.options,
+            &s.place,
+        )
+        .await
+        {
+            let mut current = self.client.write().unwrap_or_else(|p| p.into_inner());
+            *current = Arc::new(fresh);
+        }
+    }
+
+    /// The server's words for a failed statement; a lost session is replaced first and its
+    /// error is transient, so that the statement can be tried again.
+    async fn failed_read(&self, lost: &Arc<Client>, e: &tokio_postgres::Error) -> StoreError {
+        if is_connection_lost(e) || lost.is_closed() {
+            self.replace_reader(lost).await;
+            StoreError::Transient(format!(
+                "the PostgreSQL session was lost ({})",
+                pg_message(e)
+            ))
+        } else {
+            StoreError::Query(pg_message(e))
+        }
     }
 
     pub async fn execute_all(&self, statements: Vec<Sql>) -> Result<Vec<u64>, StoreError> {
         let mut writer = self.writer.lock().await;
-        let tx = writer
-            .transaction()
+        if writer.is_closed() {
+            let s = &self.session;
+            *writer = open_session(
+                &s.config,
+                s.sslmode,
+                s.sslrootcert.as_deref(),
+                &s.options,
+                &s.place,
+            )
             .await
-            .map_err(|e| StoreError::Query(pg_message(&e)))?;
-        let mut changed = Vec::with_capacity(statements.len());
-        for sql in &statements {
-            let params = bind(&sql.params);
-            let refs: Vec<&(dyn ToSql + Sync)> = params
-                .iter()
-                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-                .collect();
-            changed.push(
-                tx.execute(&sql.text, &refs)
-                    .await
-                    .map_err(|e| StoreError::Query(pg_message(&e)))?,
-            );
+            .map_err(|e| StoreError::Transient(e.to_string()))?;
         }
-        tx.commit()
-            .await
-            .map_err(|e| StoreError::Query(pg_message(&e)))?;
-        Ok(changed)
+        let result = write_all(&mut writer, &statements).await;
+        result.map_err(|e| {
+            if is_connection_lost(&e) || writer.is_closed() {
+                // Replaced before the next attempt (above). A COMMIT cut off may still have
+                // landed: the guarded writes then report a conflict rather than writing twice.
+                StoreError::Transient(format!(
+                    "the PostgreSQL session was lost ({})",
+                    pg_message(&e)
+                ))
+            } else {
+                StoreError::Query(pg_message(&e))
+            }
+        })
     }
 
     pub async fn query<T: Send + 'static>(
@@ -121,16 +201,17 @@ impl PgBackend {
             .iter()
             .map(|p| p.as_ref() as &(dyn ToSql + Sync))
             .collect();
-        let query_error = |e: tokio_postgres::Error| StoreError::Query(pg_message(&e));
         // Only a plain SELECT may go to another session (an INSERT … RETURNING reads rows too).
         if sql.text.starts_with("SELECT ") {
+            let main = self.reader();
             let session = &self.session;
             let reader = self
                 .readers
-                .lease(|| async move {
+                .lease(&main, || async move {
                     open_session(
                         &session.config,
                         session.sslmode,
+                        session.sslrootcert.as_deref(),
                         &session.options,
                         &session.place,
                     )
@@ -138,26 +219,32 @@ impl PgBackend {
                     .ok()
                 })
                 .await;
-            let statement = reader.statement(&sql.text).await.map_err(query_error)?;
+            let client = reader.shared_client();
+            let statement = match reader.statement(&sql.text).await {
+                Ok(statement) => statement,
+                Err(e) => return Err(self.failed_read(&client, &e).await),
+            };
             // Mapped as they arrive: a million rows never sit in memory twice.
             let params = refs.iter().map(|p| *p as &dyn ToSql);
-            let stream = reader
-                .client()
-                .query_raw(&statement, params)
-                .await
-                .map_err(query_error)?;
+            let stream = match client.query_raw(&statement, params).await {
+                Ok(stream) => stream,
+                Err(e) => return Err(self.failed_read(&client, &e).await),
+            };
             let mut stream = std::pin::pin!(stream);
             let mut out = Vec::new();
-            while let Some(row) = stream.try_next().await.map_err(query_error)? {
-                out.push(map(&PgRow(&row))?);
+            loop {
+                match stream.try_next().await {
+                    Ok(Some(row)) => out.push(map(&PgRow(&row))?),
+                    Ok(None) => return Ok(out),
+                    Err(e) => return Err(self.failed_read(&client, &e).await),
+                }
             }
-            return Ok(out);
         }
-        let rows = self
-            .client
-            .query(&sql.text, &refs)
-            .await
-            .map_err(query_error)?;
+        let client = self.reader();
+        let rows = match client.query(&sql.text, &refs).await {
+            Ok(rows) => rows,
+            Err(e) => return Err(self.failed_read(&client, &e).await),
+        };
         rows.iter().map(|row| map(&PgRow(row))).collect()
     }
 
@@ -167,16 +254,17 @@ impl PgBackend {
             .iter()
             .map(|p| p.as_ref() as &(dyn ToSql + Sync))
             .collect();
-        self.client
-            .execute(&sql.text, &refs)
-            .await
-            .map_err(|e| StoreError::Query(pg_message(&e)))
+        let client = self.reader();
+        match client.execute(&sql.text, &refs).await {
+            Ok(changed) => Ok(changed),
+            Err(e) => Err(self.failed_read(&client, &e).await),
+        }
     }
 
     pub async fn can_write(&self) -> bool {
         let sql = "SELECT has_table_privilege('conferences_conferencetimeslotselection', 'UPDATE') \
                    AND current_setting('transaction_read_only') = 'off'";
-        match self.client.query_one(sql, &[]).await {
+        match self.reader().query_one(sql, &[]).await {
             Ok(row) => row.try_get::<_, bool>(0).unwrap_or(false),
             Err(_) => false,
         }
@@ -184,7 +272,7 @@ impl PgBackend {
 
     pub async fn server_version(&self) -> Result<String, StoreError> {
         let row = self
-            .client
+            .reader()
             .query_one("SELECT current_setting('server_version')", &[])
             .await
             .map_err(|e| StoreError::Query(pg_message(&e)))?;
@@ -200,13 +288,11 @@ impl PgBackend {
 async fn open_session(
     config: &tokio_postgres::Config,
     sslmode: SslMode,
+    sslrootcert: Option<&Path>,
     options: &StoreOptions,
     place: &str,
 ) -> Result<Client, StoreError> {
-    let tls = match sslmode {
-        SslMode::Disable => None,
-        _ => Some(tls_connector()?),
-    };
+    let tls = pg_tls::connector(sslmode, sslrootcert)?;
     let connecting = async {
         if let Some(tls) = tls {
             let (client, connection) = config.connect(tls).await?;
@@ -227,9 +313,15 @@ async fn open_session(
             ))
         })?
         .map_err(|e: tokio_postgres::Error| {
+            let message = pg_message(&e);
+            // Said plainly, because it is the point of the verify modes.
+            let unsent = if sslmode.verifies() && message.contains("invalid peer certificate") {
+                " (no password was sent)"
+            } else {
+                ""
+            };
             StoreError::Connect(format!(
-                "cannot connect to PostgreSQL at {place}: {}",
-                pg_message(&e)
+                "cannot connect to PostgreSQL at {place}: {message}{unsent}"
             ))
         })?;
     // Django's sessions run in UTC; so do ours, whatever the role's default is.
@@ -238,6 +330,44 @@ async fn open_session(
         .await
         .map_err(|e| StoreError::Connect(pg_message(&e)))?;
     Ok(client)
+}
+
+/// The statements in one transaction on `writer`.
+async fn write_all(
+    writer: &mut Client,
+    statements: &[Sql],
+) -> Result<Vec<u64>, tokio_postgres::Error> {
+    let tx = writer.transaction().await?;
+    let mut changed = Vec::with_capacity(statements.len());
+    for sql in statements {
+        let params = bind(&sql.params);
+        let refs: Vec<&(dyn ToSql + Sync)> = params
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect();
+        changed.push(tx.execute(&sql.text, &refs).await?);
+    }
+    tx.commit().await?;
+    Ok(changed)
+}
+
+/// The session is gone (closed, or ended by the server: admin shutdown, a connection failure
+/// class 08), as opposed to a statement the server refused.
+fn is_connection_lost(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        Some(code) => {
+            code == &SqlState::ADMIN_SHUTDOWN
+                || code == &SqlState::CRASH_SHUTDOWN
+                || code == &SqlState::CANNOT_CONNECT_NOW
+                || code.code().starts_with("08")
+        }
+        // No server error at all: the socket itself failed.
+        None => e.as_db_error().is_none() && e.source().is_some_and(|s| s.is::<std::io::Error>()),
+    }
 }
 
 /// tokio-postgres shows only "db error" for server errors; the server's words are in the source.
@@ -268,67 +398,6 @@ fn bind(params: &[Value]) -> Vec<Box<dyn ToSql + Sync + Send>> {
             }
         })
         .collect()
-}
-
-/// `prefer` and `require` encrypt without checking the certificate, exactly like libpq (and so
-/// like Django on RDS); verify-ca/verify-full are refused when the URL is parsed.
-fn tls_connector() -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| StoreError::Connect(format!("TLS setup failed: {e}")))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(LibpqRequireVerifier(provider)))
-        .with_no_client_auth();
-    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
-}
-
-#[derive(Debug)]
-struct LibpqRequireVerifier(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for LibpqRequireVerifier {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 struct PgRow<'a>(&'a tokio_postgres::Row);

@@ -72,6 +72,8 @@ impl Readers {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(self.busy)?;
+        // The same matching as the writing connection (free text beyond ASCII).
+        super::unicode_match::register(&conn)?;
         Ok(conn)
     }
 }

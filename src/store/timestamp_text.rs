@@ -116,9 +116,9 @@ pub fn push_rfc3339(out: &mut String, t: DateTime<Utc>) {
     push_hms(out, t.time());
     if nano != 0 {
         out.push('.');
-        if nano % 1_000_000 == 0 {
+        if nano.is_multiple_of(1_000_000) {
             push_padded(out, nano / 1_000_000, 3);
-        } else if nano % 1_000 == 0 {
+        } else if nano.is_multiple_of(1_000) {
             push_padded(out, nano / 1_000, 6);
         } else {
             push_padded(out, nano, 9);

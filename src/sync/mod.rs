@@ -5,10 +5,17 @@
 
 pub mod credentials;
 mod engine;
+mod event_ids;
+mod halt;
+mod intent;
+mod landed;
+mod lms_id;
+mod meeting;
 pub mod payload;
 pub mod reconcile;
 pub mod verify;
 mod writer;
+pub mod zones;
 
 use std::time::Duration;
 
@@ -98,6 +105,9 @@ pub struct Summary {
     pub throttled: usize,
     pub duration: Duration,
     pub failures: Vec<Failure>,
+    /// Why the run stopped before its end: a result (or a create's intent) could not be
+    /// written, so nothing new was started.
+    pub stopped: Option<String>,
 }
 
 impl Summary {

@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 
 use serde_json::{Value, json};
 
+use super::zones::graph_times;
 use crate::domain::{Selection, SlotWindow};
 use crate::text::clean_line;
 
@@ -67,43 +68,6 @@ pub fn platform_label(platform: &str) -> String {
     }
 }
 
-/// Windows zone ids (from CLDR) are what every Exchange mailbox accepts; a zone CLDR does not
-/// map is sent under its IANA name, which Graph also documents.
-pub fn graph_time_zone(window: &SlotWindow) -> String {
-    let name = window.zone.name();
-    if name == "UTC" || name == "Etc/UTC" {
-        return "UTC".to_string();
-    }
-    let cldr_name = CLDR_LEGACY_NAMES
-        .iter()
-        .find(|(modern, _)| *modern == name)
-        .map_or(name, |(_, legacy)| legacy);
-    localzone::iana_to_win_zone(cldr_name)
-        .map(|(windows, _)| windows.to_string())
-        .unwrap_or_else(|| name.to_string())
-}
-
-/// CLDR's Windows table keeps the IANA names zones had before they were renamed.
-const CLDR_LEGACY_NAMES: [(&str, &str); 17] = [
-    ("Asia/Kolkata", "Asia/Calcutta"),
-    ("Europe/Kyiv", "Europe/Kiev"),
-    ("Asia/Ho_Chi_Minh", "Asia/Saigon"),
-    ("Asia/Kathmandu", "Asia/Katmandu"),
-    ("Asia/Yangon", "Asia/Rangoon"),
-    ("America/Nuuk", "America/Godthab"),
-    ("Pacific/Kanton", "Pacific/Enderbury"),
-    ("America/Argentina/Buenos_Aires", "America/Buenos_Aires"),
-    ("America/Argentina/Cordoba", "America/Cordoba"),
-    ("America/Argentina/Catamarca", "America/Catamarca"),
-    ("America/Argentina/Jujuy", "America/Jujuy"),
-    ("America/Argentina/Mendoza", "America/Mendoza"),
-    ("America/Indiana/Indianapolis", "America/Indianapolis"),
-    ("America/Kentucky/Louisville", "America/Louisville"),
-    ("Atlantic/Faroe", "Atlantic/Faeroe"),
-    ("Pacific/Chuuk", "Pacific/Truk"),
-    ("Pacific/Pohnpei", "Pacific/Ponape"),
-];
-
 /// Builds the event body for a create (and, without `transactionId`, for an update).
 pub fn event_payload(
     selection: &Selection,
@@ -111,14 +75,14 @@ pub fn event_payload(
     options: PayloadOptions,
     transaction: Option<&str>,
 ) -> Value {
-    let zone = graph_time_zone(window);
+    let times = graph_times(window);
     let link = selection.meeting_link();
     let label = platform_label(&selection.platform);
     let mut event = json!({
         "subject": subject(&selection.conference_title),
         "body": {"contentType": "HTML", "content": body_html(selection.conference_description.as_deref(), link, &label)},
-        "start": {"dateTime": window.start_local.format("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": zone},
-        "end": {"dateTime": window.end_local.format("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": zone},
+        "start": {"dateTime": times.start, "timeZone": times.time_zone},
+        "end": {"dateTime": times.end, "timeZone": times.time_zone},
         "singleValueExtendedProperties": [{"id": TAG_PROPERTY_ID, "value": tag_for(selection.id)}],
     });
     let object = event.as_object_mut();
@@ -284,6 +248,7 @@ mod tests {
             sync: SyncColumns::default(),
             fingerprint: String::new(),
             stale: false,
+            recorded: Default::default(),
         }
     }
 
@@ -385,25 +350,5 @@ mod tests {
         let s = selection("teams", None, None);
         assert_eq!(event["transactionId"], transaction_id(&s, 0));
         assert_ne!(transaction_id(&s, 0), transaction_id(&s, 1));
-    }
-
-    #[test]
-    fn zones_map_to_windows_ids_and_utc_stays_utc() {
-        for (iana, windows) in [
-            ("America/New_York", "Eastern Standard Time"),
-            ("Asia/Kolkata", "India Standard Time"),
-            ("Asia/Calcutta", "India Standard Time"),
-            ("Europe/Kyiv", "FLE Standard Time"),
-            ("UTC", "UTC"),
-        ] {
-            let window = resolve_slot_window(
-                NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
-                NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
-                NaiveTime::from_hms_opt(10, 0, 0).unwrap(),
-                iana,
-            )
-            .unwrap();
-            assert_eq!(graph_time_zone(&window), windows, "{iana}");
-        }
     }
 }

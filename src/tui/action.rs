@@ -70,7 +70,8 @@ pub enum Report {
     Counts(u64, Result<(u64, StateCounts), String>),
     /// Rows re-read by id for the live refresh.
     Rows(u64, Result<Vec<Selection>, String>),
-    Selection(u64, Result<Option<Selection>, String>),
+    /// Boxed: a selection is far larger than every other report.
+    Selection(u64, Result<Option<Box<Selection>>, String>),
     Person(u64, Result<Option<PersonData>, String>),
     /// The exact scope of a bulk run, for its confirmation sheet.
     BulkPlan(u64, Result<super::data::BulkPlan, String>),

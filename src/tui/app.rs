@@ -1233,6 +1233,7 @@ impl App {
             }
             Report::Page(generation, result) => {
                 let mut wanted = None;
+                let mut malformed = None;
                 for screen in &mut self.stack {
                     if let Some(list) = screen.list_mut()
                         && let Some((pending, placement)) = list.loading
@@ -1241,6 +1242,7 @@ impl App {
                         list.loading = None;
                         match result {
                             Ok(page) => {
+                                malformed = crate::tui::malformed_note(&page.malformed);
                                 list.apply_page(placement, page.rows, height);
                                 if placement == Placement::ReplaceAtEnd && list.total.is_none() {
                                     wanted = Some(true);
@@ -1251,6 +1253,9 @@ impl App {
                         self.last_refresh = Some(self.now);
                         break;
                     }
+                }
+                if malformed.is_some() {
+                    self.message = malformed;
                 }
                 if wanted.is_some() {
                     return self.fetch_for_top(None, true);
@@ -1302,7 +1307,7 @@ impl App {
                     {
                         *pending = None;
                         match result {
-                            Ok(s) => *selection = s.map(Box::new),
+                            Ok(s) => *selection = s,
                             Err(e) => self.message = Some(e),
                         }
                         break;
@@ -1779,14 +1784,18 @@ fn cancelled_part(not_started: usize) -> String {
 }
 
 fn sync_ended(summary: &Summary) -> String {
-    format!(
+    let ended = format!(
         "{} synced, {} failed, {} skipped{} in {:.1}s",
         summary.synced,
         summary.failed + summary.conflicts,
         summary.skipped,
         cancelled_part(summary.not_started),
         summary.duration.as_secs_f64()
-    )
+    );
+    match &summary.stopped {
+        Some(reason) => format!("{ended} — stopped: {reason}"),
+        None => ended,
+    }
 }
 
 fn verify_ended(summary: &VerifySummary) -> String {

@@ -29,6 +29,8 @@ pub struct Runtime {
     engine: Engine,
     reports: mpsc::UnboundedSender<Report>,
     job: Option<CancellationToken>,
+    /// The task of the job, so that a stop (SIGTERM) can wait until it has drained.
+    job_task: Option<tokio::task::JoinHandle<()>>,
     /// The audit rows of a run against the simulated Graph say so.
     simulated_graph: bool,
     /// Where the last complete overview of this database is kept (None: not kept).
@@ -46,6 +48,7 @@ impl Runtime {
             engine,
             reports,
             job: None,
+            job_task: None,
             simulated_graph: false,
             overview_cache: None,
         }
@@ -54,6 +57,17 @@ impl Runtime {
     pub fn with_overview_cache(mut self, file: Option<PathBuf>) -> Runtime {
         self.overview_cache = file;
         self
+    }
+
+    /// Cancels the running job, as `x` does, and waits until what was in flight has finished
+    /// and the job's audit row is closed.
+    pub async fn drain(&mut self) {
+        if let Some(job) = &self.job {
+            job.cancel();
+        }
+        if let Some(task) = self.job_task.take() {
+            let _ = task.await;
+        }
     }
 
     pub fn with_simulated_graph(mut self, simulated_graph: bool) -> Runtime {
@@ -164,7 +178,7 @@ impl Runtime {
                 tokio::spawn(async move {
                     send(Report::Selection(
                         generation,
-                        text(store.selection(id).await),
+                        text(store.selection(id).await).map(|s| s.map(Box::new)),
                     ));
                 });
             }
@@ -186,7 +200,7 @@ impl Runtime {
                 self.job = Some(cancel.clone());
                 let engine = self.engine.clone();
                 let progress = self.reports.clone();
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     let claims = match store.claims(false).await {
                         Ok(claims) => claims,
                         Err(StoreError::Busy(holder)) => {
@@ -233,13 +247,14 @@ impl Runtime {
                         }
                     }
                 });
+                self.job_task = Some(task);
             }
             Effect::Verify(target, record) => {
                 let cancel = CancellationToken::new();
                 self.job = Some(cancel.clone());
                 let verifier = self.engine.verifier(record);
                 let progress = self.reports.clone();
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     let ids = match resolve_verifiable(&store, &target).await {
                         Ok(ids) => ids,
                         Err(e) => return send(Report::SyncFailed(e)),
@@ -286,13 +301,14 @@ impl Runtime {
                         send(Report::SyncFailed(e));
                     }
                 });
+                self.job_task = Some(task);
             }
             Effect::ReconcilePlan(generation, scope) => {
                 let cancel = CancellationToken::new();
                 self.job = Some(cancel.clone());
                 let reconciler = self.engine.reconciler();
                 let progress = self.reports.clone();
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     let (events, mut rx) = mpsc::unbounded_channel();
                     let forward = tokio::spawn(async move {
                         while let Some(event) = rx.recv().await {
@@ -303,13 +319,14 @@ impl Runtime {
                     let _ = forward.await;
                     send(Report::ReconcilePlanned(generation, result));
                 });
+                self.job_task = Some(task);
             }
             Effect::ReconcileApply(generation, findings, scope) => {
                 let cancel = CancellationToken::new();
                 self.job = Some(cancel.clone());
                 let reconciler = self.engine.reconciler();
                 let progress = self.reports.clone();
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     let trail = match AuditTrail::begin(
                         &store,
                         "console reconcile",
@@ -343,6 +360,7 @@ impl Runtime {
                     }
                     send(Report::ReconcileApplied(generation, result));
                 });
+                self.job_task = Some(task);
             }
             Effect::CancelSync => {
                 if let Some(job) = &self.job {
@@ -572,14 +590,7 @@ pub(crate) async fn export_rows(
         "json" => true,
         other => return Err(format!("unknown export format '{other}' (csv or json)")),
     };
-    let path = std::path::absolute(path.unwrap_or_else(|| {
-        format!(
-            "calsync-export-{}.{}",
-            Utc::now().format("%Y%m%d-%H%M%S"),
-            if json { "jsonl" } else { "csv" }
-        )
-    }))
-    .map_err(|e| e.to_string())?;
+    let path = export::destination(path.as_deref(), json, Utc::now())?;
     let file = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut out = std::io::BufWriter::new(file);
     let write_error = |e: std::io::Error| format!("{}: {e}", path.display());

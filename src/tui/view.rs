@@ -1197,8 +1197,11 @@ fn draw_error_detail(
                 .map(clean_line)
                 .unwrap_or_else(|| "none".to_string())
         )),
-        Line::raw(""),
     ];
+    if let Some(url) = &s.recorded.teams_join_url {
+        lines.push(Line::raw(format!("Teams meeting: {}", clean_line(url))));
+    }
+    lines.push(Line::raw(""));
     match s.sync.error_text() {
         Some(error) => {
             lines.push(Line::styled("calendar_error:", theme.title()));

@@ -22,6 +22,11 @@ pub fn calsync(args: &[&str], env: &[(&str, &str)]) -> Run {
         .args(args)
         .env_remove("DATABASE_URL")
         .env_remove("CALSYNC_CONFIG")
+        // libpq's variables, which calsync honours, must come from the test alone.
+        .env_remove("PGPASSWORD")
+        .env_remove("PGPASSFILE")
+        .env_remove("PGSSLMODE")
+        .env_remove("PGSSLROOTCERT")
         .env("XDG_CONFIG_HOME", home.path().join("config"))
         .env("XDG_DATA_HOME", home.path().join("data"))
         .env("HOME", home.path())
@@ -95,6 +100,9 @@ async fn status_json_lines_carry_exactly_the_documented_keys() {
         "attempted_at",
         "error",
         "stale",
+        "teams_join_url",
+        "full_name",
+        "cause",
     ]
     .into_iter()
     .collect();
@@ -119,6 +127,13 @@ async fn status_json_lines_carry_exactly_the_documented_keys() {
     assert!(five["attempted_at"].is_null() && five["error"].is_null());
     let four = rows.iter().find(|r| r["id"] == 4).unwrap();
     assert!(four["error"].is_null(), "'' is no error");
+    // The person's name as Django's get_full_name() gives it, and the cause of the error in the
+    // words of `--cause`; neither when there is none.
+    assert_eq!(two["full_name"], "Lea Learner");
+    assert_eq!(two["cause"], "unknown_user");
+    assert!(four["cause"].is_null());
+    let six = rows.iter().find(|r| r["id"] == 6).unwrap();
+    assert_eq!(six["full_name"], "");
 }
 
 #[tokio::test]
@@ -130,6 +145,12 @@ async fn status_filters_reach_the_database_on_postgres_too() {
     );
     let ids: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
     assert_eq!(ids, vec![7, 4]);
+    assert_eq!(rows[0]["full_name"], "Zoë Ünal");
+    assert_eq!(rows[0]["cause"], "unknown_user");
+    assert!(
+        rows[1]["cause"].is_null(),
+        "an interrupted row has no error"
+    );
     let rows = status_json(
         &db.url_string(),
         &["--conference-id", "1", "--error", "404", "--limit", "5"],
@@ -273,7 +294,21 @@ async fn doctor_reports_integrations_masked_and_flags_bad_slots() {
         run.stdout, run.stderr
     );
     assert!(run.stdout.contains("North Campus Teams"));
-    assert!(run.stdout.contains("(23 chars)"));
+    // The mask does not reveal the secret's length: a longer secret shows the same line.
+    let integration_line = |out: &str| {
+        out.lines()
+            .find(|l| l.contains("North Campus Teams"))
+            .map(str::to_string)
+            .expect("the integration's line")
+    };
+    let before = integration_line(&run.stdout);
+    assert!(before.contains("secret •••••••• owner"), "{before}");
+    db.exec(
+        "UPDATE account_settings_teamsintegration SET client_secret = 'a-much-longer-secret-of-sixty-characters-0123456789abcdefghi'",
+    )
+    .await;
+    let longer = calsync(&["--database-url", &db.url_string(), "doctor"], &[]);
+    assert_eq!(integration_line(&longer.stdout), before);
     assert!(!run.stdout.contains("fixture-secret-not-real"));
     assert!(run.stdout.contains("'Foo/Bar' (1 slot)"));
     assert!(run.stdout.contains("slot 5: crosses midnight"));
@@ -436,8 +471,12 @@ fn malformed_urls_are_explained() {
         ("mysql://u@h/db", "unsupported database URL scheme 'mysql'"),
         ("sqlite://relative.db", "malformed SQLite URL"),
         (
-            "postgres://u@h/db?sslmode=verify-full",
-            "sslmode=verify-full is not supported",
+            "postgres://u:pw-in-url@h/db?sslmode=verify-full",
+            "sslmode=verify-full needs the server's CA certificates: add sslrootcert=PATH",
+        ),
+        (
+            "postgres://u:pw-in-url@h/db?sslmode=sometimes",
+            "unknown sslmode 'sometimes'",
         ),
     ] {
         let run = calsync(&["--database-url", url, "status"], &[]);

@@ -73,6 +73,7 @@ pub fn selection(id: i64, failed: bool) -> Selection {
         },
         fingerprint: String::new(),
         stale: false,
+        recorded: Default::default(),
     }
 }
 
@@ -123,7 +124,14 @@ pub fn app_with_failed_rows(n: i64, read_only: bool) -> App {
     assert_eq!(request.filter.states, vec![SyncState::Failed]);
     let count_gen = counts_effect(&effects);
     let rows: Vec<Selection> = (1..=n).map(|i| selection(i, true)).collect();
-    app.report(Report::Page(page_gen, Ok(Page { rows, next: None })));
+    app.report(Report::Page(
+        page_gen,
+        Ok(Page {
+            rows,
+            malformed: Vec::new(),
+            next: None,
+        }),
+    ));
     let counts = StateCounts {
         failed: n as u64,
         ..StateCounts::default()
@@ -243,7 +251,14 @@ fn moving_near_the_end_of_the_window_fetches_the_next_page_by_key() {
         &rows[99],
         calsync::domain::SortKey::SelectedAt,
     ));
-    app.report(Report::Page(generation, Ok(Page { rows, next })));
+    app.report(Report::Page(
+        generation,
+        Ok(Page {
+            rows,
+            malformed: Vec::new(),
+            next,
+        }),
+    ));
     let mut fetched = None;
     for _ in 0..80 {
         let effects = app.key(key('j'));
@@ -262,6 +277,7 @@ fn moving_near_the_end_of_the_window_fetches_the_next_page_by_key() {
         generation,
         Ok(Page {
             rows: more,
+            malformed: Vec::new(),
             next: None,
         }),
     ));
@@ -576,10 +592,8 @@ async fn the_filtered_rows_export_to_csv_and_json_lines() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], calsync::export::CSV_HEADER);
     assert_eq!(lines.len(), 4);
-    assert!(
-        lines.iter().any(|l| l.starts_with("9,3,llearner,")
-            && l.ends_with(",No Teams integration available,false"))
-    );
+    assert!(lines.iter().any(|l| l.starts_with("9,3,llearner,")
+        && l.ends_with(",No Teams integration available,false,,Lea Learner,credentials")));
 
     let json_path = dir.path().join("failed.jsonl");
     let report = run_effect(

@@ -53,8 +53,11 @@ fn is_text(s: &Selection, text: &str) -> bool {
         || s.sync.error.as_deref().is_some_and(|e| has(e, text))
 }
 
+/// Whether a row belongs in a filter's answer, decided in Rust.
+type Meaning = Box<dyn Fn(&Selection) -> bool>;
+
 /// What each filter means, decided in Rust from the rows themselves.
-fn filters() -> Vec<(Filter, Box<dyn Fn(&Selection) -> bool>)> {
+fn filters() -> Vec<(Filter, Meaning)> {
     let person = |p: &str| Filter {
         person: Some(p.to_string()),
         ..Filter::default()

@@ -66,7 +66,14 @@ fn list_app(height: u16) -> App {
         })
         .collect();
     rows[1].sync.error = Some("No mailbox for user2@north.example (MailboxNotEnabledForRESTAPI) — the user needs an Exchange Online licence".into());
-    app.report(Report::Page(page, Ok(Page { rows, next: None })));
+    app.report(Report::Page(
+        page,
+        Ok(Page {
+            rows,
+            malformed: Vec::new(),
+            next: None,
+        }),
+    ));
     app.report(Report::Counts(
         count,
         Ok((
@@ -243,8 +250,26 @@ fn error_detail() {
         };
         app.report(Report::Selection(
             generation,
-            Ok(Some(hostile(selection(id, true)))),
+            Ok(Some(Box::new(hostile(selection(id, true))))),
         ));
+        app
+    });
+}
+
+#[test]
+fn detail_of_an_added_teams_selection_shows_its_join_url() {
+    snapshot("detail_teams_meeting", |height| {
+        let mut app = list_app(height);
+        let effects = app.key(key('e'));
+        let Effect::Selection(generation, id) = effects[0] else {
+            panic!("{effects:?}")
+        };
+        let mut added = selection(id, false);
+        added.recorded.teams_join_url = Some(
+            "https://teams.microsoft.com/l/meetup-join/19%3ameeting_NzIy%40thread.v2/0?context=%7b%22Tid%22%3a%2272f9%22%7d\u{1b}[2J"
+                .into(),
+        );
+        app.report(Report::Selection(generation, Ok(Some(Box::new(added)))));
         app
     });
 }
