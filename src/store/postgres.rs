@@ -329,6 +329,12 @@ async fn open_session(
         .batch_execute("SET TIME ZONE 'UTC'")
         .await
         .map_err(|e| StoreError::Connect(pg_message(&e)))?;
+    // Statements are prepared once per session (see `pg_readers`); each run is still planned for
+    // its own values: a generic plan of a keyset page sorted a million rows (25 ms against 1 ms
+    // a page). PostgreSQL before 12 has no such setting and plans each run anyway.
+    let _ = client
+        .batch_execute("SET plan_cache_mode = force_custom_plan")
+        .await;
     Ok(client)
 }
 
