@@ -376,10 +376,12 @@ impl GraphClient {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        // The token first: a cached one is ready at once and is used even after a cancel, so
+        // only a real wait for the login service is abandoned.
         tokio::select! {
             biased;
-            _ = cancel.cancelled() => Err(super::token::cancelled(creds)),
             token = i.tokens.get(&i.http, &i.fresh_http, &i.config, &i.stats, creds) => token,
+            _ = cancel.cancelled() => Err(super::token::cancelled(creds)),
         }
     }
 
