@@ -33,7 +33,7 @@ fn down() -> Vec<String> {
 }
 
 impl Store {
-    /// Whether the ledger has the columns of [`MIGRATION`].
+    /// Whether the ledger has the columns of `MIGRATION`.
     pub fn has_meeting_records(&self) -> bool {
         self.own_version() >= VERSION
     }
