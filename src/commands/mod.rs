@@ -26,12 +26,15 @@ use crate::cli::{BenchCommand, Cli, Command, EXIT_SOME_FAILED, EXIT_UNUSABLE, Gl
 use crate::config::{ConfigFile, DatabaseChoice, Environment, choose_database};
 use crate::store::{Store, StoreError, StoreOptions};
 
-/// An error that ends the command: one line for the operator and an exit code.
+/// An error that ends the command: one line for the operator, an exit code, and the error it
+/// came from (shown as a chain of causes by `--verbose`, see [`crate::report`]).
 #[derive(Debug)]
 pub struct CliError {
     pub code: i32,
     /// None when there is nothing to say (the reader of our output went away).
     pub message: Option<String>,
+    /// The error underneath the message, when there is one.
+    pub cause: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl CliError {
@@ -39,6 +42,7 @@ impl CliError {
         CliError {
             code: EXIT_UNUSABLE,
             message: Some(message.into()),
+            cause: None,
         }
     }
 
@@ -46,7 +50,14 @@ impl CliError {
         CliError {
             code: EXIT_SOME_FAILED,
             message: Some(message.into()),
+            cause: None,
         }
+    }
+
+    /// Keeps the error underneath, for `--verbose`; the one line stays as it is.
+    pub fn because(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> CliError {
+        self.cause = Some(Box::new(cause));
+        self
     }
 }
 
@@ -67,9 +78,10 @@ impl From<std::io::Error> for CliError {
             CliError {
                 code: 0,
                 message: None,
+                cause: None,
             }
         } else {
-            CliError::failed(format!("cannot write output: {e}"))
+            CliError::failed(format!("cannot write output: {e}")).because(e)
         }
     }
 }
@@ -107,7 +119,8 @@ impl Output {
 
 pub async fn run(cli: Cli) -> Result<i32, CliError> {
     if let Some(path) = &cli.global.log_file {
-        crate::graph::request_log::install(path).map_err(CliError::unusable)?;
+        crate::graph::request_log::install(path)
+            .map_err(|e| CliError::unusable(e.to_string()).because(e))?;
     }
     match cli.command {
         Some(Command::Status(args)) => status::run(&cli.global, &args).await,
