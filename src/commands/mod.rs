@@ -4,7 +4,6 @@
 mod audit;
 mod bench;
 mod bench_console;
-mod bench_verify;
 mod config;
 mod console;
 mod demo;
@@ -145,7 +144,7 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Bench(BenchCommand::Store(args))) => bench::store(&args).await,
         Some(Command::Bench(BenchCommand::Console(args))) => bench_console::run(&args).await,
         Some(Command::Bench(BenchCommand::Sync(args))) => bench::sync(&args).await,
-        Some(Command::Bench(BenchCommand::Verify(args))) => bench_verify::run(&args).await,
+        Some(Command::Bench(BenchCommand::Verify(args))) => bench::verify::run(&args).await,
         None => console::run(&cli.global).await,
     }
 }
