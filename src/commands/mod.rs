@@ -26,7 +26,7 @@ use crate::config::{ConfigFile, DatabaseChoice, Environment, choose_database};
 use crate::store::{Store, StoreError, StoreOptions};
 
 /// An error that ends the command: one line for the operator, an exit code, and the error it
-/// came from (shown as a chain of causes by `--verbose`, see [`crate::report`]).
+/// came from (shown as a chain of causes by `--verbose`, in `report.rs`).
 #[derive(Debug)]
 pub struct CliError {
     pub code: i32,

@@ -196,7 +196,7 @@ impl Store {
         self.query_one(
             plain(&format!(
                 "SELECT COUNT(*) FROM {} WHERE deleted_at IS NULL",
-                own::LEDGER
+                super::sql::LEDGER
             )),
             sql::map_count,
         )

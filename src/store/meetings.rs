@@ -3,7 +3,8 @@
 //! a file of its own so the step can be renumbered without touching the others.
 
 use super::Store;
-use super::own::{LEDGER, Migration};
+use super::own::Migration;
+use super::sql::LEDGER;
 use super::sql::{Builder, Dialect, Engine, Sql, Value};
 use crate::domain::meeting::MeetingRecord;
 

@@ -214,12 +214,7 @@ impl LmsStep<'_> {
     }
 
     /// `TeamsAPIClient.get_access_token` saves every new token on the integration row.
-    async fn save_token(
-        &self,
-        integration: i64,
-        token: &str,
-        lifetime: i64,
-    ) -> Result<(), String> {
+    async fn save_token(&self, integration: i64, token: &str, lifetime: i64) -> Result<(), String> {
         let conn = Arc::clone(self.integration_db);
         let token = token.to_string();
         let expiry = django_datetime(Utc::now() + chrono::Duration::seconds(lifetime - 300));
