@@ -10,8 +10,7 @@ use super::own::{self, LATEST, MIGRATIONS, Migration};
 use super::sql::{self, Sql};
 use super::{Store, StoreError};
 use crate::domain::lifecycle::{
-    AuditOutcome, AuditRecord, AuditStart, EventPointer, LedgerAction, LedgerEntry, LedgerRecord,
-    LedgerScope,
+    AuditOutcome, AuditRecord, AuditStart, EventPointer, LedgerAction, LedgerRecord, LedgerScope,
 };
 
 /// What `calsync migrate` did.
@@ -124,13 +123,6 @@ impl Store {
                 "calsync's event ledger does not exist yet: run `calsync migrate` first".into(),
             ))
         }
-    }
-
-    /// The statement that records `entry`, for writing in the same transaction as the sync
-    /// columns; `None` before `calsync migrate`.
-    pub fn ledger_statement(&self, entry: &LedgerEntry) -> Option<Sql> {
-        self.has_ledger()
-            .then(|| own::ledger_upsert(self.dialect(), entry))
     }
 
     /// Marks an event seen or gone. Returns whether the ledger knew it.
