@@ -11,6 +11,7 @@ mod doctor;
 mod doctor_tokens;
 mod ics;
 mod migrate;
+mod progress;
 mod read_only;
 mod reconcile;
 mod rehearsal;
