@@ -129,7 +129,7 @@ pub(super) fn unsynced() -> Filter {
 }
 
 pub(super) async fn open_scratch(path: &Path) -> Result<Store, CliError> {
-    Ok(Store::open(&DatabaseUrl::Sqlite(path.to_path_buf()), &store_options()).await?)
+    Ok(Store::open(&DatabaseUrl::Sqlite(path.to_path_buf()), &store_options()?).await?)
 }
 
 /// Every added row's (mailbox, event id), read straight from the file.
