@@ -14,6 +14,7 @@ mod migrate;
 mod progress;
 mod read_only;
 mod reconcile;
+mod reconcile_progress;
 mod rehearsal;
 mod status;
 mod sync;
