@@ -123,6 +123,9 @@ pub struct GlobalArgs {
     /// (ids and timings; never a token, secret, body or mailbox address)
     #[arg(long, global = true, value_name = "PATH", env = "CALSYNC_LOG")]
     pub log_file: Option<PathBuf>,
+    /// When a command fails, show the chain of causes under its one-line error
+    #[arg(long, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]

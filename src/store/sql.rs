@@ -20,6 +20,9 @@ pub const CONFERENCE: &str = "conferences_conference";
 pub const USER: &str = "users_customuser";
 pub const BRANCH: &str = "branches_branch";
 pub const INTEGRATION: &str = "account_settings_teamsintegration";
+/// calsync's own ledger of the events it created (its schema is in `own.rs`); here with the
+/// LMS's tables because the selection queries read it too.
+pub const LEDGER: &str = "calsync_event_ledger";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -215,7 +218,7 @@ fn stale_predicate(dialect: Dialect) -> String {
              FROM {ledger} l WHERE l.selection_id = s.id AND l.deleted_at IS NULL \
              AND l.sent_fingerprint IS NOT NULL ORDER BY l.last_seen_at DESC, l.id DESC \
              LIMIT 1), {by_time}, 1 = 0))",
-            ledger = super::own::LEDGER
+            ledger = LEDGER
         )
     } else {
         format!("(s.calendar_added AND COALESCE({by_time}, 1 = 0))")

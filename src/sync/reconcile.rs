@@ -5,7 +5,7 @@
 //! - probable orphans and duplicates: events shaped like the LMS's (the conference title as
 //!   subject, a slot's start and end) that nothing points to.
 //!
-//! Ids are compared only after translation ([`super::event_ids`]): a row's REST id and the
+//! Ids are compared only after translation (`sync::event_ids`): a row's REST id and the
 //! ledger's or Graph's immutable id of one event are different strings.
 //!
 //! [`Reconciler::plan`] only reads; [`Reconciler::apply`] deletes the findings it is given and
