@@ -123,6 +123,9 @@ pub struct GlobalArgs {
     /// (ids and timings; never a token, secret, body or mailbox address)
     #[arg(long, global = true, value_name = "PATH", env = "CALSYNC_LOG")]
     pub log_file: Option<PathBuf>,
+    /// When a command fails, show the chain of causes under its one-line error
+    #[arg(long, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,6 +198,10 @@ pub struct BenchConsoleArgs {
     /// Selections to generate when the database is missing
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub selections: u64,
+    /// Also measure on this PostgreSQL database, created as a copy of the demo database when it
+    /// does not exist (needs psql and sqlite3)
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,7 +1,7 @@
 use clap::error::ErrorKind;
 
 use calsync::cli::{self, EXIT_UNUSABLE};
-use calsync::commands;
+use calsync::{commands, report};
 
 fn main() {
     let cli = match cli::try_parse() {
@@ -17,6 +17,8 @@ fn main() {
             std::process::exit(EXIT_UNUSABLE);
         }
     };
+    report::install_hooks();
+    let verbose = cli.global.verbose;
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -28,10 +30,11 @@ fn main() {
     let code = match runtime.block_on(commands::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            if let Some(message) = e.message {
-                eprintln!("error: {message}");
+            let code = e.code;
+            if let Some(text) = report::error_text(e, verbose) {
+                eprintln!("{text}");
             }
-            e.code
+            code
         }
     };
     drop(runtime);

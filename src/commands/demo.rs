@@ -4,6 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
+use super::progress::percent_line;
 use super::rehearsal::Rehearsal;
 use super::{CliError, Output, store_options};
 use crate::cli::{DemoArgs, EXIT_OK, GlobalArgs, GraphSimArgs};
@@ -129,24 +130,20 @@ async fn generate(path: &std::path::Path, selections: u64) -> Result<(), CliErro
     let path = path.to_path_buf();
     let started = Instant::now();
     let interactive = std::io::stderr().is_terminal();
+    let bar = percent_line(interactive, "Generating the demo database", "selections");
+    let drawn = bar.clone();
     let report = tokio::task::spawn_blocking(move || {
         let mut progress = |done: u64, total: u64| {
-            if interactive {
-                let percent = (done * 100).checked_div(total).unwrap_or(100);
-                let _ = write!(
-                    std::io::stderr(),
-                    "\rGenerating the demo database: {percent:>3}% ({done}/{total} selections)"
-                );
-            }
+            drawn.set_length(total);
+            drawn.set_position(done);
         };
         demo::create(&path, &spec, &mut progress)
     })
     .await
     .map_err(|e| CliError::failed(format!("demo generation stopped: {e}")))?
     .map_err(CliError::unusable)?;
-    if interactive {
-        let _ = writeln!(std::io::stderr());
-    }
+    // The finished line stays above the summary.
+    bar.finish();
     let _ = writeln!(
         std::io::stderr(),
         "Generated {} selections for {} users in {} conferences ({} slots) in {:.1} s.",

@@ -4,7 +4,9 @@
 mod audit;
 mod bench;
 mod bench_console;
-mod bench_verify;
+mod bench_floor;
+mod bench_pg;
+mod bench_stream;
 mod config;
 mod console;
 mod demo;
@@ -12,8 +14,10 @@ mod doctor;
 mod doctor_tokens;
 mod ics;
 mod migrate;
+mod progress;
 mod read_only;
 mod reconcile;
+mod reconcile_progress;
 mod rehearsal;
 mod status;
 mod sync;
@@ -26,12 +30,15 @@ use crate::cli::{BenchCommand, Cli, Command, EXIT_SOME_FAILED, EXIT_UNUSABLE, Gl
 use crate::config::{ConfigFile, DatabaseChoice, Environment, choose_database};
 use crate::store::{Store, StoreError, StoreOptions};
 
-/// An error that ends the command: one line for the operator and an exit code.
+/// An error that ends the command: one line for the operator, an exit code, and the error it
+/// came from (shown as a chain of causes by `--verbose`, in `report.rs`).
 #[derive(Debug)]
 pub struct CliError {
     pub code: i32,
     /// None when there is nothing to say (the reader of our output went away).
     pub message: Option<String>,
+    /// The error underneath the message, when there is one.
+    pub cause: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl CliError {
@@ -39,6 +46,7 @@ impl CliError {
         CliError {
             code: EXIT_UNUSABLE,
             message: Some(message.into()),
+            cause: None,
         }
     }
 
@@ -46,7 +54,14 @@ impl CliError {
         CliError {
             code: EXIT_SOME_FAILED,
             message: Some(message.into()),
+            cause: None,
         }
+    }
+
+    /// Keeps the error underneath, for `--verbose`; the one line stays as it is.
+    pub fn because(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> CliError {
+        self.cause = Some(Box::new(cause));
+        self
     }
 }
 
@@ -67,9 +82,10 @@ impl From<std::io::Error> for CliError {
             CliError {
                 code: 0,
                 message: None,
+                cause: None,
             }
         } else {
-            CliError::failed(format!("cannot write output: {e}"))
+            CliError::failed(format!("cannot write output: {e}")).because(e)
         }
     }
 }
@@ -107,7 +123,8 @@ impl Output {
 
 pub async fn run(cli: Cli) -> Result<i32, CliError> {
     if let Some(path) = &cli.global.log_file {
-        crate::graph::request_log::install(path).map_err(CliError::unusable)?;
+        crate::graph::request_log::install(path)
+            .map_err(|e| CliError::unusable(e.to_string()).because(e))?;
     }
     match cli.command {
         Some(Command::Status(args)) => status::run(&cli.global, &args).await,
@@ -132,7 +149,7 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Bench(BenchCommand::Store(args))) => bench::store(&args).await,
         Some(Command::Bench(BenchCommand::Console(args))) => bench_console::run(&args).await,
         Some(Command::Bench(BenchCommand::Sync(args))) => bench::sync(&args).await,
-        Some(Command::Bench(BenchCommand::Verify(args))) => bench_verify::run(&args).await,
+        Some(Command::Bench(BenchCommand::Verify(args))) => bench::verify::run(&args).await,
         None => console::run(&cli.global).await,
     }
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::reconcile_progress::ReconcileBars;
 use super::rehearsal::Rehearsal;
 use super::{CliError, Output, open_store};
 use crate::audit::{AuditTrail, reconcile_detail, reconcile_outcome, reconcile_rows};
@@ -52,7 +53,6 @@ pub async fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<i32, CliEr
     let graph = GraphClient::new(target.config.clone())
         .map_err(|e| CliError::unusable(format!("cannot set up the Graph client: {e}")))?;
     let cancel = CancellationToken::new();
-    graph.abandon_logins_on(cancel.clone());
     let reconciler = Reconciler::new(
         store.clone(),
         graph,
@@ -65,11 +65,15 @@ pub async fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<i32, CliEr
     );
     let mut out = Output::default();
     super::sync::watch_ctrl_c(cancel.clone());
-    // The command prints the outcome at the end; progress events are for the console.
-    let (events, _) = mpsc::unbounded_channel();
+    // The command prints the outcome at the end; on a terminal its events draw two bars.
+    let (events, mut rx) = mpsc::unbounded_channel();
+    let mut bars = ReconcileBars::new(!args.json && std::io::stderr().is_terminal());
 
-    let plan = reconciler
-        .plan(scope, events.clone(), cancel.clone())
+    let plan = bars
+        .follow(
+            &mut rx,
+            reconciler.plan(scope, events.clone(), cancel.clone()),
+        )
         .await
         .map_err(CliError::unusable)?;
     let probable: Vec<&Finding> = plan
@@ -77,6 +81,10 @@ pub async fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<i32, CliEr
         .iter()
         .filter(|f| !f.kind.is_certain())
         .collect();
+    let asks = args.delete_probable && !dry_run && !probable.is_empty() && !args.yes;
+    if asks {
+        bars.clear();
+    }
     let delete_probable = args.delete_probable
         && !dry_run
         && !probable.is_empty()
@@ -102,8 +110,8 @@ pub async fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<i32, CliEr
         )
         .await
         .map_err(CliError::unusable)?;
-        let results = reconciler
-            .apply(chosen, events, cancel)
+        let results = bars
+            .follow(&mut rx, reconciler.apply(chosen, events, cancel))
             .await
             .map_err(CliError::failed)?;
         if let Err(e) = trail
@@ -121,6 +129,7 @@ pub async fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<i32, CliEr
             .map(|Resolved { finding, result }| ((finding.mailbox, finding.event_id), result))
             .collect();
     }
+    bars.clear();
     target.shutdown().await;
 
     let results: Vec<(&Finding, Resolution)> = plan

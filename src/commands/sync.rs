@@ -2,12 +2,12 @@
 //! selection semantics and output lines, but concurrent, throttling-aware and duplicate-free.
 
 use std::io::{IsTerminal, Write};
-use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::progress::Bars;
 use super::rehearsal::Rehearsal;
 use super::{CliError, Output, open_store};
 use crate::audit::AuditTrail;
@@ -97,8 +97,6 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
     .await
     .map_err(CliError::unusable)?;
     let cancel = CancellationToken::new();
-    // Ctrl-C must not wait for a login service that hangs.
-    graph.abandon_logins_on(cancel.clone());
     let engine = Engine::new(store, graph, options);
     if human {
         out.line("")?;
@@ -118,7 +116,8 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
         let cancel = cancel.clone();
         tokio::spawn(async move { engine.run(claims, &filter, ids, events, cancel).await })
     };
-    let mut progress = Progress::new(total, human && std::io::stderr().is_terminal());
+    let bars = Bars::new(human && std::io::stderr().is_terminal());
+    let mut progress = bars.add(total, "", true);
     let mut done = 0usize;
     while let Some(event) = rx.recv().await {
         match event {
@@ -126,17 +125,17 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
                 done += 1;
                 progress.record(&result.outcome);
                 if human {
-                    progress.clear();
-                    print_item(&mut out, done, total, &result)?;
-                    out.flush()?;
+                    bars.suspend(|| {
+                        print_item(&mut out, done, total, &result)?;
+                        out.flush()
+                    })?;
                 }
-                progress.draw();
             }
-            SyncEvent::Throttled { .. } => progress.throttled += 1,
+            SyncEvent::Throttled { .. } => progress.throttled(),
             SyncEvent::Started { .. } | SyncEvent::Finished(_) => {}
         }
     }
-    progress.clear();
+    bars.clear();
     let ran = runner
         .await
         .map_err(|e| CliError::failed(format!("the sync stopped: {e}")))?;
@@ -411,82 +410,4 @@ pub(super) fn watch_ctrl_c(cancel: CancellationToken) {
             }
         }
     });
-}
-
-/// A one-line progress bar on stderr, redrawn at most ten times a second.
-struct Progress {
-    total: usize,
-    enabled: bool,
-    done: usize,
-    synced: usize,
-    failed: usize,
-    throttled: usize,
-    started: Instant,
-    last_draw: Option<Instant>,
-}
-
-impl Progress {
-    fn new(total: usize, enabled: bool) -> Progress {
-        Progress {
-            total,
-            enabled,
-            done: 0,
-            synced: 0,
-            failed: 0,
-            throttled: 0,
-            started: Instant::now(),
-            last_draw: None,
-        }
-    }
-
-    fn record(&mut self, outcome: &Outcome) {
-        self.done += 1;
-        match outcome {
-            Outcome::Synced { .. } => self.synced += 1,
-            Outcome::Failed { .. } | Outcome::Conflict { .. } => self.failed += 1,
-            Outcome::Skipped { .. } | Outcome::ClaimedElsewhere { .. } => {}
-        }
-    }
-
-    fn draw(&mut self) {
-        if !self.enabled {
-            return;
-        }
-        let now = Instant::now();
-        if self
-            .last_draw
-            .is_some_and(|t| now - t < Duration::from_millis(100) && self.done < self.total)
-        {
-            return;
-        }
-        self.last_draw = Some(now);
-        let width = 30;
-        let filled = (self.done * width).checked_div(self.total).unwrap_or(width);
-        let elapsed = self.started.elapsed().as_secs_f64().max(0.001);
-        let rate = self.done as f64 / elapsed;
-        let eta = if rate > 0.0 {
-            (self.total - self.done) as f64 / rate
-        } else {
-            0.0
-        };
-        let _ = write!(
-            std::io::stderr(),
-            "\r[{}{}] {}/{}  ✓ {}  ✗ {}  throttled {}  {:.0}/s  ETA {:.0}s ",
-            "=".repeat(filled),
-            " ".repeat(width - filled),
-            self.done,
-            self.total,
-            self.synced,
-            self.failed,
-            self.throttled,
-            rate,
-            eta
-        );
-    }
-
-    fn clear(&self) {
-        if self.enabled && self.last_draw.is_some() {
-            let _ = write!(std::io::stderr(), "\r\u{1b}[2K");
-        }
-    }
 }

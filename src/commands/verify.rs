@@ -1,10 +1,13 @@
 //! `calsync verify`: checks that each added selection's event still exists in Outlook, reports
 //! the missing ones and, with `--recreate`, re-creates them through the sync engine.
 
+use std::io::IsTerminal;
+
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::progress::Bars;
 use super::rehearsal::Rehearsal;
 use super::{CliError, Output, open_store};
 use crate::audit::{AuditTrail, verify_detail, verify_outcome};
@@ -74,7 +77,6 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
 
     let cancel = CancellationToken::new();
     super::sync::watch_ctrl_c(cancel.clone());
-    graph.abandon_logins_on(cancel.clone());
     let concurrency = args
         .concurrency
         .map_or_else(crate::sync::default_concurrency, |n| n as usize);
@@ -87,16 +89,21 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
             record,
         },
     );
+    let to_check = ids.len();
     let (events, mut rx) = mpsc::unbounded_channel();
     let runner = {
         let cancel = cancel.clone();
         tokio::spawn(async move { verifier.run(ids, events, cancel).await })
     };
+    // Two stacked bars: the check, then (with --recreate) the re-creates under it.
+    let bars = Bars::new(human && std::io::stderr().is_terminal());
+    let mut checking = bars.add(to_check, "checked", false);
     let mut found = Vec::new();
     while let Some(event) = rx.recv().await {
         if let VerifyEvent::Checked(check) = event {
+            checking.done(check.status == CheckStatus::Present);
             if human {
-                print_check(&mut out, &check)?;
+                bars.suspend(|| print_check(&mut out, &check))?;
             }
             if check.status != CheckStatus::Present {
                 found.push(Finding {
@@ -111,15 +118,19 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
         .map_err(|e| CliError::failed(format!("the check stopped: {e}")))?
         .map_err(CliError::unusable)?;
 
+    checking.finish();
     let recreate = if recreate_asked && !summary.missing_ids.is_empty() && !cancel.is_cancelled() {
         if human {
-            out.line("")?;
-            out.line(&format!(
-                "Re-creating {} missing events...",
-                summary.missing_ids.len()
-            ))?;
-            out.flush()?;
+            bars.suspend(|| {
+                out.line("")?;
+                out.line(&format!(
+                    "Re-creating {} missing events...",
+                    summary.missing_ids.len()
+                ))?;
+                out.flush()
+            })?;
         }
+        let mut recreating = bars.add(summary.missing_ids.len(), "re-created", true);
         let engine = Engine::new(
             store.clone(),
             graph,
@@ -139,9 +150,15 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
             tokio::spawn(async move { engine.run(claims, &scope, ids, events, cancel).await })
         };
         while let Some(event) = rx.recv().await {
-            let SyncEvent::Item(item) = event else {
-                continue;
+            let item = match event {
+                SyncEvent::Item(item) => item,
+                SyncEvent::Throttled { .. } => {
+                    recreating.throttled();
+                    continue;
+                }
+                SyncEvent::Started { .. } | SyncEvent::Finished(_) => continue,
             };
+            recreating.record(&item.outcome);
             let result = match &item.outcome {
                 Outcome::Synced { .. } => Ok(()),
                 Outcome::Failed { error } => Err(clean_line(error)),
@@ -151,15 +168,13 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
                 Outcome::Skipped { reason } => Err(reason.clone()),
             };
             if human {
-                match &result {
-                    Ok(()) => {
-                        out.line(&format!("  ✓ Re-created: selection {}", item.selection_id))?
-                    }
+                bars.suspend(|| match &result {
+                    Ok(()) => out.line(&format!("  ✓ Re-created: selection {}", item.selection_id)),
                     Err(e) => out.line(&format!(
                         "  ✗ Not re-created: selection {}: {e}",
                         item.selection_id
-                    ))?,
-                }
+                    )),
+                })?;
             }
             if let Some(finding) = found
                 .iter_mut()
@@ -179,6 +194,7 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
                 Some(sync)
             }
             Err(e) => {
+                bars.clear();
                 // Nothing was re-created: the check itself is still audited.
                 if let Some(trail) = trail {
                     let detail = format!("{}; re-create refused: {e}", verify_detail(&summary));
@@ -193,6 +209,7 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
     } else {
         None
     };
+    bars.clear();
     target.shutdown().await;
 
     let recreated = found

@@ -15,10 +15,10 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::client::{
-    Answer, Decision, GraphClient, PREFER, Replay, decide_network, decide_status,
-    log_graph_request, network_detail, read_response, redirect_detail,
+    Decision, GraphClient, PREFER, Replay, decide_network, decide_status, log_graph_request,
 };
 use super::errors::{ErrorKind, GraphError, Service};
+use super::response::{Answer, network_detail, read_response, redirect_detail};
 use super::retry::backoff;
 use super::{Credentials, EventInfo, ids};
 

@@ -5,10 +5,10 @@
 //!
 //! | Cloud | Graph host | Login host | Token scope |
 //! |---|---|---|---|
-//! | global | graph.microsoft.com | login.microsoftonline.com | https://graph.microsoft.com/.default |
-//! | US Government L4 (GCC High) | graph.microsoft.us | login.microsoftonline.us | https://graph.microsoft.us/.default |
-//! | US Government L5 (DoD) | dod-graph.microsoft.us | login.microsoftonline.us | https://dod-graph.microsoft.us/.default |
-//! | China (21Vianet) | microsoftgraph.chinacloudapi.cn | login.chinacloudapi.cn | https://microsoftgraph.chinacloudapi.cn/.default |
+//! | global | graph.microsoft.com | login.microsoftonline.com | `https://graph.microsoft.com/.default` |
+//! | US Government L4 (GCC High) | graph.microsoft.us | login.microsoftonline.us | `https://graph.microsoft.us/.default` |
+//! | US Government L5 (DoD) | dod-graph.microsoft.us | login.microsoftonline.us | `https://dod-graph.microsoft.us/.default` |
+//! | China (21Vianet) | microsoftgraph.chinacloudapi.cn | login.chinacloudapi.cn | `https://microsoftgraph.chinacloudapi.cn/.default` |
 //!
 //! Any other Graph host (a loopback simulator, a proxy) is the global cloud unless
 //! `CALSYNC_GRAPH_CLOUD` says otherwise.

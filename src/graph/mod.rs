@@ -15,6 +15,7 @@ mod cloud;
 mod errors;
 pub(crate) mod ids;
 pub mod request_log;
+mod response;
 mod retry;
 mod token;
 mod translate;

@@ -24,12 +24,15 @@ const REDACTED: &str = "{redacted}";
 
 /// Sends the request lines to `path` (appended; created when missing) for the rest of the
 /// process.
-pub fn install(path: &Path) -> Result<(), String> {
+pub fn install(path: &Path) -> Result<(), InstallError> {
     let file = OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
-        .map_err(|e| format!("cannot open the request log {}: {e}", path.display()))?;
+        .map_err(|source| InstallError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
     let layer = tracing_subscriber::fmt::layer()
         .json()
         .flatten_event(true)
@@ -39,7 +42,20 @@ pub fn install(path: &Path) -> Result<(), String> {
         .with_writer(Mutex::new(file))
         .with_filter(filter_fn(|meta| meta.target() == TARGET));
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
-        .map_err(|_| "the request log is already set up".to_string())
+        .map_err(|_| InstallError::AlreadySetUp)
+}
+
+/// Why the request log could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// The one-line text names the OS error too: operators see only this line by default.
+    #[error("cannot open the request log {path}: {source}")]
+    Open {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the request log is already set up")]
+    AlreadySetUp,
 }
 
 /// Which service a request went to.

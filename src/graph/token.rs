@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::client::{failure_word, network_detail, read_response, redirect_detail};
 use super::errors::{ErrorKind, GraphError, Service};
 use super::ids;
 use super::request_log::{self, Sent};
+use super::response::{failure_word, network_detail, read_response, redirect_detail};
 use super::retry::backoff;
 use super::{Credentials, GraphConfig, Stats};
 

@@ -390,12 +390,3 @@ pub async fn run_standalone(addr: SocketAddr, config: SimConfig) -> std::io::Res
     handle.shutdown().await;
     Ok(())
 }
-
-/// Demo defaults: any credentials are accepted, every mailbox exists.
-pub fn demo_config() -> SimConfig {
-    SimConfig {
-        accept_any_credentials: true,
-        latency: Latency::between(Duration::from_millis(20), Duration::from_millis(120)),
-        ..SimConfig::default()
-    }
-}

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::events::{self, Expand, NewIds, StoredEvent};
 use super::ids;
 use super::rng::SplitMix64;
-use super::{Latency, MailboxState, RetryAfterMode, SIMULATOR_LABEL, SimConfig};
+use super::{Latency, MailboxState, SIMULATOR_LABEL, SimConfig};
 
 /// A scripted, one-shot misbehaviour.
 #[derive(Debug, Clone, PartialEq)]
@@ -331,12 +331,6 @@ impl SimState {
 
     pub fn set_latency(&self, latency: Latency) {
         self.shared.lock().config.latency = latency;
-    }
-
-    pub fn set_retry_after(&self, mode: RetryAfterMode, wait: Duration) {
-        let mut inner = self.shared.lock();
-        inner.config.retry_after = mode;
-        inner.config.throttle_retry_after = wait;
     }
 
     /// Clears events, counters, throttle windows and queued faults. Issued tokens stay

@@ -10,8 +10,7 @@ use super::own::{self, LATEST, MIGRATIONS, Migration};
 use super::sql::{self, Sql};
 use super::{Store, StoreError};
 use crate::domain::lifecycle::{
-    AuditOutcome, AuditRecord, AuditStart, EventPointer, LedgerAction, LedgerEntry, LedgerRecord,
-    LedgerScope,
+    AuditOutcome, AuditRecord, AuditStart, EventPointer, LedgerAction, LedgerRecord, LedgerScope,
 };
 
 /// What `calsync migrate` did.
@@ -126,13 +125,6 @@ impl Store {
         }
     }
 
-    /// The statement that records `entry`, for writing in the same transaction as the sync
-    /// columns; `None` before `calsync migrate`.
-    pub fn ledger_statement(&self, entry: &LedgerEntry) -> Option<Sql> {
-        self.has_ledger()
-            .then(|| own::ledger_upsert(self.dialect(), entry))
-    }
-
     /// Marks an event seen or gone. Returns whether the ledger knew it.
     pub async fn ledger_mark(
         &self,
@@ -196,7 +188,7 @@ impl Store {
         self.query_one(
             plain(&format!(
                 "SELECT COUNT(*) FROM {} WHERE deleted_at IS NULL",
-                own::LEDGER
+                super::sql::LEDGER
             )),
             sql::map_count,
         )

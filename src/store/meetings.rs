@@ -3,7 +3,8 @@
 //! a file of its own so the step can be renumbered without touching the others.
 
 use super::Store;
-use super::own::{LEDGER, Migration};
+use super::own::Migration;
+use super::sql::LEDGER;
 use super::sql::{Builder, Dialect, Engine, Sql, Value};
 use crate::domain::meeting::MeetingRecord;
 
@@ -33,7 +34,7 @@ fn down() -> Vec<String> {
 }
 
 impl Store {
-    /// Whether the ledger has the columns of [`MIGRATION`].
+    /// Whether the ledger has the columns of `MIGRATION`.
     pub fn has_meeting_records(&self) -> bool {
         self.own_version() >= VERSION
     }

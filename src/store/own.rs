@@ -5,14 +5,13 @@
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
-use super::sql::{Builder, Dialect, Engine, Sql, SqlRow, Value};
+use super::sql::{Builder, Dialect, Engine, LEDGER, Sql, SqlRow, Value};
 use crate::domain::lifecycle::{
     AuditOutcome, AuditRecord, AuditStart, LedgerAction, LedgerChange, LedgerEntry, LedgerRecord,
     LedgerScope,
 };
 
 pub const MIGRATIONS_TABLE: &str = "calsync_schema_migrations";
-pub const LEDGER: &str = "calsync_event_ledger";
 pub const AUDIT: &str = "calsync_audit_log";
 
 /// One step of calsync's schema. Steps are applied in order and reverted in reverse order.

@@ -3,7 +3,7 @@
 //! reason a write fails: a read-only file or mount, a read-only replica or transaction, or a
 //! full disk all pass a privilege check and still refuse the write.
 
-use super::own::LEDGER;
+use super::sql::LEDGER;
 use super::sql::{Builder, SELECTION, Sql, Value};
 use super::{Store, StoreError, intent::INTENTS};
 

@@ -157,6 +157,8 @@ impl Engine {
     ) -> Result<Summary, String> {
         let started = Instant::now();
         let total = ids.len();
+        // Ctrl-C must also end a wait for the login service, not only new work.
+        self.inner.graph.abandon_logins_on(cancel.clone());
         let _ = events.send(SyncEvent::Started { total });
         let credentials = RunCredentials::load(
             &self.inner.store,

@@ -5,7 +5,7 @@
 //! - probable orphans and duplicates: events shaped like the LMS's (the conference title as
 //!   subject, a slot's start and end) that nothing points to.
 //!
-//! Ids are compared only after translation ([`super::event_ids`]): a row's REST id and the
+//! Ids are compared only after translation (`sync::event_ids`): a row's REST id and the
 //! ledger's or Graph's immutable id of one event are different strings.
 //!
 //! [`Reconciler::plan`] only reads; [`Reconciler::apply`] deletes the findings it is given and
@@ -249,6 +249,8 @@ impl Reconciler {
         events: mpsc::UnboundedSender<ReconcileEvent>,
         cancel: CancellationToken,
     ) -> Result<Plan, String> {
+        // Ctrl-C must also end a wait for the login service, not only the scan.
+        self.inner.graph.abandon_logins_on(cancel.clone());
         let store = &self.inner.store;
         let read = |e: crate::store::StoreError| format!("cannot read the database: {e}");
         let ledger = store.has_ledger();
@@ -372,6 +374,7 @@ impl Reconciler {
         events: mpsc::UnboundedSender<ReconcileEvent>,
         cancel: CancellationToken,
     ) -> Result<Vec<Resolved>, String> {
+        self.inner.graph.abandon_logins_on(cancel.clone());
         let _ = events.send(ReconcileEvent::ApplyStarted {
             total: findings.len(),
         });

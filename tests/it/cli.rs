@@ -551,3 +551,70 @@ fn bad_arguments_are_one_line_too() {
     let run = calsync(&["status", "--state", "happy"], &[]);
     assert_one_line_error(&run, "unknown state 'happy'");
 }
+
+/// A request log in a folder that does not exist: an error with an OS error underneath.
+fn unopenable_log(home: &std::path::Path) -> String {
+    home.join("no-such-folder")
+        .join("requests.jsonl")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn an_error_that_ends_a_run_is_one_line_even_where_rust_backtrace_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = unopenable_log(dir.path());
+    // `calsync` sets RUST_BACKTRACE=1, as it is on the support machines; say so here too.
+    let run = calsync(
+        &["--log-file", &log, "status"],
+        &[("RUST_BACKTRACE", "1"), ("RUST_LIB_BACKTRACE", "1")],
+    );
+    assert_one_line_error(&run, "cannot open the request log");
+    assert!(!run.stderr.contains("caused by"), "{}", run.stderr);
+}
+
+#[test]
+fn verbose_shows_the_chain_of_causes_under_the_one_line_and_no_backtrace() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = unopenable_log(dir.path());
+    let run = calsync(
+        &["--verbose", "--log-file", &log, "status"],
+        &[("RUST_BACKTRACE", "1")],
+    );
+    assert_eq!(run.code, 2, "stderr: {}", run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert!(
+        lines[0].starts_with("error: cannot open the request log"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(lines.get(1), Some(&"caused by:"), "{}", run.stderr);
+    // The OS error underneath, on a line of its own.
+    assert!(
+        lines
+            .get(2)
+            .is_some_and(|l| l.contains("No such file or directory")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(lines.len(), 3, "{}", run.stderr);
+    assert!(
+        !run.stderr.to_lowercase().contains("backtrace"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn verbose_keeps_an_error_without_causes_to_its_one_line() {
+    let run = calsync(
+        &[
+            "--verbose",
+            "--database-url",
+            "sqlite:///no/such/calsync.db",
+            "status",
+        ],
+        &[],
+    );
+    assert_one_line_error(&run, "no such database file");
+}

@@ -390,16 +390,21 @@ on_both_backends! {
         let ids = learner_ids(&world.store).await;
         let cancel = CancellationToken::new();
         let trigger = cancel.clone();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        // Cancel once the first selection is done: the login is over by then, so what is in
+        // flight is creates (a login wait would be abandoned; see http_client's tests).
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            trigger.cancel();
+            while let Some(event) = rx.recv().await {
+                if matches!(event, SyncEvent::Item(_)) {
+                    trigger.cancel();
+                }
+            }
         });
         let engine = Engine::new(
             world.store.clone(),
             GraphClient::new(graph_config(&world.sim)).unwrap(),
             SyncOptions { concurrency: 4, ..SyncOptions::default() },
         );
-        let (tx, _rx) = mpsc::unbounded_channel();
         let claims = world.store.claims(false).await.unwrap();
         let summary = engine.run(claims, &Filter::default(), ids.clone(), tx, cancel).await.unwrap();
         assert!(summary.not_started > 0, "{summary:?}");

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use super::{Counts, Spec, create_lms_db, observe, recorded_events};
+use super::scratch_lms::{create_lms_db, recorded_events};
+use super::world::{Counts, Spec, observe};
 use crate::commands::CliError;
 use crate::graph::{ENV_GRAPH_URL, ENV_LOGIN_URL};
 use crate::sim::SimHandle;

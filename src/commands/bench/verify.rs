@@ -10,9 +10,9 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::bench::demo_database;
-use super::{CliError, Output, store_options};
+use super::shared::demo_database;
 use crate::cli::{BenchVerifyArgs, EXIT_OK};
+use crate::commands::{CliError, Output, store_options};
 use crate::demo::{SimulatorSettings, seed_simulator, start_simulator};
 use crate::domain::Filter;
 use crate::graph::{GraphClient, GraphConfig};
