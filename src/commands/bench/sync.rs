@@ -322,7 +322,9 @@ fn print_sync_report(out: &mut Output, r: &SyncReport, spec: &Spec) -> Result<()
         ))?,
     }
     if let Some(ratio) = r.command_over_floor {
-        out.line(&format!("calsync sync / floor   = {ratio:.2}×  (goal: ≤ 2×)"))?;
+        out.line(&format!(
+            "calsync sync / floor   = {ratio:.2}×  (goal: ≤ 2×)"
+        ))?;
     }
     if let Some(ratio) = r.lms_over_calsync {
         out.line(&format!("re-enactment / calsync engine = {ratio:.0}×"))?;
