@@ -8,6 +8,7 @@ pub mod diagnosis;
 pub mod lifecycle;
 pub mod meeting;
 pub mod query;
+pub mod worker;
 mod slot_time;
 mod when;
 pub use diagnosis::Cause;

@@ -19,3 +19,4 @@ pub mod store;
 pub mod sync;
 pub mod text;
 pub mod tui;
+pub mod worker;

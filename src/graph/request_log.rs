@@ -12,7 +12,9 @@ use std::time::Duration;
 use chrono::{SecondsFormat, Utc};
 use percent_encoding::percent_decode_str;
 use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::Layer;
 use tracing_subscriber::prelude::*;
+use tracing_subscriber::registry::LookupSpan;
 
 /// The `tracing` target of request lines; the log file takes only these.
 pub const TARGET: &str = "calsync::request";
@@ -25,21 +27,28 @@ const REDACTED: &str = "{redacted}";
 /// Sends the request lines to `path` (appended; created when missing) for the rest of the
 /// process.
 pub fn install(path: &Path) -> Result<(), String> {
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(file_layer(path)?))
+        .map_err(|_| "the request log is already set up".to_string())
+}
+
+/// The request lines as a layer, for a process that logs more than them (`calsync worker`).
+pub fn file_layer<S>(path: &Path) -> Result<impl Layer<S> + Send + Sync + 'static, String>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
     let file = OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
         .map_err(|e| format!("cannot open the request log {}: {e}", path.display()))?;
-    let layer = tracing_subscriber::fmt::layer()
+    Ok(tracing_subscriber::fmt::layer()
         .json()
         .flatten_event(true)
         .with_target(false)
         .with_level(false)
         .without_time()
         .with_writer(Mutex::new(file))
-        .with_filter(filter_fn(|meta| meta.target() == TARGET));
-    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
-        .map_err(|_| "the request log is already set up".to_string())
+        .with_filter(filter_fn(|meta| meta.target() == TARGET)))
 }
 
 /// Which service a request went to.

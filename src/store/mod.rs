@@ -10,6 +10,7 @@ mod schema;
 pub mod sql;
 mod sqlite;
 pub mod url;
+mod worker;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ pub use sql::{Dialect, Engine};
 use sql::{RowMapper, Sql};
 pub use sqlite::{django_datetime, parse_datetime as parse_django_datetime, sqlite_message};
 pub use url::{DatabaseUrl, PgTarget, SslMode};
+pub use worker::{ScheduleChange, WorkerLock};
 
 use crate::domain::lifecycle::LedgerChange;
 use crate::domain::{

@@ -35,7 +35,7 @@ impl Migration {
     }
 }
 
-pub const MIGRATIONS: [Migration; 3] = [
+pub const MIGRATIONS: [Migration; 4] = [
     Migration {
         version: 1,
         name: "event ledger",
@@ -51,6 +51,7 @@ pub const MIGRATIONS: [Migration; 3] = [
         down: audit_down,
     },
     super::meetings::MIGRATION,
+    super::worker::MIGRATION,
 ];
 
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

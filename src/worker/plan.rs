@@ -1,0 +1,163 @@
+//! What one pass of the worker has to do, decided from the LMS's rows and the retry schedule:
+//! new selections (never attempted, or left in flight by a run that died), failures whose retry
+//! is due, parked failures whose cause may have been fixed, and stale events. Each list is
+//! newest selection first.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+
+use super::depends::depends_on;
+use super::schedule::{RetryPolicy, jitter};
+use crate::domain::worker::RetryEntry;
+use crate::domain::{Cause, Filter, Selection, SyncState};
+use crate::store::{ScheduleChange, Store, StoreError};
+
+/// Rows read per query when a pass needs whole selections.
+const READ_CHUNK: usize = 500;
+
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Never attempted, or attempted by a run that did not finish (looked up by tag first).
+    pub new: Vec<i64>,
+    /// Failed selections whose next attempt is due, and parked ones tried once more because
+    /// what they depend on changed.
+    pub retries: Vec<i64>,
+    /// Of `retries`, the parked ones.
+    pub rechecks: usize,
+    /// Added selections whose slot or conference changed since their event was written.
+    pub stale: Vec<i64>,
+    /// Failures of a permanent cause seen for the first time (parked at once) and entries no
+    /// longer needed.
+    pub changes: Vec<ScheduleChange>,
+    /// Of `changes`, the selections parked now.
+    pub parked: usize,
+}
+
+impl Plan {
+    pub fn is_idle(&self) -> bool {
+        self.new.is_empty() && self.retries.is_empty() && self.stale.is_empty()
+    }
+
+    /// The filters the engine re-checks each list's rows against once claimed, so a row done
+    /// meanwhile by another calsync is skipped, never synced twice.
+    pub fn new_filter() -> Filter {
+        Filter {
+            states: vec![SyncState::NotSynced, SyncState::Interrupted],
+            ..Filter::default()
+        }
+    }
+
+    pub fn retry_filter() -> Filter {
+        Filter {
+            states: vec![SyncState::Failed],
+            ..Filter::default()
+        }
+    }
+
+    pub fn stale_filter() -> Filter {
+        Filter {
+            stale: true,
+            ..Filter::default()
+        }
+    }
+}
+
+/// Decides a pass. `integrations` is the digest of the active integrations now.
+pub async fn plan(
+    store: &Store,
+    schedule: &[RetryEntry],
+    policy: &RetryPolicy,
+    integrations: &str,
+    now: DateTime<Utc>,
+) -> Result<Plan, StoreError> {
+    let entries: HashMap<i64, &RetryEntry> = schedule.iter().map(|e| (e.selection_id, e)).collect();
+    let due = |id: &i64| entries.get(id).is_none_or(|e| e.is_due(now));
+    let permanent: Vec<Cause> = Cause::ALL.into_iter().filter(|c| c.is_permanent()).collect();
+
+    let new_ids = store.selection_ids(&Plan::new_filter()).await?;
+    let transient_ids = store
+        .selection_ids(&Filter {
+            exclude_causes: permanent.clone(),
+            ..Plan::retry_filter()
+        })
+        .await?;
+    let permanent_ids = store
+        .selection_ids(&Filter {
+            causes: permanent,
+            ..Plan::retry_filter()
+        })
+        .await?;
+    let stale_ids = store.selection_ids(&Plan::stale_filter()).await?;
+
+    let mut plan = Plan {
+        new: new_ids.iter().copied().filter(due).collect(),
+        stale: stale_ids.iter().copied().filter(due).collect(),
+        ..Plan::default()
+    };
+
+    // Parked failures are read whole, to see whether what they depend on changed; permanent
+    // failures not parked yet, to park them with that digest.
+    let permanent_set: HashSet<i64> = permanent_ids.iter().copied().collect();
+    let to_read: Vec<i64> = transient_ids
+        .iter()
+        .chain(&permanent_ids)
+        .copied()
+        .filter(|id| {
+            let parked = entries.get(id).is_some_and(|e| e.is_parked());
+            parked || permanent_set.contains(id)
+        })
+        .collect();
+    let rows = read_all(store, &to_read).await?;
+    for &id in transient_ids.iter().chain(&permanent_ids) {
+        let entry = entries.get(&id).copied();
+        match (entry, rows.get(&id)) {
+            (Some(e), Some(row)) if e.is_parked() => {
+                if e.depends_on.as_deref() != Some(&depends_on(row, integrations)) {
+                    plan.retries.push(id);
+                    plan.rechecks += 1;
+                }
+            }
+            (_, Some(row)) if permanent_set.contains(&id) => {
+                let error = row.sync.error_text().unwrap_or_default();
+                let parked = policy.after_failure(
+                    entry,
+                    id,
+                    error,
+                    Some(depends_on(row, integrations)),
+                    now,
+                    jitter(id, 0),
+                );
+                plan.changes.push(ScheduleChange::Put(parked));
+                plan.parked += 1;
+            }
+            _ if due(&id) => plan.retries.push(id),
+            _ => {}
+        }
+    }
+
+    // Entries whose selection is no longer failed, new or stale: fixed elsewhere, or gone.
+    let wanted: HashSet<i64> = new_ids
+        .iter()
+        .chain(&transient_ids)
+        .chain(&permanent_ids)
+        .chain(&stale_ids)
+        .copied()
+        .collect();
+    plan.changes.extend(
+        schedule
+            .iter()
+            .filter(|e| !wanted.contains(&e.selection_id))
+            .map(|e| ScheduleChange::Forget(e.selection_id)),
+    );
+    Ok(plan)
+}
+
+/// The selections among `ids` by id, read in chunks.
+pub async fn read_all(store: &Store, ids: &[i64]) -> Result<HashMap<i64, Selection>, StoreError> {
+    let mut rows = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(READ_CHUNK) {
+        rows.extend(store.selections_by_id(chunk, &Filter::default()).await?);
+    }
+    Ok(rows)
+}
