@@ -85,6 +85,9 @@ pub enum Command {
     /// Measure calsync against a baseline taken in the same run
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Keep Outlook in step with the LMS until stopped: sync new selections, retry failures on
+    /// a schedule, park permanent ones, update stale events (needs `calsync migrate`)
+    Worker(crate::worker::args::WorkerArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@
 //! Database outages and Graph errors are waited out with backoff; the worker never exits on
 //! them. Stopping (SIGTERM, Ctrl-C) lets what is in flight finish and be recorded.
 
+pub mod args;
 pub mod depends;
 pub mod logging;
 pub mod metrics;

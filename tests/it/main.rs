@@ -20,3 +20,4 @@ mod sync_cli;
 mod teams;
 mod tmux;
 mod verify;
+mod worker;
