@@ -143,7 +143,7 @@ impl Pass<'_> {
             add(&mut report.summary, &summary);
             let failed: Vec<i64> = results
                 .iter()
-                .filter(|r| matches!(r.outcome, Outcome::Failed { .. }))
+                .filter(|r| matches!(r.outcome, Outcome::Failed { .. } | Outcome::Skipped { .. }))
                 .map(|r| r.selection_id)
                 .collect();
             let rows = read_all(store, &failed).await?;
@@ -155,9 +155,10 @@ impl Pass<'_> {
                     rows.get(&result.selection_id),
                     &integrations,
                 );
+                let failed = matches!(result.outcome, Outcome::Failed { .. });
                 match &change {
                     Some(ScheduleChange::Put(e)) if e.is_parked() => report.parked += 1,
-                    Some(ScheduleChange::Put(_)) => report.retries_scheduled += 1,
+                    Some(ScheduleChange::Put(_)) if failed => report.retries_scheduled += 1,
                     _ => {}
                 }
                 changes.extend(change);
@@ -241,6 +242,18 @@ fn schedule_change(
                 result.selection_id,
                 error,
                 row.map(|row| depends_on(row, integrations)),
+                Utc::now(),
+                jitter(result.selection_id, attempts),
+            )))
+        }
+        // Without this, a conference that stopped using time slots would be synced (and
+        // skipped) on every pass.
+        Outcome::Skipped { reason } if row.is_some_and(|row| !row.use_time_slots) => {
+            let attempts = previous.map_or(0, |p| p.attempts);
+            Some(ScheduleChange::Put(policy.after_skip(
+                previous,
+                result.selection_id,
+                reason,
                 Utc::now(),
                 jitter(result.selection_id, attempts),
             )))

@@ -77,6 +77,35 @@ impl RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    /// The entry of a selection the engine leaves alone on purpose (its conference no longer
+    /// uses time slots): looked at again later and later, never parked, since no failure is
+    /// involved and the LMS may turn time slots back on.
+    pub fn after_skip(
+        &self,
+        previous: Option<&RetryEntry>,
+        selection_id: i64,
+        reason: &str,
+        now: DateTime<Utc>,
+        jitter: f64,
+    ) -> RetryEntry {
+        let attempts = previous.map_or(0, |p| p.attempts).saturating_add(1);
+        RetryEntry {
+            selection_id,
+            cause: crate::domain::Cause::Other,
+            attempts,
+            next_attempt_at: Some(
+                now + chrono::Duration::from_std(self.wait(attempts, jitter))
+                    .unwrap_or(chrono::Duration::MAX),
+            ),
+            parked_at: None,
+            last_error: format!("skipped: {reason}"),
+            depends_on: None,
+            updated_at: now,
+        }
+    }
+}
+
 /// A number in [0, 1) that differs per selection, attempt and process.
 pub fn jitter(selection_id: i64, attempts: u32) -> f64 {
     let bits = RandomState::new().hash_one((selection_id, attempts));
