@@ -270,10 +270,12 @@ on_both_backends! {
             &["--interval", "0.2", "--retry-after", "2"],
             &[("CALSYNC_GRAPH_MAX_ATTEMPTS", "2")],
         );
-        eventually(Duration::from_secs(20), "the first attempt fails", || async {
-            state_of(&store, id).await == SyncState::Failed
+        // The row's failure is written first, its schedule at the end of the pass.
+        eventually(Duration::from_secs(20), "the first failure is scheduled", || async {
+            store.retry_entries().await.unwrap().iter().any(|e| e.selection_id == id)
         })
         .await;
+        assert_eq!(state_of(&store, id).await, SyncState::Failed);
         let entries = store.retry_entries().await.unwrap();
         let entry = entries.iter().find(|e| e.selection_id == id).expect("a retry entry");
         assert_eq!(entry.attempts, 1);
