@@ -7,6 +7,7 @@ use chrono::Utc;
 
 use crate::domain::lifecycle::{AuditOutcome, AuditStart, Operator};
 use crate::store::Store;
+use crate::store::retry::retrying;
 use crate::sync::Summary;
 use crate::sync::reconcile::{Resolution, Resolved};
 use crate::sync::verify::VerifySummary;
@@ -34,8 +35,7 @@ impl AuditTrail {
             rows,
             at: Utc::now(),
         };
-        let id = store
-            .audit_start(&start)
+        let id = retrying(|| store.audit_start(&start))
             .await
             .map_err(|e| format!("cannot write the audit log: {e}"))?;
         Ok(AuditTrail {
@@ -54,8 +54,9 @@ impl AuditTrail {
         let Some(id) = self.id else {
             return Ok(());
         };
-        self.store
-            .audit_finish(id, outcome, rows, &crate::text::clean_line(detail))
+        let detail = crate::text::clean_line(detail);
+        // A lock or a lost session at the end of a run must not leave the row `running`.
+        retrying(|| self.store.audit_finish(id, outcome, rows, &detail))
             .await
             .map_err(|e| format!("cannot close the audit log entry {id}: {e}"))
     }
@@ -82,7 +83,13 @@ pub fn run_scope(scope: &str, simulated_graph: bool) -> String {
 }
 
 pub fn sync_outcome(summary: &Summary) -> AuditOutcome {
-    if summary.not_started > 0 {
+    if summary.stopped.is_some() {
+        if summary.synced > 0 {
+            AuditOutcome::Partial
+        } else {
+            AuditOutcome::Failed
+        }
+    } else if summary.not_started > 0 {
         AuditOutcome::Cancelled
     } else if summary.failed > 0 || summary.conflicts > 0 {
         AuditOutcome::Partial
@@ -106,6 +113,9 @@ pub fn sync_detail(summary: &Summary) -> String {
         if n > 0 {
             parts.push(format!("{n} {what}"));
         }
+    }
+    if let Some(reason) = &summary.stopped {
+        parts.push(format!("stopped: {reason}"));
     }
     parts.join(", ")
 }

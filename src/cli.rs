@@ -8,6 +8,78 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::domain::{Filter, SortKey, SyncState, parse_when};
 
+/// What `--read-only` does, per command: it is global, so each command's help says it in its
+/// own terms (`calsync <command> --help`).
+pub const READ_ONLY_HELP: [(&str, &str); 13] = [
+    ("status", "Nothing changes: status only reads"),
+    ("doctor", "Nothing changes: doctor only reads"),
+    (
+        "sync",
+        "Run as --dry-run: list what would be synced; nothing is sent to Graph or written",
+    ),
+    (
+        "ics",
+        "Nothing changes: ics only reads the database and writes the file",
+    ),
+    (
+        "migrate",
+        "Refuse to create or drop calsync's tables (exit 2); --status still reports",
+    ),
+    ("audit", "Nothing changes: audit only reads"),
+    (
+        "reconcile",
+        "Run as --dry-run: scan and list; nothing is deleted or written",
+    ),
+    (
+        "verify",
+        "Check only: nothing is written (no ledger marks, no audit row); --recreate is refused (exit 2)",
+    ),
+    (
+        "graph-sim",
+        "Nothing changes: the simulated Graph holds no database",
+    ),
+    (
+        "demo",
+        "Open the demo console read-only; refuse to create or rebuild the demo database (exit 2)",
+    ),
+    ("config", "Nothing changes: config only prints"),
+    (
+        "bench",
+        "Refused (exit 2): benchmarks generate and write their own databases",
+    ),
+    (
+        "worker",
+        "Refused (exit 2) unless --dry-run, which only prints what a pass would do; \
+         `worker status` only reads",
+    ),
+];
+
+/// The command line with `--read-only`'s help in each command's own terms.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    let Some(read_only) = command
+        .get_arguments()
+        .find(|a| a.get_id() == "read_only")
+        .cloned()
+    else {
+        return command;
+    };
+    for (name, help) in READ_ONLY_HELP {
+        // The same global argument (same id), so its value still reaches the top level.
+        let arg = read_only.clone().help(help);
+        command = command.mut_subcommand(name, |sub| sub.arg(arg));
+    }
+    command
+}
+
+/// Parses the process's arguments with [`command`].
+pub fn try_parse() -> Result<Cli, clap::Error> {
+    use clap::FromArgMatches;
+    let matches = command().try_get_matches()?;
+    Cli::from_arg_matches(&matches)
+}
+
 /// Exit codes.
 pub const EXIT_OK: i32 = 0;
 /// Some selections failed (sync) or a check found problems.
@@ -47,7 +119,8 @@ pub struct GlobalArgs {
     /// The config file (default: the platform's config directory, calsync/config.toml)
     #[arg(long, global = true, value_name = "PATH", env = "CALSYNC_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Console: hide every action that writes (also automatic when the database cannot be updated)
+    /// Write nothing to Graph or the database; each command says what it does instead (the
+    /// console: hide every action that writes)
     #[arg(long, global = true)]
     pub read_only: bool,
     /// Append one JSON line per Graph and login request to this file, for Microsoft support
@@ -167,7 +240,7 @@ pub struct BenchSyncArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct SyncArgs {
     /// Only selections of this conference
     #[arg(long, value_name = "ID")]
@@ -255,7 +328,7 @@ pub struct AuditArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ReconcileArgs {
     /// Only this user's mailbox and events
     #[arg(long, value_name = "ID", conflicts_with = "conference_id")]
@@ -332,6 +405,11 @@ pub struct GraphSimArgs {
     /// Share of requests that fail with a random 429/503/504 (0 to 1)
     #[arg(long, value_name = "RATE", default_value_t = 0.0)]
     pub fault_rate: f64,
+    /// Make a new event for every create, even one repeating an earlier create's transactionId
+    /// (Microsoft documents no window in which Graph de-duplicates, so calsync must not rely
+    /// on it)
+    #[arg(long)]
+    pub no_dedupe: bool,
 }
 
 /// The selection filters shared by every command that picks selections.

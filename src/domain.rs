@@ -540,4 +540,10 @@ pub enum SyncWrite {
         error: String,
         at: DateTime<Utc>,
     },
+    /// Only the attempt time, written before a create is sent: the row then reads as attempted
+    /// (the LMS's "interrupted" until its result is written), so a run that dies after the
+    /// POST leaves a row that the next run looks up by its tag before creating anything.
+    Attempt {
+        at: DateTime<Utc>,
+    },
 }

@@ -1,11 +1,10 @@
-use clap::Parser;
 use clap::error::ErrorKind;
 
-use calsync::cli::{Cli, EXIT_UNUSABLE};
+use calsync::cli::{self, EXIT_UNUSABLE};
 use calsync::commands;
 
 fn main() {
-    let cli = match Cli::try_parse() {
+    let cli = match cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
             e.exit()

@@ -1237,9 +1237,14 @@ fn observe(
     let n = u64::from(n);
     let created: u64 = stats.mailboxes.values().map(|m| m.events_created).sum();
     let recorded_count = recorded.len() as u64;
+    // Rows hold REST ids (the LMS's format), the mailboxes are listed by immutable id.
     let recorded: BTreeSet<(String, String)> = recorded
         .into_iter()
-        .map(|(mailbox, id)| (mailbox.to_lowercase(), id))
+        .map(|(mailbox, id)| {
+            let mailbox = mailbox.to_lowercase();
+            let id = state.immutable_id_of(&mailbox, &id).unwrap_or(id);
+            (mailbox, id)
+        })
         .collect();
     if created != n || stored.len() as u64 != n {
         problems.push(format!(

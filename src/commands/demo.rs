@@ -14,6 +14,13 @@ use crate::store::{DatabaseUrl, Store};
 
 pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<i32, CliError> {
     let path = demo_path(args)?;
+    if global.read_only && (args.reset || !path.exists()) {
+        return Err(CliError::unusable(format!(
+            "--read-only: refusing to {} the demo database {}",
+            if args.reset { "rebuild" } else { "create" },
+            path.display()
+        )));
+    }
     // Any file named with --db must be one calsync generated: the demo's simulated Graph writes
     // its rows, and --reset deletes it. (The default path is calsync's own data directory, whose
     // demo may predate the marker.)
@@ -159,7 +166,9 @@ pub async fn graph_sim(args: &GraphSimArgs) -> Result<i32, CliError> {
         fault_rate: args.fault_rate,
     };
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
-    crate::sim::run_standalone(addr, demo::simulator_config(&settings))
+    let mut config = demo::simulator_config(&settings);
+    config.transaction_id_dedup = !args.no_dedupe;
+    crate::sim::run_standalone(addr, config)
         .await
         .map_err(|e| {
             CliError::unusable(format!(

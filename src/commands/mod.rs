@@ -10,6 +10,7 @@ mod demo;
 mod doctor;
 mod ics;
 mod migrate;
+mod read_only;
 mod reconcile;
 mod rehearsal;
 mod status;
@@ -115,15 +116,23 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
     match cli.command {
         Some(Command::Status(args)) => status::run(&cli.global, &args).await,
         Some(Command::Doctor) => doctor::run(&cli.global).await,
-        Some(Command::Sync(args)) => sync::run(&cli.global, &args).await,
+        Some(Command::Sync(args)) => {
+            sync::run(&cli.global, &read_only::sync_args(&cli.global, &args)).await
+        }
         Some(Command::Ics(args)) => ics::run(&cli.global, &args).await,
         Some(Command::Migrate(args)) => migrate::run(&cli.global, &args).await,
         Some(Command::Audit(args)) => audit::run(&cli.global, &args).await,
-        Some(Command::Reconcile(args)) => reconcile::run(&cli.global, &args).await,
+        Some(Command::Reconcile(args)) => {
+            let args = read_only::reconcile_args(&cli.global, &args);
+            reconcile::run(&cli.global, &args).await
+        }
         Some(Command::Verify(args)) => verify::run(&cli.global, &args).await,
         Some(Command::GraphSim(args)) => demo::graph_sim(&args).await,
         Some(Command::Demo(args)) => demo::run(&cli.global, &args).await,
         Some(Command::Config(args)) => config_command(&args),
+        Some(Command::Bench(_)) if cli.global.read_only => Err(CliError::unusable(
+            "--read-only: refusing to run a benchmark (it writes its own databases)",
+        )),
         Some(Command::Bench(BenchCommand::Store(args))) => bench::store(&args).await,
         Some(Command::Bench(BenchCommand::Console(args))) => bench_console::run(&args).await,
         Some(Command::Bench(BenchCommand::Sync(args))) => bench::sync(&args).await,

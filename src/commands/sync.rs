@@ -12,6 +12,7 @@ use super::rehearsal::Rehearsal;
 use super::{CliError, Output, open_store};
 use crate::audit::AuditTrail;
 use crate::cli::{EXIT_OK, EXIT_SOME_FAILED, GlobalArgs, SyncArgs};
+use crate::domain::lifecycle::AuditOutcome;
 use crate::domain::{Filter, Scope};
 use crate::graph::GraphClient;
 use crate::store::{Claims, Store, StoreError};
@@ -134,11 +135,22 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
         }
     }
     progress.clear();
-    let summary = runner
+    let ran = runner
         .await
-        .map_err(|e| CliError::failed(format!("the sync stopped: {e}")))?
-        .map_err(CliError::unusable)?;
+        .map_err(|e| CliError::failed(format!("the sync stopped: {e}")))?;
     target.shutdown().await;
+    let summary = match ran {
+        Ok(summary) => summary,
+        Err(e) => {
+            if let Err(e) = trail.finish(AuditOutcome::Failed, 0, &e).await {
+                eprintln!("{e}");
+            }
+            return Err(CliError::unusable(e));
+        }
+    };
+    if let Some(reason) = &summary.stopped {
+        eprintln!("{}", stopped_line(reason));
+    }
     if let Err(e) = trail.finish_sync(&summary).await {
         eprintln!("{e}");
     }
@@ -150,11 +162,23 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
     out.flush()?;
     // A cancelled run did not do everything it was asked to: scripts must not read it as done.
     Ok(
-        if summary.failed > 0 || summary.conflicts > 0 || summary.not_started > 0 {
+        if summary.failed > 0
+            || summary.conflicts > 0
+            || summary.not_started > 0
+            || summary.stopped.is_some()
+        {
             EXIT_SOME_FAILED
         } else {
             EXIT_OK
         },
+    )
+}
+
+/// The one line that says why a run stopped before its end.
+pub(super) fn stopped_line(reason: &str) -> String {
+    format!(
+        "error: the run stopped: {reason} — the selections in flight finished and are reported; \
+         nothing new was started"
     )
 }
 
@@ -369,18 +393,19 @@ fn summary_json(summary: &Summary, dry_run: bool, simulated: bool) -> String {
     .unwrap_or_default()
 }
 
-/// First Ctrl-C: stop starting work, let the work in flight finish and be recorded.
-/// Second Ctrl-C: leave at once (rows in flight stay untouched, never half-written).
+/// First Ctrl-C or SIGTERM (how cron, systemd and Kubernetes stop a job): stop starting work,
+/// let the work in flight finish and be recorded, and close the audit row. A second one leaves
+/// at once (rows in flight stay untouched, never half-written).
 pub(super) fn watch_ctrl_c(cancel: CancellationToken) {
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if let Some(signal) = crate::signals::stop_requested().await {
             let _ = writeln!(
                 std::io::stderr(),
-                "\nCancelling: finishing the work in flight (Ctrl-C again to quit now)…"
+                "\nCancelling ({signal}): finishing the work in flight (Ctrl-C again to quit now)…"
             );
             cancel.cancel();
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
+            if let Some(again) = crate::signals::stop_requested().await {
+                std::process::exit(again.exit_code());
             }
         }
     });

@@ -10,6 +10,7 @@ use super::{CliError, Output, open_store};
 use crate::audit::{AuditTrail, verify_detail, verify_outcome};
 use crate::cli::{EXIT_OK, EXIT_SOME_FAILED, GlobalArgs, VerifyArgs};
 use crate::domain::Filter;
+use crate::domain::lifecycle::AuditOutcome;
 use crate::graph::GraphClient;
 use crate::sync::verify::{
     Check, CheckStatus, Verifier, VerifyEvent, VerifyOptions, VerifySummary, verifiable,
@@ -164,12 +165,28 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
                 finding.recreated = Some(result);
             }
         }
-        Some(
-            runner
-                .await
-                .map_err(|e| CliError::failed(format!("the re-create stopped: {e}")))?
-                .map_err(CliError::unusable)?,
-        )
+        let ran = runner
+            .await
+            .map_err(|e| CliError::failed(format!("the re-create stopped: {e}")))?;
+        match ran {
+            Ok(sync) => {
+                if let Some(reason) = &sync.stopped {
+                    eprintln!("{}", super::sync::stopped_line(reason));
+                }
+                Some(sync)
+            }
+            Err(e) => {
+                // Nothing was re-created: the check itself is still audited.
+                if let Some(trail) = trail {
+                    let detail = format!("{}; re-create refused: {e}", verify_detail(&summary));
+                    let outcome = AuditOutcome::Failed;
+                    if let Err(e) = trail.finish(outcome, summary.total as u64, &detail).await {
+                        eprintln!("{e}");
+                    }
+                }
+                return Err(CliError::unusable(e));
+            }
+        }
     } else {
         None
     };

@@ -170,37 +170,23 @@ async fn print_dry_run(store: &Store, config: &WorkerConfig) -> Result<i32, CliE
     Ok(EXIT_OK)
 }
 
-/// First Ctrl-C or SIGTERM: finish what is in flight, record it, exit 0. A second one leaves at
-/// once (rows in flight stay untouched, never half-written).
+/// First Ctrl-C or SIGTERM (how systemd, cron and Kubernetes stop a service): finish what is
+/// in flight, record it, exit 0. A second one leaves at once (rows in flight stay untouched,
+/// never half-written).
 fn watch_signals(cancel: CancellationToken) {
     tokio::spawn(async move {
-        if let Some(signal) = stop_requested().await {
+        if let Some(signal) = crate::signals::stop_requested().await {
             tracing::info!(
                 target: TARGET,
                 "{signal}: stopping after the work in flight (again to quit now)"
             );
             cancel.cancel();
-            if let Some(again) = stop_requested().await {
+            if let Some(again) = crate::signals::stop_requested().await {
                 let _ = std::io::stderr().flush();
-                std::process::exit(if again == "SIGTERM" { 143 } else { 130 });
+                std::process::exit(again.exit_code());
             }
         }
     });
-}
-
-async fn stop_requested() -> Option<&'static str> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate()).ok();
-    let term = async {
-        match terminate.as_mut() {
-            Some(stream) => stream.recv().await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        interrupted = tokio::signal::ctrl_c() => interrupted.ok().map(|()| "Ctrl-C"),
-        _ = term => Some("SIGTERM"),
-    }
 }
 
 async fn status(global: &GlobalArgs, args: &WorkerStatusArgs) -> Result<i32, CliError> {

@@ -232,6 +232,35 @@ pub enum LedgerChange {
     },
     /// The Teams meeting and body digest of an event just recorded.
     Meeting(super::meeting::MeetingRecord),
+    /// A create about to be sent, made durable before the POST (calsync's create intents).
+    Intent(CreateIntent),
+    /// The create of a selection settled with the row's result: `event_id` when it made or
+    /// found an event, `None` when it failed.
+    Settle {
+        selection_id: i64,
+        event_id: Option<String>,
+        at: DateTime<Utc>,
+    },
+}
+
+impl LedgerChange {
+    /// Whether it goes to the create intents (version 4) rather than the ledger (version 1).
+    pub fn is_intent(&self) -> bool {
+        matches!(self, LedgerChange::Intent(_) | LedgerChange::Settle { .. })
+    }
+}
+
+/// One selection's create, as recorded before it is sent: its `transactionId` and the attempt
+/// counter that makes each re-creation's `transactionId` differ from the last one's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateIntent {
+    pub selection_id: i64,
+    pub mailbox: String,
+    pub transaction_id: String,
+    pub attempt: u32,
+    /// Sent (or about to be) with no result recorded yet: a run that did not finish left it.
+    pub in_flight: bool,
+    pub at: DateTime<Utc>,
 }
 
 /// Which event one selection row points to, read straight from the LMS's table (no joins, so a

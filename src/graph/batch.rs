@@ -94,9 +94,11 @@ impl BatchRequest {
     }
 }
 
+/// Under the calendar, like the create: an event its owner deleted sits in Deleted Items,
+/// where `/events/{id}` still reaches it by its immutable id, and it must count as gone.
 fn event_path(mailbox: &str, event_id: &str) -> String {
     format!(
-        "/{}/events/{}",
+        "/{}/calendar/events/{}",
         ids::user_segment(mailbox),
         ids::encode_segment(event_id)
     )

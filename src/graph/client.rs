@@ -411,7 +411,7 @@ impl GraphClient {
         ))
     }
 
-    fn user_url(&self, mailbox: &str, rest: &str) -> Result<String, GraphError> {
+    pub(crate) fn user_url(&self, mailbox: &str, rest: &str) -> Result<String, GraphError> {
         if mailbox.trim().is_empty() {
             return Err(GraphError::invalid_input("the mailbox address is empty"));
         }
@@ -428,7 +428,9 @@ impl GraphClient {
         }
         self.user_url(
             mailbox,
-            &format!("/events/{}", ids::encode_segment(event_id)),
+            // The calendar's path, as for creates: `/events/{id}` also reaches an event its
+            // owner deleted (in Deleted Items, by its immutable id), which must count as gone.
+            &format!("/calendar/events/{}", ids::encode_segment(event_id)),
         )
     }
 
@@ -626,7 +628,7 @@ impl GraphClient {
         })
     }
 
-    /// `PATCH /users/{mailbox}/events/{id}` with only the properties to change.
+    /// `PATCH /users/{mailbox}/calendar/events/{id}` with only the properties to change.
     pub async fn update_event(
         &self,
         creds: &Credentials,
@@ -648,7 +650,7 @@ impl GraphClient {
         unreadable_event(reply, mailbox)
     }
 
-    /// `DELETE /users/{mailbox}/events/{id}`; 404 `ErrorItemNotFound` (or 410 Gone) is
+    /// `DELETE /users/{mailbox}/calendar/events/{id}`; 404 `ErrorItemNotFound` (or 410 Gone) is
     /// `AlreadyGone`.
     pub async fn delete_event(
         &self,
@@ -673,7 +675,7 @@ impl GraphClient {
         }
     }
 
-    /// `GET /users/{mailbox}/events/{id}`; `None` when the event does not exist.
+    /// `GET /users/{mailbox}/calendar/events/{id}`; `None` when the event does not exist.
     pub async fn get_event(
         &self,
         creds: &Credentials,

@@ -16,6 +16,7 @@ pub(crate) mod ids;
 pub mod request_log;
 mod retry;
 mod token;
+mod translate;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +29,7 @@ pub use client::{GraphClient, USER_AGENT};
 pub use cloud::Cloud;
 pub use errors::{ErrorKind, GraphError, GraphErrorInfo, OPERATOR_TEXT_MAX, Service};
 pub use retry::{RETRY_AFTER_CEILING, parse_retry_after};
+pub use translate::{IdFormat, MAX_TRANSLATE_IDS};
 
 /// Never more than this many requests in flight to one mailbox (Graph's limit).
 pub const MAILBOX_CONCURRENCY: usize = 4;

@@ -46,7 +46,12 @@ impl ApiError {
 
 #[derive(Debug, Clone)]
 pub(crate) struct StoredEvent {
+    /// The regular REST id (`restId`): changes when the item moves to another folder.
     pub id: String,
+    /// The `restImmutableEntryId`: stays for the item's lifetime in this mailbox.
+    pub immutable_id: String,
+    /// Where the item is (a user's delete moves it to Deleted Items).
+    pub folder: super::ids::Folder,
     pub change_key: String,
     pub ical_uid: String,
     pub transaction_id: Option<String>,
@@ -67,6 +72,7 @@ pub(crate) struct StoredEvent {
 /// Server-generated values for a new event.
 pub(crate) struct NewIds {
     pub id: String,
+    pub immutable_id: String,
     pub change_key: String,
     pub ical_uid: String,
     pub join_token: String,
@@ -79,6 +85,7 @@ impl NewIds {
             change_key: rng.token_chars(22),
             ical_uid: format!("040000008200E00074C5B7101A82E00800000000{}", rng.hex(72)),
             join_token: rng.token_chars(24),
+            immutable_id: super::ids::new_immutable_id(rng),
         }
     }
 }
@@ -304,6 +311,8 @@ pub(crate) fn create(
     let meeting = online_meeting::on_create(obj, &mut fields, &ids.join_token);
     Ok(StoredEvent {
         id: ids.id,
+        immutable_id: ids.immutable_id,
+        folder: super::ids::Folder::Calendar,
         change_key: ids.change_key,
         ical_uid: ids.ical_uid,
         transaction_id: transaction_id(event),

@@ -12,6 +12,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_perc
 use serde_json::{Map, Value, json};
 
 use super::events::{self, ApiError, Expand, NewIds, StoredEvent};
+use super::ids::{self, IdType};
 use super::state::{Fault, GhostReply, Inner, Shared};
 use super::user_path;
 use super::{MailboxState, RetryAfterMode};
@@ -84,6 +85,8 @@ pub(crate) struct ItemRequest {
     pub query: Vec<(String, String)>,
     /// From `Prefer: outlook.timezone="…"`.
     pub prefer_tz: Option<String>,
+    /// From `Prefer: IdType="…"`: the id format of the response.
+    pub id_type: IdType,
     pub body: Option<Value>,
     /// `http://host:port/v1.0`, for nextLinks and `@odata.context`.
     pub base: String,
@@ -95,9 +98,12 @@ enum Op {
     Create,
     List,
     CalendarView,
-    Get(String),
-    Patch(String),
-    Delete(String),
+    /// An event by id; `true` when addressed under `/events` (any folder of the mailbox)
+    /// rather than `/calendar/events`.
+    Get(String, bool),
+    Patch(String, bool),
+    Delete(String, bool),
+    TranslateIds,
 }
 
 fn decode(s: &str) -> String {
@@ -257,10 +263,16 @@ fn route(method: &str, rest: &[&str]) -> Result<Op, Reply> {
             _ => Err(method_not_allowed(method)),
         };
     }
-    let (collection, id) = match lower.as_slice() {
-        ["events"] | ["calendar", "events"] => (true, None),
-        ["events", _] => (false, Some(decode(rest[1]))),
-        ["calendar", "events", _] => (false, Some(decode(rest[2]))),
+    if lower.as_slice() == ["translateexchangeids"] {
+        return match method {
+            "POST" => Ok(Op::TranslateIds),
+            _ => Err(method_not_allowed(method)),
+        };
+    }
+    let (collection, id, whole_mailbox) = match lower.as_slice() {
+        ["events"] | ["calendar", "events"] => (true, None, false),
+        ["events", _] => (false, Some(decode(rest[1])), true),
+        ["calendar", "events", _] => (false, Some(decode(rest[2])), false),
         _ => {
             return Err(bad_request(format!(
                 "Resource not found for the segment '{}'.",
@@ -271,9 +283,9 @@ fn route(method: &str, rest: &[&str]) -> Result<Op, Reply> {
     match (method, collection, id) {
         ("POST", true, _) => Ok(Op::Create),
         ("GET", true, _) => Ok(Op::List),
-        ("GET", false, Some(id)) => Ok(Op::Get(id)),
-        ("PATCH", false, Some(id)) => Ok(Op::Patch(id)),
-        ("DELETE", false, Some(id)) => Ok(Op::Delete(id)),
+        ("GET", false, Some(id)) => Ok(Op::Get(id, whole_mailbox)),
+        ("PATCH", false, Some(id)) => Ok(Op::Patch(id, whole_mailbox)),
+        ("DELETE", false, Some(id)) => Ok(Op::Delete(id, whole_mailbox)),
         _ => Err(method_not_allowed(method)),
     }
 }
@@ -287,7 +299,7 @@ fn method_not_allowed(method: &str) -> Reply {
 }
 
 /// Handles one Graph call for a mailbox (auth has already been checked).
-pub(crate) async fn handle_item(shared: Arc<Shared>, req: ItemRequest) -> Reply {
+pub(crate) async fn handle_item(shared: Arc<Shared>, mut req: ItemRequest) -> Reply {
     let path = match user_path::canonical(&req.path) {
         Ok(path) => path,
         Err(reply) => return reply,
@@ -396,6 +408,9 @@ pub(crate) async fn handle_item(shared: Arc<Shared>, req: ItemRequest) -> Reply 
         if let Some(reply) = directory_reply(dir_state, &user) {
             return reply;
         }
+        if !inner.config.honour_id_type {
+            req.id_type = IdType::Rest;
+        }
         let latency = inner.config.latency;
         let span = latency.max.saturating_sub(latency.min).as_micros() as u64;
         latency.min + Duration::from_micros(inner.rng.below(span.saturating_add(1)))
@@ -408,17 +423,20 @@ pub(crate) async fn handle_item(shared: Arc<Shared>, req: ItemRequest) -> Reply 
         Op::Create => create(&shared, &key, &user, &req).await,
         Op::List => list(&shared, &key, segments[1], &req),
         Op::CalendarView => calendar_view(&shared, &key, segments[1], &req),
-        Op::Get(id) => {
+        Op::TranslateIds => ids::translate(&shared.lock(), &key, req.body.as_ref()),
+        Op::Get(id, whole_mailbox) => {
             let inner = shared.lock();
-            let found = inner
-                .mailboxes
-                .get(&key)
-                .and_then(|m| m.events.iter().find(|e| e.id == id));
+            let found = inner.mailboxes.get(&key).and_then(|m| {
+                m.events
+                    .iter()
+                    .find(|e| ids::names(e, &id) && ids::reaches(e, whole_mailbox))
+            });
             match found {
                 Some(event) => Reply::json(
                     200,
-                    events::render(
+                    ids::render(
                         event,
+                        req.id_type,
                         req.prefer_tz.as_deref(),
                         expand_of(&req.query),
                         &req.base,
@@ -427,29 +445,40 @@ pub(crate) async fn handle_item(shared: Arc<Shared>, req: ItemRequest) -> Reply 
                 None => Reply::error(ApiError::item_not_found()),
             }
         }
-        Op::Patch(id) => {
+        Op::Patch(id, whole_mailbox) => {
             let mut inner = shared.lock();
             let strict = inner.config.strict_datetime;
             let change_key = inner.rng.token_chars(22);
             let join = inner.rng.token_chars(24);
             let rec = inner.mailbox(&key);
-            let Some(event) = rec.events.iter_mut().find(|e| e.id == id) else {
+            let Some(event) = rec
+                .events
+                .iter_mut()
+                .find(|e| ids::names(e, &id) && ids::reaches(e, whole_mailbox))
+            else {
                 return Reply::error(ApiError::item_not_found());
             };
             let patch = req.body.clone().unwrap_or(Value::Null);
             match events::update(event, &patch, strict, change_key, join, Utc::now()) {
                 Ok(()) => Reply::json(
                     200,
-                    events::render(event, req.prefer_tz.as_deref(), Expand::None, &req.base),
+                    ids::render(
+                        event,
+                        req.id_type,
+                        req.prefer_tz.as_deref(),
+                        Expand::None,
+                        &req.base,
+                    ),
                 ),
                 Err(err) => Reply::error(err),
             }
         }
-        Op::Delete(id) => {
+        Op::Delete(id, whole_mailbox) => {
             let mut inner = shared.lock();
             let rec = inner.mailbox(&key);
             let before = rec.events.len();
-            rec.events.retain(|e| e.id != id);
+            rec.events
+                .retain(|e| !(ids::names(e, &id) && ids::reaches(e, whole_mailbox)));
             if rec.events.len() == before {
                 Reply::error(ApiError::item_not_found())
             } else {
@@ -472,8 +501,13 @@ async fn create(shared: &Arc<Shared>, key: &str, user: &str, req: &ItemRequest) 
                 .find(|e| e.transaction_id.as_deref() == Some(txn.as_str()))
             {
                 // Graph answers 201 again and creates nothing new.
-                let rendered =
-                    events::render(existing, req.prefer_tz.as_deref(), Expand::None, &req.base);
+                let rendered = ids::render(
+                    existing,
+                    req.id_type,
+                    req.prefer_tz.as_deref(),
+                    Expand::None,
+                    &req.base,
+                );
                 rec.stats.duplicate_transaction_ids += 1;
                 return Reply::json(201, rendered);
             }
@@ -484,7 +518,13 @@ async fn create(shared: &Arc<Shared>, key: &str, user: &str, req: &ItemRequest) 
             Ok(event) => event,
             Err(err) => return Reply::error(err),
         };
-        let rendered = events::render(&event, req.prefer_tz.as_deref(), Expand::None, &req.base);
+        let rendered = ids::render(
+            &event,
+            req.id_type,
+            req.prefer_tz.as_deref(),
+            Expand::None,
+            &req.base,
+        );
         let ghost = inner.take_fault(
             |f| matches!(f, Fault::GhostCommit { mailbox, .. } if mailbox.eq_ignore_ascii_case(key)),
         );
@@ -559,6 +599,7 @@ fn list(shared: &Arc<Shared>, key: &str, raw_user: &str, req: &ItemRequest) -> R
         .map(|m| {
             m.events
                 .iter()
+                .filter(|e| ids::reaches(e, false))
                 .filter(|e| match &filter {
                     None => true,
                     Some((id, value)) => e
@@ -599,7 +640,7 @@ fn calendar_view(shared: &Arc<Shared>, key: &str, raw_user: &str, req: &ItemRequ
         .map(|m| {
             m.events
                 .iter()
-                .filter(|e| e.start < end && e.end > start)
+                .filter(|e| ids::reaches(e, false) && e.start < end && e.end > start)
                 .collect()
         })
         .unwrap_or_default();
@@ -639,7 +680,7 @@ fn one_page(
         .skip(skip)
         .take(top)
         .map(|e| {
-            let rendered = events::render(e, req.prefer_tz.as_deref(), expand, &req.base);
+            let rendered = ids::render(e, req.id_type, req.prefer_tz.as_deref(), expand, &req.base);
             match select {
                 Some(select) => selected(rendered, select),
                 None => rendered,
@@ -781,6 +822,7 @@ fn parse_batch_item(raw: &Value, base: &str, arrival: u64) -> Result<BatchItem, 
             path: format!("/{}", path.trim_start_matches('/')),
             query: parse_pairs(query),
             prefer_tz: prefer_time_zone(header_of(headers, "Prefer").into_iter()),
+            id_type: ids::prefer_id_type(header_of(headers, "Prefer").into_iter()),
             body,
             base: base.to_string(),
             arrival,

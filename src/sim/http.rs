@@ -493,6 +493,12 @@ async fn graph(
             .iter()
             .filter_map(|v| v.to_str().ok()),
     );
+    let id_type = super::ids::prefer_id_type(
+        headers
+            .get_all("prefer")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
     let req = ItemRequest {
         method: method.as_str().to_ascii_uppercase(),
         path: if rel.is_empty() {
@@ -502,6 +508,7 @@ async fn graph(
         },
         query: graph_api::parse_pairs(query),
         prefer_tz,
+        id_type,
         body: json_body,
         base: base.to_string(),
         arrival,

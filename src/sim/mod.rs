@@ -9,7 +9,9 @@ mod detours;
 mod events;
 mod graph_api;
 mod http;
+mod ids;
 mod online_meeting;
+mod owner;
 mod rng;
 mod state;
 mod timezones;
@@ -236,6 +238,9 @@ pub struct SimConfig {
     pub batch_parallelism: usize,
     /// Page size of event lists when the client sends no `$top`.
     pub default_page_size: usize,
+    /// Answer in the id format `Prefer: IdType` asks for; when off, always in REST ids, so
+    /// tests can show nothing depends on which format Graph answers in.
+    pub honour_id_type: bool,
     /// The cloud this simulates: its token endpoint issues tokens only for that cloud's
     /// Graph scope.
     pub cloud: crate::graph::Cloud,
@@ -259,6 +264,7 @@ impl Default for SimConfig {
             shuffle_batch_responses: true,
             batch_parallelism: 4,
             default_page_size: 10,
+            honour_id_type: true,
             cloud: crate::graph::Cloud::Global,
         }
     }
@@ -357,6 +363,7 @@ impl Drop for SimHandle {
 /// Runs a simulator on `addr` until Ctrl-C, printing the URLs to use. This is the body
 /// of a future `calsync graph-sim --port N` command.
 pub async fn run_standalone(addr: SocketAddr, config: SimConfig) -> std::io::Result<()> {
+    let dedupe = config.transaction_id_dedup;
     let handle = SimServer::start_on(addr, config).await?;
     println!("calsync {SIMULATOR_LABEL} listening on {}", handle.addr());
     println!("  CALSYNC_GRAPH_URL={}", handle.graph_url());
@@ -368,6 +375,9 @@ pub async fn run_standalone(addr: SocketAddr, config: SimConfig) -> std::io::Res
     );
     if !handle.addr().ip().is_loopback() {
         println!("  warning: the /_sim/ control endpoints have no authentication");
+    }
+    if !dedupe {
+        println!("  transactionId de-duplication: off (every create makes a new event)");
     }
     println!("Press Ctrl-C to stop.");
     tokio::signal::ctrl_c().await?;

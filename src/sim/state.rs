@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::events::{self, Expand, NewIds, StoredEvent};
+use super::ids;
 use super::rng::SplitMix64;
 use super::{Latency, MailboxState, RetryAfterMode, SIMULATOR_LABEL, SimConfig};
 
@@ -211,7 +212,8 @@ impl SimState {
         self.stats().mailbox(address)
     }
 
-    /// Stored events of a mailbox as Graph would return them (UTC, all extended properties).
+    /// The events in a mailbox's calendar as Graph returns them to calsync (immutable ids, UTC,
+    /// all extended properties). Events in Deleted Items are not in the calendar.
     pub fn events(&self, address: &str) -> Vec<Value> {
         events_json(&self.shared.lock(), address, "http://simulated-graph/v1.0")
     }
@@ -221,7 +223,9 @@ impl SimState {
             .lock()
             .mailboxes
             .get(&address.to_lowercase())
-            .map_or(0, |m| m.events.len())
+            .map_or(0, |m| {
+                m.events.iter().filter(|e| ids::reaches(e, false)).count()
+            })
     }
 
     /// Queues a one-shot fault.
@@ -239,7 +243,7 @@ impl SimState {
         let mut inner = self.shared.lock();
         let rec = inner.mailbox(&address.to_lowercase());
         let before = rec.events.len();
-        rec.events.retain(|e| e.id != event_id);
+        rec.events.retain(|e| !ids::names(e, event_id));
         before != rec.events.len()
     }
 
@@ -375,7 +379,8 @@ pub(crate) fn events_json(inner: &Inner, address: &str, base: &str) -> Vec<Value
         .map(|m| {
             m.events
                 .iter()
-                .map(|e| events::render(e, None, Expand::All, base))
+                .filter(|e| ids::reaches(e, false))
+                .map(|e| ids::render(e, ids::IdType::Immutable, None, Expand::All, base))
                 .collect()
         })
         .unwrap_or_default()

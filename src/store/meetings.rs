@@ -40,7 +40,8 @@ impl Store {
 }
 
 /// The two selection columns `teams_join_url, sent_body_digest`, of the ledger row of the event
-/// the selection points to (matched as the stale rule matches it), or NULLs before the step.
+/// the selection points to (matched as the stale rule matches it: the row holds a REST id, the
+/// ledger the immutable id, so the selection's newest live ledger row), or NULLs before the step.
 pub fn selection_columns(dialect: Dialect) -> String {
     if !dialect.meetings {
         return "CAST(NULL AS text), CAST(NULL AS text)".to_string();
@@ -48,7 +49,7 @@ pub fn selection_columns(dialect: Dialect) -> String {
     let of = |column: &str| {
         format!(
             "(SELECT l.{column} FROM {LEDGER} l WHERE l.selection_id = s.id \
-             AND l.event_id = s.outlook_event_id LIMIT 1)"
+             AND l.deleted_at IS NULL ORDER BY l.last_seen_at DESC, l.id DESC LIMIT 1)"
         )
     };
     format!("{}, {}", of("teams_join_url"), of("sent_body_digest"))

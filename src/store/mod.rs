@@ -2,10 +2,13 @@
 //! writing Django's own tables exactly as Django does. Knows nothing of Graph or the terminal.
 
 mod claims;
+mod intent;
 mod lifecycle;
 mod meetings;
 pub mod own;
 mod postgres;
+mod probe;
+pub mod retry;
 mod schema;
 pub mod sql;
 mod sqlite;
@@ -47,6 +50,10 @@ pub enum StoreError {
     /// Another calsync holds what this one needs (the SQLite run lock), said in one line.
     #[error("{0}")]
     Busy(String),
+    /// The connection was lost or the database is locked: the same statement may succeed in a
+    /// moment (see [`retry`]).
+    #[error("{0}")]
+    Transient(String),
 }
 
 impl StoreError {
@@ -54,8 +61,16 @@ impl StoreError {
     pub fn is_fatal_setup(&self) -> bool {
         matches!(
             self,
-            StoreError::Connect(_) | StoreError::Schema(_) | StoreError::Busy(_)
+            StoreError::Connect(_)
+                | StoreError::Schema(_)
+                | StoreError::Busy(_)
+                | StoreError::Transient(_)
         )
+    }
+
+    /// Worth trying again within the run: a lost connection or a lock held elsewhere.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Transient(_))
     }
 }
 
@@ -355,9 +370,11 @@ impl Store {
             guarded.push(statements.len());
             statements.push(sql::write_sync(dialect, *id, write, expected));
             if dialect.ledger {
+                let intents = self.has_intents();
                 statements.extend(
                     ledger
                         .iter()
+                        .filter(|change| intents || !change.is_intent())
                         .filter_map(|change| own::ledger_change(dialect, change)),
                 );
             }

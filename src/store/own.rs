@@ -35,7 +35,7 @@ impl Migration {
     }
 }
 
-pub const MIGRATIONS: [Migration; 4] = [
+pub const MIGRATIONS: [Migration; 5] = [
     Migration {
         version: 1,
         name: "event ledger",
@@ -51,12 +51,13 @@ pub const MIGRATIONS: [Migration; 4] = [
         down: audit_down,
     },
     super::meetings::MIGRATION,
+    super::intent::MIGRATION,
     super::worker::MIGRATION,
 ];
 
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 
-fn types(engine: Engine) -> (&'static str, &'static str) {
+pub(super) fn types(engine: Engine) -> (&'static str, &'static str) {
     match engine {
         // Django's own spellings on SQLite, so the tables look like their neighbours.
         Engine::Sqlite => ("integer NOT NULL PRIMARY KEY AUTOINCREMENT", "datetime"),
@@ -212,6 +213,18 @@ pub fn ledger_change(dialect: Dialect, change: &LedgerChange) -> Option<Sql> {
             at,
         } => Some(ledger_mark(dialect, mailbox, event_id, *action, *at)),
         LedgerChange::Meeting(record) => super::meetings::record(dialect, record),
+        // The caller leaves these out before the create intents exist (`Store::has_intents`).
+        LedgerChange::Intent(intent) => Some(super::intent::intent_begin(dialect, intent)),
+        LedgerChange::Settle {
+            selection_id,
+            event_id,
+            at,
+        } => Some(super::intent::intent_settle(
+            dialect,
+            *selection_id,
+            event_id.as_deref(),
+            *at,
+        )),
     }
 }
 
@@ -360,7 +373,9 @@ pub fn ledger_of_selection(dialect: Dialect, selection_id: i64) -> Sql {
 /// Events calsync made that are still alive but that no selection points to any more: their
 /// selection was deleted (cancelled, slot changed) or now points to another event (a
 /// duplicate left by a retry that lost the old id). A selection that points to no event at all
-/// is not proof: the next sync adopts its event by the tag.
+/// is not proof: the next sync adopts its event by the tag. The ids are compared as strings, so
+/// these are candidates: a row's REST id and the ledger's immutable id of one event differ, and
+/// reconcile translates both before it calls anything an orphan.
 pub fn ledger_orphans(dialect: Dialect, scope: LedgerScope) -> Sql {
     let mut b = Builder::new(
         dialect,

@@ -18,11 +18,14 @@ use super::{StoreError, StoreOptions};
 
 #[derive(Clone)]
 pub struct PgBackend {
-    /// Reads and single writes; tokio-postgres pipelines concurrent queries on it.
-    client: Arc<Client>,
+    /// Reads and single writes; tokio-postgres pipelines concurrent queries on it. Replaced by a
+    /// new session when the server ends this one (a restart, `pg_terminate_backend`).
+    client: Arc<std::sync::RwLock<Arc<Client>>>,
+    /// One reconnection at a time, however many queries noticed the loss.
+    reconnecting: Arc<tokio::sync::Mutex<()>>,
     /// A second session for batched writes, whose transactions nothing else may enter.
     writer: Arc<tokio::sync::Mutex<Client>>,
-    /// How to open further sessions (a sync run's claims).
+    /// How to open further sessions (a sync run's claims, replacements of lost ones).
     session: Arc<SessionConfig>,
 }
 
@@ -62,7 +65,8 @@ impl PgBackend {
         let client = open_session(&config, target.sslmode, options, &place).await?;
         let writer = open_session(&config, target.sslmode, options, &place).await?;
         Ok(PgBackend {
-            client: Arc::new(client),
+            client: Arc::new(std::sync::RwLock::new(Arc::new(client))),
+            reconnecting: Arc::new(tokio::sync::Mutex::new(())),
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
             session: Arc::new(SessionConfig {
                 config,
@@ -81,29 +85,61 @@ impl PgBackend {
         open_session(&config, s.sslmode, &s.options, &s.place).await
     }
 
+    /// The reading session as it is now.
+    fn reader(&self) -> Arc<Client> {
+        let current = self.client.read().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(&current)
+    }
+
+    /// A new session in place of `lost`, unless another query has replaced it already.
+    async fn replace_reader(&self, lost: &Arc<Client>) {
+        let _one = self.reconnecting.lock().await;
+        if !Arc::ptr_eq(&self.reader(), lost) {
+            return;
+        }
+        let s = &self.session;
+        // If the server is still away, the next query notices and tries again.
+        if let Ok(fresh) = open_session(&s.config, s.sslmode, &s.options, &s.place).await {
+            let mut current = self.client.write().unwrap_or_else(|p| p.into_inner());
+            *current = Arc::new(fresh);
+        }
+    }
+
+    /// The server's words for a failed statement; a lost session is replaced first and its
+    /// error is transient, so that the statement can be tried again.
+    async fn failed_read(&self, lost: &Arc<Client>, e: &tokio_postgres::Error) -> StoreError {
+        if is_connection_lost(e) || lost.is_closed() {
+            self.replace_reader(lost).await;
+            StoreError::Transient(format!(
+                "the PostgreSQL session was lost ({})",
+                pg_message(e)
+            ))
+        } else {
+            StoreError::Query(pg_message(e))
+        }
+    }
+
     pub async fn execute_all(&self, statements: Vec<Sql>) -> Result<Vec<u64>, StoreError> {
         let mut writer = self.writer.lock().await;
-        let tx = writer
-            .transaction()
-            .await
-            .map_err(|e| StoreError::Query(pg_message(&e)))?;
-        let mut changed = Vec::with_capacity(statements.len());
-        for sql in &statements {
-            let params = bind(&sql.params);
-            let refs: Vec<&(dyn ToSql + Sync)> = params
-                .iter()
-                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-                .collect();
-            changed.push(
-                tx.execute(&sql.text, &refs)
-                    .await
-                    .map_err(|e| StoreError::Query(pg_message(&e)))?,
-            );
+        if writer.is_closed() {
+            let s = &self.session;
+            *writer = open_session(&s.config, s.sslmode, &s.options, &s.place)
+                .await
+                .map_err(|e| StoreError::Transient(e.to_string()))?;
         }
-        tx.commit()
-            .await
-            .map_err(|e| StoreError::Query(pg_message(&e)))?;
-        Ok(changed)
+        let result = write_all(&mut writer, &statements).await;
+        result.map_err(|e| {
+            if is_connection_lost(&e) || writer.is_closed() {
+                // Replaced before the next attempt (above). A COMMIT cut off may still have
+                // landed: the guarded writes then report a conflict rather than writing twice.
+                StoreError::Transient(format!(
+                    "the PostgreSQL session was lost ({})",
+                    pg_message(&e)
+                ))
+            } else {
+                StoreError::Query(pg_message(&e))
+            }
+        })
     }
 
     pub async fn query<T: Send + 'static>(
@@ -116,11 +152,11 @@ impl PgBackend {
             .iter()
             .map(|p| p.as_ref() as &(dyn ToSql + Sync))
             .collect();
-        let rows = self
-            .client
-            .query(&sql.text, &refs)
-            .await
-            .map_err(|e| StoreError::Query(pg_message(&e)))?;
+        let client = self.reader();
+        let rows = match client.query(&sql.text, &refs).await {
+            Ok(rows) => rows,
+            Err(e) => return Err(self.failed_read(&client, &e).await),
+        };
         rows.iter().map(|row| map(&PgRow(row))).collect()
     }
 
@@ -130,16 +166,17 @@ impl PgBackend {
             .iter()
             .map(|p| p.as_ref() as &(dyn ToSql + Sync))
             .collect();
-        self.client
-            .execute(&sql.text, &refs)
-            .await
-            .map_err(|e| StoreError::Query(pg_message(&e)))
+        let client = self.reader();
+        match client.execute(&sql.text, &refs).await {
+            Ok(changed) => Ok(changed),
+            Err(e) => Err(self.failed_read(&client, &e).await),
+        }
     }
 
     pub async fn can_write(&self) -> bool {
         let sql = "SELECT has_table_privilege('conferences_conferencetimeslotselection', 'UPDATE') \
                    AND current_setting('transaction_read_only') = 'off'";
-        match self.client.query_one(sql, &[]).await {
+        match self.reader().query_one(sql, &[]).await {
             Ok(row) => row.try_get::<_, bool>(0).unwrap_or(false),
             Err(_) => false,
         }
@@ -147,7 +184,7 @@ impl PgBackend {
 
     pub async fn server_version(&self) -> Result<String, StoreError> {
         let row = self
-            .client
+            .reader()
             .query_one("SELECT current_setting('server_version')", &[])
             .await
             .map_err(|e| StoreError::Query(pg_message(&e)))?;
@@ -201,6 +238,44 @@ async fn open_session(
         .await
         .map_err(|e| StoreError::Connect(pg_message(&e)))?;
     Ok(client)
+}
+
+/// The statements in one transaction on `writer`.
+async fn write_all(
+    writer: &mut Client,
+    statements: &[Sql],
+) -> Result<Vec<u64>, tokio_postgres::Error> {
+    let tx = writer.transaction().await?;
+    let mut changed = Vec::with_capacity(statements.len());
+    for sql in statements {
+        let params = bind(&sql.params);
+        let refs: Vec<&(dyn ToSql + Sync)> = params
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect();
+        changed.push(tx.execute(&sql.text, &refs).await?);
+    }
+    tx.commit().await?;
+    Ok(changed)
+}
+
+/// The session is gone (closed, or ended by the server: admin shutdown, a connection failure
+/// class 08), as opposed to a statement the server refused.
+fn is_connection_lost(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        Some(code) => {
+            code == &SqlState::ADMIN_SHUTDOWN
+                || code == &SqlState::CRASH_SHUTDOWN
+                || code == &SqlState::CANNOT_CONNECT_NOW
+                || code.code().starts_with("08")
+        }
+        // No server error at all: the socket itself failed.
+        None => e.as_db_error().is_none() && e.source().is_some_and(|s| s.is::<std::io::Error>()),
+    }
 }
 
 /// tokio-postgres shows only "db error" for server errors; the server's words are in the source.

@@ -216,9 +216,12 @@ fn stale_predicate(dialect: Dialect) -> String {
     let by_time = "t.updated_at > s.calendar_add_attempted_at";
     if dialect.ledger {
         format!(
+            // The row holds a REST id, the ledger the immutable id of the same event: the
+            // selection's newest live ledger row with a fingerprint is what was last sent.
             "(s.calendar_added AND COALESCE((SELECT l.sent_fingerprint <> {FINGERPRINT} \
-             FROM {ledger} l WHERE l.selection_id = s.id AND l.event_id = s.outlook_event_id \
-             AND l.sent_fingerprint IS NOT NULL LIMIT 1), {by_time}, 1 = 0))",
+             FROM {ledger} l WHERE l.selection_id = s.id AND l.deleted_at IS NULL \
+             AND l.sent_fingerprint IS NOT NULL ORDER BY l.last_seen_at DESC, l.id DESC \
+             LIMIT 1), {by_time}, 1 = 0))",
             ledger = super::own::LEDGER
         )
     } else {
@@ -967,6 +970,10 @@ pub fn write_sync(dialect: Dialect, id: i64, write: &SyncWrite, expected: &SyncC
                 .bind(Value::Time(*at))
                 .push(", calendar_error = ")
                 .bind(Value::Text(error.clone()));
+        }
+        SyncWrite::Attempt { at } => {
+            b.push("calendar_add_attempted_at = ")
+                .bind(Value::Time(*at));
         }
     }
     b.push(" WHERE id = ").bind(Value::Int(id));

@@ -177,7 +177,7 @@ fn explain(e: StoreError, path: &Path) -> StoreError {
     if message.contains("file is not a database") || message.contains("file is encrypted") {
         StoreError::Connect(format!("{shown} is not a SQLite database"))
     } else if message.contains("database is locked") || message.contains("database is busy") {
-        StoreError::Connect(format!(
+        StoreError::Transient(format!(
             "{shown} is locked by another program (the LMS or a backup?) — try again in a moment"
         ))
     } else if message.contains("readonly database") {

@@ -8,6 +8,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::credentials::{Holder, RunCredentials};
+use super::halt::Halt;
+use super::intent::{self, Refusal};
 use super::meeting::{self, Sent};
 use super::payload::{PayloadOptions, TAG_PROPERTY_ID, event_payload, tag_for, transaction_id};
 use super::reconcile::{ReconcileOptions, Reconciler};
@@ -17,9 +19,11 @@ use super::{ItemResult, Outcome, Summary, SyncAction, SyncEvent, label_of};
 use crate::domain::lifecycle::{LedgerAction, LedgerChange, LedgerEntry};
 use crate::domain::meeting::{MeetingRecord, body_digest};
 use crate::domain::{
-    Filter, Selection, SlotWindow, StoredCredentials, SyncWrite, WriteOutcome, resolve_slot_window,
+    Filter, Selection, SlotWindow, StoredCredentials, SyncColumns, SyncWrite, WriteOutcome,
+    resolve_slot_window,
 };
 use crate::graph::{Credentials, ErrorKind, EventInfo, GraphClient, GraphError};
+use crate::store::retry::retrying;
 use crate::store::{Claim, Claims, Store};
 
 /// `calendar_error` holds one line an operator can act on, never a novel.
@@ -156,7 +160,22 @@ impl Engine {
             self.inner.options.credentials_override.as_ref(),
         )
         .await?;
-        let run = Arc::new(RunContext { credentials });
+        // Nothing goes to Graph unless its result can be written (see `Store::probe_write`).
+        if let Some(&first) = ids.first() {
+            self.inner
+                .store
+                .probe_write(Some(first))
+                .await
+                .map_err(|e| {
+                    format!(
+                        "nothing was sent: calsync cannot record results in this database ({e})"
+                    )
+                })?;
+        }
+        let run = Arc::new(RunContext {
+            credentials,
+            halt: Halt::default(),
+        });
         let claims = Arc::new(claims);
         let slots = Arc::new(Semaphore::new(self.inner.options.concurrency.max(1)));
         let mut tasks = JoinSet::new();
@@ -179,6 +198,7 @@ impl Engine {
                 let permit = tokio::select! {
                     biased;
                     _ = cancel.cancelled() => break 'launch,
+                    _ = run.halt.tripped() => break 'launch,
                     permit = Arc::clone(&slots).acquire_owned() => match permit {
                         Ok(permit) => permit,
                         Err(_) => break 'launch,
@@ -209,6 +229,7 @@ impl Engine {
         summary.throttled =
             (self.inner.graph.stats().throttled_responses - throttled_before) as usize;
         summary.duration = started.elapsed();
+        summary.stopped = run.halt.reason();
         let _ = events.send(SyncEvent::Finished(summary.clone()));
         Ok(summary)
     }
@@ -291,9 +312,8 @@ impl Engine {
         ids: &[i64],
         filter: &Filter,
     ) -> Result<HashMap<i64, Selection>, String> {
-        self.inner
-            .store
-            .selections_by_id(ids, filter)
+        let store = &self.inner.store;
+        retrying(|| store.selections_by_id(ids, filter))
             .await
             .map_err(|e| e.to_string())
     }
@@ -346,25 +366,56 @@ impl Engine {
             };
         }
         let mut ledger = Vec::new();
-        let result = self.attempt(&selection, run, &mut ledger).await;
+        let mut expected = selection.sync.clone();
+        let result = self
+            .attempt(&selection, run, &mut expected, &mut ledger)
+            .await;
         let at = Utc::now();
         let (write, if_written) = match result {
             Ok(written) => {
                 ledger.push(LedgerChange::Record(ledger_entry(&selection, &written, at)));
                 ledger.push(LedgerChange::Meeting(meeting_record(&selection, &written)));
+                // The row keeps the LMS's format (a REST id); the ledger the immutable id.
+                let column = super::lms_id::column_id(
+                    &self.inner.graph,
+                    run.credentials_for(&selection).ok().as_ref(),
+                    selection.email.trim(),
+                    &written.event_id,
+                    (written.action == SyncAction::Updated)
+                        .then_some(selection.sync.outlook_event_id.as_deref())
+                        .flatten(),
+                )
+                .await;
+                ledger.push(LedgerChange::Settle {
+                    selection_id: id,
+                    event_id: Some(written.event_id.clone()),
+                    at,
+                });
                 (
                     SyncWrite::Success {
-                        outlook_event_id: written.event_id.clone(),
+                        outlook_event_id: column.clone(),
                         at,
                     },
                     Outcome::Synced {
-                        event_id: written.event_id,
+                        event_id: column,
                         action: written.action,
                     },
                 )
             }
-            Err(error) => {
+            Err(NotWritten::Unsent(outcome)) => {
+                return ItemResult {
+                    selection_id: id,
+                    label,
+                    outcome,
+                };
+            }
+            Err(NotWritten::Failed(error)) => {
                 let error = one_line(&error);
+                ledger.push(LedgerChange::Settle {
+                    selection_id: id,
+                    event_id: None,
+                    at,
+                });
                 (
                     SyncWrite::Failure {
                         error: error.clone(),
@@ -374,12 +425,7 @@ impl Engine {
                 )
             }
         };
-        let outcome = match self
-            .inner
-            .writer
-            .write(id, write, selection.sync.clone(), ledger)
-            .await
-        {
+        let outcome = match self.inner.writer.write(id, write, expected, ledger).await {
             Ok(WriteOutcome::Written) => if_written,
             Ok(WriteOutcome::Conflict) => Outcome::Conflict {
                 detail: match if_written {
@@ -393,7 +439,10 @@ impl Engine {
                     }
                 },
             },
-            Err(e) => Outcome::Failed { error: e },
+            Err(e) => {
+                run.halt.trip(&e);
+                Outcome::Failed { error: e }
+            }
         };
         ItemResult {
             selection_id: id,
@@ -402,24 +451,32 @@ impl Engine {
         }
     }
 
-    /// One selection against Graph. Ok: the event written; Err: the reason. What is learnt on
-    /// the way about other events (an old one gone) is added to `ledger`.
+    /// One selection against Graph. Ok: the event written; Err: the reason, or what happened
+    /// instead when nothing was sent. What is learnt on the way about other events (an old one
+    /// gone) is added to `ledger`; `expected` follows what this attempt wrote to the row.
     async fn attempt(
         &self,
         selection: &Selection,
         run: &RunContext,
+        expected: &mut SyncColumns,
         ledger: &mut Vec<LedgerChange>,
-    ) -> Result<Written, String> {
+    ) -> Result<Written, NotWritten> {
+        if let Some(reason) = run.halt.reason() {
+            return Err(NotWritten::Unsent(stopped_before_sending(&reason)));
+        }
         let mailbox = selection.email.trim();
         if mailbox.is_empty() {
-            return Err("User email address is required for calendar integration".to_string());
+            return Err("User email address is required for calendar integration"
+                .to_string()
+                .into());
         }
         let window = slot_window(selection)?;
         let credentials = run.credentials_for(selection)?;
         let graph = &self.inner.graph;
         let options = self.inner.options.payload;
         let update = event_payload(selection, &window, options, None);
-        let mut generation = 0;
+        // The event an update found gone, which a new one replaces.
+        let mut replaced = None;
 
         // Added before: update that event in place; create only if Graph says it is gone.
         if let Some(event_id) = selection
@@ -441,22 +498,44 @@ impl Engine {
             {
                 Ok(Some(sent)) => return Ok(window.written(sent, SyncAction::Updated)),
                 Ok(None) => {
-                    generation = 1;
+                    replaced = Some(event_id.to_string());
                     ledger.push(LedgerChange::Mark {
                         mailbox: mailbox.to_lowercase(),
                         event_id: event_id.to_string(),
                         action: LedgerAction::Missing,
                         at: Utc::now(),
                     });
+                    // The ledger knows it by its immutable id, the row by its REST id.
+                    let store = &self.inner.store;
+                    for gone in super::lms_id::gone_in_ledger(
+                        store,
+                        graph,
+                        &credentials,
+                        mailbox,
+                        selection.id,
+                    )
+                    .await
+                    {
+                        ledger.push(LedgerChange::Mark {
+                            mailbox: mailbox.to_lowercase(),
+                            event_id: gone,
+                            action: LedgerAction::Missing,
+                            at: Utc::now(),
+                        });
+                    }
                 }
-                Err(e) => return Err(e.operator_text()),
+                Err(e) => return Err(e.operator_text().into()),
             }
         }
 
-        // A previous attempt (ours or the LMS's) may have left an event: adopt it if tagged.
+        // A previous attempt (ours or the LMS's) may have left an event: adopt it if tagged. A
+        // create in flight when a run died is among them (its intent, or the attempt time
+        // stamped before it was sent).
+        let prior = intent::prior(&self.inner.store, selection.id).await?;
         let tried_before = selection.sync.attempted_at.is_some()
             || selection.sync.outlook_event_id.is_some()
-            || generation > 0;
+            || replaced.is_some()
+            || prior.is_some();
         if tried_before
             && let Some(found) = self
                 .find_tagged(&credentials, mailbox, selection.id)
@@ -469,7 +548,34 @@ impl Engine {
             return Ok(window.written(sent, SyncAction::Adopted));
         }
 
-        let transaction = transaction_id(selection, generation);
+        let attempt = intent::attempt(prior.as_ref(), replaced.as_deref());
+        let transaction = transaction_id(selection, attempt);
+        if let Some(reason) = run.halt.reason() {
+            return Err(NotWritten::Unsent(stopped_before_sending(&reason)));
+        }
+        match intent::make_durable(
+            &self.inner.writer,
+            selection,
+            expected,
+            &transaction,
+            attempt,
+        )
+        .await
+        {
+            Ok(()) => {}
+            Err(Refusal::Conflict) => {
+                return Err(NotWritten::Unsent(Outcome::Conflict {
+                    detail: "the LMS changed this selection meanwhile; nothing was sent"
+                        .to_string(),
+                }));
+            }
+            Err(Refusal::Unrecordable(e)) => {
+                run.halt.trip(&e);
+                return Err(NotWritten::Unsent(Outcome::Failed {
+                    error: format!("not sent: {e}"),
+                }));
+            }
+        }
         let create = event_payload(selection, &window, options, Some(&transaction));
         let sent_digest = meeting::body_content(&create).map(body_digest);
         let created = |event: EventInfo| Sent {
@@ -496,9 +602,9 @@ impl Engine {
                     .create_event(&credentials, mailbox, &create)
                     .await
                     .map(|event| window.written(created(event), SyncAction::Created))
-                    .map_err(|e| e.operator_text())
+                    .map_err(|e| e.operator_text().into())
             }
-            Err(e) => Err(e.operator_text()),
+            Err(e) => Err(e.operator_text().into()),
         }
     }
 
@@ -520,6 +626,26 @@ impl Engine {
             .await
             .map_err(|e: GraphError| e.operator_text())?;
         Ok(found.into_iter().next())
+    }
+}
+
+/// Why an attempt wrote no event.
+enum NotWritten {
+    /// Graph (or a check before it) refused: written to the row as its failure.
+    Failed(String),
+    /// Nothing was sent, and this is what the run reports (the row is left as it is).
+    Unsent(Outcome),
+}
+
+impl From<String> for NotWritten {
+    fn from(error: String) -> Self {
+        NotWritten::Failed(error)
+    }
+}
+
+fn stopped_before_sending(reason: &str) -> Outcome {
+    Outcome::Skipped {
+        reason: format!("not sent: the run stopped ({reason})"),
     }
 }
 
@@ -629,9 +755,11 @@ fn forward_throttling(
     })
 }
 
-/// What one run reads once: whose credentials serve each user.
+/// What one run reads once (whose credentials serve each user) and its stop on the first
+/// write that fails.
 struct RunContext {
     credentials: RunCredentials,
+    halt: Halt,
 }
 
 impl RunContext {

@@ -5,6 +5,11 @@
 
 pub mod credentials;
 mod engine;
+mod event_ids;
+mod halt;
+mod intent;
+mod landed;
+mod lms_id;
 mod meeting;
 pub mod payload;
 pub mod reconcile;
@@ -100,6 +105,9 @@ pub struct Summary {
     pub throttled: usize,
     pub duration: Duration,
     pub failures: Vec<Failure>,
+    /// Why the run stopped before its end: a result (or a create's intent) could not be
+    /// written, so nothing new was started.
+    pub stopped: Option<String>,
 }
 
 impl Summary {

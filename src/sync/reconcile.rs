@@ -5,6 +5,9 @@
 //! - probable orphans and duplicates: events shaped like the LMS's (the conference title as
 //!   subject, a slot's start and end) that nothing points to.
 //!
+//! Ids are compared only after translation ([`super::event_ids`]): a row's REST id and the
+//! ledger's or Graph's immutable id of one event are different strings.
+//!
 //! [`Reconciler::plan`] only reads; [`Reconciler::apply`] deletes the findings it is given and
 //! records each deletion in the ledger.
 
@@ -18,6 +21,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::credentials::{Holder, RunCredentials};
+use super::event_ids::{MailboxIds, PointedIds};
 use super::payload::{TAG_PROPERTY_ID, subject};
 use crate::domain::lifecycle::{EventPointer, LedgerAction, LedgerRecord, LedgerScope};
 use crate::domain::{Person, StoredCredentials, resolve_slot_window};
@@ -358,7 +362,7 @@ impl Reconciler {
         Ok(plan)
     }
 
-    /// Deletes `findings` (`DELETE /users/{mailbox}/events/{id}`; 404 is already gone) and
+    /// Deletes `findings` (`DELETE /users/{mailbox}/calendar/events/{id}`; 404 is already gone) and
     /// records each in the ledger. Cancelling stops starting deletions; the rest are
     /// [`Resolution::NotStarted`].
     pub async fn apply(
@@ -370,6 +374,10 @@ impl Reconciler {
         let _ = events.send(ReconcileEvent::ApplyStarted {
             total: findings.len(),
         });
+        // Every deletion is marked in the ledger: none is sent unless that can be written.
+        self.inner.store.probe_write(None).await.map_err(|e| {
+            format!("nothing was deleted: calsync cannot record deletions in this database ({e})")
+        })?;
         let credentials = RunCredentials::load(
             &self.inner.store,
             self.inner.options.credentials_override.as_ref(),
@@ -560,11 +568,19 @@ impl Reconciler {
             },
             None => Vec::new(),
         };
-        let findings: Vec<Finding> = orphans
-            .iter()
-            .map(|(record, gone)| ledger_finding(record, *gone, &pointers))
-            .collect();
         let Some(person) = person.filter(|p| !p.email.trim().is_empty()) else {
+            // No mailbox to translate ids in: only an orphan whose selection is gone is proven
+            // (one "pointing elsewhere" may point to it in the other id format).
+            let findings = orphans
+                .iter()
+                .filter(|(record, gone)| {
+                    *gone
+                        && !pointers.iter().any(|p| {
+                            p.outlook_event_id.as_deref() == Some(record.event_id.as_str())
+                        })
+                })
+                .map(|(record, gone)| ledger_finding(record, *gone, &pointers))
+                .collect();
             return UserReport::NoEmail { findings };
         };
         let mailbox = person.email.trim().to_lowercase();
@@ -588,7 +604,7 @@ impl Reconciler {
                 &person,
                 &credentials,
                 &pointers,
-                findings,
+                &orphans,
                 context,
             )
             .await
@@ -598,15 +614,16 @@ impl Reconciler {
         }
     }
 
-    /// Reads the mailbox in the slot windows (and where the ledger says calsync wrote events)
-    /// and adds its tagged and probable orphans to `findings`.
+    /// Reads the mailbox in the slot windows (and where the ledger says calsync wrote events),
+    /// translates every id involved to one format, and returns the proven ledger `orphans` and
+    /// the mailbox's tagged and probable orphans.
     async fn scan_mailbox(
         &self,
         mailbox: &str,
         person: &Person,
         credentials: &Credentials,
         pointers: &[EventPointer],
-        mut findings: Vec<Finding>,
+        orphans: &[(LedgerRecord, bool)],
         context: &PlanContext,
     ) -> Result<Vec<Finding>, String> {
         let store = &self.inner.store;
@@ -644,97 +661,168 @@ impl Reconciler {
             events.extend(page.into_iter().filter(|e| seen.insert(e.id.clone())));
         }
         let events: Vec<SeenEvent> = events.into_iter().map(SeenEvent::from).collect();
-
-        let mut reported: HashSet<String> = findings.iter().map(|f| f.event_id.clone()).collect();
-        let ledger_by_event: HashMap<&str, &LedgerRecord> =
-            ledger.iter().map(|r| (r.event_id.as_str(), r)).collect();
-        findings.extend(
-            self.tagged_orphans(mailbox, person.id, &events, &ledger_by_event, context)
-                .await?
-                .into_iter()
-                .filter(|f| reported.insert(f.event_id.clone())),
-        );
-        let pointed: HashSet<&str> = pointers
-            .iter()
-            .filter_map(|p| p.outlook_event_id.as_deref())
-            .chain(ledger.iter().map(|r| r.event_id.as_str()))
-            .collect();
-        for event in events.iter().filter(|e| e.tag.is_none()) {
-            if pointed.contains(event.id.as_str()) || reported.contains(&event.id) {
-                continue;
-            }
-            if let Some(finding) = probable(mailbox, person.id, event, &events, pointers, context) {
-                reported.insert(finding.event_id.clone());
-                findings.push(finding);
-            }
-        }
-        Ok(findings)
-    }
-
-    /// Events with calsync's tag whose selection is gone or points to another event.
-    async fn tagged_orphans(
-        &self,
-        mailbox: &str,
-        user_id: i64,
-        events: &[SeenEvent],
-        ledger: &HashMap<&str, &LedgerRecord>,
-        context: &PlanContext,
-    ) -> Result<Vec<Finding>, String> {
-        let tagged: Vec<(&SeenEvent, i64)> =
-            events.iter().filter_map(|e| Some((e, e.tag?))).collect();
-        let ids: Vec<i64> = tagged.iter().map(|(_, id)| *id).collect();
-        let pointers: HashMap<i64, EventPointer> = self
-            .inner
-            .store
-            .event_pointers(&ids)
+        let tagged: Vec<i64> = events.iter().filter_map(|e| e.tag).collect();
+        let tag_pointers: HashMap<i64, EventPointer> = store
+            .event_pointers(&tagged)
             .await
             .map_err(|e| format!("cannot read the selections: {e}"))?
             .into_iter()
             .map(|p| (p.selection_id, p))
             .collect();
-        let mut found = Vec::new();
-        for (event, selection_id) in tagged {
-            let pointer = pointers.get(&selection_id);
-            let why = match pointer.map(|p| p.outlook_event_id.as_deref()) {
-                None => format!("its selection {selection_id} no longer exists"),
-                Some(Some(other)) if other != event.id => format!(
-                    "its selection {selection_id} now points to event {}",
-                    short_id(other)
-                ),
-                // Points to this event, or to none yet (the next sync adopts it).
-                Some(_) => continue,
-            };
-            let known = ledger.get(event.id.as_str());
-            let conference_id = pointer
-                .map(|p| p.conference_id)
-                .or_else(|| known.and_then(|r| r.conference_id));
-            let belongs = match (context.scope.conference_id, conference_id) {
-                (None, _) => true,
-                (Some(wanted), Some(conference)) => wanted == conference,
-                (Some(wanted), None) => context.subjects.get(&wanted) == Some(&event.subject),
-            };
-            if !belongs {
+        let row_ids: Vec<&str> = pointers
+            .iter()
+            .chain(tag_pointers.values())
+            .filter_map(|p| p.outlook_event_id.as_deref())
+            .collect();
+        let ids = MailboxIds::resolve(
+            &self.inner.graph,
+            credentials,
+            mailbox,
+            row_ids
+                .iter()
+                .copied()
+                .chain(ledger.iter().map(|r| r.event_id.as_str()))
+                .chain(orphans.iter().map(|(r, _)| r.event_id.as_str()))
+                .chain(events.iter().map(|e| e.id.as_str())),
+        )
+        .await
+        .map_err(|e| e.operator_text())?;
+        let rows_point = PointedIds::new(&ids, row_ids.iter().copied());
+
+        let mut findings: Vec<Finding> = orphans
+            .iter()
+            .filter(|(record, gone)| {
+                proven_orphan(record, *gone, mailbox, pointers, &ids, &rows_point)
+            })
+            .map(|(record, gone)| ledger_finding(record, *gone, pointers))
+            .collect();
+        let mut reported: HashSet<String> = findings.iter().map(|f| ids.key(&f.event_id)).collect();
+        let ledger_by_event: HashMap<String, &LedgerRecord> =
+            ledger.iter().map(|r| (ids.key(&r.event_id), r)).collect();
+        let sighting = Sighting {
+            mailbox,
+            user_id: person.id,
+            ids: &ids,
+            rows_point: &rows_point,
+        };
+        findings.extend(
+            tagged_orphans(&sighting, &events, &tag_pointers, &ledger_by_event, context)
+                .into_iter()
+                .filter(|f| reported.insert(ids.key(&f.event_id))),
+        );
+        let pointed = PointedIds::new(
+            &ids,
+            row_ids
+                .iter()
+                .copied()
+                .chain(ledger.iter().map(|r| r.event_id.as_str())),
+        );
+        for event in events.iter().filter(|e| e.tag.is_none()) {
+            if pointed.contains(&event.id) || reported.contains(&ids.key(&event.id)) {
                 continue;
             }
-            found.push(Finding {
-                kind: FindingKind::TaggedOrphan,
-                mailbox: mailbox.to_string(),
-                user_id: Some(user_id),
-                selection_id: Some(selection_id),
-                conference_id,
-                slot_id: pointer
-                    .map(|p| p.slot_id)
-                    .or_else(|| known.and_then(|r| r.slot_id)),
-                event_id: event.id.clone(),
-                subject: event.subject.clone(),
-                start: event.start,
-                end: event.end,
-                evidence: format!("carries calsync's tag, but {why}"),
-                in_ledger: known.is_some(),
-            });
+            if let Some(finding) = probable(mailbox, person.id, event, &events, pointers, context) {
+                reported.insert(ids.key(&finding.event_id));
+                findings.push(finding);
+            }
         }
-        Ok(found)
+        Ok(findings)
     }
+}
+
+/// Where a mailbox's events were seen, with what their ids are compared through.
+struct Sighting<'a> {
+    mailbox: &'a str,
+    user_id: i64,
+    ids: &'a MailboxIds,
+    /// Every event id a selection row in view points to.
+    rows_point: &'a PointedIds<'a>,
+}
+
+/// A ledger orphan is proven when no row points to its event in any id format, and either its
+/// selection is gone or that selection points to another event that exists in this mailbox (an
+/// id Graph cannot place might be this very event under an old REST id).
+fn proven_orphan(
+    record: &LedgerRecord,
+    gone: bool,
+    mailbox: &str,
+    pointers: &[EventPointer],
+    ids: &MailboxIds,
+    rows_point: &PointedIds<'_>,
+) -> bool {
+    if rows_point.contains(&record.event_id) {
+        return false;
+    }
+    if gone {
+        return true;
+    }
+    record.mailbox == mailbox
+        && pointers
+            .iter()
+            .find(|p| Some(p.selection_id) == record.selection_id)
+            .and_then(|p| p.outlook_event_id.as_deref())
+            .is_some_and(|other| ids.exists(other) && !ids.same(other, &record.event_id))
+}
+
+/// Events with calsync's tag whose selection is gone or points to another existing event, and
+/// that no row points to in any id format.
+fn tagged_orphans(
+    seen: &Sighting<'_>,
+    events: &[SeenEvent],
+    pointers: &HashMap<i64, EventPointer>,
+    ledger: &HashMap<String, &LedgerRecord>,
+    context: &PlanContext,
+) -> Vec<Finding> {
+    let mut found = Vec::new();
+    for event in events {
+        let Some(selection_id) = event.tag else {
+            continue;
+        };
+        if seen.rows_point.contains(&event.id) {
+            continue;
+        }
+        let pointer = pointers.get(&selection_id);
+        let why = match pointer.map(|p| p.outlook_event_id.as_deref()) {
+            None => format!("its selection {selection_id} no longer exists"),
+            Some(Some(other)) if seen.ids.exists(other) && !seen.ids.same(other, &event.id) => {
+                format!(
+                    "its selection {selection_id} now points to event {}",
+                    short_id(other)
+                )
+            }
+            // Points to no event yet (the next sync adopts it), or to one Graph cannot place.
+            Some(_) => continue,
+        };
+        let known = ledger.get(&seen.ids.key(&event.id));
+        let conference_id = pointer
+            .map(|p| p.conference_id)
+            .or_else(|| known.and_then(|r| r.conference_id));
+        let belongs = match (context.scope.conference_id, conference_id) {
+            (None, _) => true,
+            (Some(wanted), Some(conference)) => wanted == conference,
+            (Some(wanted), None) => context.subjects.get(&wanted) == Some(&event.subject),
+        };
+        if !belongs {
+            continue;
+        }
+        found.push(Finding {
+            kind: FindingKind::TaggedOrphan,
+            mailbox: seen.mailbox.to_string(),
+            user_id: Some(seen.user_id),
+            selection_id: Some(selection_id),
+            conference_id,
+            slot_id: pointer
+                .map(|p| p.slot_id)
+                .or_else(|| known.and_then(|r| r.slot_id)),
+            event_id: event.id.clone(),
+            subject: event.subject.clone(),
+            start: event.start,
+            end: event.end,
+            evidence: format!("carries calsync's tag, but {why}"),
+            in_ledger: known.is_some(),
+        });
+    }
+    found
 }
 
 /// An event from a calendarView, with what reconcile compares.

@@ -2,7 +2,9 @@
 //! events, mailboxes get recreated. Events are looked up with `$batch` GETs (4 per envelope,
 //! grouped by the app registration serving each mailbox); what is seen goes into the ledger,
 //! and the missing ones are handed back so the sync engine can re-create them (its update of a
-//! vanished event creates a new one, once).
+//! vanished event creates a new one, once). Events are looked up under the calendar
+//! (`/calendar/events/{id}`), so one its owner deleted, now in Deleted Items where its immutable
+//! id still reaches it through `/events/{id}`, counts as missing.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -238,12 +240,14 @@ impl Verifier {
                 .iter()
                 .zip(responses)
                 .map(|((row, _), response)| {
-                    let status = match response.outcome {
-                        Ok(_) => CheckStatus::Present,
-                        Err(e) if e.kind == ErrorKind::NotFound => CheckStatus::Missing,
-                        Err(e) => CheckStatus::Unchecked(e.operator_text()),
+                    let (status, seen_as) = match response.outcome {
+                        Ok(found) => (CheckStatus::Present, found.event().map(|e| e.id)),
+                        Err(e) if e.kind == ErrorKind::NotFound => (CheckStatus::Missing, None),
+                        Err(e) => (CheckStatus::Unchecked(e.operator_text()), None),
                     };
-                    Looked::of(row, status)
+                    let mut looked = Looked::of(row, status);
+                    looked.seen_as = seen_as;
+                    looked
                 })
                 .collect(),
             Err(e) => envelope
@@ -319,6 +323,9 @@ struct Looked {
     check: Check,
     /// The slot's window in UTC, as the event should have it (None: the slot's zone is bad).
     window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The id Graph answered with (the immutable id calsync asks for), which the ledger keeps:
+    /// the row's REST id changes when the event moves.
+    seen_as: Option<String>,
 }
 
 impl Looked {
@@ -339,6 +346,7 @@ impl Looked {
                 status,
             },
             window,
+            seen_as: None,
         }
     }
 
@@ -360,7 +368,10 @@ impl Looked {
                 conference_id: Some(check.conference_id),
                 slot_id: Some(check.slot_id),
                 mailbox: check.mailbox.clone(),
-                event_id: check.event_id.clone(),
+                event_id: self
+                    .seen_as
+                    .clone()
+                    .unwrap_or_else(|| check.event_id.clone()),
                 subject: check.label.conference_title.clone(),
                 sent_start: start,
                 sent_end: end,

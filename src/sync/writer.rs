@@ -7,8 +7,10 @@
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::landed::landed;
 use crate::domain::lifecycle::LedgerChange;
-use crate::domain::{SyncColumns, SyncWrite, WriteOutcome};
+use crate::domain::{Filter, SyncColumns, SyncWrite, WriteOutcome};
+use crate::store::retry::retrying;
 use crate::store::{Store, StoreError};
 
 const MAX_BATCH: usize = 128;
@@ -72,8 +74,18 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
             .iter()
             .map(|j| (j.id, j.write.clone(), j.expected.clone(), j.ledger.clone()))
             .collect();
-        match store.write_sync_many(&writes).await {
-            Ok(outcomes) => {
+        // A lost session or a lock is waited out: the result must reach the row.
+        let mut tries = 0;
+        let written = retrying(|| {
+            tries += 1;
+            store.write_sync_many(&writes)
+        })
+        .await;
+        match written {
+            Ok(mut outcomes) => {
+                if tries > 1 {
+                    confirm_landed(&store, &writes, &mut outcomes).await;
+                }
                 for (job, outcome) in batch.into_iter().zip(outcomes) {
                     let _ = job.reply.send(Ok(outcome));
                 }
@@ -84,6 +96,38 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
                     let _ = job.reply.send(Err(message.clone()));
                 }
             }
+        }
+    }
+}
+
+/// After a retried batch, a "conflict" may be this batch's own earlier commit that landed
+/// although its answer was lost: such rows are read back and counted as written.
+async fn confirm_landed(
+    store: &Store,
+    writes: &[(i64, SyncWrite, SyncColumns, Vec<LedgerChange>)],
+    outcomes: &mut [WriteOutcome],
+) {
+    let conflicts: Vec<i64> = writes
+        .iter()
+        .zip(outcomes.iter())
+        .filter(|(_, outcome)| **outcome == WriteOutcome::Conflict)
+        .map(|((id, ..), _)| *id)
+        .collect();
+    if conflicts.is_empty() {
+        return;
+    }
+    // Unreadable now: the conflicts stand, which never claims a write that did not happen.
+    let any_state = Filter::default();
+    let Ok(rows) = retrying(|| store.selections_by_id(&conflicts, &any_state)).await else {
+        return;
+    };
+    for ((id, write, expected, _), outcome) in writes.iter().zip(outcomes.iter_mut()) {
+        if *outcome == WriteOutcome::Conflict
+            && rows
+                .get(id)
+                .is_some_and(|row| landed(write, expected, &row.sync))
+        {
+            *outcome = WriteOutcome::Written;
         }
     }
 }

@@ -1722,14 +1722,18 @@ fn cancelled_part(not_started: usize) -> String {
 }
 
 fn sync_ended(summary: &Summary) -> String {
-    format!(
+    let ended = format!(
         "{} synced, {} failed, {} skipped{} in {:.1}s",
         summary.synced,
         summary.failed + summary.conflicts,
         summary.skipped,
         cancelled_part(summary.not_started),
         summary.duration.as_secs_f64()
-    )
+    );
+    match &summary.stopped {
+        Some(reason) => format!("{ended} — stopped: {reason}"),
+        None => ended,
+    }
 }
 
 fn verify_ended(summary: &VerifySummary) -> String {

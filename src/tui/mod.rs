@@ -101,6 +101,9 @@ async fn event_loop(
     // The jobs panel's rate and ETA move at most four times a second, and only while a job runs.
     let mut progress = tokio::time::interval(Duration::from_millis(250));
     let mut dirty = true;
+    // SIGTERM (systemd, Kubernetes) drains the running job like `x`, then the console closes.
+    let stop = crate::signals::stop_requested();
+    tokio::pin!(stop);
     loop {
         if dirty {
             terminal
@@ -131,6 +134,10 @@ async fn event_loop(
                     effects.extend(app.report(report));
                 }
                 effects
+            }
+            _ = &mut stop => {
+                runtime.drain().await;
+                return Ok(());
             }
             _ = live.tick() => app.report(Report::Tick(Utc::now())),
             _ = progress.tick(), if app.job.as_ref().is_some_and(app::Job::running) => {

@@ -26,6 +26,8 @@ pub struct Runtime {
     engine: Engine,
     reports: mpsc::UnboundedSender<Report>,
     job: Option<CancellationToken>,
+    /// The task of the job, so that a stop (SIGTERM) can wait until it has drained.
+    job_task: Option<tokio::task::JoinHandle<()>>,
     /// The audit rows of a run against the simulated Graph say so.
     simulated_graph: bool,
 }
@@ -41,7 +43,19 @@ impl Runtime {
             engine,
             reports,
             job: None,
+            job_task: None,
             simulated_graph: false,
+        }
+    }
+
+    /// Cancels the running job, as `x` does, and waits until what was in flight has finished
+    /// and the job's audit row is closed.
+    pub async fn drain(&mut self) {
+        if let Some(job) = &self.job {
+            job.cancel();
+        }
+        if let Some(task) = self.job_task.take() {
+            let _ = task.await;
         }
     }
 
@@ -146,7 +160,7 @@ impl Runtime {
                 self.job = Some(cancel.clone());
                 let engine = self.engine.clone();
                 let progress = self.reports.clone();
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     let claims = match store.claims(false).await {
                         Ok(claims) => claims,
                         Err(StoreError::Busy(holder)) => {
@@ -193,13 +207,14 @@ impl Runtime {
                         }
                     }
                 });
+                self.job_task = Some(task);
             }
             Effect::Verify(target, record) => {
                 let cancel = CancellationToken::new();
                 self.job = Some(cancel.clone());
                 let verifier = self.engine.verifier(record);
                 let progress = self.reports.clone();
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     let ids = match resolve_verifiable(&store, &target).await {
                         Ok(ids) => ids,
                         Err(e) => return send(Report::SyncFailed(e)),
@@ -246,13 +261,14 @@ impl Runtime {
                         send(Report::SyncFailed(e));
                     }
                 });
+                self.job_task = Some(task);
             }
             Effect::ReconcilePlan(generation, scope) => {
                 let cancel = CancellationToken::new();
                 self.job = Some(cancel.clone());
                 let reconciler = self.engine.reconciler();
                 let progress = self.reports.clone();
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     let (events, mut rx) = mpsc::unbounded_channel();
                     let forward = tokio::spawn(async move {
                         while let Some(event) = rx.recv().await {
@@ -263,13 +279,14 @@ impl Runtime {
                     let _ = forward.await;
                     send(Report::ReconcilePlanned(generation, result));
                 });
+                self.job_task = Some(task);
             }
             Effect::ReconcileApply(generation, findings, scope) => {
                 let cancel = CancellationToken::new();
                 self.job = Some(cancel.clone());
                 let reconciler = self.engine.reconciler();
                 let progress = self.reports.clone();
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     let trail = match AuditTrail::begin(
                         &store,
                         "console reconcile",
@@ -303,6 +320,7 @@ impl Runtime {
                     }
                     send(Report::ReconcileApplied(generation, result));
                 });
+                self.job_task = Some(task);
             }
             Effect::CancelSync => {
                 if let Some(job) = &self.job {

@@ -179,6 +179,10 @@ impl Pass<'_> {
             tracing::warn!(target: "calsync::worker", "{e}");
         }
         written?;
+        // The engine stops a run on its first write that fails: the database is the problem.
+        if let Some(reason) = &report.summary.stopped {
+            stopped.get_or_insert(PassError::Database(format!("the run stopped: {reason}")));
+        }
         match stopped {
             Some(e) => Err(e),
             None => Ok(report),
@@ -278,6 +282,9 @@ fn add(total: &mut Summary, more: &Summary) {
     total.throttled += more.throttled;
     total.duration += more.duration;
     total.failures.extend(more.failures.iter().cloned());
+    if total.stopped.is_none() {
+        total.stopped.clone_from(&more.stopped);
+    }
 }
 
 /// The first ids of a list, for the lines a dry run prints.

@@ -325,7 +325,11 @@ async fn throttled_twice_then_created(mode: RetryAfterMode) -> (GraphClient, Sim
         .create_event(&creds(), "ann@contoso.com", &tagged("Throttled", "k-1"))
         .await
         .expect("created after the throttling passes");
-    assert!(created.id.starts_with("AAMkAG"));
+    // The client asks for immutable ids (Prefer: IdType="ImmutableId").
+    assert_eq!(
+        sim.state().immutable_id_of("ann@contoso.com", &created.id),
+        Some(created.id.clone())
+    );
     let mailbox = sim.state().mailbox_stats("ann@contoso.com");
     assert_eq!(mailbox.throttled, 2);
     assert_eq!(mailbox.early_retries, 0, "the client never retried early");

@@ -698,6 +698,9 @@ async fn batch_items_count_against_mailbox_concurrency() {
     );
 }
 
+// Graph docs: api-reference/v1.0/resources/event.md — `transactionId` lets the server "avoid
+// redundant POST operations in case of client retries", and no window for it is documented:
+// calsync must be right with the de-duplication off (`calsync graph-sim --no-dedupe`).
 #[tokio::test]
 async fn transaction_id_dedup_can_be_switched_off() {
     for (dedup, expected_events) in [(true, 1), (false, 2)] {

@@ -258,3 +258,69 @@ fn reconcile_and_verify_in_the_demo() {
     tmux.keys(&["q"]);
     tmux.wait_for("CALSYNC-EXIT=0");
 }
+
+/// SIGTERM (systemd, Kubernetes) to the console during a bulk sync drains it like `x`: the
+/// selections in flight finish, the audit row is closed, and the terminal is restored.
+#[test]
+fn sigterm_drains_the_consoles_job_and_closes_its_audit_row() {
+    let (data, tmux) = demo_console();
+    tmux.wait_for("Failures per day");
+    tmux.keys(&["/"]);
+    tmux.text("state:failed");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("filter: state:failed ");
+    tmux.keys(&["A"]);
+    tmux.wait_for("matching marked");
+    tmux.keys(&["R"]);
+    let screen = tmux.wait_for("selections will be synced");
+    if screen.contains("Type ") {
+        let count: String = screen
+            .lines()
+            .flat_map(|l| l.split('│'))
+            .find(|segment| segment.contains(" selections will be synced"))
+            .map(|s| {
+                s.split(" selections will be synced")
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .collect()
+            })
+            .unwrap();
+        tmux.text(&count);
+    }
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Sync of");
+    let shell = tmux.display("#{pane_pid}");
+    let children = Command::new("ps")
+        .args(["-o", "pid=", "--ppid", &shell])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&children.stdout).trim().to_string();
+    assert!(!pid.is_empty(), "calsync runs under the pane's shell");
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    tmux.wait_for("CALSYNC-EXIT=0");
+    assert_eq!(
+        tmux.display("#{alternate_on}"),
+        "0",
+        "the terminal is restored"
+    );
+    let conn = rusqlite::Connection::open(data.path().join("demo.db")).unwrap();
+    let (outcome, finished): (String, Option<String>) = conn
+        .query_row(
+            "SELECT outcome, finished_at FROM calsync_audit_log \
+             WHERE action = 'console sync' ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(finished.is_some(), "the audit row is closed");
+    assert_ne!(outcome, "running");
+}
