@@ -153,7 +153,11 @@ async fn print_dry_run(store: &Store, config: &WorkerConfig) -> Result<i32, CliE
         if ids.is_empty() {
             out.line(&format!("Would {what}: 0"))?;
         } else {
-            out.line(&format!("Would {what}: {} ({})", ids.len(), describe_ids(ids)))?;
+            out.line(&format!(
+                "Would {what}: {} ({})",
+                ids.len(),
+                describe_ids(ids)
+            ))?;
         }
     }
     if plan.rechecks > 0 {

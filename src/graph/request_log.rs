@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
 use percent_encoding::percent_decode_str;
-use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::Layer;
+use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::registry::LookupSpan;
 

@@ -224,7 +224,10 @@ impl Store {
 
     /// Removes a worker's entry as it stops.
     pub async fn unregister_worker(&self, id: i64) -> Result<(), StoreError> {
-        let mut b = Builder::new(self.dialect(), &format!("DELETE FROM {WORKERS} WHERE id = "));
+        let mut b = Builder::new(
+            self.dialect(),
+            &format!("DELETE FROM {WORKERS} WHERE id = "),
+        );
         b.bind(Value::Int(id));
         self.execute(b.finish()).await?;
         Ok(())
@@ -275,14 +278,12 @@ fn put_retry(dialect: sql::Dialect, entry: &RetryEntry) -> Sql {
         Some(digest) => b.bind(Value::Text(digest.clone())),
         None => b.push("NULL"),
     };
-    b.push(", ")
-        .bind(Value::Time(entry.updated_at))
-        .push(
-            ") ON CONFLICT (selection_id) DO UPDATE SET cause = excluded.cause, \
+    b.push(", ").bind(Value::Time(entry.updated_at)).push(
+        ") ON CONFLICT (selection_id) DO UPDATE SET cause = excluded.cause, \
              attempts = excluded.attempts, next_attempt_at = excluded.next_attempt_at, \
              parked_at = excluded.parked_at, last_error = excluded.last_error, \
              depends_on = excluded.depends_on, updated_at = excluded.updated_at",
-        );
+    );
     b.finish()
 }
 
@@ -348,10 +349,9 @@ impl Store {
         let mut base = backend.path().as_os_str().to_owned();
         base.push(".worker");
         let base = std::path::PathBuf::from(base);
-        let taken =
-            tokio::task::spawn_blocking(move || super::claims::take_run_lock(&base, false))
-                .await
-                .map_err(|e| StoreError::Connect(format!("lock task failed: {e}")))?;
+        let taken = tokio::task::spawn_blocking(move || super::claims::take_run_lock(&base, false))
+            .await
+            .map_err(|e| StoreError::Connect(format!("lock task failed: {e}")))?;
         match taken {
             Ok(file) => Ok(Some(WorkerLock { _open: file })),
             Err(StoreError::Busy(holder)) => Err(StoreError::Busy(holder.replacen(

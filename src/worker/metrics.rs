@@ -19,8 +19,8 @@ use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::Context;
 
 use super::pass::PassReport;
-use crate::domain::{Filter, StateCounts, SyncState};
 use crate::domain::worker::ScheduleCounts;
+use crate::domain::{Filter, StateCounts, SyncState};
 use crate::store::Store;
 
 /// How long the database's numbers are reused between scrapes.
@@ -159,7 +159,12 @@ impl Metrics {
                     )
                 })
                 .collect();
-            metric("calsync_selections", "gauge", "Selections by sync state.", &states);
+            metric(
+                "calsync_selections",
+                "gauge",
+                "Selections by sync state.",
+                &states,
+            );
             metric(
                 "calsync_retries_pending",
                 "gauge",
@@ -191,7 +196,12 @@ impl Metrics {
             "Whether the database answered the last scrape.",
             &one(u8::from(database.is_some()).to_string()),
         );
-        metric("calsync_worker_passes_total", "counter", "Passes completed.", &one(c.passes.to_string()));
+        metric(
+            "calsync_worker_passes_total",
+            "counter",
+            "Passes completed.",
+            &one(c.passes.to_string()),
+        );
         metric(
             "calsync_worker_pass_failures_total",
             "counter",
@@ -216,15 +226,30 @@ impl Metrics {
             "Seconds since the last pass ended (since start before the first).",
             &one(format!("{:.3}", c.last_pass_age)),
         );
-        metric("calsync_synced_total", "counter", "Selections synced.", &one(c.synced.to_string()));
-        metric("calsync_failed_total", "counter", "Failed attempts.", &one(c.failed.to_string()));
+        metric(
+            "calsync_synced_total",
+            "counter",
+            "Selections synced.",
+            &one(c.synced.to_string()),
+        );
+        metric(
+            "calsync_failed_total",
+            "counter",
+            "Failed attempts.",
+            &one(c.failed.to_string()),
+        );
         metric(
             "calsync_retries_scheduled_total",
             "counter",
             "Failures given a next attempt.",
             &one(c.retries_scheduled.to_string()),
         );
-        metric("calsync_parked_total", "counter", "Failures parked.", &one(c.parked.to_string()));
+        metric(
+            "calsync_parked_total",
+            "counter",
+            "Failures parked.",
+            &one(c.parked.to_string()),
+        );
         metric(
             "calsync_graph_throttled_total",
             "counter",
@@ -333,7 +358,10 @@ pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, String> {
 
 async fn metrics_page(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         metrics.render().await,
     )
 }

@@ -132,14 +132,15 @@ impl Pass<'_> {
                 report.summary.not_started += ids.len();
                 continue;
             }
-            let (summary, results) = match self.sync(claims.take(), &filter, ids.clone(), cancel).await {
-                Ok(done) => done,
-                Err(e) => {
-                    report.summary.not_started += ids.len();
-                    stopped.get_or_insert(e);
-                    continue;
-                }
-            };
+            let (summary, results) =
+                match self.sync(claims.take(), &filter, ids.clone(), cancel).await {
+                    Ok(done) => done,
+                    Err(e) => {
+                        report.summary.not_started += ids.len();
+                        stopped.get_or_insert(e);
+                        continue;
+                    }
+                };
             add(&mut report.summary, &summary);
             let failed: Vec<i64> = results
                 .iter()

@@ -73,7 +73,10 @@ pub async fn plan(
 ) -> Result<Plan, StoreError> {
     let entries: HashMap<i64, &RetryEntry> = schedule.iter().map(|e| (e.selection_id, e)).collect();
     let due = |id: &i64| entries.get(id).is_none_or(|e| e.is_due(now));
-    let permanent: Vec<Cause> = Cause::ALL.into_iter().filter(|c| c.is_permanent()).collect();
+    let permanent: Vec<Cause> = Cause::ALL
+        .into_iter()
+        .filter(|c| c.is_permanent())
+        .collect();
 
     let new_ids = store.selection_ids(&Plan::new_filter()).await?;
     let transient_ids = store

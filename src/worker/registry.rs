@@ -118,7 +118,8 @@ impl Registry {
 
     /// Removes this worker's entry (a clean stop).
     pub async fn unregister(&self) {
-        let Some((store, Some(id))) = self.state.lock().ok().map(|s| (s.store.clone(), s.id)) else {
+        let Some((store, Some(id))) = self.state.lock().ok().map(|s| (s.store.clone(), s.id))
+        else {
             return;
         };
         if let Err(e) = store.unregister_worker(id).await {

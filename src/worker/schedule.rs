@@ -147,15 +147,25 @@ mod tests {
     fn a_transient_failure_is_scheduled_and_the_cap_parks_it() {
         let now = Utc::now();
         let p = policy();
-        let first = p.after_failure(None, 7, "HTTP 503: Service Unavailable", None, now, 0.5);
+        let first = p.after_failure(
+            None,
+            7,
+            "Graph 503 serviceNotAvailable: try again later",
+            None,
+            now,
+            0.5,
+        );
         assert_eq!(first.cause, Cause::Network);
         assert_eq!(first.attempts, 1);
-        assert_eq!(first.next_attempt_at, Some(now + chrono::Duration::seconds(10)));
+        assert_eq!(
+            first.next_attempt_at,
+            Some(now + chrono::Duration::seconds(10))
+        );
         assert!(!first.is_parked());
         assert!(!first.is_due(now) && first.is_due(now + chrono::Duration::seconds(10)));
         let mut entry = first;
         for _ in 0..3 {
-            entry = p.after_failure(Some(&entry), 7, "HTTP 503", None, now, 0.5);
+            entry = p.after_failure(Some(&entry), 7, "Graph 503", None, now, 0.5);
         }
         assert_eq!(entry.attempts, 4);
         assert!(entry.is_parked(), "the fourth failure reaches the cap");

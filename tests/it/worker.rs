@@ -123,7 +123,13 @@ fn mailbox(user: i64) -> String {
 /// The workers `calsync worker status --json` lists.
 fn live_workers(db: &TestDb) -> usize {
     let status = calsync(
-        &["--database-url", &db.url_string(), "worker", "status", "--json"],
+        &[
+            "--database-url",
+            &db.url_string(),
+            "worker",
+            "status",
+            "--json",
+        ],
         &[],
     );
     assert_eq!(status.code, 0, "{}", status.stderr);
@@ -167,11 +173,21 @@ async fn the_worker_needs_calsyncs_tables_and_says_so_in_one_line() {
     assert_one_line_error(&status, "run `calsync migrate` first");
     migrate(&db);
     let bad = calsync(
-        &["--database-url", &db.url_string(), "worker", "--interval", "0"],
+        &[
+            "--database-url",
+            &db.url_string(),
+            "worker",
+            "--interval",
+            "0",
+        ],
         &[],
     );
     assert_eq!(bad.code, 2, "{}", bad.stderr);
-    assert!(bad.stderr.contains("is not a number of seconds"), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("is not a number of seconds"),
+        "{}",
+        bad.stderr
+    );
     let read_only = calsync(
         &["--database-url", &db.url_string(), "--read-only", "worker"],
         &[],
@@ -385,7 +401,14 @@ async fn metrics_and_healthz_answer_while_the_worker_runs() {
     let worker = Worker::spawn(
         &db,
         &sim,
-        &["--interval", "0.2", "--metrics", "127.0.0.1:0", "--log-format", "json"],
+        &[
+            "--interval",
+            "0.2",
+            "--metrics",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ],
     );
     let mut addr = None;
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -400,9 +423,11 @@ async fn metrics_and_healthz_answer_while_the_worker_runs() {
     }
     let addr = addr.unwrap_or_else(|| panic!("no metrics address in the log: {}", worker.log()));
     let store = db.store().await;
-    eventually(Duration::from_secs(20), "the learners are added", || async {
-        state_of(&store, learner_selection(101)).await == SyncState::Added
-    })
+    eventually(
+        Duration::from_secs(20),
+        "the learners are added",
+        || async { state_of(&store, learner_selection(101)).await == SyncState::Added },
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (status, body) = http_get(&addr, "/metrics");
@@ -433,7 +458,14 @@ async fn metrics_and_healthz_answer_while_the_worker_runs() {
     assert_eq!(health["healthy"], true);
     assert_eq!(health["database"], "ok");
     // The log is JSON lines, one object per event.
-    assert!(worker.log().lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()), "{}", worker.log());
+    assert!(
+        worker
+            .log()
+            .lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "{}",
+        worker.log()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -442,16 +474,25 @@ async fn a_second_worker_on_one_sqlite_file_is_refused_in_one_line() {
     migrate(&db);
     let sim = SimServer::start(sim_config()).await.unwrap();
     let first = Worker::spawn(&db, &sim, &["--interval", "0.2"]);
-    eventually(Duration::from_secs(20), "the first worker has registered", || async {
-        live_workers(&db) == 1
-    })
+    eventually(
+        Duration::from_secs(20),
+        "the first worker has registered",
+        || async { live_workers(&db) == 1 },
+    )
     .await;
     let second = calsync(
         &["--database-url", &db.url_string(), "worker"],
-        &[("CALSYNC_GRAPH_URL", &sim.graph_url()), ("CALSYNC_LOGIN_URL", &sim.login_url())],
+        &[
+            ("CALSYNC_GRAPH_URL", &sim.graph_url()),
+            ("CALSYNC_LOGIN_URL", &sim.login_url()),
+        ],
     );
     assert_one_line_error(&second, "another calsync worker runs on this database");
-    assert!(second.stderr.contains(&format!("pid {}", first.child.id())), "{}", second.stderr);
+    assert!(
+        second.stderr.contains(&format!("pid {}", first.child.id())),
+        "{}",
+        second.stderr
+    );
 }
 
 /// The simulator without its `transactionId` de-duplication, so a second create is a second
@@ -506,25 +547,40 @@ async fn two_workers_on_postgresql_never_both_send_for_one_selection() {
     let args = ["--interval", "0.1", "--concurrency", "4"];
     let _a = Worker::spawn(&db, &sim, &args);
     let _b = Worker::spawn(&db, &sim, &args);
-    eventually(Duration::from_secs(60), "every selection is added", || async {
-        for user in 100..140 {
-            if state_of(&store, learner_selection(user)).await != SyncState::Added {
-                return false;
+    eventually(
+        Duration::from_secs(60),
+        "every selection is added",
+        || async {
+            for user in 100..140 {
+                if state_of(&store, learner_selection(user)).await != SyncState::Added {
+                    return false;
+                }
             }
-        }
-        true
-    })
+            true
+        },
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut creates = 0;
     for user in 100..140 {
         let stats = sim.state().mailbox_stats(&mailbox(user));
-        assert_eq!(sim.state().events(&mailbox(user)).len(), 1, "{} has one event", mailbox(user));
+        assert_eq!(
+            sim.state().events(&mailbox(user)).len(),
+            1,
+            "{} has one event",
+            mailbox(user)
+        );
         creates += stats.events_created;
     }
     assert_eq!(creates, 40, "one create per selection across both workers");
     let status = calsync(
-        &["--database-url", &db.url_string(), "worker", "status", "--json"],
+        &[
+            "--database-url",
+            &db.url_string(),
+            "worker",
+            "status",
+            "--json",
+        ],
         &[],
     );
     let json: serde_json::Value = serde_json::from_str(status.stdout.trim()).unwrap();
