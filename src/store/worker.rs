@@ -92,10 +92,8 @@ impl Store {
         self.require_worker_tables()?;
         let mut b = Builder::new(
             self.dialect(),
-            &format!(
-                "SELECT COUNT(CASE WHEN parked_at IS NULL THEN 1 END), \
-                 COUNT(CASE WHEN parked_at IS NULL AND next_attempt_at <= "
-            ),
+            "SELECT COUNT(CASE WHEN parked_at IS NULL THEN 1 END), \
+             COUNT(CASE WHEN parked_at IS NULL AND next_attempt_at <= ",
         );
         b.bind(Value::Time(now)).push(&format!(
             " THEN 1 END), COUNT(CASE WHEN parked_at IS NOT NULL THEN 1 END) FROM {RETRIES}"

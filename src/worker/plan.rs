@@ -115,12 +115,15 @@ pub async fn plan(
     for &id in transient_ids.iter().chain(&permanent_ids) {
         let entry = entries.get(&id).copied();
         match (entry, rows.get(&id)) {
-            (Some(e), Some(row)) if e.is_parked() => {
-                if e.depends_on.as_deref() != Some(&depends_on(row, integrations)) {
-                    plan.retries.push(id);
-                    plan.rechecks += 1;
-                }
+            // Tried once more when what it depends on changed; left alone otherwise.
+            (Some(e), Some(row))
+                if e.is_parked()
+                    && e.depends_on.as_deref() != Some(&depends_on(row, integrations)) =>
+            {
+                plan.retries.push(id);
+                plan.rechecks += 1;
             }
+            (Some(e), _) if e.is_parked() => {}
             (_, Some(row)) if permanent_set.contains(&id) => {
                 let error = row.sync.error_text().unwrap_or_default();
                 let parked = policy.after_failure(
