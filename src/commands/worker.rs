@@ -18,7 +18,9 @@ use crate::sync::{SyncOptions, payload::PayloadOptions};
 use crate::worker::args::{WorkerArgs, WorkerCommand, WorkerStatusArgs};
 use crate::worker::metrics::{self, Metrics};
 use crate::worker::schedule::RetryPolicy;
-use crate::worker::{self as worker_loop, EXPIRY, Pass, Plan, TARGET, WorkerConfig, describe_ids};
+use crate::worker::{
+    self as worker_loop, Cleanup, EXPIRY, Pass, Plan, TARGET, WorkerConfig, describe_ids,
+};
 
 pub async fn run(global: &GlobalArgs, args: &WorkerArgs) -> Result<i32, CliError> {
     if let Some(WorkerCommand::Status(status_args)) = &args.command {
@@ -134,12 +136,14 @@ async fn worker_lock(
 
 async fn print_dry_run(store: &Store, config: &WorkerConfig) -> Result<i32, CliError> {
     let engine = crate::sync::Engine::new(store.clone(), config.graph.clone(), config.sync.clone());
+    let cleanup = Cleanup::default();
     let pass = Pass {
         engine: &engine,
+        cleanup: &cleanup,
         policy: config.policy,
         simulated: config.simulated,
     };
-    let plan: Plan = pass
+    let (plan, cleanup_users): (Plan, usize) = pass
         .plan()
         .await
         .map_err(|e| CliError::failed(format!("cannot plan a pass: {e}")))?;
@@ -169,6 +173,9 @@ async fn print_dry_run(store: &Store, config: &WorkerConfig) -> Result<i32, CliE
     out.line(&format!(
         "Would park: {} (failures of a permanent cause)",
         plan.parked
+    ))?;
+    out.line(&format!(
+        "Would look for leftover events of cancelled selections: {cleanup_users} users"
     ))?;
     out.flush()?;
     Ok(EXIT_OK)

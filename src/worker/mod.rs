@@ -7,6 +7,7 @@
 //! them. Stopping (SIGTERM, Ctrl-C) lets what is in flight finish and be recorded.
 
 pub mod args;
+mod cleanup;
 pub mod depends;
 pub mod logging;
 pub mod metrics;
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+pub use cleanup::Cleanup;
 pub use logging::{LogFormat, TARGET};
 use metrics::Metrics;
 pub use pass::{Pass, PassError, PassReport, describe_ids};
@@ -60,6 +62,7 @@ pub async fn run(
     let registry = registry::Registry::start(&store, heartbeat.clone()).await;
     metrics.use_store(&store);
     let mut engine = Engine::new(store, config.graph.clone(), config.sync.clone());
+    let cleanup = Cleanup::default();
     let mut outage_wait = Duration::from_secs(1);
     let mut outcome = Ok(());
     tracing::info!(
@@ -72,6 +75,7 @@ pub async fn run(
         let started = Instant::now();
         let pass = Pass {
             engine: &engine,
+            cleanup: &cleanup,
             policy: config.policy,
             simulated: config.simulated,
         };
@@ -158,6 +162,8 @@ fn log_pass(report: &PassReport, took: Duration) {
         not_started = s.not_started,
         retries_scheduled = report.retries_scheduled,
         parked = report.parked,
+        deleted = report.deleted,
+        delete_failures = report.delete_failures,
         duration_ms = took.as_millis() as u64,
         "pass"
     );

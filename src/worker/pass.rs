@@ -7,6 +7,7 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::cleanup::Cleanup;
 use super::depends::{depends_on, integrations_digest};
 use super::plan::{Plan, plan, read_all};
 use super::schedule::{RetryPolicy, jitter};
@@ -59,6 +60,11 @@ pub struct PassReport {
     pub retries_scheduled: usize,
     /// Failures parked (at once, or at the cap).
     pub parked: usize,
+    /// Users whose ledger holds events no selection points to any more.
+    pub cleanup_users: usize,
+    /// Events of cancelled selections and replaced slots deleted (see [`super::cleanup`]).
+    pub deleted: usize,
+    pub delete_failures: usize,
 }
 
 impl PassReport {
@@ -74,24 +80,28 @@ impl PassReport {
     }
 
     pub fn planned(&self) -> usize {
-        self.new + self.retries + self.stale
+        self.new + self.retries + self.stale + self.cleanup_users
     }
 }
 
 pub struct Pass<'a> {
     pub engine: &'a Engine,
+    pub cleanup: &'a Cleanup,
     pub policy: RetryPolicy,
     /// Against the simulated Graph (said in the audit row).
     pub simulated: bool,
 }
 
 impl Pass<'_> {
-    /// Decides what a pass would do, without doing it.
-    pub async fn plan(&self) -> Result<Plan, PassError> {
+    /// Decides what a pass would do, without doing it; and the users whose leftover events
+    /// it would look for.
+    pub async fn plan(&self) -> Result<(Plan, usize), PassError> {
         let store = self.engine.store();
         let schedule = store.retry_entries().await?;
         let integrations = integrations_digest(&store.active_credentials().await?);
-        Ok(plan(store, &schedule, &self.policy, &integrations, Utc::now()).await?)
+        let plan = plan(store, &schedule, &self.policy, &integrations, Utc::now()).await?;
+        let users = self.cleanup.users_to_check(store).await?.len();
+        Ok((plan, users))
     }
 
     /// Runs one pass. Cancelling stops new work; what is in flight finishes and is recorded.
@@ -100,16 +110,20 @@ impl Pass<'_> {
         let schedule = store.retry_entries().await?;
         let integrations = integrations_digest(&store.active_credentials().await?);
         let plan = plan(store, &schedule, &self.policy, &integrations, Utc::now()).await?;
-        let mut report = PassReport::of(&plan);
+        let orphans = self.cleanup.users_to_check(store).await?;
+        let mut report = PassReport {
+            cleanup_users: orphans.len(),
+            ..PassReport::of(&plan)
+        };
         let mut changes = plan.changes.clone();
-        if plan.is_idle() {
+        if plan.is_idle() && orphans.is_empty() {
             store.apply_schedule(&changes).await?;
             return Ok(report);
         }
         let scope = crate::audit::run_scope(
             &format!(
-                "worker pass: {} new, {} retries, {} stale",
-                report.new, report.retries, report.stale
+                "worker pass: {} new, {} retries, {} stale, {} users with leftover events",
+                report.new, report.retries, report.stale, report.cleanup_users
             ),
             self.simulated,
         );
@@ -166,11 +180,25 @@ impl Pass<'_> {
             }
         }
         let written = store.apply_schedule(&changes).await;
+        if !orphans.is_empty() && !cancel.is_cancelled() && stopped.is_none() {
+            let cleaned = self
+                .cleanup
+                .run(&self.engine.reconciler(), orphans, cancel)
+                .await;
+            report.deleted = cleaned.deleted;
+            report.delete_failures = cleaned.failed;
+        }
         let detail = format!(
-            "{}; {} retries scheduled, {} parked",
+            "{}; {} retries scheduled, {} parked; {} leftover events deleted{}",
             sync_detail(&report.summary),
             report.retries_scheduled,
-            report.parked
+            report.parked,
+            report.deleted,
+            if report.delete_failures > 0 {
+                format!(", {} could not be deleted", report.delete_failures)
+            } else {
+                String::new()
+            }
         );
         let outcome = sync_outcome(&report.summary);
         if let Err(e) = trail

@@ -586,3 +586,54 @@ async fn two_workers_on_postgresql_never_both_send_for_one_selection() {
     let json: serde_json::Value = serde_json::from_str(status.stdout.trim()).unwrap();
     assert_eq!(json["workers"].as_array().unwrap().len(), 2, "{json}");
 }
+
+on_both_backends! {
+    async fn a_moved_slot_moves_its_events_and_a_cancelled_selection_loses_its_event(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        migrate(&db);
+        add_learners(&db, 2, false).await;
+        let sim = SimServer::start(sim_config()).await.unwrap();
+        let store = db.store().await;
+        let worker = Worker::spawn(&db, &sim, &["--interval", "0.2"]);
+        eventually(Duration::from_secs(20), "both learners are added", || async {
+            state_of(&store, learner_selection(100)).await == SyncState::Added
+                && state_of(&store, learner_selection(101)).await == SyncState::Added
+        })
+        .await;
+        let start = |user: i64| {
+            sim.state().events(&mailbox(user))[0]["start"]["dateTime"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(start(100).contains("T10:00:00"), "{}", start(100));
+
+        // The organiser moves the slot: every attendee's event follows, in place.
+        db.exec(
+            "UPDATE conferences_conferencetimeslot SET start_time = '12:00:00', \
+             end_time = '13:00:00', updated_at = '2026-01-05 09:00:00' WHERE id = 1",
+        )
+        .await;
+        eventually(Duration::from_secs(20), "the events move to 12:00", || async {
+            start(100).contains("T12:00:00") && start(101).contains("T12:00:00")
+        })
+        .await;
+        assert_eq!(sim.state().events(&mailbox(100)).len(), 1, "moved, not duplicated");
+
+        // The learner cancels: the LMS deletes the row, and the worker deletes its event (the
+        // ledger proves it calsync's); the other learner's event stays.
+        db.exec(&format!(
+            "DELETE FROM conferences_conferencetimeslotselection WHERE id = {}",
+            learner_selection(101)
+        ))
+        .await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !sim.state().events(&mailbox(101)).is_empty() {
+            assert!(Instant::now() < deadline, "the cancelled selection's event stays: {}", worker.log());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(sim.state().events(&mailbox(100)).len(), 1);
+        assert_eq!(state_of(&store, learner_selection(100)).await, SyncState::Added);
+    }
+}
