@@ -134,7 +134,7 @@ pub enum Command {
     /// List selections with their sync state (headless; JSON Lines with --json)
     Status(StatusArgs),
     /// Check the connection, the schema, integrations, time zones and data consistency
-    Doctor,
+    Doctor(DoctorArgs),
     /// Sync selections to Outlook (a drop-in for `manage.py sync_calendar_events`)
     Sync(SyncArgs),
     /// Export selections as an iCalendar (.ics) file that any calendar application imports
@@ -320,7 +320,8 @@ pub struct AuditArgs {
     /// At most this many entries, newest first
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub limit: u32,
-    /// Only this action: sync, console sync, reconcile, verify, migrate
+    /// Only this action: sync, console sync, reconcile, console reconcile, verify,
+    /// console verify, migrate
     #[arg(long, value_name = "ACTION")]
     pub action: Option<String>,
     /// One JSON object per entry per line
@@ -384,11 +385,18 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 pub struct IcsArgs {
     /// Export this selection (repeatable)
-    #[arg(long = "selection-id", value_name = "ID", conflicts_with = "user_id")]
+    #[arg(long = "selection-id", value_name = "ID",
+          conflicts_with_all = ["user_id", "user", "conference_id"])]
     pub selection_ids: Vec<i64>,
     /// Export every selection of this user
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", conflicts_with = "user")]
     pub user_id: Option<i64>,
+    /// Export every selection of the user with this email or username (exact, ignoring case)
+    #[arg(long, value_name = "EMAIL")]
+    pub user: Option<String>,
+    /// Export every selection of this conference (with --user or --user-id: only theirs)
+    #[arg(long, value_name = "ID")]
+    pub conference_id: Option<i64>,
     /// Write the calendar to this file instead of standard output
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
@@ -419,10 +427,13 @@ pub struct FilterArgs {
     /// interrupted, not_synced
     #[arg(long = "state", value_name = "STATE", value_delimiter = ',', value_parser = parse_state)]
     pub states: Vec<SyncState>,
+    /// Only selections of this conference
     #[arg(long, value_name = "ID")]
     pub conference_id: Option<i64>,
+    /// Only selections of this time slot
     #[arg(long, value_name = "ID")]
     pub slot_id: Option<i64>,
+    /// Only selections of this user
     #[arg(long, value_name = "ID")]
     pub user_id: Option<i64>,
     /// Case-insensitive text in the username, full name or email
@@ -437,6 +448,11 @@ pub struct FilterArgs {
     /// Case-insensitive text in calendar_error
     #[arg(long, value_name = "TEXT")]
     pub error: Option<String>,
+    /// Only selections whose calendar_error has this cause (repeatable or comma-separated; the
+    /// words of `sync --cause`): no_mailbox, unknown_user, credentials, throttled, time_zone,
+    /// network, other
+    #[arg(long = "cause", value_name = "CAUSE", value_delimiter = ',', value_parser = parse_cause)]
+    pub causes: Vec<crate::domain::Cause>,
     /// Attempted at or after: an age (30m, 24h, 7d, 2w), a date or an RFC 3339 time
     #[arg(long, value_name = "WHEN", value_parser = parse_time)]
     pub since: Option<DateTime<Utc>>,
@@ -462,6 +478,7 @@ impl FilterArgs {
             attempted_since: self.since,
             attempted_until: self.until,
             stale: self.stale,
+            causes: self.causes.clone(),
             ..Filter::default()
         }
     }
@@ -473,6 +490,7 @@ pub enum SortArg {
     Selected,
     /// Most recent attempt first
     Attempted,
+    /// By selection id, highest first
     Id,
 }
 
@@ -499,11 +517,20 @@ pub struct StatusArgs {
     /// Print the counts per state instead of rows
     #[arg(long)]
     pub summary: bool,
+    /// The order of the rows
     #[arg(long, value_enum, default_value_t = SortArg::Selected)]
     pub sort: SortArg,
     /// Oldest first
     #[arg(long)]
     pub ascending: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct DoctorArgs {
+    /// Also ask the identity platform for a token with each active integration's secret (one
+    /// request each), to find a rotated or expired secret; the secret is never shown
+    #[arg(long)]
+    pub check_tokens: bool,
 }
 
 #[derive(Debug, Args)]

@@ -8,9 +8,10 @@ use serde::Deserialize;
 
 use crate::store::{DatabaseUrl, PgTarget, SslMode};
 
-/// The config file (TOML). Every key is optional.
+/// The config file (TOML). Every key is optional; an unknown key is refused, so a misspelt or
+/// misplaced one (a top-level key written after a `[table]` header) is never silently lost.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ConfigFile {
     /// The profile used when `--profile` is not given.
     pub default_profile: Option<String>,
@@ -23,7 +24,7 @@ pub struct ConfigFile {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ThemeConfig {
     /// `auto` (follow NO_COLOR), `always` or `never`.
     pub color: Option<String>,
@@ -33,7 +34,7 @@ pub struct ThemeConfig {
 pub const DEFAULT_CONFIG: &str = include_str!("../assets/config.default.toml");
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Profile {
     pub database_url: Option<String>,
 }
@@ -66,12 +67,33 @@ impl ConfigFile {
             }
             Err(e) => return Err(format!("cannot read config file {}: {e}", path.display())),
         };
-        let config: ConfigFile = toml::from_str(&text).map_err(|e| {
-            let first_line = e.to_string().lines().next().unwrap_or_default().to_string();
-            format!("config file {} is not valid: {first_line}", path.display())
-        })?;
+        let config: ConfigFile = toml::from_str(&text)
+            .map_err(|e| format!("config file {}{}", path.display(), invalid_toml(&text, &e)))?;
         Ok((config, Some(path)))
     }
+}
+
+/// Where in the file a parse error is and what it says, on one line: `, line 9 in
+/// [profiles.demo]: unknown field `refresh_secs`, expected `database_url``.
+fn invalid_toml(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().lines().next().unwrap_or("not valid TOML");
+    let Some(span) = error.span() else {
+        return format!(" is not valid: {message}");
+    };
+    let before = text.get(..span.start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    // The table a key belongs to is the last `[header]` above it.
+    let table = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|header| {
+            let header = header.split('#').next().unwrap_or(header).trim();
+            format!(" in {header}")
+        })
+        .unwrap_or_else(|| " at the top level".to_string());
+    format!(", line {line}{table}: {message}")
 }
 
 /// Variables from the process environment, overlaid by an LMS `.env` file when one is given
@@ -183,15 +205,7 @@ pub fn choose_database(
         .map(|p| p.display().to_string())
         .or_else(|| default_config_path().map(|p| p.display().to_string()))
         .unwrap_or_else(|| "the config file".to_string());
-    let name = profile
-        .map(str::to_string)
-        .or_else(|| config.default_profile.clone())
-        .or_else(|| {
-            (config.profiles.len() == 1)
-                .then(|| config.profiles.keys().next().cloned())
-                .flatten()
-        });
-    match name {
+    match chosen_profile(config, profile).map(|(name, _)| name) {
         Some(name) => {
             let chosen = config
                 .profiles
@@ -208,6 +222,21 @@ pub fn choose_database(
              (or --env-file PATH to the LMS's .env) or a profile in {shown_path}; \
              `calsync demo` runs on a demo database"
         )),
+    }
+}
+
+/// The profile a database would come from and why: `--profile`, else `default_profile`, else the
+/// only profile there is.
+pub fn chosen_profile(config: &ConfigFile, flag: Option<&str>) -> Option<(String, &'static str)> {
+    if let Some(name) = flag {
+        return Some((name.to_string(), "--profile"));
+    }
+    if let Some(name) = &config.default_profile {
+        return Some((name.clone(), "default_profile"));
+    }
+    match config.profiles.keys().collect::<Vec<_>>().as_slice() {
+        [only] => Some(((*only).clone(), "the only profile")),
+        _ => None,
     }
 }
 

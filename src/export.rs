@@ -1,9 +1,12 @@
 //! Selections as JSON Lines and CSV, shared by `calsync status --json` and the console's export
 //! so both always carry the same keys.
 
+use std::path::{Path, PathBuf};
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
+use crate::domain::diagnosis::{Cause, failure_cause};
 use crate::domain::{Selection, SyncState};
 
 #[derive(Serialize)]
@@ -28,6 +31,10 @@ struct SelectionJson<'a> {
     stale: bool,
     /// The Teams meeting's join URL Graph returned for the event, as the ledger recorded it.
     teams_join_url: Option<&'a str>,
+    /// Django's `get_full_name()`: first and last name, `""` when the LMS has neither.
+    full_name: String,
+    /// The cause of `error` (the words of `--cause` and `cause:`), null without an error.
+    cause: Option<Cause>,
 }
 
 pub fn rfc3339(t: DateTime<Utc>) -> String {
@@ -55,11 +62,13 @@ pub fn json_line(row: &Selection) -> String {
         error: row.sync.error_text(),
         stale: row.stale,
         teams_join_url: row.recorded.teams_join_url.as_deref(),
+        full_name: row.full_name(),
+        cause: failure_cause(row.sync.error_text()),
     };
     serde_json::to_string(&json).unwrap_or_default()
 }
 
-pub const CSV_HEADER: &str = "id,user_id,username,email,conference_id,conference_title,time_slot_id,slot_date,slot_start,slot_end,timezone,state,calendar_added,outlook_event_id,attempted_at,error,stale,teams_join_url";
+pub const CSV_HEADER: &str = "id,user_id,username,email,conference_id,conference_title,time_slot_id,slot_date,slot_start,slot_end,timezone,state,calendar_added,outlook_event_id,attempted_at,error,stale,teams_join_url,full_name,cause";
 
 /// One selection as one RFC 4180 CSV record (same columns as the JSON keys).
 pub fn csv_line(row: &Selection) -> String {
@@ -82,12 +91,60 @@ pub fn csv_line(row: &Selection) -> String {
         row.sync.error_text().unwrap_or_default().to_string(),
         row.stale.to_string(),
         row.recorded.teams_join_url.clone().unwrap_or_default(),
+        row.full_name(),
+        failure_cause(row.sync.error_text())
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_default(),
     ];
     fields
         .iter()
         .map(|f| csv_field(f))
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// Where an export goes. A path the operator gave has `~` and `~/` expanded to the home
+/// directory (the console's `:export` line is no shell) and is relative to the current
+/// directory otherwise. Without one, the file goes to the Downloads directory when there is one,
+/// else home: the console may have been started anywhere (the repository, `/`), and a file left
+/// there is one nobody finds.
+pub fn destination(given: Option<&str>, json: bool, now: DateTime<Utc>) -> Result<PathBuf, String> {
+    let dirs = directories::UserDirs::new();
+    let home = dirs.as_ref().map(|d| d.home_dir().to_path_buf());
+    let downloads = dirs
+        .as_ref()
+        .and_then(|d| d.download_dir())
+        .filter(|d| d.is_dir())
+        .map(Path::to_path_buf);
+    let path = resolve(given, json, now, home.as_deref(), downloads.as_deref())?;
+    std::path::absolute(&path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn resolve(
+    given: Option<&str>,
+    json: bool,
+    now: DateTime<Utc>,
+    home: Option<&Path>,
+    downloads: Option<&Path>,
+) -> Result<PathBuf, String> {
+    let no_home = || "no home directory to expand ~ into".to_string();
+    match given.map(str::trim) {
+        Some("~") => Ok(home.ok_or_else(no_home)?.join(default_name(json, now))),
+        Some(path) if path.starts_with("~/") => Ok(home.ok_or_else(no_home)?.join(&path[2..])),
+        Some(path) => Ok(PathBuf::from(path)),
+        None => Ok(downloads
+            .or(home)
+            .map(|dir| dir.join(default_name(json, now)))
+            .unwrap_or_else(|| PathBuf::from(default_name(json, now)))),
+    }
+}
+
+fn default_name(json: bool, now: DateTime<Utc>) -> String {
+    format!(
+        "calsync-export-{}.{}",
+        now.format("%Y%m%d-%H%M%S"),
+        if json { "jsonl" } else { "csv" }
+    )
 }
 
 fn csv_field(value: &str) -> String {
@@ -107,6 +164,47 @@ fn csv_field(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at() -> DateTime<Utc> {
+        "2026-12-01T20:30:05Z".parse().unwrap()
+    }
+
+    #[test]
+    fn an_export_without_a_path_goes_to_downloads_else_home_never_the_current_directory() {
+        let home = Path::new("/home/ann");
+        let downloads = Path::new("/home/ann/Downloads");
+        assert_eq!(
+            resolve(None, false, at(), Some(home), Some(downloads)).unwrap(),
+            Path::new("/home/ann/Downloads/calsync-export-20261201-203005.csv")
+        );
+        assert_eq!(
+            resolve(None, true, at(), Some(home), None).unwrap(),
+            Path::new("/home/ann/calsync-export-20261201-203005.jsonl")
+        );
+    }
+
+    #[test]
+    fn a_tilde_means_home_as_in_a_shell() {
+        let home = Some(Path::new("/home/ann"));
+        assert_eq!(
+            resolve(Some("~/exports/failed.csv"), false, at(), home, None).unwrap(),
+            Path::new("/home/ann/exports/failed.csv")
+        );
+        assert_eq!(
+            resolve(Some("~"), false, at(), home, None).unwrap(),
+            Path::new("/home/ann/calsync-export-20261201-203005.csv")
+        );
+        // Only the operator's own home: `~bob` is a name like any other.
+        assert_eq!(
+            resolve(Some("~bob/x.csv"), false, at(), home, None).unwrap(),
+            Path::new("~bob/x.csv")
+        );
+        assert_eq!(
+            resolve(Some("/tmp/x.csv"), false, at(), home, None).unwrap(),
+            Path::new("/tmp/x.csv")
+        );
+        assert!(resolve(Some("~/x.csv"), false, at(), None, None).is_err());
+    }
 
     #[test]
     fn csv_fields_are_quoted_and_formulas_defused() {

@@ -3,7 +3,7 @@
 use super::{CliError, Output, open_store};
 use crate::cli::{AuditArgs, EXIT_OK, GlobalArgs};
 use crate::domain::lifecycle::AuditRecord;
-use crate::text::{clean_line, fit};
+use crate::text::{clean_line, fit, width};
 
 pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, CliError> {
     let (store, _) = open_store(global).await?;
@@ -14,12 +14,19 @@ pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, CliError>
             out.line(&json_line(row))?;
         }
     } else {
+        let action_width = action_width(&rows);
         out.line(&format!(
-            "{:>5}  {:<19}  {:<24}  {:<12}  {:>7}  {:<9}  {}",
-            "ID", "STARTED (UTC)", "WHO", "ACTION", "ROWS", "OUTCOME", "SCOPE — DETAIL"
+            "{:>5}  {:<19}  {:<24}  {}  {:>7}  {:<9}  {}",
+            "ID",
+            "STARTED (UTC)",
+            "WHO",
+            fit("ACTION", action_width),
+            "ROWS",
+            "OUTCOME",
+            "SCOPE — DETAIL"
         ))?;
         for row in &rows {
-            out.line(&table_row(row))?;
+            out.line(&table_row(row, action_width))?;
         }
         if rows.is_empty() {
             out.line("(no entries)")?;
@@ -46,7 +53,17 @@ pub fn json_line(row: &AuditRecord) -> String {
     .to_string()
 }
 
-fn table_row(row: &AuditRecord) -> String {
+/// The ACTION column is as wide as the longest action shown (`console reconcile` is 17), so
+/// no action is ever cut.
+fn action_width(rows: &[AuditRecord]) -> usize {
+    rows.iter()
+        .map(|row| width(&clean_line(&row.action)))
+        .chain(["ACTION".len()])
+        .max()
+        .unwrap_or_default()
+}
+
+fn table_row(row: &AuditRecord, action_width: usize) -> String {
     let who = format!("{}@{}", clean_line(&row.os_user), clean_line(&row.host));
     let mut what = clean_line(&row.scope);
     if !row.filter.is_empty() {
@@ -60,7 +77,7 @@ fn table_row(row: &AuditRecord) -> String {
         row.id,
         row.started_at.format("%Y-%m-%d %H:%M:%S"),
         fit(&who, 24),
-        fit(&clean_line(&row.action), 12),
+        fit(&clean_line(&row.action), action_width),
         row.rows,
         row.outcome.as_str(),
     )

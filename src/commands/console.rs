@@ -13,7 +13,7 @@ use crate::sync::{Engine, SyncOptions};
 use crate::tui::keymap::Keymap;
 use crate::tui::{self, ConsoleOptions, Theme};
 
-const DEFAULT_REFRESH: Duration = Duration::from_secs(3);
+pub(super) const DEFAULT_REFRESH: Duration = Duration::from_secs(3);
 
 pub async fn run(global: &GlobalArgs) -> Result<i32, CliError> {
     let (store, _) = open_store(global).await?;

@@ -2,7 +2,7 @@
 //! syncs fail before any Graph call is made.
 
 use super::{CliError, Output, database_choice, store_options};
-use crate::cli::{EXIT_OK, EXIT_SOME_FAILED, GlobalArgs};
+use crate::cli::{DoctorArgs, EXIT_OK, EXIT_SOME_FAILED, GlobalArgs};
 use crate::domain::{Filter, SyncState, resolve_slot_window};
 use crate::store::Store;
 use crate::text::clean_line;
@@ -10,7 +10,7 @@ use crate::text::clean_line;
 /// How many example ids a finding lists before summarising.
 const EXAMPLES: usize = 10;
 
-pub async fn run(global: &GlobalArgs) -> Result<i32, CliError> {
+pub async fn run(global: &GlobalArgs, args: &DoctorArgs) -> Result<i32, CliError> {
     let choice = database_choice(global)?;
     let mut out = Output::default();
     out.line(&format!(
@@ -53,6 +53,9 @@ pub async fn run(global: &GlobalArgs) -> Result<i32, CliError> {
     findings += integrations(&store, &mut out).await?;
     findings += slots(&store, &mut out).await?;
     findings += mismatches(&store, &mut out).await?;
+    if args.check_tokens {
+        findings += super::doctor_tokens::check(&store, &mut out).await?;
+    }
 
     out.line("")?;
     if findings == 0 {

@@ -20,25 +20,32 @@ const REASONS_IN_ERROR: usize = 3;
 
 pub async fn run(global: &GlobalArgs, args: &IcsArgs) -> Result<i32, CliError> {
     let requested: BTreeSet<i64> = args.selection_ids.iter().copied().collect();
-    if requested.is_empty() && args.user_id.is_none() {
+    if requested.is_empty()
+        && args.user_id.is_none()
+        && args.user.is_none()
+        && args.conference_id.is_none()
+    {
         return Err(CliError::unusable(
-            "say which selections to export: --selection-id ID (repeatable) or --user-id ID",
+            "say which selections to export: --selection-id ID (repeatable) or --user-id ID \
+             (or --user EMAIL), and --conference-id ID alone or with a user",
         ));
     }
     let (store, _) = open_store(global).await?;
+    let user_id = match &args.user {
+        Some(login) => Some(user_by_login(&store, login).await?),
+        None => args.user_id,
+    };
     let filter = Filter {
-        user_id: args.user_id,
+        user_id,
+        conference_id: args.conference_id,
         selection_ids: requested.iter().copied().collect(),
         ..Filter::default()
     };
     let selections = all_matching(&store, filter).await?;
-    if let Some(user_id) = args.user_id
-        && selections.is_empty()
-    {
-        return Err(CliError::unusable(match store.person(user_id).await? {
-            Some(_) => format!("user {user_id} has no selections to export"),
-            None => format!("no user with id {user_id}"),
-        }));
+    if requested.is_empty() && selections.is_empty() {
+        return Err(CliError::unusable(
+            nothing_selected(&store, user_id, args.conference_id).await?,
+        ));
     }
 
     let export = ics::calendar(&selections, Utc::now());
@@ -90,6 +97,46 @@ pub async fn run(global: &GlobalArgs, args: &IcsArgs) -> Result<i32, CliError> {
         EXIT_OK
     } else {
         EXIT_SOME_FAILED
+    })
+}
+
+/// The one user whose email or username is `login`, as the console's `:person` finds them.
+async fn user_by_login(store: &Store, login: &str) -> Result<i64, CliError> {
+    let shown = clean_line(login);
+    match store.users_by_login(login.trim()).await?.as_slice() {
+        [] => Err(CliError::unusable(format!(
+            "no user with the email or username '{shown}'"
+        ))),
+        [one] => Ok(*one),
+        several => Err(CliError::unusable(format!(
+            "'{shown}' is the email or username of several users ({}): use --user-id",
+            several
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// Why a user or conference gave nothing to export.
+async fn nothing_selected(
+    store: &Store,
+    user_id: Option<i64>,
+    conference_id: Option<i64>,
+) -> Result<String, CliError> {
+    if let Some(user_id) = user_id
+        && store.person(user_id).await?.is_none()
+    {
+        return Ok(format!("no user with id {user_id}"));
+    }
+    Ok(match (user_id, conference_id) {
+        (Some(user), Some(conference)) => {
+            format!("user {user} has no selections in conference {conference} to export")
+        }
+        (Some(user), None) => format!("user {user} has no selections to export"),
+        (None, Some(conference)) => format!("conference {conference} has no selections to export"),
+        (None, None) => "nothing to export".to_string(),
     })
 }
 

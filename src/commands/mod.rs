@@ -5,9 +5,11 @@ mod audit;
 mod bench;
 mod bench_console;
 mod bench_verify;
+mod config;
 mod console;
 mod demo;
 mod doctor;
+mod doctor_tokens;
 mod ics;
 mod migrate;
 mod read_only;
@@ -21,9 +23,7 @@ mod worker;
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::cli::{
-    BenchCommand, Cli, Command, ConfigArgs, EXIT_SOME_FAILED, EXIT_UNUSABLE, GlobalArgs,
-};
+use crate::cli::{BenchCommand, Cli, Command, EXIT_SOME_FAILED, EXIT_UNUSABLE, GlobalArgs};
 use crate::config::{ConfigFile, DatabaseChoice, Environment, choose_database};
 use crate::store::{Store, StoreError, StoreOptions};
 
@@ -115,7 +115,7 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
     }
     match cli.command {
         Some(Command::Status(args)) => status::run(&cli.global, &args).await,
-        Some(Command::Doctor) => doctor::run(&cli.global).await,
+        Some(Command::Doctor(args)) => doctor::run(&cli.global, &args).await,
         Some(Command::Sync(args)) => {
             sync::run(&cli.global, &read_only::sync_args(&cli.global, &args)).await
         }
@@ -129,7 +129,7 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Verify(args)) => verify::run(&cli.global, &args).await,
         Some(Command::GraphSim(args)) => demo::graph_sim(&args).await,
         Some(Command::Demo(args)) => demo::run(&cli.global, &args).await,
-        Some(Command::Config(args)) => config_command(&args),
+        Some(Command::Config(args)) => config::run(&cli.global, &args),
         Some(Command::Bench(_)) if cli.global.read_only => Err(CliError::unusable(
             "--read-only: refusing to run a benchmark (it writes its own databases)",
         )),
@@ -202,19 +202,4 @@ pub fn store_options() -> StoreOptions {
         options.sqlite_busy_timeout = timeout;
     }
     options
-}
-
-fn config_command(args: &ConfigArgs) -> Result<i32, CliError> {
-    let mut out = Output::default();
-    if args.print_default {
-        out.line(crate::config::DEFAULT_CONFIG.trim_end())?;
-    } else {
-        let path = crate::config::default_config_path()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "(no config directory on this system)".to_string());
-        out.line(&format!("config file: {path}"))?;
-        out.line("calsync config --print-default prints a commented default.")?;
-    }
-    out.flush()?;
-    Ok(crate::cli::EXIT_OK)
 }

@@ -555,14 +555,7 @@ async fn export_rows(
         "json" => true,
         other => return Err(format!("unknown export format '{other}' (csv or json)")),
     };
-    let path = std::path::absolute(path.unwrap_or_else(|| {
-        format!(
-            "calsync-export-{}.{}",
-            Utc::now().format("%Y%m%d-%H%M%S"),
-            if json { "jsonl" } else { "csv" }
-        )
-    }))
-    .map_err(|e| e.to_string())?;
+    let path = export::destination(path.as_deref(), json, Utc::now())?;
     let file = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut out = std::io::BufWriter::new(file);
     let write_error = |e: std::io::Error| format!("{}: {e}", path.display());

@@ -96,6 +96,8 @@ async fn status_json_lines_carry_exactly_the_documented_keys() {
         "error",
         "stale",
         "teams_join_url",
+        "full_name",
+        "cause",
     ]
     .into_iter()
     .collect();
@@ -120,6 +122,13 @@ async fn status_json_lines_carry_exactly_the_documented_keys() {
     assert!(five["attempted_at"].is_null() && five["error"].is_null());
     let four = rows.iter().find(|r| r["id"] == 4).unwrap();
     assert!(four["error"].is_null(), "'' is no error");
+    // The person's name as Django's get_full_name() gives it, and the cause of the error in the
+    // words of `--cause`; neither when there is none.
+    assert_eq!(two["full_name"], "Lea Learner");
+    assert_eq!(two["cause"], "unknown_user");
+    assert!(four["cause"].is_null());
+    let six = rows.iter().find(|r| r["id"] == 6).unwrap();
+    assert_eq!(six["full_name"], "");
 }
 
 #[tokio::test]
@@ -131,6 +140,12 @@ async fn status_filters_reach_the_database_on_postgres_too() {
     );
     let ids: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
     assert_eq!(ids, vec![7, 4]);
+    assert_eq!(rows[0]["full_name"], "Zoë Ünal");
+    assert_eq!(rows[0]["cause"], "unknown_user");
+    assert!(
+        rows[1]["cause"].is_null(),
+        "an interrupted row has no error"
+    );
     let rows = status_json(
         &db.url_string(),
         &["--conference-id", "1", "--error", "404", "--limit", "5"],

@@ -642,3 +642,63 @@ fn ics_without_a_choice_of_selections_is_one_line_and_exit_2() {
     let run = calsync(&["ics", "--selection-id", "x"], &[]);
     assert_one_line_error(&run, "invalid value 'x'");
 }
+
+on_both_backends! {
+    async fn calsync_ics_finds_a_user_by_email_and_narrows_to_a_conference(backend: Backend) {
+        let db = lms(backend).await;
+        let url = db.url_string();
+        let exported = |args: &[&str]| {
+            let mut all = vec!["--database-url", url.as_str(), "ics"];
+            all.extend_from_slice(args);
+            let run = calsync(&all, &[]);
+            assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+            parse(&run.stdout)
+                .events()
+                .iter()
+                .map(|e| e.value("X-CALSYNC-SELECTION").to_string())
+                .collect::<BTreeSet<String>>()
+        };
+        let ids = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<BTreeSet<String>>();
+
+        // The email as the LMS stores it is `Ann@X.org`: matched whole, ignoring case, as `:person`.
+        assert_eq!(exported(&["--user", "ann@x.org"]), ids(&["5", "8", "10"]));
+        assert_eq!(exported(&["--user", "aother"]), ids(&["5", "8", "10"]));
+        assert_eq!(exported(&["--conference-id", "1"]), ids(&["1", "2", "3"]));
+        assert_eq!(exported(&["--user", "lea.learner@example.org", "--conference-id", "1"]), ids(&["2"]));
+        assert_eq!(exported(&["--user-id", "3", "--conference-id", "4"]), ids(&["11"]));
+
+        // Part of an address is not an address.
+        let run = calsync(&["--database-url", &url, "ics", "--user", "ann"], &[]);
+        assert_one_line_error(&run, "no user with the email or username 'ann'");
+        let run = calsync(&["--database-url", &url, "ics", "--user", "aother", "--conference-id", "1"], &[]);
+        assert_one_line_error(&run, "user 5 has no selections in conference 1 to export");
+        let run = calsync(&["--database-url", &url, "ics", "--conference-id", "99"], &[]);
+        assert_one_line_error(&run, "conference 99 has no selections to export");
+        assert!(run.stdout.is_empty());
+
+        // An address that is one user's email and another's username names nobody for sure.
+        db.exec(SECOND_ANN).await;
+        let run = calsync(&["--database-url", &url, "ics", "--user", "ANN@x.org"], &[]);
+        assert_one_line_error(&run, "'ANN@x.org' is the email or username of several users (5, 7): use --user-id");
+    }
+}
+
+/// A user whose username is Ann Other's email address.
+const SECOND_ANN: &str = r#"
+INSERT INTO users_customuser (id, password, last_login, is_superuser, username, first_name, last_name, email,
+  is_staff, is_active, date_joined, role, language, timezone, is_non_uk_address,
+  initial_assessment_english, initial_assessment_maths, initial_assessment_subject_specific,
+  initial_assessment_other, diagnostic_assessment_english, diagnostic_assessment_maths,
+  diagnostic_assessment_subject_specific, diagnostic_assessment_other,
+  functional_skills_english, functional_skills_maths, functional_skills_other, branch_id)
+VALUES
+ (7, '!unusable', NULL, FALSE, 'ann@x.org', 'Ann', 'Second', 'ann.second@example.org', FALSE, TRUE, '2025-10-07 09:00:00', 'learner', 'en', 'UTC', FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, 2);
+"#;
+
+#[test]
+fn ics_takes_one_way_of_naming_a_user() {
+    let run = calsync(&["ics", "--user", "ann@x.org", "--user-id", "5"], &[]);
+    assert_one_line_error(&run, "cannot be used with");
+    let run = calsync(&["ics", "--selection-id", "1", "--conference-id", "2"], &[]);
+    assert_one_line_error(&run, "cannot be used with");
+}

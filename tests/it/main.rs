@@ -2,11 +2,15 @@
 
 mod support;
 
+mod audit_cli;
 mod bench;
 mod claims;
 mod cli;
+mod config_cli;
 mod console;
+mod doctor_tokens;
 mod graph_client;
+mod help;
 mod http_client;
 mod ics;
 mod ids;
@@ -21,6 +25,7 @@ mod signals;
 mod sim_ids;
 mod sim_server;
 mod snapshots;
+mod status_cause;
 mod store;
 mod sync;
 mod sync_cli;

@@ -117,9 +117,12 @@ pub async fn assert_one_event_per_learner(sim: &SimHandle, store: &Store) {
             "learner{user}: {:?}",
             row.sync
         );
+        // The row holds the LMS's format of the event's id: its REST id.
+        let event_id = events[0]["id"].as_str().unwrap_or_default();
         assert_eq!(
-            row.sync.outlook_event_id.as_deref(),
-            events[0]["id"].as_str()
+            row.sync.outlook_event_id,
+            sim.state().rest_id_of(&learner_mailbox(user), event_id),
+            "learner{user}'s row points to its one event"
         );
     }
 }
