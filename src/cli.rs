@@ -321,7 +321,7 @@ pub struct AuditArgs {
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub limit: u32,
     /// Only this action: sync, console sync, reconcile, console reconcile, verify,
-    /// console verify, migrate
+    /// console verify, migrate, worker
     #[arg(long, value_name = "ACTION")]
     pub action: Option<String>,
     /// One JSON object per entry per line
