@@ -637,3 +637,47 @@ on_both_backends! {
         assert_eq!(state_of(&store, learner_selection(100)).await, SyncState::Added);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_database_connection_is_waited_out_and_the_worker_goes_on() {
+    let db = TestDb::with_fixture(Backend::Postgres).await;
+    migrate(&db);
+    add_learners(&db, 2, false).await;
+    let sim = SimServer::start(sim_config()).await.unwrap();
+    let store = db.store().await;
+    let admin = crate::support::pg_connect(&db.url_string()).await;
+    let before: chrono::DateTime<chrono::Utc> =
+        admin.query_one("SELECT now()", &[]).await.unwrap().get(0);
+    let mut worker = Worker::spawn(&db, &sim, &["--interval", "0.2"]);
+    eventually(Duration::from_secs(20), "the first learners are added", || async {
+        state_of(&store, learner_selection(101)).await == SyncState::Added
+    })
+    .await;
+    // Every session the worker opened is terminated, as a failover or a DBA would.
+    let terminated = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND backend_start > $1 \
+             AND pid <> pg_backend_pid()",
+            &[&before],
+        )
+        .await
+        .unwrap();
+    assert!(!terminated.is_empty());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    db.exec(
+        "INSERT INTO conferences_conferencetimeslotselection (id, outlook_event_id, calendar_added, \
+         calendar_add_attempted_at, calendar_error, selected_at, ip_address, conference_id, \
+         time_slot_id, user_id) VALUES (1100, NULL, FALSE, NULL, NULL, '2025-12-11 10:00:00', \
+         NULL, 1, 2, 100)",
+    )
+    .await;
+    eventually(Duration::from_secs(30), "the selection made after the outage is added", || async {
+        state_of(&store, 1100).await == SyncState::Added
+    })
+    .await;
+    assert_eq!(worker.child.try_wait().unwrap(), None, "the worker is still running: {}", worker.log());
+    assert_eq!(sim.state().events(&mailbox(100)).len(), 2);
+    worker.signal("TERM");
+    assert_eq!(worker.wait_for_exit(Duration::from_secs(10)), Some(0), "{}", worker.log());
+}
