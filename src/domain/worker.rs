@@ -18,9 +18,9 @@ pub struct RetryEntry {
     /// Set when the worker stopped retrying: a permanent cause, or the attempts cap.
     pub parked_at: Option<DateTime<Utc>>,
     pub last_error: String,
-    /// Digest of what a parked failure depends on (the user's email and branch, the slot's zone,
-    /// the active integrations): when it changes, the selection is tried once more.
-    pub depends_on: Option<String>,
+    /// What a parked failure depends on, as it was when it failed: when any of it changes, the
+    /// selection is tried once more.
+    pub depends_on: Option<Dependencies>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -33,6 +33,18 @@ impl RetryEntry {
     pub fn is_due(&self, now: DateTime<Utc>) -> bool {
         !self.is_parked() && self.next_attempt_at.is_none_or(|at| at <= now)
     }
+}
+
+/// What a failure may depend on: fixing any of these in the LMS may fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dependencies {
+    /// The user's email as the LMS holds it.
+    pub email: String,
+    pub branch_id: Option<i64>,
+    /// The slot's time zone.
+    pub zone: String,
+    /// Digest of the active Teams integrations.
+    pub integrations: String,
 }
 
 /// A registered worker, as its heartbeat keeps it.

@@ -9,7 +9,7 @@ use super::own::Migration;
 use super::sql::{self, Builder, Engine, Sql, SqlRow, Value};
 use super::{Store, StoreError};
 use crate::domain::Cause;
-use crate::domain::worker::{RetryEntry, ScheduleCounts, WorkerCounts, WorkerEntry};
+use crate::domain::worker::{Dependencies, RetryEntry, ScheduleCounts, WorkerCounts, WorkerEntry};
 
 /// This step's place in [`super::own::MIGRATIONS`].
 pub const VERSION: u32 = 5;
@@ -32,8 +32,9 @@ fn up(engine: Engine) -> Vec<String> {
         format!(
             "CREATE TABLE {RETRIES} (selection_id bigint NOT NULL PRIMARY KEY, \
              cause varchar(20) NOT NULL, attempts bigint NOT NULL, next_attempt_at {ts} NULL, \
-             parked_at {ts} NULL, last_error text NOT NULL, depends_on varchar(64) NULL, \
-             updated_at {ts} NOT NULL)"
+             parked_at {ts} NULL, last_error text NOT NULL, dep_email varchar(254) NULL, \
+             dep_branch_id bigint NULL, dep_zone varchar(100) NULL, \
+             dep_integrations varchar(64) NULL, updated_at {ts} NOT NULL)"
         ),
         format!(
             "CREATE TABLE {WORKERS} (id {pk}, host varchar(255) NOT NULL, pid bigint NOT NULL, \
@@ -81,7 +82,8 @@ impl Store {
         self.query(
             plain(&format!(
                 "SELECT selection_id, cause, attempts, next_attempt_at, parked_at, last_error, \
-                 depends_on, updated_at FROM {RETRIES} ORDER BY selection_id"
+                 dep_email, dep_branch_id, dep_zone, dep_integrations, updated_at \
+                 FROM {RETRIES} ORDER BY selection_id"
             )),
             map_retry,
         )
@@ -106,6 +108,36 @@ impl Store {
             })
         })
         .await
+    }
+
+    /// The parked selections whose user's email or branch, slot zone or active integrations
+    /// (`integrations`, their digest now) differ from what they failed with: one query over
+    /// the parked entries, whatever the size of the LMS.
+    pub async fn parked_with_changed_dependencies(
+        &self,
+        integrations: &str,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.require_worker_tables()?;
+        let mut b = Builder::new(
+            self.dialect(),
+            &format!(
+                "SELECT r.selection_id FROM {RETRIES} r \
+                 JOIN {selection} s ON s.id = r.selection_id \
+                 JOIN {user} u ON u.id = s.user_id \
+                 JOIN {slot} t ON t.id = s.time_slot_id \
+                 WHERE r.parked_at IS NOT NULL AND r.dep_zone IS NOT NULL AND (\
+                 COALESCE(u.email, '') <> COALESCE(r.dep_email, '') \
+                 OR COALESCE(u.branch_id, -1) <> COALESCE(r.dep_branch_id, -1) \
+                 OR COALESCE(t.timezone, '') <> r.dep_zone \
+                 OR COALESCE(r.dep_integrations, '') <> ",
+                selection = sql::SELECTION,
+                user = sql::USER,
+                slot = sql::SLOT,
+            ),
+        );
+        b.bind(Value::Text(integrations.to_string()))
+            .push(") ORDER BY r.selection_id");
+        self.query(b.finish(), sql::map_id).await
     }
 
     /// Applies a pass's schedule changes in one transaction.
@@ -254,7 +286,8 @@ fn put_retry(dialect: sql::Dialect, entry: &RetryEntry) -> Sql {
         dialect,
         &format!(
             "INSERT INTO {RETRIES} (selection_id, cause, attempts, next_attempt_at, parked_at, \
-             last_error, depends_on, updated_at) VALUES ("
+             last_error, dep_email, dep_branch_id, dep_zone, dep_integrations, updated_at) \
+             VALUES ("
         ),
     );
     b.bind(Value::Int(entry.selection_id))
@@ -273,14 +306,26 @@ fn put_retry(dialect: sql::Dialect, entry: &RetryEntry) -> Sql {
         .bind(Value::Text(entry.last_error.clone()))
         .push(", ");
     match &entry.depends_on {
-        Some(digest) => b.bind(Value::Text(digest.clone())),
-        None => b.push("NULL"),
+        Some(d) => {
+            b.bind(Value::Text(d.email.clone())).push(", ");
+            match d.branch_id {
+                Some(id) => b.bind(Value::Int(id)),
+                None => b.push("NULL"),
+            };
+            b.push(", ")
+                .bind(Value::Text(d.zone.clone()))
+                .push(", ")
+                .bind(Value::Text(d.integrations.clone()))
+        }
+        None => b.push("NULL, NULL, NULL, NULL"),
     };
     b.push(", ").bind(Value::Time(entry.updated_at)).push(
         ") ON CONFLICT (selection_id) DO UPDATE SET cause = excluded.cause, \
              attempts = excluded.attempts, next_attempt_at = excluded.next_attempt_at, \
              parked_at = excluded.parked_at, last_error = excluded.last_error, \
-             depends_on = excluded.depends_on, updated_at = excluded.updated_at",
+             dep_email = excluded.dep_email, dep_branch_id = excluded.dep_branch_id, \
+             dep_zone = excluded.dep_zone, dep_integrations = excluded.dep_integrations, \
+             updated_at = excluded.updated_at",
     );
     b.finish()
 }
@@ -295,8 +340,16 @@ fn map_retry(row: &dyn SqlRow) -> Result<RetryEntry, StoreError> {
         next_attempt_at: row.opt_timestamp(3)?,
         parked_at: row.opt_timestamp(4)?,
         last_error: row.text(5)?,
-        depends_on: row.opt_text(6)?,
-        updated_at: row.timestamp(7)?,
+        depends_on: match row.opt_text(8)? {
+            Some(zone) => Some(Dependencies {
+                email: row.text(6)?,
+                branch_id: row.opt_int(7)?,
+                zone,
+                integrations: row.text(9)?,
+            }),
+            None => None,
+        },
+        updated_at: row.timestamp(10)?,
     })
 }
 

@@ -1,9 +1,10 @@
-//! What a parked failure depends on, as one digest: the user's email and branch, the slot's
-//! zone, and the active Teams integrations. Fixing any of them in the LMS changes the digest,
-//! and the worker then tries the selection once more by itself.
+//! What a parked failure depends on: the user's email and branch, the slot's zone, and the
+//! active Teams integrations (as one digest). Fixing any of them in the LMS makes the worker try
+//! the selection once more by itself; the store compares them in one query per pass.
 
 use sha2::{Digest, Sha256};
 
+use crate::domain::worker::Dependencies;
 use crate::domain::{Selection, StoredCredentials};
 
 /// The active integrations as one digest (read once per pass). Secrets go into the hash only,
@@ -27,19 +28,14 @@ pub fn integrations_digest(integrations: &[StoredCredentials]) -> String {
     hex(&hasher.finalize())
 }
 
-/// The digest of what `selection`'s failure depends on.
-pub fn depends_on(selection: &Selection, integrations: &str) -> String {
-    let mut hasher = Sha256::new();
-    for part in [
-        selection.email.trim().to_lowercase(),
-        format!("{:?}", selection.branch_id),
-        selection.timezone.clone(),
-        integrations.to_string(),
-    ] {
-        hasher.update(part.as_bytes());
-        hasher.update([0]);
+/// What `selection`'s failure depends on now.
+pub fn depends_on(selection: &Selection, integrations: &str) -> Dependencies {
+    Dependencies {
+        email: selection.email.clone(),
+        branch_id: selection.branch_id,
+        zone: selection.timezone.clone(),
+        integrations: integrations.to_string(),
     }
-    hex(&hasher.finalize())
 }
 
 fn hex(bytes: &[u8]) -> String {

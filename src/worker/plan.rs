@@ -99,32 +99,30 @@ pub async fn plan(
         ..Plan::default()
     };
 
-    // Parked failures are read whole, to see whether what they depend on changed; permanent
-    // failures not parked yet, to park them with that digest.
-    let permanent_set: HashSet<i64> = permanent_ids.iter().copied().collect();
-    let to_read: Vec<i64> = transient_ids
-        .iter()
-        .chain(&permanent_ids)
-        .copied()
-        .filter(|id| {
-            let parked = entries.get(id).is_some_and(|e| e.is_parked());
-            parked || permanent_set.contains(id)
-        })
+    // Parked failures come back when what they depend on changed (one query); permanent
+    // failures not parked yet are read whole, once, to park them with what they depend on.
+    let changed: HashSet<i64> = store
+        .parked_with_changed_dependencies(integrations)
+        .await?
+        .into_iter()
         .collect();
-    let rows = read_all(store, &to_read).await?;
+    let permanent_set: HashSet<i64> = permanent_ids.iter().copied().collect();
+    let parked = |id: &i64| entries.get(id).is_some_and(|e| e.is_parked());
+    let to_park: Vec<i64> = permanent_ids
+        .iter()
+        .copied()
+        .filter(|id| !parked(id))
+        .collect();
+    let rows = read_all(store, &to_park).await?;
     for &id in transient_ids.iter().chain(&permanent_ids) {
         let entry = entries.get(&id).copied();
-        match (entry, rows.get(&id)) {
-            // Tried once more when what it depends on changed; left alone otherwise.
-            (Some(e), Some(row))
-                if e.is_parked()
-                    && e.depends_on.as_deref() != Some(&depends_on(row, integrations)) =>
-            {
+        if parked(&id) {
+            if changed.contains(&id) {
                 plan.retries.push(id);
                 plan.rechecks += 1;
             }
-            (Some(e), _) if e.is_parked() => {}
-            (_, Some(row)) if permanent_set.contains(&id) => {
+        } else if permanent_set.contains(&id) {
+            if let Some(row) = rows.get(&id) {
                 let error = row.sync.error_text().unwrap_or_default();
                 let parked = policy.after_failure(
                     entry,
@@ -137,8 +135,8 @@ pub async fn plan(
                 plan.changes.push(ScheduleChange::Put(parked));
                 plan.parked += 1;
             }
-            _ if due(&id) => plan.retries.push(id),
-            _ => {}
+        } else if due(&id) {
+            plan.retries.push(id);
         }
     }
 

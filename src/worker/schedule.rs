@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::domain::diagnosis::cause_of;
-use crate::domain::worker::RetryEntry;
+use crate::domain::worker::{Dependencies, RetryEntry};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -46,14 +46,14 @@ impl RetryPolicy {
     }
 
     /// The schedule entry after a failed attempt with `error`. `previous` is the entry before
-    /// it (None: the first failure the worker sees); `depends_on` the digest of what a parked
+    /// it (None: the first failure the worker sees); `depends_on` what a parked
     /// failure depends on.
     pub fn after_failure(
         &self,
         previous: Option<&RetryEntry>,
         selection_id: i64,
         error: &str,
-        depends_on: Option<String>,
+        depends_on: Option<Dependencies>,
         now: DateTime<Utc>,
         jitter: f64,
     ) -> RetryEntry {
@@ -179,7 +179,7 @@ mod tests {
             None,
             8,
             "User email address is required for calendar integration",
-            Some("digest".into()),
+            None,
             now,
             0.1,
         );

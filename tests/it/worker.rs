@@ -649,9 +649,11 @@ async fn a_lost_database_connection_is_waited_out_and_the_worker_goes_on() {
     let before: chrono::DateTime<chrono::Utc> =
         admin.query_one("SELECT now()", &[]).await.unwrap().get(0);
     let mut worker = Worker::spawn(&db, &sim, &["--interval", "0.2"]);
-    eventually(Duration::from_secs(20), "the first learners are added", || async {
-        state_of(&store, learner_selection(101)).await == SyncState::Added
-    })
+    eventually(
+        Duration::from_secs(20),
+        "the first learners are added",
+        || async { state_of(&store, learner_selection(101)).await == SyncState::Added },
+    )
     .await;
     // Every session the worker opened is terminated, as a failover or a DBA would.
     let terminated = admin
@@ -672,12 +674,24 @@ async fn a_lost_database_connection_is_waited_out_and_the_worker_goes_on() {
          NULL, 1, 2, 100)",
     )
     .await;
-    eventually(Duration::from_secs(30), "the selection made after the outage is added", || async {
-        state_of(&store, 1100).await == SyncState::Added
-    })
+    eventually(
+        Duration::from_secs(30),
+        "the selection made after the outage is added",
+        || async { state_of(&store, 1100).await == SyncState::Added },
+    )
     .await;
-    assert_eq!(worker.child.try_wait().unwrap(), None, "the worker is still running: {}", worker.log());
+    assert_eq!(
+        worker.child.try_wait().unwrap(),
+        None,
+        "the worker is still running: {}",
+        worker.log()
+    );
     assert_eq!(sim.state().events(&mailbox(100)).len(), 2);
     worker.signal("TERM");
-    assert_eq!(worker.wait_for_exit(Duration::from_secs(10)), Some(0), "{}", worker.log());
+    assert_eq!(
+        worker.wait_for_exit(Duration::from_secs(10)),
+        Some(0),
+        "{}",
+        worker.log()
+    );
 }
