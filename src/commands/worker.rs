@@ -68,6 +68,7 @@ pub async fn run(global: &GlobalArgs, args: &WorkerArgs) -> Result<i32, CliError
             credentials_override,
         },
         interval,
+        stale_every: Duration::from_secs_f64(args.stale_every),
         once: args.once,
         policy: RetryPolicy {
             first_wait: Duration::from_secs_f64(args.retry_after),
@@ -142,6 +143,7 @@ async fn print_dry_run(store: &Store, config: &WorkerConfig) -> Result<i32, CliE
         cleanup: &cleanup,
         policy: config.policy,
         simulated: config.simulated,
+        scan_stale: true,
     };
     let (plan, cleanup_users): (Plan, usize) = pass
         .plan()

@@ -15,6 +15,10 @@ pub struct WorkerArgs {
     /// Seconds between passes
     #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_seconds)]
     pub interval: f64,
+    /// Seconds between two looks for stale events (slot or conference changed since the event
+    /// was written): the costliest scan of the LMS's rows, so not on every pass
+    #[arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = parse_seconds)]
+    pub stale_every: f64,
     /// One pass, then exit (for cron): exit 0 when the pass ran, 1 when it could not
     #[arg(long)]
     pub once: bool,

@@ -43,6 +43,8 @@ pub struct WorkerConfig {
     pub sync: SyncOptions,
     /// The pause between passes.
     pub interval: Duration,
+    /// How often a pass also looks for stale events (the costliest scan of the LMS's rows).
+    pub stale_every: Duration,
     /// One pass, then exit (for cron).
     pub once: bool,
     pub policy: RetryPolicy,
@@ -63,6 +65,7 @@ pub async fn run(
     metrics.use_store(&store);
     let mut engine = Engine::new(store, config.graph.clone(), config.sync.clone());
     let cleanup = Cleanup::default();
+    let mut stale_scanned: Option<Instant> = None;
     let mut outage_wait = Duration::from_secs(1);
     let mut outcome = Ok(());
     tracing::info!(
@@ -73,14 +76,20 @@ pub async fn run(
     );
     while !cancel.is_cancelled() {
         let started = Instant::now();
+        let scan_stale =
+            config.once || stale_scanned.is_none_or(|at| at.elapsed() >= config.stale_every);
         let pass = Pass {
             engine: &engine,
             cleanup: &cleanup,
             policy: config.policy,
             simulated: config.simulated,
+            scan_stale,
         };
         match pass.run(&cancel).await {
             Ok(report) => {
+                if scan_stale {
+                    stale_scanned = Some(started);
+                }
                 let took = started.elapsed();
                 log_pass(&report, took);
                 metrics.record_pass(&report, took);

@@ -90,6 +90,8 @@ pub struct Pass<'a> {
     pub policy: RetryPolicy,
     /// Against the simulated Graph (said in the audit row).
     pub simulated: bool,
+    /// Look for stale events in this pass.
+    pub scan_stale: bool,
 }
 
 impl Pass<'_> {
@@ -99,7 +101,15 @@ impl Pass<'_> {
         let store = self.engine.store();
         let schedule = store.retry_entries().await?;
         let integrations = integrations_digest(&store.active_credentials().await?);
-        let plan = plan(store, &schedule, &self.policy, &integrations, Utc::now()).await?;
+        let plan = plan(
+            store,
+            &schedule,
+            &self.policy,
+            &integrations,
+            Utc::now(),
+            self.scan_stale,
+        )
+        .await?;
         let users = self.cleanup.users_to_check(store).await?.len();
         Ok((plan, users))
     }
@@ -109,7 +119,15 @@ impl Pass<'_> {
         let store = self.engine.store();
         let schedule = store.retry_entries().await?;
         let integrations = integrations_digest(&store.active_credentials().await?);
-        let plan = plan(store, &schedule, &self.policy, &integrations, Utc::now()).await?;
+        let plan = plan(
+            store,
+            &schedule,
+            &self.policy,
+            &integrations,
+            Utc::now(),
+            self.scan_stale,
+        )
+        .await?;
         let orphans = self.cleanup.users_to_check(store).await?;
         let mut report = PassReport {
             cleanup_users: orphans.len(),

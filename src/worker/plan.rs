@@ -63,13 +63,15 @@ impl Plan {
     }
 }
 
-/// Decides a pass. `integrations` is the digest of the active integrations now.
+/// Decides a pass. `integrations` is the digest of the active integrations now; `scan_stale`:
+/// look for stale events too (the costliest scan, so not on every pass).
 pub async fn plan(
     store: &Store,
     schedule: &[RetryEntry],
     policy: &RetryPolicy,
     integrations: &str,
     now: DateTime<Utc>,
+    scan_stale: bool,
 ) -> Result<Plan, StoreError> {
     let entries: HashMap<i64, &RetryEntry> = schedule.iter().map(|e| (e.selection_id, e)).collect();
     let due = |id: &i64| entries.get(id).is_none_or(|e| e.is_due(now));
@@ -91,7 +93,11 @@ pub async fn plan(
             ..Plan::retry_filter()
         })
         .await?;
-    let stale_ids = store.selection_ids(&Plan::stale_filter()).await?;
+    let stale_ids = if scan_stale {
+        store.selection_ids(&Plan::stale_filter()).await?
+    } else {
+        Vec::new()
+    };
 
     let mut plan = Plan {
         new: new_ids.iter().copied().filter(due).collect(),
@@ -140,7 +146,11 @@ pub async fn plan(
         }
     }
 
-    // Entries whose selection is no longer failed, new or stale: fixed elsewhere, or gone.
+    // Entries whose selection is no longer failed, new or stale: fixed elsewhere, or gone
+    // (known only when every list was read).
+    if !scan_stale {
+        return Ok(plan);
+    }
     let wanted: HashSet<i64> = new_ids
         .iter()
         .chain(&transient_ids)

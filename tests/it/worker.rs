@@ -594,7 +594,7 @@ on_both_backends! {
         add_learners(&db, 2, false).await;
         let sim = SimServer::start(sim_config()).await.unwrap();
         let store = db.store().await;
-        let worker = Worker::spawn(&db, &sim, &["--interval", "0.2"]);
+        let worker = Worker::spawn(&db, &sim, &["--interval", "0.2", "--stale-every", "0.5"]);
         eventually(Duration::from_secs(20), "both learners are added", || async {
             state_of(&store, learner_selection(100)).await == SyncState::Added
                 && state_of(&store, learner_selection(101)).await == SyncState::Added
