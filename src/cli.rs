@@ -107,7 +107,8 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// The LMS database: sqlite:///relative.db, sqlite:////absolute.db, a path to a SQLite file,
-    /// or postgres://user:pass@host:port/db?sslmode=disable|prefer|require
+    /// or postgres://user:pass@host:port/db?sslmode=disable|prefer|require|verify-ca|verify-full
+    /// (with &sslrootcert=PATH; &passfile=PATH)
     #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
     /// Read AWS_DB_* from the LMS's .env file

@@ -242,7 +242,7 @@ pub fn chosen_profile(config: &ConfigFile, flag: Option<&str>) -> Option<(String
 
 /// The LMS's production settings: `AWS_DB_HOST`, `AWS_DB_NAME`, `AWS_DB_USER`, the password from
 /// `AWS_DB_PASSWORD` (or `DATABASE_PASSWORD`, `DB_PASSWORD`), `AWS_DB_PORT` (default 5432), with
-/// `sslmode=prefer` like the LMS.
+/// `sslmode=prefer` like the LMS unless `PGSSLMODE` (and `PGSSLROOTCERT`) say otherwise.
 fn aws_db_target(env: &Environment) -> Result<Option<PgTarget>, String> {
     let host = env.get("AWS_DB_HOST");
     let name = env.get("AWS_DB_NAME");
@@ -272,6 +272,12 @@ fn aws_db_target(env: &Environment) -> Result<Option<PgTarget>, String> {
             .parse::<u16>()
             .map_err(|_| format!("AWS_DB_PORT is not a port number: '{p}'"))?,
     };
+    // libpq's own variables choose TLS here (a URL says it in `?sslmode=`), so production can
+    // insist on verify-full without changing the LMS's settings.
+    let sslmode = match env.get("PGSSLMODE") {
+        None => SslMode::Prefer,
+        Some(mode) => SslMode::parse(mode.trim()).map_err(|e| format!("PGSSLMODE: {e}"))?,
+    };
     let password = env
         .get("AWS_DB_PASSWORD")
         .or_else(|| env.get("DATABASE_PASSWORD"))
@@ -283,7 +289,9 @@ fn aws_db_target(env: &Environment) -> Result<Option<PgTarget>, String> {
         user: user.unwrap_or_default().to_string(),
         password,
         dbname: name.unwrap_or_default().to_string(),
-        sslmode: SslMode::Prefer,
+        sslmode,
+        sslrootcert: env.get("PGSSLROOTCERT").map(std::path::PathBuf::from),
+        passfile: None,
     }))
 }
 
@@ -337,6 +345,30 @@ mod tests {
         assert_eq!(pg.port, 5432);
         assert_eq!(pg.sslmode, SslMode::Prefer);
         assert_eq!(pg.password.as_deref(), Some("s3cret"));
+    }
+
+    #[test]
+    fn libpq_variables_choose_tls_for_the_lms_variables() {
+        let mut env = AWS.to_vec();
+        env.extend([
+            ("PGSSLMODE", "verify-full"),
+            ("PGSSLROOTCERT", "/etc/ssl/rds/global-bundle.pem"),
+        ]);
+        let DatabaseUrl::Postgres(pg) = choose(None, &env, "").unwrap().url else {
+            panic!("expected postgres")
+        };
+        assert_eq!(pg.sslmode, SslMode::VerifyFull);
+        assert_eq!(
+            pg.sslrootcert.as_deref(),
+            Some(std::path::Path::new("/etc/ssl/rds/global-bundle.pem"))
+        );
+        let mut bad = AWS.to_vec();
+        bad.push(("PGSSLMODE", "sometimes"));
+        let err = choose(None, &bad, "").unwrap_err();
+        assert!(
+            err.starts_with("PGSSLMODE: unknown sslmode 'sometimes'"),
+            "{err}"
+        );
     }
 
     #[test]

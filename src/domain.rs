@@ -6,12 +6,14 @@ use serde::Serialize;
 
 pub mod diagnosis;
 pub mod lifecycle;
+mod malformed;
 pub mod meeting;
 pub mod query;
 mod slot_time;
 mod when;
 pub mod worker;
 pub use diagnosis::Cause;
+pub use malformed::{Listed, MalformedSelection, MalformedSlot};
 pub use slot_time::{SlotProblem, SlotWindow, resolve_slot_window};
 pub use when::parse_when;
 
@@ -382,6 +384,8 @@ pub struct Cursor {
 pub enum CursorKey {
     Id,
     Time(Option<DateTime<Utc>>),
+    /// The sort column's text as stored, when it is not a readable time (SQLite only).
+    Stored(String),
 }
 
 impl Cursor {
@@ -396,6 +400,28 @@ impl Cursor {
             id: selection.id,
         }
     }
+
+    /// After a row of a listing, readable or not.
+    pub fn after_listed(row: &Listed, key: SortKey) -> Cursor {
+        let row = match row {
+            Listed::Readable(selection) => return Cursor::after(selection, key),
+            Listed::Malformed(row) => row,
+        };
+        let stored = |parsed: Option<DateTime<Utc>>, text: &Option<String>| match (parsed, text) {
+            (Some(at), _) => CursorKey::Time(Some(at)),
+            (None, Some(text)) => CursorKey::Stored(text.clone()),
+            (None, None) => CursorKey::Time(None),
+        };
+        let key = match key {
+            SortKey::Id => CursorKey::Id,
+            SortKey::SelectedAt => stored(row.selected_at, &row.selected_at_text),
+            SortKey::AttemptedAt => stored(
+                row.sync.as_ref().and_then(|s| s.attempted_at),
+                &row.attempted_at_text,
+            ),
+        };
+        Cursor { key, id: row.id }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -409,6 +435,8 @@ pub struct PageRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
     pub rows: Vec<Selection>,
+    /// The rows of this page that cannot be read whole (left out of `rows`).
+    pub malformed: Vec<MalformedSelection>,
     /// Present when more rows may follow.
     pub next: Option<Cursor>,
 }
@@ -435,7 +463,8 @@ impl Person {
     }
 }
 
-/// A Teams integration as calsync may show it: the secret itself is never read into this type.
+/// A Teams integration as calsync may show it: neither the secret nor its length is ever read
+/// into this type.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IntegrationInfo {
     pub id: i64,
@@ -443,7 +472,8 @@ pub struct IntegrationInfo {
     pub is_active: bool,
     pub tenant_id: String,
     pub client_id: String,
-    pub secret_length: usize,
+    /// Whether a secret is set; its length is never read (it would narrow a guess).
+    pub has_secret: bool,
     pub owner_id: Option<i64>,
     pub owner_username: Option<String>,
     pub owner_branch_id: Option<i64>,
@@ -453,10 +483,10 @@ pub struct IntegrationInfo {
 
 impl IntegrationInfo {
     pub fn masked_secret(&self) -> String {
-        if self.secret_length == 0 {
-            "(empty)".to_string()
+        if self.has_secret {
+            "••••••••".to_string()
         } else {
-            format!("•••••••• ({} chars)", self.secret_length)
+            "(empty)".to_string()
         }
     }
 }

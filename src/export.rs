@@ -7,7 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::domain::diagnosis::{Cause, failure_cause};
-use crate::domain::{Selection, SyncState};
+use crate::domain::{MalformedSelection, Selection, SyncState};
 
 #[derive(Serialize)]
 struct SelectionJson<'a> {
@@ -64,6 +64,64 @@ pub fn json_line(row: &Selection) -> String {
         teams_join_url: row.recorded.teams_join_url.as_deref(),
         full_name: row.full_name(),
         cause: failure_cause(row.sync.error_text()),
+    };
+    serde_json::to_string(&json).unwrap_or_default()
+}
+
+/// A row that cannot be read whole, with the same keys: its columns as stored (strings, or
+/// null where NULL or unreadable), `state` null when the sync columns cannot be read, and one
+/// more key, `malformed`, listing why. Readable rows never carry that key.
+pub fn malformed_json_line(row: &MalformedSelection) -> String {
+    #[derive(Serialize)]
+    struct MalformedJson<'a> {
+        id: i64,
+        user_id: Option<i64>,
+        username: &'a str,
+        email: &'a str,
+        conference_id: Option<i64>,
+        conference_title: &'a str,
+        time_slot_id: Option<i64>,
+        slot_date: Option<&'a str>,
+        slot_start: Option<&'a str>,
+        slot_end: Option<&'a str>,
+        timezone: &'a str,
+        state: Option<SyncState>,
+        calendar_added: bool,
+        outlook_event_id: Option<&'a str>,
+        attempted_at: Option<String>,
+        error: Option<&'a str>,
+        stale: bool,
+        teams_join_url: Option<&'a str>,
+        full_name: String,
+        cause: Option<Cause>,
+        malformed: &'a [String],
+    }
+    let attempted_at = match row.sync.as_ref() {
+        Some(sync) => sync.attempted_at.map(rfc3339),
+        None => row.attempted_at_text.clone(),
+    };
+    let json = MalformedJson {
+        id: row.id,
+        user_id: row.user_id,
+        username: &row.username,
+        email: &row.email,
+        conference_id: row.conference_id,
+        conference_title: &row.conference_title,
+        time_slot_id: row.time_slot_id,
+        slot_date: row.slot_date.as_deref(),
+        slot_start: row.slot_start.as_deref(),
+        slot_end: row.slot_end.as_deref(),
+        timezone: &row.timezone,
+        state: row.state(),
+        calendar_added: row.calendar_added,
+        outlook_event_id: row.outlook_event_id.as_deref(),
+        attempted_at,
+        error: row.error.as_deref().filter(|e| !e.is_empty()),
+        stale: row.stale,
+        teams_join_url: row.teams_join_url.as_deref(),
+        full_name: row.full_name(),
+        cause: failure_cause(row.error.as_deref()),
+        malformed: &row.problems,
     };
     serde_json::to_string(&json).unwrap_or_default()
 }

@@ -26,7 +26,7 @@ pub async fn run(args: &BenchConsoleArgs) -> Result<i32, CliError> {
     let mut out = Output::default();
     let (path, _) = super::bench::demo_database(&args.db, args.selections).await?;
     let url = DatabaseUrl::Sqlite(path.clone());
-    let store = Store::open(&url, &store_options()).await?;
+    let store = Store::open(&url, &store_options()?).await?;
     let graph =
         GraphClient::new(GraphConfig::default()).map_err(|e| CliError::unusable(e.to_string()))?;
     let engine = Engine::new(store.clone(), graph, SyncOptions::default());
@@ -243,6 +243,7 @@ fn frame_cost(terminal: &mut Screen160, theme: Theme) -> Result<Duration, CliErr
                     generation,
                     Ok(Page {
                         rows: rows.clone(),
+                        malformed: Vec::new(),
                         next: None,
                     }),
                 ));

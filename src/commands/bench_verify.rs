@@ -57,7 +57,7 @@ const MODES: [Mode; 3] = [
 pub async fn run(args: &BenchVerifyArgs) -> Result<i32, CliError> {
     let mut out = Output::default();
     let (path, _) = demo_database(&args.db, args.selections).await?;
-    let store = Store::open(&DatabaseUrl::Sqlite(path.clone()), &store_options()).await?;
+    let store = Store::open(&DatabaseUrl::Sqlite(path.clone()), &store_options()?).await?;
     let sim = start_simulator(SimulatorSettings {
         port: 0,
         latency: Latency::fixed(Duration::from_millis(args.latency_ms)),

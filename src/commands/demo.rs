@@ -42,7 +42,7 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<i32, CliError> 
     if !existed {
         generate(&path, args.selections).await?;
         // The demo database is calsync's own, so it comes with the ledger and the audit log.
-        Store::open(&url, &store_options())
+        Store::open(&url, &store_options()?)
             .await?
             .migrate_up(chrono::Utc::now())
             .await?;
@@ -52,7 +52,7 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<i32, CliError> 
         out.flush()?;
         return Ok(EXIT_OK);
     }
-    let store = Store::open(&url, &store_options()).await?;
+    let store = Store::open(&url, &store_options()?).await?;
     // With a terminal, the demo is the console; scripts and pipes get the description.
     if !args.summary && std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
         return super::console::open(store, global, Rehearsal::Demo).await;
@@ -99,7 +99,11 @@ const DEFAULT_SELECTIONS: u64 = 2000;
 
 /// Whether the file at `path` is an LMS database that carries calsync's demo marker.
 async fn is_demo_file(path: &std::path::Path) -> bool {
-    match Store::open(&DatabaseUrl::Sqlite(path.to_path_buf()), &store_options()).await {
+    // Bad timeout settings are refused where the database is opened for real.
+    let Ok(options) = store_options() else {
+        return false;
+    };
+    match Store::open(&DatabaseUrl::Sqlite(path.to_path_buf()), &options).await {
         Ok(store) => demo::is_demo(&store).await.unwrap_or(false),
         Err(_) => false,
     }

@@ -19,7 +19,7 @@ pub async fn run(global: &GlobalArgs, args: &DoctorArgs) -> Result<i32, CliError
         choice.origin
     ))?;
     out.flush()?;
-    let store = Store::open(&choice.url, &store_options()).await?;
+    let store = Store::open(&choice.url, &store_options()?).await?;
     out.line(&format!("Server       {}", store.server_version().await?))?;
     out.line("Schema       ok: the six LMS tables have every column calsync uses")?;
     let writable = store.can_write().await;
@@ -128,7 +128,18 @@ async fn slots(store: &Store, out: &mut Output) -> Result<usize, CliError> {
     }
     let mut crossing = Vec::new();
     let mut broken = Vec::new();
-    for slot in store.all_slots().await? {
+    for slot in store.slot_rows().await? {
+        let slot = match slot {
+            Ok(slot) => slot,
+            Err(malformed) => {
+                broken.push(clean_line(&format!(
+                    "slot {}: {}",
+                    malformed.id,
+                    malformed.problems.join("; ")
+                )));
+                continue;
+            }
+        };
         if slot.timezone.trim().parse::<chrono_tz::Tz>().is_err() {
             continue;
         }

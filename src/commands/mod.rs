@@ -181,25 +181,35 @@ pub fn database_choice(global: &GlobalArgs) -> Result<DatabaseChoice, CliError> 
 /// Opens the chosen database and checks its schema.
 pub async fn open_store(global: &GlobalArgs) -> Result<(Store, DatabaseChoice), CliError> {
     let choice = database_choice(global)?;
-    let store = Store::open(&choice.url, &store_options()).await?;
+    let store = Store::open(&choice.url, &store_options()?).await?;
     Ok((store, choice))
 }
 
-/// Timeouts can be shortened for scripts and tests through the environment.
-pub fn store_options() -> StoreOptions {
+/// Timeouts can be changed for scripts and tests through the environment; a value that is not
+/// a number of seconds is refused (one line, exit 2), never silently replaced by the default.
+pub fn store_options() -> Result<StoreOptions, CliError> {
     let mut options = StoreOptions::default();
-    let seconds = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| *s > 0.0 && s.is_finite())
-            .map(std::time::Duration::from_secs_f64)
+    let seconds = |name: &str| -> Result<Option<std::time::Duration>, CliError> {
+        match std::env::var(name) {
+            Ok(value) if !value.trim().is_empty() => {
+                crate::graph::seconds(name, &value, MAX_DB_TIMEOUT_SECS)
+                    .map(Some)
+                    .map_err(CliError::unusable)
+            }
+            Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => Err(CliError::unusable(format!(
+                "{name} is not valid UTF-8 text"
+            ))),
+        }
     };
-    if let Some(timeout) = seconds("CALSYNC_DB_CONNECT_TIMEOUT_SECS") {
+    if let Some(timeout) = seconds("CALSYNC_DB_CONNECT_TIMEOUT_SECS")? {
         options.connect_timeout = timeout;
     }
-    if let Some(timeout) = seconds("CALSYNC_SQLITE_BUSY_TIMEOUT_SECS") {
+    if let Some(timeout) = seconds("CALSYNC_SQLITE_BUSY_TIMEOUT_SECS")? {
         options.sqlite_busy_timeout = timeout;
     }
-    options
+    Ok(options)
 }
+
+/// The longest database timeout the environment may ask for.
+const MAX_DB_TIMEOUT_SECS: f64 = 3600.0;

@@ -52,7 +52,6 @@ pub async fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<i32, CliEr
     let graph = GraphClient::new(target.config.clone())
         .map_err(|e| CliError::unusable(format!("cannot set up the Graph client: {e}")))?;
     let cancel = CancellationToken::new();
-    graph.abandon_logins_on(cancel.clone());
     let reconciler = Reconciler::new(
         store.clone(),
         graph,

@@ -5,7 +5,9 @@ use serde::Serialize;
 
 use super::{CliError, Output, open_store};
 use crate::cli::{EXIT_OK, GlobalArgs, StatusArgs};
-use crate::domain::{PageRequest, Selection, Sort, StateCounts, SyncState};
+use crate::domain::{
+    Listed, MalformedSelection, PageRequest, Selection, Sort, StateCounts, SyncState,
+};
 use crate::export;
 use crate::text::{clean_line, fit, truncate};
 
@@ -49,16 +51,17 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<i32, CliError
     let mut more = false;
     while shown < limit {
         request.limit = (limit - shown).min(PAGE_SIZE) as u32;
-        let page = store.page(&request).await?;
-        for row in &page.rows {
-            out.line(&if args.json {
-                export::json_line(row)
-            } else {
-                table_row(row)
+        let (rows, next) = store.listing(&request).await?;
+        for row in &rows {
+            out.line(&match (row, args.json) {
+                (Listed::Readable(row), true) => export::json_line(row),
+                (Listed::Readable(row), false) => table_row(row),
+                (Listed::Malformed(row), true) => export::malformed_json_line(row),
+                (Listed::Malformed(row), false) => malformed_table_row(row),
             })?;
         }
-        shown += page.rows.len() as u64;
-        match page.next {
+        shown += rows.len() as u64;
+        match next {
             Some(next) => request.after = Some(next),
             None => break,
         }
@@ -160,12 +163,41 @@ fn table_row(row: &Selection) -> String {
         format!("{} {}", state.symbol(), state.label()),
         attempted,
     ];
+    cells_line(&cells, row.sync.error_text())
+}
+
+/// A row that cannot be read whole: its columns as stored, "malformed" as its state and the
+/// reasons where the error goes.
+fn malformed_table_row(row: &MalformedSelection) -> String {
+    let stored = |value: &Option<String>| value.clone().unwrap_or_else(|| "NULL".to_string());
+    let slot = format!(
+        "{} {}–{} {}",
+        stored(&row.slot_date),
+        stored(&row.slot_start),
+        stored(&row.slot_end),
+        row.timezone
+    );
+    let cells = [
+        row.id.to_string(),
+        row.person_name(),
+        row.email.clone(),
+        row.conference_title.clone(),
+        slot,
+        "⚠ Malformed row".to_string(),
+        row.attempted_at_text
+            .clone()
+            .unwrap_or_else(|| "never".to_string()),
+    ];
+    cells_line(&cells, Some(&format!("malformed: {}", row.reason())))
+}
+
+fn cells_line(cells: &[String; 7], error: Option<&str>) -> String {
     let mut line: String = cells
         .iter()
         .zip(COLUMNS)
         .map(|(cell, (_, w))| fit(&clean_line(cell), w) + " ")
         .collect();
-    if let Some(error) = row.sync.error_text() {
+    if let Some(error) = error {
         line.push_str(&truncate(&clean_line(error), ERROR_WIDTH));
     }
     line.trim_end().to_string()

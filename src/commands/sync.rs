@@ -95,8 +95,6 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
     .await
     .map_err(CliError::unusable)?;
     let cancel = CancellationToken::new();
-    // Ctrl-C must not wait for a login service that hangs.
-    graph.abandon_logins_on(cancel.clone());
     let engine = Engine::new(store, graph, options);
     if human {
         out.line("")?;

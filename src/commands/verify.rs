@@ -74,7 +74,6 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
 
     let cancel = CancellationToken::new();
     super::sync::watch_ctrl_c(cancel.clone());
-    graph.abandon_logins_on(cancel.clone());
     let verifier = Verifier::new(
         store.clone(),
         graph.clone(),

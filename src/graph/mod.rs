@@ -140,7 +140,8 @@ impl GraphConfig {
     }
 }
 
-fn seconds(name: &str, value: &str, max: f64) -> Result<Duration, String> {
+/// A `CALSYNC_*_SECS` value: a number of seconds greater than 0 and at most `max`.
+pub(crate) fn seconds(name: &str, value: &str, max: f64) -> Result<Duration, String> {
     match value.trim().parse::<f64>() {
         Ok(s) if s > 0.0 && s <= max => Duration::try_from_secs_f64(s)
             .map_err(|_| format!("{name}={value:?} is not a number of seconds")),

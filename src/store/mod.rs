@@ -6,12 +6,15 @@ mod intent;
 mod lifecycle;
 mod meetings;
 pub mod own;
+mod pg_tls;
+mod pgpass;
 mod postgres;
 mod probe;
 pub mod retry;
 mod schema;
 pub mod sql;
 mod sqlite;
+mod unicode_match;
 pub mod url;
 mod worker;
 
@@ -25,14 +28,15 @@ pub use lifecycle::MigrationReport;
 pub use sql::{Dialect, Engine};
 use sql::{RowMapper, Sql};
 pub use sqlite::{django_datetime, parse_datetime as parse_django_datetime, sqlite_message};
+pub use unicode_match::FUNCTION as UNICODE_CONTAINS;
 pub use url::{DatabaseUrl, PgTarget, SslMode};
 pub use worker::{ScheduleChange, WorkerLock};
 
 use crate::domain::lifecycle::LedgerChange;
 use crate::domain::{
-    Cause, ConferenceSummary, Filter, IntegrationInfo, Page, PageRequest, Person, Selection,
-    SlotSummary, Sort, SortKey, StateCounts, StoredCredentials, SyncColumns, SyncWrite,
-    WriteOutcome,
+    Cause, ConferenceSummary, Filter, IntegrationInfo, Listed, MalformedSlot, Page, PageRequest,
+    Person, Selection, SlotSummary, Sort, SortKey, StateCounts, StoredCredentials, SyncColumns,
+    SyncWrite, WriteOutcome,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -226,30 +230,56 @@ impl Store {
             .await
     }
 
-    /// One page of selections, continuing after `request.after`.
+    /// One page of selections, continuing after `request.after`; the rows that cannot be read
+    /// whole are in `malformed`, not in `rows`.
     pub async fn page(&self, request: &PageRequest) -> Result<Page, StoreError> {
+        let (listed, next) = self.listing(request).await?;
+        let mut rows = Vec::with_capacity(listed.len());
+        let mut malformed = Vec::new();
+        for row in listed {
+            match row {
+                Listed::Readable(selection) => rows.push(selection),
+                Listed::Malformed(row) => malformed.push(row),
+            }
+        }
+        Ok(Page {
+            rows,
+            malformed,
+            next,
+        })
+    }
+
+    /// One page of selections in order, readable or not, and where the next page starts.
+    pub async fn listing(
+        &self,
+        request: &PageRequest,
+    ) -> Result<(Vec<Listed>, Option<crate::domain::Cursor>), StoreError> {
         let rows = self
             .query(
                 sql::selection_page(self.dialect(), request),
-                sql::map_selection,
+                sql::map_listed,
             )
             .await?;
         let full = rows.len() as u64 >= u64::from(request.limit) && request.limit > 0;
         let next = if full {
             rows.last()
-                .map(|last| crate::domain::Cursor::after(last, request.sort.key))
+                .map(|last| crate::domain::Cursor::after_listed(last, request.sort.key))
         } else {
             None
         };
-        Ok(Page { rows, next })
+        Ok((rows, next))
     }
 
+    /// One selection, if it exists and can be read whole.
     pub async fn selection(&self, id: i64) -> Result<Option<Selection>, StoreError> {
         Ok(self
-            .query(sql::selection_by_id(self.dialect(), id), sql::map_selection)
+            .query(sql::selection_by_id(self.dialect(), id), sql::map_listed)
             .await?
             .into_iter()
-            .next())
+            .find_map(|row| match row {
+                Listed::Readable(selection) => Some(selection),
+                Listed::Malformed(_) => None,
+            }))
     }
 
     /// Failed selections per UTC day of their last attempt, since `since`.
@@ -292,11 +322,18 @@ impl Store {
         Ok(conferences)
     }
 
-    /// The time slots of one conference, in time order, with the sync counts of their selections.
+    /// The time slots of one conference, in time order, with the sync counts of their selections
+    /// (a slot whose date or times cannot be read is left out; `doctor` names it).
     pub async fn slots(&self, conference_id: i64) -> Result<Vec<SlotSummary>, StoreError> {
-        let mut slots = self
-            .query(sql::slots_of(self.dialect(), conference_id), sql::map_slot)
-            .await?;
+        let mut slots: Vec<SlotSummary> = self
+            .query(
+                sql::slots_of(self.dialect(), conference_id),
+                sql::map_slot_row,
+            )
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
         let filter = Filter {
             conference_id: Some(conference_id),
             ..Filter::default()
@@ -308,9 +345,14 @@ impl Store {
         Ok(slots)
     }
 
-    /// Every slot (without counts), for consistency checks.
+    /// Every readable slot (without counts), for consistency checks.
     pub async fn all_slots(&self) -> Result<Vec<SlotSummary>, StoreError> {
-        self.query(sql::all_slots(self.dialect()), sql::map_slot)
+        Ok(self.slot_rows().await?.into_iter().flatten().collect())
+    }
+
+    /// Every slot, readable or not.
+    pub async fn slot_rows(&self) -> Result<Vec<Result<SlotSummary, MalformedSlot>>, StoreError> {
+        self.query(sql::all_slots(self.dialect()), sql::map_slot_row)
             .await
     }
 
@@ -392,12 +434,31 @@ impl Store {
             .collect())
     }
 
-    /// The selections among `ids` that still exist and match `filter`, by id, in one query.
+    /// The selections among `ids` that still exist, match `filter` and can be read whole, by id,
+    /// in one query.
     pub async fn selections_by_id(
         &self,
         ids: &[i64],
         filter: &Filter,
     ) -> Result<std::collections::HashMap<i64, Selection>, StoreError> {
+        Ok(self
+            .listed_by_id(ids, filter)
+            .await?
+            .into_iter()
+            .filter_map(|(id, row)| match row {
+                Listed::Readable(selection) => Some((id, selection)),
+                Listed::Malformed(_) => None,
+            })
+            .collect())
+    }
+
+    /// The selections among `ids` that still exist and match `filter`, readable or not, by id,
+    /// in one query.
+    pub async fn listed_by_id(
+        &self,
+        ids: &[i64],
+        filter: &Filter,
+    ) -> Result<std::collections::HashMap<i64, Listed>, StoreError> {
         // No ids would mean no narrowing by id at all.
         if ids.is_empty() {
             return Ok(Default::default());
@@ -414,8 +475,8 @@ impl Store {
             after: None,
             limit: u32::try_from(ids.len()).unwrap_or(u32::MAX),
         };
-        let page = self.page(&request).await?;
-        Ok(page.rows.into_iter().map(|row| (row.id, row)).collect())
+        let (rows, _) = self.listing(&request).await?;
+        Ok(rows.into_iter().map(|row| (row.id(), row)).collect())
     }
 
     /// The ids of the selections matching `filter`, newest selection first (a run's frozen list).

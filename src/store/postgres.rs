@@ -2,16 +2,15 @@
 //! client, which pipelines the concurrent queries of the console and the sync engine.
 
 use std::error::Error as _;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls};
 
+use super::pg_tls;
+use super::pgpass::{self, PassKey};
 use super::sql::{RowMapper, Sql, SqlRow, Value};
 use super::url::{PgTarget, SslMode};
 use super::{StoreError, StoreOptions};
@@ -32,6 +31,7 @@ pub struct PgBackend {
 struct SessionConfig {
     config: tokio_postgres::Config,
     sslmode: SslMode,
+    sslrootcert: Option<PathBuf>,
     options: StoreOptions,
     place: String,
 }
@@ -52,18 +52,40 @@ impl PgBackend {
             .ssl_mode(match target.sslmode {
                 SslMode::Disable => tokio_postgres::config::SslMode::Disable,
                 SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
-                SslMode::Require => tokio_postgres::config::SslMode::Require,
+                // The verify modes insist on TLS; the certificate checks are in `pg_tls`.
+                SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                    tokio_postgres::config::SslMode::Require
+                }
             });
-        if !target.user.is_empty() {
-            config.user(&target.user);
-        } else if let Ok(user) = std::env::var("USER") {
+        let user = if target.user.is_empty() {
+            std::env::var("USER").unwrap_or_default()
+        } else {
+            target.user.clone()
+        };
+        if !user.is_empty() {
             config.user(&user);
         }
-        if let Some(password) = &target.password {
+        let password = match &target.password {
+            Some(password) => Some(password.clone()),
+            None => {
+                let key = PassKey {
+                    host: &target.host,
+                    port: target.port,
+                    dbname: &target.dbname,
+                    user: &user,
+                };
+                pgpass::password(&key, target.passfile.as_deref(), |name| {
+                    std::env::var(name).ok()
+                })
+                .map_err(StoreError::Connect)?
+            }
+        };
+        if let Some(password) = &password {
             config.password(password);
         }
-        let client = open_session(&config, target.sslmode, options, &place).await?;
-        let writer = open_session(&config, target.sslmode, options, &place).await?;
+        let sslrootcert = target.sslrootcert.as_deref();
+        let client = open_session(&config, target.sslmode, sslrootcert, options, &place).await?;
+        let writer = open_session(&config, target.sslmode, sslrootcert, options, &place).await?;
         Ok(PgBackend {
             client: Arc::new(std::sync::RwLock::new(Arc::new(client))),
             reconnecting: Arc::new(tokio::sync::Mutex::new(())),
@@ -71,6 +93,7 @@ impl PgBackend {
             session: Arc::new(SessionConfig {
                 config,
                 sslmode: target.sslmode,
+                sslrootcert: target.sslrootcert.clone(),
                 options: options.clone(),
                 place,
             }),
@@ -82,7 +105,14 @@ impl PgBackend {
         let s = &self.session;
         let mut config = s.config.clone();
         config.application_name(purpose);
-        open_session(&config, s.sslmode, &s.options, &s.place).await
+        open_session(
+            &config,
+            s.sslmode,
+            s.sslrootcert.as_deref(),
+            &s.options,
+            &s.place,
+        )
+        .await
     }
 
     /// The reading session as it is now.
@@ -99,7 +129,15 @@ impl PgBackend {
         }
         let s = &self.session;
         // If the server is still away, the next query notices and tries again.
-        if let Ok(fresh) = open_session(&s.config, s.sslmode, &s.options, &s.place).await {
+        if let Ok(fresh) = open_session(
+            &s.config,
+            s.sslmode,
+            s.sslrootcert.as_deref(),
+            &s.options,
+            &s.place,
+        )
+        .await
+        {
             let mut current = self.client.write().unwrap_or_else(|p| p.into_inner());
             *current = Arc::new(fresh);
         }
@@ -123,9 +161,15 @@ impl PgBackend {
         let mut writer = self.writer.lock().await;
         if writer.is_closed() {
             let s = &self.session;
-            *writer = open_session(&s.config, s.sslmode, &s.options, &s.place)
-                .await
-                .map_err(|e| StoreError::Transient(e.to_string()))?;
+            *writer = open_session(
+                &s.config,
+                s.sslmode,
+                s.sslrootcert.as_deref(),
+                &s.options,
+                &s.place,
+            )
+            .await
+            .map_err(|e| StoreError::Transient(e.to_string()))?;
         }
         let result = write_all(&mut writer, &statements).await;
         result.map_err(|e| {
@@ -200,13 +244,11 @@ impl PgBackend {
 async fn open_session(
     config: &tokio_postgres::Config,
     sslmode: SslMode,
+    sslrootcert: Option<&Path>,
     options: &StoreOptions,
     place: &str,
 ) -> Result<Client, StoreError> {
-    let tls = match sslmode {
-        SslMode::Disable => None,
-        _ => Some(tls_connector()?),
-    };
+    let tls = pg_tls::connector(sslmode, sslrootcert)?;
     let connecting = async {
         if let Some(tls) = tls {
             let (client, connection) = config.connect(tls).await?;
@@ -227,9 +269,15 @@ async fn open_session(
             ))
         })?
         .map_err(|e: tokio_postgres::Error| {
+            let message = pg_message(&e);
+            // Said plainly, because it is the point of the verify modes.
+            let unsent = if sslmode.verifies() && message.contains("invalid peer certificate") {
+                " (no password was sent)"
+            } else {
+                ""
+            };
             StoreError::Connect(format!(
-                "cannot connect to PostgreSQL at {place}: {}",
-                pg_message(&e)
+                "cannot connect to PostgreSQL at {place}: {message}{unsent}"
             ))
         })?;
     // Django's sessions run in UTC; so do ours, whatever the role's default is.
@@ -306,67 +354,6 @@ fn bind(params: &[Value]) -> Vec<Box<dyn ToSql + Sync + Send>> {
             }
         })
         .collect()
-}
-
-/// `prefer` and `require` encrypt without checking the certificate, exactly like libpq (and so
-/// like Django on RDS); verify-ca/verify-full are refused when the URL is parsed.
-fn tls_connector() -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| StoreError::Connect(format!("TLS setup failed: {e}")))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(LibpqRequireVerifier(provider)))
-        .with_no_client_auth();
-    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
-}
-
-#[derive(Debug)]
-struct LibpqRequireVerifier(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for LibpqRequireVerifier {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 struct PgRow<'a>(&'a tokio_postgres::Row);

@@ -9,9 +9,9 @@ use super::StoreError;
 use crate::domain::diagnosis::{CAUSE_PATTERNS, Pattern};
 use crate::domain::lifecycle::EventPointer;
 use crate::domain::{
-    Cause, ConferenceSummary, Cursor, CursorKey, Filter, IntegrationInfo, PageRequest, Person,
-    Scope, Selection, SlotSummary, SortKey, StateCounts, StoredCredentials, SyncColumns, SyncState,
-    SyncWrite,
+    Cause, ConferenceSummary, Cursor, CursorKey, Filter, IntegrationInfo, Listed,
+    MalformedSelection, MalformedSlot, PageRequest, Person, Scope, Selection, SlotSummary, SortKey,
+    StateCounts, StoredCredentials, SyncColumns, SyncState, SyncWrite,
 };
 
 pub const SELECTION: &str = "conferences_conferencetimeslotselection";
@@ -61,14 +61,6 @@ impl Dialect {
         match self.engine {
             Engine::Sqlite => format!("?{n}"),
             Engine::Postgres => format!("${n}"),
-        }
-    }
-
-    fn ilike(self) -> &'static str {
-        // SQLite's LIKE already ignores ASCII case.
-        match self.engine {
-            Engine::Sqlite => "LIKE",
-            Engine::Postgres => "ILIKE",
         }
     }
 
@@ -288,6 +280,121 @@ pub fn map_selection(row: &dyn SqlRow) -> Result<Selection, StoreError> {
     })
 }
 
+/// A selection row as listed: whole, or (when a column holds what its type cannot) with its
+/// columns as stored and one reason per unreadable column.
+pub fn map_listed(row: &dyn SqlRow) -> Result<Listed, StoreError> {
+    match map_selection(row) {
+        Ok(selection) => Ok(Listed::Readable(selection)),
+        Err(StoreError::Data(whole)) => map_malformed(row, whole).map(Listed::Malformed),
+        Err(e) => Err(e),
+    }
+}
+
+/// The typed columns of a selection row that can hold unreadable text on SQLite.
+const TYPED_COLUMNS: [(usize, &str, TypedColumn); 6] = [
+    (17, "slot date", TypedColumn::Date),
+    (18, "slot start time", TypedColumn::Time),
+    (19, "slot end time", TypedColumn::Time),
+    (22, "slot updated_at", TypedColumn::Timestamp),
+    (23, "selected_at", TypedColumn::Timestamp),
+    (26, "calendar_add_attempted_at", TypedColumn::OptTimestamp),
+];
+
+#[derive(Clone, Copy)]
+enum TypedColumn {
+    Date,
+    Time,
+    Timestamp,
+    OptTimestamp,
+}
+
+impl TypedColumn {
+    fn readable(self, row: &dyn SqlRow, idx: usize) -> bool {
+        match self {
+            TypedColumn::Date => row.date(idx).is_ok(),
+            TypedColumn::Time => row.time(idx).is_ok(),
+            TypedColumn::Timestamp => row.timestamp(idx).is_ok(),
+            TypedColumn::OptTimestamp => row.opt_timestamp(idx).is_ok(),
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            TypedColumn::Date => "date",
+            TypedColumn::Time => "time",
+            TypedColumn::Timestamp | TypedColumn::OptTimestamp => "datetime",
+        }
+    }
+}
+
+/// One reason per column of `columns` that cannot be read; `whole` (the mapper's own error)
+/// when none of them is the culprit.
+fn unreadable_columns(
+    row: &dyn SqlRow,
+    columns: &[(usize, &str, TypedColumn)],
+    whole: String,
+) -> Vec<String> {
+    let mut problems: Vec<String> = columns
+        .iter()
+        .filter(|(idx, _, column)| !column.readable(row, *idx))
+        .map(
+            |(idx, label, column)| match row.opt_text(*idx).ok().flatten() {
+                None => format!("{label} is NULL"),
+                Some(text) => format!(
+                    "{label} '{}' is not a valid {}",
+                    crate::text::clean_line(&text),
+                    column.noun()
+                ),
+            },
+        )
+        .collect();
+    if problems.is_empty() {
+        problems.push(whole);
+    }
+    problems
+}
+
+fn map_malformed(row: &dyn SqlRow, whole: String) -> Result<MalformedSelection, StoreError> {
+    // As stored; a column that cannot be read even as text (a typed PostgreSQL column) is None.
+    let stored = |idx: usize| row.opt_text(idx).ok().flatten();
+    let problems = unreadable_columns(row, &TYPED_COLUMNS, whole);
+    let attempted_at = row.opt_timestamp(26).ok();
+    let calendar_added = row.boolean(25).unwrap_or(false);
+    let outlook_event_id = stored(24);
+    let error = stored(27);
+    Ok(MalformedSelection {
+        id: row.int(0)?,
+        user_id: row.opt_int(1).ok().flatten(),
+        username: stored(2).unwrap_or_default(),
+        first_name: stored(3).unwrap_or_default(),
+        last_name: stored(4).unwrap_or_default(),
+        email: stored(5).unwrap_or_default(),
+        conference_id: row.opt_int(9).ok().flatten(),
+        conference_title: stored(10).unwrap_or_default(),
+        use_time_slots: row.boolean(14).unwrap_or(true),
+        time_slot_id: row.opt_int(15).ok().flatten(),
+        slot_date: stored(17),
+        slot_start: stored(18),
+        slot_end: stored(19),
+        timezone: stored(20).unwrap_or_default(),
+        selected_at_text: stored(23),
+        selected_at: row.opt_timestamp(23).ok().flatten(),
+        calendar_added,
+        attempted_at_text: stored(26),
+        sync: attempted_at.map(|attempted_at| SyncColumns {
+            outlook_event_id: outlook_event_id.clone(),
+            calendar_added,
+            attempted_at,
+            error: error.clone(),
+        }),
+        outlook_event_id,
+        error,
+        stale: row.int(29).map(|stale| stale == 1).unwrap_or(false),
+        teams_join_url: stored(30),
+        problems,
+    })
+}
+
 /// `%`, `_` and the escape character itself are literal in the operator's text.
 fn like_pattern(text: &str) -> Value {
     let mut escaped = String::with_capacity(text.len() + 2);
@@ -302,16 +409,27 @@ fn like_pattern(text: &str) -> Value {
     Value::Text(escaped)
 }
 
+/// Any of `columns` contains `text`, ignoring case beyond ASCII on both engines: PostgreSQL's
+/// ILIKE folds every letter; SQLite's LIKE folds ASCII only, so there calsync's own function
+/// does (see `unicode_match`).
 fn push_contains(b: &mut Builder, columns: &[&str], text: &str) {
-    let op = b.dialect.ilike();
     b.push("(");
     for (i, column) in columns.iter().enumerate() {
         if i > 0 {
             b.push(" OR ");
         }
-        b.push(&format!("{column} {op} "))
-            .bind(like_pattern(text))
-            .push(" ESCAPE '\\'");
+        match b.dialect.engine {
+            Engine::Sqlite => {
+                b.push(&format!("{}({column}, ", super::unicode_match::FUNCTION))
+                    .bind(Value::Text(super::unicode_match::fold(text)))
+                    .push(")");
+            }
+            Engine::Postgres => {
+                b.push(&format!("{column} ILIKE "))
+                    .bind(like_pattern(text))
+                    .push(" ESCAPE '\\'");
+            }
+        }
     }
     b.push(")");
 }
@@ -491,23 +609,28 @@ fn sort_column(key: SortKey) -> &'static str {
 fn push_after(b: &mut Builder, cursor: &Cursor, key: SortKey, descending: bool) {
     let lt = if descending { "<" } else { ">" };
     let column = sort_column(key);
-    match (&cursor.key, key) {
-        (CursorKey::Id, _) | (_, SortKey::Id) => {
+    let value = match &cursor.key {
+        CursorKey::Time(Some(at)) => Some(Value::Time(*at)),
+        CursorKey::Stored(text) => Some(Value::Text(text.clone())),
+        CursorKey::Id | CursorKey::Time(None) => None,
+    };
+    match (&cursor.key, key, value) {
+        (CursorKey::Id, _, _) | (_, SortKey::Id, _) => {
             b.push(&format!("s.id {lt} ")).bind(Value::Int(cursor.id));
         }
         // A row value is one index range on both engines (the index carries the id).
-        (CursorKey::Time(Some(at)), SortKey::SelectedAt) => {
+        (_, SortKey::SelectedAt, Some(value)) => {
             b.push(&format!("({column}, s.id) {lt} ("))
-                .bind(Value::Time(*at))
+                .bind(value)
                 .push(", ")
                 .bind(Value::Int(cursor.id))
                 .push(")");
         }
-        (CursorKey::Time(Some(at)), _) => {
+        (_, _, Some(value)) => {
             b.push(&format!("({column} {lt} "))
-                .bind(Value::Time(*at))
+                .bind(value.clone())
                 .push(&format!(" OR ({column} = "))
-                .bind(Value::Time(*at))
+                .bind(value)
                 .push(&format!(" AND s.id {lt} "))
                 .bind(Value::Int(cursor.id))
                 .push(")");
@@ -516,7 +639,7 @@ fn push_after(b: &mut Builder, cursor: &Cursor, key: SortKey, descending: bool) 
             }
             b.push(")");
         }
-        (CursorKey::Time(None), _) => {
+        (_, _, None) => {
             b.push(&format!("(({column} IS NULL AND s.id {lt} "))
                 .bind(Value::Int(cursor.id))
                 .push(")");
@@ -833,6 +956,25 @@ pub fn map_slot(row: &dyn SqlRow) -> Result<SlotSummary, StoreError> {
     })
 }
 
+/// A slot as read, or (SQLite only) its id and why its date or times cannot be read.
+pub fn map_slot_row(row: &dyn SqlRow) -> Result<Result<SlotSummary, MalformedSlot>, StoreError> {
+    match map_slot(row) {
+        Ok(slot) => Ok(Ok(slot)),
+        Err(StoreError::Data(whole)) => {
+            let columns = [
+                (2, "date", TypedColumn::Date),
+                (3, "start time", TypedColumn::Time),
+                (4, "end time", TypedColumn::Time),
+            ];
+            Ok(Err(MalformedSlot {
+                id: row.int(0)?,
+                problems: unreadable_columns(row, &columns, whole),
+            }))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Every distinct slot zone with how many slots use it (for `doctor`).
 pub fn slot_zones(dialect: Dialect) -> Sql {
     Builder::new(
@@ -870,7 +1012,7 @@ pub fn row_count(dialect: Dialect, table: &str) -> Sql {
 // ----- integrations ----------------------------------------------------------------------------
 
 const INTEGRATION_COLUMNS: &str = "ti.id, ti.name, ti.is_active, ti.tenant_id, ti.client_id, \
-    LENGTH(ti.client_secret), ti.user_id, o.username, o.branch_id, ob.name, ti.branch_id";
+    CASE WHEN COALESCE(ti.client_secret, '') <> '' THEN 1 ELSE 0 END, ti.user_id, o.username, o.branch_id, ob.name, ti.branch_id";
 
 pub fn integrations(dialect: Dialect) -> Sql {
     Builder::new(
@@ -891,7 +1033,7 @@ pub fn map_integration(row: &dyn SqlRow) -> Result<IntegrationInfo, StoreError> 
         is_active: row.boolean(2)?,
         tenant_id: row.text(3)?,
         client_id: row.text(4)?,
-        secret_length: row.opt_int(5)?.unwrap_or(0).max(0) as usize,
+        has_secret: row.int(5)? == 1,
         owner_id: row.opt_int(6)?,
         owner_username: row.opt_text(7)?,
         owner_branch_id: row.opt_int(8)?,

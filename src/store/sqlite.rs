@@ -141,6 +141,7 @@ fn open_blocking(path: &Path, busy: std::time::Duration) -> Result<Connection, S
         .map_err(|e| StoreError::Connect(format!("cannot open {shown}: {}", sqlite_message(&e))))?;
     conn.busy_timeout(busy)
         .and_then(|_| conn.pragma_update(None, "foreign_keys", "ON"))
+        .and_then(|_| super::unicode_match::register(&conn))
         .map_err(|e| explain(query_error(e), path))?;
     // Reading the header proves it is a database before anything else is attempted.
     conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| {
@@ -176,6 +177,13 @@ fn explain(e: StoreError, path: &Path) -> StoreError {
     let shown = path.display();
     if message.contains("file is not a database") || message.contains("file is encrypted") {
         StoreError::Connect(format!("{shown} is not a SQLite database"))
+    } else if message.contains("disk image is malformed")
+        || message.contains("malformed database schema")
+    {
+        // Damaged (truncated, overwritten): unusable like a missing file, whichever query found it.
+        StoreError::Connect(format!(
+            "{shown} is damaged (SQLite: {message}) — restore it from a backup"
+        ))
     } else if message.contains("database is locked") || message.contains("database is busy") {
         StoreError::Transient(format!(
             "{shown} is locked by another program (the LMS or a backup?) — try again in a moment"

@@ -19,6 +19,10 @@ pub struct PgTarget {
     pub password: Option<String>,
     pub dbname: String,
     pub sslmode: SslMode,
+    /// The CA certificates (PEM) that verify-ca and verify-full trust (`sslrootcert=`).
+    pub sslrootcert: Option<PathBuf>,
+    /// The password file (`passfile=`) consulted when the URL has no password.
+    pub passfile: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +30,10 @@ pub enum SslMode {
     Disable,
     Prefer,
     Require,
+    /// TLS, and the server's certificate chains to a CA of `sslrootcert`.
+    VerifyCa,
+    /// As verify-ca, and the certificate names the host connected to.
+    VerifyFull,
 }
 
 impl SslMode {
@@ -34,11 +42,10 @@ impl SslMode {
             "disable" => Ok(SslMode::Disable),
             "prefer" | "allow" => Ok(SslMode::Prefer),
             "require" => Ok(SslMode::Require),
-            "verify-ca" | "verify-full" => Err(format!(
-                "sslmode={value} is not supported (use disable, prefer or require)"
-            )),
+            "verify-ca" => Ok(SslMode::VerifyCa),
+            "verify-full" => Ok(SslMode::VerifyFull),
             other => Err(format!(
-                "unknown sslmode '{other}' (use disable, prefer or require)"
+                "unknown sslmode '{other}' (use disable, prefer, require, verify-ca or verify-full)"
             )),
         }
     }
@@ -48,7 +55,14 @@ impl SslMode {
             SslMode::Disable => "disable",
             SslMode::Prefer => "prefer",
             SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
         }
+    }
+
+    /// Whether the server's certificate is checked (and so the password only goes to it).
+    pub fn verifies(self) -> bool {
+        matches!(self, SslMode::VerifyCa | SslMode::VerifyFull)
     }
 }
 
@@ -105,13 +119,20 @@ impl DatabaseUrl {
                     None if pg.user.is_empty() => String::new(),
                     None => format!("{}@", pg.user),
                 };
-                format!(
+                let mut shown = format!(
                     "postgres://{auth}{}:{}/{}?sslmode={}",
                     host_for_url(&pg.host),
                     pg.port,
                     pg.dbname,
                     pg.sslmode.as_str()
-                )
+                );
+                // Paths, not secrets: shown so an operator sees which files are used.
+                for (key, path) in [("sslrootcert", &pg.sslrootcert), ("passfile", &pg.passfile)] {
+                    if let Some(path) = path {
+                        shown.push_str(&format!("&{key}={}", path.display()));
+                    }
+                }
+                shown
             }
         }
     }
@@ -181,6 +202,8 @@ fn parse_postgres(rest: &str) -> Result<PgTarget, String> {
         },
     };
     let mut sslmode = SslMode::Prefer;
+    let mut sslrootcert = None;
+    let mut passfile = None;
     for pair in query
         .unwrap_or_default()
         .split('&')
@@ -189,11 +212,14 @@ fn parse_postgres(rest: &str) -> Result<PgTarget, String> {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         match key {
             "sslmode" => sslmode = SslMode::parse(value)?,
+            "sslrootcert" => sslrootcert = Some(PathBuf::from(decode(value, "sslrootcert")?)),
+            "passfile" => passfile = Some(PathBuf::from(decode(value, "passfile")?)),
             // Harmless libpq options Django URLs carry; calsync sets its own timeouts.
             "connect_timeout" | "application_name" | "options" | "target_session_attrs" => {}
             other => {
                 return Err(format!(
-                    "malformed PostgreSQL URL: unknown parameter '{other}' (only sslmode is used)"
+                    "malformed PostgreSQL URL: unknown parameter '{other}' \
+                     (known: sslmode, sslrootcert, passfile)"
                 ));
             }
         }
@@ -205,6 +231,8 @@ fn parse_postgres(rest: &str) -> Result<PgTarget, String> {
         password,
         dbname,
         sslmode,
+        sslrootcert,
+        passfile,
     })
 }
 

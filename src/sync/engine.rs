@@ -19,12 +19,14 @@ use super::{ItemResult, Outcome, Summary, SyncAction, SyncEvent, label_of};
 use crate::domain::lifecycle::{LedgerAction, LedgerChange, LedgerEntry};
 use crate::domain::meeting::{MeetingRecord, body_digest};
 use crate::domain::{
-    Filter, Selection, SlotWindow, StoredCredentials, SyncColumns, SyncWrite, WriteOutcome,
-    resolve_slot_window,
+    Filter, Listed, MalformedSelection, Selection, SlotWindow, StoredCredentials, SyncColumns,
+    SyncWrite, WriteOutcome, resolve_slot_window,
 };
 use crate::graph::{Credentials, ErrorKind, EventInfo, GraphClient, GraphError};
 use crate::store::retry::retrying;
 use crate::store::{Claim, Claims, Store};
+
+mod malformed;
 
 /// `calendar_error` holds one line an operator can act on, never a novel.
 const MAX_ERROR_CHARS: usize = 1000;
@@ -154,6 +156,8 @@ impl Engine {
     ) -> Result<Summary, String> {
         let started = Instant::now();
         let total = ids.len();
+        // Ctrl-C must also end a wait for the login service, not only new work.
+        self.inner.graph.abandon_logins_on(cancel.clone());
         let _ = events.send(SyncEvent::Started { total });
         let credentials = RunCredentials::load(
             &self.inner.store,
@@ -282,10 +286,21 @@ impl Engine {
                     .map(|(&id, claim)| {
                         let row = match (claim, in_scope.remove(&id), others.remove(&id)) {
                             (Claim::Elsewhere { holder }, _, row) => {
-                                Claimed::Elsewhere(row, holder.clone())
+                                Claimed::Elsewhere(row.and_then(readable), holder.clone())
                             }
-                            (Claim::Taken, Some(row), _) => Claimed::Mine(row),
-                            (Claim::Taken, None, Some(row)) => Claimed::OutOfScope(row),
+                            (Claim::Taken, Some(Listed::Readable(row)), _) => Claimed::Mine(row),
+                            (Claim::Taken, Some(Listed::Malformed(row)), _) => {
+                                Claimed::Malformed(row)
+                            }
+                            (Claim::Taken, None, Some(Listed::Readable(row))) => {
+                                Claimed::OutOfScope(row)
+                            }
+                            (Claim::Taken, None, Some(Listed::Malformed(row))) => {
+                                Claimed::Unreadable {
+                                    error: malformed::failure_text(&row),
+                                    held: true,
+                                }
+                            }
                             (Claim::Taken, None, None) => Claimed::Gone,
                         };
                         (id, row)
@@ -306,14 +321,15 @@ impl Engine {
         })
     }
 
-    /// The selections among `ids` that still exist and match `filter`, by id, in one query.
+    /// The selections among `ids` that still exist and match `filter` (readable or not), by id,
+    /// in one query.
     async fn read_rows(
         &self,
         ids: &[i64],
         filter: &Filter,
-    ) -> Result<HashMap<i64, Selection>, String> {
+    ) -> Result<HashMap<i64, Listed>, String> {
         let store = &self.inner.store;
-        retrying(|| store.selections_by_id(ids, filter))
+        retrying(|| store.listed_by_id(ids, filter))
             .await
             .map_err(|e| e.to_string())
     }
@@ -353,6 +369,7 @@ impl Engine {
             Claimed::Unreadable { error, .. } => {
                 return skipped(None, Outcome::Failed { error });
             }
+            Claimed::Malformed(row) => return self.fail_malformed(row, run).await,
         };
         let label = Some(label_of(&selection));
         // The LMS command's skip rule: conferences that no longer use time slots.
@@ -659,6 +676,8 @@ enum Claimed {
     OutOfScope(Selection),
     /// Claimed, but the LMS deleted it.
     Gone,
+    /// Claimed and in scope, but a column cannot be read: fails before any Graph call.
+    Malformed(MalformedSelection),
     Unreadable {
         error: String,
         held: bool,
@@ -669,7 +688,9 @@ impl Claimed {
     /// Whether this run holds the claim, and so must give it back.
     fn is_held(&self) -> bool {
         match self {
-            Claimed::Mine(_) | Claimed::OutOfScope(_) | Claimed::Gone => true,
+            Claimed::Mine(_) | Claimed::OutOfScope(_) | Claimed::Gone | Claimed::Malformed(_) => {
+                true
+            }
             Claimed::Elsewhere(..) => false,
             Claimed::Unreadable { held, .. } => *held,
         }
@@ -730,6 +751,14 @@ fn ledger_entry(
             SyncAction::Adopted => LedgerAction::Adopted,
         },
         at,
+    }
+}
+
+/// The selection, when its row can be read whole.
+fn readable(row: Listed) -> Option<Selection> {
+    match row {
+        Listed::Readable(selection) => Some(selection),
+        Listed::Malformed(_) => None,
     }
 }
 

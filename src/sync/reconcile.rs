@@ -248,6 +248,8 @@ impl Reconciler {
         events: mpsc::UnboundedSender<ReconcileEvent>,
         cancel: CancellationToken,
     ) -> Result<Plan, String> {
+        // Ctrl-C must also end a wait for the login service, not only the scan.
+        self.inner.graph.abandon_logins_on(cancel.clone());
         let store = &self.inner.store;
         let read = |e: crate::store::StoreError| format!("cannot read the database: {e}");
         let ledger = store.has_ledger();
@@ -371,6 +373,7 @@ impl Reconciler {
         events: mpsc::UnboundedSender<ReconcileEvent>,
         cancel: CancellationToken,
     ) -> Result<Vec<Resolved>, String> {
+        self.inner.graph.abandon_logins_on(cancel.clone());
         let _ = events.send(ReconcileEvent::ApplyStarted {
             total: findings.len(),
         });

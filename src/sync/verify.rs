@@ -150,6 +150,8 @@ impl Verifier {
         cancel: CancellationToken,
     ) -> Result<VerifySummary, String> {
         let started = Instant::now();
+        // Ctrl-C must also end a wait for the login service, not only new lookups.
+        self.graph.abandon_logins_on(cancel.clone());
         let mut summary = VerifySummary {
             total: ids.len(),
             ..VerifySummary::default()

@@ -1178,6 +1178,7 @@ impl App {
             }
             Report::Page(generation, result) => {
                 let mut wanted = None;
+                let mut malformed = None;
                 for screen in &mut self.stack {
                     if let Some(list) = screen.list_mut()
                         && let Some((pending, placement)) = list.loading
@@ -1186,6 +1187,7 @@ impl App {
                         list.loading = None;
                         match result {
                             Ok(page) => {
+                                malformed = crate::tui::malformed_note(&page.malformed);
                                 list.apply_page(placement, page.rows, height);
                                 if placement == Placement::ReplaceAtEnd && list.total.is_none() {
                                     wanted = Some(true);
@@ -1196,6 +1198,9 @@ impl App {
                         self.last_refresh = Some(self.now);
                         break;
                     }
+                }
+                if malformed.is_some() {
+                    self.message = malformed;
                 }
                 if wanted.is_some() {
                     return self.fetch_for_top(None, true);

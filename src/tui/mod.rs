@@ -11,6 +11,8 @@ pub mod command;
 pub mod data;
 pub mod keymap;
 pub mod list;
+mod malformed;
+pub use malformed::malformed_note;
 mod query;
 pub mod reconcile;
 pub mod runtime;

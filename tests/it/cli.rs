@@ -22,6 +22,11 @@ pub fn calsync(args: &[&str], env: &[(&str, &str)]) -> Run {
         .args(args)
         .env_remove("DATABASE_URL")
         .env_remove("CALSYNC_CONFIG")
+        // libpq's variables, which calsync honours, must come from the test alone.
+        .env_remove("PGPASSWORD")
+        .env_remove("PGPASSFILE")
+        .env_remove("PGSSLMODE")
+        .env_remove("PGSSLROOTCERT")
         .env("XDG_CONFIG_HOME", home.path().join("config"))
         .env("XDG_DATA_HOME", home.path().join("data"))
         .env("HOME", home.path())
@@ -289,7 +294,21 @@ async fn doctor_reports_integrations_masked_and_flags_bad_slots() {
         run.stdout, run.stderr
     );
     assert!(run.stdout.contains("North Campus Teams"));
-    assert!(run.stdout.contains("(23 chars)"));
+    // The mask does not reveal the secret's length: a longer secret shows the same line.
+    let integration_line = |out: &str| {
+        out.lines()
+            .find(|l| l.contains("North Campus Teams"))
+            .map(str::to_string)
+            .expect("the integration's line")
+    };
+    let before = integration_line(&run.stdout);
+    assert!(before.contains("secret •••••••• owner"), "{before}");
+    db.exec(
+        "UPDATE account_settings_teamsintegration SET client_secret = 'a-much-longer-secret-of-sixty-characters-0123456789abcdefghi'",
+    )
+    .await;
+    let longer = calsync(&["--database-url", &db.url_string(), "doctor"], &[]);
+    assert_eq!(integration_line(&longer.stdout), before);
     assert!(!run.stdout.contains("fixture-secret-not-real"));
     assert!(run.stdout.contains("'Foo/Bar' (1 slot)"));
     assert!(run.stdout.contains("slot 5: crosses midnight"));
@@ -452,8 +471,12 @@ fn malformed_urls_are_explained() {
         ("mysql://u@h/db", "unsupported database URL scheme 'mysql'"),
         ("sqlite://relative.db", "malformed SQLite URL"),
         (
-            "postgres://u@h/db?sslmode=verify-full",
-            "sslmode=verify-full is not supported",
+            "postgres://u:pw-in-url@h/db?sslmode=verify-full",
+            "sslmode=verify-full needs the server's CA certificates: add sslrootcert=PATH",
+        ),
+        (
+            "postgres://u:pw-in-url@h/db?sslmode=sometimes",
+            "unknown sslmode 'sometimes'",
         ),
     ] {
         let run = calsync(&["--database-url", url, "status"], &[]);

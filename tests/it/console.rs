@@ -124,7 +124,14 @@ pub fn app_with_failed_rows(n: i64, read_only: bool) -> App {
     assert_eq!(request.filter.states, vec![SyncState::Failed]);
     let count_gen = counts_effect(&effects);
     let rows: Vec<Selection> = (1..=n).map(|i| selection(i, true)).collect();
-    app.report(Report::Page(page_gen, Ok(Page { rows, next: None })));
+    app.report(Report::Page(
+        page_gen,
+        Ok(Page {
+            rows,
+            malformed: Vec::new(),
+            next: None,
+        }),
+    ));
     let counts = StateCounts {
         failed: n as u64,
         ..StateCounts::default()
@@ -244,7 +251,14 @@ fn moving_near_the_end_of_the_window_fetches_the_next_page_by_key() {
         &rows[99],
         calsync::domain::SortKey::SelectedAt,
     ));
-    app.report(Report::Page(generation, Ok(Page { rows, next })));
+    app.report(Report::Page(
+        generation,
+        Ok(Page {
+            rows,
+            malformed: Vec::new(),
+            next,
+        }),
+    ));
     let mut fetched = None;
     for _ in 0..80 {
         let effects = app.key(key('j'));
@@ -263,6 +277,7 @@ fn moving_near_the_end_of_the_window_fetches_the_next_page_by_key() {
         generation,
         Ok(Page {
             rows: more,
+            malformed: Vec::new(),
             next: None,
         }),
     ));

@@ -496,6 +496,28 @@ on_both_backends! {
 }
 
 on_both_backends! {
+    // The console's jobs call the engine directly, with only their own cancellation token:
+    // the engine itself must make that token end a hanging login.
+    async fn cancelling_an_engine_run_ends_its_wait_for_a_hanging_login(backend: Backend) {
+        let world = World::new(backend).await;
+        add_learners(&world.db, 8, false).await;
+        world.sim.state().push_fault(Fault::TokenStall { count: 1000, duration: Duration::from_secs(120) });
+        let ids = learner_ids(8);
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            stop.cancel();
+        });
+        let started = Instant::now();
+        let (summary, _) = world.sync_with(ids, cancel).await;
+        assert!(started.elapsed() < Duration::from_secs(5), "the run took {:?}", started.elapsed());
+        assert_eq!(summary.synced, 0);
+        assert_eq!(events_in(&world.sim, "learner100@example.org"), 0, "nothing reached Graph");
+    }
+}
+
+on_both_backends! {
     async fn ctrl_c_ends_a_run_within_seconds_while_the_login_service_hangs(backend: Backend) {
         let db = TestDb::with_fixture(backend).await;
         add_learners(&db, 16, false).await;

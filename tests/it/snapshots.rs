@@ -66,7 +66,14 @@ fn list_app(height: u16) -> App {
         })
         .collect();
     rows[1].sync.error = Some("No mailbox for user2@north.example (MailboxNotEnabledForRESTAPI) — the user needs an Exchange Online licence".into());
-    app.report(Report::Page(page, Ok(Page { rows, next: None })));
+    app.report(Report::Page(
+        page,
+        Ok(Page {
+            rows,
+            malformed: Vec::new(),
+            next: None,
+        }),
+    ));
     app.report(Report::Counts(
         count,
         Ok((

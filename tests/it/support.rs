@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use calsync::store::{DatabaseUrl, Store, StoreOptions};
 
 const SQLITE_SCHEMA: &str = include_str!("../../assets/schema/sqlite.sql");
-const POSTGRES_SCHEMA: &str = include_str!("../../assets/schema/postgres.sql");
+pub const POSTGRES_SCHEMA: &str = include_str!("../../assets/schema/postgres.sql");
 
 pub fn pg_admin_url() -> String {
     std::env::var("CALSYNC_TEST_PG")

@@ -1,0 +1,94 @@
+//! A claimed selection whose row cannot be read whole fails on its own, before any Graph call,
+//! like a slot with an unknown time zone: the reason is written to `calendar_error` under the
+//! usual guard when the four sync columns can be read, and only reported when they cannot
+//! (no guard, no write).
+
+use chrono::Utc;
+
+use super::{Engine, RunContext, one_line};
+use crate::domain::{MalformedSelection, SyncWrite, WriteOutcome};
+use crate::sync::{ItemLabel, ItemResult, Outcome};
+
+/// The slot columns, whose problems the LMS's slot form can fix.
+const SLOT_PROBLEMS: [&str; 4] = [
+    "slot date",
+    "slot start time",
+    "slot end time",
+    "slot updated_at",
+];
+
+/// What is written and reported: "Slot N: …" ends like every other slot problem ("fix the slot in
+/// the LMS"), so it counts as a permanent slot failure that "retry failed" leaves out.
+pub(super) fn failure_text(row: &MalformedSelection) -> String {
+    let slot_only = row
+        .problems
+        .iter()
+        .all(|p| SLOT_PROBLEMS.iter().any(|prefix| p.starts_with(prefix)));
+    match row.time_slot_id {
+        Some(slot) if slot_only => {
+            format!("Slot {slot}: {} — fix the slot in the LMS", row.reason())
+        }
+        _ => format!(
+            "Selection {} cannot be read: {} — fix the row in the LMS",
+            row.id,
+            row.reason()
+        ),
+    }
+}
+
+fn label_of(row: &MalformedSelection) -> ItemLabel {
+    ItemLabel {
+        username: row.username.clone(),
+        full_name: row.full_name(),
+        conference_title: row.conference_title.clone(),
+        slot_date: row.slot_date.clone().unwrap_or_default(),
+        slot_start: row.slot_start.clone().unwrap_or_default(),
+    }
+}
+
+impl Engine {
+    pub(super) async fn fail_malformed(
+        &self,
+        row: MalformedSelection,
+        run: &RunContext,
+    ) -> ItemResult {
+        let result = |outcome| ItemResult {
+            selection_id: row.id,
+            label: Some(label_of(&row)),
+            outcome,
+        };
+        // The LMS command's skip rule comes first, as for every row.
+        if !row.use_time_slots {
+            return result(Outcome::Skipped {
+                reason: "the conference does not use time slots".to_string(),
+            });
+        }
+        let error = one_line(&failure_text(&row));
+        let Some(expected) = row.sync.clone() else {
+            return result(Outcome::Failed {
+                error: format!("{error} (not written: its sync columns cannot be read either)"),
+            });
+        };
+        let write = SyncWrite::Failure {
+            error: error.clone(),
+            at: Utc::now(),
+        };
+        let outcome = match self
+            .inner
+            .writer
+            .write(row.id, write, expected, Vec::new())
+            .await
+        {
+            Ok(WriteOutcome::Written) => Outcome::Failed { error },
+            Ok(WriteOutcome::Conflict) => Outcome::Conflict {
+                detail: "the LMS changed this selection meanwhile; nothing was written".to_string(),
+            },
+            // Like any other result that cannot be written, it stops the run.
+            Err(e) => {
+                run.halt.trip(&e);
+                Outcome::Failed { error: e }
+            }
+        };
+        result(outcome)
+    }
+}

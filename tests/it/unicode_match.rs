@@ -1,0 +1,77 @@
+//! Free-text matching ignores case beyond ASCII on both engines: `RÉUNION` finds `réunion`.
+//! SQLite's own LIKE folds ASCII letters only; calsync registers its own function on its
+//! connection, and the LMS's file is left exactly as it was (schema, journal mode).
+
+use calsync::domain::Filter;
+
+use crate::cli::calsync;
+use crate::on_both_backends;
+use crate::support::{Backend, TestDb};
+
+on_both_backends! {
+    async fn text_filters_fold_letters_beyond_ascii(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        db.exec("UPDATE conferences_conferencetimeslot SET conference_id = 1 WHERE id = 5;
+                 UPDATE conferences_conference SET title = 'Réunion d''équipe' WHERE id = 3").await;
+        let store = db.store().await;
+        let count = |filter: Filter| {
+            let store = store.clone();
+            async move { store.count(&filter).await.unwrap() }
+        };
+        let text = |t: &str| Filter { text: Some(t.to_string()), ..Filter::default() };
+        // Selection 8 is the only one in conference 3.
+        assert_eq!(count(text("RÉUNION")).await, 1);
+        assert_eq!(count(text("réunion")).await, 1);
+        assert_eq!(count(text("D'ÉQUIPE")).await, 1);
+        // Zoë Ünal (user 4) holds selections 4 and 7.
+        let person = |t: &str| Filter { person: Some(t.to_string()), ..Filter::default() };
+        assert_eq!(count(person("ZOË ÜNAL")).await, 2);
+        assert_eq!(count(person("zoë ünal")).await, 2);
+        // Wildcards in the operator's text stay literal.
+        assert_eq!(count(person("Z_Ë")).await, 0);
+        assert_eq!(count(person("%")).await, 0);
+        let error = |t: &str| Filter { error: Some(t.to_string()), ..Filter::default() };
+        assert_eq!(count(error("ÉCHEC: ERRORINVALIDUSER — 会議")).await, 1);
+
+        // And through the binary, as operators type it.
+        let run = calsync(&["--database-url", &db.url_string(), "status", "--json", "--user", "ÜNAL"], &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.stdout.lines().count(), 2, "{}", run.stdout);
+    }
+}
+
+#[tokio::test]
+async fn matching_leaves_the_lms_file_as_it_was() {
+    let db = TestDb::with_fixture(Backend::Sqlite).await;
+    let schema = "SELECT group_concat(sql, ';') FROM sqlite_master";
+    let before = (
+        db.scalar_text(schema).await,
+        db.scalar_text("PRAGMA journal_mode").await,
+    );
+    let run = calsync(
+        &[
+            "--database-url",
+            &db.url_string(),
+            "status",
+            "--user",
+            "ÜNAL",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let after = (
+        db.scalar_text(schema).await,
+        db.scalar_text("PRAGMA journal_mode").await,
+    );
+    assert_eq!(before, after);
+    // The LMS's own tools (here the sqlite3 library without calsync's function) read it as ever.
+    let plain = rusqlite::Connection::open(db.sqlite_path()).unwrap();
+    let n: i64 = plain
+        .query_row(
+            "SELECT COUNT(*) FROM conferences_conferencetimeslotselection",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 10);
+}
