@@ -57,10 +57,9 @@ pub async fn run(global: &GlobalArgs, args: &WorkerArgs) -> Result<i32, CliError
     let target = rehearsal.graph(&store).await?;
     let graph = GraphClient::new(target.config.clone())
         .map_err(|e| CliError::unusable(format!("cannot set up the Graph client: {e}")))?;
-    graph.abandon_logins_on(cancel.clone());
     let config = WorkerConfig {
         url: choice.url.clone(),
-        store_options: store_options(),
+        store_options: store_options()?,
         graph,
         sync: SyncOptions {
             concurrency: args.concurrency as usize,
