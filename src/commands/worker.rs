@@ -12,7 +12,7 @@ use super::rehearsal::Rehearsal;
 use super::{CliError, Output, open_store, store_options};
 use crate::cli::{EXIT_OK, GlobalArgs};
 use crate::domain::worker::{ScheduleCounts, WorkerEntry};
-use crate::graph::GraphClient;
+use crate::graph::{GraphClient, GraphConfig};
 use crate::store::{Store, StoreError, WorkerLock};
 use crate::sync::{SyncOptions, payload::PayloadOptions};
 use crate::worker::args::{WorkerArgs, WorkerCommand, WorkerStatusArgs};
@@ -54,8 +54,17 @@ pub async fn run(global: &GlobalArgs, args: &WorkerArgs) -> Result<i32, CliError
         }
     };
 
-    let target = rehearsal.graph(&store).await?;
-    let graph = GraphClient::new(target.config.clone())
+    // A dry run sends nothing, so it starts no simulator either.
+    let target = if dry_run {
+        None
+    } else {
+        Some(rehearsal.graph(&store).await?)
+    };
+    let graph_config = match &target {
+        Some(target) => target.config.clone(),
+        None => GraphConfig::from_env().map_err(CliError::unusable)?,
+    };
+    let graph = GraphClient::new(graph_config)
         .map_err(|e| CliError::unusable(format!("cannot set up the Graph client: {e}")))?;
     let config = WorkerConfig {
         url: choice.url.clone(),
@@ -74,13 +83,11 @@ pub async fn run(global: &GlobalArgs, args: &WorkerArgs) -> Result<i32, CliError
             longest_wait: Duration::from_secs_f64(args.retry_max_wait.max(args.retry_after)),
             max_attempts: args.max_attempts,
         },
-        simulated: target.simulated(),
+        simulated: rehearsal.simulated(),
     };
-    if dry_run {
-        let code = print_dry_run(&store, &config).await;
-        target.shutdown().await;
-        return code;
-    }
+    let Some(target) = target else {
+        return print_dry_run(&store, &config).await;
+    };
     if let Some(addr) = args.metrics {
         let listener = metrics::bind(addr).await.map_err(CliError::unusable)?;
         let bound = listener.local_addr().unwrap_or(addr);
