@@ -203,6 +203,10 @@ pub struct BenchConsoleArgs {
     /// Selections to generate when the database is missing
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub selections: u64,
+    /// Also measure on this PostgreSQL database, created as a copy of the demo database when it
+    /// does not exist (needs psql and sqlite3)
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
 }
 
 #[derive(Debug, Args)]

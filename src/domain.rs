@@ -2,7 +2,7 @@
 //! LMS's four sync columns, and what an operator can filter and sort by.
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub mod diagnosis;
 pub mod lifecycle;
@@ -140,7 +140,7 @@ impl Scope {
 }
 
 /// Counts of selections per sync state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateCounts {
     pub added: u64,
     pub added_stale_error: u64,

@@ -3,11 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
 
 use crate::domain::diagnosis::{Cause, failure_cause};
 use crate::domain::{MalformedSelection, Selection, SyncState};
+use crate::store::timestamp_text;
 
 #[derive(Serialize)]
 struct SelectionJson<'a> {
@@ -38,7 +39,21 @@ struct SelectionJson<'a> {
 }
 
 pub fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    let mut text = String::with_capacity(30);
+    timestamp_text::push_rfc3339(&mut text, t);
+    text
+}
+
+fn date(d: NaiveDate) -> String {
+    let mut text = String::with_capacity(10);
+    timestamp_text::push_date(&mut text, d);
+    text
+}
+
+fn hms(t: NaiveTime) -> String {
+    let mut text = String::with_capacity(8);
+    timestamp_text::push_hms(&mut text, t);
+    text
 }
 
 /// One selection as one JSON object on one line.
@@ -51,9 +66,9 @@ pub fn json_line(row: &Selection) -> String {
         conference_id: row.conference_id,
         conference_title: &row.conference_title,
         time_slot_id: row.time_slot_id,
-        slot_date: row.slot_date.to_string(),
-        slot_start: row.slot_start.format("%H:%M:%S").to_string(),
-        slot_end: row.slot_end.format("%H:%M:%S").to_string(),
+        slot_date: date(row.slot_date),
+        slot_start: hms(row.slot_start),
+        slot_end: hms(row.slot_end),
         timezone: &row.timezone,
         state: row.state(),
         calendar_added: row.sync.calendar_added,
@@ -138,9 +153,9 @@ pub fn csv_line(row: &Selection) -> String {
         row.conference_id.to_string(),
         row.conference_title.clone(),
         row.time_slot_id.to_string(),
-        row.slot_date.to_string(),
-        row.slot_start.format("%H:%M:%S").to_string(),
-        row.slot_end.format("%H:%M:%S").to_string(),
+        date(row.slot_date),
+        hms(row.slot_start),
+        hms(row.slot_end),
         row.timezone.clone(),
         row.state().as_str().to_string(),
         row.sync.calendar_added.to_string(),

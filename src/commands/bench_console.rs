@@ -10,13 +10,16 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tokio::sync::mpsc;
 
+use super::bench_floor::{self, ShellTarget};
 use super::{CliError, Output, store_options};
 use crate::cli::{BenchConsoleArgs, EXIT_OK};
-use crate::domain::{Page, StateCounts};
+use crate::domain::{Filter, Page, PageRequest, Sort, StateCounts};
 use crate::graph::{GraphClient, GraphConfig};
-use crate::store::{DatabaseUrl, Store};
+use crate::store::sql::Engine as SqlEngine;
+use crate::store::{DatabaseUrl, Store, sql};
 use crate::sync::{Engine, SyncOptions};
 use crate::tui::app::{Screen, Session};
+use crate::tui::overview_cache;
 use crate::tui::runtime::Runtime;
 use crate::tui::{App, Effect, Report, Theme, render};
 
@@ -24,9 +27,54 @@ type Screen160 = Terminal<TestBackend>;
 
 pub async fn run(args: &BenchConsoleArgs) -> Result<i32, CliError> {
     let mut out = Output::default();
-    let (path, _) = super::bench::demo_database(&args.db, args.selections).await?;
-    let url = DatabaseUrl::Sqlite(path.clone());
-    let store = Store::open(&url, &store_options()?).await?;
+    let (path, generated) = super::bench::demo_database(&args.db, args.selections).await?;
+    if let Some(took) = generated {
+        out.line(&format!(
+            "generated the demo database with {} selections in {:.1} s",
+            args.selections,
+            took.as_secs_f64()
+        ))?;
+    }
+    let sqlite = DatabaseUrl::Sqlite(path.clone());
+    let shell = ShellTarget::Sqlite(&path);
+    let store = measure(&mut out, &sqlite, &shell).await?;
+    super::bench_stream::measure(&mut out, &store, &path.to_string_lossy(), &shell).await?;
+    match idle_cpu(&path).await {
+        Ok(percent) => out.line(&format!(
+            "idle CPU of the real console in tmux  {percent:.2} % of one core over 10 s"
+        ))?,
+        Err(e) => out.line(&format!("idle CPU: not measured ({e})"))?,
+    }
+    out.flush()?;
+    if let Some(text) = &args.postgres {
+        let url = DatabaseUrl::parse(text).map_err(CliError::unusable)?;
+        let DatabaseUrl::Postgres(target) = &url else {
+            return Err(CliError::unusable("--postgres takes a postgres:// URL"));
+        };
+        let started = Instant::now();
+        if super::bench_pg::ensure_copy(target, &path)? {
+            out.line(&format!(
+                "copied the demo database to {} in {:.1} s",
+                url.redacted(),
+                started.elapsed().as_secs_f64()
+            ))?;
+        }
+        out.line("")?;
+        let shell = ShellTarget::Postgres(target);
+        let store = measure(&mut out, &url, &shell).await?;
+        super::bench_stream::measure(&mut out, &store, text, &shell).await?;
+    }
+    Ok(EXIT_OK)
+}
+
+/// The console on one database: keystrokes to frames, then the shell's floor of its queries.
+/// Returns the store it measured, for the streaming figures.
+async fn measure(
+    out: &mut Output,
+    url: &DatabaseUrl,
+    shell: &ShellTarget<'_>,
+) -> Result<Store, CliError> {
+    let store = Store::open(url, &store_options()?).await?;
     let graph =
         GraphClient::new(GraphConfig::default()).map_err(|e| CliError::unusable(e.to_string()))?;
     let engine = Engine::new(store.clone(), graph, SyncOptions::default());
@@ -36,8 +84,12 @@ pub async fn run(args: &BenchConsoleArgs) -> Result<i32, CliError> {
         Terminal::new(TestBackend::new(160, 48)).map_err(|e| CliError::failed(e.to_string()))?;
     let theme = Theme { color: true };
     let total = store.count(&Default::default()).await?;
+    let backend = match url {
+        DatabaseUrl::Sqlite(_) => "SQLite",
+        DatabaseUrl::Postgres(_) => "PostgreSQL",
+    };
     out.line(&format!(
-        "calsync bench console: {total} selections, SQLite, {} build, 160×48 frames",
+        "calsync bench console: {total} selections, {backend}, {} build, 160×48 frames",
         if cfg!(debug_assertions) {
             "debug"
         } else {
@@ -47,15 +99,7 @@ pub async fn run(args: &BenchConsoleArgs) -> Result<i32, CliError> {
 
     // Start: the first frame is drawn before any data arrives (it never waits on the store).
     let started = Instant::now();
-    let session = Session {
-        database: url.redacted(),
-        simulated_graph: false,
-        read_only: false,
-        read_only_reason: None,
-        missing_tables: None,
-        keymap: Default::default(),
-    };
-    let (mut app, effects) = App::new(session, chrono::Utc::now());
+    let (mut app, effects) = App::new(bench_session(url), chrono::Utc::now());
     app.height = 48;
     draw(&mut terminal, &app, theme)?;
     let first_frame = started.elapsed();
@@ -75,6 +119,7 @@ pub async fn run(args: &BenchConsoleArgs) -> Result<i32, CliError> {
     .await?;
     draw(&mut terminal, &app, theme)?;
     let overview = started.elapsed();
+    let (warm_counts, warm_fresh) = warm_start(&store, url).await?;
 
     // A filter keystroke: from Enter to the redrawn frame with the first page of matches.
     for key in "/state:failed".chars() {
@@ -99,6 +144,47 @@ pub async fn run(args: &BenchConsoleArgs) -> Result<i32, CliError> {
     })
     .await?;
     let filter_count = typed.elapsed();
+    // One person, by the user filter and as free text: the newest selection's user.
+    let person = store
+        .page(&PageRequest {
+            filter: Filter::default(),
+            sort: Sort::default(),
+            after: None,
+            limit: 1,
+        })
+        .await?
+        .rows
+        .into_iter()
+        .next()
+        .map(|s| s.username)
+        .unwrap_or_default();
+    let by_user = filter_timings(
+        &mut app,
+        &mut incoming,
+        &mut runtime,
+        &mut terminal,
+        theme,
+        &format!("user:{person}"),
+    )
+    .await?;
+    let by_text = filter_timings(
+        &mut app,
+        &mut incoming,
+        &mut runtime,
+        &mut terminal,
+        theme,
+        &person,
+    )
+    .await?;
+    filter_timings(
+        &mut app,
+        &mut incoming,
+        &mut runtime,
+        &mut terminal,
+        theme,
+        "state:failed",
+    )
+    .await?;
 
     // Scrolling to the end of all matches (read backwards by key, no OFFSET).
     let pressed = Instant::now();
@@ -158,6 +244,11 @@ pub async fn run(args: &BenchConsoleArgs) -> Result<i32, CliError> {
         ms(overview)
     ))?;
     out.line(&format!(
+        "second start, last overview kept: counts drawn {} (fresh ones {})",
+        ms(warm_counts),
+        ms(warm_fresh)
+    ))?;
+    out.line(&format!(
         "filter keystroke → redrawn first page {}",
         ms(filter_frame)
     ))?;
@@ -165,6 +256,16 @@ pub async fn run(args: &BenchConsoleArgs) -> Result<i32, CliError> {
         "filter keystroke → exact count shown  {}",
         ms(filter_count)
     ))?;
+    for (what, (page, count)) in [("user:", by_user), ("text ", by_text)] {
+        out.line(&format!(
+            "filter {what} → redrawn first page    {}  (user {person})",
+            ms(page)
+        ))?;
+        out.line(&format!(
+            "filter {what} → its counts shown      {}",
+            ms(count)
+        ))?;
+    }
     out.line(&format!(
         "end key → last row drawn              {}",
         ms(end)
@@ -185,14 +286,182 @@ pub async fn run(args: &BenchConsoleArgs) -> Result<i32, CliError> {
         ))
     ))?;
     out.flush()?;
-    match idle_cpu(&path).await {
-        Ok(percent) => out.line(&format!(
-            "idle CPU of the real console in tmux  {percent:.2} % of one core over 10 s"
-        ))?,
-        Err(e) => out.line(&format!("idle CPU: not measured ({e})"))?,
-    }
+    floors(out, &store, shell, &person)?;
     out.flush()?;
-    Ok(EXIT_OK)
+    Ok(store)
+}
+
+/// Two more starts of the console keeping the last overview, as the real console does: the
+/// first fills the cache, the second shows it. How soon its counts are drawn, and how soon the
+/// fresh read is complete.
+async fn warm_start(store: &Store, url: &DatabaseUrl) -> Result<(Duration, Duration), CliError> {
+    let dir = std::env::temp_dir().join(format!("calsync-bench-cache-{}", std::process::id()));
+    let file = overview_cache::file_for(&dir, &url.redacted());
+    let mut times = (Duration::ZERO, Duration::ZERO);
+    for round in 0..2 {
+        let graph = GraphClient::new(GraphConfig::default())
+            .map_err(|e| CliError::unusable(e.to_string()))?;
+        let engine = Engine::new(store.clone(), graph, SyncOptions::default());
+        let (reports, mut incoming) = mpsc::unbounded_channel();
+        let mut runtime =
+            Runtime::new(store.clone(), engine, reports).with_overview_cache(Some(file.clone()));
+        let started = Instant::now();
+        let (mut app, effects) = App::new(bench_session(url), chrono::Utc::now());
+        effects.into_iter().for_each(|e| runtime.run(e));
+        pump(&mut app, &mut incoming, &mut runtime, |app| {
+            matches!(app.screen(), Some(Screen::Overview { data: Some(d), .. }) if d.counts.is_some())
+        })
+        .await?;
+        let shown = started.elapsed();
+        pump(&mut app, &mut incoming, &mut runtime, |app| {
+            matches!(app.screen(), Some(Screen::Overview { pending: None, .. }))
+        })
+        .await?;
+        times = (shown, started.elapsed());
+        // The cache is written just after the last part is sent.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while round == 0 && !file.exists() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(times)
+}
+
+fn bench_session(url: &DatabaseUrl) -> Session {
+    Session {
+        database: url.redacted(),
+        simulated_graph: false,
+        read_only: false,
+        read_only_reason: None,
+        missing_tables: None,
+        keymap: Default::default(),
+    }
+}
+
+/// Enter on `/query` (replacing the list's filter): the first page drawn, then its counts.
+async fn filter_timings(
+    app: &mut App,
+    incoming: &mut mpsc::UnboundedReceiver<Report>,
+    runtime: &mut Runtime,
+    terminal: &mut Screen160,
+    theme: Theme,
+    query: &str,
+) -> Result<(Duration, Duration), CliError> {
+    app.key(KeyEvent::new(KeyCode::Char('/'), KeyModifiers::NONE));
+    // Clear what the filter line holds, then type the new query.
+    for _ in 0..200 {
+        app.key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE));
+    }
+    for key in query.chars() {
+        app.key(KeyEvent::new(KeyCode::Char(key), KeyModifiers::NONE));
+    }
+    let typed = Instant::now();
+    app.key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE))
+        .into_iter()
+        .for_each(|e| runtime.run(e));
+    pump(app, incoming, runtime, |app| {
+        app.screen()
+            .and_then(Screen::list)
+            .is_some_and(|l| l.loading.is_none() && l.query == query)
+    })
+    .await?;
+    draw(terminal, app, theme)?;
+    let page = typed.elapsed();
+    pump(app, incoming, runtime, |app| {
+        app.screen()
+            .and_then(Screen::list)
+            .is_some_and(|l| l.total.is_some() && l.counting.is_none())
+    })
+    .await?;
+    Ok((page, typed.elapsed()))
+}
+
+/// The same SQL the console runs, by the engine's own shell: the floor of each answer.
+fn floors(
+    out: &mut Output,
+    store: &Store,
+    shell: &ShellTarget<'_>,
+    person: &str,
+) -> Result<(), CliError> {
+    let dialect = store.dialect();
+    let engine = dialect.engine;
+    let user = Filter {
+        person: Some(person.to_string()),
+        ..Filter::default()
+    };
+    let text = Filter {
+        text: Some(person.to_string()),
+        ..Filter::default()
+    };
+    let first_page = |filter: &Filter| {
+        sql::selection_page(
+            dialect,
+            &PageRequest {
+                filter: filter.clone(),
+                sort: Sort::default(),
+                after: None,
+                limit: 100,
+            },
+        )
+    };
+    let since = chrono::Utc::now() - chrono::Duration::days(14);
+    let mut queries = vec![
+        (
+            "overview: state counts",
+            sql::state_counts(dialect, &Filter::default()),
+        ),
+        (
+            "overview: failures per day",
+            sql::failure_trend(dialect, since),
+        ),
+        (
+            "overview: selections per conference",
+            sql::conference_totals(dialect),
+        ),
+        (
+            "overview: failures per conference",
+            sql::conference_failures(dialect),
+        ),
+        (
+            "overview: failures per error text",
+            sql::failed_error_counts(dialect, &Filter::default()),
+        ),
+    ];
+    // The sqlite3 shell lacks the Unicode matching function calsync registers on SQLite.
+    if engine == SqlEngine::Postgres {
+        queries.extend([
+            ("user: first page", first_page(&user)),
+            ("user: counts", sql::state_counts(dialect, &user)),
+            ("text: first page", first_page(&text)),
+            ("text: counts", sql::state_counts(dialect, &text)),
+        ]);
+    }
+    let texts: Vec<String> = queries
+        .iter()
+        .map(|(_, q)| bench_floor::literal_sql(q, engine))
+        .collect();
+    let medians = bench_floor::shell_medians(shell, &texts, 3)?;
+    let name = match shell {
+        ShellTarget::Sqlite(_) => "sqlite3",
+        ShellTarget::Postgres(_) => "psql",
+    };
+    out.line(&format!(
+        "floor: the same SQL in {name} (median of 3, after a warm-up)"
+    ))?;
+    for ((what, _), took) in queries.iter().zip(&medians) {
+        out.line(&format!(
+            "  {what:<36}{:>9.1} ms",
+            took.as_secs_f64() * 1000.0
+        ))?;
+    }
+    let overview: Duration = medians[..5].iter().sum();
+    out.line(&format!(
+        "  {:<36}{:>9.1} ms",
+        "overview, one query after the other",
+        overview.as_secs_f64() * 1000.0
+    ))?;
+    Ok(())
 }
 
 fn draw(terminal: &mut Screen160, app: &App, theme: Theme) -> Result<(), CliError> {

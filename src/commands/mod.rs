@@ -4,6 +4,9 @@
 mod audit;
 mod bench;
 mod bench_console;
+mod bench_floor;
+mod bench_pg;
+mod bench_stream;
 mod bench_verify;
 mod config;
 mod console;

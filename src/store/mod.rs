@@ -6,6 +6,7 @@ mod intent;
 mod lifecycle;
 mod meetings;
 pub mod own;
+mod pg_readers;
 mod pg_tls;
 mod pgpass;
 mod postgres;
@@ -14,6 +15,8 @@ pub mod retry;
 mod schema;
 pub mod sql;
 mod sqlite;
+mod sqlite_readers;
+pub mod timestamp_text;
 mod unicode_match;
 pub mod url;
 mod worker;
@@ -190,36 +193,28 @@ impl Store {
 
     /// Counts per sync state of the selections matching `filter`.
     pub async fn summary(&self, filter: &Filter) -> Result<StateCounts, StoreError> {
-        let rows = self
-            .query(
-                sql::state_counts(self.dialect(), filter),
-                sql::map_state_count,
-            )
-            .await?;
-        let mut counts = StateCounts::default();
-        for (code, n) in rows {
-            sql::add_state_count(&mut counts, code, n);
-        }
-        Ok(counts)
+        self.query_one(
+            sql::state_counts(self.dialect(), filter),
+            sql::map_state_counts,
+        )
+        .await
     }
 
-    /// The failed selections matching `filter`, counted per failure cause in the database:
-    /// every cause with at least one failure, most failures first (ties in [`Cause::ALL`] order).
+    /// The failed selections matching `filter`, counted per failure cause: every cause with at
+    /// least one failure, most failures first (ties in [`Cause::ALL`] order). The database
+    /// counts per distinct error text; each text is classified once, here.
     pub async fn cause_counts(&self, filter: &Filter) -> Result<Vec<(Cause, u64)>, StoreError> {
         let rows = self
             .query(
-                sql::cause_counts(self.dialect(), filter),
-                sql::map_text_count,
+                sql::failed_error_counts(self.dialect(), filter),
+                sql::map_cause_count,
             )
             .await?;
-        let mut counts = rows
-            .into_iter()
-            .map(|(name, n)| {
-                Cause::parse(&name)
-                    .map(|cause| (cause, n))
-                    .ok_or_else(|| StoreError::Data(format!("unknown failure cause '{name}'")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut by_cause: BTreeMap<Cause, u64> = BTreeMap::new();
+        for (cause, n) in rows {
+            *by_cause.entry(cause).or_default() += n;
+        }
+        let mut counts: Vec<(Cause, u64)> = by_cause.into_iter().collect();
         counts.sort_by_key(|&(cause, n)| (std::cmp::Reverse(n), cause));
         Ok(counts)
     }
@@ -322,6 +317,35 @@ impl Store {
         Ok(conferences)
     }
 
+    /// (conference id, title, failed, total) of every conference with failed selections, most
+    /// failures first: two cheap counts rather than every state of every conference.
+    pub async fn failures_by_conference(&self) -> Result<Vec<(i64, String, u64, u64)>, StoreError> {
+        let dialect = self.dialect();
+        let (conferences, totals, failures) = tokio::join!(
+            self.query(sql::conferences(dialect), sql::map_conference),
+            self.query(sql::conference_totals(dialect), sql::map_id_count),
+            self.query(sql::conference_failures(dialect), sql::map_id_count),
+        );
+        let totals: BTreeMap<i64, u64> = totals?.into_iter().collect();
+        let titles: BTreeMap<i64, String> =
+            conferences?.into_iter().map(|c| (c.id, c.title)).collect();
+        let mut worst: Vec<(i64, String, u64, u64)> = failures?
+            .into_iter()
+            .filter(|&(_, failed)| failed > 0)
+            .map(|(id, failed)| {
+                let title = titles.get(&id).cloned().unwrap_or_default();
+                (
+                    id,
+                    title,
+                    failed,
+                    totals.get(&id).copied().unwrap_or(failed),
+                )
+            })
+            .collect();
+        worst.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+        Ok(worst)
+    }
+
     /// The time slots of one conference, in time order, with the sync counts of their selections
     /// (a slot whose date or times cannot be read is left out; `doctor` names it).
     pub async fn slots(&self, conference_id: i64) -> Result<Vec<SlotSummary>, StoreError> {
@@ -364,14 +388,10 @@ impl Store {
         let rows = self
             .query(
                 sql::grouped_state_counts(self.dialect(), column, filter),
-                sql::map_grouped_state_count,
+                sql::map_grouped_state_counts,
             )
             .await?;
-        let mut by_group: BTreeMap<i64, StateCounts> = BTreeMap::new();
-        for (group, code, n) in rows {
-            sql::add_state_count(by_group.entry(group).or_default(), code, n);
-        }
-        Ok(by_group)
+        Ok(rows.into_iter().collect())
     }
 
     /// The Teams integrations, with their secrets reduced to a length.

@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use futures::TryStreamExt;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls};
 
+use super::pg_readers::Readers;
 use super::pg_tls;
 use super::pgpass::{self, PassKey};
 use super::sql::{RowMapper, Sql, SqlRow, Value};
@@ -22,6 +24,8 @@ pub struct PgBackend {
     client: Arc<std::sync::RwLock<Arc<Client>>>,
     /// One reconnection at a time, however many queries noticed the loss.
     reconnecting: Arc<tokio::sync::Mutex<()>>,
+    /// Sessions for plain SELECTs beside `client`, so reads run side by side.
+    readers: Arc<Readers>,
     /// A second session for batched writes, whose transactions nothing else may enter.
     writer: Arc<tokio::sync::Mutex<Client>>,
     /// How to open further sessions (a sync run's claims, replacements of lost ones).
@@ -89,6 +93,7 @@ impl PgBackend {
         Ok(PgBackend {
             client: Arc::new(std::sync::RwLock::new(Arc::new(client))),
             reconnecting: Arc::new(tokio::sync::Mutex::new(())),
+            readers: Arc::new(Readers::default()),
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
             session: Arc::new(SessionConfig {
                 config,
@@ -196,6 +201,45 @@ impl PgBackend {
             .iter()
             .map(|p| p.as_ref() as &(dyn ToSql + Sync))
             .collect();
+        // Only a plain SELECT may go to another session (an INSERT … RETURNING reads rows too).
+        if sql.text.starts_with("SELECT ") {
+            let main = self.reader();
+            let session = &self.session;
+            let reader = self
+                .readers
+                .lease(&main, || async move {
+                    open_session(
+                        &session.config,
+                        session.sslmode,
+                        session.sslrootcert.as_deref(),
+                        &session.options,
+                        &session.place,
+                    )
+                    .await
+                    .ok()
+                })
+                .await;
+            let client = reader.shared_client();
+            let statement = match reader.statement(&sql.text).await {
+                Ok(statement) => statement,
+                Err(e) => return Err(self.failed_read(&client, &e).await),
+            };
+            // Mapped as they arrive: a million rows never sit in memory twice.
+            let params = refs.iter().map(|p| *p as &dyn ToSql);
+            let stream = match client.query_raw(&statement, params).await {
+                Ok(stream) => stream,
+                Err(e) => return Err(self.failed_read(&client, &e).await),
+            };
+            let mut stream = std::pin::pin!(stream);
+            let mut out = Vec::new();
+            loop {
+                match stream.try_next().await {
+                    Ok(Some(row)) => out.push(map(&PgRow(&row))?),
+                    Ok(None) => return Ok(out),
+                    Err(e) => return Err(self.failed_read(&client, &e).await),
+                }
+            }
+        }
         let client = self.reader();
         let rows = match client.query(&sql.text, &refs).await {
             Ok(rows) => rows,
@@ -285,6 +329,12 @@ async fn open_session(
         .batch_execute("SET TIME ZONE 'UTC'")
         .await
         .map_err(|e| StoreError::Connect(pg_message(&e)))?;
+    // Statements are prepared once per session (see `pg_readers`); each run is still planned for
+    // its own values: a generic plan of a keyset page sorted a million rows (25 ms against 1 ms
+    // a page). PostgreSQL before 12 has no such setting and plans each run anyway.
+    let _ = client
+        .batch_execute("SET plan_cache_mode = force_custom_plan")
+        .await;
     Ok(client)
 }
 

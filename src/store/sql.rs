@@ -157,13 +157,14 @@ pub type RowMapper<T> = fn(&dyn SqlRow) -> Result<T, StoreError>;
 
 const HAS_ERROR: &str = "(s.calendar_error IS NOT NULL AND s.calendar_error <> '')";
 
-/// The sync state as a small integer, in the order of [`SyncState::ALL`].
-fn state_code_expr() -> String {
-    format!(
-        "CASE WHEN s.calendar_added THEN (CASE WHEN {HAS_ERROR} THEN 1 ELSE 0 END) \
-         WHEN {HAS_ERROR} THEN 2 \
-         WHEN s.calendar_add_attempted_at IS NOT NULL THEN 3 ELSE 4 END"
-    )
+/// One count per sync state, in the order of [`SyncState::ALL`]. Filtered aggregates count
+/// in one pass; grouping by a state expression would sort every row first (SQLite).
+fn state_count_columns() -> String {
+    SyncState::ALL
+        .iter()
+        .map(|state| format!("COUNT(*) FILTER (WHERE {})", state_predicate(*state)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn state_predicate(state: SyncState) -> String {
@@ -229,12 +230,20 @@ fn selection_columns(dialect: Dialect) -> String {
     )
 }
 
-fn selection_from() -> String {
+/// The selection with its user, conference, slot and branch. On SQLite a unary `+` on the
+/// selection's side of each join keeps the selection the outer table: otherwise the planner
+/// may walk slots or users and fetch a million selections through their index, out of order.
+fn selection_from(dialect: Dialect) -> String {
+    let key = if dialect.engine == Engine::Sqlite {
+        "+"
+    } else {
+        ""
+    };
     format!(
         " FROM {SELECTION} s \
-         JOIN {USER} u ON u.id = s.user_id \
-         JOIN {CONFERENCE} c ON c.id = s.conference_id \
-         JOIN {SLOT} t ON t.id = s.time_slot_id \
+         JOIN {USER} u ON u.id = {key}s.user_id \
+         JOIN {CONFERENCE} c ON c.id = {key}s.conference_id \
+         JOIN {SLOT} t ON t.id = {key}s.time_slot_id \
          LEFT JOIN {BRANCH} b ON b.id = u.branch_id"
     )
 }
@@ -469,6 +478,13 @@ const PERSON_COLUMNS: [&str; 3] = [
     "(u.first_name || ' ' || u.last_name)",
 ];
 
+/// `s.user_id IN (users whose username, email or full name contains text)`.
+fn push_users_matching(b: &mut Builder, text: &str) {
+    b.push(&format!("s.user_id IN (SELECT u.id FROM {USER} u WHERE "));
+    push_contains(b, &PERSON_COLUMNS, text);
+    b.push(")");
+}
+
 /// `(has an error AND its cause is one of causes)`.
 fn push_cause_in(b: &mut Builder, causes: &[Cause]) {
     b.push(&format!("({HAS_ERROR} AND "));
@@ -483,8 +499,8 @@ fn push_cause_in(b: &mut Builder, causes: &[Cause]) {
     b.push("))");
 }
 
-/// Appends ` WHERE …` (or nothing) for the filter. Needs `s`, and `u`/`c` when the filter
-/// names their columns (see [`needs_joins`]).
+/// Appends ` WHERE …` (or nothing) for the filter. Needs `s`, and `c`/`t` when the filter asks
+/// for stale events (see [`filtered_from`]).
 fn push_where(b: &mut Builder, filter: &Filter, extra: Option<&dyn Fn(&mut Builder)>) {
     let mut first = true;
     let mut and = |b: &mut Builder| {
@@ -521,25 +537,39 @@ fn push_where(b: &mut Builder, filter: &Filter, extra: Option<&dyn Fn(&mut Build
         }
         b.push(")");
     }
+    // Conditions on users and conferences are semi-joins (one small table scanned once, then a
+    // lookup per selection): ORed across a join, the planner would join every row first.
     if let Some(person) = filter.person.as_deref() {
         and(b);
-        push_contains(b, &PERSON_COLUMNS, person);
+        push_users_matching(b, person);
     }
     if let Some(text) = filter.text.as_deref() {
         and(b);
-        let mut columns = PERSON_COLUMNS.to_vec();
-        columns.extend(["c.title", "s.calendar_error"]);
-        push_contains(b, &columns, text);
+        b.push("(");
+        push_users_matching(b, text);
+        b.push(&format!(
+            " OR s.conference_id IN (SELECT c.id FROM {CONFERENCE} c WHERE "
+        ));
+        push_contains(b, &["c.title"], text);
+        b.push(") OR ");
+        push_contains(b, &["s.calendar_error"], text);
+        b.push(")");
     }
     if let Some(role) = filter.role.as_deref() {
         and(b);
-        b.push("u.role = ")
-            .bind(Value::Text(role.to_ascii_lowercase()));
+        b.push(&format!(
+            "s.user_id IN (SELECT u.id FROM {USER} u WHERE u.role = "
+        ))
+        .bind(Value::Text(role.to_ascii_lowercase()))
+        .push(")");
     }
     if let Some(platform) = filter.platform.as_deref() {
         and(b);
-        b.push("c.meeting_platform = ")
-            .bind(Value::Text(platform.to_ascii_lowercase()));
+        b.push(&format!(
+            "s.conference_id IN (SELECT c.id FROM {CONFERENCE} c WHERE c.meeting_platform = "
+        ))
+        .bind(Value::Text(platform.to_ascii_lowercase()))
+        .push(")");
     }
     if let Some(error) = filter.error.as_deref() {
         and(b);
@@ -575,23 +605,14 @@ fn push_where(b: &mut Builder, filter: &Filter, extra: Option<&dyn Fn(&mut Build
     }
 }
 
-/// The joins a filter needs beyond the selection table itself.
-fn needs_joins(filter: &Filter) -> bool {
-    filter.person.is_some()
-        || filter.text.is_some()
-        || filter.role.is_some()
-        || filter.platform.is_some()
-}
-
+/// The selection table, with the slot and conference when the filter compares an event with
+/// them (staleness); every other condition on another table is a semi-join.
 fn filtered_from(filter: &Filter) -> String {
     let mut from = format!(" FROM {SELECTION} s");
-    if needs_joins(filter) || filter.stale {
-        from.push_str(&format!(
-            " JOIN {USER} u ON u.id = s.user_id JOIN {CONFERENCE} c ON c.id = s.conference_id"
-        ));
-    }
     if filter.stale {
-        from.push_str(&format!(" JOIN {SLOT} t ON t.id = s.time_slot_id"));
+        from.push_str(&format!(
+            " JOIN {CONFERENCE} c ON c.id = s.conference_id JOIN {SLOT} t ON t.id = s.time_slot_id"
+        ));
     }
     from
 }
@@ -653,7 +674,7 @@ fn push_after(b: &mut Builder, cursor: &Cursor, key: SortKey, descending: bool) 
 
 pub fn selection_page(dialect: Dialect, request: &PageRequest) -> Sql {
     let mut b = Builder::new(dialect, &format!("SELECT {}", selection_columns(dialect)));
-    b.push(&selection_from());
+    b.push(&selection_from(dialect));
     let sort = request.sort;
     let after = request.after.clone();
     let extra = after
@@ -665,6 +686,11 @@ pub fn selection_page(dialect: Dialect, request: &PageRequest) -> Sql {
         extra.as_ref().map(|f| f as &dyn Fn(&mut Builder)),
     );
     let dir = if sort.descending { "DESC" } else { "ASC" };
+    // A filter that reads every row's text anyway (free text, error text) is fastest as one
+    // scan in table order and a sort of the matches: walking the date index instead fetches
+    // every row out of order (both planners guess that many rows match). Ordering by an
+    // expression equal to the column keeps the index out of the ORDER BY.
+    let scan = request.filter.text.is_some() || request.filter.error.is_some();
     let nulls = match (sort.key, sort.descending) {
         (SortKey::AttemptedAt, true) => " NULLS LAST",
         (SortKey::AttemptedAt, false) => " NULLS FIRST",
@@ -673,10 +699,13 @@ pub fn selection_page(dialect: Dialect, request: &PageRequest) -> Sql {
     if sort.key == SortKey::Id {
         b.push(&format!(" ORDER BY s.id {dir}"));
     } else {
-        b.push(&format!(
-            " ORDER BY {} {dir}{nulls}, s.id {dir}",
-            sort_column(sort.key)
-        ));
+        let column = sort_column(sort.key);
+        let order = if scan {
+            format!("COALESCE({column}, {column})")
+        } else {
+            column.to_string()
+        };
+        b.push(&format!(" ORDER BY {order} {dir}{nulls}, s.id {dir}"));
     }
     b.push(" LIMIT ").bind(Value::Int(i64::from(request.limit)));
     b.finish()
@@ -811,7 +840,7 @@ pub fn users_by_login(dialect: Dialect, login: &str) -> Sql {
 
 pub fn selection_by_id(dialect: Dialect, id: i64) -> Sql {
     let mut b = Builder::new(dialect, &format!("SELECT {}", selection_columns(dialect)));
-    b.push(&selection_from())
+    b.push(&selection_from(dialect))
         .push(" WHERE s.id = ")
         .bind(Value::Int(id));
     b.finish()
@@ -828,24 +857,22 @@ pub fn map_count(row: &dyn SqlRow) -> Result<u64, StoreError> {
     Ok(row.int(0)?.max(0) as u64)
 }
 
-/// Counts per state for the filter: rows of (state code, count).
+/// Counts per state for the filter: one row of the counts in [`SyncState::ALL`] order.
 pub fn state_counts(dialect: Dialect, filter: &Filter) -> Sql {
-    let mut b = Builder::new(
-        dialect,
-        &format!("SELECT {} AS state_code, COUNT(*)", state_code_expr()),
-    );
+    let mut b = Builder::new(dialect, &format!("SELECT {}", state_count_columns()));
     b.push(&filtered_from(filter));
     push_where(&mut b, filter, None);
-    b.push(" GROUP BY 1");
     b.finish()
 }
 
-/// Counts per failure cause of the failed selections matching the filter: rows of (cause name,
-/// count).
-pub fn cause_counts(dialect: Dialect, filter: &Filter) -> Sql {
-    let mut b = Builder::new(dialect, "SELECT ");
-    push_cause_expr(&mut b);
-    b.push(", COUNT(*)").push(&filtered_from(filter));
+/// The failed selections matching the filter counted per distinct error text: rows of (text,
+/// count). The causes are classified from these few texts in Rust ([`cause_of`]), which is much
+/// cheaper than matching every failed row against every pattern in SQL.
+///
+/// [`cause_of`]: crate::domain::diagnosis::cause_of
+pub fn failed_error_counts(dialect: Dialect, filter: &Filter) -> Sql {
+    let mut b = Builder::new(dialect, "SELECT s.calendar_error, COUNT(*)");
+    b.push(&filtered_from(filter));
     let failed = state_predicate(SyncState::Failed);
     push_where(
         &mut b,
@@ -858,38 +885,63 @@ pub fn cause_counts(dialect: Dialect, filter: &Filter) -> Sql {
     b.finish()
 }
 
-/// Counts per (group id, state): `group_column` is `s.conference_id` or `s.time_slot_id`.
+/// Counts per group and state: rows of (group id, the counts in [`SyncState::ALL`] order);
+/// `group_column` is `s.conference_id` or `s.time_slot_id`. The unary `+` keeps SQLite from
+/// walking the group's index, which would fetch every row out of order.
 pub fn grouped_state_counts(dialect: Dialect, group_column: &str, filter: &Filter) -> Sql {
     let mut b = Builder::new(
         dialect,
-        &format!(
-            "SELECT {group_column}, {} AS state_code, COUNT(*)",
-            state_code_expr()
-        ),
+        &format!("SELECT +{group_column}, {}", state_count_columns()),
     );
     b.push(&filtered_from(filter));
     push_where(&mut b, filter, None);
-    b.push(" GROUP BY 1, 2");
+    b.push(" GROUP BY 1");
     b.finish()
 }
 
-pub fn map_state_count(row: &dyn SqlRow) -> Result<(i64, u64), StoreError> {
+/// Selections per conference: (conference id, count). An index of the LMS's covers it.
+pub fn conference_totals(dialect: Dialect) -> Sql {
+    Builder::new(
+        dialect,
+        &format!("SELECT s.conference_id, COUNT(*) FROM {SELECTION} s GROUP BY 1"),
+    )
+    .finish()
+}
+
+/// Failed selections per conference: (conference id, count), from one scan (see
+/// [`grouped_state_counts`] for the `+`).
+pub fn conference_failures(dialect: Dialect) -> Sql {
+    let mut b = Builder::new(
+        dialect,
+        &format!("SELECT +s.conference_id, COUNT(*) FROM {SELECTION} s WHERE "),
+    );
+    b.push(&state_predicate(SyncState::Failed))
+        .push(" GROUP BY 1");
+    b.finish()
+}
+
+pub fn map_id_count(row: &dyn SqlRow) -> Result<(i64, u64), StoreError> {
     Ok((row.int(0)?, row.int(1)?.max(0) as u64))
 }
 
-pub fn map_grouped_state_count(row: &dyn SqlRow) -> Result<(i64, i64, u64), StoreError> {
-    Ok((row.int(0)?, row.int(1)?, row.int(2)?.max(0) as u64))
+/// The counts of one row of [`state_counts`], starting at column `first`.
+fn read_state_counts(row: &dyn SqlRow, first: usize) -> Result<StateCounts, StoreError> {
+    let n = |i: usize| -> Result<u64, StoreError> { Ok(row.int(first + i)?.max(0) as u64) };
+    Ok(StateCounts {
+        added: n(0)?,
+        added_stale_error: n(1)?,
+        failed: n(2)?,
+        interrupted: n(3)?,
+        not_synced: n(4)?,
+    })
 }
 
-pub fn add_state_count(counts: &mut StateCounts, code: i64, n: u64) {
-    let slot = match code {
-        0 => &mut counts.added,
-        1 => &mut counts.added_stale_error,
-        2 => &mut counts.failed,
-        3 => &mut counts.interrupted,
-        _ => &mut counts.not_synced,
-    };
-    *slot += n;
+pub fn map_state_counts(row: &dyn SqlRow) -> Result<StateCounts, StoreError> {
+    read_state_counts(row, 0)
+}
+
+pub fn map_grouped_state_counts(row: &dyn SqlRow) -> Result<(i64, StateCounts), StoreError> {
+    Ok((row.int(0)?, read_state_counts(row, 1)?))
 }
 
 // ----- conferences and slots -------------------------------------------------------------------
@@ -982,6 +1034,15 @@ pub fn slot_zones(dialect: Dialect) -> Sql {
         &format!("SELECT timezone, COUNT(*) FROM {SLOT} GROUP BY timezone ORDER BY timezone"),
     )
     .finish()
+}
+
+/// A (text, count) row as (the text's failure cause, count): classified as it is read, so the
+/// distinct error texts of a million rows never sit in memory together.
+pub fn map_cause_count(row: &dyn SqlRow) -> Result<(Cause, u64), StoreError> {
+    Ok((
+        crate::domain::diagnosis::cause_of(&row.text(0)?),
+        row.int(1)?.max(0) as u64,
+    ))
 }
 
 pub fn map_text_count(row: &dyn SqlRow) -> Result<(String, u64), StoreError> {

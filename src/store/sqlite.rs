@@ -9,11 +9,15 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 
 use super::sql::{RowMapper, Sql, SqlRow, Value};
+use super::sqlite_readers::Readers;
+use super::timestamp_text;
 use super::{StoreError, StoreOptions};
 
 #[derive(Clone)]
 pub struct SqliteBackend {
     conn: Arc<Mutex<Connection>>,
+    /// Read-only connections for plain SELECTs, so reads run side by side.
+    readers: Arc<Readers>,
     path: PathBuf,
 }
 
@@ -27,6 +31,7 @@ impl SqliteBackend {
                 .map_err(|e| StoreError::Connect(format!("could not open the database: {e}")))??;
         Ok(SqliteBackend {
             conn: Arc::new(Mutex::new(opened.0)),
+            readers: Arc::new(Readers::new(&opened.1, busy)),
             path: opened.1,
         })
     }
@@ -55,19 +60,29 @@ impl SqliteBackend {
         sql: Sql,
         map: RowMapper<T>,
     ) -> Result<Vec<T>, StoreError> {
-        self.with_conn(move |conn| {
-            let mut statement = conn.prepare_cached(&sql.text).map_err(query_error)?;
-            let params = bind(&sql.params);
-            let mut rows = statement
-                .query(rusqlite::params_from_iter(params.iter()))
-                .map_err(query_error)?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next().map_err(query_error)? {
-                out.push(map(&SqliteRow(row))?);
+        // Only a plain SELECT may go to a reader (an INSERT … RETURNING reads rows too).
+        let sql = if sql.text.starts_with("SELECT ") {
+            let readers = Arc::clone(&self.readers);
+            let path = self.path.clone();
+            let read = tokio::task::spawn_blocking(move || match readers.take() {
+                Some(conn) => {
+                    let result = read_rows(&conn, &sql, map).map_err(|e| explain(e, &path));
+                    readers.give_back(conn);
+                    Ok(result)
+                }
+                // Every reader is busy: this one reads on the writing connection.
+                None => Err(sql),
+            })
+            .await
+            .map_err(|e| StoreError::Query(format!("database task failed: {e}")))?;
+            match read {
+                Ok(result) => return result,
+                Err(sql) => sql,
             }
-            Ok(out)
-        })
-        .await
+        } else {
+            sql
+        };
+        self.with_conn(move |conn| read_rows(conn, &sql, map)).await
     }
 
     pub async fn execute(&self, sql: Sql) -> Result<u64, StoreError> {
@@ -113,6 +128,19 @@ impl SqliteBackend {
             .await
             .unwrap_or(false)
     }
+}
+
+fn read_rows<T>(conn: &Connection, sql: &Sql, map: RowMapper<T>) -> Result<Vec<T>, StoreError> {
+    let mut statement = conn.prepare_cached(&sql.text).map_err(query_error)?;
+    let params = bind(&sql.params);
+    let mut rows = statement
+        .query(rusqlite::params_from_iter(params.iter()))
+        .map_err(query_error)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(query_error)? {
+        out.push(map(&SqliteRow(row))?);
+    }
+    Ok(out)
 }
 
 fn open_blocking(path: &Path, busy: std::time::Duration) -> Result<Connection, StoreError> {
@@ -216,16 +244,17 @@ impl ToSql for BoundValue<'_> {
 /// Django's SQLite storage for an aware UTC datetime: naive text, space separator, the fraction
 /// only when there are microseconds.
 pub fn django_datetime(t: DateTime<Utc>) -> String {
-    if t.timestamp_subsec_micros() == 0 {
-        t.format("%Y-%m-%d %H:%M:%S").to_string()
-    } else {
-        t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
-    }
+    let mut text = String::with_capacity(26);
+    timestamp_text::push_django(&mut text, t);
+    text
 }
 
 /// Reads Django's form and the other forms SQLite's own date functions accept.
 pub fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
     let text = text.trim();
+    if let Some(t) = timestamp_text::utc_datetime(text) {
+        return Some(t);
+    }
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc));
     }
@@ -315,13 +344,16 @@ impl SqlRow for SqliteRow<'_> {
 
     fn date(&self, idx: usize) -> Result<NaiveDate, StoreError> {
         self.parsed(idx, "date", |t| {
-            NaiveDate::parse_from_str(t.get(..10).unwrap_or(t), "%Y-%m-%d").ok()
+            let day = t.get(..10).unwrap_or(t);
+            timestamp_text::date(day).or_else(|| NaiveDate::parse_from_str(day, "%Y-%m-%d").ok())
         })
     }
 
     fn time(&self, idx: usize) -> Result<NaiveTime, StoreError> {
         self.parsed(idx, "time", |t| {
-            NaiveTime::parse_from_str(t, "%H:%M:%S%.f")
+            timestamp_text::time(t)
+                .map(Ok)
+                .unwrap_or_else(|| NaiveTime::parse_from_str(t, "%H:%M:%S%.f"))
                 .or_else(|_| NaiveTime::parse_from_str(t, "%H:%M"))
                 .ok()
         })

@@ -10,6 +10,7 @@ use crate::sync::reconcile::{Plan, ReconcileEvent, Resolved};
 use crate::sync::verify::VerifyEvent;
 
 use super::data::{OverviewPart, PersonData};
+use super::overview_cache::CachedOverview;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -56,6 +57,8 @@ pub enum Action {
 #[derive(Debug, Clone)]
 pub enum Report {
     Overview(u64, Result<OverviewPart, String>),
+    /// The last complete overview of this database, shown (with its age) until fresh parts come.
+    OverviewCached(u64, Box<CachedOverview>),
     Conferences(u64, Result<Vec<ConferenceSummary>, String>),
     Audit(
         u64,

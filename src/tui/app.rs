@@ -10,6 +10,7 @@ use super::action::{Action, Report};
 use super::data::{BulkPlan, OverviewData, PersonData};
 use super::keymap::{self, Context};
 use super::list::{Fetch, Marks, Placement, SelectionList};
+use super::overview_refresh::OverviewRefresh;
 use super::reconcile::{DeleteSheet, ReconcileView};
 use crate::domain::lifecycle::{AuditRecord, LedgerScope};
 use crate::domain::{
@@ -137,6 +138,8 @@ pub enum Screen {
         error: Option<String>,
         /// The row of the causes panel under the cursor.
         cause: usize,
+        /// When its counts were read and when they are read again.
+        refresh: OverviewRefresh,
     },
     Conferences(Table<ConferenceSummary>),
     /// The audit log, newest first.
@@ -366,7 +369,30 @@ impl App {
             pending: Some(generation),
             error: None,
             cause: 0,
+            refresh: OverviewRefresh::asked_at(self.now),
         });
+        vec![Effect::Overview(generation)]
+    }
+
+    /// Re-reads the overview's counts in the background (it stays on screen meanwhile),
+    /// unless a read is already in flight.
+    fn refresh_overview(&mut self) -> Vec<Effect> {
+        let generation = self.generation();
+        let now = self.now;
+        let Some(Screen::Overview {
+            pending, refresh, ..
+        }) = self
+            .stack
+            .iter_mut()
+            .find(|s| matches!(s, Screen::Overview { .. }))
+        else {
+            return Vec::new();
+        };
+        if pending.is_some() {
+            return Vec::new();
+        }
+        *pending = Some(generation);
+        refresh.start(now);
         vec![Effect::Overview(generation)]
     }
 
@@ -931,7 +957,14 @@ impl App {
     }
 
     fn open_bulk_with(&mut self, scope: Scope) -> Vec<Effect> {
-        match self.list_target() {
+        let target = self.list_target().or_else(|| {
+            // The overview stands for every selection.
+            matches!(self.screen(), Some(Screen::Overview { .. })).then(|| SyncTarget::Matching {
+                filter: Box::default(),
+                except: Vec::new(),
+            })
+        });
+        match target {
             Some(target) => self.open_bulk_for(target, scope),
             None => {
                 self.message = Some("open a list of selections first".to_string());
@@ -1119,6 +1152,13 @@ impl App {
                 }
                 // Live refresh, paused while a popup is open.
                 if self.popup.is_none() {
+                    let overview_due = matches!(
+                        self.screen(),
+                        Some(Screen::Overview { refresh, .. }) if refresh.due(now)
+                    );
+                    if overview_due {
+                        return self.refresh_overview();
+                    }
                     return self.refresh_visible();
                 }
             }
@@ -1128,17 +1168,18 @@ impl App {
                         data,
                         pending,
                         error,
+                        refresh,
                         ..
                     } = screen
                         && *pending == Some(generation)
                     {
                         match result {
                             Ok(part) => {
-                                let data = data.get_or_insert_with(OverviewData::default);
-                                data.add(part);
-                                if data.complete() {
+                                if refresh.arrived(&part, self.now) {
                                     *pending = None;
+                                    *error = None;
                                 }
+                                data.get_or_insert_with(OverviewData::default).add(part);
                             }
                             Err(e) => {
                                 *pending = None;
@@ -1148,6 +1189,20 @@ impl App {
                         self.last_refresh = Some(self.now);
                         break;
                     }
+                }
+            }
+            Report::OverviewCached(generation, cached) => {
+                // Only until the first fresh part: it never replaces newer counts.
+                if let Some(Screen::Overview {
+                    data: data @ None,
+                    pending,
+                    refresh,
+                    ..
+                }) = self.stack.first_mut()
+                    && *pending == Some(generation)
+                {
+                    *data = Some(cached.data);
+                    refresh.read = Some(cached.read_at);
                 }
             }
             Report::Conferences(generation, result) => {
@@ -1398,6 +1453,8 @@ impl App {
                 job.ended = Some(sync_ended(&summary));
                 let mut effects = self.refresh_visible();
                 effects.extend(self.refresh_counts());
+                // The run changed the counts the overview shows (it is under the list, or on top).
+                effects.extend(self.refresh_overview());
                 return effects;
             }
         }

@@ -5,7 +5,7 @@ use crate::domain::{Cause, CredentialSource, Person, StateCounts};
 
 /// The overview arrives in parts, cheapest first, so a big database shows its counts at once
 /// and fills in the rest as the heavier queries finish.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OverviewData {
     pub counts: Option<StateCounts>,
     /// Failed selections per UTC day of their last attempt, oldest first.

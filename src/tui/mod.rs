@@ -12,6 +12,8 @@ pub mod data;
 pub mod keymap;
 pub mod list;
 mod malformed;
+pub mod overview_cache;
+mod overview_refresh;
 pub use malformed::malformed_note;
 mod query;
 pub mod reconcile;
@@ -93,8 +95,11 @@ async fn event_loop(
     theme: Theme,
 ) -> Result<(), String> {
     let (reports, mut incoming) = mpsc::unbounded_channel();
-    let mut runtime =
-        Runtime::new(store, engine, reports).with_simulated_graph(session.simulated_graph);
+    let cache = crate::config::data_dir()
+        .map(|dir| overview_cache::file_for(&dir.join("cache"), &session.database));
+    let mut runtime = Runtime::new(store, engine, reports)
+        .with_simulated_graph(session.simulated_graph)
+        .with_overview_cache(cache);
     let (mut app, effects) = App::new(session, Utc::now());
     app.height = terminal.size().map(|s| s.height).unwrap_or(24);
     effects.into_iter().for_each(|e| runtime.run(e));

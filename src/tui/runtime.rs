@@ -2,6 +2,8 @@
 //! find back as reports. The render loop never waits on any of it.
 
 use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use tokio::sync::mpsc;
@@ -9,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::action::Report;
 use super::app::{Effect, RunScope, SyncTarget};
-use super::data::{BulkPlan, OverviewPart, PersonData};
+use super::data::{BulkPlan, OverviewData, OverviewPart, PersonData};
+use super::overview_cache::{self, CachedOverview};
 use crate::audit::{
     AuditTrail, reconcile_detail, reconcile_outcome, reconcile_rows, run_scope, verify_detail,
     verify_outcome,
@@ -30,6 +33,8 @@ pub struct Runtime {
     job_task: Option<tokio::task::JoinHandle<()>>,
     /// The audit rows of a run against the simulated Graph say so.
     simulated_graph: bool,
+    /// Where the last complete overview of this database is kept (None: not kept).
+    overview_cache: Option<PathBuf>,
 }
 
 fn text<T>(result: Result<T, StoreError>) -> Result<T, String> {
@@ -45,7 +50,13 @@ impl Runtime {
             job: None,
             job_task: None,
             simulated_graph: false,
+            overview_cache: None,
         }
+    }
+
+    pub fn with_overview_cache(mut self, file: Option<PathBuf>) -> Runtime {
+        self.overview_cache = file;
+        self
     }
 
     /// Cancels the running job, as `x` does, and waits until what was in flight has finished
@@ -73,23 +84,52 @@ impl Runtime {
         };
         match effect {
             Effect::Overview(generation) => {
-                // Cheapest first, one after the other (SQLite has one connection): the counts
-                // show while the heavier parts are still running.
-                tokio::spawn(async move {
-                    for part in [
-                        OverviewQuery::Counts,
-                        OverviewQuery::Trend,
-                        OverviewQuery::WorstConferences,
-                        OverviewQuery::Causes,
-                    ] {
-                        let result = overview_part(&store, part).await;
-                        let failed = result.is_err();
-                        send(Report::Overview(generation, result));
-                        if failed {
-                            break;
+                let database = store.describe();
+                let cache = self.overview_cache.clone();
+                if let Some(file) = cache.clone() {
+                    let send = send.clone();
+                    let database = database.clone();
+                    tokio::task::spawn_blocking(move || {
+                        if let Some(cached) = overview_cache::load(&file, &database) {
+                            send(Report::OverviewCached(generation, Box::new(cached)));
                         }
-                    }
-                });
+                    });
+                }
+                // Every part at once, each on its own read connection; each shows as it
+                // arrives (the state counts, the cheapest, first). The last to arrive of a
+                // complete read replaces the cached overview.
+                let fresh = Arc::new(Mutex::new(OverviewData::default()));
+                for part in [
+                    OverviewQuery::Counts,
+                    OverviewQuery::Trend,
+                    OverviewQuery::WorstConferences,
+                    OverviewQuery::Causes,
+                ] {
+                    let store = store.clone();
+                    let send = send.clone();
+                    let fresh = Arc::clone(&fresh);
+                    let cache = cache.clone();
+                    let database = database.clone();
+                    tokio::spawn(async move {
+                        let result = overview_part(&store, part).await;
+                        if let (Ok(part), Some(file)) = (&result, cache) {
+                            let mut data = fresh.lock().unwrap_or_else(|p| p.into_inner());
+                            data.add(part.clone());
+                            if data.complete() {
+                                let cached = CachedOverview {
+                                    database,
+                                    read_at: Utc::now(),
+                                    data: data.clone(),
+                                };
+                                // A cache that cannot be written only costs the next start time.
+                                tokio::task::spawn_blocking(move || {
+                                    let _ = overview_cache::store(&file, &cached);
+                                });
+                            }
+                        }
+                        send(Report::Overview(generation, result));
+                    });
+                }
             }
             Effect::Conferences(generation) => {
                 tokio::spawn(async move {
@@ -363,12 +403,7 @@ async fn overview_part(store: &Store, part: OverviewQuery) -> Result<OverviewPar
             OverviewPart::Trend(text(store.failure_trend(since).await)?)
         }
         OverviewQuery::WorstConferences => {
-            let mut worst: Vec<(i64, String, u64, u64)> = text(store.conferences().await)?
-                .into_iter()
-                .filter(|c| c.counts.failed > 0)
-                .map(|c| (c.id, c.title, c.counts.failed, c.counts.total()))
-                .collect();
-            worst.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+            let mut worst = text(store.failures_by_conference().await)?;
             worst.truncate(8);
             OverviewPart::WorstConferences(worst)
         }
@@ -544,7 +579,7 @@ async fn resolve_verifiable(store: &Store, target: &SyncTarget) -> Result<Vec<i6
 }
 
 /// Streams the filtered rows to a file page by page (never all in memory).
-async fn export_rows(
+pub(crate) async fn export_rows(
     store: &Store,
     filter: Filter,
     format: &str,

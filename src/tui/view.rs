@@ -43,7 +43,11 @@ pub fn render(frame: &mut Frame, app: &App, theme: Theme) {
     frame.render_widget(block, main);
     match app.screen() {
         Some(Screen::Overview {
-            data, error, cause, ..
+            data,
+            error,
+            cause,
+            pending,
+            refresh,
         }) => {
             let inner = match &app.session.missing_tables {
                 Some(notice) => {
@@ -58,7 +62,28 @@ pub fn render(frame: &mut Frame, app: &App, theme: Theme) {
                 }
                 None => inner,
             };
-            draw_overview(frame, inner, data.as_ref(), error.as_deref(), *cause, theme)
+            // A re-read keeps the last counts on screen and says so.
+            let note = match (pending, error, refresh.read) {
+                (_, Some(e), Some(_)) => Some(format!("recount failed: {}", clean_line(e))),
+                (Some(_), None, Some(read)) => {
+                    let format = if read.date_naive() == app.now.date_naive() {
+                        "%H:%M:%S"
+                    } else {
+                        "%b %d %H:%M"
+                    };
+                    Some(format!("recounting ({})", read.format(format)))
+                }
+                _ => None,
+            };
+            draw_overview(
+                frame,
+                inner,
+                data.as_ref(),
+                error.as_deref(),
+                *cause,
+                note.as_deref(),
+                theme,
+            )
         }
         Some(Screen::Conferences(table)) => {
             draw_conferences(
@@ -919,6 +944,7 @@ fn draw_overview(
     data: Option<&OverviewData>,
     error: Option<&str>,
     cause_cursor: usize,
+    note: Option<&str>,
     theme: Theme,
 ) {
     let Some(data) = data else {
@@ -937,9 +963,10 @@ fn draw_overview(
     let total = counts.total().max(1);
     let mut lines = vec![
         Line::styled(
-            match data.counts {
-                Some(c) => format!(" {} selections", c.total()),
-                None => " Selections".to_string(),
+            match (data.counts, note) {
+                (Some(c), Some(note)) => format!(" {} selections · {note}", c.total()),
+                (Some(c), None) => format!(" {} selections", c.total()),
+                (None, _) => " Selections".to_string(),
             },
             theme.title(),
         ),

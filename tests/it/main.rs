@@ -9,6 +9,8 @@ mod cli;
 mod config_cli;
 mod connecting;
 mod console;
+mod console_overview;
+mod console_queries;
 mod doctor_tokens;
 mod graph_client;
 mod help;
