@@ -41,3 +41,4 @@ mod teams;
 mod tmux;
 mod unicode_match;
 mod verify;
+mod worker;
