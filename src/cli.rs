@@ -10,7 +10,7 @@ use crate::domain::{Filter, SortKey, SyncState, parse_when};
 
 /// What `--read-only` does, per command: it is global, so each command's help says it in its
 /// own terms (`calsync <command> --help`).
-pub const READ_ONLY_HELP: [(&str, &str); 12] = [
+pub const READ_ONLY_HELP: [(&str, &str); 13] = [
     ("status", "Nothing changes: status only reads"),
     ("doctor", "Nothing changes: doctor only reads"),
     (
@@ -46,6 +46,11 @@ pub const READ_ONLY_HELP: [(&str, &str); 12] = [
     (
         "bench",
         "Refused (exit 2): benchmarks generate and write their own databases",
+    ),
+    (
+        "worker",
+        "Refused (exit 2) unless --dry-run, which only prints what a pass would do; \
+         `worker status` only reads",
     ),
 ];
 
@@ -157,6 +162,9 @@ pub enum Command {
     /// Measure calsync against a baseline taken in the same run
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Keep Outlook in step with the LMS until stopped: sync new selections, retry failures on
+    /// a schedule, park permanent ones, update stale events (needs `calsync migrate`)
+    Worker(crate::worker::args::WorkerArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -327,7 +335,7 @@ pub struct AuditArgs {
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub limit: u32,
     /// Only this action: sync, console sync, reconcile, console reconcile, verify,
-    /// console verify, migrate
+    /// console verify, migrate, worker
     #[arg(long, value_name = "ACTION")]
     pub action: Option<String>,
     /// One JSON object per entry per line

@@ -11,6 +11,7 @@ pub mod meeting;
 pub mod query;
 mod slot_time;
 mod when;
+pub mod worker;
 pub use diagnosis::Cause;
 pub use malformed::{Listed, MalformedSelection, MalformedSlot};
 pub use slot_time::{SlotProblem, SlotWindow, resolve_slot_window};

@@ -21,3 +21,4 @@ pub mod store;
 pub mod sync;
 pub mod text;
 pub mod tui;
+pub mod worker;

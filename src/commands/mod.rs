@@ -22,6 +22,7 @@ mod rehearsal;
 mod status;
 mod sync;
 mod verify;
+mod worker;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -122,7 +123,10 @@ impl Output {
 }
 
 pub async fn run(cli: Cli) -> Result<i32, CliError> {
-    if let Some(path) = &cli.global.log_file {
+    // The worker sets up its own log, the request log included.
+    if let Some(path) = &cli.global.log_file
+        && !matches!(cli.command, Some(Command::Worker(_)))
+    {
         crate::graph::request_log::install(path)
             .map_err(|e| CliError::unusable(e.to_string()).because(e))?;
     }
@@ -150,6 +154,7 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Bench(BenchCommand::Console(args))) => bench_console::run(&args).await,
         Some(Command::Bench(BenchCommand::Sync(args))) => bench::sync(&args).await,
         Some(Command::Bench(BenchCommand::Verify(args))) => bench::verify::run(&args).await,
+        Some(Command::Worker(args)) => worker::run(&cli.global, &args).await,
         None => console::run(&cli.global).await,
     }
 }

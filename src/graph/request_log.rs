@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
 use percent_encoding::percent_decode_str;
+use tracing_subscriber::Layer;
 use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::prelude::*;
+use tracing_subscriber::registry::LookupSpan;
 
 /// The `tracing` target of request lines; the log file takes only these.
 pub const TARGET: &str = "calsync::request";
@@ -25,6 +27,15 @@ const REDACTED: &str = "{redacted}";
 /// Sends the request lines to `path` (appended; created when missing) for the rest of the
 /// process.
 pub fn install(path: &Path) -> Result<(), InstallError> {
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(file_layer(path)?))
+        .map_err(|_| InstallError::AlreadySetUp)
+}
+
+/// The request lines as a layer, for a process that logs more than them (`calsync worker`).
+pub fn file_layer<S>(path: &Path) -> Result<impl Layer<S> + Send + Sync + 'static, InstallError>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
     let file = OpenOptions::new()
         .create(true)
         .append(true)
@@ -33,16 +44,14 @@ pub fn install(path: &Path) -> Result<(), InstallError> {
             path: path.display().to_string(),
             source,
         })?;
-    let layer = tracing_subscriber::fmt::layer()
+    Ok(tracing_subscriber::fmt::layer()
         .json()
         .flatten_event(true)
         .with_target(false)
         .with_level(false)
         .without_time()
         .with_writer(Mutex::new(file))
-        .with_filter(filter_fn(|meta| meta.target() == TARGET));
-    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
-        .map_err(|_| InstallError::AlreadySetUp)
+        .with_filter(filter_fn(|meta| meta.target() == TARGET)))
 }
 
 /// Why the request log could not be set up.

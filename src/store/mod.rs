@@ -19,6 +19,7 @@ mod sqlite_readers;
 pub mod timestamp_text;
 mod unicode_match;
 pub mod url;
+mod worker;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use sql::{RowMapper, Sql};
 pub use sqlite::{django_datetime, parse_datetime as parse_django_datetime, sqlite_message};
 pub use unicode_match::FUNCTION as UNICODE_CONTAINS;
 pub use url::{DatabaseUrl, PgTarget, SslMode};
+pub use worker::{ScheduleChange, WorkerLock};
 
 use crate::domain::lifecycle::LedgerChange;
 use crate::domain::{

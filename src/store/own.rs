@@ -34,7 +34,7 @@ impl Migration {
     }
 }
 
-pub const MIGRATIONS: [Migration; 4] = [
+pub const MIGRATIONS: [Migration; 5] = [
     Migration {
         version: 1,
         name: "event ledger",
@@ -51,6 +51,7 @@ pub const MIGRATIONS: [Migration; 4] = [
     },
     super::meetings::MIGRATION,
     super::intent::MIGRATION,
+    super::worker::MIGRATION,
 ];
 
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

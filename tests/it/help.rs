@@ -60,7 +60,7 @@ fn audit_action_help_names_every_action_the_readme_lists() {
         .step_by(2)
         .map(str::to_string)
         .collect();
-    assert_eq!(actions.len(), 7, "{actions:?}");
+    assert_eq!(actions.len(), 8, "{actions:?}");
     let named: Vec<&str> = help
         .split(':')
         .nth(1)

@@ -22,11 +22,13 @@ const LEA: &str = "lea.learner@example.org";
 fn immutable_id(world: &World, id: Option<&str>) -> Option<String> {
     world.sim.state().immutable_id_of(LEA, id?)
 }
-const OWN_TABLES: [&str; 4] = [
+const OWN_TABLES: [&str; 6] = [
     "calsync_schema_migrations",
     "calsync_event_ledger",
     "calsync_audit_log",
     "calsync_create_intent",
+    "calsync_worker_retries",
+    "calsync_workers",
 ];
 
 async fn table_exists(db: &TestDb, table: &str) -> bool {
@@ -92,24 +94,31 @@ on_both_backends! {
         let before = lms_snapshot(&store).await;
 
         let up = store.migrate_up(Utc::now()).await.unwrap();
-        assert_eq!((up.from, up.to), (0, 4));
+        assert_eq!((up.from, up.to), (0, 5));
         assert_eq!(
             up.steps,
-            vec![(1, "event ledger"), (2, "audit log"), (3, "teams meetings"), (4, "create intents")]
+            vec![
+                (1, "event ledger"),
+                (2, "audit log"),
+                (3, "teams meetings"),
+                (4, "create intents"),
+                (5, "worker")
+            ]
         );
         for table in OWN_TABLES {
             assert!(table_exists(&db, table).await, "{table} created");
         }
         let again = store.migrate_up(Utc::now()).await.unwrap();
         assert!(again.steps.is_empty(), "idempotent: {again:?}");
-        assert_eq!(db.store().await.own_version(), 4, "a new connection sees version 4");
+        assert_eq!(db.store().await.own_version(), 5, "a new connection sees version 5");
 
         let partly = store.migrate_down(1).await.unwrap();
         assert_eq!(
             partly.steps,
-            vec![(4, "create intents"), (3, "teams meetings"), (2, "audit log")]
+            vec![(5, "worker"), (4, "create intents"), (3, "teams meetings"), (2, "audit log")]
         );
         assert!(!table_exists(&db, "calsync_create_intent").await);
+        assert!(!table_exists(&db, "calsync_workers").await);
         assert!(table_exists(&db, "calsync_event_ledger").await);
         assert!(!table_exists(&db, "calsync_audit_log").await);
 
@@ -122,7 +131,7 @@ on_both_backends! {
         assert!(!store.has_ledger());
 
         let up_again = store.migrate_up(Utc::now()).await.unwrap();
-        assert_eq!((up_again.from, up_again.to), (0, 4));
+        assert_eq!((up_again.from, up_again.to), (0, 5));
         assert_eq!(lms_snapshot(&store).await, before, "the LMS's rows are untouched");
     }
 }
@@ -139,19 +148,20 @@ async fn the_migrate_command_reports_each_step_and_is_idempotent() {
             "applied 2: audit log",
             "applied 3: teams meetings",
             "applied 4: create intents",
-            "calsync's tables: version 0 → 4"
+            "applied 5: worker",
+            "calsync's tables: version 0 → 5"
         ]
     );
     let second = run(&db, None, &["migrate"]);
     assert_eq!(
         second.stdout.trim(),
-        "calsync's tables are already at version 4 (nothing to do)"
+        "calsync's tables are already at version 5 (nothing to do)"
     );
     let status = run(&db, None, &["migrate", "--status"]);
     assert!(
         status
             .stdout
-            .starts_with("calsync's tables: version 4 of 4")
+            .starts_with("calsync's tables: version 5 of 5")
     );
     assert!(status.stdout.contains("applied"));
     assert!(!status.stdout.contains("pending"));
@@ -170,7 +180,7 @@ async fn the_migrate_command_reports_each_step_and_is_idempotent() {
 
     let down = run(&db, None, &["migrate", "--down"]);
     assert_eq!(down.code, 0, "{}", down.stderr);
-    assert!(down.stdout.contains("calsync's tables: version 4 → 0"));
+    assert!(down.stdout.contains("calsync's tables: version 5 → 0"));
     let gone = run(&db, None, &["audit"]);
     assert_one_line_error(&gone, "run `calsync migrate` first");
     let pending = run(&db, None, &["migrate", "--status"]);
@@ -184,7 +194,7 @@ async fn migrate_refuses_a_read_only_session_and_a_bad_target_version() {
     assert_one_line_error(&run(&db, None, &["--read-only", "migrate"]), "--read-only");
     assert_one_line_error(
         &run(&db, None, &["migrate", "--down", "--to", "7"]),
-        "the newest version is 4",
+        "the newest version is 5",
     );
     assert!(!table_exists(&db, "calsync_schema_migrations").await);
 }

@@ -42,3 +42,4 @@ mod teams;
 mod tmux;
 mod unicode_match;
 mod verify;
+mod worker;

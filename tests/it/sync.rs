@@ -322,7 +322,9 @@ on_both_backends! {
         let mut config = sim_config();
         config.per_mailbox_concurrency = 1;
         config.latency = Latency::fixed(Duration::from_millis(30));
-        let world = World::with(backend, config, |_| {}).await;
+        // Each create is now two requests to the mailbox (the create, then translateExchangeIds),
+        // so on a busy machine the one slot is raced for longer than six attempts can cover.
+        let world = World::with(backend, config, |c| c.max_attempts = 12).await;
         give_ines_three_slots(&world.db).await;
         // Scripted 429s make the storm certain, whatever the timing of this busy machine.
         world.sim.state().push_fault(Fault::FailNext {

@@ -1,0 +1,179 @@
+//! `calsync worker`: keeps every Outlook calendar in step with the LMS without being asked.
+//! Each pass syncs new selections, retries transient failures on their schedule, parks
+//! permanent ones (and tries them once more when what they depend on changes) and updates stale
+//! events, all through the engine and its claims, so any number of workers (and consoles and
+//! `calsync sync` runs) on one PostgreSQL database never sync a selection twice at once.
+//! Database outages and Graph errors are waited out with backoff; the worker never exits on
+//! them. Stopping (SIGTERM, Ctrl-C) lets what is in flight finish and be recorded.
+
+pub mod args;
+mod cleanup;
+pub mod depends;
+pub mod logging;
+pub mod metrics;
+mod pass;
+mod plan;
+mod registry;
+pub mod schedule;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+pub use cleanup::Cleanup;
+pub use logging::{LogFormat, TARGET};
+use metrics::Metrics;
+pub use pass::{Pass, PassError, PassReport, describe_ids};
+pub use plan::Plan;
+pub use registry::{EXPIRY, HEARTBEAT};
+use schedule::RetryPolicy;
+
+use crate::graph::GraphClient;
+use crate::store::{DatabaseUrl, Store, StoreOptions};
+use crate::sync::{Engine, SyncOptions};
+
+/// The longest wait between attempts to reach a database that went away.
+const LONGEST_OUTAGE_WAIT: Duration = Duration::from_secs(60);
+
+pub struct WorkerConfig {
+    pub url: DatabaseUrl,
+    pub store_options: StoreOptions,
+    pub graph: GraphClient,
+    pub sync: SyncOptions,
+    /// The pause between passes.
+    pub interval: Duration,
+    /// How often a pass also looks for stale events (the costliest scan of the LMS's rows).
+    pub stale_every: Duration,
+    /// One pass, then exit (for cron).
+    pub once: bool,
+    pub policy: RetryPolicy,
+    /// Against the simulated Graph (its audit rows say so).
+    pub simulated: bool,
+}
+
+/// Runs passes until `cancel` (or, with `once`, after one). Err only for `once`: the pass could
+/// not run, and cron should hear of it.
+pub async fn run(
+    config: WorkerConfig,
+    store: Store,
+    metrics: Arc<Metrics>,
+    cancel: CancellationToken,
+) -> Result<(), String> {
+    let heartbeat = CancellationToken::new();
+    let registry = registry::Registry::start(&store, heartbeat.clone()).await;
+    metrics.use_store(&store);
+    let mut engine = Engine::new(store, config.graph.clone(), config.sync.clone());
+    let cleanup = Cleanup::default();
+    let mut stale_scanned: Option<Instant> = None;
+    let mut outage_wait = Duration::from_secs(1);
+    let mut outcome = Ok(());
+    tracing::info!(
+        target: TARGET,
+        database = %engine.store().describe(),
+        interval_s = config.interval.as_secs_f64(),
+        "worker started"
+    );
+    while !cancel.is_cancelled() {
+        let started = Instant::now();
+        let scan_stale =
+            config.once || stale_scanned.is_none_or(|at| at.elapsed() >= config.stale_every);
+        let pass = Pass {
+            engine: &engine,
+            cleanup: &cleanup,
+            policy: config.policy,
+            simulated: config.simulated,
+            scan_stale,
+        };
+        match pass.run(&cancel).await {
+            Ok(report) => {
+                if scan_stale {
+                    stale_scanned = Some(started);
+                }
+                let took = started.elapsed();
+                log_pass(&report, took);
+                metrics.record_pass(&report, took);
+                registry.record_pass(&report).await;
+                outage_wait = Duration::from_secs(1);
+                if config.once {
+                    break;
+                }
+                pause(config.interval, &cancel).await;
+            }
+            Err(PassError::Busy(holder)) => {
+                tracing::info!(
+                    target: TARGET,
+                    "waiting: {holder}; trying again in {:.0} s",
+                    config.interval.as_secs_f64().max(1.0)
+                );
+                pause(config.interval.max(Duration::from_secs(1)), &cancel).await;
+            }
+            Err(e) => {
+                metrics.record_pass_failure();
+                if config.once {
+                    outcome = Err(format!("the pass could not run: {e}"));
+                    break;
+                }
+                tracing::warn!(
+                    target: TARGET,
+                    "cannot run a pass: {e}; waiting {} s before trying again",
+                    outage_wait.as_secs()
+                );
+                pause(outage_wait, &cancel).await;
+                outage_wait = (outage_wait * 2).min(LONGEST_OUTAGE_WAIT);
+                if matches!(e, PassError::Database(_)) && !cancel.is_cancelled() {
+                    match Store::open(&config.url, &config.store_options).await {
+                        Ok(store) => {
+                            registry.use_store(&store);
+                            metrics.use_store(&store);
+                            engine = Engine::new(store, config.graph.clone(), config.sync.clone());
+                        }
+                        Err(e) => tracing::warn!(
+                            target: TARGET,
+                            "still waiting for the database: {e}"
+                        ),
+                    }
+                }
+            }
+        }
+    }
+    heartbeat.cancel();
+    registry.unregister().await;
+    tracing::info!(target: TARGET, "worker stopped");
+    outcome
+}
+
+/// Sleeps `wait`, or less when the worker is asked to stop.
+async fn pause(wait: Duration, cancel: &CancellationToken) {
+    tokio::select! {
+        _ = cancel.cancelled() => {}
+        _ = tokio::time::sleep(wait) => {}
+    }
+}
+
+/// A line per pass that did something; quiet passes stay quiet.
+fn log_pass(report: &PassReport, took: Duration) {
+    if report.planned() == 0 && report.parked == 0 {
+        return;
+    }
+    let s = &report.summary;
+    tracing::info!(
+        target: TARGET,
+        new = report.new,
+        retries = report.retries,
+        rechecks = report.rechecks,
+        stale = report.stale,
+        created = s.created,
+        updated = s.updated,
+        adopted = s.adopted,
+        failed = s.failed,
+        left_to_others = s.claimed_elsewhere,
+        not_started = s.not_started,
+        retries_scheduled = report.retries_scheduled,
+        parked = report.parked,
+        deleted = report.deleted,
+        delete_failures = report.delete_failures,
+        duration_ms = took.as_millis() as u64,
+        "pass"
+    );
+}
