@@ -42,7 +42,11 @@ fn bench_sync_creates_exactly_one_event_per_selection_in_every_mode() {
     assert_eq!(command["duplicates"], 0);
     assert_eq!(command["token_requests"], 1);
     assert_eq!(command["graph_calls"], 24);
-    assert!(report["command_peak_rss_kib"].as_u64().is_some_and(|k| k > 1024));
+    assert!(
+        report["command_peak_rss_kib"]
+            .as_u64()
+            .is_some_and(|k| k > 1024)
+    );
     assert!(report["lms_over_command"].as_f64().is_some_and(|r| r > 0.0));
     // One token round trip plus one wave of 4 per mailbox.
     assert_eq!(report["floor_ms"], 4.0);
