@@ -236,9 +236,14 @@ pub struct BenchSyncArgs {
     #[arg(long, value_name = "MS", default_value_t = 40,
           value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pub latency_ms: u64,
-    /// calsync's selections in flight at once (default: 4 × mailboxes, so never the bottleneck)
+    /// The engine mode's selections in flight at once (default: as `calsync sync` with no
+    /// --concurrency)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub concurrency: Option<u32>,
+    /// Skip the LMS re-enactment when its estimate (a token and a create round trip per
+    /// selection, one at a time) is longer than this
+    #[arg(long, value_name = "SECS", default_value_t = 900)]
+    pub reenactment_max_secs: u64,
     /// Runs of the fast modes (calsync, individual requests, $batch); the median is reported
     #[arg(long, value_name = "R", default_value_t = 11,
           value_parser = clap::value_parser!(u32).range(1..=100))]
@@ -280,9 +285,10 @@ pub struct SyncArgs {
     /// events are updated in place
     #[arg(long, conflicts_with_all = ["retry_failed", "all"])]
     pub stale: bool,
-    /// Selections in flight at once (Graph's limit of 4 per mailbox always applies)
-    #[arg(long, value_name = "N", default_value_t = 64)]
-    pub concurrency: usize,
+    /// At most N selections in flight at once (default: every mailbox of the run at Graph's 4,
+    /// within Graph's app-wide limits and memory; Graph's 4 per mailbox always applies)
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
     /// Print one JSON object at the end instead of the progress lines
     #[arg(long)]
     pub json: bool,
@@ -354,10 +360,10 @@ pub struct ReconcileArgs {
     /// Confirm --delete-probable without asking (for scripts)
     #[arg(long, requires = "delete_probable")]
     pub yes: bool,
-    /// Mailboxes scanned at once
-    #[arg(long, value_name = "N", default_value_t = 16,
-          value_parser = clap::value_parser!(u32).range(1..=256))]
-    pub concurrency: u32,
+    /// At most N mailboxes scanned at once (default: every mailbox of the run, within Graph's
+    /// app-wide limits and memory)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: Option<u32>,
     /// One JSON object per finding per line, then a summary object
     #[arg(long)]
     pub json: bool,
@@ -379,10 +385,10 @@ pub struct VerifyArgs {
     /// Re-create the events found missing (each one once, never twice)
     #[arg(long)]
     pub recreate: bool,
-    /// Events looked up at once (in $batch envelopes of 4)
-    #[arg(long, value_name = "N", default_value_t = 400,
-          value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub concurrency: u32,
+    /// At most N events looked up at once, in $batch envelopes of 4 (default: every event of
+    /// the run, within Graph's app-wide limits and memory)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: Option<u32>,
     /// One JSON object per missing event per line, then a summary object
     #[arg(long)]
     pub json: bool,

@@ -57,7 +57,9 @@ pub async fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<i32, CliEr
         store.clone(),
         graph,
         ReconcileOptions {
-            concurrency: args.concurrency as usize,
+            concurrency: args
+                .concurrency
+                .map_or_else(crate::sync::default_concurrency, |n| n as usize),
             credentials_override,
         },
     );

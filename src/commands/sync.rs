@@ -23,7 +23,7 @@ const RULE: &str = "============================================================
 const DRY_RUN_SHOWN: usize = 10;
 
 pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> {
-    if args.concurrency == 0 {
+    if args.concurrency == Some(0) {
         return Err(CliError::unusable("--concurrency must be at least 1"));
     }
     let credentials_override = SyncOptions::credentials_from_env().map_err(CliError::unusable)?;
@@ -81,7 +81,9 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
     let graph = GraphClient::new(target.config.clone())
         .map_err(|e| CliError::unusable(format!("cannot set up the Graph client: {e}")))?;
     let options = SyncOptions {
-        concurrency: args.concurrency,
+        concurrency: args
+            .concurrency
+            .unwrap_or_else(crate::sync::default_concurrency),
         credentials_override,
         ..SyncOptions::default()
     };

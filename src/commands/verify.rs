@@ -77,11 +77,14 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
 
     let cancel = CancellationToken::new();
     super::sync::watch_ctrl_c(cancel.clone());
+    let concurrency = args
+        .concurrency
+        .map_or_else(crate::sync::default_concurrency, |n| n as usize);
     let verifier = Verifier::new(
         store.clone(),
         graph.clone(),
         VerifyOptions {
-            concurrency: args.concurrency as usize,
+            concurrency,
             credentials_override: credentials_override.clone(),
             record,
         },
@@ -132,7 +135,7 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
             store.clone(),
             graph,
             SyncOptions {
-                concurrency: args.concurrency as usize,
+                concurrency,
                 credentials_override,
                 ..SyncOptions::default()
             },

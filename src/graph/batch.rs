@@ -289,6 +289,7 @@ impl GraphClient {
                 // A 429 arrived while we waited for slots: choose again.
                 continue;
             }
+            let in_flight = self.inner.app.enter().await;
 
             let token = match self.token(creds).await {
                 Ok(t) => t,
@@ -339,7 +340,11 @@ impl GraphClient {
                 Ok(resp) => read_response(resp).await,
                 Err(e) => Err(e),
             };
+            drop(in_flight);
             drop(permits);
+            if matches!(&result, Ok(answer) if answer.status == 200) {
+                self.inner.app.succeeded();
+            }
             log_graph_request("POST", &url, &result, sent_at, envelope_attempt, &crid);
 
             let mut outcomes: Vec<(Pending, ItemResult)> = Vec::with_capacity(sent.len());
@@ -505,6 +510,9 @@ impl GraphClient {
             })
             .or(retry_after);
         if let Some(wait) = hold {
+            if status == 429 && !super::client::is_concurrency_limit(&err) {
+                self.inner.app.throttled(&r.mailbox, wait);
+            }
             let gate = self.inner.gates.get(&r.mailbox);
             self.hold_mailbox(&gate, &r.mailbox, wait, status);
         }

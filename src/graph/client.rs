@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use super::app_limit::{APP_IN_FLIGHT_CEILING, AppLimit};
 use super::errors::{ErrorKind, GraphError, Service, secs};
 use super::ids;
 use super::request_log::{self, Sent};
@@ -140,6 +141,8 @@ pub(crate) struct Inner {
     pub config: GraphConfig,
     pub tokens: TokenCache,
     pub gates: Gates,
+    /// Requests in flight across every mailbox (Graph's app-wide limits, AIMD).
+    pub app: Arc<AppLimit>,
     pub stats: Stats,
     pub notices: broadcast::Sender<ThrottleNotice>,
 }
@@ -233,6 +236,7 @@ impl GraphClient {
                 fresh_http,
                 login_cancel: std::sync::Mutex::new(CancellationToken::new()),
                 gates: Gates::new(config.per_mailbox_concurrency),
+                app: AppLimit::new(APP_IN_FLIGHT_CEILING),
                 config,
                 tokens: TokenCache::default(),
                 stats: Stats::default(),
@@ -247,6 +251,12 @@ impl GraphClient {
 
     pub fn stats(&self) -> ClientStats {
         self.inner.stats.snapshot()
+    }
+
+    /// The app-wide ceiling on requests in flight now, and how often a 429 that was not a
+    /// mailbox's concurrency limit has halved it.
+    pub fn app_ceiling(&self) -> (usize, usize) {
+        (self.inner.app.current(), self.inner.app.decreases())
     }
 
     /// Notices of every Retry-After this client honours (lagging receivers lose old ones).
@@ -366,6 +376,7 @@ impl GraphClient {
                 }
             }
             let permit = gate.enter(1).await;
+            let in_flight = self.inner.app.enter().await;
             attempt += 1;
             if attempt > 1 || refreshed {
                 stats.bump(&stats.retries);
@@ -390,6 +401,7 @@ impl GraphClient {
                 Ok(resp) => read_response(resp).await,
                 Err(e) => Err(e),
             };
+            drop(in_flight);
             drop(permit);
             log_graph_request(method.as_str(), url, &result, sent_at, attempt, &crid);
 
@@ -428,6 +440,7 @@ impl GraphClient {
             } = answer;
             if (200..300).contains(&status) {
                 gate.succeeded();
+                self.inner.app.succeeded();
                 return Ok(Reply {
                     status,
                     body: json,
@@ -467,15 +480,19 @@ impl GraphClient {
                     fresh_connection = status != 429;
                     if status == 429 {
                         stats.bump(&stats.throttled);
-                        if is_concurrency_limit(&err) {
-                            gate.shrink();
-                        }
                     }
                     let hold = (status == 429).then(|| {
                         retry_after.unwrap_or_else(|| {
                             backoff(cfg.backoff_base, attempt, cfg.max_retry_wait)
                         })
                     });
+                    if let Some(wait) = hold {
+                        if is_concurrency_limit(&err) {
+                            gate.shrink();
+                        } else {
+                            self.inner.app.throttled(mailbox, wait);
+                        }
+                    }
                     let hold = hold.or(retry_after);
                     if let Some(wait) = hold {
                         self.hold_mailbox(&gate, mailbox, wait, status);
@@ -714,7 +731,7 @@ fn unreadable_event(reply: Reply, mailbox: &str) -> Result<EventInfo, GraphError
 }
 
 /// Exchange's "too many requests at once to this mailbox", as opposed to a rate limit.
-fn is_concurrency_limit(err: &GraphError) -> bool {
+pub(super) fn is_concurrency_limit(err: &GraphError) -> bool {
     err.code.as_deref() == Some("ApplicationThrottled")
         || err
             .message

@@ -8,6 +8,7 @@
 //! body is retried only when the event has a `transactionId` (Exchange then dedups a
 //! create that did go through); without one it is also `Ambiguous`.
 
+mod app_limit;
 mod batch;
 mod client;
 mod cloud;
@@ -25,6 +26,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub use app_limit::{APP_IN_FLIGHT_CEILING, APP_WINDOW, APP_WINDOW_REQUESTS};
 pub use batch::{BatchRequest, BatchResponse, BatchSuccess, MAX_BATCH_ITEMS};
 pub use client::{GraphClient, USER_AGENT};
 pub use cloud::Cloud;

@@ -120,6 +120,7 @@ struct InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         let mut inner = self.shared.lock();
+        inner.counters.in_flight = inner.counters.in_flight.saturating_sub(1);
         let rec = inner.mailbox(&self.key);
         rec.stats.in_flight = rec.stats.in_flight.saturating_sub(1);
     }
@@ -179,6 +180,23 @@ fn throttle(inner: &mut Inner, key: &str, code: &'static str, message: &str) -> 
     rec.not_before = until;
     rec.throttle_mark = mark;
     let reply = Reply::error(ApiError::new(429, code, message));
+    match value {
+        Some(v) => reply.with_header("Retry-After", v),
+        None => reply,
+    }
+}
+
+/// A 429 for the app-wide limit: the documented sample's body, Retry-After until the window
+/// ends, and no penalty window on the mailbox (the limit is not the mailbox's).
+fn app_throttle(inner: &mut Inner, key: &str, wait: Duration) -> Reply {
+    inner.counters.app_throttled += 1;
+    inner.mailbox(key).stats.throttled += 1;
+    let (value, _) = retry_after(inner.config.retry_after, wait);
+    let reply = Reply::error(ApiError::new(
+        429,
+        "TooManyRequests",
+        "Please retry again later.",
+    ));
     match value {
         Some(v) => reply.with_header("Retry-After", v),
         None => reply,
@@ -327,6 +345,9 @@ pub(crate) async fn handle_item(shared: Arc<Shared>, mut req: ItemRequest) -> Re
         let now = Instant::now();
         let limit = inner.config.per_mailbox_concurrency.max(1);
         let dir_state = inner.config.directory.lookup(&user);
+        let counters = &mut inner.counters;
+        counters.in_flight += 1;
+        counters.peak_in_flight = counters.peak_in_flight.max(counters.in_flight);
         let rec = inner.mailbox(&key);
         rec.stats.requests += 1;
         rec.stats.in_flight += 1;
@@ -338,6 +359,11 @@ pub(crate) async fn handle_item(shared: Arc<Shared>, mut req: ItemRequest) -> Re
             shared: Arc::clone(&shared),
             key: key.clone(),
         };
+        if let Some(limit) = inner.config.app_limit
+            && let Err(wait) = inner.app_window.admit(limit, now)
+        {
+            return app_throttle(&mut inner, &key, wait);
+        }
         if early {
             inner.mailbox(&key).stats.early_retries += 1;
             return throttle(

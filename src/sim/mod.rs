@@ -5,6 +5,7 @@
 //! It is a test and demo tool: the control endpoints under `/_sim/` have no
 //! authentication, so bind it to a loopback address.
 
+mod app_limit;
 mod detours;
 mod events;
 mod graph_api;
@@ -28,6 +29,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use app_limit::AppLimit;
 pub use state::{Fault, GhostReply, MailboxStats, RedirectOn, SimState, SimStats};
 pub use wire::WireRequest;
 
@@ -218,6 +220,9 @@ pub struct SimConfig {
     pub token_lifetime: Duration,
     /// Concurrent requests allowed per mailbox (Graph: 4); extra ones get 429.
     pub per_mailbox_concurrency: usize,
+    /// Requests per window across every mailbox ([`AppLimit::GRAPH`] is Graph's); over it, 429
+    /// with Retry-After until the window ends. `None`: no app-wide limit.
+    pub app_limit: Option<AppLimit>,
     pub retry_after: RetryAfterMode,
     /// How long a throttled mailbox stays throttled.
     pub throttle_retry_after: Duration,
@@ -252,6 +257,7 @@ impl Default for SimConfig {
             latency: Latency::NONE,
             token_lifetime: Duration::from_secs(3599),
             per_mailbox_concurrency: 4,
+            app_limit: None,
             retry_after: RetryAfterMode::Integer,
             throttle_retry_after: Duration::from_secs(1),
             fault_rate: 0.0,

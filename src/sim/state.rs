@@ -84,6 +84,11 @@ pub struct SimStats {
     /// Graph 401 responses (missing, invalid or expired token).
     pub unauthorized: u64,
     pub batches: u64,
+    /// 429s for the app-wide limit (`SimConfig::app_limit`), over all mailboxes.
+    pub app_throttled: u64,
+    /// The most Graph requests (batch items counted one by one) in flight at once over every
+    /// mailbox.
+    pub peak_in_flight: usize,
     pub mailboxes: BTreeMap<String, MailboxStats>,
 }
 
@@ -141,6 +146,10 @@ pub(crate) struct Counters {
     pub token_errors: u64,
     pub unauthorized: u64,
     pub batches: u64,
+    pub app_throttled: u64,
+    /// Graph requests (and batch items) in flight now over every mailbox, and the most seen.
+    pub in_flight: usize,
+    pub peak_in_flight: usize,
 }
 
 pub(crate) struct Inner {
@@ -154,6 +163,8 @@ pub(crate) struct Inner {
     pub arrivals: u64,
     /// The latest requests as they arrived (see [`SimState::wire_log`]).
     pub wire: std::collections::VecDeque<super::wire::WireRequest>,
+    /// The app-wide budget's current window (see [`super::AppLimit`]).
+    pub app_window: super::app_limit::AppWindow,
 }
 
 impl Inner {
@@ -199,6 +210,7 @@ impl SimState {
                     counters: Counters::default(),
                     arrivals: 0,
                     wire: Default::default(),
+                    app_window: Default::default(),
                 }),
             }),
         }
@@ -344,6 +356,7 @@ pub(crate) fn reset(inner: &mut Inner) {
     inner.mailboxes.clear();
     inner.faults.clear();
     inner.counters = Counters::default();
+    inner.app_window = Default::default();
 }
 
 pub(crate) fn snapshot(inner: &Inner) -> SimStats {
@@ -354,6 +367,8 @@ pub(crate) fn snapshot(inner: &Inner) -> SimStats {
         token_errors: inner.counters.token_errors,
         unauthorized: inner.counters.unauthorized,
         batches: inner.counters.batches,
+        app_throttled: inner.counters.app_throttled,
+        peak_in_flight: inner.counters.peak_in_flight,
         mailboxes: inner
             .mailboxes
             .iter()

@@ -27,6 +27,9 @@ use crate::domain::lifecycle::Operator;
 /// selection id in `objid`.
 pub const CLAIM_NAMESPACE: i32 = 0x6361_6c73;
 
+/// A run's claims take at most 1 / this of PostgreSQL's shared lock table.
+const CLAIM_SHARE: usize = 4;
+
 /// The claims of one run; dropping it gives back every claim still held.
 pub struct Claims {
     hold: Hold,
@@ -104,6 +107,27 @@ impl Claims {
                 }
             })
             .collect())
+    }
+
+    /// How many claims one run may hold at once, if the backend bounds it. PostgreSQL keeps
+    /// advisory locks in its shared lock table, `max_locks_per_transaction × (max_connections +
+    /// max_prepared_transactions)` entries for every session of the server; past it a claim
+    /// fails with "out of shared memory". A run takes at most a quarter of the table.
+    pub async fn budget(&self) -> Option<usize> {
+        let Hold::Session { client, .. } = &self.hold else {
+            return None;
+        };
+        let row = client
+            .query_one(
+                "SELECT current_setting('max_locks_per_transaction')::int8 *                  (current_setting('max_connections')::int8                   + current_setting('max_prepared_transactions')::int8)",
+                &[],
+            )
+            .await
+            .ok()?;
+        let entries: i64 = row.try_get(0).ok()?;
+        // Unreadable settings: the server's defaults (64 × 100).
+        let entries = usize::try_from(entries).unwrap_or(6_400);
+        Some((entries / CLAIM_SHARE).max(1))
     }
 
     /// Gives back the claim on `id` (once its result is written). Does not wait: the unlock

@@ -36,8 +36,9 @@ const READ_CHUNK: usize = 256;
 
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
-    /// Selections in flight at once across all mailboxes (Graph allows 4 per mailbox; the
-    /// client enforces that on its own).
+    /// At most this many selections in flight at once across all mailboxes (Graph allows 4 per
+    /// mailbox and the client holds each mailbox to that). Default: every selection of the run,
+    /// up to [`super::default_concurrency`] (Graph's app-wide ceiling and memory).
     pub concurrency: usize,
     pub payload: PayloadOptions,
     /// `CALSYNC_TENANT_ID`, `CALSYNC_CLIENT_ID`, `CALSYNC_CLIENT_SECRET`: one app for everybody.
@@ -47,7 +48,7 @@ pub struct SyncOptions {
 impl Default for SyncOptions {
     fn default() -> Self {
         SyncOptions {
-            concurrency: 64,
+            concurrency: super::default_concurrency(),
             payload: PayloadOptions::default(),
             credentials_override: None,
         }
@@ -180,8 +181,13 @@ impl Engine {
             credentials,
             halt: Halt::default(),
         });
+        // Claims held while in flight must fit what the store can hold (PostgreSQL's lock table).
+        let concurrency = match claims.budget().await {
+            Some(budget) => self.inner.options.concurrency.min(budget),
+            None => self.inner.options.concurrency,
+        };
         let claims = Arc::new(claims);
-        let slots = Arc::new(Semaphore::new(self.inner.options.concurrency.max(1)));
+        let slots = Arc::new(Semaphore::new(concurrency.clamp(1, total.max(1))));
         let mut tasks = JoinSet::new();
         let mut summary = Summary {
             total,
@@ -192,7 +198,7 @@ impl Engine {
         let mut launched = 0usize;
         // At most one round of work ahead, so a row is claimed and read shortly before its
         // attempt (the write guard catches any change the LMS makes after that).
-        let chunk = self.inner.options.concurrency.clamp(1, READ_CHUNK);
+        let chunk = concurrency.clamp(1, READ_CHUNK);
         'launch: for ids in ids.chunks(chunk) {
             let mut rows = self.claim_chunk(&claims, ids, scope).await;
             for &id in ids {
@@ -491,7 +497,8 @@ impl Engine {
         let credentials = run.credentials_for(selection)?;
         let graph = &self.inner.graph;
         let options = self.inner.options.payload;
-        let update = event_payload(selection, &window, options, None);
+        // Built only when an update is sent: a create holds its own payload alone.
+        let update = || event_payload(selection, &window, options, None);
         // The event an update found gone, which a new one replaces.
         let mut replaced = None;
 
@@ -508,7 +515,7 @@ impl Engine {
                 &credentials,
                 mailbox,
                 event_id,
-                &update,
+                &update(),
                 recorded,
             )
             .await
@@ -558,7 +565,7 @@ impl Engine {
                 .find_tagged(&credentials, mailbox, selection.id)
                 .await?
             && let Some(sent) =
-                meeting::update_in_place(graph, &credentials, mailbox, &found.id, &update, None)
+                meeting::update_in_place(graph, &credentials, mailbox, &found.id, &update(), None)
                     .await
                     .map_err(|e| e.operator_text())?
         {

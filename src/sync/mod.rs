@@ -3,6 +3,7 @@
 //! event, never makes a second event for one selection, writes each result in one guarded
 //! statement, and reports progress as events on a channel.
 
+mod ceiling;
 pub mod credentials;
 mod engine;
 mod event_ids;
@@ -19,6 +20,7 @@ pub mod zones;
 
 use std::time::Duration;
 
+pub use ceiling::{BYTES_PER_TASK, default_concurrency};
 pub use engine::{Engine, SyncOptions};
 use serde::Serialize;
 

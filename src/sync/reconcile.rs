@@ -172,7 +172,8 @@ pub struct ReconcileOptions {
 impl Default for ReconcileOptions {
     fn default() -> Self {
         ReconcileOptions {
-            concurrency: 16,
+            // Every mailbox of the run at once, up to the app-wide ceiling and memory.
+            concurrency: super::default_concurrency(),
             credentials_override: None,
         }
     }

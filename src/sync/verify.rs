@@ -42,8 +42,9 @@ pub struct VerifyOptions {
 impl Default for VerifyOptions {
     fn default() -> Self {
         VerifyOptions {
-            // Lookups are cheap reads in envelopes of 20; Graph's 4 per mailbox still applies.
-            concurrency: 400,
+            // Every lookup of the run at once, up to the app-wide ceiling and memory; Graph's 4
+            // per mailbox still applies.
+            concurrency: super::default_concurrency(),
             credentials_override: None,
             record: true,
         }

@@ -30,7 +30,24 @@ fn bench_sync_creates_exactly_one_event_per_selection_in_every_mode() {
     );
     let report: Value = serde_json::from_str(run.stdout.trim()).expect("one JSON object");
     assert_eq!(report["problems"], serde_json::json!([]));
-    assert_eq!(report["concurrency"], 12, "4 × mailboxes by default");
+    // As `calsync sync` sets the engine up with no --concurrency: the whole run in flight (it
+    // was 4 × mailboxes, a bench-only default, before issue 10).
+    let concurrency = report["concurrency"].as_u64().expect("concurrency");
+    assert!(concurrency >= 12, "{concurrency}");
+
+    // `calsync sync` itself, spawned with the CLI's defaults, against the same simulator.
+    let command = &report["command"]["counts"];
+    assert_eq!(command["events_created"], 12, "{command}");
+    assert_eq!(command["recorded"], 12);
+    assert_eq!(command["duplicates"], 0);
+    assert_eq!(command["token_requests"], 1);
+    assert_eq!(command["graph_calls"], 24);
+    assert!(
+        report["command_peak_rss_kib"]
+            .as_u64()
+            .is_some_and(|k| k > 1024)
+    );
+    assert!(report["lms_over_command"].as_f64().is_some_and(|r| r > 0.0));
     // One token round trip plus one wave of 4 per mailbox.
     assert_eq!(report["floor_ms"], 4.0);
 
@@ -89,4 +106,34 @@ fn bench_sync_refuses_bad_sizes_in_one_line() {
     let run = calsync(&["bench", "sync", "--selections", "0"], &[]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+}
+
+#[test]
+fn bench_sync_skips_a_re_enactment_longer_than_allowed_and_gives_its_estimate() {
+    let run = calsync(
+        &[
+            "bench",
+            "sync",
+            "--selections",
+            "8",
+            "--mailboxes",
+            "2",
+            "--latency-ms",
+            "3",
+            "--runs",
+            "1",
+            "--reenactment-max-secs",
+            "0",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "stderr: {}", run.stderr);
+    let report: Value = serde_json::from_str(run.stdout.trim()).expect("one JSON object");
+    assert_eq!(report["problems"], serde_json::json!([]));
+    assert_eq!(report["lms"], Value::Null, "not run");
+    assert_eq!(report["lms_over_command"], Value::Null);
+    // A token and a create round trip per selection, one at a time: 8 × 2 × 3 ms.
+    assert_eq!(report["lms_estimate_ms"], 48.0);
+    assert_eq!(report["command"]["counts"]["events_created"], 8);
 }

@@ -9,6 +9,7 @@ mod audit_cli;
 mod bench;
 mod claims;
 mod cli;
+mod concurrency;
 mod config_cli;
 mod connecting;
 mod console;

@@ -14,6 +14,7 @@
 //!
 //! `bench verify` ([`verify`]) times the drift check against one GET per event.
 
+mod as_a_user;
 mod graph_only;
 mod lms;
 mod scratch_lms;
