@@ -62,7 +62,7 @@ pub struct PassReport {
     pub parked: usize,
     /// Users whose ledger holds events no selection points to any more.
     pub cleanup_users: usize,
-    /// Events of cancelled selections and replaced slots deleted (see [`super::cleanup`]).
+    /// Events of cancelled selections and replaced slots deleted (see `worker::cleanup`).
     pub deleted: usize,
     pub delete_failures: usize,
 }
