@@ -132,7 +132,11 @@ mod tests {
     }
 
     async fn ledger_size(store: &Store) -> usize {
-        store.ledger_rows(LedgerScope::default()).await.unwrap().len()
+        store
+            .ledger_rows(LedgerScope::default())
+            .await
+            .unwrap()
+            .len()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -150,7 +154,11 @@ mod tests {
         assert_eq!(ledger_size(&store).await, 2, "committed without finish()");
         writer.add(vec![finding(3)]);
         writer.finish().await;
-        assert_eq!(ledger_size(&store).await, 3, "finish() commits what is pending");
+        assert_eq!(
+            ledger_size(&store).await,
+            3,
+            "finish() commits what is pending"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -221,7 +221,10 @@ async fn status_json_lists_every_selection_once_in_order_across_pages_read_ahead
     );
     assert_eq!(created.code, 0, "{}", created.stderr);
     let url = path.to_str().unwrap();
-    let summary = calsync(&["--database-url", url, "status", "--summary", "--json"], &[]);
+    let summary = calsync(
+        &["--database-url", url, "status", "--summary", "--json"],
+        &[],
+    );
     let total = serde_json::from_str::<serde_json::Value>(summary.stdout.trim()).unwrap()["total"]
         .as_u64()
         .unwrap();
