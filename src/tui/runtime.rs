@@ -12,12 +12,9 @@ use super::action::Report;
 use super::app::Effect;
 use super::data::{OverviewData, OverviewPart};
 use super::overview_cache::{self, CachedOverview};
-use crate::audit::{
-    AuditTrail, reconcile_detail, reconcile_outcome, reconcile_rows, run_scope, verify_detail,
-    verify_outcome,
-};
-use crate::domain::lifecycle::AuditOutcome;
+use crate::audit::{AuditTrail, run_scope};
 use crate::domain::{Filter, PageRequest, Sort};
+use crate::jobs::audited::{audited, reconcile_closing, sync_closing, verify_closing};
 use crate::jobs::{self, describe_target, resolve, resolve_verifiable, text};
 use crate::store::{Store, StoreError};
 use crate::sync::Engine;
@@ -240,18 +237,14 @@ impl Runtime {
                         Err(e) => return send(Report::SyncFailed(e)),
                     };
                     let (events, forwarding) = forward(progress, Report::Sync);
-                    let result = engine.run(claims, &chosen_by, ids, events, cancel).await;
-                    let _ = forwarding.await;
-                    match result {
-                        Ok(summary) => {
-                            if let Err(e) = trail.finish_sync(&summary).await {
-                                send(Report::SyncFailed(e));
-                            }
-                        }
-                        Err(e) => {
-                            let _ = trail.finish(AuditOutcome::Failed, 0, &e).await;
-                            send(Report::SyncFailed(e));
-                        }
+                    let work = async {
+                        let result = engine.run(claims, &chosen_by, ids, events, cancel).await;
+                        let _ = forwarding.await;
+                        result
+                    };
+                    let ran = audited(Some(trail), work, sync_closing).await;
+                    for error in ran.unclosed.into_iter().chain(ran.result.err()) {
+                        send(Report::SyncFailed(error));
                     }
                 });
                 self.job_task = Some(task);
@@ -284,23 +277,14 @@ impl Runtime {
                         None
                     };
                     let (events, forwarding) = forward(progress, Report::Verify);
-                    let result = verifier.run(ids, events, cancel).await;
-                    let _ = forwarding.await;
-                    let (outcome, rows, detail) = match &result {
-                        Ok(summary) => (
-                            verify_outcome(summary, summary.missing),
-                            summary.total as u64,
-                            verify_detail(summary),
-                        ),
-                        Err(e) => (AuditOutcome::Failed, 0, e.clone()),
+                    let work = async {
+                        let result = verifier.run(ids, events, cancel).await;
+                        let _ = forwarding.await;
+                        result
                     };
-                    if let Some(trail) = trail
-                        && let Err(e) = trail.finish(outcome, rows, &detail).await
-                    {
-                        send(Report::SyncFailed(e));
-                    }
-                    if let Err(e) = result {
-                        send(Report::SyncFailed(e));
+                    let ran = audited(trail, work, verify_closing).await;
+                    for error in ran.unclosed.into_iter().chain(ran.result.err()) {
+                        send(Report::SyncFailed(error));
                     }
                 });
                 self.job_task = Some(task);
@@ -339,20 +323,17 @@ impl Runtime {
                     };
                     let (events, forwarding) =
                         forward(progress, move |event| Report::Reconcile(generation, event));
-                    let result = reconciler.apply(findings, events, cancel).await;
-                    let _ = forwarding.await;
-                    let (outcome, rows, detail) = match &result {
-                        Ok(resolved) => (
-                            reconcile_outcome(resolved),
-                            reconcile_rows(resolved),
-                            reconcile_detail(resolved),
-                        ),
-                        Err(e) => (AuditOutcome::Failed, 0, e.clone()),
+                    let work = async {
+                        let result = reconciler.apply(findings, events, cancel).await;
+                        let _ = forwarding.await;
+                        result
                     };
-                    if let Err(e) = trail.finish(outcome, rows, &detail).await {
-                        send(Report::SyncFailed(e));
+                    let ran =
+                        audited(Some(trail), work, |resolved| reconcile_closing(resolved)).await;
+                    if let Some(error) = ran.unclosed {
+                        send(Report::SyncFailed(error));
                     }
-                    send(Report::ReconcileApplied(generation, result));
+                    send(Report::ReconcileApplied(generation, ran.result));
                 });
                 self.job_task = Some(task);
             }
