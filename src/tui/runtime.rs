@@ -428,7 +428,9 @@ async fn reconcile_plan_job(
     });
     let result = reconciler.plan(scope, events, cancel).await;
     let _ = forwarding.await;
-    let _ = job.reports.send(Report::ReconcilePlanned(generation, result));
+    let _ = job
+        .reports
+        .send(Report::ReconcilePlanned(generation, result));
 }
 
 async fn reconcile_apply_job(
