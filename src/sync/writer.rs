@@ -73,7 +73,10 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
         let mut batch = vec![first];
         // Whatever queued up during the previous commit, and what the tasks that are ready
         // are about to send.
-        for _ in 0..=GATHER_YIELDS {
+        for pass in 0..=GATHER_YIELDS {
+            if pass > 0 {
+                tokio::task::yield_now().await;
+            }
             while batch.len() < MAX_BATCH
                 && let Ok(job) = rx.try_recv()
             {
@@ -82,7 +85,6 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
             if batch.len() >= MAX_BATCH {
                 break;
             }
-            tokio::task::yield_now().await;
         }
         let writes: Vec<_> = batch
             .iter()
