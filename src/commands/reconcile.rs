@@ -14,7 +14,7 @@ use super::rehearsal::Rehearsal;
 use super::{CliError, Output, open_store};
 use crate::audit::{AuditTrail, reconcile_detail, reconcile_outcome, reconcile_rows};
 use crate::cli::{EXIT_OK, EXIT_SOME_FAILED, GlobalArgs, ReconcileArgs};
-use crate::domain::lifecycle::LedgerScope;
+use crate::domain::ledger::LedgerScope;
 use crate::graph::GraphClient;
 use crate::sync::SyncOptions;
 use crate::sync::reconcile::{

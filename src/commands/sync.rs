@@ -12,7 +12,7 @@ use super::rehearsal::Rehearsal;
 use super::{CliError, Output, open_store};
 use crate::audit::AuditTrail;
 use crate::cli::{EXIT_OK, EXIT_SOME_FAILED, GlobalArgs, SyncArgs};
-use crate::domain::lifecycle::AuditOutcome;
+use crate::domain::audit::AuditOutcome;
 use crate::domain::{Filter, Scope};
 use crate::graph::GraphClient;
 use crate::store::{Claims, Store, StoreError};
@@ -143,6 +143,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
     let summary = match ran {
         Ok(summary) => summary,
         Err(e) => {
+            let e = e.to_string();
             if let Err(e) = trail.finish(AuditOutcome::Failed, 0, &e).await {
                 eprintln!("{e}");
             }
@@ -291,7 +292,7 @@ fn print_item(
     result: &ItemResult,
 ) -> Result<(), CliError> {
     let Some(label) = &result.label else {
-        if let Outcome::Failed { error } = &result.outcome {
+        if let Outcome::Failed { error, .. } = &result.outcome {
             out.line(&format!("[{i}/{total}] Selection {}", result.selection_id))?;
             out.line(&format!("  ✗ Failed: {error}"))?;
         }
@@ -309,7 +310,7 @@ fn print_item(
             out.line(&heading)?;
             out.line("  ✓ Success")?;
         }
-        Outcome::Failed { error } => {
+        Outcome::Failed { error, .. } => {
             out.line(&heading)?;
             out.line(&format!("  ✗ Failed: {}", clean_line(error)))?;
         }

@@ -12,7 +12,8 @@ use super::keymap::{self, Context};
 use super::list::{Fetch, Marks, Placement, SelectionList};
 use super::overview_refresh::OverviewRefresh;
 use super::reconcile::{DeleteSheet, ReconcileView};
-use crate::domain::lifecycle::{AuditRecord, LedgerScope};
+use crate::domain::audit::AuditRecord;
+use crate::domain::ledger::LedgerScope;
 use crate::domain::{
     ConferenceSummary, Filter, PageRequest, Scope, Selection, SlotSummary, Sort, SyncState,
 };
@@ -1421,7 +1422,7 @@ impl App {
                         Outcome::Synced { .. } => {
                             format!("selection {}: added to Outlook", item.selection_id)
                         }
-                        Outcome::Failed { error } => {
+                        Outcome::Failed { error, .. } => {
                             format!("selection {} failed: {error}", item.selection_id)
                         }
                         Outcome::Skipped { reason } => {

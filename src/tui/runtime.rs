@@ -17,7 +17,7 @@ use crate::audit::{
     AuditTrail, reconcile_detail, reconcile_outcome, reconcile_rows, run_scope, verify_detail,
     verify_outcome,
 };
-use crate::domain::lifecycle::AuditOutcome;
+use crate::domain::audit::AuditOutcome;
 use crate::domain::{Filter, PageRequest, Sort, SyncState, choose_credentials};
 use crate::export;
 use crate::store::{Store, StoreError};
@@ -242,6 +242,7 @@ impl Runtime {
                             }
                         }
                         Err(e) => {
+                            let e = e.to_string();
                             let _ = trail.finish(AuditOutcome::Failed, 0, &e).await;
                             send(Report::SyncFailed(e));
                         }

@@ -15,8 +15,8 @@ use super::data::{OverviewData, PersonData};
 use super::list::SelectionList;
 use super::reconcile::{DeleteSheet, ReconcileView};
 use super::theme::Theme;
+use crate::domain::audit::{AuditOutcome, AuditRecord};
 use crate::domain::diagnosis::diagnose;
-use crate::domain::lifecycle::{AuditOutcome, AuditRecord};
 use crate::domain::{
     ConferenceSummary, CredentialSource, Selection, SlotSummary, StateCounts, SyncState,
 };

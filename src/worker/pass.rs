@@ -266,7 +266,7 @@ impl Pass<'_> {
             .engine
             .run(claims, filter, ids, events, cancel.clone())
             .await
-            .map_err(PassError::Sync)?;
+            .map_err(|e| PassError::Sync(e.to_string()))?;
         let results = collector
             .await
             .map_err(|e| PassError::Sync(format!("internal error: {e}")))?;
@@ -286,12 +286,12 @@ fn schedule_change(
 ) -> Option<ScheduleChange> {
     match &result.outcome {
         Outcome::Synced { .. } => previous.map(|_| ScheduleChange::Forget(result.selection_id)),
-        Outcome::Failed { error } => {
+        Outcome::Failed { error, cause } => {
             let attempts = previous.map_or(0, |p| p.attempts);
             Some(ScheduleChange::Put(policy.after_failure(
                 previous,
                 result.selection_id,
-                error,
+                (error, *cause),
                 row.map(|row| depends_on(row, integrations)),
                 Utc::now(),
                 jitter(result.selection_id, attempts),
