@@ -138,13 +138,6 @@ impl DatabaseUrl {
             }
         }
     }
-
-    pub fn backend_name(&self) -> &'static str {
-        match self {
-            DatabaseUrl::Sqlite(_) => "SQLite",
-            DatabaseUrl::Postgres(_) => "PostgreSQL",
-        }
-    }
 }
 
 // Debug must not leak the password either (it ends up in panics and logs).

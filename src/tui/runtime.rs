@@ -242,9 +242,8 @@ impl Runtime {
                             }
                         }
                         Err(e) => {
-                            let e = e.to_string();
-                            let _ = trail.finish(AuditOutcome::Failed, 0, &e).await;
-                            send(Report::SyncFailed(e));
+                            let _ = trail.finish(AuditOutcome::Failed, 0, &e.to_string()).await;
+                            send(Report::SyncFailed(e.to_string()));
                         }
                     }
                 });

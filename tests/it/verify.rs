@@ -11,8 +11,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::assert_one_line_error;
-use crate::lifecycle::run;
 use crate::on_both_backends;
+use crate::own_tables::run;
 use crate::support::{Backend, TestDb};
 use crate::sync::{World, graph_config, sim_config};
 
