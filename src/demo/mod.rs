@@ -94,6 +94,11 @@ pub async fn is_demo(store: &crate::store::Store) -> Result<bool, crate::store::
     Ok(store.application_id().await? == Some(DEMO_APPLICATION_ID))
 }
 
+/// Where `calsync demo` keeps its database when no --db is given: calsync's own data directory.
+pub fn default_path() -> Option<PathBuf> {
+    crate::config::data_dir().map(|dir| dir.join("demo.db"))
+}
+
 /// Removes a demo database and its SQLite side files.
 pub fn remove(path: &Path) -> Result<(), String> {
     for suffix in ["", "-journal", "-wal", "-shm"] {
