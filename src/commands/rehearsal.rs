@@ -4,7 +4,7 @@
 //! operator names for it, and the run says on stderr (and in its audit row) that it is simulated.
 
 use super::CliError;
-use crate::cli::SimulationArgs;
+use crate::cli::simulation::SimulationArgs;
 use crate::demo::{self, Leftovers, SimulatorSettings};
 use crate::domain::{Filter, SyncState};
 use crate::graph::GraphConfig;
