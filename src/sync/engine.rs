@@ -25,7 +25,7 @@ use crate::domain::{
 };
 use crate::graph::{Credentials, ErrorKind, EventInfo, GraphClient};
 use crate::store::retry::retrying;
-use crate::store::{Claim, Claims, Store};
+use crate::store::{Claim, Claims, Store, StoreError};
 
 mod malformed;
 
@@ -287,7 +287,7 @@ impl Engine {
                 .collect();
             // For the labels of rows left out, and to tell "gone" from "done meanwhile".
             let mut others = self.read_rows(&others, &Filter::default()).await?;
-            Ok::<_, String>(
+            Ok::<_, StoreError>(
                 ids.iter()
                     .zip(&claimed)
                     .map(|(&id, claim)| {
@@ -315,7 +315,7 @@ impl Engine {
                     .collect(),
             )
         };
-        read.await.unwrap_or_else(|e: String| {
+        read.await.unwrap_or_else(|e: StoreError| {
             let error = format!("cannot read the selection: {e}");
             ids.iter()
                 .zip(&claimed)
@@ -334,11 +334,9 @@ impl Engine {
         &self,
         ids: &[i64],
         filter: &Filter,
-    ) -> Result<HashMap<i64, Listed>, String> {
+    ) -> Result<HashMap<i64, Listed>, StoreError> {
         let store = &self.inner.store;
-        retrying(|| store.listed_by_id(ids, filter))
-            .await
-            .map_err(|e| e.to_string())
+        retrying(|| store.listed_by_id(ids, filter)).await
     }
 
     /// `row` is the selection as claimed and read just before launch.
