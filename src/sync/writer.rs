@@ -8,10 +8,11 @@
 //! has queued, up to [`MAX_BATCH`]: at 128 a row, 20,000 selections in flight queued behind 157
 //! commits of intents and 157 of results.
 
+use super::error::SyncError;
 use tokio::sync::{mpsc, oneshot};
 
 use super::landed::landed;
-use crate::domain::lifecycle::LedgerChange;
+use crate::domain::ledger::LedgerChange;
 use crate::domain::{Filter, SyncColumns, SyncWrite, WriteOutcome};
 use crate::store::retry::retrying;
 use crate::store::{Store, StoreError};
@@ -27,7 +28,7 @@ struct Job {
     write: SyncWrite,
     expected: SyncColumns,
     ledger: Vec<LedgerChange>,
-    reply: oneshot::Sender<Result<WriteOutcome, String>>,
+    reply: oneshot::Sender<Result<WriteOutcome, SyncError>>,
 }
 
 #[derive(Clone)]
@@ -50,7 +51,7 @@ impl ResultWriter {
         write: SyncWrite,
         expected: SyncColumns,
         ledger: Vec<LedgerChange>,
-    ) -> Result<WriteOutcome, String> {
+    ) -> Result<WriteOutcome, SyncError> {
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send(Job {
@@ -61,10 +62,8 @@ impl ResultWriter {
                 reply,
             })
             .await
-            .map_err(|_| "the result writer has stopped".to_string())?;
-        answer
-            .await
-            .map_err(|_| "the result writer has stopped".to_string())?
+            .map_err(|_| SyncError::WriterStopped)?;
+        answer.await.map_err(|_| SyncError::WriterStopped)?
     }
 }
 
@@ -107,7 +106,7 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
                 }
             }
             Err(e) => {
-                let message = describe(&e);
+                let message = SyncError::Store(describe(&e));
                 for job in batch {
                     let _ = job.reply.send(Err(message.clone()));
                 }
