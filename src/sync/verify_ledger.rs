@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::domain::lifecycle::{LedgerAction, LedgerRecord};
+use crate::domain::ledger::{LedgerAction, LedgerRecord};
 use crate::store::Store;
 
 /// Findings committed together at most.
@@ -97,7 +97,7 @@ async fn commit(store: &Store, pending: &mut Findings) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::lifecycle::LedgerScope;
+    use crate::domain::ledger::LedgerScope;
     use crate::store::{DatabaseUrl, StoreOptions};
 
     async fn migrated_store(dir: &std::path::Path) -> Store {
