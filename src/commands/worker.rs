@@ -19,7 +19,7 @@ use crate::worker::args::{WorkerArgs, WorkerCommand, WorkerStatusArgs};
 use crate::worker::metrics::{self, Metrics};
 use crate::worker::schedule::RetryPolicy;
 use crate::worker::{
-    self as worker_loop, Cleanup, EXPIRY, Pass, Plan, TARGET, WorkerConfig, describe_ids,
+    self as worker_loop, Cleanup, EXPIRY, Pass, Plan, TARGET, Watch, WorkerConfig, describe_ids,
 };
 
 pub async fn run(global: &GlobalArgs, args: &WorkerArgs) -> Result<i32, CliError> {
@@ -144,14 +144,16 @@ async fn worker_lock(
 async fn print_dry_run(store: &Store, config: &WorkerConfig) -> Result<i32, CliError> {
     let engine = crate::sync::Engine::new(store.clone(), config.graph.clone(), config.sync.clone());
     let cleanup = Cleanup::default();
+    let watch = Watch::default();
     let pass = Pass {
         engine: &engine,
         cleanup: &cleanup,
+        watch: &watch,
         policy: config.policy,
         simulated: config.simulated,
-        scan_stale: true,
+        sweep: true,
     };
-    let (plan, cleanup_users): (Plan, usize) = pass
+    let (plan, cleanup_users, _detection): (Plan, usize, _) = pass
         .plan()
         .await
         .map_err(|e| CliError::failed(format!("cannot plan a pass: {e}")))?;

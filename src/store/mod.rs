@@ -20,6 +20,8 @@ pub mod timestamp_text;
 mod unicode_match;
 pub mod url;
 mod worker;
+mod worker_views;
+mod worker_watch;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -15,6 +15,9 @@ use crate::domain::worker::{Dependencies, RetryEntry, ScheduleCounts, WorkerCoun
 pub const VERSION: u32 = 5;
 
 pub const RETRIES: &str = "calsync_worker_retries";
+/// A schedule entry's columns, in the order [`map_retry`] reads them.
+pub(super) const RETRY_COLUMNS: &str = "selection_id, cause, attempts, next_attempt_at, \
+    parked_at, last_error, dep_email, dep_branch_id, dep_zone, dep_integrations, updated_at";
 pub const WORKERS: &str = "calsync_workers";
 
 pub const MIGRATION: Migration = Migration {
@@ -66,7 +69,7 @@ impl Store {
         self.own_version() >= VERSION
     }
 
-    fn require_worker_tables(&self) -> Result<(), StoreError> {
+    pub(super) fn require_worker_tables(&self) -> Result<(), StoreError> {
         if self.has_worker_tables() {
             Ok(())
         } else {
@@ -81,9 +84,7 @@ impl Store {
         self.require_worker_tables()?;
         self.query(
             plain(&format!(
-                "SELECT selection_id, cause, attempts, next_attempt_at, parked_at, last_error, \
-                 dep_email, dep_branch_id, dep_zone, dep_integrations, updated_at \
-                 FROM {RETRIES} ORDER BY selection_id"
+                "SELECT {RETRY_COLUMNS} FROM {RETRIES} ORDER BY selection_id"
             )),
             map_retry,
         )
@@ -281,7 +282,7 @@ impl Store {
     }
 }
 
-fn put_retry(dialect: sql::Dialect, entry: &RetryEntry) -> Sql {
+pub(super) fn put_retry(dialect: sql::Dialect, entry: &RetryEntry) -> Sql {
     let mut b = Builder::new(
         dialect,
         &format!(
@@ -330,7 +331,7 @@ fn put_retry(dialect: sql::Dialect, entry: &RetryEntry) -> Sql {
     b.finish()
 }
 
-fn map_retry(row: &dyn SqlRow) -> Result<RetryEntry, StoreError> {
+pub(super) fn map_retry(row: &dyn SqlRow) -> Result<RetryEntry, StoreError> {
     let cause = row.text(1)?;
     Ok(RetryEntry {
         selection_id: row.int(0)?,
@@ -353,7 +354,7 @@ fn map_retry(row: &dyn SqlRow) -> Result<RetryEntry, StoreError> {
     })
 }
 
-fn map_worker(row: &dyn SqlRow) -> Result<WorkerEntry, StoreError> {
+pub(super) fn map_worker(row: &dyn SqlRow) -> Result<WorkerEntry, StoreError> {
     Ok(WorkerEntry {
         id: row.int(0)?,
         host: row.text(1)?,
@@ -372,11 +373,11 @@ fn map_worker(row: &dyn SqlRow) -> Result<WorkerEntry, StoreError> {
     })
 }
 
-fn count(row: &dyn SqlRow, idx: usize) -> Result<u64, StoreError> {
+pub(super) fn count(row: &dyn SqlRow, idx: usize) -> Result<u64, StoreError> {
     Ok(u64::try_from(row.int(idx)?).unwrap_or(0))
 }
 
-fn plain(text: &str) -> Sql {
+pub(super) fn plain(text: &str) -> Sql {
     Sql {
         text: text.to_string(),
         params: Vec::new(),

@@ -15,8 +15,9 @@ pub struct WorkerArgs {
     /// Seconds between passes
     #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_seconds)]
     pub interval: f64,
-    /// Seconds between two looks for stale events (slot or conference changed since the event
-    /// was written): the costliest scan of the LMS's rows, so not on every pass
+    /// Seconds between two sweeps of every row (the passes between look only at new rows, due
+    /// retries and changed slots); a sweep also waits until its own database time is at most
+    /// 2% of the time since the last one
     #[arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = parse_seconds)]
     pub stale_every: f64,
     /// One pass, then exit (for cron): exit 0 when the pass ran, 1 when it could not
