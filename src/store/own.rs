@@ -34,7 +34,7 @@ impl Migration {
     }
 }
 
-pub const MIGRATIONS: [Migration; 5] = [
+pub const MIGRATIONS: [Migration; 6] = [
     Migration {
         version: 1,
         name: "event ledger",
@@ -52,6 +52,7 @@ pub const MIGRATIONS: [Migration; 5] = [
     super::meetings::MIGRATION,
     super::intent::MIGRATION,
     super::worker::MIGRATION,
+    super::worker_due::MIGRATION,
 ];
 
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

@@ -118,6 +118,28 @@ impl Store {
         &self,
         integrations: &str,
     ) -> Result<Vec<i64>, StoreError> {
+        self.changed_dependencies(integrations, None).await
+    }
+
+    /// [`Store::parked_with_changed_dependencies`] among the selections of these slots only
+    /// (through the LMS's index on `time_slot_id`).
+    pub async fn parked_with_changed_dependencies_in_slots(
+        &self,
+        integrations: &str,
+        slots: &[i64],
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut ids = Vec::new();
+        for chunk in slots.chunks(500) {
+            ids.extend(self.changed_dependencies(integrations, Some(chunk)).await?);
+        }
+        Ok(ids)
+    }
+
+    async fn changed_dependencies(
+        &self,
+        integrations: &str,
+        slots: Option<&[i64]>,
+    ) -> Result<Vec<i64>, StoreError> {
         self.require_worker_tables()?;
         let mut b = Builder::new(
             self.dialect(),
@@ -136,8 +158,13 @@ impl Store {
                 slot = sql::SLOT,
             ),
         );
-        b.bind(Value::Text(integrations.to_string()))
-            .push(") ORDER BY r.selection_id");
+        b.bind(Value::Text(integrations.to_string())).push(")");
+        if let Some(slots) = slots {
+            b.push(" AND s.time_slot_id IN (");
+            super::worker_watch::push_ids(&mut b, slots);
+            b.push(")");
+        }
+        b.push(" ORDER BY r.selection_id");
         self.query(b.finish(), sql::map_id).await
     }
 

@@ -106,10 +106,12 @@ impl Store {
             self.dialect(),
             &format!(
                 "SELECT {RETRY_COLUMNS} FROM {RETRIES} WHERE parked_at IS NULL \
-                 AND (next_attempt_at IS NULL OR next_attempt_at <= "
+                 AND next_attempt_at <= "
             ),
         );
-        b.bind(Value::Time(now)).push(") ORDER BY selection_id");
+        // An entry that is not parked always has a next attempt: the one condition the
+        // partial index of migration 6 answers.
+        b.bind(Value::Time(now)).push(" ORDER BY selection_id");
         self.query(b.finish(), map_retry).await
     }
 

@@ -4,7 +4,9 @@
 //! one:
 //! - new rows: the ids above the highest one seen (a range of the primary key), with a tail
 //!   of [`LATE_COMMIT_TAIL`] ids below it for PostgreSQL transactions that commit out of order;
-//! - retries: the schedule's due entries, and the parked ones whose dependencies changed;
+//! - retries: the schedule's due entries (through migration 6's index), and the parked ones
+//!   whose dependencies changed: those of changed slots on every pass, every parked entry
+//!   when the integrations changed and otherwise as often as [`DEPENDENCY_COST_RATIO`] allows;
 //! - stale events: only the selections of slots whose signature (what an event is made from,
 //!   and the slot's and conference's `updated_at`) changed;
 //! - leftovers of cancelled selections: only when rows went (the row count fell) or came, or
@@ -30,6 +32,10 @@ use crate::store::{Store, StoreError};
 pub const LATE_COMMIT_TAIL: i64 = 1000;
 /// A sweep costs at most 1/this of the time between two sweeps.
 pub const SWEEP_COST_RATIO: u32 = 50;
+/// The check of every parked entry's dependencies (users have no `updated_at` to tell which
+/// changed) costs at most 1/this of the time between two; between them, only the parked
+/// entries of changed slots are checked, and every one when the integrations change.
+pub const DEPENDENCY_COST_RATIO: u32 = 20;
 
 /// What the last successful pass saw; empty until the first sweep.
 #[derive(Default)]
@@ -44,6 +50,10 @@ pub struct Seen {
     slots: HashMap<i64, u64>,
     swept_at: Instant,
     sweep_cost: Duration,
+    /// The integrations' digest at the last check of every parked entry's dependencies.
+    integrations: String,
+    dependencies_at: Instant,
+    dependencies_cost: Duration,
     /// The pass wrote events: the ledger may hold replaced ones.
     wrote: bool,
 }
@@ -146,12 +156,14 @@ async fn sweep_all(store: &Store, integrations: &str) -> Result<Detection, Store
         .time("stale events", store.selection_ids(&Plan::stale_filter()))
         .await?;
     let schedule = clock.time("schedule", store.retry_entries()).await?;
+    let dependencies_at = Instant::now();
     let changed = clock
         .time(
             "dependency changes",
             store.parked_with_changed_dependencies(integrations),
         )
         .await?;
+    let dependencies_cost = dependencies_at.elapsed();
     let mut found = Found {
         stale,
         whole_table: true,
@@ -171,6 +183,9 @@ async fn sweep_all(store: &Store, integrations: &str) -> Result<Detection, Store
             slots: signatures(slots),
             swept_at: started,
             sweep_cost: started.elapsed(),
+            integrations: integrations.to_string(),
+            dependencies_at,
+            dependencies_cost,
             wrote: false,
         },
     })
@@ -194,14 +209,6 @@ async fn changes_since(
     let due = clock
         .time("due retries", store.due_retry_entries(now))
         .await?;
-    let changed: HashSet<i64> = clock
-        .time(
-            "dependency changes",
-            store.parked_with_changed_dependencies(integrations),
-        )
-        .await?
-        .into_iter()
-        .collect();
     let slots = signatures(
         clock
             .time("slot signatures", store.slot_signatures())
@@ -212,6 +219,39 @@ async fn changes_since(
         .filter(|(id, signature)| seen.slots.get(id) != Some(signature))
         .map(|(id, _)| *id)
         .collect();
+    let mut next = Seen {
+        high_water: seen.high_water.max(mark.max_id),
+        mark,
+        slots,
+        wrote: false,
+        ..seen.clone()
+    };
+    let check_all = integrations != seen.integrations
+        || seen.dependencies_at.elapsed() >= seen.dependencies_cost * DEPENDENCY_COST_RATIO;
+    let changed: HashSet<i64> = if check_all {
+        let started = Instant::now();
+        let changed = clock
+            .time(
+                "dependency changes",
+                store.parked_with_changed_dependencies(integrations),
+            )
+            .await?;
+        next.integrations = integrations.to_string();
+        next.dependencies_at = started;
+        next.dependencies_cost = started.elapsed();
+        changed
+    } else if moved.is_empty() {
+        Vec::new()
+    } else {
+        clock
+            .time(
+                "dependency changes of changed slots",
+                store.parked_with_changed_dependencies_in_slots(integrations, &moved),
+            )
+            .await?
+    }
+    .into_iter()
+    .collect();
     let mut found = Found {
         stale: if moved.is_empty() {
             Vec::new()
@@ -273,12 +313,6 @@ async fn changes_since(
         look_for_leftovers: mark != seen.mark || seen.wrote,
         timings: clock.0,
         swept: false,
-        seen: Seen {
-            high_water: seen.high_water.max(mark.max_id),
-            mark,
-            slots,
-            wrote: false,
-            ..seen.clone()
-        },
+        seen: next,
     })
 }
