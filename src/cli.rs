@@ -380,7 +380,8 @@ pub struct AuditArgs {
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub limit: u32,
     /// Only this action: sync, console sync, reconcile, console reconcile, verify,
-    /// console verify, migrate, worker
+    /// console verify, migrate, worker, worker retry now, worker park, console retry now,
+    /// console park
     #[arg(long, value_name = "ACTION")]
     pub action: Option<String>,
     /// One JSON object per entry per line

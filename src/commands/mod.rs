@@ -23,6 +23,7 @@ mod status;
 mod sync;
 mod verify;
 mod worker;
+mod worker_status;
 
 use std::io::Write;
 use std::path::PathBuf;

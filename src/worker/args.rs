@@ -56,13 +56,34 @@ pub struct WorkerArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum WorkerCommand {
-    /// The running workers (host, pid, version, last pass, counts) and the retry schedule
+    /// The running workers (host, pid, version, last pass, counts), the retry schedule and the
+    /// parked failures by cause
     Status(WorkerStatusArgs),
+    /// Make these selections due now, parked ones too: the next pass of any worker tries them
+    /// (audited)
+    RetryNow(WorkerActionArgs),
+    /// Park these selections: no worker touches them until they are retried now (audited)
+    Park(WorkerActionArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct WorkerStatusArgs {
-    /// One JSON object: {"workers": [...], "retries": {...}}
+    /// One JSON object: {"workers": [...], "expired": [...], "retries": {...},
+    /// "schedule": [...], "parked": [...]}
+    #[arg(long)]
+    pub json: bool,
+    /// Entries listed of the schedule, and of each cause of the parked
+    #[arg(long, value_name = "N", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub limit: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerActionArgs {
+    /// A selection id (repeatable, or comma-separated)
+    #[arg(long = "id", value_name = "ID", required = true, value_delimiter = ',')]
+    pub ids: Vec<i64>,
+    /// One JSON object: {"changed": [...], "unknown": [...]}
     #[arg(long)]
     pub json: bool,
 }

@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use super::plan::{Found, Plan, read_all};
-use crate::domain::SyncState;
+use crate::domain::diagnosis::failure_cause;
+use crate::domain::{Selection, SyncState};
 use crate::domain::worker::{Candidate, RetryEntry, RowsMark};
 use crate::store::{Store, StoreError};
 
@@ -265,31 +266,19 @@ async fn changes_since(
 
     // Due and recheckable entries whose rows the id range did not bring: read them whole.
     let in_range: HashSet<i64> = candidates.iter().map(|c| c.id).collect();
-    let mut others: Vec<i64> = due
+    let others: Vec<i64> = due
         .iter()
         .map(|e| e.selection_id)
         .chain(changed.iter().copied())
         .filter(|id| !in_range.contains(id))
         .collect();
-    others.sort_unstable();
-    others.dedup();
     let rows = clock
         .time("rows of due retries", read_all(store, &others))
         .await?;
-    for id in &others {
-        match rows.get(id) {
-            Some(row) if row.stale => found.stale.push(*id),
-            Some(row) if !matches!(row.state(), SyncState::Added | SyncState::AddedStaleError) => {
-                candidates.push(Candidate {
-                    id: *id,
-                    selected_at: Some(row.selected_at),
-                    state: row.state(),
-                    cause: crate::domain::diagnosis::failure_cause(row.sync.error_text()),
-                });
-            }
-            _ => found.settled.push(*id),
-        }
-    }
+    sort_rows_in(&others, &rows, &mut found, &mut candidates);
+    // A due entry's stale row may also be among the moved slots' ones.
+    let mut listed = HashSet::new();
+    found.stale.retain(|id| listed.insert(*id));
     candidates.sort_by(|a, b| (b.selected_at, b.id).cmp(&(a.selected_at, a.id)));
     found.sort_in(&candidates);
 
@@ -315,4 +304,31 @@ async fn changes_since(
         swept: false,
         seen: next,
     })
+}
+
+/// Sorts the rows read by id (those of due and recheckable entries) into `found` or, when not
+/// added, among the candidates; an entry whose row is gone or added is settled.
+fn sort_rows_in(
+    ids: &[i64],
+    rows: &HashMap<i64, Selection>,
+    found: &mut Found,
+    candidates: &mut Vec<Candidate>,
+) {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    for id in ids {
+        match rows.get(&id) {
+            Some(row) if row.stale => found.stale.push(id),
+            Some(row) if !matches!(row.state(), SyncState::Added | SyncState::AddedStaleError) => {
+                candidates.push(Candidate {
+                    id,
+                    selected_at: Some(row.selected_at),
+                    state: row.state(),
+                    cause: failure_cause(row.sync.error_text()),
+                });
+            }
+            _ => found.settled.push(id),
+        }
+    }
 }
