@@ -161,7 +161,7 @@ pub async fn act(
     }
     .map_err(CliError::failed)?;
     if report.changed.is_empty() {
-        return Err(CliError::failed(format!(
+        return Err(CliError::unusable(format!(
             "no selection {} exists: nothing to {verb}",
             crate::worker::describe_ids(&report.unknown)
         )));

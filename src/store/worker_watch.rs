@@ -40,7 +40,18 @@ impl Store {
         Ok(rows)
     }
 
-    /// The selection table's row count and highest id (an index-only aggregate on both engines).
+    /// The selection table's highest id: one step down the primary key.
+    pub async fn selection_max_id(&self) -> Result<i64, StoreError> {
+        self.query_one(
+            super::worker::plain(&format!(
+                "SELECT COALESCE(MAX(s.id), 0) FROM {SELECTION} s"
+            )),
+            |row| row.int(0),
+        )
+        .await
+    }
+
+    /// The selection table's row count and highest id (the count reads a whole index).
     pub async fn selection_mark(&self) -> Result<RowsMark, StoreError> {
         self.query_one(
             super::worker::plain(&format!(
@@ -110,8 +121,9 @@ impl Store {
             ),
         );
         // An entry that is not parked always has a next attempt: the one condition the
-        // partial index of migration 6 answers.
-        b.bind(Value::Time(now)).push(" ORDER BY selection_id");
+        // partial index of migration 6 answers. No ORDER BY: SQLite would walk the whole table
+        // in key order rather than sort the few due entries.
+        b.bind(Value::Time(now));
         self.query(b.finish(), map_retry).await
     }
 

@@ -118,16 +118,17 @@ pub async fn plan(
         ..Plan::default()
     };
 
-    // Parked failures come back when what they depend on changed; permanent failures not
-    // parked yet are read whole, once, to park them with what they depend on.
-    let permanent_set: HashSet<i64> = found.permanent.iter().copied().collect();
+    // Parked failures come back when what they depend on changed; permanent failures not in
+    // the schedule yet are read whole, once, to park them with what they depend on (one with
+    // an entry that is not parked was retried now by an operator: it is tried when due).
     let parked = |id: &i64| entries.get(id).is_some_and(|e| e.is_parked());
     let to_park: Vec<i64> = found
         .permanent
         .iter()
         .copied()
-        .filter(|id| !parked(id))
+        .filter(|id| !entries.contains_key(id))
         .collect();
+    let to_park_set: HashSet<i64> = to_park.iter().copied().collect();
     let rows = read_all(store, &to_park).await?;
     for &id in found.transient.iter().chain(&found.permanent) {
         let entry = entries.get(&id).copied();
@@ -136,7 +137,7 @@ pub async fn plan(
                 plan.retries.push(id);
                 plan.rechecks += 1;
             }
-        } else if permanent_set.contains(&id) {
+        } else if to_park_set.contains(&id) {
             if let Some(row) = rows.get(&id) {
                 let error = row.sync.error_text().unwrap_or_default();
                 let parked = policy.after_failure(

@@ -9,8 +9,9 @@
 //!   when the integrations changed and otherwise as often as [`DEPENDENCY_COST_RATIO`] allows;
 //! - stale events: only the selections of slots whose signature (what an event is made from,
 //!   and the slot's and conference's `updated_at`) changed;
-//! - leftovers of cancelled selections: only when rows went (the row count fell) or came, or
-//!   the last pass wrote events.
+//! - leftovers of cancelled selections: only when rows went (the row count fell: counted as
+//!   often as [`COUNT_COST_RATIO`] allows) or came (the highest id rose), or the last pass
+//!   wrote events.
 //!
 //! What only a sweep sees (an old row whose sync columns someone else changed, a selection
 //! moved to another slot) waits for the next sweep: every `--stale-every` seconds, and never
@@ -37,6 +38,9 @@ pub const SWEEP_COST_RATIO: u32 = 50;
 /// changed) costs at most 1/this of the time between two; between them, only the parked
 /// entries of changed slots are checked, and every one when the integrations change.
 pub const DEPENDENCY_COST_RATIO: u32 = 20;
+/// Counting the selections (how a pass tells that rows went) costs at most 1/this of the time
+/// between two counts; between them a pass reads the highest id only.
+pub const COUNT_COST_RATIO: u32 = 20;
 
 /// What the last successful pass saw; empty until the first sweep.
 #[derive(Default)]
@@ -48,6 +52,8 @@ pub struct Watch {
 pub struct Seen {
     high_water: i64,
     mark: RowsMark,
+    counted_at: Instant,
+    count_cost: Duration,
     slots: HashMap<i64, u64>,
     swept_at: Instant,
     sweep_cost: Duration,
@@ -148,7 +154,9 @@ async fn sweep_all(store: &Store, integrations: &str) -> Result<Detection, Store
     let started = Instant::now();
     // Read first: a row that arrives during the sweep is above the mark, so the next pass
     // sees it.
+    let counted_at = Instant::now();
     let mark = clock.time("row count", store.selection_mark()).await?;
+    let count_cost = counted_at.elapsed();
     let slots = clock.time("slot signatures", store.slot_signatures()).await?;
     let candidates = clock
         .time("rows not added", store.worker_candidates(None))
@@ -181,6 +189,8 @@ async fn sweep_all(store: &Store, integrations: &str) -> Result<Detection, Store
         seen: Seen {
             high_water: mark.max_id,
             mark,
+            counted_at,
+            count_cost,
             slots: signatures(slots),
             swept_at: started,
             sweep_cost: started.elapsed(),
@@ -200,7 +210,17 @@ async fn changes_since(
     now: DateTime<Utc>,
 ) -> Result<Detection, StoreError> {
     let mut clock = Clock(Vec::new());
-    let mark = clock.time("row count", store.selection_mark()).await?;
+    let count_due = seen.counted_at.elapsed() >= seen.count_cost * COUNT_COST_RATIO;
+    let counted_at = Instant::now();
+    let mark = if count_due {
+        clock.time("row count", store.selection_mark()).await?
+    } else {
+        RowsMark {
+            max_id: clock.time("highest id", store.selection_max_id()).await?,
+            ..seen.mark
+        }
+    };
+    let count_cost = counted_at.elapsed();
     let mut candidates = clock
         .time(
             "new rows",
@@ -227,6 +247,10 @@ async fn changes_since(
         wrote: false,
         ..seen.clone()
     };
+    if count_due {
+        next.counted_at = counted_at;
+        next.count_cost = count_cost;
+    }
     let check_all = integrations != seen.integrations
         || seen.dependencies_at.elapsed() >= seen.dependencies_cost * DEPENDENCY_COST_RATIO;
     let changed: HashSet<i64> = if check_all {

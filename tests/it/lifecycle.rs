@@ -94,7 +94,7 @@ on_both_backends! {
         let before = lms_snapshot(&store).await;
 
         let up = store.migrate_up(Utc::now()).await.unwrap();
-        assert_eq!((up.from, up.to), (0, 5));
+        assert_eq!((up.from, up.to), (0, 6));
         assert_eq!(
             up.steps,
             vec![
@@ -102,7 +102,8 @@ on_both_backends! {
                 (2, "audit log"),
                 (3, "teams meetings"),
                 (4, "create intents"),
-                (5, "worker")
+                (5, "worker"),
+                (6, "worker due index")
             ]
         );
         for table in OWN_TABLES {
@@ -115,7 +116,13 @@ on_both_backends! {
         let partly = store.migrate_down(1).await.unwrap();
         assert_eq!(
             partly.steps,
-            vec![(5, "worker"), (4, "create intents"), (3, "teams meetings"), (2, "audit log")]
+            vec![
+                (6, "worker due index"),
+                (5, "worker"),
+                (4, "create intents"),
+                (3, "teams meetings"),
+                (2, "audit log")
+            ]
         );
         assert!(!table_exists(&db, "calsync_create_intent").await);
         assert!(!table_exists(&db, "calsync_workers").await);
@@ -131,7 +138,7 @@ on_both_backends! {
         assert!(!store.has_ledger());
 
         let up_again = store.migrate_up(Utc::now()).await.unwrap();
-        assert_eq!((up_again.from, up_again.to), (0, 5));
+        assert_eq!((up_again.from, up_again.to), (0, 6));
         assert_eq!(lms_snapshot(&store).await, before, "the LMS's rows are untouched");
     }
 }
@@ -149,6 +156,7 @@ async fn the_migrate_command_reports_each_step_and_is_idempotent() {
             "applied 3: teams meetings",
             "applied 4: create intents",
             "applied 5: worker",
+            "applied 6: worker due index",
             "calsync's tables: version 0 → 6"
         ]
     );
