@@ -182,6 +182,51 @@ pub enum BenchCommand {
     Sync(BenchSyncArgs),
     /// The drift check on a demo database: calsync's $batch lookups against one GET per event
     Verify(BenchVerifyArgs),
+    /// `calsync worker` on a copy of a large demo database: a quiet pass's database time and
+    /// the lag from a new row to its event while rows arrive at a steady rate
+    Worker(BenchWorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchWorkerArgs {
+    /// The demo database to copy (generated when missing; the copy is what the worker changes)
+    #[arg(long, value_name = "PATH", default_value = "bench-1m.db")]
+    pub db: PathBuf,
+    /// Selections to generate when the database is missing
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub selections: u64,
+    /// Also measure on PostgreSQL: this database (created as a copy of the demo database when
+    /// missing, needs psql and sqlite3) is copied again for the worker to change
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
+    /// New selections that arrive while the worker runs
+    #[arg(long, value_name = "N", default_value_t = 200,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub rows: u32,
+    /// New selections per second
+    #[arg(long, value_name = "R", default_value_t = 10.0, value_parser = parse_rate)]
+    pub rate: f64,
+    /// The worker's --interval, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 1.0, value_parser = parse_rate)]
+    pub interval: f64,
+    /// Latency the simulated Graph adds to every request, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 40,
+          value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub latency_ms: u64,
+    /// Quiet passes measured; the median is reported
+    #[arg(long, value_name = "R", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub runs: u32,
+    /// Print one JSON array (one object per backend) instead of the report
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(r) if r > 0.0 && r <= 10_000.0 => Ok(r),
+        _ => Err(format!("'{text}' is not a number above 0 (at most 10000)")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -325,7 +370,8 @@ pub struct AuditArgs {
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub limit: u32,
     /// Only this action: sync, console sync, reconcile, console reconcile, verify,
-    /// console verify, migrate, worker
+    /// console verify, migrate, worker, worker retry now, worker park, console retry now,
+    /// console park
     #[arg(long, value_name = "ACTION")]
     pub action: Option<String>,
     /// One JSON object per entry per line

@@ -1,30 +1,37 @@
-//! `calsync worker` and `calsync worker status`: the CLI side of [`crate::worker`] (opening the
-//! database, refusing what cannot work in one line, signals, the dry run, the status listing).
+//! `calsync worker`: the CLI side of [`crate::worker`] (opening the database, refusing what
+//! cannot work in one line, signals, the dry run); its status and actions are in
+//! `worker_status`.
 
 use std::io::Write;
 use std::time::Duration;
 
-use chrono::Utc;
-use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::rehearsal::Rehearsal;
 use super::{CliError, Output, open_store, store_options};
 use crate::cli::{EXIT_OK, GlobalArgs};
-use crate::domain::worker::{ScheduleCounts, WorkerEntry};
 use crate::graph::{GraphClient, GraphConfig};
 use crate::store::{Store, StoreError, WorkerLock};
 use crate::sync::{SyncOptions, payload::PayloadOptions};
-use crate::worker::args::{WorkerArgs, WorkerCommand, WorkerStatusArgs};
+use crate::worker::args::{WorkerArgs, WorkerCommand};
 use crate::worker::metrics::{self, Metrics};
 use crate::worker::schedule::RetryPolicy;
 use crate::worker::{
-    self as worker_loop, Cleanup, EXPIRY, Pass, Plan, TARGET, WorkerConfig, describe_ids,
+    self as worker_loop, Cleanup, Pass, Plan, TARGET, Watch, WorkerConfig, describe_ids,
 };
 
 pub async fn run(global: &GlobalArgs, args: &WorkerArgs) -> Result<i32, CliError> {
-    if let Some(WorkerCommand::Status(status_args)) = &args.command {
-        return status(global, status_args).await;
+    match &args.command {
+        Some(WorkerCommand::Status(status_args)) => {
+            return super::worker_status::status(global, status_args).await;
+        }
+        Some(WorkerCommand::RetryNow(action)) => {
+            return super::worker_status::act(global, action, false).await;
+        }
+        Some(WorkerCommand::Park(action)) => {
+            return super::worker_status::act(global, action, true).await;
+        }
+        None => {}
     }
     if global.read_only && !args.dry_run {
         return Err(CliError::unusable(
@@ -99,7 +106,7 @@ pub async fn run(global: &GlobalArgs, args: &WorkerArgs) -> Result<i32, CliError
     ran.map(|()| EXIT_OK).map_err(CliError::failed)
 }
 
-fn require_tables(store: &Store) -> Result<(), CliError> {
+pub(super) fn require_tables(store: &Store) -> Result<(), CliError> {
     if store.has_worker_tables() {
         Ok(())
     } else {
@@ -144,14 +151,16 @@ async fn worker_lock(
 async fn print_dry_run(store: &Store, config: &WorkerConfig) -> Result<i32, CliError> {
     let engine = crate::sync::Engine::new(store.clone(), config.graph.clone(), config.sync.clone());
     let cleanup = Cleanup::default();
+    let watch = Watch::default();
     let pass = Pass {
         engine: &engine,
         cleanup: &cleanup,
+        watch: &watch,
         policy: config.policy,
         simulated: config.simulated,
-        scan_stale: true,
+        sweep: true,
     };
-    let (plan, cleanup_users): (Plan, usize) = pass
+    let (plan, cleanup_users, _detection): (Plan, usize, _) = pass
         .plan()
         .await
         .map_err(|e| CliError::failed(format!("cannot plan a pass: {e}")))?;
@@ -206,57 +215,4 @@ fn watch_signals(cancel: CancellationToken) {
             }
         }
     });
-}
-
-async fn status(global: &GlobalArgs, args: &WorkerStatusArgs) -> Result<i32, CliError> {
-    let (store, _) = open_store(global).await?;
-    require_tables(&store)?;
-    let now = Utc::now();
-    let alive_since = now - chrono::Duration::from_std(EXPIRY).unwrap_or_default();
-    let workers = store.live_workers(alive_since).await?;
-    let retries = store.schedule_counts(now).await?;
-    let mut out = Output::default();
-    if args.json {
-        #[derive(Serialize)]
-        struct Json<'a> {
-            workers: &'a [WorkerEntry],
-            retries: ScheduleCounts,
-        }
-        let json = serde_json::to_string(&Json {
-            workers: &workers,
-            retries,
-        })
-        .map_err(|e| CliError::failed(format!("cannot write JSON: {e}")))?;
-        out.line(&json)?;
-    } else {
-        if workers.is_empty() {
-            out.line("No worker is running (none sent a heartbeat in the last minute).")?;
-        }
-        for w in &workers {
-            let last = w
-                .last_pass_at
-                .map(|at| format!("last pass {}s ago", (now - at).num_seconds().max(0)))
-                .unwrap_or_else(|| "no pass yet".to_string());
-            out.line(&format!(
-                "worker {} on {} (pid {}, calsync {}), up since {}, {last}: {} passes, \
-                 {} synced, {} failed, {} retries scheduled, {} parked",
-                w.id,
-                crate::text::clean_line(&w.host),
-                w.pid,
-                crate::text::clean_line(&w.version),
-                w.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
-                w.counts.passes,
-                w.counts.synced,
-                w.counts.failed,
-                w.counts.retries_scheduled,
-                w.counts.parked
-            ))?;
-        }
-        out.line(&format!(
-            "Retry schedule: {} waiting ({} due now), {} parked",
-            retries.scheduled, retries.due, retries.parked
-        ))?;
-    }
-    out.flush()?;
-    Ok(EXIT_OK)
 }

@@ -80,3 +80,35 @@ pub struct ScheduleCounts {
     pub due: u64,
     pub parked: u64,
 }
+
+/// A selection not added yet, as the worker's scan of the LMS's rows reads it: enough to tell
+/// whether it is new, in flight or failed (and why) without reading the row whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub id: i64,
+    pub selected_at: Option<DateTime<Utc>>,
+    pub state: super::SyncState,
+    /// The cause of a failure (None unless failed).
+    pub cause: Option<Cause>,
+}
+
+/// The selection table's row count and highest id: any insert raises `max_id`, any delete
+/// lowers `count`, so comparing two marks tells whether rows came or went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowsMark {
+    pub count: u64,
+    pub max_id: i64,
+}
+
+/// A schedule entry with whose selection it is, for the retry and parked lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RetryListing {
+    #[serde(flatten)]
+    pub entry: RetryEntry,
+    /// None once the LMS deleted the selection.
+    pub user_id: Option<i64>,
+    /// The user's full name, or the username when the LMS has no name.
+    pub person: String,
+    pub email: String,
+    pub conference: String,
+}

@@ -19,12 +19,13 @@ pub struct MigrationReport {
 }
 
 /// calsync's schema, oldest step first.
-pub const MIGRATIONS: [Migration; 5] = [
+pub const MIGRATIONS: [Migration; 6] = [
     super::ledger::MIGRATION,
     super::audit_log::MIGRATION,
     super::meetings::MIGRATION,
     super::intent::MIGRATION,
     super::worker::MIGRATION,
+    super::worker_due::MIGRATION,
 ];
 
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

@@ -22,6 +22,9 @@ pub mod timestamp_text;
 mod unicode_match;
 pub mod url;
 mod worker;
+mod worker_due;
+mod worker_views;
+mod worker_watch;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -35,7 +38,7 @@ use sql::{RowMapper, Sql};
 pub use sqlite::{django_datetime, parse_datetime as parse_django_datetime, sqlite_message};
 pub use unicode_match::FUNCTION as UNICODE_CONTAINS;
 pub use url::{DatabaseUrl, PgTarget, SslMode};
-pub use worker::{ScheduleChange, WorkerLock};
+pub use worker::{RETRIES as WORKER_RETRIES, ScheduleChange, WorkerLock};
 
 use crate::domain::ledger::LedgerChange;
 use crate::domain::{

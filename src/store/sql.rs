@@ -169,7 +169,7 @@ pub type RowMapper<T> = fn(&dyn SqlRow) -> Result<T, StoreError>;
 
 // ----- selections ------------------------------------------------------------------------------
 
-const HAS_ERROR: &str = "(s.calendar_error IS NOT NULL AND s.calendar_error <> '')";
+pub(super) const HAS_ERROR: &str = "(s.calendar_error IS NOT NULL AND s.calendar_error <> '')";
 
 /// One count per sync state, in the order of [`SyncState::ALL`]. Filtered aggregates count
 /// in one pass; grouping by a state expression would sort every row first (SQLite).
@@ -211,7 +211,7 @@ const SELECTION_COLUMNS: &str = "s.id, s.user_id, u.username, u.first_name, u.la
 
 /// What an event is made from, rendered by the database itself: the same expression read at
 /// sync time (and stored in the ledger) and now, so storage formats never cause a difference.
-const FINGERPRINT: &str = "(t.date || '|' || t.start_time || '|' || t.end_time || '|' || \
+pub(super) const FINGERPRINT: &str = "(t.date || '|' || t.start_time || '|' || t.end_time || '|' || \
     t.timezone || '|' || COALESCE(t.meeting_link, '') || '|' || c.title || '|' || \
     COALESCE(c.meeting_link, ''))";
 
@@ -219,7 +219,7 @@ const FINGERPRINT: &str = "(t.date || '|' || t.start_time || '|' || t.end_time |
 /// fingerprint sent is compared exactly; without it (or for events written before calsync
 /// kept one) the slot's `updated_at` after the attempt is the evidence. The ledger is preferred
 /// because the LMS bumps `updated_at` on every change of the slot's participant counter.
-fn stale_predicate(dialect: Dialect) -> String {
+pub(super) fn stale_predicate(dialect: Dialect) -> String {
     let by_time = "t.updated_at > s.calendar_add_attempted_at";
     if dialect.ledger {
         format!(

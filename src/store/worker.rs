@@ -15,6 +15,9 @@ use crate::domain::worker::{Dependencies, RetryEntry, ScheduleCounts, WorkerCoun
 pub const VERSION: u32 = 5;
 
 pub const RETRIES: &str = "calsync_worker_retries";
+/// A schedule entry's columns, in the order [`map_retry`] reads them.
+pub(super) const RETRY_COLUMNS: &str = "selection_id, cause, attempts, next_attempt_at, \
+    parked_at, last_error, dep_email, dep_branch_id, dep_zone, dep_integrations, updated_at";
 pub const WORKERS: &str = "calsync_workers";
 
 pub const MIGRATION: Migration = Migration {
@@ -66,7 +69,7 @@ impl Store {
         self.own_version() >= VERSION
     }
 
-    fn require_worker_tables(&self) -> Result<(), StoreError> {
+    pub(super) fn require_worker_tables(&self) -> Result<(), StoreError> {
         if self.has_worker_tables() {
             Ok(())
         } else {
@@ -81,9 +84,7 @@ impl Store {
         self.require_worker_tables()?;
         self.query(
             Sql::plain(&format!(
-                "SELECT selection_id, cause, attempts, next_attempt_at, parked_at, last_error, \
-                 dep_email, dep_branch_id, dep_zone, dep_integrations, updated_at \
-                 FROM {RETRIES} ORDER BY selection_id"
+                "SELECT {RETRY_COLUMNS} FROM {RETRIES} ORDER BY selection_id"
             )),
             map_retry,
         )
@@ -117,6 +118,28 @@ impl Store {
         &self,
         integrations: &str,
     ) -> Result<Vec<i64>, StoreError> {
+        self.changed_dependencies(integrations, None).await
+    }
+
+    /// [`Store::parked_with_changed_dependencies`] among the selections of these slots only
+    /// (through the LMS's index on `time_slot_id`).
+    pub async fn parked_with_changed_dependencies_in_slots(
+        &self,
+        integrations: &str,
+        slots: &[i64],
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut ids = Vec::new();
+        for chunk in slots.chunks(500) {
+            ids.extend(self.changed_dependencies(integrations, Some(chunk)).await?);
+        }
+        Ok(ids)
+    }
+
+    async fn changed_dependencies(
+        &self,
+        integrations: &str,
+        slots: Option<&[i64]>,
+    ) -> Result<Vec<i64>, StoreError> {
         self.require_worker_tables()?;
         let mut b = Builder::new(
             self.dialect(),
@@ -135,8 +158,13 @@ impl Store {
                 slot = sql::SLOT,
             ),
         );
-        b.bind(Value::Text(integrations.to_string()))
-            .push(") ORDER BY r.selection_id");
+        b.bind(Value::Text(integrations.to_string())).push(")");
+        if let Some(slots) = slots {
+            b.push(" AND s.time_slot_id IN (");
+            super::worker_watch::push_ids(&mut b, slots);
+            b.push(")");
+        }
+        b.push(" ORDER BY r.selection_id");
         self.query(b.finish(), sql::map_id).await
     }
 
@@ -281,7 +309,7 @@ impl Store {
     }
 }
 
-fn put_retry(dialect: sql::Dialect, entry: &RetryEntry) -> Sql {
+pub(super) fn put_retry(dialect: sql::Dialect, entry: &RetryEntry) -> Sql {
     let mut b = Builder::new(
         dialect,
         &format!(
@@ -330,7 +358,7 @@ fn put_retry(dialect: sql::Dialect, entry: &RetryEntry) -> Sql {
     b.finish()
 }
 
-fn map_retry(row: &dyn SqlRow) -> Result<RetryEntry, StoreError> {
+pub(super) fn map_retry(row: &dyn SqlRow) -> Result<RetryEntry, StoreError> {
     let cause = row.text(1)?;
     Ok(RetryEntry {
         selection_id: row.int(0)?,
@@ -353,7 +381,7 @@ fn map_retry(row: &dyn SqlRow) -> Result<RetryEntry, StoreError> {
     })
 }
 
-fn map_worker(row: &dyn SqlRow) -> Result<WorkerEntry, StoreError> {
+pub(super) fn map_worker(row: &dyn SqlRow) -> Result<WorkerEntry, StoreError> {
     Ok(WorkerEntry {
         id: row.int(0)?,
         host: row.text(1)?,
@@ -372,7 +400,7 @@ fn map_worker(row: &dyn SqlRow) -> Result<WorkerEntry, StoreError> {
     })
 }
 
-fn count(row: &dyn SqlRow, idx: usize) -> Result<u64, StoreError> {
+pub(super) fn count(row: &dyn SqlRow, idx: usize) -> Result<u64, StoreError> {
     Ok(u64::try_from(row.int(idx)?).unwrap_or(0))
 }
 

@@ -15,8 +15,9 @@ pub struct WorkerArgs {
     /// Seconds between passes
     #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_seconds)]
     pub interval: f64,
-    /// Seconds between two looks for stale events (slot or conference changed since the event
-    /// was written): the costliest scan of the LMS's rows, so not on every pass
+    /// Seconds between two sweeps of every row (the passes between look only at new rows, due
+    /// retries and changed slots); a sweep also waits until its own database time is at most
+    /// 2% of the time since the last one
     #[arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = parse_seconds)]
     pub stale_every: f64,
     /// One pass, then exit (for cron): exit 0 when the pass ran, 1 when it could not
@@ -55,13 +56,34 @@ pub struct WorkerArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum WorkerCommand {
-    /// The running workers (host, pid, version, last pass, counts) and the retry schedule
+    /// The running workers (host, pid, version, last pass, counts), the retry schedule and the
+    /// parked failures by cause
     Status(WorkerStatusArgs),
+    /// Make these selections due now, parked ones too: the next pass of any worker tries them
+    /// (audited)
+    RetryNow(WorkerActionArgs),
+    /// Park these selections: no worker touches them until they are retried now (audited)
+    Park(WorkerActionArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct WorkerStatusArgs {
-    /// One JSON object: {"workers": [...], "retries": {...}}
+    /// One JSON object: {"workers": [...], "expired": [...], "retries": {...},
+    /// "schedule": [...], "parked": [...]}
+    #[arg(long)]
+    pub json: bool,
+    /// Entries listed of the schedule, and of each cause of the parked
+    #[arg(long, value_name = "N", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub limit: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerActionArgs {
+    /// A selection id (repeatable, or comma-separated)
+    #[arg(long = "id", value_name = "ID", required = true, value_delimiter = ',')]
+    pub ids: Vec<i64>,
+    /// One JSON object: {"changed": [...], "unknown": [...]}
     #[arg(long)]
     pub json: bool,
 }

@@ -1,7 +1,8 @@
 //! One pass of the worker: decide (see [`super::plan`]), sync each list through the engine and
 //! its claims, then write what the pass learnt into the retry schedule and one audit row.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::mpsc;
@@ -12,6 +13,7 @@ use super::depends::{depends_on, integrations_digest};
 use super::pass_error::PassError;
 use super::plan::{Plan, plan, read_all};
 use super::schedule::{RetryPolicy, jitter};
+use super::watch::{Detection, Watch};
 use crate::audit::{AuditTrail, sync_detail, sync_outcome};
 use crate::domain::worker::RetryEntry;
 use crate::domain::{Filter, Selection};
@@ -36,6 +38,10 @@ pub struct PassReport {
     /// Events of cancelled selections and replaced slots deleted (see `worker::cleanup`).
     pub deleted: usize,
     pub delete_failures: usize,
+    /// The pass looked at every row.
+    pub swept: bool,
+    /// How long each question of the pass's detection took the database.
+    pub detection: Vec<(&'static str, Duration)>,
 }
 
 impl PassReport {
@@ -53,60 +59,100 @@ impl PassReport {
     pub fn planned(&self) -> usize {
         self.new + self.retries + self.stale + self.cleanup_users
     }
+
+    /// The database time of the pass's detection.
+    pub fn detection_cost(&self) -> Duration {
+        self.detection.iter().map(|(_, took)| *took).sum()
+    }
+}
+
+/// A pass's decision, before it acts.
+struct Decided {
+    plan: Plan,
+    /// The users whose ledger holds events no selection points to any more.
+    orphans: BTreeMap<i64, Vec<String>>,
+    detection: Detection,
+    /// The digest of the active integrations, for what parked failures depend on.
+    integrations: String,
 }
 
 pub struct Pass<'a> {
     pub engine: &'a Engine,
     pub cleanup: &'a Cleanup,
+    /// What earlier passes saw, so this one looks only where something changed.
+    pub watch: &'a Watch,
     pub policy: RetryPolicy,
     /// Against the simulated Graph (said in the audit row).
     pub simulated: bool,
-    /// Look for stale events in this pass.
-    pub scan_stale: bool,
+    /// Look at every row (see [`Watch`]), not only where something changed.
+    pub sweep: bool,
 }
 
 impl Pass<'_> {
-    /// Decides what a pass would do, without doing it; and the users whose leftover events
-    /// it would look for.
-    pub async fn plan(&self) -> Result<(Plan, usize), PassError> {
+    /// Decides what a pass would do, without doing it; the users whose leftover events it
+    /// would look for; and what it found (with the database time of each question).
+    pub async fn plan(&self) -> Result<(Plan, usize, Detection), PassError> {
+        let decided = self.decide().await?;
+        Ok((decided.plan, decided.orphans.len(), decided.detection))
+    }
+
+    async fn decide(&self) -> Result<Decided, PassError> {
         let store = self.engine.store();
-        let schedule = store.retry_entries().await?;
+        let now = Utc::now();
         let integrations = integrations_digest(&store.active_credentials().await?);
+        let mut detection = self
+            .watch
+            .detect(store, &integrations, now, self.sweep)
+            .await?;
+        let found = std::mem::take(&mut detection.found);
         let plan = plan(
             store,
-            &schedule,
+            found,
+            &detection.schedule,
+            &detection.changed,
             &self.policy,
             &integrations,
-            Utc::now(),
-            self.scan_stale,
+            now,
         )
         .await?;
-        let users = self.cleanup.users_to_check(store).await?.len();
-        Ok((plan, users))
+        let orphans = if detection.look_for_leftovers {
+            let started = std::time::Instant::now();
+            let users = self.cleanup.users_to_check(store).await?;
+            detection
+                .timings
+                .push(("leftover events", started.elapsed()));
+            users
+        } else {
+            BTreeMap::new()
+        };
+        Ok(Decided {
+            plan,
+            orphans,
+            detection,
+            integrations,
+        })
     }
 
     /// Runs one pass. Cancelling stops new work; what is in flight finishes and is recorded.
     pub async fn run(&self, cancel: &CancellationToken) -> Result<PassReport, PassError> {
         let store = self.engine.store();
-        let schedule = store.retry_entries().await?;
-        let integrations = integrations_digest(&store.active_credentials().await?);
-        let plan = plan(
-            store,
-            &schedule,
-            &self.policy,
-            &integrations,
-            Utc::now(),
-            self.scan_stale,
-        )
-        .await?;
-        let orphans = self.cleanup.users_to_check(store).await?;
+        let Decided {
+            plan,
+            orphans,
+            mut detection,
+            integrations,
+        } = self.decide().await?;
+        let schedule = std::mem::take(&mut detection.schedule);
         let mut report = PassReport {
             cleanup_users: orphans.len(),
+            swept: detection.swept,
+            detection: std::mem::take(&mut detection.timings),
             ..PassReport::of(&plan)
         };
         let mut changes = plan.changes.clone();
         if plan.is_idle() && orphans.is_empty() {
             store.apply_schedule(&changes).await?;
+            self.watch.commit(detection.seen, false);
             return Ok(report);
         }
         let scope = crate::audit::run_scope(
@@ -203,7 +249,11 @@ impl Pass<'_> {
         }
         match stopped {
             Some(e) => Err(e),
-            None => Ok(report),
+            None => {
+                let wrote = report.summary.synced > 0 || report.deleted > 0;
+                self.watch.commit(detection.seen, wrote);
+                Ok(report)
+            }
         }
     }
 

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use super::depends::depends_on;
 use super::schedule::{RetryPolicy, jitter};
 use crate::domain::diagnosis::cause_of;
-use crate::domain::worker::RetryEntry;
-use crate::domain::{Cause, Filter, Selection, SyncState};
+use crate::domain::worker::{Candidate, RetryEntry};
+use crate::domain::{Filter, Selection, SyncState};
 use crate::store::{ScheduleChange, Store, StoreError};
 
 /// Rows read per query when a pass needs whole selections.
@@ -64,71 +64,81 @@ impl Plan {
     }
 }
 
-/// Decides a pass. `integrations` is the digest of the active integrations now; `scan_stale`:
-/// look for stale events too (the costliest scan, so not on every pass).
+/// The rows a pass looked at, sorted into lists, each newest selection first.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Never attempted, or left in flight.
+    pub new: Vec<i64>,
+    /// Failed, of a transient cause.
+    pub transient: Vec<i64>,
+    /// Failed, of a permanent cause.
+    pub permanent: Vec<i64>,
+    /// Added, with a stale event.
+    pub stale: Vec<i64>,
+    /// Schedule entries whose selection is gone or added (without a stale event).
+    pub settled: Vec<i64>,
+    /// Every row of the table was looked at, so an entry whose selection is in no list is no
+    /// longer needed.
+    pub whole_table: bool,
+}
+
+impl Found {
+    /// Sorts candidates (already newest first) into the lists.
+    pub fn sort_in(&mut self, candidates: &[Candidate]) {
+        for c in candidates {
+            match (c.state, c.cause) {
+                (SyncState::NotSynced | SyncState::Interrupted, _) => self.new.push(c.id),
+                (SyncState::Failed, Some(cause)) if cause.is_permanent() => {
+                    self.permanent.push(c.id);
+                }
+                (SyncState::Failed, _) => self.transient.push(c.id),
+                (SyncState::Added | SyncState::AddedStaleError, _) => {}
+            }
+        }
+    }
+}
+
+/// Decides a pass from what it found. `schedule` holds at least the entries of every selection
+/// in `found`; `changed`, the parked selections whose dependencies changed; `integrations` is
+/// the digest of the active integrations now.
 pub async fn plan(
     store: &Store,
+    found: Found,
     schedule: &[RetryEntry],
+    changed: &HashSet<i64>,
     policy: &RetryPolicy,
     integrations: &str,
     now: DateTime<Utc>,
-    scan_stale: bool,
 ) -> Result<Plan, StoreError> {
     let entries: HashMap<i64, &RetryEntry> = schedule.iter().map(|e| (e.selection_id, e)).collect();
     let due = |id: &i64| entries.get(id).is_none_or(|e| e.is_due(now));
-    let permanent: Vec<Cause> = Cause::ALL
-        .into_iter()
-        .filter(|c| c.is_permanent())
-        .collect();
-
-    let new_ids = store.selection_ids(&Plan::new_filter()).await?;
-    let transient_ids = store
-        .selection_ids(&Filter {
-            exclude_causes: permanent.clone(),
-            ..Plan::retry_filter()
-        })
-        .await?;
-    let permanent_ids = store
-        .selection_ids(&Filter {
-            causes: permanent,
-            ..Plan::retry_filter()
-        })
-        .await?;
-    let stale_ids = if scan_stale {
-        store.selection_ids(&Plan::stale_filter()).await?
-    } else {
-        Vec::new()
-    };
 
     let mut plan = Plan {
-        new: new_ids.iter().copied().filter(due).collect(),
-        stale: stale_ids.iter().copied().filter(due).collect(),
+        new: found.new.iter().copied().filter(due).collect(),
+        stale: found.stale.iter().copied().filter(due).collect(),
         ..Plan::default()
     };
 
-    // Parked failures come back when what they depend on changed (one query); permanent
-    // failures not parked yet are read whole, once, to park them with what they depend on.
-    let changed: HashSet<i64> = store
-        .parked_with_changed_dependencies(integrations)
-        .await?
-        .into_iter()
-        .collect();
-    let permanent_set: HashSet<i64> = permanent_ids.iter().copied().collect();
+    // Parked failures come back when what they depend on changed; permanent failures not in
+    // the schedule yet are read whole, once, to park them with what they depend on (one with
+    // an entry that is not parked was retried now by an operator: it is tried when due).
     let parked = |id: &i64| entries.get(id).is_some_and(|e| e.is_parked());
-    let to_park: Vec<i64> = permanent_ids
+    let to_park: Vec<i64> = found
+        .permanent
         .iter()
         .copied()
-        .filter(|id| !parked(id))
+        .filter(|id| !entries.contains_key(id))
         .collect();
+    let to_park_set: HashSet<i64> = to_park.iter().copied().collect();
     let rows = read_all(store, &to_park).await?;
-    for &id in transient_ids.iter().chain(&permanent_ids) {
+    for &id in found.transient.iter().chain(&found.permanent) {
         let entry = entries.get(&id).copied();
         if parked(&id) {
             if changed.contains(&id) {
                 plan.retries.push(id);
                 plan.rechecks += 1;
             }
-        } else if permanent_set.contains(&id) {
+        } else if to_park_set.contains(&id) {
             if let Some(row) = rows.get(&id) {
                 let error = row.sync.error_text().unwrap_or_default();
                 // The row's text is all there is of an earlier failure: its cause is read from it.
@@ -148,16 +158,24 @@ pub async fn plan(
         }
     }
 
+    plan.changes.extend(
+        found
+            .settled
+            .iter()
+            .filter(|id| entries.contains_key(id))
+            .map(|id| ScheduleChange::Forget(*id)),
+    );
     // Entries whose selection is no longer failed, new or stale: fixed elsewhere, or gone
-    // (known only when every list was read).
-    if !scan_stale {
+    // (known only when every row was looked at).
+    if !found.whole_table {
         return Ok(plan);
     }
-    let wanted: HashSet<i64> = new_ids
+    let wanted: HashSet<i64> = found
+        .new
         .iter()
-        .chain(&transient_ids)
-        .chain(&permanent_ids)
-        .chain(&stale_ids)
+        .chain(&found.transient)
+        .chain(&found.permanent)
+        .chain(&found.stale)
         .copied()
         .collect();
     plan.changes.extend(

@@ -137,3 +137,72 @@ fn bench_sync_skips_a_re_enactment_longer_than_allowed_and_gives_its_estimate() 
     assert_eq!(report["lms_estimate_ms"], 48.0);
     assert_eq!(report["command"]["counts"]["events_created"], 8);
 }
+
+#[test]
+fn bench_worker_reports_quiet_pass_costs_and_measures_the_lag_of_every_new_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bench-worker.db");
+    let run = calsync(
+        &[
+            "bench",
+            "worker",
+            "--db",
+            db.to_str().unwrap(),
+            "--selections",
+            "1500",
+            "--rows",
+            "4",
+            "--rate",
+            "20",
+            "--interval",
+            "0.2",
+            "--latency-ms",
+            "2",
+            "--runs",
+            "2",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(
+        run.code, 0,
+        "stderr: {}\nstdout: {}",
+        run.stderr, run.stdout
+    );
+    let json_line = run.stdout.lines().last().unwrap_or_default();
+    let reports: Value = serde_json::from_str(json_line).expect("one JSON array");
+    let reports = reports.as_array().expect("an array");
+    assert_eq!(reports.len(), 1, "SQLite only without --postgres");
+    let r = &reports[0];
+    assert_eq!(r["backend"], "SQLite");
+    assert!(r["selections"].as_u64().is_some_and(|n| n >= 1500), "{r}");
+    assert!(
+        r["parked"].as_u64().is_some_and(|n| n > 0),
+        "the demo's permanent failures: {r}"
+    );
+    for key in ["quiet_pass_ms", "sweep_ms", "before_watch_ms"] {
+        assert!(r[key].as_f64().is_some_and(|ms| ms > 0.0), "{key}: {r}");
+    }
+    let questions = |key: &str| -> Vec<String> {
+        r[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q[0].as_str().unwrap().to_string())
+            .collect()
+    };
+    // A sweep reads every row; a quiet pass between sweeps asks nothing of the kind.
+    assert!(questions("sweep_questions").contains(&"rows not added".to_string()));
+    let quiet = questions("quiet_pass_questions");
+    assert!(quiet.contains(&"new rows".to_string()), "{quiet:?}");
+    assert!(!quiet.contains(&"rows not added".to_string()), "{quiet:?}");
+    let lag = &r["lag"];
+    assert_eq!(lag["rows"], 4, "{lag}");
+    assert_eq!(lag["missed"], 0, "every new row got its event: {lag}");
+    let median = lag["median_ms"].as_f64().unwrap();
+    let p99 = lag["p99_ms"].as_f64().unwrap();
+    assert!(
+        median > 0.0 && p99 >= median && lag["max_ms"].as_f64().unwrap() >= p99,
+        "{lag}"
+    );
+}

@@ -95,7 +95,7 @@ on_both_backends! {
         let before = lms_snapshot(&store).await;
 
         let up = store.migrate_up(Utc::now()).await.unwrap();
-        assert_eq!((up.from, up.to), (0, 5));
+        assert_eq!((up.from, up.to), (0, 6));
         assert_eq!(
             up.steps,
             vec![
@@ -103,7 +103,8 @@ on_both_backends! {
                 (2, "audit log"),
                 (3, "teams meetings"),
                 (4, "create intents"),
-                (5, "worker")
+                (5, "worker"),
+                (6, "worker due index")
             ]
         );
         for table in OWN_TABLES {
@@ -111,12 +112,18 @@ on_both_backends! {
         }
         let again = store.migrate_up(Utc::now()).await.unwrap();
         assert!(again.steps.is_empty(), "idempotent: {again:?}");
-        assert_eq!(db.store().await.own_version(), 5, "a new connection sees version 5");
+        assert_eq!(db.store().await.own_version(), 6, "a new connection sees version 6");
 
         let partly = store.migrate_down(1).await.unwrap();
         assert_eq!(
             partly.steps,
-            vec![(5, "worker"), (4, "create intents"), (3, "teams meetings"), (2, "audit log")]
+            vec![
+                (6, "worker due index"),
+                (5, "worker"),
+                (4, "create intents"),
+                (3, "teams meetings"),
+                (2, "audit log")
+            ]
         );
         assert!(!table_exists(&db, "calsync_create_intent").await);
         assert!(!table_exists(&db, "calsync_workers").await);
@@ -132,7 +139,7 @@ on_both_backends! {
         assert!(!store.has_ledger());
 
         let up_again = store.migrate_up(Utc::now()).await.unwrap();
-        assert_eq!((up_again.from, up_again.to), (0, 5));
+        assert_eq!((up_again.from, up_again.to), (0, 6));
         assert_eq!(lms_snapshot(&store).await, before, "the LMS's rows are untouched");
     }
 }
@@ -150,19 +157,20 @@ async fn the_migrate_command_reports_each_step_and_is_idempotent() {
             "applied 3: teams meetings",
             "applied 4: create intents",
             "applied 5: worker",
-            "calsync's tables: version 0 → 5"
+            "applied 6: worker due index",
+            "calsync's tables: version 0 → 6"
         ]
     );
     let second = run(&db, None, &["migrate"]);
     assert_eq!(
         second.stdout.trim(),
-        "calsync's tables are already at version 5 (nothing to do)"
+        "calsync's tables are already at version 6 (nothing to do)"
     );
     let status = run(&db, None, &["migrate", "--status"]);
     assert!(
         status
             .stdout
-            .starts_with("calsync's tables: version 5 of 5")
+            .starts_with("calsync's tables: version 6 of 6")
     );
     assert!(status.stdout.contains("applied"));
     assert!(!status.stdout.contains("pending"));
@@ -181,7 +189,7 @@ async fn the_migrate_command_reports_each_step_and_is_idempotent() {
 
     let down = run(&db, None, &["migrate", "--down"]);
     assert_eq!(down.code, 0, "{}", down.stderr);
-    assert!(down.stdout.contains("calsync's tables: version 5 → 0"));
+    assert!(down.stdout.contains("calsync's tables: version 6 → 0"));
     let gone = run(&db, None, &["audit"]);
     assert_one_line_error(&gone, "run `calsync migrate` first");
     let pending = run(&db, None, &["migrate", "--status"]);
@@ -195,7 +203,7 @@ async fn migrate_refuses_a_read_only_session_and_a_bad_target_version() {
     assert_one_line_error(&run(&db, None, &["--read-only", "migrate"]), "--read-only");
     assert_one_line_error(
         &run(&db, None, &["migrate", "--down", "--to", "7"]),
-        "the newest version is 5",
+        "the newest version is 6",
     );
     assert!(!table_exists(&db, "calsync_schema_migrations").await);
 }

@@ -695,3 +695,193 @@ async fn a_lost_database_connection_is_waited_out_and_the_worker_goes_on() {
         worker.log()
     );
 }
+
+/// `calsync worker status --json`, parsed.
+fn status_json(db: &TestDb) -> serde_json::Value {
+    let status = calsync(
+        &[
+            "--database-url",
+            &db.url_string(),
+            "worker",
+            "status",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    serde_json::from_str(status.stdout.trim()).unwrap()
+}
+
+fn scheduled_ids(json: &serde_json::Value) -> Vec<i64> {
+    json["schedule"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["selection_id"].as_i64().unwrap())
+        .collect()
+}
+
+fn parked_group<'a>(json: &'a serde_json::Value, cause: &str) -> Option<&'a serde_json::Value> {
+    json["parked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["cause"] == cause)
+}
+
+on_both_backends! {
+    async fn status_lists_the_schedule_and_the_parked_by_cause_and_retry_now_and_park_move_them(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        migrate(&db);
+        add_learners(&db, 2, false).await;
+        let sim = SimServer::start(sim_config()).await.unwrap();
+        sim.state().set_mailbox_state(&mailbox(100), MailboxState::NoMailbox);
+        sim.state().push_fault(Fault::FailNext { mailbox: mailbox(101), count: 2, status: 503 });
+        let (parked_id, waiting_id) = (learner_selection(100), learner_selection(101));
+        let once = |extra: &[&str]| {
+            let mut args = vec!["--once", "--retry-after", "600"];
+            args.extend_from_slice(extra);
+            let mut worker = Worker::spawn_with(&db, &sim, &args, &[("CALSYNC_GRAPH_MAX_ATTEMPTS", "2")]);
+            assert_eq!(worker.wait_for_exit(Duration::from_secs(30)), Some(0), "{}", worker.log());
+        };
+        once(&[]);
+
+        let json = status_json(&db);
+        assert!(json["retries"]["scheduled"].as_u64().unwrap() >= 1, "the counts stay: {json}");
+        assert!(json["workers"].as_array().unwrap().is_empty(), "--once has left: {json}");
+        assert!(json["expired"].is_array(), "{json}");
+        let waiting = json["schedule"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["selection_id"] == waiting_id)
+            .unwrap_or_else(|| panic!("the 503 is scheduled: {json}"));
+        assert_eq!(waiting["user_id"], 101);
+        assert_eq!(waiting["person"], "Learner 101");
+        assert_eq!(waiting["email"], mailbox(101));
+        assert!(!waiting["conference"].as_str().unwrap().is_empty());
+        assert_eq!(waiting["attempts"], 1);
+        assert!(waiting["next_attempt_at"].is_string(), "{waiting}");
+        let no_mailbox = parked_group(&json, "no_mailbox").unwrap_or_else(|| panic!("{json}"));
+        assert_eq!(no_mailbox["label"], "No Exchange Online mailbox");
+        assert!(no_mailbox["count"].as_u64().unwrap() >= 1);
+        assert!(no_mailbox["fix"].as_str().unwrap().contains("Exchange Online licence"), "{no_mailbox}");
+        assert!(no_mailbox["selections"].as_array().unwrap().iter().any(|e| e["selection_id"] == parked_id));
+
+        // Retry now brings a parked selection back on the schedule, due at once; park takes a
+        // waiting one off it.
+        let url = db.url_string();
+        let retry = calsync(&["--database-url", &url, "worker", "retry-now", "--id", &parked_id.to_string()], &[]);
+        assert_eq!(retry.code, 0, "{}", retry.stderr);
+        assert!(retry.stdout.contains("Due now"), "{}", retry.stdout);
+        let park = calsync(&["--database-url", &url, "worker", "park", "--id", &waiting_id.to_string(), "--json"], &[]);
+        assert_eq!(park.code, 0, "{}", park.stderr);
+        let parked: serde_json::Value = serde_json::from_str(park.stdout.trim()).unwrap();
+        assert_eq!(parked["changed"], serde_json::json!([waiting_id]));
+        let json = status_json(&db);
+        assert!(scheduled_ids(&json).contains(&parked_id), "{json}");
+        assert!(!scheduled_ids(&json).contains(&waiting_id), "{json}");
+        assert!(json["retries"]["due"].as_u64().unwrap() >= 1, "{json}");
+        let all_parked: Vec<i64> = json["parked"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|g| g["selections"].as_array().unwrap().iter().map(|e| e["selection_id"].as_i64().unwrap()))
+            .collect();
+        assert!(all_parked.contains(&waiting_id) && !all_parked.contains(&parked_id), "{json}");
+
+        // The next pass tries the one retried now and leaves the parked one alone.
+        let (tried, left) = (
+            sim.state().mailbox_stats(&mailbox(100)).requests,
+            sim.state().mailbox_stats(&mailbox(101)).requests,
+        );
+        once(&[]);
+        assert!(sim.state().mailbox_stats(&mailbox(100)).requests > tried);
+        assert_eq!(sim.state().mailbox_stats(&mailbox(101)).requests, left);
+
+        // Both actions are audited; nonsense is refused in one line.
+        let audit = calsync(&["--database-url", &url, "audit", "--json"], &[]);
+        assert!(audit.stdout.contains("\"worker retry now\"") && audit.stdout.contains("\"worker park\""), "{}", audit.stdout);
+        let unknown = calsync(&["--database-url", &url, "worker", "park", "--id", "987654"], &[]);
+        assert_one_line_error(&unknown, "no selection 987654 exists");
+        let read_only = calsync(&["--database-url", &url, "--read-only", "worker", "retry-now", "--id", "1"], &[]);
+        assert_one_line_error(&read_only, "--read-only: refusing `worker retry-now`");
+    }
+}
+
+on_both_backends! {
+    async fn registered_workers_say_whether_their_heartbeat_is_recent(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        migrate(&db);
+        let store = db.store().await;
+        let now = chrono::Utc::now();
+        let live = store.register_worker("host-a", 11, "1.0", now).await.unwrap();
+        let dead = store
+            .register_worker("host-b", 22, "1.0", now - chrono::Duration::minutes(5))
+            .await
+            .unwrap();
+        let workers = calsync::worker::views::workers(&store, now).await.unwrap();
+        let alive: Vec<(i64, bool)> = workers.iter().map(|w| (w.entry.id, w.alive)).collect();
+        assert_eq!(alive, [(live, true), (dead, false)]);
+        assert_eq!(workers[1].entry.host, "host-b");
+        let json = status_json(&db);
+        assert_eq!(json["workers"].as_array().unwrap().len(), 1, "{json}");
+        assert_eq!(json["expired"][0]["pid"], 22, "{json}");
+    }
+}
+
+on_both_backends! {
+    async fn between_sweeps_a_pass_finds_new_rows_and_moved_slots_without_reading_every_row(backend: Backend) {
+        use calsync::graph::{GraphClient, GraphConfig};
+        use calsync::sync::{Engine, SyncOptions};
+        use calsync::worker::{Cleanup, Pass, Watch, schedule::RetryPolicy};
+
+        let db = TestDb::with_fixture(backend).await;
+        migrate(&db);
+        add_learners(&db, 2, false).await;
+        let store = db.store().await;
+        let engine = Engine::new(store.clone(), GraphClient::new(GraphConfig::default()).unwrap(), SyncOptions::default());
+        let (cleanup, watch) = (Cleanup::default(), Watch::default());
+        let pass = |sweep| Pass { engine: &engine, cleanup: &cleanup, watch: &watch, policy: RetryPolicy::default(), simulated: true, sweep };
+        let questions = |d: &calsync::worker::watch::Detection| d.timings.iter().map(|(q, _)| *q).collect::<Vec<_>>();
+
+        let (plan, _, detection) = pass(true).plan().await.unwrap();
+        assert!(detection.swept);
+        assert!(questions(&detection).contains(&"rows not added"));
+        assert!(plan.new.contains(&learner_selection(100)));
+        watch.commit(detection.seen, false);
+
+        // The LMS makes a selection: the next pass finds it in the id range above the last one.
+        db.exec(
+            "INSERT INTO conferences_conferencetimeslotselection (id, outlook_event_id, calendar_added, \
+             calendar_add_attempted_at, calendar_error, selected_at, ip_address, conference_id, \
+             time_slot_id, user_id) VALUES (1100, NULL, FALSE, NULL, NULL, '2030-01-01 10:00:00', NULL, 1, 2, 100)",
+        )
+        .await;
+        let (plan, _, detection) = pass(false).plan().await.unwrap();
+        assert!(!detection.swept);
+        assert_eq!(plan.new.first(), Some(&1100), "newest first: {:?}", plan.new);
+        let asked = questions(&detection);
+        assert!(asked.contains(&"new rows"), "{asked:?}");
+        assert!(!asked.contains(&"rows not added") && !asked.contains(&"stale events"), "nothing read whole: {asked:?}");
+        assert!(plan.stale.is_empty());
+        watch.commit(detection.seen, false);
+
+        // The organiser moves slot 5: its added selection (8) is stale, found through that slot.
+        db.exec("UPDATE conferences_conferencetimeslot SET start_time = '15:00:00', end_time = '16:00:00', updated_at = '2030-01-02 09:00:00' WHERE id = 5").await;
+        let (plan, _, detection) = pass(false).plan().await.unwrap();
+        assert_eq!(plan.stale, [8]);
+        assert!(questions(&detection).contains(&"stale events"));
+        watch.commit(detection.seen, false);
+
+        // An old row someone else reset is below the range: only the next sweep sees it.
+        db.exec("UPDATE conferences_conferencetimeslotselection SET calendar_added = FALSE, \
+                 calendar_add_attempted_at = NULL, outlook_event_id = NULL WHERE id = 1").await;
+        let (plan, _, detection) = pass(false).plan().await.unwrap();
+        assert!(!plan.new.contains(&1), "{:?}", plan.new);
+        assert!(plan.stale.is_empty(), "a moved slot is looked at once");
+        watch.commit(detection.seen, false);
+        let (plan, _, _) = pass(true).plan().await.unwrap();
+        assert!(plan.new.contains(&1), "{:?}", plan.new);
+    }
+}

@@ -13,6 +13,10 @@
 //! ([`scratch_lms`]).
 //!
 //! `bench verify` ([`verify`]) times the drift check against one GET per event.
+//!
+//! `bench worker` ([`worker`]) times a quiet pass of `calsync worker` on a settled copy of the
+//! 1M-row demo database against the pass before the watch, and the lag from a new row to its
+//! event with the worker a real process.
 
 mod as_a_user;
 mod graph_only;
@@ -22,6 +26,9 @@ mod shared;
 mod store;
 mod sync;
 pub mod verify;
+pub mod worker;
+mod worker_db;
+mod worker_lag;
 mod world;
 
 pub(super) use shared::demo_database;
