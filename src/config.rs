@@ -28,6 +28,8 @@ pub struct ConfigFile {
 pub struct ThemeConfig {
     /// `auto` (follow NO_COLOR), `always` or `never`.
     pub color: Option<String>,
+    /// The terminal's background: `auto` (read `COLORFGBG`, else dark), `dark` or `light`.
+    pub background: Option<String>,
 }
 
 /// The commented default config file (`calsync config --print-default`).

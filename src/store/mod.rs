@@ -38,8 +38,8 @@ pub use worker::{ScheduleChange, WorkerLock};
 use crate::domain::lifecycle::LedgerChange;
 use crate::domain::{
     Cause, ConferenceSummary, Filter, IntegrationInfo, Listed, MalformedSlot, Page, PageRequest,
-    Person, Selection, SlotSummary, Sort, SortKey, StateCounts, StoredCredentials, SyncColumns,
-    SyncWrite, WriteOutcome,
+    Person, PersonMatch, Selection, SlotSummary, Sort, SortKey, StateCounts, StoredCredentials,
+    SyncColumns, SyncWrite, WriteOutcome,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -301,6 +301,20 @@ impl Store {
     pub async fn users_by_login(&self, login: &str) -> Result<Vec<i64>, StoreError> {
         self.query(sql::users_by_login(self.dialect(), login), sql::map_id)
             .await
+    }
+
+    /// Users whose username, email or full name contains `text`, exact matches first, at most
+    /// `limit` (the candidates of `:person rossi`).
+    pub async fn person_matches(
+        &self,
+        text: &str,
+        limit: u32,
+    ) -> Result<Vec<PersonMatch>, StoreError> {
+        self.query(
+            sql::person_matches(self.dialect(), text, limit),
+            sql::map_person_match,
+        )
+        .await
     }
 
     /// Every conference, newest first, with the sync counts of its selections.

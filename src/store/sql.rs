@@ -10,8 +10,8 @@ use crate::domain::diagnosis::{CAUSE_PATTERNS, Pattern};
 use crate::domain::lifecycle::EventPointer;
 use crate::domain::{
     Cause, ConferenceSummary, Cursor, CursorKey, Filter, IntegrationInfo, Listed,
-    MalformedSelection, MalformedSlot, PageRequest, Person, Scope, Selection, SlotSummary, SortKey,
-    StateCounts, StoredCredentials, SyncColumns, SyncState, SyncWrite,
+    MalformedSelection, MalformedSlot, PageRequest, Person, PersonMatch, Scope, Selection,
+    SlotSummary, SortKey, StateCounts, StoredCredentials, SyncColumns, SyncState, SyncWrite,
 };
 
 pub const SELECTION: &str = "conferences_conferencetimeslotselection";
@@ -839,6 +839,34 @@ pub fn users_by_login(dialect: Dialect, login: &str) -> Sql {
         .bind(Value::Text(login.to_string()))
         .push(") ORDER BY u.id LIMIT 5");
     b.finish()
+}
+
+/// Users whose username, email or full name contains `text` (ignoring case, as the `user:`
+/// filter does): exact usernames and emails first, then by username, at most `limit`.
+pub fn person_matches(dialect: Dialect, text: &str, limit: u32) -> Sql {
+    let mut b = Builder::new(
+        dialect,
+        &format!(
+            "SELECT u.id, u.username, u.email, u.first_name, u.last_name FROM {USER} u WHERE "
+        ),
+    );
+    push_contains(&mut b, &PERSON_COLUMNS, text);
+    b.push(" ORDER BY CASE WHEN lower(u.username) = lower(")
+        .bind(Value::Text(text.to_string()))
+        .push(") OR lower(u.email) = lower(")
+        .bind(Value::Text(text.to_string()))
+        .push(") THEN 0 ELSE 1 END, u.username, u.id LIMIT ")
+        .bind(Value::Int(i64::from(limit)));
+    b.finish()
+}
+
+pub fn map_person_match(row: &dyn SqlRow) -> Result<PersonMatch, StoreError> {
+    Ok(PersonMatch {
+        id: row.int(0)?,
+        username: row.text(1)?,
+        email: row.text(2)?,
+        name: crate::domain::full_name(&row.text(3)?, &row.text(4)?).unwrap_or_default(),
+    })
 }
 
 pub fn selection_by_id(dialect: Dialect, id: i64) -> Sql {

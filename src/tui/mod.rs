@@ -7,8 +7,12 @@
 
 mod action;
 pub mod app;
+pub mod browser;
+pub mod clipboard;
 pub mod command;
+pub mod complete;
 pub mod data;
+pub mod history;
 pub mod keymap;
 pub mod list;
 mod malformed;
@@ -16,7 +20,9 @@ pub mod overview_cache;
 mod overview_refresh;
 pub use malformed::malformed_note;
 mod query;
+pub mod rate;
 pub mod reconcile;
+pub mod run_choice;
 pub mod runtime;
 mod theme;
 mod view;
@@ -32,7 +38,7 @@ use tokio::sync::mpsc;
 pub use action::{Action, Report};
 pub use app::{App, Effect, Session};
 use runtime::Runtime;
-pub use theme::Theme;
+pub use theme::{Background, Theme};
 pub use view::render;
 
 use crate::store::Store;

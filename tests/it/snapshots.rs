@@ -23,7 +23,7 @@ fn snapshot(name: &str, build: impl Fn(u16) -> App) {
         let app = build(height);
         let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
         terminal
-            .draw(|frame| render(frame, &app, Theme { color: false }))
+            .draw(|frame| render(frame, &app, Theme::MONOCHROME))
             .unwrap();
         insta::assert_snapshot!(format!("{name}_{width}x{height}"), terminal.backend());
     }
