@@ -12,6 +12,7 @@ pub mod clipboard;
 pub mod command;
 pub mod complete;
 pub mod data;
+pub mod fit;
 pub mod history;
 pub mod keymap;
 pub mod list;
@@ -26,6 +27,7 @@ pub mod run_choice;
 pub mod runtime;
 mod theme;
 mod view;
+pub mod widths;
 
 use std::io::IsTerminal;
 use std::time::Duration;
