@@ -225,6 +225,16 @@ impl Store {
             .await
     }
 
+    /// How many of the filter's rows a sync run would skip, since their conference no longer
+    /// uses time slots (the bulk sheet counts them apart).
+    pub async fn count_without_time_slots(&self, filter: &Filter) -> Result<u64, StoreError> {
+        self.query_one(
+            sql::count_without_time_slots(self.dialect(), filter),
+            sql::map_count,
+        )
+        .await
+    }
+
     /// One page of selections, continuing after `request.after`; the rows that cannot be read
     /// whole are in `malformed`, not in `rows`.
     pub async fn page(&self, request: &PageRequest) -> Result<Page, StoreError> {

@@ -884,6 +884,20 @@ pub fn count(dialect: Dialect, filter: &Filter) -> Sql {
     b.finish()
 }
 
+/// How many of the filter's rows a run would skip by the LMS command's rule: their conference
+/// no longer uses time slots.
+pub fn count_without_time_slots(dialect: Dialect, filter: &Filter) -> Sql {
+    let mut b = Builder::new(dialect, "SELECT COUNT(*)");
+    b.push(&filtered_from(filter));
+    let off = |b: &mut Builder| {
+        b.push(&format!(
+            "s.conference_id IN (SELECT k.id FROM {CONFERENCE} k WHERE NOT k.use_time_slots)"
+        ));
+    };
+    push_where(&mut b, filter, Some(&off));
+    b.finish()
+}
+
 pub fn map_count(row: &dyn SqlRow) -> Result<u64, StoreError> {
     Ok(row.int(0)?.max(0) as u64)
 }

@@ -711,3 +711,16 @@ on_both_backends! {
         assert_eq!(store.person_matches("e", 2).await.unwrap().len(), 2);
     }
 }
+
+on_both_backends! {
+    async fn rows_a_run_would_skip_are_counted_apart(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        let store = db.store().await;
+        // Selection 8 belongs to conference 3, which no longer uses time slots.
+        assert_eq!(store.count_without_time_slots(&Filter::default()).await.unwrap(), 1);
+        let failed = Filter { states: vec![SyncState::Failed], ..Filter::default() };
+        assert_eq!(store.count_without_time_slots(&failed).await.unwrap(), 0);
+        let three = Filter { conference_id: Some(3), ..Filter::default() };
+        assert_eq!(store.count_without_time_slots(&three).await.unwrap(), 1);
+    }
+}
