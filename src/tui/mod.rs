@@ -24,6 +24,7 @@ pub use malformed::malformed_note;
 mod query;
 pub mod rate;
 pub mod reconcile;
+pub mod reference;
 pub mod run_choice;
 pub mod run_rows;
 pub mod runtime;
