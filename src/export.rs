@@ -143,8 +143,9 @@ pub fn malformed_json_line(row: &MalformedSelection) -> String {
 
 pub const CSV_HEADER: &str = "id,user_id,username,email,conference_id,conference_title,time_slot_id,slot_date,slot_start,slot_end,timezone,state,calendar_added,outlook_event_id,attempted_at,error,stale,teams_join_url,full_name,cause";
 
-/// One selection as one RFC 4180 CSV record (same columns as the JSON keys).
-pub fn csv_line(row: &Selection) -> String {
+/// One selection's CSV fields (same columns as the JSON keys), formulas defused; the `csv`
+/// crate quotes them into an RFC 4180 record.
+pub fn csv_record(row: &Selection) -> [String; 20] {
     let fields = [
         row.id.to_string(),
         row.user_id.to_string(),
@@ -169,11 +170,7 @@ pub fn csv_line(row: &Selection) -> String {
             .map(|c| c.as_str().to_string())
             .unwrap_or_default(),
     ];
-    fields
-        .iter()
-        .map(|f| csv_field(f))
-        .collect::<Vec<_>>()
-        .join(",")
+    fields.map(defuse)
 }
 
 /// Where an export goes. A path the operator gave has `~` and `~/` expanded to the home
@@ -220,15 +217,11 @@ fn default_name(json: bool, now: DateTime<Utc>) -> String {
     )
 }
 
-fn csv_field(value: &str) -> String {
-    // A leading =, +, - or @ would be run as a formula by spreadsheet programs.
-    let value = if value.starts_with(['=', '+', '-', '@']) {
+/// A leading =, +, - or @ would be run as a formula by spreadsheet programs: such a field
+/// starts with a quote mark, which they show as text.
+fn defuse(value: String) -> String {
+    if value.starts_with(['=', '+', '-', '@']) {
         format!("'{value}")
-    } else {
-        value.to_string()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
     } else {
         value
     }
@@ -277,6 +270,16 @@ mod tests {
             Path::new("/tmp/x.csv")
         );
         assert!(resolve(Some("~/x.csv"), false, at(), None, None).is_err());
+    }
+
+    /// One field as the export writes it: defused, then quoted by the `csv` crate.
+    fn csv_field(value: &str) -> String {
+        let mut out = csv::Writer::from_writer(Vec::new());
+        out.write_record([defuse(value.to_string()), String::new()])
+            .unwrap();
+        let bytes = out.into_inner().unwrap();
+        let line = String::from_utf8(bytes).unwrap();
+        line.strip_suffix(",\n").unwrap().to_string()
     }
 
     #[test]

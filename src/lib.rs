@@ -14,6 +14,7 @@ pub mod domain;
 pub mod export;
 pub mod graph;
 pub mod ics;
+pub mod jobs;
 pub mod report;
 pub mod signals;
 pub mod sim;

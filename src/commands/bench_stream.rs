@@ -28,7 +28,7 @@ pub async fn measure(
     for _ in 0..RUNS {
         let started = Instant::now();
         let written =
-            crate::tui::runtime::export_rows(store, Filter::default(), "csv", Some(path.clone()))
+            crate::jobs::export::export_rows(store, Filter::default(), "csv", Some(path.clone()))
                 .await;
         export = export.min(started.elapsed());
         if let Err(e) = written {

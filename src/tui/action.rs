@@ -86,3 +86,23 @@ pub enum Report {
     /// Time passed (live refresh, relative times, the jobs panel's rate).
     Tick(DateTime<Utc>),
 }
+
+impl Report {
+    /// The generation of the request a screen's answer belongs to; None for the reports that
+    /// are not a screen's answer (jobs, popups, time).
+    pub fn generation(&self) -> Option<u64> {
+        match self {
+            Report::Overview(g, _)
+            | Report::OverviewCached(g, _)
+            | Report::Conferences(g, _)
+            | Report::Audit(g, _)
+            | Report::Slots(g, _)
+            | Report::Page(g, _)
+            | Report::Counts(g, _)
+            | Report::Rows(g, _)
+            | Report::Selection(g, _)
+            | Report::Person(g, _) => Some(*g),
+            _ => None,
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! What the console's background work hands back: plain data, ready to draw.
 
-use super::app::{RunScope, SyncTarget};
-use crate::domain::{Cause, CredentialSource, Person, StateCounts};
+use crate::domain::{Cause, StateCounts};
+pub use crate::jobs::{BulkPlan, PersonData};
 
 /// The overview arrives in parts, cheapest first, so a big database shows its counts at once
 /// and fills in the rest as the heavier queries finish.
@@ -40,26 +40,4 @@ impl OverviewData {
             && self.worst_conferences.is_some()
             && self.causes.is_some()
     }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct PersonData {
-    pub person: Person,
-    /// The integration the LMS would use, and why; never the secret.
-    pub integration: Option<(String, String, String, CredentialSource)>,
-    /// Why there is none, in plain words.
-    pub no_integration_reason: Option<String>,
-}
-
-/// A bulk run as it will happen, shown before anything is sent.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BulkPlan {
-    pub run: RunScope,
-    /// Failures of a permanent cause the run leaves out (0 when they are included).
-    pub permanent_left_out: u64,
-    pub target: SyncTarget,
-    pub count: u64,
-    pub counts: StateCounts,
-    /// The failed ones among them, by cause.
-    pub causes: Vec<(Cause, u64)>,
 }

@@ -176,14 +176,28 @@ impl SelectionList {
         self.fetch_needed()
     }
 
+    /// Goes to the first row: at once when it is loaded, else by reading the first rows again.
+    /// The filter is the same, so the total and the counts stay.
     pub fn home(&mut self) -> Option<Fetch> {
         if self.at_start && !self.rows.is_empty() {
             self.cursor = self.first_index;
             self.top = self.first_index;
             None
         } else {
-            Some(self.restart())
+            let (total, counts) = (self.total, self.counts);
+            let fetch = self.restart();
+            self.total = total;
+            self.counts = counts;
+            Some(fetch)
         }
+    }
+
+    /// Whether this list waits for the answer to `generation` (a page, its count, a re-read).
+    pub fn waits_for(&self, generation: u64) -> bool {
+        self.loading
+            .is_some_and(|(pending, _)| pending == generation)
+            || self.counting == Some(generation)
+            || self.refreshing == Some(generation)
     }
 
     pub fn follow_cursor(&mut self, height: usize) {

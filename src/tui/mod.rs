@@ -15,11 +15,14 @@ pub mod data;
 pub mod debounce;
 pub mod fit;
 pub mod history;
+pub mod job;
 pub mod keymap;
+mod layout;
 pub mod list;
 mod malformed;
 pub mod overview_cache;
 mod overview_refresh;
+pub mod popups;
 pub use malformed::malformed_note;
 mod query;
 pub mod rate;
@@ -28,9 +31,12 @@ pub mod reference;
 pub mod run_choice;
 pub mod run_rows;
 pub mod runtime;
+pub mod screen;
+mod screens;
 mod theme;
 mod view;
 pub mod widths;
+mod widgets;
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -112,7 +118,10 @@ async fn event_loop(
         .with_simulated_graph(session.simulated_graph)
         .with_overview_cache(cache);
     let (mut app, effects) = App::new(session, Utc::now());
-    app.height = terminal.size().map(|s| s.height).unwrap_or(24);
+    if let Ok(size) = terminal.size() {
+        app.width = size.width;
+        app.height = size.height;
+    }
     effects.into_iter().for_each(|e| runtime.run(e));
     let mut keys = EventStream::new();
     let mut live = tokio::time::interval(refresh.max(Duration::from_millis(500)));
@@ -135,7 +144,8 @@ async fn event_loop(
                     dirty = true;
                     app.key(key)
                 }
-                Some(Ok(Event::Resize(_, height))) => {
+                Some(Ok(Event::Resize(width, height))) => {
+                    app.width = width;
                     app.height = height;
                     dirty = true;
                     Vec::new()

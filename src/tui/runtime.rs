@@ -1,7 +1,6 @@
 //! Runs the app's effects on tokio tasks (store queries, sync runs, exports) and sends what they
 //! find back as reports. The render loop never waits on any of it.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -10,19 +9,18 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::action::Report;
-use super::app::{Effect, RunScope, SyncTarget};
-use super::data::{BulkPlan, OverviewData, OverviewPart, PersonData};
+use super::app::Effect;
+use super::data::{OverviewData, OverviewPart};
 use super::overview_cache::{self, CachedOverview};
 use crate::audit::{
     AuditTrail, reconcile_detail, reconcile_outcome, reconcile_rows, run_scope, verify_detail,
     verify_outcome,
 };
 use crate::domain::lifecycle::AuditOutcome;
-use crate::domain::{Filter, PageRequest, Sort, SyncState, choose_credentials};
-use crate::export;
+use crate::domain::{Filter, PageRequest, Sort};
+use crate::jobs::{self, describe_target, resolve, resolve_verifiable, text};
 use crate::store::{Store, StoreError};
 use crate::sync::Engine;
-use crate::sync::verify::verifiable;
 
 pub struct Runtime {
     store: Store,
@@ -37,8 +35,19 @@ pub struct Runtime {
     overview_cache: Option<PathBuf>,
 }
 
-fn text<T>(result: Result<T, StoreError>) -> Result<T, String> {
-    result.map_err(|e| e.to_string())
+/// Sends an engine's progress events on as reports while the engine runs; awaiting the
+/// returned task waits until the last one is through.
+fn forward<E: Send + 'static>(
+    reports: mpsc::UnboundedSender<Report>,
+    as_report: impl Fn(E) -> Report + Send + 'static,
+) -> (mpsc::UnboundedSender<E>, tokio::task::JoinHandle<()>) {
+    let (events, mut incoming) = mpsc::unbounded_channel();
+    let task = tokio::spawn(async move {
+        while let Some(event) = incoming.recv().await {
+            let _ = reports.send(as_report(event));
+        }
+    });
+    (events, task)
 }
 
 impl Runtime {
@@ -184,14 +193,17 @@ impl Runtime {
             }
             Effect::Person(generation, user_id) => {
                 tokio::spawn(async move {
-                    send(Report::Person(generation, person(&store, user_id).await));
+                    send(Report::Person(
+                        generation,
+                        jobs::person::person(&store, user_id).await,
+                    ));
                 });
             }
             Effect::BulkPlan(generation, target, scope) => {
                 tokio::spawn(async move {
                     send(Report::BulkPlan(
                         generation,
-                        plan(&store, target, scope).await,
+                        jobs::plan(&store, target, scope).await,
                     ));
                 });
             }
@@ -227,14 +239,9 @@ impl Runtime {
                         Ok(trail) => trail,
                         Err(e) => return send(Report::SyncFailed(e)),
                     };
-                    let (events, mut rx) = mpsc::unbounded_channel();
-                    let forward = tokio::spawn(async move {
-                        while let Some(event) = rx.recv().await {
-                            let _ = progress.send(Report::Sync(event));
-                        }
-                    });
+                    let (events, forwarding) = forward(progress, Report::Sync);
                     let result = engine.run(claims, &chosen_by, ids, events, cancel).await;
-                    let _ = forward.await;
+                    let _ = forwarding.await;
                     match result {
                         Ok(summary) => {
                             if let Err(e) = trail.finish_sync(&summary).await {
@@ -276,14 +283,9 @@ impl Runtime {
                     } else {
                         None
                     };
-                    let (events, mut rx) = mpsc::unbounded_channel();
-                    let forward = tokio::spawn(async move {
-                        while let Some(event) = rx.recv().await {
-                            let _ = progress.send(Report::Verify(event));
-                        }
-                    });
+                    let (events, forwarding) = forward(progress, Report::Verify);
                     let result = verifier.run(ids, events, cancel).await;
-                    let _ = forward.await;
+                    let _ = forwarding.await;
                     let (outcome, rows, detail) = match &result {
                         Ok(summary) => (
                             verify_outcome(summary, summary.missing),
@@ -309,14 +311,10 @@ impl Runtime {
                 let reconciler = self.engine.reconciler();
                 let progress = self.reports.clone();
                 let task = tokio::spawn(async move {
-                    let (events, mut rx) = mpsc::unbounded_channel();
-                    let forward = tokio::spawn(async move {
-                        while let Some(event) = rx.recv().await {
-                            let _ = progress.send(Report::Reconcile(generation, event));
-                        }
-                    });
+                    let (events, forwarding) =
+                        forward(progress, move |event| Report::Reconcile(generation, event));
                     let result = reconciler.plan(scope, events, cancel).await;
-                    let _ = forward.await;
+                    let _ = forwarding.await;
                     send(Report::ReconcilePlanned(generation, result));
                 });
                 self.job_task = Some(task);
@@ -339,14 +337,10 @@ impl Runtime {
                         Ok(trail) => trail,
                         Err(e) => return send(Report::ReconcileApplied(generation, Err(e))),
                     };
-                    let (events, mut rx) = mpsc::unbounded_channel();
-                    let forward = tokio::spawn(async move {
-                        while let Some(event) = rx.recv().await {
-                            let _ = progress.send(Report::Reconcile(generation, event));
-                        }
-                    });
+                    let (events, forwarding) =
+                        forward(progress, move |event| Report::Reconcile(generation, event));
                     let result = reconciler.apply(findings, events, cancel).await;
-                    let _ = forward.await;
+                    let _ = forwarding.await;
                     let (outcome, rows, detail) = match &result {
                         Ok(resolved) => (
                             reconcile_outcome(resolved),
@@ -377,7 +371,7 @@ impl Runtime {
             Effect::Export(filter, format, path) => {
                 tokio::spawn(async move {
                     send(Report::Exported(
-                        export_rows(&store, filter, &format, path).await,
+                        jobs::export::export_rows(&store, filter, &format, path).await,
                     ));
                 });
             }
@@ -429,197 +423,4 @@ async fn rows_by_id(
         limit,
     };
     text(store.page(&request).await).map(|page| page.rows)
-}
-
-async fn person(store: &Store, user_id: i64) -> Result<Option<PersonData>, String> {
-    let Some(person) = text(store.person(user_id).await)? else {
-        return Ok(None);
-    };
-    let active = text(store.active_credentials().await)?;
-    let chosen = choose_credentials(&active, person.id, person.branch_id);
-    let integration = chosen.map(|(c, why)| {
-        (
-            c.integration_name.clone(),
-            c.tenant_id.clone(),
-            c.client_id.clone(),
-            why,
-        )
-    });
-    let no_integration_reason = match (&integration, &person.branch_name) {
-        (Some(_), _) => None,
-        (None, Some(branch)) => Some(format!(
-            "No active Teams integration is owned by anyone in branch '{branch}', and {} owns none. \
-             The LMS looks integrations up through their owner's branch, not the integration's own branch.",
-            person.username
-        )),
-        (None, None) => Some(format!(
-            "{} has no branch and owns no active Teams integration.",
-            person.username
-        )),
-    };
-    Ok(Some(PersonData {
-        person,
-        integration,
-        no_integration_reason,
-    }))
-}
-
-/// A console run in the audit log's words: which rows (and the scope), and the filter.
-/// The target in the audit log's words; `run` is None for a check (no sync scope).
-fn describe_target(target: &SyncTarget, run: Option<RunScope>) -> (String, String) {
-    let scope = match run {
-        Some(run) if run.include_permanent => {
-            format!(
-                "{}, permanent causes included",
-                super::app::scope_name(run.scope)
-            )
-        }
-        Some(run) => super::app::scope_name(run.scope).to_string(),
-        None => "added".to_string(),
-    };
-    match target {
-        SyncTarget::Ids(ids) if ids.len() == 1 => {
-            (format!("selection {} ({scope})", ids[0]), String::new())
-        }
-        SyncTarget::Ids(ids) => (
-            format!("{} marked rows ({scope})", ids.len()),
-            String::new(),
-        ),
-        SyncTarget::Matching { filter, except } if except.is_empty() => (
-            format!("all matching the filter ({scope})"),
-            crate::domain::query::describe(filter),
-        ),
-        SyncTarget::Matching { filter, except } => (
-            format!(
-                "all matching the filter but {} unmarked ({scope})",
-                except.len()
-            ),
-            crate::domain::query::describe(filter),
-        ),
-    }
-}
-
-fn target_filter(target: &SyncTarget) -> (Filter, &[i64]) {
-    match target {
-        SyncTarget::Ids(ids) => (
-            Filter {
-                selection_ids: ids.clone(),
-                ..Filter::default()
-            },
-            &[],
-        ),
-        SyncTarget::Matching { filter, except } => ((**filter).clone(), except),
-    }
-}
-
-async fn plan(store: &Store, target: SyncTarget, run: RunScope) -> Result<BulkPlan, String> {
-    let (filter, except) = target_filter(&target);
-    let filter = run.narrow(&filter);
-    let permanent_left_out = if filter.exclude_causes.is_empty() {
-        0
-    } else {
-        text(store.count(&filter.permanent_failures()).await)?
-    };
-    let mut counts = text(store.summary(&filter).await)?;
-    if !except.is_empty() {
-        let excluded = text(
-            store
-                .summary(&Filter {
-                    selection_ids: except.to_vec(),
-                    ..filter.clone()
-                })
-                .await,
-        )?;
-        for state in SyncState::ALL {
-            let n = excluded.get(state);
-            match state {
-                SyncState::Added => counts.added -= n,
-                SyncState::AddedStaleError => counts.added_stale_error -= n,
-                SyncState::Failed => counts.failed -= n,
-                SyncState::Interrupted => counts.interrupted -= n,
-                SyncState::NotSynced => counts.not_synced -= n,
-            }
-        }
-    }
-    let causes = text(store.cause_counts(&filter).await)?;
-    Ok(BulkPlan {
-        run,
-        permanent_left_out,
-        count: counts.total(),
-        target,
-        counts,
-        causes,
-    })
-}
-
-/// The run's filter and its ids, frozen now: the filter as it is at this moment, minus unmarked
-/// exceptions.
-async fn resolve(
-    store: &Store,
-    target: &SyncTarget,
-    run: RunScope,
-) -> Result<(Filter, Vec<i64>), String> {
-    let (filter, except) = target_filter(target);
-    let filter = run.narrow(&filter);
-    let mut ids = text(store.selection_ids(&filter).await)?;
-    if !except.is_empty() {
-        ids.retain(|id| !except.contains(id));
-    }
-    Ok((filter, ids))
-}
-
-/// The target's added selections, the ones with an event to check.
-async fn resolve_verifiable(store: &Store, target: &SyncTarget) -> Result<Vec<i64>, String> {
-    let (filter, except) = target_filter(target);
-    let mut ids = text(store.selection_ids(&verifiable(filter)).await)?;
-    if !except.is_empty() {
-        ids.retain(|id| !except.contains(id));
-    }
-    Ok(ids)
-}
-
-/// Streams the filtered rows to a file page by page (never all in memory).
-pub(crate) async fn export_rows(
-    store: &Store,
-    filter: Filter,
-    format: &str,
-    path: Option<String>,
-) -> Result<String, String> {
-    let json = match format {
-        "csv" => false,
-        "json" => true,
-        other => return Err(format!("unknown export format '{other}' (csv or json)")),
-    };
-    let path = export::destination(path.as_deref(), json, Utc::now())?;
-    let file = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut out = std::io::BufWriter::new(file);
-    let write_error = |e: std::io::Error| format!("{}: {e}", path.display());
-    if !json {
-        writeln!(out, "{}", export::CSV_HEADER).map_err(write_error)?;
-    }
-    let mut request = PageRequest {
-        filter,
-        sort: Sort::default(),
-        after: None,
-        limit: 1000,
-    };
-    let mut written = 0u64;
-    loop {
-        let page = text(store.page(&request).await)?;
-        for row in &page.rows {
-            let line = if json {
-                export::json_line(row)
-            } else {
-                export::csv_line(row)
-            };
-            writeln!(out, "{line}").map_err(write_error)?;
-            written += 1;
-        }
-        match page.next {
-            Some(next) => request.after = Some(next),
-            None => break,
-        }
-    }
-    out.flush().map_err(write_error)?;
-    Ok(format!("{} ({written} rows)", path.display()))
 }

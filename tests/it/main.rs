@@ -15,6 +15,7 @@ mod connecting;
 mod console;
 mod console_overview;
 mod console_queries;
+mod console_viewport;
 mod doctor_tokens;
 mod graph_client;
 mod help;

@@ -1,0 +1,103 @@
+//! A filter's rows to a file, page by page (never all in memory). The pages are read on the
+//! async workers; the file is written on a blocking thread, so a slow disk never stalls them.
+
+use std::io::Write;
+use std::path::Path;
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+
+use super::text;
+use crate::domain::{Filter, PageRequest, Selection, Sort};
+use crate::export;
+
+/// Rows read per page.
+const PAGE: u32 = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Csv,
+    JsonLines,
+}
+
+/// Writes the rows `filter` matches to `path` (or the default place) as `format` (csv or
+/// json); says where and how many.
+pub async fn export_rows(
+    store: &crate::store::Store,
+    filter: Filter,
+    format: &str,
+    path: Option<String>,
+) -> Result<String, String> {
+    let format = match format {
+        "csv" => Format::Csv,
+        "json" => Format::JsonLines,
+        other => return Err(format!("unknown export format '{other}' (csv or json)")),
+    };
+    let path = export::destination(path.as_deref(), format == Format::JsonLines, Utc::now())?;
+    let (pages, incoming) = mpsc::channel::<Vec<Selection>>(2);
+    let file = path.clone();
+    let writer = tokio::task::spawn_blocking(move || write_pages(&file, format, incoming));
+    let mut request = PageRequest {
+        filter,
+        sort: Sort::default(),
+        after: None,
+        limit: PAGE,
+    };
+    let read = async {
+        loop {
+            let page = text(store.page(&request).await)?;
+            // The writer stopped (it failed): its error is the one to report.
+            if pages.send(page.rows).await.is_err() {
+                return Ok(());
+            }
+            match page.next {
+                Some(next) => request.after = Some(next),
+                None => return Ok::<(), String>(()),
+            }
+        }
+    };
+    let read = read.await;
+    drop(pages);
+    let written = writer
+        .await
+        .map_err(|e| format!("{}: {e}", path.display()))??;
+    read?;
+    Ok(format!("{} ({written} rows)", path.display()))
+}
+
+fn write_pages(
+    path: &Path,
+    format: Format,
+    mut pages: mpsc::Receiver<Vec<Selection>>,
+) -> Result<u64, String> {
+    let failed = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let file = std::fs::File::create(path).map_err(|e| failed(&e))?;
+    let out = std::io::BufWriter::new(file);
+    let mut written = 0u64;
+    match format {
+        Format::Csv => {
+            let mut csv = csv::Writer::from_writer(out);
+            csv.write_record(export::CSV_HEADER.split(','))
+                .map_err(|e| failed(&e))?;
+            while let Some(rows) = pages.blocking_recv() {
+                for row in &rows {
+                    csv.write_record(export::csv_record(row))
+                        .map_err(|e| failed(&e))?;
+                    written += 1;
+                }
+            }
+            csv.flush().map_err(|e| failed(&e))?;
+        }
+        Format::JsonLines => {
+            let mut out = out;
+            while let Some(rows) = pages.blocking_recv() {
+                for row in &rows {
+                    writeln!(out, "{}", export::json_line(row)).map_err(|e| failed(&e))?;
+                    written += 1;
+                }
+            }
+            out.flush().map_err(|e| failed(&e))?;
+        }
+    }
+    Ok(written)
+}

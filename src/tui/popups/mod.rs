@@ -1,0 +1,57 @@
+//! Popups over the screen: each owns its keys (the keymap is not asked while one is open) and
+//! its draw.
+
+pub mod bulk_sheet;
+pub mod delete_sheet;
+pub mod help;
+pub mod input;
+
+use crossterm::event::KeyEvent;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+
+pub use bulk_sheet::{BulkSheet, TYPED_CONFIRMATION_ABOVE};
+pub use input::InputKind;
+
+use super::app::{App, Effect};
+use super::reconcile::DeleteSheet;
+use super::theme::Theme;
+
+#[derive(Debug, Clone)]
+pub enum Popup {
+    Help,
+    Input {
+        kind: InputKind,
+        text: String,
+        error: Option<String>,
+    },
+    Bulk(Box<BulkSheet>),
+    DeleteFindings(Box<DeleteSheet>),
+}
+
+impl App {
+    /// The key goes to the open popup, if one is; None when none is open.
+    pub(in crate::tui) fn popup_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
+        Some(match self.popup.as_ref()? {
+            Popup::Help => {
+                self.popup = None;
+                Vec::new()
+            }
+            Popup::Input { .. } => self.input_key(key),
+            Popup::Bulk(_) => self.bulk_key(key),
+            Popup::DeleteFindings(_) => self.delete_key(key),
+        })
+    }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    match &app.popup {
+        Some(Popup::Help) => help::draw(frame, area, app, theme),
+        Some(Popup::Input { kind, text, error }) => {
+            input::draw(frame, area, *kind, text, error.as_deref(), theme)
+        }
+        Some(Popup::Bulk(sheet)) => bulk_sheet::draw(frame, area, sheet, theme),
+        Some(Popup::DeleteFindings(sheet)) => delete_sheet::draw(frame, area, sheet, theme),
+        None => {}
+    }
+}

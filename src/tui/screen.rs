@@ -1,0 +1,168 @@
+//! The screens of the console's stack, as state: what each holds, what its breadcrumb says,
+//! which keys apply to it, and which answer it waits for.
+
+use ratatui::layout::Rect;
+
+use super::data::{OverviewData, PersonData};
+use super::keymap::Context;
+use super::list::SelectionList;
+use super::overview_refresh::OverviewRefresh;
+use super::reconcile::ReconcileView;
+use super::screens;
+use super::widgets::table;
+use crate::domain::lifecycle::AuditRecord;
+use crate::domain::{ConferenceSummary, Selection, SlotSummary};
+
+#[derive(Debug, Clone)]
+pub struct Table<T> {
+    pub rows: Vec<T>,
+    pub cursor: usize,
+    pub pending: Option<u64>,
+    pub error: Option<String>,
+}
+
+impl<T> Table<T> {
+    pub fn loading(generation: u64) -> Table<T> {
+        Table {
+            rows: Vec::new(),
+            cursor: 0,
+            pending: Some(generation),
+            error: None,
+        }
+    }
+
+    pub fn move_by(&mut self, delta: i64) {
+        if self.rows.is_empty() {
+            return;
+        }
+        let last = self.rows.len() as i64 - 1;
+        self.cursor = (self.cursor as i64 + delta).clamp(0, last) as usize;
+    }
+
+    pub fn current(&self) -> Option<&T> {
+        self.rows.get(self.cursor)
+    }
+
+    /// Takes the answer in; the caller has checked it is the one this table waits for.
+    pub fn fill(&mut self, result: Result<Vec<T>, String>) {
+        self.pending = None;
+        match result {
+            Ok(rows) => {
+                self.cursor = self.cursor.min(rows.len().saturating_sub(1));
+                self.rows = rows;
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Screen {
+    Overview {
+        data: Option<OverviewData>,
+        pending: Option<u64>,
+        error: Option<String>,
+        /// The row of the causes panel under the cursor.
+        cause: usize,
+        /// When its counts were read and when they are read again.
+        refresh: OverviewRefresh,
+    },
+    Conferences(Table<ConferenceSummary>),
+    /// The audit log, newest first.
+    Audit(Table<AuditRecord>),
+    /// Orphaned and duplicated events found in the mailboxes.
+    Reconcile(Box<ReconcileView>),
+    Slots {
+        conference: ConferenceSummary,
+        table: Table<SlotSummary>,
+    },
+    Selections {
+        title: String,
+        list: Box<SelectionList>,
+    },
+    Person {
+        user_id: i64,
+        data: Option<PersonData>,
+        pending: Option<u64>,
+        list: Box<SelectionList>,
+    },
+    ErrorDetail {
+        id: i64,
+        selection: Option<Box<Selection>>,
+        pending: Option<u64>,
+    },
+}
+
+impl Screen {
+    pub fn context(&self) -> Context {
+        match self {
+            Screen::Overview { .. } => Context::Overview,
+            Screen::Reconcile(_) => Context::Reconcile,
+            Screen::Conferences(_) | Screen::Slots { .. } | Screen::Audit(_) => Context::Lists,
+            // The detail of one selection offers what its row does (retry, person).
+            Screen::Selections { .. } | Screen::Person { .. } | Screen::ErrorDetail { .. } => {
+                Context::Selections
+            }
+        }
+    }
+
+    pub fn crumb(&self) -> String {
+        match self {
+            Screen::Overview { .. } => "Overview".to_string(),
+            Screen::Conferences(_) => "Conferences".to_string(),
+            Screen::Audit(_) => "Audit log".to_string(),
+            Screen::Reconcile(view) => format!("Reconcile ({})", view.scope_text()),
+            Screen::Slots { conference, .. } => crate::text::clean_line(&conference.title),
+            Screen::Selections { title, .. } => title.clone(),
+            Screen::Person { data, user_id, .. } => data
+                .as_ref()
+                .map(|d| crate::text::clean_line(&d.person.display_name()))
+                .unwrap_or_else(|| format!("Person {user_id}")),
+            Screen::ErrorDetail { id, .. } => format!("Selection {id}"),
+        }
+    }
+
+    pub fn list_mut(&mut self) -> Option<&mut SelectionList> {
+        match self {
+            Screen::Selections { list, .. } | Screen::Person { list, .. } => Some(list),
+            _ => None,
+        }
+    }
+
+    pub fn list(&self) -> Option<&SelectionList> {
+        match self {
+            Screen::Selections { list, .. } | Screen::Person { list, .. } => Some(list),
+            _ => None,
+        }
+    }
+
+    /// Whether this screen waits for the answer to `generation`. Generations are never reused,
+    /// so at most one screen of the stack does: the one to fill.
+    pub fn waits_for(&self, generation: u64) -> bool {
+        let own = match self {
+            Screen::Overview { pending, .. }
+            | Screen::Person { pending, .. }
+            | Screen::ErrorDetail { pending, .. } => *pending,
+            Screen::Conferences(table) => table.pending,
+            Screen::Audit(table) => table.pending,
+            Screen::Slots { table, .. } => table.pending,
+            Screen::Reconcile(view) => view.pending,
+            Screen::Selections { .. } => None,
+        };
+        own == Some(generation) || self.list().is_some_and(|list| list.waits_for(generation))
+    }
+
+    /// The table rows this screen draws at once in `body` (what paging moves by and the live
+    /// refresh re-reads): asked of the same layout the draw uses.
+    pub fn page_rows(&self, body: Rect) -> usize {
+        match self {
+            Screen::Conferences(_) | Screen::Audit(_) | Screen::Slots { .. } => {
+                table::body_rows(body)
+            }
+            Screen::Reconcile(_) => screens::reconcile::page_rows(body),
+            Screen::Selections { .. } => screens::selections::page_rows(body),
+            Screen::Person { .. } => screens::person::page_rows(body),
+            Screen::Overview { .. } | Screen::ErrorDetail { .. } => body.height as usize,
+        }
+    }
+}

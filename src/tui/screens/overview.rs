@@ -1,0 +1,218 @@
+//! The overview: counts by state, the failure trend, failures by cause (the cursor picks one
+//! to retry) and the conferences with most failures. Its parts arrive one by one.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::domain::SyncState;
+use crate::text::{clean_line, truncate};
+use crate::tui::app::App;
+use crate::tui::data::OverviewData;
+use crate::tui::overview_refresh::OverviewRefresh;
+use crate::tui::theme::Theme;
+use crate::tui::widgets::badge;
+use crate::tui::widgets::table::{self, Column, Drawn, Width, Window};
+
+const WORST_CONFERENCES: [Column; 4] = [
+    Column::new("ID", Width::Fixed(6)),
+    Column::new("CONFERENCES WITH MOST FAILURES", Width::Fill(20)),
+    Column::new("✗ FAILED", Width::Fixed(9)),
+    Column::new("TOTAL", Width::Fixed(9)),
+];
+
+/// What the overview screen holds, borrowed for drawing.
+pub struct Shown<'a> {
+    pub data: Option<&'a OverviewData>,
+    pub pending: Option<u64>,
+    pub error: Option<&'a str>,
+    pub cause: usize,
+    pub refresh: &'a OverviewRefresh,
+}
+
+/// Moves the cursor of the causes panel.
+pub fn move_cause(cause: &mut usize, data: Option<&OverviewData>, delta: i64) {
+    let rows = data.and_then(|d| d.causes.as_ref()).map_or(0, Vec::len);
+    if rows > 0 {
+        *cause = (*cause as i64 + delta).clamp(0, rows as i64 - 1) as usize;
+    }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, shown: Shown, theme: Theme) {
+    let area = match &app.session.missing_tables {
+        Some(notice) => {
+            let [note, rest] =
+                Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+            frame.render_widget(
+                Paragraph::new(truncate(&format!(" {notice}"), note.width as usize))
+                    .style(theme.warning()),
+                note,
+            );
+            rest
+        }
+        None => area,
+    };
+    // A re-read keeps the last counts on screen and says so.
+    let note = match (shown.pending, shown.error, shown.refresh.read) {
+        (_, Some(e), Some(_)) => Some(format!("recount failed: {}", clean_line(e))),
+        (Some(_), None, Some(read)) => {
+            let format = if read.date_naive() == app.now.date_naive() {
+                "%H:%M:%S"
+            } else {
+                "%b %d %H:%M"
+            };
+            Some(format!("recounting ({})", read.format(format)))
+        }
+        _ => None,
+    };
+    draw_counts(
+        frame,
+        area,
+        shown.data,
+        shown.error,
+        shown.cause,
+        note.as_deref(),
+        theme,
+    )
+}
+
+fn draw_counts(
+    frame: &mut Frame,
+    area: Rect,
+    data: Option<&OverviewData>,
+    error: Option<&str>,
+    cause_cursor: usize,
+    note: Option<&str>,
+    theme: Theme,
+) {
+    let Some(data) = data else {
+        let text = match error {
+            Some(e) => format!("Could not load the overview: {}", clean_line(e)),
+            None => "Loading…".to_string(),
+        };
+        frame.render_widget(Paragraph::new(text), area);
+        return;
+    };
+    let [top, bottom] = Layout::vertical([Constraint::Length(9), Constraint::Min(3)]).areas(area);
+    let [states, trend] =
+        Layout::horizontal([Constraint::Length(44), Constraint::Min(20)]).areas(top);
+    let counting = || Line::styled(" counting…", theme.dim());
+    let counts = data.counts.unwrap_or_default();
+    let total = counts.total().max(1);
+    let mut lines = vec![
+        Line::styled(
+            match (data.counts, note) {
+                (Some(c), Some(note)) => format!(" {} selections · {note}", c.total()),
+                (Some(c), None) => format!(" {} selections", c.total()),
+                (None, _) => " Selections".to_string(),
+            },
+            theme.title(),
+        ),
+        Line::raw(""),
+    ];
+    if data.counts.is_none() {
+        lines.push(counting());
+    }
+    for state in SyncState::ALL
+        .iter()
+        .copied()
+        .filter(|_| data.counts.is_some())
+    {
+        let n = counts.get(state);
+        let bar = "█".repeat(((n * 14) / total) as usize);
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {:<24}", badge(state)), theme.state(state)),
+            Span::raw(format!("{n:>8} ")),
+            Span::styled(bar, theme.state(state)),
+        ]));
+    }
+    lines.push(Line::styled(
+        " ↑↓ r: retry a cause · R: retry all",
+        theme.dim(),
+    ));
+    frame.render_widget(Paragraph::new(lines), states);
+
+    let trend_rows = data.trend.as_deref().unwrap_or_default();
+    let max = trend_rows.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    let mut trend_lines = vec![Line::styled(
+        " Failures per day (last attempt, UTC)",
+        theme.title(),
+    )];
+    for (day, n) in trend_rows
+        .iter()
+        .rev()
+        .take(top.height.saturating_sub(2) as usize)
+        .rev()
+    {
+        let width = (trend.width as usize).saturating_sub(20);
+        let bar = "▇".repeat(((*n as usize) * width) / max as usize);
+        trend_lines.push(Line::from(vec![
+            Span::raw(format!(" {} {n:>6} ", day.get(5..).unwrap_or(day))),
+            Span::styled(bar, theme.state(SyncState::Failed)),
+        ]));
+    }
+    if data.trend.is_none() {
+        trend_lines.push(counting());
+    } else if trend_rows.is_empty() {
+        trend_lines.push(Line::styled(
+            " no failures in the last 14 days",
+            theme.dim(),
+        ));
+    }
+    frame.render_widget(Paragraph::new(trend_lines), trend);
+
+    // Narrow terminals stack the causes above the conferences; wide ones put them side by side.
+    let [causes_area, bottom] = if bottom.width >= 100 {
+        Layout::horizontal([Constraint::Length(50), Constraint::Min(40)]).areas(bottom)
+    } else {
+        let height = data.causes.as_ref().map_or(1, Vec::len).max(1) as u16 + 2;
+        Layout::vertical([Constraint::Length(height), Constraint::Min(2)]).areas(bottom)
+    };
+    let mut cause_lines = vec![Line::styled(" Failures by cause", theme.title())];
+    for (i, (cause, n)) in data.causes.iter().flatten().enumerate() {
+        let kind = if cause.is_permanent() {
+            "fix, then retry"
+        } else {
+            "retry"
+        };
+        let line = Line::from(vec![
+            Span::raw(format!(" {:<22}", truncate(cause.label(), 22))),
+            Span::styled(format!("{n:>7}"), theme.state(SyncState::Failed)),
+            Span::styled(format!("  {kind}"), theme.dim()),
+        ]);
+        cause_lines.push(if i == cause_cursor {
+            line.style(theme.selected())
+        } else {
+            line
+        });
+    }
+    match &data.causes {
+        None => cause_lines.push(counting()),
+        Some(causes) if causes.is_empty() => {
+            cause_lines.push(Line::styled(" no failures", theme.dim()))
+        }
+        Some(_) => {}
+    }
+    frame.render_widget(Paragraph::new(cause_lines), causes_area);
+
+    let worst = data.worst_conferences.as_deref().unwrap_or_default();
+    table::draw(
+        frame,
+        bottom,
+        &WORST_CONFERENCES,
+        worst,
+        Window::FollowCursor(None),
+        |_, (id, title, failed, total), _, _| Drawn {
+            cells: vec![
+                (id.to_string(), Style::default()),
+                (title.clone(), Style::default()),
+                (failed.to_string(), theme.state(SyncState::Failed)),
+                (total.to_string(), Style::default()),
+            ],
+            style: Style::default(),
+        },
+        theme,
+    );
+}
