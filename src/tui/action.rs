@@ -82,7 +82,8 @@ pub enum Report {
     ReconcileApplied(u64, Result<Vec<Resolved>, String>),
     SyncFailed(String),
     Exported(Result<String, String>),
-    PersonFound(u64, Result<Option<i64>, String>),
+    /// The users a `:person` text matches, exact handles first (at most a few).
+    PersonFound(u64, Result<Vec<crate::domain::PersonMatch>, String>),
     /// Time passed (live refresh, relative times, the jobs panel's rate).
     Tick(DateTime<Utc>),
 }

@@ -8,14 +8,16 @@ use crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 
 use super::action::{Action, Report};
+use super::complete::KnownPerson;
 use super::data::OverviewData;
+use super::history::Histories;
 use super::keymap::{self, Context};
 use super::layout::Chrome;
 use super::list::{Fetch, Placement, SelectionList};
 use super::overview_refresh::OverviewRefresh;
 use super::screens;
 use crate::domain::lifecycle::LedgerScope;
-use crate::domain::{Filter, PageRequest, Scope, Selection, Sort, SyncState};
+use crate::domain::{Filter, PageRequest, PersonMatch, Scope, Selection, Sort, SyncState};
 use crate::sync::reconcile::{Finding, Plan};
 
 pub use super::job::{Job, JobKind};
@@ -79,6 +81,14 @@ pub struct App {
     /// The filter of the list a running verify was started from: its missing rows are marked
     /// there, wherever the operator has gone meanwhile.
     pub(super) verify_origin: Option<Filter>,
+    /// What was typed at `/` and `:` (loaded and saved by the event loop).
+    pub histories: Histories,
+    /// What the `:person` lookup in progress was typed as.
+    pub(super) looking_for: String,
+    /// The people the last `:person` lookup found, for Tab.
+    pub(super) found_people: Vec<KnownPerson>,
+    /// The `/` text changed: the event loop debounces it into a search.
+    pub(super) search_typed: bool,
     next_generation: u64,
 }
 
@@ -97,6 +107,10 @@ impl App {
             should_quit: false,
             looking_up: None,
             verify_origin: None,
+            histories: Histories::default(),
+            looking_for: String::new(),
+            found_people: Vec::new(),
+            search_typed: false,
             next_generation: 0,
         };
         let effects = app.open_overview();
@@ -260,10 +274,7 @@ impl App {
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
         let height = self.page_height();
         match action {
-            Action::Quit => {
-                self.should_quit = true;
-                Vec::new()
-            }
+            Action::Quit => self.quit(),
             Action::Back => {
                 if self.stack.len() > 1 {
                     self.stack.pop();
@@ -280,6 +291,7 @@ impl App {
                     kind: InputKind::Filter,
                     text,
                     error: None,
+                    completion: None,
                 });
                 Vec::new()
             }
@@ -288,6 +300,7 @@ impl App {
                     kind: InputKind::Command,
                     text: String::new(),
                     error: None,
+                    completion: None,
                 });
                 Vec::new()
             }
@@ -569,13 +582,7 @@ impl App {
             Report::PersonFound(generation, result) => {
                 if self.looking_up == Some(generation) {
                     self.looking_up = None;
-                    match result {
-                        Ok(Some(user_id)) => return self.open_person(user_id),
-                        Ok(None) => {
-                            self.message = Some("no user with that username or email".to_string())
-                        }
-                        Err(e) => self.message = Some(e),
-                    }
+                    return self.people_found(result);
                 }
             }
             Report::Exported(result) => {
@@ -586,6 +593,48 @@ impl App {
             }
             answer => return self.answer(answer),
         }
+        Vec::new()
+    }
+
+    /// `:person rossi`: one match (or an exact username or email) opens; several are offered
+    /// to Tab and listed in the footer; none says so.
+    fn people_found(&mut self, result: Result<Vec<PersonMatch>, String>) -> Vec<Effect> {
+        let found = match result {
+            Ok(found) => found,
+            Err(e) => {
+                self.message = Some(e);
+                return Vec::new();
+            }
+        };
+        let typed = std::mem::take(&mut self.looking_for).to_lowercase();
+        let exact = found.first().filter(|p| {
+            found.len() == 1
+                || p.username.to_lowercase() == typed
+                || p.email.to_lowercase() == typed
+        });
+        if let Some(one) = exact {
+            return self.open_person(one.id);
+        }
+        self.found_people = found
+            .iter()
+            .map(|p| KnownPerson {
+                username: p.username.clone(),
+                email: p.email.clone(),
+                name: p.name.clone(),
+            })
+            .collect();
+        self.message = Some(match found.as_slice() {
+            [] => "no user's username, email or name contains that".to_string(),
+            many => format!(
+                "{} people match: {} — :person then Tab offers them",
+                many.len(),
+                many.iter()
+                    .take(5)
+                    .map(|p| format!("{} ({})", p.username, p.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
         Vec::new()
     }
 

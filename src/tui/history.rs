@@ -23,6 +23,27 @@ pub fn file_for(data_dir: &Path, prompt: &str) -> PathBuf {
     data_dir.join("history").join(prompt)
 }
 
+/// The histories of both prompts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Histories {
+    pub filter: History,
+    pub command: History,
+}
+
+impl Histories {
+    pub fn load(data_dir: &Path) -> Histories {
+        Histories {
+            filter: History::load(&file_for(data_dir, "filter")),
+            command: History::load(&file_for(data_dir, "command")),
+        }
+    }
+
+    pub fn save(&self, data_dir: &Path) -> std::io::Result<()> {
+        self.filter.save(&file_for(data_dir, "filter"))?;
+        self.command.save(&file_for(data_dir, "command"))
+    }
+}
+
 impl History {
     pub fn from_entries(entries: impl IntoIterator<Item = String>) -> History {
         let mut history = History::default();

@@ -13,7 +13,7 @@ use super::app::Effect;
 use super::data::{OverviewData, OverviewPart};
 use super::overview_cache::{self, CachedOverview};
 use crate::audit::{
-    AuditTrail, reconcile_detail, reconcile_outcome, reconcile_rows, run_scope, verify_detail,
+    AuditTrail, OpenRows, reconcile_detail, reconcile_outcome, reconcile_rows, run_scope, verify_detail,
     verify_outcome,
 };
 use crate::domain::lifecycle::AuditOutcome;
@@ -33,7 +33,15 @@ pub struct Runtime {
     simulated_graph: bool,
     /// Where the last complete overview of this database is kept (None: not kept).
     overview_cache: Option<PathBuf>,
+    /// The audit rows of the jobs this console runs, closed `interrupted` if it ends mid-run.
+    open_rows: OpenRows,
 }
+
+/// How many people a `:person` text offers at most.
+const PERSON_CANDIDATES: u32 = 20;
+
+/// How long a closing console waits for the job in flight to finish and record itself.
+const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Sends an engine's progress events on as reports while the engine runs; awaiting the
 /// returned task waits until the last one is through.
@@ -60,6 +68,7 @@ impl Runtime {
             job_task: None,
             simulated_graph: false,
             overview_cache: None,
+            open_rows: OpenRows::default(),
         }
     }
 
@@ -68,15 +77,18 @@ impl Runtime {
         self
     }
 
-    /// Cancels the running job, as `x` does, and waits until what was in flight has finished
-    /// and the job's audit row is closed.
-    pub async fn drain(&mut self) {
+    /// The console is ending with a job perhaps still running (a confirmed quit, SIGTERM, an
+    /// error): the job is cancelled and waited for (at most [`DRAIN_WAIT`]), its audit row says
+    /// `interrupted`, and any row still open is closed so; never left `running`.
+    pub async fn interrupt(&mut self) -> Result<(), String> {
+        self.open_rows.ending();
         if let Some(job) = &self.job {
             job.cancel();
         }
         if let Some(task) = self.job_task.take() {
-            let _ = task.await;
+            let _ = tokio::time::timeout(DRAIN_WAIT, task).await;
         }
+        self.open_rows.close_remaining(&self.store).await.map(|_| ())
     }
 
     pub fn with_simulated_graph(mut self, simulated_graph: bool) -> Runtime {
@@ -86,6 +98,7 @@ impl Runtime {
 
     pub fn run(&mut self, effect: Effect) {
         let simulated = self.simulated_graph;
+        let open_rows = self.open_rows.clone();
         let store = self.store.clone();
         let reports = self.reports.clone();
         let send = move |report: Report| {
@@ -236,7 +249,7 @@ impl Runtime {
                     )
                     .await
                     {
-                        Ok(trail) => trail,
+                        Ok(trail) => trail.tracked_by(&open_rows),
                         Err(e) => return send(Report::SyncFailed(e)),
                     };
                     let (events, forwarding) = forward(progress, Report::Sync);
@@ -277,7 +290,7 @@ impl Runtime {
                         )
                         .await
                         {
-                            Ok(trail) => Some(trail),
+                            Ok(trail) => Some(trail.tracked_by(&open_rows)),
                             Err(e) => return send(Report::SyncFailed(e)),
                         }
                     } else {
@@ -334,7 +347,7 @@ impl Runtime {
                     )
                     .await
                     {
-                        Ok(trail) => trail,
+                        Ok(trail) => trail.tracked_by(&open_rows),
                         Err(e) => return send(Report::ReconcileApplied(generation, Err(e))),
                     };
                     let (events, forwarding) =
@@ -363,8 +376,7 @@ impl Runtime {
             }
             Effect::FindPerson(generation, login) => {
                 tokio::spawn(async move {
-                    let found =
-                        text(store.users_by_login(&login).await).map(|ids| ids.first().copied());
+                    let found = text(store.person_matches(&login, PERSON_CANDIDATES).await);
                     send(Report::PersonFound(generation, found));
                 });
             }

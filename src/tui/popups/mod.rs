@@ -2,6 +2,7 @@
 //! its draw.
 
 pub mod bulk_sheet;
+pub mod confirm_quit;
 pub mod delete_sheet;
 pub mod help;
 pub mod input;
@@ -24,9 +25,13 @@ pub enum Popup {
         kind: InputKind,
         text: String,
         error: Option<String>,
+        /// Tab's candidates while Tab is being pressed.
+        completion: Option<crate::tui::complete::Completion>,
     },
     Bulk(Box<BulkSheet>),
     DeleteFindings(Box<DeleteSheet>),
+    /// Quit while a job runs?
+    ConfirmQuit,
 }
 
 impl App {
@@ -40,6 +45,7 @@ impl App {
             Popup::Input { .. } => self.input_key(key),
             Popup::Bulk(_) => self.bulk_key(key),
             Popup::DeleteFindings(_) => self.delete_key(key),
+            Popup::ConfirmQuit => self.confirm_quit_key(key),
         })
     }
 }
@@ -47,11 +53,23 @@ impl App {
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     match &app.popup {
         Some(Popup::Help) => help::draw(frame, area, app, theme),
-        Some(Popup::Input { kind, text, error }) => {
-            input::draw(frame, area, *kind, text, error.as_deref(), theme)
-        }
+        Some(Popup::Input {
+            kind,
+            text,
+            error,
+            completion,
+        }) => input::draw(
+            frame,
+            area,
+            *kind,
+            text,
+            error.as_deref(),
+            completion.as_ref(),
+            theme,
+        ),
         Some(Popup::Bulk(sheet)) => bulk_sheet::draw(frame, area, sheet, theme),
         Some(Popup::DeleteFindings(sheet)) => delete_sheet::draw(frame, area, sheet, theme),
+        Some(Popup::ConfirmQuit) => confirm_quit::draw(frame, area, app.job.as_ref(), theme),
         None => {}
     }
 }
