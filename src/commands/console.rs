@@ -58,6 +58,7 @@ pub async fn open(
             config.theme.background.as_deref(),
         )
         .map_err(CliError::unusable)?,
+        lms_url: config.lms_url.clone(),
     };
     let result = tui::run(store, engine, options).await;
     graph.shutdown().await;

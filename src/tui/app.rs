@@ -15,9 +15,11 @@ use super::keymap::{self, Context};
 use super::layout::Chrome;
 use super::list::{Fetch, Placement, SelectionList};
 use super::overview_refresh::OverviewRefresh;
+use super::run_choice::{Chosen, RunKey, choose};
+use super::run_rows::RunRows;
 use super::screens;
 use crate::domain::lifecycle::LedgerScope;
-use crate::domain::{Filter, PageRequest, PersonMatch, Scope, Selection, Sort, SyncState};
+use crate::domain::{Filter, PageRequest, PersonMatch, Selection, Sort, SyncState};
 use crate::sync::reconcile::{Finding, Plan};
 
 pub use super::job::{Job, JobKind};
@@ -46,6 +48,8 @@ pub enum Effect {
     /// Deletes the findings; the text is the scope, for the audit log.
     ReconcileApply(u64, Vec<Finding>, String),
     CancelSync,
+    /// Opens a web page in the operator's browser (never through a shell).
+    OpenUrl(String),
     /// The filter's rows to a file: format (csv/json) and an optional path.
     Export(Filter, String, Option<String>),
     /// Finds a user by username or email (`:person ann@x.org`).
@@ -87,6 +91,12 @@ pub struct App {
     pub(super) looking_for: String,
     /// The people the last `:person` lookup found, for Tab.
     pub(super) found_people: Vec<KnownPerson>,
+    /// The rows of a dismissed job's run that did not sync (L lists them).
+    pub(super) last_run_rows: RunRows,
+    /// Text for the terminal itself (OSC 52 copies), written by the event loop after a draw.
+    pub to_terminal: Option<String>,
+    /// Where `w` opens the LMS admin pages (config `lms_url`).
+    pub lms_url: Option<String>,
     /// The `/` text changed: the event loop debounces it into a search.
     pub(super) search_typed: bool,
     next_generation: u64,
@@ -111,6 +121,9 @@ impl App {
             looking_for: String::new(),
             found_people: Vec::new(),
             search_typed: false,
+            last_run_rows: RunRows::default(),
+            to_terminal: None,
+            lms_url: None,
             next_generation: 0,
         };
         let effects = app.open_overview();
@@ -267,7 +280,14 @@ impl App {
             .action_for(key, self.context(), self.session.read_only);
         match action {
             Some(action) => self.update(action),
-            None => Vec::new(),
+            None => {
+                // A key that means something elsewhere says so, instead of doing nothing.
+                self.message =
+                    self.session
+                        .keymap
+                        .why_not(key, self.context(), self.session.read_only);
+                Vec::new()
+            }
         }
     }
 
@@ -282,7 +302,7 @@ impl App {
                 Vec::new()
             }
             Action::Help => {
-                self.popup = Some(Popup::Help);
+                self.popup = Some(Popup::Help { scroll: 0 });
                 Vec::new()
             }
             Action::Filter => {
@@ -353,28 +373,39 @@ impl App {
             Action::Retry => self.retry(),
             Action::BulkSync => self.open_bulk(),
             Action::RetryCause => match self.cause_under_cursor() {
-                Some(cause) => self.open_bulk_for(
-                    SyncTarget::Matching {
-                        filter: Box::new(Filter {
-                            causes: vec![cause],
-                            ..Filter::default()
-                        }),
-                        except: Vec::new(),
-                    },
-                    Scope::Failed,
-                ),
+                Some(cause) => {
+                    let chosen = Chosen::Cause(cause);
+                    let rule = choose(RunKey::Retry, &chosen);
+                    self.open_bulk_for(
+                        SyncTarget::Matching {
+                            filter: Box::new(Filter {
+                                causes: vec![cause],
+                                ..Filter::default()
+                            }),
+                            except: Vec::new(),
+                        },
+                        chosen,
+                        rule.include_permanent,
+                        rule.scope,
+                    )
+                }
                 None => {
                     self.message = Some("no failures to retry".to_string());
                     Vec::new()
                 }
             },
-            Action::RetryAllFailed => self.open_bulk_for(
-                SyncTarget::Matching {
-                    filter: Box::default(),
-                    except: Vec::new(),
-                },
-                Scope::Failed,
-            ),
+            Action::RetryAllFailed => {
+                let rule = choose(RunKey::RetryFailed, &Chosen::Everything);
+                self.open_bulk_for(
+                    SyncTarget::Matching {
+                        filter: Box::default(),
+                        except: Vec::new(),
+                    },
+                    Chosen::Everything,
+                    rule.include_permanent,
+                    rule.scope,
+                )
+            }
             Action::Verify => self.verify(),
             Action::DeleteFindings => self.ask_to_delete(),
             Action::CancelJob => {
@@ -382,8 +413,16 @@ impl App {
                     job.cancelling = true;
                     return vec![Effect::CancelSync];
                 }
+                // A finished job's panel is dismissed (L still lists its rows).
+                if let Some(job) = self.job.take() {
+                    self.last_run_rows = job.rows;
+                }
                 Vec::new()
             }
+            Action::RunRows => self.show_run_rows(),
+            Action::Copy => self.copy_current(false),
+            Action::CopyError => self.copy_current(true),
+            Action::OpenLink => self.open_link(),
             Action::Refresh => self.reload(),
             Action::Export => match self.screen().and_then(Screen::list) {
                 Some(list) => vec![Effect::Export(list.filter.clone(), "csv".to_string(), None)],
@@ -450,7 +489,18 @@ impl App {
 
     fn enter(&mut self) -> Vec<Effect> {
         match self.stack.last() {
-            Some(Screen::Overview { .. }) => self.open_conferences(),
+            // A cause opens its failures; an empty causes panel, the conferences.
+            Some(Screen::Overview { .. }) => match self.cause_under_cursor() {
+                Some(cause) => self.open_list(
+                    format!("Failures: {}", cause.label()),
+                    Filter {
+                        states: vec![SyncState::Failed],
+                        causes: vec![cause],
+                        ..Filter::default()
+                    },
+                ),
+                None => self.open_conferences(),
+            },
             Some(Screen::Audit(_)) | Some(Screen::Reconcile(_)) => Vec::new(),
             Some(Screen::Conferences(table)) => {
                 let Some(conference) = table.current().cloned() else {
@@ -584,6 +634,9 @@ impl App {
                     self.looking_up = None;
                     return self.people_found(result);
                 }
+            }
+            Report::Opened(result) => {
+                self.message = Some(result.unwrap_or_else(|why| format!("not opened: {why}")));
             }
             Report::Exported(result) => {
                 self.message = Some(match result {

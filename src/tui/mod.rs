@@ -20,6 +20,7 @@ pub mod keymap;
 mod layout;
 pub mod list;
 mod malformed;
+mod mouse;
 pub mod overview_cache;
 mod overview_refresh;
 pub mod popups;
@@ -28,6 +29,7 @@ mod query;
 pub mod rate;
 pub mod reconcile;
 pub mod reference;
+mod row_actions;
 pub mod run_choice;
 pub mod run_rows;
 pub mod runtime;
@@ -35,8 +37,8 @@ pub mod screen;
 mod screens;
 mod theme;
 mod view;
-pub mod widths;
 mod widgets;
+pub mod widths;
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -62,6 +64,8 @@ pub struct ConsoleOptions {
     pub refresh: Duration,
     pub keymap: keymap::Keymap,
     pub theme: Theme,
+    /// Where `w` opens a selection's LMS admin page (config `lms_url`).
+    pub lms_url: Option<String>,
 }
 
 /// Runs the console until the operator quits. The terminal is restored on every way out,
@@ -90,6 +94,8 @@ pub async fn run(store: Store, engine: Engine, options: ConsoleOptions) -> Resul
     };
     let _ = color_eyre::install();
     let mut terminal = ratatui::try_init().map_err(|e| format!("cannot open the terminal: {e}"))?;
+    // Clicks and the wheel (a terminal without mouse support just sends none).
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture);
     let result = event_loop(
         &mut terminal,
         store,
@@ -97,8 +103,10 @@ pub async fn run(store: Store, engine: Engine, options: ConsoleOptions) -> Resul
         session,
         options.refresh,
         options.theme,
+        options.lms_url,
     )
     .await;
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
     ratatui::restore();
     result
 }
@@ -110,6 +118,7 @@ async fn event_loop(
     session: Session,
     refresh: Duration,
     theme: Theme,
+    lms_url: Option<String>,
 ) -> Result<(), String> {
     let (reports, mut incoming) = mpsc::unbounded_channel();
     let cache = crate::config::data_dir()
@@ -118,6 +127,7 @@ async fn event_loop(
         .with_simulated_graph(session.simulated_graph)
         .with_overview_cache(cache);
     let (mut app, effects) = App::new(session, Utc::now());
+    app.lms_url = lms_url;
     let data_dir = crate::config::data_dir();
     if let Some(dir) = &data_dir {
         app.histories = history::Histories::load(dir);
@@ -127,7 +137,15 @@ async fn event_loop(
         app.height = size.height;
     }
     effects.into_iter().for_each(|e| runtime.run(e));
-    let result = drive(terminal, &mut app, &mut runtime, &mut incoming, refresh, theme).await;
+    let result = drive(
+        terminal,
+        &mut app,
+        &mut runtime,
+        &mut incoming,
+        refresh,
+        theme,
+    )
+    .await;
     // However the console ends, a job still running is drained and its audit row closed as
     // interrupted, never left `running`.
     if app.job.as_ref().is_some_and(app::Job::running) {
@@ -172,12 +190,25 @@ async fn drive(
                 .map_err(|e| format!("cannot draw: {e}"))?;
             dirty = false;
         }
+        // A copy (OSC 52) goes to the terminal between frames, never inside one.
+        if let Some(sequence) = app.to_terminal.take() {
+            use std::io::Write;
+            let out = terminal.backend_mut();
+            let _ = out
+                .write_all(sequence.as_bytes())
+                .and_then(|()| out.flush());
+        }
         let effects = tokio::select! {
             event = keys.next() => match event {
                 Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => {
                     dirty = true;
                     app.now = Utc::now();
                     app.key(key)
+                }
+                Some(Ok(Event::Mouse(mouse))) => {
+                    dirty = true;
+                    app.now = Utc::now();
+                    app.mouse(mouse)
                 }
                 Some(Ok(Event::Resize(width, height))) => {
                     app.width = width;

@@ -13,8 +13,8 @@ use super::app::Effect;
 use super::data::{OverviewData, OverviewPart};
 use super::overview_cache::{self, CachedOverview};
 use crate::audit::{
-    AuditTrail, OpenRows, reconcile_detail, reconcile_outcome, reconcile_rows, run_scope, verify_detail,
-    verify_outcome,
+    AuditTrail, OpenRows, reconcile_detail, reconcile_outcome, reconcile_rows, run_scope,
+    verify_detail, verify_outcome,
 };
 use crate::domain::lifecycle::AuditOutcome;
 use crate::domain::{Filter, PageRequest, Sort};
@@ -88,7 +88,10 @@ impl Runtime {
         if let Some(task) = self.job_task.take() {
             let _ = tokio::time::timeout(DRAIN_WAIT, task).await;
         }
-        self.open_rows.close_remaining(&self.store).await.map(|_| ())
+        self.open_rows
+            .close_remaining(&self.store)
+            .await
+            .map(|_| ())
     }
 
     pub fn with_simulated_graph(mut self, simulated_graph: bool) -> Runtime {
@@ -378,6 +381,12 @@ impl Runtime {
                 tokio::spawn(async move {
                     let found = text(store.person_matches(&login, PERSON_CANDIDATES).await);
                     send(Report::PersonFound(generation, found));
+                });
+            }
+            Effect::OpenUrl(url) => {
+                tokio::task::spawn_blocking(move || {
+                    let opener = crate::tui::browser::opener(|name| std::env::var(name).ok());
+                    send(Report::Opened(crate::tui::browser::open(&url, &opener)));
                 });
             }
             Effect::Export(filter, format, path) => {

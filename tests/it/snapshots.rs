@@ -356,6 +356,7 @@ fn bulk_sheet_with_typed_confirmation_and_a_running_job() {
                     ..StateCounts::default()
                 },
                 causes: vec![(Cause::UnknownUser, 200_000), (Cause::Throttled, 40_000)],
+                skipped: 0,
             }),
         ));
         type_text(&mut app, "2500");

@@ -222,7 +222,7 @@ impl App {
                 Ok(self.quit())
             }
             C::Help => {
-                self.popup = Some(Popup::Help);
+                self.popup = Some(Popup::Help { scroll: 0 });
                 Ok(Vec::new())
             }
             C::Overview => Ok(self.open_overview()),
@@ -341,11 +341,17 @@ pub fn draw(
     ];
     let mut block = Block::bordered().title(truncate(title, width));
     if let Some(e) = error {
-        spans.push(Span::styled(format!("   ✗ {}", clean_line(e)), theme.danger()));
+        spans.push(Span::styled(
+            format!("   ✗ {}", clean_line(e)),
+            theme.danger(),
+        ));
         // Refused: the line stays open and says so in its border.
         block = Block::bordered()
             .border_style(theme.danger())
-            .title(truncate(" Not done: fix the line, or Esc closes it ", width));
+            .title(truncate(
+                " Not done: fix the line, or Esc closes it ",
+                width,
+            ));
     }
     let mut lines = vec![Line::from(spans)];
     lines.extend(hint);

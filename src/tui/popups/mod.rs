@@ -6,6 +6,7 @@ pub mod confirm_quit;
 pub mod delete_sheet;
 pub mod help;
 pub mod input;
+pub mod run_rows;
 
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
@@ -20,7 +21,10 @@ use super::theme::Theme;
 
 #[derive(Debug, Clone)]
 pub enum Popup {
-    Help,
+    /// The keys and the filter reference, scrolled this many lines.
+    Help {
+        scroll: usize,
+    },
     Input {
         kind: InputKind,
         text: String,
@@ -32,16 +36,18 @@ pub enum Popup {
     DeleteFindings(Box<DeleteSheet>),
     /// Quit while a job runs?
     ConfirmQuit,
+    /// The last run's rows that did not sync, scrolled this many rows.
+    RunRows {
+        scroll: usize,
+    },
 }
 
 impl App {
     /// The key goes to the open popup, if one is; None when none is open.
     pub(in crate::tui) fn popup_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
         Some(match self.popup.as_ref()? {
-            Popup::Help => {
-                self.popup = None;
-                Vec::new()
-            }
+            Popup::Help { .. } => self.help_key(key),
+            Popup::RunRows { .. } => self.run_rows_key(key),
             Popup::Input { .. } => self.input_key(key),
             Popup::Bulk(_) => self.bulk_key(key),
             Popup::DeleteFindings(_) => self.delete_key(key),
@@ -52,7 +58,10 @@ impl App {
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     match &app.popup {
-        Some(Popup::Help) => help::draw(frame, area, app, theme),
+        Some(Popup::Help { scroll }) => help::draw(frame, area, app, *scroll, theme),
+        Some(Popup::RunRows { scroll }) => {
+            run_rows::draw(frame, area, app.run_rows(), *scroll, theme)
+        }
         Some(Popup::Input {
             kind,
             text,
