@@ -59,10 +59,7 @@ impl App {
 
     pub(in crate::tui) fn open_bulk_with(&mut self, scope: Scope) -> Vec<Effect> {
         let Some((target, chosen)) = self.chosen_here() else {
-            self.message = Some(
-                "r and R run on a list of selections or the overview: open one first (1, 2, /)"
-                    .to_string(),
-            );
+            self.message = Some("open a list of selections first".to_string());
             return Vec::new();
         };
         let key = match scope {
@@ -181,8 +178,10 @@ impl App {
                     self.popup = Some(Popup::Bulk(sheet));
                     return Vec::new();
                 };
-                if needs_typing && sheet.typed != plan.count.to_string() {
-                    sheet.error = Some(format!("type {} to confirm", plan.count));
+                // What is typed back is what the sheet says will be synced.
+                let will_sync = plan.count.saturating_sub(plan.skipped);
+                if needs_typing && sheet.typed != will_sync.to_string() {
+                    sheet.error = Some(format!("type {will_sync} to confirm"));
                     self.popup = Some(Popup::Bulk(sheet));
                     return Vec::new();
                 }
@@ -307,7 +306,10 @@ pub fn draw(frame: &mut Frame, area: Rect, sheet: &BulkSheet, theme: Theme) {
             } else if plan.count > TYPED_CONFIRMATION_ABOVE && !sheet.dry_run {
                 lines.push(Line::from(vec![
                     Span::styled(
-                        format!(" Type {} and press enter to start: ", plan.count),
+                        format!(
+                            " Type {} and press enter to start: ",
+                            plan.count.saturating_sub(plan.skipped)
+                        ),
                         theme.warning(),
                     ),
                     Span::styled(sheet.typed.clone(), theme.key()),
