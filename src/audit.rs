@@ -135,16 +135,6 @@ impl AuditTrail {
             .await
             .map_err(|e| format!("cannot close the audit log entry {id}: {e}"))
     }
-
-    /// Closes the row of a sync run from its summary.
-    pub async fn finish_sync(self, summary: &Summary) -> Result<(), String> {
-        self.finish(
-            sync_outcome(summary),
-            summary.total as u64,
-            &sync_detail(summary),
-        )
-        .await
-    }
 }
 
 /// The scope of an action run against the simulated Graph says so, so nobody reads its row as

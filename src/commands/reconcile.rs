@@ -12,10 +12,11 @@ use tokio_util::sync::CancellationToken;
 use super::reconcile_progress::ReconcileBars;
 use super::rehearsal::Rehearsal;
 use super::{CliError, Output, open_store};
-use crate::audit::{AuditTrail, reconcile_detail, reconcile_outcome, reconcile_rows};
+use crate::audit::AuditTrail;
 use crate::cli::{EXIT_OK, EXIT_SOME_FAILED, GlobalArgs, ReconcileArgs};
 use crate::domain::lifecycle::LedgerScope;
 use crate::graph::GraphClient;
+use crate::jobs::audited::{audited, reconcile_closing};
 use crate::sync::SyncOptions;
 use crate::sync::reconcile::{
     Finding, FindingKind, Plan, ReconcileOptions, Reconciler, Resolution, Resolved, short_id,
@@ -110,20 +111,18 @@ pub async fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<i32, CliEr
         )
         .await
         .map_err(CliError::unusable)?;
-        let results = bars
-            .follow(&mut rx, reconciler.apply(chosen, events, cancel))
-            .await
-            .map_err(CliError::failed)?;
-        if let Err(e) = trail
-            .finish(
-                reconcile_outcome(&results),
-                reconcile_rows(&results),
-                &reconcile_detail(&results),
+        // A failed apply closes its audit row as failed too.
+        let work = reconciler.apply(chosen, events, cancel);
+        let ran = bars
+            .follow(
+                &mut rx,
+                audited(Some(trail), work, |resolved| reconcile_closing(resolved)),
             )
-            .await
-        {
+            .await;
+        if let Some(e) = &ran.unclosed {
             eprintln!("{e}");
         }
+        let results = ran.result.map_err(CliError::failed)?;
         resolved = results
             .into_iter()
             .map(|Resolved { finding, result }| ((finding.mailbox, finding.event_id), result))

@@ -12,9 +12,9 @@ use super::rehearsal::Rehearsal;
 use super::{CliError, Output, open_store};
 use crate::audit::AuditTrail;
 use crate::cli::{EXIT_OK, EXIT_SOME_FAILED, GlobalArgs, SyncArgs};
-use crate::domain::lifecycle::AuditOutcome;
 use crate::domain::{Filter, Scope};
 use crate::graph::GraphClient;
+use crate::jobs::audited::{audited, sync_closing};
 use crate::store::{Claims, Store, StoreError};
 use crate::sync::{Engine, Failure, ItemResult, Outcome, Summary, SyncEvent, SyncOptions};
 use crate::text::clean_line;
@@ -114,7 +114,10 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
     let runner = {
         let engine = engine.clone();
         let cancel = cancel.clone();
-        tokio::spawn(async move { engine.run(claims, &filter, ids, events, cancel).await })
+        tokio::spawn(async move {
+            let work = engine.run(claims, &filter, ids, events, cancel);
+            audited(Some(trail), work, sync_closing).await
+        })
     };
     let bars = Bars::new(human && std::io::stderr().is_terminal());
     let mut progress = bars.add(total, "", true);
@@ -140,20 +143,12 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
         .await
         .map_err(|e| CliError::failed(format!("the sync stopped: {e}")))?;
     target.shutdown().await;
-    let summary = match ran {
-        Ok(summary) => summary,
-        Err(e) => {
-            if let Err(e) = trail.finish(AuditOutcome::Failed, 0, &e).await {
-                eprintln!("{e}");
-            }
-            return Err(CliError::unusable(e));
-        }
-    };
+    if let Some(e) = &ran.unclosed {
+        eprintln!("{e}");
+    }
+    let summary = ran.result.map_err(CliError::unusable)?;
     if let Some(reason) = &summary.stopped {
         eprintln!("{}", stopped_line(reason));
-    }
-    if let Err(e) = trail.finish_sync(&summary).await {
-        eprintln!("{e}");
     }
     if args.json {
         out.line(&summary_json(&summary, false, rehearsal.simulated()))?;

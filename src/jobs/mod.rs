@@ -2,6 +2,7 @@
 //! exact plan shown before a bulk run, why a person's calendar sync works or not, and the
 //! export of a filter's rows. The console's runtime calls these; nothing here knows a terminal.
 
+pub mod audited;
 pub mod export;
 pub mod person;
 pub mod plan;

@@ -17,7 +17,6 @@ use super::list::{Fetch, Placement, SelectionList};
 use super::overview_refresh::OverviewRefresh;
 use super::run_choice::{Chosen, RunKey, choose};
 use super::run_rows::RunRows;
-use super::screens;
 use crate::domain::lifecycle::LedgerScope;
 use crate::domain::{Filter, PageRequest, PersonMatch, Selection, Sort, SyncState};
 use crate::sync::reconcile::{Finding, Plan};
@@ -438,53 +437,24 @@ impl App {
         Vec::new()
     }
 
+    /// Movement keys go to the screen on top; a list may answer with a page to read.
     fn move_by(&mut self, delta: i64, height: usize) -> Vec<Effect> {
-        match self.stack.last_mut() {
-            Some(Screen::Overview { data, cause, .. }) => {
-                screens::overview::move_cause(cause, data.as_ref(), delta)
-            }
-            Some(Screen::Conferences(table)) => table.move_by(delta),
-            Some(Screen::Audit(table)) => table.move_by(delta),
-            Some(Screen::Reconcile(view)) => view.move_by(delta),
-            Some(Screen::Slots { table, .. }) => table.move_by(delta),
-            Some(screen) => {
-                let fetch = screen
-                    .list_mut()
-                    .and_then(|list| list.move_by(delta, height));
-                return self.fetch_for_top(fetch, false);
-            }
-            None => {}
-        }
-        Vec::new()
+        let fetch = self
+            .stack
+            .last_mut()
+            .and_then(|screen| screen.move_by(delta, height));
+        self.fetch_for_top(fetch, false)
     }
 
     fn home(&mut self) -> Vec<Effect> {
-        match self.stack.last_mut() {
-            Some(Screen::Conferences(table)) => table.cursor = 0,
-            Some(Screen::Slots { table, .. }) => table.cursor = 0,
-            Some(Screen::Reconcile(view)) => view.cursor = 0,
-            Some(screen) => {
-                let fetch = screen.list_mut().and_then(SelectionList::home);
-                return self.fetch_for_top(fetch, false);
-            }
-            None => {}
-        }
-        Vec::new()
+        let fetch = self.stack.last_mut().and_then(Screen::home);
+        self.fetch_for_top(fetch, false)
     }
 
     fn end(&mut self) -> Vec<Effect> {
         let height = self.page_height();
-        match self.stack.last_mut() {
-            Some(Screen::Conferences(table)) => table.cursor = table.rows.len().saturating_sub(1),
-            Some(Screen::Slots { table, .. }) => table.cursor = table.rows.len().saturating_sub(1),
-            Some(Screen::Reconcile(view)) => view.cursor = view.rows.len().saturating_sub(1),
-            Some(screen) => {
-                let fetch = screen.list_mut().and_then(|list| list.jump_to_end(height));
-                return self.fetch_for_top(fetch, false);
-            }
-            None => {}
-        }
-        Vec::new()
+        let fetch = self.stack.last_mut().and_then(|screen| screen.end(height));
+        self.fetch_for_top(fetch, false)
     }
 
     fn enter(&mut self) -> Vec<Effect> {

@@ -12,15 +12,14 @@ use super::action::Report;
 use super::app::Effect;
 use super::data::{OverviewData, OverviewPart};
 use super::overview_cache::{self, CachedOverview};
-use crate::audit::{
-    AuditTrail, OpenRows, reconcile_detail, reconcile_outcome, reconcile_rows, run_scope,
-    verify_detail, verify_outcome,
-};
-use crate::domain::lifecycle::AuditOutcome;
+use crate::audit::{AuditTrail, OpenRows, run_scope};
+use crate::domain::lifecycle::LedgerScope;
 use crate::domain::{Filter, PageRequest, Sort};
-use crate::jobs::{self, describe_target, resolve, resolve_verifiable, text};
+use crate::jobs::audited::{audited, reconcile_closing, sync_closing, verify_closing};
+use crate::jobs::{self, RunScope, SyncTarget, describe_target, resolve, resolve_verifiable, text};
 use crate::store::{Store, StoreError};
 use crate::sync::Engine;
+use crate::sync::reconcile::Finding;
 
 pub struct Runtime {
     store: Store,
@@ -99,9 +98,27 @@ impl Runtime {
         self
     }
 
+    fn job_context(&self) -> JobContext {
+        JobContext {
+            store: self.store.clone(),
+            reports: self.reports.clone(),
+            simulated: self.simulated_graph,
+            open_rows: self.open_rows.clone(),
+        }
+    }
+
+    /// Starts the one job: its cancellation is kept for `x`, its task for a drain.
+    fn start_job<F>(&mut self, job: impl FnOnce(CancellationToken) -> F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let cancel = CancellationToken::new();
+        self.job = Some(cancel.clone());
+        self.job_task = Some(tokio::spawn(job(cancel)));
+    }
+
+    /// Runs `effect` in the background; what it finds comes back as reports.
     pub fn run(&mut self, effect: Effect) {
-        let simulated = self.simulated_graph;
-        let open_rows = self.open_rows.clone();
         let store = self.store.clone();
         let reports = self.reports.clone();
         let send = move |report: Report| {
@@ -224,153 +241,24 @@ impl Runtime {
                 });
             }
             Effect::Sync(target, scope) => {
-                let cancel = CancellationToken::new();
-                self.job = Some(cancel.clone());
-                let engine = self.engine.clone();
-                let progress = self.reports.clone();
-                let task = tokio::spawn(async move {
-                    let claims = match store.claims(false).await {
-                        Ok(claims) => claims,
-                        Err(StoreError::Busy(holder)) => {
-                            return send(Report::SyncFailed(format!(
-                                "{holder}; try again when it has finished"
-                            )));
-                        }
-                        Err(e) => return send(Report::SyncFailed(e.to_string())),
-                    };
-                    let (chosen_by, ids) = match resolve(&store, &target, scope).await {
-                        Ok(resolved) => resolved,
-                        Err(e) => return send(Report::SyncFailed(e)),
-                    };
-                    let (what, filter) = describe_target(&target, Some(scope));
-                    let trail = match AuditTrail::begin(
-                        &store,
-                        "console sync",
-                        &run_scope(&what, simulated),
-                        &filter,
-                        ids.len() as u64,
-                    )
-                    .await
-                    {
-                        Ok(trail) => trail.tracked_by(&open_rows),
-                        Err(e) => return send(Report::SyncFailed(e)),
-                    };
-                    let (events, forwarding) = forward(progress, Report::Sync);
-                    let result = engine.run(claims, &chosen_by, ids, events, cancel).await;
-                    let _ = forwarding.await;
-                    match result {
-                        Ok(summary) => {
-                            if let Err(e) = trail.finish_sync(&summary).await {
-                                send(Report::SyncFailed(e));
-                            }
-                        }
-                        Err(e) => {
-                            let _ = trail.finish(AuditOutcome::Failed, 0, &e).await;
-                            send(Report::SyncFailed(e));
-                        }
-                    }
-                });
-                self.job_task = Some(task);
+                let (job, engine) = (self.job_context(), self.engine.clone());
+                self.start_job(move |cancel| sync_job(job, engine, target, scope, cancel));
             }
             Effect::Verify(target, record) => {
-                let cancel = CancellationToken::new();
-                self.job = Some(cancel.clone());
-                let verifier = self.engine.verifier(record);
-                let progress = self.reports.clone();
-                let task = tokio::spawn(async move {
-                    let ids = match resolve_verifiable(&store, &target).await {
-                        Ok(ids) => ids,
-                        Err(e) => return send(Report::SyncFailed(e)),
-                    };
-                    let trail = if record {
-                        let (what, filter) = describe_target(&target, None);
-                        match AuditTrail::begin(
-                            &store,
-                            "console verify",
-                            &run_scope(&what, simulated),
-                            &filter,
-                            ids.len() as u64,
-                        )
-                        .await
-                        {
-                            Ok(trail) => Some(trail.tracked_by(&open_rows)),
-                            Err(e) => return send(Report::SyncFailed(e)),
-                        }
-                    } else {
-                        None
-                    };
-                    let (events, forwarding) = forward(progress, Report::Verify);
-                    let result = verifier.run(ids, events, cancel).await;
-                    let _ = forwarding.await;
-                    let (outcome, rows, detail) = match &result {
-                        Ok(summary) => (
-                            verify_outcome(summary, summary.missing),
-                            summary.total as u64,
-                            verify_detail(summary),
-                        ),
-                        Err(e) => (AuditOutcome::Failed, 0, e.clone()),
-                    };
-                    if let Some(trail) = trail
-                        && let Err(e) = trail.finish(outcome, rows, &detail).await
-                    {
-                        send(Report::SyncFailed(e));
-                    }
-                    if let Err(e) = result {
-                        send(Report::SyncFailed(e));
-                    }
-                });
-                self.job_task = Some(task);
+                let (job, verifier) = (self.job_context(), self.engine.verifier(record));
+                self.start_job(move |cancel| verify_job(job, verifier, target, record, cancel));
             }
             Effect::ReconcilePlan(generation, scope) => {
-                let cancel = CancellationToken::new();
-                self.job = Some(cancel.clone());
-                let reconciler = self.engine.reconciler();
-                let progress = self.reports.clone();
-                let task = tokio::spawn(async move {
-                    let (events, forwarding) =
-                        forward(progress, move |event| Report::Reconcile(generation, event));
-                    let result = reconciler.plan(scope, events, cancel).await;
-                    let _ = forwarding.await;
-                    send(Report::ReconcilePlanned(generation, result));
+                let (job, reconciler) = (self.job_context(), self.engine.reconciler());
+                self.start_job(move |cancel| {
+                    reconcile_plan_job(job, reconciler, generation, scope, cancel)
                 });
-                self.job_task = Some(task);
             }
             Effect::ReconcileApply(generation, findings, scope) => {
-                let cancel = CancellationToken::new();
-                self.job = Some(cancel.clone());
-                let reconciler = self.engine.reconciler();
-                let progress = self.reports.clone();
-                let task = tokio::spawn(async move {
-                    let trail = match AuditTrail::begin(
-                        &store,
-                        "console reconcile",
-                        &run_scope(&scope, simulated),
-                        "",
-                        findings.len() as u64,
-                    )
-                    .await
-                    {
-                        Ok(trail) => trail.tracked_by(&open_rows),
-                        Err(e) => return send(Report::ReconcileApplied(generation, Err(e))),
-                    };
-                    let (events, forwarding) =
-                        forward(progress, move |event| Report::Reconcile(generation, event));
-                    let result = reconciler.apply(findings, events, cancel).await;
-                    let _ = forwarding.await;
-                    let (outcome, rows, detail) = match &result {
-                        Ok(resolved) => (
-                            reconcile_outcome(resolved),
-                            reconcile_rows(resolved),
-                            reconcile_detail(resolved),
-                        ),
-                        Err(e) => (AuditOutcome::Failed, 0, e.clone()),
-                    };
-                    if let Err(e) = trail.finish(outcome, rows, &detail).await {
-                        send(Report::SyncFailed(e));
-                    }
-                    send(Report::ReconcileApplied(generation, result));
+                let (job, reconciler) = (self.job_context(), self.engine.reconciler());
+                self.start_job(move |cancel| {
+                    reconcile_apply_job(job, reconciler, generation, findings, scope, cancel)
                 });
-                self.job_task = Some(task);
             }
             Effect::CancelSync => {
                 if let Some(job) = &self.job {
@@ -398,6 +286,16 @@ impl Runtime {
             }
         }
     }
+}
+
+/// What a job's task needs of the runtime.
+struct JobContext {
+    store: Store,
+    reports: mpsc::UnboundedSender<Report>,
+    /// The audit rows of a run against the simulated Graph say so.
+    simulated: bool,
+    /// Where its audit row is registered, so a closing console can close it.
+    open_rows: OpenRows,
 }
 
 #[derive(Clone, Copy)]
@@ -444,4 +342,156 @@ async fn rows_by_id(
         limit,
     };
     text(store.page(&request).await).map(|page| page.rows)
+}
+
+async fn sync_job(
+    job: JobContext,
+    engine: Engine,
+    target: SyncTarget,
+    scope: RunScope,
+    cancel: CancellationToken,
+) {
+    let store = job.store.clone();
+    let simulated = job.simulated;
+    let send = |report: Report| {
+        let _ = job.reports.send(report);
+    };
+    let claims = match store.claims(false).await {
+        Ok(claims) => claims,
+        Err(StoreError::Busy(holder)) => {
+            return send(Report::SyncFailed(format!(
+                "{holder}; try again when it has finished"
+            )));
+        }
+        Err(e) => return send(Report::SyncFailed(e.to_string())),
+    };
+    let (chosen_by, ids) = match resolve(&store, &target, scope).await {
+        Ok(resolved) => resolved,
+        Err(e) => return send(Report::SyncFailed(e)),
+    };
+    let (what, filter) = describe_target(&target, Some(scope));
+    let trail = match AuditTrail::begin(
+        &store,
+        "console sync",
+        &run_scope(&what, simulated),
+        &filter,
+        ids.len() as u64,
+    )
+    .await
+    {
+        Ok(trail) => trail.tracked_by(&job.open_rows),
+        Err(e) => return send(Report::SyncFailed(e)),
+    };
+    let (events, forwarding) = forward(job.reports.clone(), Report::Sync);
+    let work = async {
+        let result = engine.run(claims, &chosen_by, ids, events, cancel).await;
+        let _ = forwarding.await;
+        result
+    };
+    let ran = audited(Some(trail), work, sync_closing).await;
+    for error in ran.unclosed.into_iter().chain(ran.result.err()) {
+        send(Report::SyncFailed(error));
+    }
+}
+
+async fn verify_job(
+    job: JobContext,
+    verifier: crate::sync::verify::Verifier,
+    target: SyncTarget,
+    record: bool,
+    cancel: CancellationToken,
+) {
+    let store = job.store.clone();
+    let simulated = job.simulated;
+    let send = |report: Report| {
+        let _ = job.reports.send(report);
+    };
+    let ids = match resolve_verifiable(&store, &target).await {
+        Ok(ids) => ids,
+        Err(e) => return send(Report::SyncFailed(e)),
+    };
+    let trail = if record {
+        let (what, filter) = describe_target(&target, None);
+        match AuditTrail::begin(
+            &store,
+            "console verify",
+            &run_scope(&what, simulated),
+            &filter,
+            ids.len() as u64,
+        )
+        .await
+        {
+            Ok(trail) => Some(trail.tracked_by(&job.open_rows)),
+            Err(e) => return send(Report::SyncFailed(e)),
+        }
+    } else {
+        None
+    };
+    let (events, forwarding) = forward(job.reports.clone(), Report::Verify);
+    let work = async {
+        let result = verifier.run(ids, events, cancel).await;
+        let _ = forwarding.await;
+        result
+    };
+    let ran = audited(trail, work, verify_closing).await;
+    for error in ran.unclosed.into_iter().chain(ran.result.err()) {
+        send(Report::SyncFailed(error));
+    }
+}
+
+async fn reconcile_plan_job(
+    job: JobContext,
+    reconciler: crate::sync::reconcile::Reconciler,
+    generation: u64,
+    scope: LedgerScope,
+    cancel: CancellationToken,
+) {
+    let (events, forwarding) = forward(job.reports.clone(), move |event| {
+        Report::Reconcile(generation, event)
+    });
+    let result = reconciler.plan(scope, events, cancel).await;
+    let _ = forwarding.await;
+    let _ = job
+        .reports
+        .send(Report::ReconcilePlanned(generation, result));
+}
+
+async fn reconcile_apply_job(
+    job: JobContext,
+    reconciler: crate::sync::reconcile::Reconciler,
+    generation: u64,
+    findings: Vec<Finding>,
+    scope: String,
+    cancel: CancellationToken,
+) {
+    let store = job.store.clone();
+    let simulated = job.simulated;
+    let send = |report: Report| {
+        let _ = job.reports.send(report);
+    };
+    let trail = match AuditTrail::begin(
+        &store,
+        "console reconcile",
+        &run_scope(&scope, simulated),
+        "",
+        findings.len() as u64,
+    )
+    .await
+    {
+        Ok(trail) => trail.tracked_by(&job.open_rows),
+        Err(e) => return send(Report::ReconcileApplied(generation, Err(e))),
+    };
+    let (events, forwarding) = forward(job.reports.clone(), move |event| {
+        Report::Reconcile(generation, event)
+    });
+    let work = async {
+        let result = reconciler.apply(findings, events, cancel).await;
+        let _ = forwarding.await;
+        result
+    };
+    let ran = audited(Some(trail), work, |resolved| reconcile_closing(resolved)).await;
+    if let Some(error) = ran.unclosed {
+        send(Report::SyncFailed(error));
+    }
+    send(Report::ReconcileApplied(generation, ran.result));
 }

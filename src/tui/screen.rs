@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 
 use super::data::{OverviewData, PersonData};
 use super::keymap::Context;
-use super::list::SelectionList;
+use super::list::{Fetch, SelectionList};
 use super::overview_refresh::OverviewRefresh;
 use super::reconcile::ReconcileView;
 use super::screens;
@@ -150,6 +150,53 @@ impl Screen {
             Screen::Selections { .. } => None,
         };
         own == Some(generation) || self.list().is_some_and(|list| list.waits_for(generation))
+    }
+
+    /// Up, down and the page keys: the cursor moves by `delta` (`rows`: the rows drawn at once);
+    /// a list may ask for a page near the edge of what it holds.
+    pub fn move_by(&mut self, delta: i64, rows: usize) -> Option<Fetch> {
+        match self {
+            Screen::Overview { data, cause, .. } => {
+                screens::overview::move_cause(cause, data.as_ref(), delta)
+            }
+            Screen::Conferences(table) => table.move_by(delta),
+            Screen::Audit(table) => table.move_by(delta),
+            Screen::Reconcile(view) => view.move_by(delta),
+            Screen::Slots { table, .. } => table.move_by(delta),
+            Screen::Selections { list, .. } | Screen::Person { list, .. } => {
+                return list.move_by(delta, rows);
+            }
+            Screen::ErrorDetail { .. } => {}
+        }
+        None
+    }
+
+    /// The first row (a list whose window has moved on reads it again).
+    pub fn home(&mut self) -> Option<Fetch> {
+        match self {
+            Screen::Conferences(table) => table.cursor = 0,
+            Screen::Audit(table) => table.cursor = 0,
+            Screen::Slots { table, .. } => table.cursor = 0,
+            Screen::Reconcile(view) => view.cursor = 0,
+            Screen::Selections { list, .. } | Screen::Person { list, .. } => return list.home(),
+            Screen::Overview { .. } | Screen::ErrorDetail { .. } => {}
+        }
+        None
+    }
+
+    /// The last row (a list reads the end of its result backwards when it does not hold it).
+    pub fn end(&mut self, rows: usize) -> Option<Fetch> {
+        match self {
+            Screen::Conferences(table) => table.cursor = table.rows.len().saturating_sub(1),
+            Screen::Audit(table) => table.cursor = table.rows.len().saturating_sub(1),
+            Screen::Slots { table, .. } => table.cursor = table.rows.len().saturating_sub(1),
+            Screen::Reconcile(view) => view.cursor = view.rows.len().saturating_sub(1),
+            Screen::Selections { list, .. } | Screen::Person { list, .. } => {
+                return list.jump_to_end(rows);
+            }
+            Screen::Overview { .. } | Screen::ErrorDetail { .. } => {}
+        }
+        None
     }
 
     /// The table rows this screen draws at once in `body` (what paging moves by and the live

@@ -209,3 +209,38 @@ fn slot(i: u32) -> SlotSummary {
         counts: StateCounts::default(),
     }
 }
+
+#[test]
+fn end_and_home_move_the_audit_logs_cursor_like_every_other_table() {
+    use calsync::domain::lifecycle::{AuditOutcome, AuditRecord};
+    let (mut app, _) = App::new(session(false), now());
+    let effects = command(&mut app, "audit");
+    let [Effect::Audit(generation)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    let rows: Vec<AuditRecord> = (1..=30)
+        .map(|id| AuditRecord {
+            id,
+            started_at: now(),
+            finished_at: Some(now()),
+            os_user: "ops".into(),
+            host: "desk-1".into(),
+            action: "sync".into(),
+            scope: "all".into(),
+            filter: String::new(),
+            rows: 1,
+            outcome: AuditOutcome::Ok,
+            detail: String::new(),
+        })
+        .collect();
+    app.report(Report::Audit(*generation, Ok(rows)));
+    let cursor = |app: &App| match app.screen() {
+        Some(Screen::Audit(table)) => table.cursor,
+        _ => panic!("the audit log"),
+    };
+    app.key(key('G'));
+    assert_eq!(cursor(&app), 29);
+    assert!(drawn(&app).iter().any(|l| l.starts_with("│30 ")));
+    app.key(key('g'));
+    assert_eq!(cursor(&app), 0);
+}
