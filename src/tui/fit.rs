@@ -45,8 +45,18 @@ impl Part {
 pub fn fit_line(parts: &[Part], give_way: &[usize], separator: &str, columns: usize) -> String {
     let mut chosen = vec![0usize; parts.len()];
     loop {
-        if let Some(line) = assemble(parts, &chosen, separator, columns) {
-            return line;
+        if assemble(parts, &chosen, separator, columns).is_some() {
+            // Give back what still fits, most important first.
+            for &i in give_way.iter().rev() {
+                while chosen[i] > 0 {
+                    chosen[i] -= 1;
+                    if assemble(parts, &chosen, separator, columns).is_none() {
+                        chosen[i] += 1;
+                        break;
+                    }
+                }
+            }
+            return assemble(parts, &chosen, separator, columns).unwrap_or_default();
         }
         let step = give_way
             .iter()

@@ -201,12 +201,17 @@ impl App {
                 }
                 self.start_job(
                     JobKind::Sync,
-                    format!(
-                        "Sync of {} selections ({}, {})",
-                        plan.count,
-                        scope_name(plan.run.scope),
-                        sheet_title(&sheet.chosen)
-                    ),
+                    match plan.skipped {
+                        0 => format!(
+                            "Sync of {} selections ({})",
+                            plan.count,
+                            scope_name(plan.run.scope)
+                        ),
+                        skipped => format!(
+                            "Sync of {will_sync} selections ({}) and {skipped} to skip",
+                            scope_name(plan.run.scope)
+                        ),
+                    },
                     plan.count as usize,
                 );
                 return vec![Effect::Sync(plan.target.clone(), plan.run)];
