@@ -115,7 +115,11 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
         let engine = engine.clone();
         let cancel = cancel.clone();
         tokio::spawn(async move {
-            let work = engine.run(claims, &filter, ids, events, cancel);
+            // The operator's words of the engine's error: the audit row and the exit line say them.
+            let work = async move {
+                let ran = engine.run(claims, &filter, ids, events, cancel).await;
+                ran.map_err(|e| e.to_string())
+            };
             audited(Some(trail), work, sync_closing).await
         })
     };
@@ -299,7 +303,7 @@ fn print_item(
     out.line(&heading)?;
     match &result.outcome {
         Outcome::Synced { .. } => out.line("  ✓ Success")?,
-        Outcome::Failed { error } => out.line(&format!("  ✗ Failed: {}", clean_line(error)))?,
+        Outcome::Failed { error, .. } => out.line(&format!("  ✗ Failed: {}", clean_line(error)))?,
         Outcome::Conflict { detail } => out.line(&format!("  ✗ Failed: {detail}"))?,
         Outcome::ClaimedElsewhere { detail } => out.line(&format!("  - Skipped: {detail}"))?,
         Outcome::Skipped { reason } => out.line(&format!("  - Skipped: {}", clean_line(reason)))?,

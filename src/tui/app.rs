@@ -17,7 +17,7 @@ use super::list::{Fetch, Placement, SelectionList};
 use super::overview_refresh::OverviewRefresh;
 use super::run_choice::{Chosen, RunKey, choose};
 use super::run_rows::RunRows;
-use crate::domain::lifecycle::LedgerScope;
+use crate::domain::ledger::LedgerScope;
 use crate::domain::{Filter, PageRequest, PersonMatch, Selection, Sort, SyncState};
 use crate::sync::reconcile::{Finding, Plan};
 

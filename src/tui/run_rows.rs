@@ -48,7 +48,7 @@ impl RunRows {
     pub fn record(&mut self, item: &ItemResult) {
         let (kind, reason) = match &item.outcome {
             Outcome::Synced { .. } => return,
-            Outcome::Failed { error } => (Kind::Failed, error),
+            Outcome::Failed { error, .. } => (Kind::Failed, error),
             Outcome::Skipped { reason } => (Kind::Skipped, reason),
             Outcome::ClaimedElsewhere { detail } => (Kind::Elsewhere, detail),
             Outcome::Conflict { detail } => (Kind::Conflict, detail),
@@ -115,6 +115,7 @@ mod tests {
             1,
             Outcome::Failed {
                 error: "404".into(),
+                cause: crate::domain::Cause::Other,
             },
         ));
         rows.record(&item(
@@ -153,7 +154,13 @@ mod tests {
     fn a_huge_run_keeps_a_bounded_list_and_counts_the_rest() {
         let mut rows = RunRows::default();
         for id in 0..(KEPT as i64 + 5) {
-            rows.record(&item(id, Outcome::Failed { error: "x".into() }));
+            rows.record(&item(
+                id,
+                Outcome::Failed {
+                    error: "x".into(),
+                    cause: crate::domain::Cause::Other,
+                },
+            ));
         }
         assert_eq!(rows.rows().len(), KEPT);
         assert_eq!(rows.left_out(), 5);

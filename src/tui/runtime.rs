@@ -13,7 +13,7 @@ use super::app::Effect;
 use super::data::{OverviewData, OverviewPart};
 use super::overview_cache::{self, CachedOverview};
 use crate::audit::{AuditTrail, OpenRows, run_scope};
-use crate::domain::lifecycle::LedgerScope;
+use crate::domain::ledger::LedgerScope;
 use crate::domain::{Filter, PageRequest, Sort};
 use crate::jobs::audited::{audited, reconcile_closing, sync_closing, verify_closing};
 use crate::jobs::{self, RunScope, SyncTarget, describe_target, resolve, resolve_verifiable, text};
@@ -385,6 +385,7 @@ async fn sync_job(
     let (events, forwarding) = forward(job.reports.clone(), Report::Sync);
     let work = async {
         let result = engine.run(claims, &chosen_by, ids, events, cancel).await;
+        let result = result.map_err(|e| e.to_string());
         let _ = forwarding.await;
         result
     };

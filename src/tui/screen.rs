@@ -10,7 +10,7 @@ use super::overview_refresh::OverviewRefresh;
 use super::reconcile::ReconcileView;
 use super::screens;
 use super::widgets::table;
-use crate::domain::lifecycle::AuditRecord;
+use crate::domain::audit::AuditRecord;
 use crate::domain::{ConferenceSummary, Selection, SlotSummary};
 
 #[derive(Debug, Clone)]

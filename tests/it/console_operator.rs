@@ -307,7 +307,10 @@ fn the_first_rate_waits_for_results_and_the_end_reports_the_whole_run() {
         app.report(Report::Sync(SyncEvent::Item(ItemResult {
             selection_id: id,
             label: None,
-            outcome: Outcome::Failed { error: "x".into() },
+            outcome: Outcome::Failed {
+                error: "x".into(),
+                cause: calsync::domain::Cause::Other,
+            },
         })));
     }
     app.now = now() + chrono::Duration::milliseconds(1_500);
