@@ -77,7 +77,7 @@ impl Runtime {
     }
 
     /// The console is ending with a job perhaps still running (a confirmed quit, SIGTERM, an
-    /// error): the job is cancelled and waited for (at most [`DRAIN_WAIT`]), its audit row says
+    /// error): the job is cancelled and waited for (at most 15 s), its audit row says
     /// `interrupted`, and any row still open is closed so; never left `running`.
     pub async fn interrupt(&mut self) -> Result<(), String> {
         self.open_rows.ending();
