@@ -11,7 +11,7 @@ use super::reconcile::ReconcileView;
 use super::screens;
 use super::widgets::table;
 use crate::domain::audit::AuditRecord;
-use crate::domain::{ConferenceSummary, Selection, SlotSummary};
+use crate::domain::{ConferenceSummary, Filter, Selection, SlotSummary};
 
 #[derive(Debug, Clone)]
 pub struct Table<T> {
@@ -54,6 +54,16 @@ impl<T> Table<T> {
             Err(e) => self.error = Some(e),
         }
     }
+}
+
+/// Where Enter leads from a screen: the screen's own file decides, the app opens it.
+pub enum Opens {
+    Nothing,
+    Conferences,
+    List { title: String, filter: Filter },
+    Slots(ConferenceSummary),
+    ErrorDetail(i64),
+    Person(i64),
 }
 
 #[derive(Debug, Clone)]
@@ -169,6 +179,22 @@ impl Screen {
             Screen::ErrorDetail { .. } => {}
         }
         None
+    }
+
+    /// What Enter opens from here.
+    pub fn enter(&self) -> Opens {
+        match self {
+            Screen::Overview { data, cause, .. } => screens::overview::enter(data.as_ref(), *cause),
+            Screen::Conferences(table) => screens::conferences::enter(table),
+            Screen::Slots { conference, table } => screens::slots::enter(conference, table),
+            Screen::Selections { list, .. } | Screen::Person { list, .. } => {
+                screens::selections::enter(list)
+            }
+            Screen::ErrorDetail { selection, .. } => {
+                screens::error_detail::enter(selection.as_deref())
+            }
+            Screen::Audit(_) | Screen::Reconcile(_) => Opens::Nothing,
+        }
     }
 
     /// The first row (a list whose window has moved on reads it again).
