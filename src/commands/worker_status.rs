@@ -57,7 +57,11 @@ pub async fn status(global: &GlobalArgs, args: &WorkerStatusArgs) -> Result<i32,
     Ok(EXIT_OK)
 }
 
-fn print_workers(out: &mut Output, workers: &[WorkerEntry], now: DateTime<Utc>) -> Result<(), CliError> {
+fn print_workers(
+    out: &mut Output,
+    workers: &[WorkerEntry],
+    now: DateTime<Utc>,
+) -> Result<(), CliError> {
     if workers.is_empty() {
         out.line("No worker is running (none sent a heartbeat in the last minute).")?;
     }
@@ -87,7 +91,10 @@ fn print_workers(out: &mut Output, workers: &[WorkerEntry], now: DateTime<Utc>) 
 /// "selection 12 (Ada Lovelace, Induction Q&A)".
 fn who(listing: &RetryListing) -> String {
     if listing.user_id.is_none() {
-        return format!("selection {} (gone from the LMS)", listing.entry.selection_id);
+        return format!(
+            "selection {} (gone from the LMS)",
+            listing.entry.selection_id
+        );
     }
     format!(
         "selection {} ({}, {})",

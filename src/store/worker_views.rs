@@ -88,11 +88,7 @@ fn map_listing(row: &dyn SqlRow) -> Result<RetryListing, StoreError> {
     Ok(RetryListing {
         entry: map_retry(row)?,
         user_id: row.opt_int(11)?,
-        person: if name.is_empty() {
-            row.text(12)?
-        } else {
-            name
-        },
+        person: if name.is_empty() { row.text(12)? } else { name },
         email: row.text(15)?,
         conference: row.text(16)?,
     })

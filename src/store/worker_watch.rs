@@ -11,9 +11,9 @@ use chrono::{DateTime, Utc};
 use super::sql::{self, Builder, CONFERENCE, FINGERPRINT, SELECTION, SLOT, SqlRow, Value};
 use super::worker::{RETRIES, RETRY_COLUMNS, map_retry};
 use super::{Store, StoreError};
+use crate::domain::SyncState;
 use crate::domain::diagnosis::cause_of;
 use crate::domain::worker::{Candidate, RetryEntry, RowsMark};
-use crate::domain::SyncState;
 
 /// Ids per `IN (…)` list.
 const IDS_PER_QUERY: usize = 500;
@@ -22,7 +22,10 @@ impl Store {
     /// Every selection not added yet (with `above`, only those with a higher id), newest
     /// selection first. One scan of the table, or one range of its primary key; failures are
     /// classified here, not in SQL, so no text pattern runs per row in the database.
-    pub async fn worker_candidates(&self, above: Option<i64>) -> Result<Vec<Candidate>, StoreError> {
+    pub async fn worker_candidates(
+        &self,
+        above: Option<i64>,
+    ) -> Result<Vec<Candidate>, StoreError> {
         let mut b = Builder::new(
             self.dialect(),
             &format!(
@@ -43,9 +46,7 @@ impl Store {
     /// The selection table's highest id: one step down the primary key.
     pub async fn selection_max_id(&self) -> Result<i64, StoreError> {
         self.query_one(
-            super::worker::plain(&format!(
-                "SELECT COALESCE(MAX(s.id), 0) FROM {SELECTION} s"
-            )),
+            super::worker::plain(&format!("SELECT COALESCE(MAX(s.id), 0) FROM {SELECTION} s")),
             |row| row.int(0),
         )
         .await

@@ -51,6 +51,10 @@ pub enum Action {
     Conferences,
     Export,
     ToggleSort,
+    /// Retry schedule and parked set: make the selection due now.
+    RetryNow,
+    /// Retry schedule: park the selection.
+    Park,
 }
 
 /// What background work reports.
@@ -83,6 +87,13 @@ pub enum Report {
     SyncFailed(String),
     Exported(Result<String, String>),
     PersonFound(u64, Result<Option<i64>, String>),
+    /// A worker screen's read.
+    WorkerData(u64, Result<super::worker_views::WorkerData, String>),
+    /// What retry-now or park did.
+    WorkerActed(
+        super::worker_views::WorkerAction,
+        Result<crate::worker::views::ActionReport, String>,
+    ),
     /// Time passed (live refresh, relative times, the jobs panel's rate).
     Tick(DateTime<Utc>),
 }
@@ -101,7 +112,8 @@ impl Report {
             | Report::Counts(g, _)
             | Report::Rows(g, _)
             | Report::Selection(g, _)
-            | Report::Person(g, _) => Some(*g),
+            | Report::Person(g, _)
+            | Report::WorkerData(g, _) => Some(*g),
             _ => None,
         }
     }

@@ -26,6 +26,7 @@ mod screens;
 mod theme;
 mod view;
 mod widgets;
+pub mod worker_views;
 
 use std::io::IsTerminal;
 use std::time::Duration;

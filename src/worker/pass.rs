@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 use super::cleanup::Cleanup;
 use super::depends::{depends_on, integrations_digest};
 use super::plan::{Plan, plan, read_all};
-use super::watch::{Detection, Watch};
 use super::schedule::{RetryPolicy, jitter};
+use super::watch::{Detection, Watch};
 use crate::audit::{AuditTrail, sync_detail, sync_outcome};
 use crate::domain::worker::RetryEntry;
 use crate::domain::{Filter, Selection};
@@ -147,7 +147,9 @@ impl Pass<'_> {
         let orphans = if detection.look_for_leftovers {
             let started = std::time::Instant::now();
             let users = self.cleanup.users_to_check(store).await?;
-            detection.timings.push(("leftover events", started.elapsed()));
+            detection
+                .timings
+                .push(("leftover events", started.elapsed()));
             users
         } else {
             BTreeMap::new()

@@ -107,11 +107,7 @@ pub async fn parked(store: &Store, per_cause: u32) -> Result<Vec<ParkedGroup>, S
 
 /// Makes these selections due now (parked ones too): the next pass of any worker tries them.
 /// Attempts are kept, so a failure at the cap parks the selection again.
-pub async fn retry_now(
-    store: &Store,
-    ids: &[i64],
-    origin: Origin,
-) -> Result<ActionReport, String> {
+pub async fn retry_now(store: &Store, ids: &[i64], origin: Origin) -> Result<ActionReport, String> {
     act(store, ids, origin, "retry now", |entry, now| RetryEntry {
         next_attempt_at: Some(now),
         parked_at: None,

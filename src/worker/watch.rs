@@ -26,8 +26,8 @@ use chrono::{DateTime, Utc};
 
 use super::plan::{Found, Plan, read_all};
 use crate::domain::diagnosis::failure_cause;
-use crate::domain::{Selection, SyncState};
 use crate::domain::worker::{Candidate, RetryEntry, RowsMark};
+use crate::domain::{Selection, SyncState};
 use crate::store::{Store, StoreError};
 
 /// Ids below the highest seen that every pass looks at again.
@@ -108,9 +108,13 @@ impl Watch {
     /// Whether the next pass must sweep: none yet, or the last is `every` old and its cost
     /// allows another.
     pub fn sweep_due(&self, every: Duration) -> bool {
-        self.seen.lock().ok().and_then(|s| s.clone()).is_none_or(|seen| {
-            seen.swept_at.elapsed() >= every.max(seen.sweep_cost * SWEEP_COST_RATIO)
-        })
+        self.seen
+            .lock()
+            .ok()
+            .and_then(|s| s.clone())
+            .is_none_or(|seen| {
+                seen.swept_at.elapsed() >= every.max(seen.sweep_cost * SWEEP_COST_RATIO)
+            })
     }
 
     /// Remembers what a successful pass saw; `wrote`: it created, updated or deleted events.
@@ -157,7 +161,9 @@ async fn sweep_all(store: &Store, integrations: &str) -> Result<Detection, Store
     let counted_at = Instant::now();
     let mark = clock.time("row count", store.selection_mark()).await?;
     let count_cost = counted_at.elapsed();
-    let slots = clock.time("slot signatures", store.slot_signatures()).await?;
+    let slots = clock
+        .time("slot signatures", store.slot_signatures())
+        .await?;
     let candidates = clock
         .time("rows not added", store.worker_candidates(None))
         .await?;

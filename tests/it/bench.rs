@@ -176,7 +176,10 @@ fn bench_worker_reports_quiet_pass_costs_and_measures_the_lag_of_every_new_row()
     let r = &reports[0];
     assert_eq!(r["backend"], "SQLite");
     assert!(r["selections"].as_u64().is_some_and(|n| n >= 1500), "{r}");
-    assert!(r["parked"].as_u64().is_some_and(|n| n > 0), "the demo's permanent failures: {r}");
+    assert!(
+        r["parked"].as_u64().is_some_and(|n| n > 0),
+        "the demo's permanent failures: {r}"
+    );
     for key in ["quiet_pass_ms", "sweep_ms", "before_watch_ms"] {
         assert!(r[key].as_f64().is_some_and(|ms| ms > 0.0), "{key}: {r}");
     }
@@ -198,5 +201,8 @@ fn bench_worker_reports_quiet_pass_costs_and_measures_the_lag_of_every_new_row()
     assert_eq!(lag["missed"], 0, "every new row got its event: {lag}");
     let median = lag["median_ms"].as_f64().unwrap();
     let p99 = lag["p99_ms"].as_f64().unwrap();
-    assert!(median > 0.0 && p99 >= median && lag["max_ms"].as_f64().unwrap() >= p99, "{lag}");
+    assert!(
+        median > 0.0 && p99 >= median && lag["max_ms"].as_f64().unwrap() >= p99,
+        "{lag}"
+    );
 }

@@ -699,7 +699,13 @@ async fn a_lost_database_connection_is_waited_out_and_the_worker_goes_on() {
 /// `calsync worker status --json`, parsed.
 fn status_json(db: &TestDb) -> serde_json::Value {
     let status = calsync(
-        &["--database-url", &db.url_string(), "worker", "status", "--json"],
+        &[
+            "--database-url",
+            &db.url_string(),
+            "worker",
+            "status",
+            "--json",
+        ],
         &[],
     );
     assert_eq!(status.code, 0, "{}", status.stderr);

@@ -65,7 +65,10 @@ pub(super) async fn take_arrivals(
             let Some(row) = rows.get(id) else { continue };
             let usable = row.use_time_slots
                 && mailbox_state(&row.email) == MailboxState::Ok
-                && !row.email.to_ascii_lowercase().ends_with(EXPIRED_SECRET_TENANT)
+                && !row
+                    .email
+                    .to_ascii_lowercase()
+                    .ends_with(EXPIRED_SECRET_TENANT)
                 && users.insert(row.user_id);
             if usable && arrivals.len() < n as usize {
                 taken.push(*id);
@@ -129,9 +132,7 @@ pub(super) async fn measure_lag(
     .map_err(|e| CliError::unusable(format!("cannot start the simulated Graph: {e}")))?;
     let exe = std::env::current_exe().map_err(|e| CliError::failed(e.to_string()))?;
     let log = tempfile::NamedTempFile::new().map_err(|e| CliError::failed(e.to_string()))?;
-    let stderr = log
-        .reopen()
-        .map_err(|e| CliError::failed(e.to_string()))?;
+    let stderr = log.reopen().map_err(|e| CliError::failed(e.to_string()))?;
     let url = scratch.url_text();
     let interval = args.interval.to_string();
     let child = Command::new(exe)
@@ -153,10 +154,7 @@ pub(super) async fn measure_lag(
     lag
 }
 
-async fn wait_for_first_pass(
-    store: &Store,
-    log: &tempfile::NamedTempFile,
-) -> Result<(), CliError> {
+async fn wait_for_first_pass(store: &Store, log: &tempfile::NamedTempFile) -> Result<(), CliError> {
     let deadline = Instant::now() + FIRST_PASS;
     loop {
         let workers = store.registered_workers().await?;
