@@ -250,6 +250,14 @@ impl App {
             return effects;
         }
         self.message = None;
+        if let Some(refused) =
+            self.session
+                .keymap
+                .refused_in_read_only(key, self.context(), self.session.read_only)
+        {
+            self.message = Some(refused);
+            return Vec::new();
+        }
         let action = self
             .session
             .keymap

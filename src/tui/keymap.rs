@@ -626,6 +626,32 @@ impl Keymap {
             .map(|b| b.action)
     }
 
+    /// A writing key of the worker screens pressed in read-only mode: why it does nothing.
+    pub fn refused_in_read_only(
+        &self,
+        key: KeyEvent,
+        here: Context,
+        read_only: bool,
+    ) -> Option<String> {
+        if !read_only || !Context::Schedule.applies(here) {
+            return None;
+        }
+        let modifiers = match key.code {
+            KeyCode::Char(c) if c.is_ascii_uppercase() => key.modifiers | KeyModifiers::SHIFT,
+            _ => key.modifiers,
+        };
+        self.bindings
+            .iter()
+            .filter(|b| b.writes && b.context.applies(here))
+            .find(|b| b.code == key.code && b.modifiers == modifiers)
+            .map(|b| {
+                format!(
+                    "{}: read-only, the retry schedule is not changed ({})",
+                    b.keys, b.short
+                )
+            })
+    }
+
     /// The bindings to list in help for this context (one line per action).
     pub fn help_for(&self, here: Context, read_only: bool) -> Vec<&Binding> {
         let mut seen: Vec<Action> = Vec::new();

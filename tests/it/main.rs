@@ -16,6 +16,7 @@ mod console;
 mod console_overview;
 mod console_queries;
 mod console_viewport;
+mod console_workers;
 mod doctor_tokens;
 mod graph_client;
 mod help;
