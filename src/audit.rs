@@ -5,7 +5,7 @@
 
 use chrono::Utc;
 
-use crate::domain::lifecycle::{AuditOutcome, AuditStart, Operator};
+use crate::domain::audit::{AuditOutcome, AuditStart, Operator};
 use crate::store::Store;
 use crate::store::retry::retrying;
 use crate::sync::Summary;

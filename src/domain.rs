@@ -4,8 +4,9 @@
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub mod audit;
 pub mod diagnosis;
-pub mod lifecycle;
+pub mod ledger;
 mod malformed;
 pub mod meeting;
 pub mod query;

@@ -2,7 +2,7 @@
 
 use super::{CliError, Output, open_store};
 use crate::cli::{AuditArgs, EXIT_OK, GlobalArgs};
-use crate::domain::lifecycle::AuditRecord;
+use crate::domain::audit::AuditRecord;
 use crate::text::{clean_line, fit, width};
 
 pub async fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<i32, CliError> {

@@ -15,7 +15,7 @@ use super::{CliError, Output, store_options};
 use crate::cli::{BenchConsoleArgs, EXIT_OK};
 use crate::domain::{Filter, Page, PageRequest, Sort, StateCounts};
 use crate::graph::{GraphClient, GraphConfig};
-use crate::store::sql::Engine as SqlEngine;
+use crate::store::sql::SqlEngine;
 use crate::store::{DatabaseUrl, Store, sql};
 use crate::sync::{Engine, SyncOptions};
 use crate::tui::app::{Screen, Session};

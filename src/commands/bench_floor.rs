@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use super::CliError;
-use crate::store::sql::{Engine, Sql, Value};
+use crate::store::sql::{Sql, SqlEngine, Value};
 use crate::store::{PgTarget, django_datetime};
 
 /// Where the shell connects.
@@ -18,7 +18,7 @@ pub enum ShellTarget<'a> {
 }
 
 /// The statement with its values written in, exactly as calsync binds them.
-pub fn literal_sql(statement: &Sql, engine: Engine) -> String {
+pub fn literal_sql(statement: &Sql, engine: SqlEngine) -> String {
     let mut text = statement.text.clone();
     // Highest placeholder first, so ?1 never eats the front of ?12.
     for (i, value) in statement.params.iter().enumerate().rev() {
@@ -26,13 +26,13 @@ pub fn literal_sql(statement: &Sql, engine: Engine) -> String {
             Value::Int(n) => n.to_string(),
             Value::Text(s) => format!("'{}'", s.replace('\'', "''")),
             Value::Time(t) => match engine {
-                Engine::Sqlite => format!("'{}'", django_datetime(*t)),
-                Engine::Postgres => format!("'{}'::timestamptz", t.to_rfc3339()),
+                SqlEngine::Sqlite => format!("'{}'", django_datetime(*t)),
+                SqlEngine::Postgres => format!("'{}'::timestamptz", t.to_rfc3339()),
             },
         };
         let placeholder = match engine {
-            Engine::Sqlite => format!("?{}", i + 1),
-            Engine::Postgres => format!("${}", i + 1),
+            SqlEngine::Sqlite => format!("?{}", i + 1),
+            SqlEngine::Postgres => format!("${}", i + 1),
         };
         text = text.replace(&placeholder, &literal);
     }

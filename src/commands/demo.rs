@@ -8,7 +8,6 @@ use super::progress::percent_line;
 use super::rehearsal::Rehearsal;
 use super::{CliError, Output, store_options};
 use crate::cli::{DemoArgs, EXIT_OK, GlobalArgs, GraphSimArgs};
-use crate::config::data_dir;
 use crate::demo::{self, DemoSpec};
 use crate::domain::{Filter, SyncState};
 use crate::store::{DatabaseUrl, Store};
@@ -110,15 +109,10 @@ async fn is_demo_file(path: &std::path::Path) -> bool {
     }
 }
 
-/// Where `calsync demo` keeps its database when no --db is given: calsync's own data directory.
-pub(super) fn default_demo_path() -> Option<PathBuf> {
-    data_dir().map(|dir| dir.join("demo.db"))
-}
-
 fn demo_path(args: &DemoArgs) -> Result<PathBuf, CliError> {
     let path = match &args.db {
         Some(path) => path.clone(),
-        None => default_demo_path()
+        None => demo::default_path()
             .ok_or_else(|| CliError::unusable("no data directory on this system: use --db PATH"))?,
     };
     std::path::absolute(&path)

@@ -4,7 +4,7 @@
 
 use super::rehearsal::Rehearsal;
 use super::{CliError, Output};
-use crate::cli::SimulationArgs;
+use crate::cli::simulation::SimulationArgs;
 use crate::domain::StoredCredentials;
 use crate::graph::{Credentials, GraphClient, Secret};
 use crate::store::Store;

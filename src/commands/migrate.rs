@@ -3,8 +3,8 @@
 use super::{CliError, Output, open_store};
 use crate::audit::AuditTrail;
 use crate::cli::{EXIT_OK, GlobalArgs, MigrateArgs};
-use crate::domain::lifecycle::AuditOutcome;
-use crate::store::own::{LATEST, MIGRATIONS};
+use crate::domain::audit::AuditOutcome;
+use crate::store::{LATEST, MIGRATIONS};
 use crate::store::{MigrationReport, Store};
 
 pub async fn run(global: &GlobalArgs, args: &MigrateArgs) -> Result<i32, CliError> {

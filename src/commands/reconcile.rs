@@ -14,7 +14,7 @@ use super::rehearsal::Rehearsal;
 use super::{CliError, Output, open_store};
 use crate::audit::AuditTrail;
 use crate::cli::{EXIT_OK, EXIT_SOME_FAILED, GlobalArgs, ReconcileArgs};
-use crate::domain::lifecycle::LedgerScope;
+use crate::domain::ledger::LedgerScope;
 use crate::graph::GraphClient;
 use crate::jobs::audited::{audited, reconcile_closing};
 use crate::sync::SyncOptions;

@@ -4,7 +4,7 @@
 //! operator names for it, and the run says on stderr (and in its audit row) that it is simulated.
 
 use super::CliError;
-use crate::cli::SimulationArgs;
+use crate::cli::simulation::SimulationArgs;
 use crate::demo::{self, Leftovers, SimulatorSettings};
 use crate::domain::{Filter, SyncState};
 use crate::graph::GraphConfig;
@@ -157,7 +157,7 @@ impl GraphTarget {
 /// The file `calsync demo` keeps in calsync's data directory is calsync's own, even when an
 /// older calsync made it before demos carried their marker.
 fn is_default_demo(url: &DatabaseUrl) -> bool {
-    let (DatabaseUrl::Sqlite(path), Some(default)) = (url, super::demo::default_demo_path()) else {
+    let (DatabaseUrl::Sqlite(path), Some(default)) = (url, demo::default_path()) else {
         return false;
     };
     matches!(

@@ -115,7 +115,11 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> Result<i32, CliError> 
         let engine = engine.clone();
         let cancel = cancel.clone();
         tokio::spawn(async move {
-            let work = engine.run(claims, &filter, ids, events, cancel);
+            // The operator's words of the engine's error: the audit row and the exit line say them.
+            let work = async move {
+                let ran = engine.run(claims, &filter, ids, events, cancel).await;
+                ran.map_err(|e| e.to_string())
+            };
             audited(Some(trail), work, sync_closing).await
         })
     };
@@ -286,7 +290,7 @@ fn print_item(
     result: &ItemResult,
 ) -> Result<(), CliError> {
     let Some(label) = &result.label else {
-        if let Outcome::Failed { error } = &result.outcome {
+        if let Outcome::Failed { error, .. } = &result.outcome {
             out.line(&format!("[{i}/{total}] Selection {}", result.selection_id))?;
             out.line(&format!("  ✗ Failed: {error}"))?;
         }
@@ -304,7 +308,7 @@ fn print_item(
             out.line(&heading)?;
             out.line("  ✓ Success")?;
         }
-        Outcome::Failed { error } => {
+        Outcome::Failed { error, .. } => {
             out.line(&heading)?;
             out.line(&format!("  ✗ Failed: {}", clean_line(error)))?;
         }

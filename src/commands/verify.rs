@@ -13,7 +13,7 @@ use super::{CliError, Output, open_store};
 use crate::audit::{AuditTrail, verify_detail, verify_outcome};
 use crate::cli::{EXIT_OK, EXIT_SOME_FAILED, GlobalArgs, VerifyArgs};
 use crate::domain::Filter;
-use crate::domain::lifecycle::AuditOutcome;
+use crate::domain::audit::AuditOutcome;
 use crate::graph::GraphClient;
 use crate::sync::verify::{
     Check, CheckStatus, Verifier, VerifyEvent, VerifyOptions, VerifySummary, verifiable,
@@ -161,7 +161,7 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
             recreating.record(&item.outcome);
             let result = match &item.outcome {
                 Outcome::Synced { .. } => Ok(()),
-                Outcome::Failed { error } => Err(clean_line(error)),
+                Outcome::Failed { error, .. } => Err(clean_line(error)),
                 Outcome::Conflict { detail } | Outcome::ClaimedElsewhere { detail } => {
                     Err(detail.clone())
                 }
@@ -203,7 +203,7 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<i32, CliError
                         eprintln!("{e}");
                     }
                 }
-                return Err(CliError::unusable(e));
+                return Err(CliError::unusable(e.to_string()));
             }
         }
     } else {

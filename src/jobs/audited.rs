@@ -8,7 +8,7 @@ use crate::audit::{
     AuditTrail, reconcile_detail, reconcile_outcome, reconcile_rows, sync_detail, sync_outcome,
     verify_detail, verify_outcome,
 };
-use crate::domain::lifecycle::AuditOutcome;
+use crate::domain::audit::AuditOutcome;
 use crate::sync::Summary;
 use crate::sync::reconcile::Resolved;
 use crate::sync::verify::VerifySummary;

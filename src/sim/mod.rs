@@ -13,7 +13,7 @@ mod http;
 mod ids;
 mod online_meeting;
 mod owner;
-mod rng;
+pub(crate) mod rng;
 mod state;
 mod timezones;
 mod user_path;

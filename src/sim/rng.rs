@@ -1,5 +1,6 @@
-//! A tiny seeded generator (SplitMix64). The simulator must be reproducible for a given
-//! seed, and the project has no `rand` dependency.
+//! A tiny seeded generator (SplitMix64), the project's one source of randomness. The simulator
+//! and the demo database must be reproducible for a given seed, and the project has no `rand`
+//! dependency.
 
 #[derive(Debug, Clone)]
 pub(crate) struct SplitMix64 {
@@ -27,6 +28,16 @@ impl SplitMix64 {
     /// Uniform in [0, n); 0 when n is 0.
     pub(crate) fn below(&mut self, n: u64) -> u64 {
         if n == 0 { 0 } else { self.next_u64() % n }
+    }
+
+    /// True `percent` times in a hundred.
+    pub(crate) fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    /// One of `items`, uniformly (`items` must not be empty).
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
     }
 
     /// A GUID-shaped string, as Graph uses for request ids.

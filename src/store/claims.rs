@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
 use super::StoreError;
-use crate::domain::lifecycle::Operator;
+use crate::domain::audit::Operator;
 
 /// calsync's advisory-lock namespace (the first key of the two-key form): "cals" in ASCII. A DBA
 /// finds the claims in `pg_locks` with `locktype = 'advisory' AND classid = 1667329139`, the

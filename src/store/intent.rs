@@ -6,14 +6,14 @@
 
 use chrono::{DateTime, Utc};
 
-use super::own::{Migration, types};
-use super::sql::{Builder, Dialect, Engine, Sql, SqlRow, Value};
+use super::migration::{Migration, column_types};
+use super::sql::{Builder, Dialect, Sql, SqlEngine, SqlRow, Value};
 use super::{Store, StoreError};
-use crate::domain::lifecycle::CreateIntent;
+use crate::domain::ledger::CreateIntent;
 
 pub const INTENTS: &str = "calsync_create_intent";
 
-/// This step's place in [`super::own::MIGRATIONS`].
+/// This step's place in `store::migrate::MIGRATIONS`.
 pub const VERSION: u32 = 4;
 
 pub const MIGRATION: Migration = Migration {
@@ -28,8 +28,8 @@ const CREATING: &str = "creating";
 const CREATED: &str = "created";
 const FAILED: &str = "failed";
 
-fn intent_up(engine: Engine) -> Vec<String> {
-    let (_, ts) = types(engine);
+fn intent_up(engine: SqlEngine) -> Vec<String> {
+    let (_, ts) = column_types(engine);
     // No foreign key: like the ledger, it must not stop the LMS from deleting a selection.
     vec![format!(
         "CREATE TABLE {INTENTS} (selection_id bigint NOT NULL PRIMARY KEY, \

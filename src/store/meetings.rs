@@ -3,12 +3,12 @@
 //! a file of its own so the step can be renumbered without touching the others.
 
 use super::Store;
-use super::own::Migration;
+use super::migration::Migration;
 use super::sql::LEDGER;
-use super::sql::{Builder, Dialect, Engine, Sql, Value};
+use super::sql::{Builder, Dialect, Sql, SqlEngine, Value};
 use crate::domain::meeting::MeetingRecord;
 
-/// This step's place in [`super::own::MIGRATIONS`].
+/// This step's place in `store::migrate::MIGRATIONS`.
 pub const VERSION: u32 = 3;
 
 pub const MIGRATION: Migration = Migration {
@@ -19,7 +19,7 @@ pub const MIGRATION: Migration = Migration {
     down,
 };
 
-fn up(_: Engine) -> Vec<String> {
+fn up(_: SqlEngine) -> Vec<String> {
     vec![
         format!("ALTER TABLE {LEDGER} ADD COLUMN teams_join_url text NULL"),
         format!("ALTER TABLE {LEDGER} ADD COLUMN sent_body_digest varchar(64) NULL"),
@@ -38,22 +38,6 @@ impl Store {
     pub fn has_meeting_records(&self) -> bool {
         self.own_version() >= VERSION
     }
-}
-
-/// The two selection columns `teams_join_url, sent_body_digest`, of the ledger row of the event
-/// the selection points to (matched as the stale rule matches it: the row holds a REST id, the
-/// ledger the immutable id, so the selection's newest live ledger row), or NULLs before the step.
-pub fn selection_columns(dialect: Dialect) -> String {
-    if !dialect.meetings {
-        return "CAST(NULL AS text), CAST(NULL AS text)".to_string();
-    }
-    let of = |column: &str| {
-        format!(
-            "(SELECT l.{column} FROM {LEDGER} l WHERE l.selection_id = s.id \
-             AND l.deleted_at IS NULL ORDER BY l.last_seen_at DESC, l.id DESC LIMIT 1)"
-        )
-    };
-    format!("{}, {}", of("teams_join_url"), of("sent_body_digest"))
 }
 
 /// Records what Graph said of the event's meeting, and the digest of the body sent (an unsent

@@ -1,11 +1,13 @@
 //! The LMS database: one [`Store`] over two backends (a SQLite file or PostgreSQL), reading and
 //! writing Django's own tables exactly as Django does. Knows nothing of Graph or the terminal.
 
+mod audit_log;
 mod claims;
 mod intent;
-mod lifecycle;
+mod ledger;
 mod meetings;
-pub mod own;
+mod migrate;
+mod migration;
 mod pg_readers;
 mod pg_tls;
 mod pgpass;
@@ -30,15 +32,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 pub use claims::{CLAIM_NAMESPACE, Claim, Claims};
-pub use lifecycle::MigrationReport;
-pub use sql::{Dialect, Engine};
+pub use migrate::{LATEST, MIGRATIONS, MigrationReport};
+pub use sql::{Dialect, SqlEngine};
 use sql::{RowMapper, Sql};
 pub use sqlite::{django_datetime, parse_datetime as parse_django_datetime, sqlite_message};
 pub use unicode_match::FUNCTION as UNICODE_CONTAINS;
 pub use url::{DatabaseUrl, PgTarget, SslMode};
 pub use worker::{RETRIES as WORKER_RETRIES, ScheduleChange, WorkerLock};
 
-use crate::domain::lifecycle::LedgerChange;
+use crate::domain::ledger::LedgerChange;
 use crate::domain::{
     Cause, ConferenceSummary, Filter, IntegrationInfo, Listed, MalformedSlot, Page, PageRequest,
     Person, Selection, SlotSummary, Sort, SortKey, StateCounts, StoredCredentials, SyncColumns,
@@ -440,7 +442,7 @@ impl Store {
                     ledger
                         .iter()
                         .filter(|change| intents || !change.is_intent())
-                        .filter_map(|change| own::ledger_change(dialect, change)),
+                        .filter_map(|change| ledger::ledger_change(dialect, change)),
                 );
             }
         }

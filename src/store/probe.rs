@@ -28,13 +28,13 @@ impl Store {
             statements.push(b.finish());
         }
         if self.has_ledger() {
-            statements.push(plain(&format!(
+            statements.push(Sql::plain(&format!(
                 "UPDATE {LEDGER} SET last_action = last_action \
                  WHERE id = (SELECT MIN(id) FROM {LEDGER})"
             )));
         }
         if self.has_intents() {
-            statements.push(plain(&format!(
+            statements.push(Sql::plain(&format!(
                 "UPDATE {INTENTS} SET state = state \
                  WHERE selection_id = (SELECT MIN(selection_id) FROM {INTENTS})"
             )));
@@ -44,12 +44,5 @@ impl Store {
         }
         super::retry::retrying(|| self.execute_all(statements.clone())).await?;
         Ok(())
-    }
-}
-
-fn plain(text: &str) -> Sql {
-    Sql {
-        text: text.to_string(),
-        params: Vec::new(),
     }
 }

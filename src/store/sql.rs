@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 use super::StoreError;
 use crate::domain::diagnosis::{CAUSE_PATTERNS, Pattern};
-use crate::domain::lifecycle::EventPointer;
+use crate::domain::ledger::EventPointer;
 use crate::domain::{
     Cause, ConferenceSummary, Cursor, CursorKey, Filter, IntegrationInfo, Listed,
     MalformedSelection, MalformedSlot, PageRequest, Person, Scope, Selection, SlotSummary, SortKey,
@@ -24,8 +24,9 @@ pub const INTEGRATION: &str = "account_settings_teamsintegration";
 /// LMS's tables because the selection queries read it too.
 pub const LEDGER: &str = "calsync_event_ledger";
 
+/// Which SQL database a statement is written for (the sync engine is `sync::Engine`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
+pub enum SqlEngine {
     Sqlite,
     Postgres,
 }
@@ -34,7 +35,7 @@ pub enum Engine {
 /// `calsync migrate`) exist to be consulted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dialect {
-    pub engine: Engine,
+    pub engine: SqlEngine,
     pub ledger: bool,
     /// The ledger has the Teams meeting columns (see `store::meetings`).
     pub meetings: bool,
@@ -42,12 +43,12 @@ pub struct Dialect {
 
 impl Dialect {
     pub const SQLITE: Dialect = Dialect {
-        engine: Engine::Sqlite,
+        engine: SqlEngine::Sqlite,
         ledger: false,
         meetings: false,
     };
     pub const POSTGRES: Dialect = Dialect {
-        engine: Engine::Postgres,
+        engine: SqlEngine::Postgres,
         ledger: false,
         meetings: false,
     };
@@ -62,8 +63,8 @@ impl Dialect {
 
     fn placeholder(self, n: usize) -> String {
         match self.engine {
-            Engine::Sqlite => format!("?{n}"),
-            Engine::Postgres => format!("${n}"),
+            SqlEngine::Sqlite => format!("?{n}"),
+            SqlEngine::Postgres => format!("${n}"),
         }
     }
 
@@ -71,15 +72,15 @@ impl Dialect {
     /// (Under a UTF-8 collation PostgreSQL's ILIKE also folds e.g. the Kelvin sign to `k`.)
     fn ascii_ilike(self, column: &str) -> String {
         match self.engine {
-            Engine::Sqlite => format!("{column} LIKE"),
-            Engine::Postgres => format!("{column} COLLATE \"C\" ILIKE"),
+            SqlEngine::Sqlite => format!("{column} LIKE"),
+            SqlEngine::Postgres => format!("{column} COLLATE \"C\" ILIKE"),
         }
     }
 
     fn same_text(self) -> &'static str {
         match self.engine {
-            Engine::Sqlite => "IS",
-            Engine::Postgres => "IS NOT DISTINCT FROM",
+            SqlEngine::Sqlite => "IS",
+            SqlEngine::Postgres => "IS NOT DISTINCT FROM",
         }
     }
 }
@@ -97,6 +98,16 @@ pub enum Value {
 pub struct Sql {
     pub text: String,
     pub params: Vec<Value>,
+}
+
+impl Sql {
+    /// A statement with nothing to bind.
+    pub fn plain(text: &str) -> Sql {
+        Sql {
+            text: text.to_string(),
+            params: Vec::new(),
+        }
+    }
 }
 
 pub(super) struct Builder {
@@ -229,15 +240,32 @@ fn selection_columns(dialect: Dialect) -> String {
     format!(
         "{SELECTION_COLUMNS}, {FINGERPRINT}, CASE WHEN {} THEN 1 ELSE 0 END, {}",
         stale_predicate(dialect),
-        super::meetings::selection_columns(dialect)
+        meeting_columns(dialect)
     )
+}
+
+/// The two selection columns `teams_join_url, sent_body_digest`, of the ledger row of the event
+/// the selection points to (matched as the stale rule matches it: the row holds a REST id, the
+/// ledger the immutable id, so the selection's newest live ledger row), or NULLs before the
+/// "teams meetings" step (`store::meetings`).
+fn meeting_columns(dialect: Dialect) -> String {
+    if !dialect.meetings {
+        return "CAST(NULL AS text), CAST(NULL AS text)".to_string();
+    }
+    let of = |column: &str| {
+        format!(
+            "(SELECT l.{column} FROM {LEDGER} l WHERE l.selection_id = s.id \
+             AND l.deleted_at IS NULL ORDER BY l.last_seen_at DESC, l.id DESC LIMIT 1)"
+        )
+    };
+    format!("{}, {}", of("teams_join_url"), of("sent_body_digest"))
 }
 
 /// The selection with its user, conference, slot and branch. On SQLite a unary `+` on the
 /// selection's side of each join keeps the selection the outer table: otherwise the planner
 /// may walk slots or users and fetch a million selections through their index, out of order.
 fn selection_from(dialect: Dialect) -> String {
-    let key = if dialect.engine == Engine::Sqlite {
+    let key = if dialect.engine == SqlEngine::Sqlite {
         "+"
     } else {
         ""
@@ -431,12 +459,12 @@ fn push_contains(b: &mut Builder, columns: &[&str], text: &str) {
             b.push(" OR ");
         }
         match b.dialect.engine {
-            Engine::Sqlite => {
+            SqlEngine::Sqlite => {
                 b.push(&format!("{}({column}, ", super::unicode_match::FUNCTION))
                     .bind(Value::Text(super::unicode_match::fold(text)))
                     .push(")");
             }
-            Engine::Postgres => {
+            SqlEngine::Postgres => {
                 b.push(&format!("{column} ILIKE "))
                     .bind(like_pattern(text))
                     .push(" ESCAPE '\\'");
@@ -783,8 +811,10 @@ pub fn map_id(row: &dyn SqlRow) -> Result<i64, StoreError> {
 pub fn failure_trend(dialect: Dialect, since: DateTime<Utc>) -> Sql {
     // The day of a timestamp is the one expression that differs per engine.
     let day = match dialect.engine {
-        Engine::Sqlite => "substr(s.calendar_add_attempted_at, 1, 10)",
-        Engine::Postgres => "to_char(s.calendar_add_attempted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+        SqlEngine::Sqlite => "substr(s.calendar_add_attempted_at, 1, 10)",
+        SqlEngine::Postgres => {
+            "to_char(s.calendar_add_attempted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+        }
     };
     let mut b = Builder::new(
         dialect,
@@ -1111,15 +1141,15 @@ pub fn map_integration(row: &dyn SqlRow) -> Result<IntegrationInfo, StoreError> 
 /// The column names of `table` (no rows when the table does not exist).
 pub fn table_columns(dialect: Dialect, table: &str) -> Sql {
     let text = match dialect.engine {
-        Engine::Sqlite => "SELECT name FROM pragma_table_info(",
-        Engine::Postgres => {
+        SqlEngine::Sqlite => "SELECT name FROM pragma_table_info(",
+        SqlEngine::Postgres => {
             "SELECT column_name::text FROM information_schema.columns \
              WHERE table_schema = ANY (current_schemas(false)) AND table_name = "
         }
     };
     let mut b = Builder::new(dialect, text);
     b.bind(Value::Text(table.to_string()));
-    if dialect.engine == Engine::Sqlite {
+    if dialect.engine == SqlEngine::Sqlite {
         b.push(")");
     }
     b.finish()
@@ -1213,12 +1243,12 @@ fn push_guard(b: &mut Builder, expected: &SyncColumns) {
             b.push(" AND calendar_add_attempted_at IS NULL");
         }
         // Compared as instants, so a value stored in another valid text form still matches.
-        (Some(at), Engine::Sqlite) => {
+        (Some(at), SqlEngine::Sqlite) => {
             b.push(" AND julianday(calendar_add_attempted_at) = julianday(")
                 .bind(Value::Time(at))
                 .push(")");
         }
-        (Some(at), Engine::Postgres) => {
+        (Some(at), SqlEngine::Postgres) => {
             b.push(" AND calendar_add_attempted_at = ")
                 .bind(Value::Time(at));
         }

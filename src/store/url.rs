@@ -2,6 +2,7 @@
 //! without ever revealing the password.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use percent_encoding::percent_decode_str;
 
@@ -68,7 +69,8 @@ impl SslMode {
 
 impl DatabaseUrl {
     /// Parses `sqlite:///relative.db`, `sqlite:////absolute.db`, a bare path to an existing SQLite
-    /// file, and `postgres://` / `postgresql://` URLs with an optional `?sslmode=`.
+    /// file, `postgres://` / `postgresql://` URLs with an optional `?sslmode=`, and libpq
+    /// keyword/value strings (`host=… dbname=… user=…`).
     pub fn parse(input: &str) -> Result<DatabaseUrl, String> {
         let input = input.trim();
         if input.is_empty() {
@@ -85,17 +87,17 @@ impl DatabaseUrl {
             }
             return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
         }
-        if let Some(rest) = input
-            .strip_prefix("postgres://")
-            .or_else(|| input.strip_prefix("postgresql://"))
-        {
-            return parse_postgres(rest).map(DatabaseUrl::Postgres);
+        if input.starts_with("postgres://") || input.starts_with("postgresql://") {
+            return parse_postgres(input).map(DatabaseUrl::Postgres);
         }
         if input.contains("://") {
             let scheme = input.split("://").next().unwrap_or_default();
             return Err(format!(
                 "unsupported database URL scheme '{scheme}' (use sqlite:/// or postgres://)"
             ));
+        }
+        if is_conninfo(input) {
+            return parse_conninfo(input).map(DatabaseUrl::Postgres);
         }
         // A bare path: only accepted for a file that exists, so a typo is not taken for a new DB.
         let path = Path::new(input);
@@ -136,13 +138,6 @@ impl DatabaseUrl {
             }
         }
     }
-
-    pub fn backend_name(&self) -> &'static str {
-        match self {
-            DatabaseUrl::Sqlite(_) => "SQLite",
-            DatabaseUrl::Postgres(_) => "PostgreSQL",
-        }
-    }
 }
 
 // Debug must not leak the password either (it ends up in panics and logs).
@@ -173,91 +168,208 @@ fn decode(part: &str, what: &str) -> Result<String, String> {
         .map_err(|_| format!("malformed PostgreSQL URL: the {what} is not valid UTF-8"))
 }
 
-fn parse_postgres(rest: &str) -> Result<PgTarget, String> {
-    const SHAPE: &str = "expected postgres://user:password@host:port/database";
-    let (location, query) = match rest.split_once('?') {
-        Some((l, q)) => (l, Some(q)),
-        None => (rest, None),
+const SHAPE: &str = "expected postgres://user:password@host:port/database";
+
+/// What calsync reads itself, because the driver does not know it: libpq's verify modes, the CA
+/// file they trust and the password file.
+#[derive(Default)]
+struct CalsyncParams {
+    sslmode: Option<SslMode>,
+    sslrootcert: Option<PathBuf>,
+    passfile: Option<PathBuf>,
+}
+
+impl CalsyncParams {
+    /// Takes `key` if it is calsync's (or a libpq option calsync sets itself); false for the
+    /// driver's other keys.
+    fn take(&mut self, key: &str, value: &str) -> Result<bool, String> {
+        match key {
+            "sslmode" => self.sslmode = Some(SslMode::parse(value)?),
+            "sslrootcert" => self.sslrootcert = Some(PathBuf::from(value)),
+            "passfile" => self.passfile = Some(PathBuf::from(value)),
+            // Harmless libpq options Django URLs carry; calsync sets its own timeouts and name.
+            "connect_timeout" | "application_name" | "options" | "target_session_attrs" => {}
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+/// A `postgres://` or `postgresql://` URL (the whole input). The driver's
+/// [`tokio_postgres::Config`] reads it; calsync first takes out the query parameters it handles
+/// and, as Django (Python's `urlsplit`) does, lets a password hold a raw `@`: the last `@` ends
+/// the credentials.
+fn parse_postgres(input: &str) -> Result<PgTarget, String> {
+    let (location, query) = match input.split_once('?') {
+        Some((l, q)) => (l, q),
+        None => (input, ""),
     };
-    // The password may contain '@' when not percent-encoded: the last '@' ends the credentials.
-    let (credentials, host_part) = match location.rsplit_once('@') {
-        Some((c, h)) => (Some(c), h),
-        None => (None, location),
+    let mut ours = CalsyncParams::default();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if !ours.take(key, &decode(value, key)?)? {
+            return Err(format!(
+                "malformed PostgreSQL URL: unknown parameter '{key}' \
+                 (known: sslmode, sslrootcert, passfile)"
+            ));
+        }
+    }
+    let (scheme, rest) = location.split_once("://").unwrap_or(("postgres", location));
+    let (credentials, host_part) = match rest.rsplit_once('@') {
+        Some((c, h)) => (Some(c.replace('@', "%40")), h),
+        None => (None, rest),
     };
     let (host_port, dbname) = host_part
         .split_once('/')
         .ok_or_else(|| format!("malformed PostgreSQL URL: no database name ({SHAPE})"))?;
-    let dbname = decode(dbname, "database name")?;
-    if dbname.is_empty() || dbname.contains('/') {
+    if dbname.is_empty() || decode(dbname, "database name")?.contains('/') {
         return Err(format!(
             "malformed PostgreSQL URL: bad database name ({SHAPE})"
         ));
     }
-    let (host, port) = split_host_port(host_port)?;
-    let (user, password) = match credentials {
-        None => (String::new(), None),
-        Some(c) => match c.split_once(':') {
-            Some((u, p)) => (decode(u, "user name")?, Some(decode(p, "password")?)),
-            None => (decode(c, "user name")?, None),
-        },
+    if host_port.is_empty() {
+        return Err("malformed PostgreSQL URL: no host".to_string());
+    }
+    // `host:/db`: an empty port means the default one, as in libpq.
+    let host_part = match host_port.strip_suffix(':') {
+        Some(host) => format!("{host}/{dbname}"),
+        None => host_part.to_string(),
     };
-    let mut sslmode = SslMode::Prefer;
-    let mut sslrootcert = None;
-    let mut passfile = None;
-    for pair in query
-        .unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        match key {
-            "sslmode" => sslmode = SslMode::parse(value)?,
-            "sslrootcert" => sslrootcert = Some(PathBuf::from(decode(value, "sslrootcert")?)),
-            "passfile" => passfile = Some(PathBuf::from(decode(value, "passfile")?)),
-            // Harmless libpq options Django URLs carry; calsync sets its own timeouts.
-            "connect_timeout" | "application_name" | "options" | "target_session_attrs" => {}
-            other => {
-                return Err(format!(
-                    "malformed PostgreSQL URL: unknown parameter '{other}' \
-                     (known: sslmode, sslrootcert, passfile)"
-                ));
-            }
+    let url = match credentials {
+        Some(credentials) => format!("{scheme}://{credentials}@{host_part}"),
+        None => format!("{scheme}://{host_part}"),
+    };
+    let config =
+        tokio_postgres::Config::from_str(&url).map_err(|e| explain_driver_error(&e, host_port))?;
+    target_of(&config, ours, "malformed PostgreSQL URL")
+}
+
+/// A libpq keyword/value connection string (`host=db.example.org dbname=lms user=lms`), read by
+/// the driver once calsync has taken out the keys it handles itself.
+fn parse_conninfo(input: &str) -> Result<PgTarget, String> {
+    const WHAT: &str = "malformed PostgreSQL connection string";
+    let mut ours = CalsyncParams::default();
+    let mut rest = Vec::new();
+    for (key, value) in conninfo_pairs(input).map_err(|e| format!("{WHAT}: {e}"))? {
+        if !ours.take(&key, &value)? {
+            rest.push(format!(
+                "{key}='{}'",
+                value.replace('\\', "\\\\").replace('\'', "\\'")
+            ));
         }
     }
+    let config = tokio_postgres::Config::from_str(&rest.join(" ")).map_err(|e| {
+        // The driver's message names the option, never its value (which may be a password).
+        format!("{WHAT}: {}", driver_cause(&e))
+    })?;
+    target_of(&config, ours, WHAT)
+}
+
+/// Splits a keyword/value string into its pairs: `key = value` separated by spaces, a value
+/// single-quoted when it holds spaces, with `\'` and `\\` inside quotes (libpq's syntax).
+fn conninfo_pairs(input: &str) -> Result<Vec<(String, String)>, String> {
+    let mut pairs = Vec::new();
+    let mut chars = input.trim().chars().peekable();
+    while chars.peek().is_some() {
+        let key: String = chars
+            .by_ref()
+            .take_while(|c| *c != '=')
+            .collect::<String>()
+            .trim()
+            .to_string();
+        if key.is_empty() || key.contains(char::is_whitespace) {
+            return Err(format!("expected key=value, found '{key}'"));
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut value = String::new();
+        if chars.next_if_eq(&'\'').is_some() {
+            loop {
+                match chars.next() {
+                    Some('\\') => value.extend(chars.next()),
+                    Some('\'') => break,
+                    Some(c) => value.push(c),
+                    None => return Err(format!("unterminated quoted value of '{key}'")),
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+                value.push(c);
+            }
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        pairs.push((key, value));
+    }
+    Ok(pairs)
+}
+
+/// The driver's reason, without its generic "invalid connection string" prefix.
+fn driver_cause(e: &tokio_postgres::Error) -> String {
+    std::error::Error::source(e).map_or_else(|| e.to_string(), ToString::to_string)
+}
+
+/// calsync's wording for what the driver refused in a URL.
+fn explain_driver_error(e: &tokio_postgres::Error, host_port: &str) -> String {
+    let cause = driver_cause(e);
+    if cause.contains("`port`") {
+        let port = host_port.rsplit_once(':').map_or("", |(_, p)| p);
+        return format!("malformed PostgreSQL URL: bad port '{port}'");
+    }
+    if cause.contains("`host`") {
+        return "malformed PostgreSQL URL: unclosed '[' in host".to_string();
+    }
+    format!("malformed PostgreSQL URL: {cause}")
+}
+
+/// The one server `config` names, with calsync's own parameters.
+fn target_of(
+    config: &tokio_postgres::Config,
+    ours: CalsyncParams,
+    what: &str,
+) -> Result<PgTarget, String> {
+    let host = match config.get_hosts() {
+        [] => return Err(format!("{what}: no host")),
+        [tokio_postgres::config::Host::Tcp(host)] => host.clone(),
+        #[cfg(unix)]
+        [tokio_postgres::config::Host::Unix(path)] => path.display().to_string(),
+        _ => return Err(format!("{what}: several hosts (calsync connects to one)")),
+    };
+    if host.is_empty() {
+        return Err(format!("{what}: no host"));
+    }
+    let dbname = config
+        .get_dbname()
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| format!("{what}: no database name"))?
+        .to_string();
+    let password = match config.get_password() {
+        None => None,
+        Some(bytes) => Some(
+            String::from_utf8(bytes.to_vec())
+                .map_err(|_| format!("{what}: the password is not valid UTF-8"))?,
+        ),
+    };
     Ok(PgTarget {
         host,
-        port,
-        user,
+        port: config.get_ports().first().copied().unwrap_or(5432),
+        user: config.get_user().unwrap_or_default().to_string(),
         password,
         dbname,
-        sslmode,
-        sslrootcert,
-        passfile,
+        sslmode: ours.sslmode.unwrap_or(SslMode::Prefer),
+        sslrootcert: ours.sslrootcert,
+        passfile: ours.passfile,
     })
 }
 
-fn split_host_port(host_port: &str) -> Result<(String, u16), String> {
-    let bad_port = |p: &str| format!("malformed PostgreSQL URL: bad port '{p}'");
-    let (host, port) = if let Some(rest) = host_port.strip_prefix('[') {
-        let (host, after) = rest
-            .split_once(']')
-            .ok_or_else(|| "malformed PostgreSQL URL: unclosed '[' in host".to_string())?;
-        let port = after.strip_prefix(':');
-        (host.to_string(), port)
-    } else {
-        match host_port.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), Some(p)),
-            None => (host_port.to_string(), None),
-        }
-    };
-    if host.is_empty() {
-        return Err("malformed PostgreSQL URL: no host".to_string());
+/// Whether `input` is a keyword/value connection string rather than a path.
+fn is_conninfo(input: &str) -> bool {
+    let keyword =
+        |key: &str| !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+    let mut words = input.split_whitespace();
+    match (words.next(), words.next()) {
+        (Some(first), _) if first.split_once('=').is_some_and(|(key, _)| keyword(key)) => true,
+        (Some(first), Some(second)) => keyword(first) && second.starts_with('='),
+        _ => false,
     }
-    let port = match port {
-        None | Some("") => 5432,
-        Some(p) => p.parse::<u16>().map_err(|_| bad_port(p))?,
-    };
-    Ok((host, port))
 }
 
 #[cfg(test)]
@@ -316,5 +428,105 @@ mod tests {
             let err = DatabaseUrl::parse(input).unwrap_err();
             assert!(err.contains(expect), "{input}: {err}");
         }
+    }
+
+    #[test]
+    fn a_django_password_may_hold_a_raw_at_sign() {
+        let DatabaseUrl::Postgres(pg) =
+            DatabaseUrl::parse("postgres://lms:p@ss:w@rd@db.example.org/lms").unwrap()
+        else {
+            panic!("not postgres")
+        };
+        assert_eq!(
+            (pg.user.as_str(), pg.password.as_deref()),
+            ("lms", Some("p@ss:w@rd"))
+        );
+        assert_eq!(pg.host, "db.example.org");
+    }
+
+    #[test]
+    fn ipv6_hosts_and_socket_directories_are_read_by_the_driver() {
+        let url = DatabaseUrl::parse("postgres://u@[::1]:5433/db").unwrap();
+        let DatabaseUrl::Postgres(pg) = &url else {
+            panic!("not postgres")
+        };
+        assert_eq!((pg.host.as_str(), pg.port), ("::1", 5433));
+        assert!(
+            url.redacted().starts_with("postgres://u@[::1]:5433/db"),
+            "{}",
+            url.redacted()
+        );
+        let DatabaseUrl::Postgres(pg) =
+            DatabaseUrl::parse("postgres://u@%2Fvar%2Frun%2Fpostgresql/db").unwrap()
+        else {
+            panic!("not postgres")
+        };
+        assert_eq!(pg.host, "/var/run/postgresql");
+    }
+
+    #[test]
+    fn calsyncs_own_url_parameters_are_read_and_libpqs_harmless_ones_ignored() {
+        let DatabaseUrl::Postgres(pg) = DatabaseUrl::parse(
+            "postgres://u@h/db?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&passfile=/home/u/.pgpass&connect_timeout=5&application_name=lms",
+        )
+        .unwrap() else {
+            panic!("not postgres")
+        };
+        assert_eq!(pg.sslmode, SslMode::VerifyFull);
+        assert_eq!(pg.sslrootcert, Some(PathBuf::from("/etc/ca.pem")));
+        assert_eq!(pg.passfile, Some(PathBuf::from("/home/u/.pgpass")));
+        let err = DatabaseUrl::parse("postgres://u@h/db?sslcompression=1").unwrap_err();
+        assert!(err.contains("unknown parameter 'sslcompression'"), "{err}");
+    }
+
+    #[test]
+    fn keyword_value_strings_are_read_with_libpq_quoting() {
+        let url = DatabaseUrl::parse(
+            "host=db.example.org port = 6543 dbname=lms user=lms password='s3cret w\\'x' sslmode=verify-ca sslrootcert='/etc/my ca.pem'",
+        );
+        // libpq quoting: `\'` is a quote inside a quoted value.
+        let DatabaseUrl::Postgres(pg) = url.unwrap() else {
+            panic!("not postgres")
+        };
+        assert_eq!(
+            (pg.host.as_str(), pg.port, pg.dbname.as_str()),
+            ("db.example.org", 6543, "lms")
+        );
+        assert_eq!(pg.user, "lms");
+        assert_eq!(pg.password.as_deref(), Some("s3cret w'x"));
+        assert_eq!(pg.sslmode, SslMode::VerifyCa);
+        assert_eq!(pg.sslrootcert, Some(PathBuf::from("/etc/my ca.pem")));
+        let shown = DatabaseUrl::Postgres(pg.clone()).redacted();
+        assert!(!shown.contains("s3cret"), "{shown}");
+    }
+
+    #[test]
+    fn keyword_value_mistakes_are_explained_without_values() {
+        for (input, expect) in [
+            ("host=h dbname=d bogus=1", "unknown option `bogus`"),
+            (
+                "host=h dbname=d port=notaport",
+                "invalid value for option `port`",
+            ),
+            (
+                "host=h password='unterminated",
+                "unterminated quoted value of 'password'",
+            ),
+            ("host=h user=u", "no database name"),
+            ("dbname=d", "no host"),
+        ] {
+            let err = DatabaseUrl::parse(input).unwrap_err();
+            assert!(
+                err.starts_with("malformed PostgreSQL connection string: "),
+                "{input}: {err}"
+            );
+            assert!(err.contains(expect), "{input}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_bare_path_with_an_equals_sign_is_still_a_path() {
+        let err = DatabaseUrl::parse("/tmp/a=b.db").unwrap_err();
+        assert!(err.contains("no such database file"), "{err}");
     }
 }

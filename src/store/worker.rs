@@ -5,13 +5,13 @@
 
 use chrono::{DateTime, Utc};
 
-use super::own::Migration;
-use super::sql::{self, Builder, Engine, Sql, SqlRow, Value};
+use super::migration::Migration;
+use super::sql::{self, Builder, Sql, SqlEngine, SqlRow, Value};
 use super::{Store, StoreError};
 use crate::domain::Cause;
 use crate::domain::worker::{Dependencies, RetryEntry, ScheduleCounts, WorkerCounts, WorkerEntry};
 
-/// This step's place in [`super::own::MIGRATIONS`].
+/// This step's place in `store::migrate::MIGRATIONS`.
 pub const VERSION: u32 = 5;
 
 pub const RETRIES: &str = "calsync_worker_retries";
@@ -28,8 +28,8 @@ pub const MIGRATION: Migration = Migration {
     down,
 };
 
-fn up(engine: Engine) -> Vec<String> {
-    let (pk, ts) = super::own::types(engine);
+fn up(engine: SqlEngine) -> Vec<String> {
+    let (pk, ts) = super::migration::column_types(engine);
     vec![
         // No foreign key: an entry must not stop the LMS deleting a selection.
         format!(
@@ -83,7 +83,7 @@ impl Store {
     pub async fn retry_entries(&self) -> Result<Vec<RetryEntry>, StoreError> {
         self.require_worker_tables()?;
         self.query(
-            plain(&format!(
+            Sql::plain(&format!(
                 "SELECT {RETRY_COLUMNS} FROM {RETRIES} ORDER BY selection_id"
             )),
             map_retry,
@@ -196,7 +196,7 @@ impl Store {
     /// The oldest `selected_at` of a selection never attempted (for the metrics).
     pub async fn oldest_unsynced(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.query_one(
-            plain(&format!(
+            Sql::plain(&format!(
                 "SELECT MIN(s.selected_at) FROM {} s WHERE NOT s.calendar_added \
                  AND s.calendar_add_attempted_at IS NULL",
                 sql::SELECTION
@@ -208,7 +208,7 @@ impl Store {
 
     /// One round trip that proves the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.query_one(plain("SELECT 1"), sql::map_count)
+        self.query_one(Sql::plain("SELECT 1"), sql::map_count)
             .await
             .map(|_| ())
     }
@@ -402,13 +402,6 @@ pub(super) fn map_worker(row: &dyn SqlRow) -> Result<WorkerEntry, StoreError> {
 
 pub(super) fn count(row: &dyn SqlRow, idx: usize) -> Result<u64, StoreError> {
     Ok(u64::try_from(row.int(idx)?).unwrap_or(0))
-}
-
-pub(super) fn plain(text: &str) -> Sql {
-    Sql {
-        text: text.to_string(),
-        params: Vec::new(),
-    }
 }
 
 /// SQLite: the lock that keeps a second worker off one database file, held for the worker's

@@ -3,8 +3,8 @@
 //! A partial index, on calsync's own table only; both engines use it for
 //! `parked_at IS NULL AND next_attempt_at <= ?`.
 
-use super::own::Migration;
-use super::sql::Engine;
+use super::migration::Migration;
+use super::sql::SqlEngine;
 use super::worker::RETRIES;
 
 pub const VERSION: u32 = 6;
@@ -17,7 +17,7 @@ pub const MIGRATION: Migration = Migration {
     down,
 };
 
-fn up(_engine: Engine) -> Vec<String> {
+fn up(_engine: SqlEngine) -> Vec<String> {
     vec![format!(
         "CREATE INDEX {RETRIES}_due ON {RETRIES} (next_attempt_at) WHERE parked_at IS NULL"
     )]

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use super::sql::{Builder, CONFERENCE, SELECTION, SqlRow, USER, Value};
-use super::worker::{RETRIES, RETRY_COLUMNS, WORKERS, map_retry, map_worker, plain};
+use super::sql::{Builder, CONFERENCE, SELECTION, Sql, SqlRow, USER, Value};
+use super::worker::{RETRIES, RETRY_COLUMNS, WORKERS, map_retry, map_worker};
 use super::{Store, StoreError};
 use crate::domain::Cause;
 use crate::domain::worker::{RetryListing, WorkerEntry};
@@ -15,7 +15,7 @@ impl Store {
     pub async fn registered_workers(&self) -> Result<Vec<WorkerEntry>, StoreError> {
         self.require_worker_tables()?;
         self.query(
-            plain(&format!(
+            Sql::plain(&format!(
                 "SELECT id, host, pid, version, started_at, heartbeat_at, last_pass_at, passes, \
                  synced, failed, retries_scheduled, parked FROM {WORKERS} ORDER BY id"
             )),
@@ -67,7 +67,7 @@ impl Store {
         self.require_worker_tables()?;
         let rows = self
             .query(
-                plain(&format!(
+                Sql::plain(&format!(
                     "SELECT cause, COUNT(*) FROM {RETRIES} WHERE parked_at IS NOT NULL \
                      GROUP BY cause"
                 )),

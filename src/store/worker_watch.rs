@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::sql::{self, Builder, CONFERENCE, FINGERPRINT, SELECTION, SLOT, SqlRow, Value};
+use super::sql::{self, Builder, CONFERENCE, FINGERPRINT, SELECTION, SLOT, Sql, SqlRow, Value};
 use super::worker::{RETRIES, RETRY_COLUMNS, map_retry};
 use super::{Store, StoreError};
 use crate::domain::SyncState;
@@ -39,14 +39,14 @@ impl Store {
         let mut rows = self.query(b.finish(), map_candidate).await?;
         // Sorted here: asking the database to order would let it walk the `selected_at` index
         // over the whole table instead of the id range.
-        rows.sort_by(|a, b| (b.selected_at, b.id).cmp(&(a.selected_at, a.id)));
+        rows.sort_by_key(|c| std::cmp::Reverse((c.selected_at, c.id)));
         Ok(rows)
     }
 
     /// The selection table's highest id: one step down the primary key.
     pub async fn selection_max_id(&self) -> Result<i64, StoreError> {
         self.query_one(
-            super::worker::plain(&format!("SELECT COALESCE(MAX(s.id), 0) FROM {SELECTION} s")),
+            Sql::plain(&format!("SELECT COALESCE(MAX(s.id), 0) FROM {SELECTION} s")),
             |row| row.int(0),
         )
         .await
@@ -55,7 +55,7 @@ impl Store {
     /// The selection table's row count and highest id (the count reads a whole index).
     pub async fn selection_mark(&self) -> Result<RowsMark, StoreError> {
         self.query_one(
-            super::worker::plain(&format!(
+            Sql::plain(&format!(
                 "SELECT COUNT(*), COALESCE(MAX(s.id), 0) FROM {SELECTION} s"
             )),
             |row| {
@@ -75,7 +75,7 @@ impl Store {
     pub async fn slot_signatures(&self) -> Result<HashMap<i64, String>, StoreError> {
         let rows = self
             .query(
-                super::worker::plain(&format!(
+                Sql::plain(&format!(
                     "SELECT t.id, {FINGERPRINT} || '|' || t.updated_at || '|' || c.updated_at \
                      FROM {SLOT} t JOIN {CONFERENCE} c ON c.id = t.conference_id"
                 )),

@@ -1,6 +1,7 @@
 //! Whose app registration serves a mailbox during one run: read once, chosen per person the
 //! LMS's way. Shared by sync, reconcile and verify so the three never disagree.
 
+use super::error::SyncError;
 use crate::domain::{StoredCredentials, choose_credentials};
 use crate::graph::{Credentials, Secret};
 use crate::store::Store;
@@ -24,19 +25,19 @@ impl RunCredentials {
     pub async fn load(
         store: &Store,
         credentials_override: Option<&StoredCredentials>,
-    ) -> Result<RunCredentials, String> {
+    ) -> Result<RunCredentials, SyncError> {
         Ok(match credentials_override {
             Some(one) => RunCredentials::Override(one.clone()),
             None => RunCredentials::Lms(
                 store
                     .active_credentials()
                     .await
-                    .map_err(|e| format!("cannot read the Teams integrations: {e}"))?,
+                    .map_err(|e| SyncError::Integrations(e.to_string()))?,
             ),
         })
     }
 
-    pub fn for_holder(&self, holder: &Holder<'_>) -> Result<Credentials, String> {
+    pub fn for_holder(&self, holder: &Holder<'_>) -> Result<Credentials, SyncError> {
         let chosen = match self {
             RunCredentials::Override(one) => Some(one),
             RunCredentials::Lms(active) => {
@@ -45,14 +46,14 @@ impl RunCredentials {
         };
         let chosen = chosen.ok_or_else(|| {
             // The LMS's own words first, so the Django pages read the same; then why.
-            let branch = holder
+            let place = holder
                 .branch_name
                 .map(|b| format!("branch '{b}'"))
                 .unwrap_or_else(|| "no branch".to_string());
-            format!(
-                "No Teams integration available (none active is owned by someone in {branch} or by {})",
-                holder.username
-            )
+            SyncError::NoIntegration {
+                place,
+                username: holder.username.to_string(),
+            }
         })?;
         Ok(Credentials {
             tenant_id: chosen.tenant_id.clone(),

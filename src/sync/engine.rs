@@ -8,6 +8,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::credentials::{Holder, RunCredentials};
+use super::error::SyncError;
 use super::halt::Halt;
 use super::intent::{self, Refusal};
 use super::meeting::{self, Sent};
@@ -16,15 +17,15 @@ use super::reconcile::{ReconcileOptions, Reconciler};
 use super::verify::{Verifier, VerifyOptions};
 use super::writer::ResultWriter;
 use super::{ItemResult, Outcome, Summary, SyncAction, SyncEvent, label_of};
-use crate::domain::lifecycle::{LedgerAction, LedgerChange, LedgerEntry};
+use crate::domain::ledger::{LedgerAction, LedgerChange, LedgerEntry};
 use crate::domain::meeting::{MeetingRecord, body_digest};
 use crate::domain::{
     Filter, Listed, MalformedSelection, Selection, SlotWindow, StoredCredentials, SyncColumns,
     SyncWrite, WriteOutcome, resolve_slot_window,
 };
-use crate::graph::{Credentials, ErrorKind, EventInfo, GraphClient, GraphError};
+use crate::graph::{Credentials, ErrorKind, EventInfo, GraphClient};
 use crate::store::retry::retrying;
-use crate::store::{Claim, Claims, Store};
+use crate::store::{Claim, Claims, Store, StoreError};
 
 mod malformed;
 
@@ -154,7 +155,7 @@ impl Engine {
         ids: Vec<i64>,
         events: mpsc::UnboundedSender<SyncEvent>,
         cancel: CancellationToken,
-    ) -> Result<Summary, String> {
+    ) -> Result<Summary, SyncError> {
         let started = Instant::now();
         let total = ids.len();
         // Ctrl-C must also end a wait for the login service, not only new work.
@@ -172,9 +173,9 @@ impl Engine {
                 .probe_write(Some(first))
                 .await
                 .map_err(|e| {
-                    format!(
+                    SyncError::Run(format!(
                         "nothing was sent: calsync cannot record results in this database ({e})"
-                    )
+                    ))
                 })?;
         }
         let run = Arc::new(RunContext {
@@ -286,7 +287,7 @@ impl Engine {
                 .collect();
             // For the labels of rows left out, and to tell "gone" from "done meanwhile".
             let mut others = self.read_rows(&others, &Filter::default()).await?;
-            Ok::<_, String>(
+            Ok::<_, StoreError>(
                 ids.iter()
                     .zip(&claimed)
                     .map(|(&id, claim)| {
@@ -314,7 +315,7 @@ impl Engine {
                     .collect(),
             )
         };
-        read.await.unwrap_or_else(|e: String| {
+        read.await.unwrap_or_else(|e: StoreError| {
             let error = format!("cannot read the selection: {e}");
             ids.iter()
                 .zip(&claimed)
@@ -333,11 +334,9 @@ impl Engine {
         &self,
         ids: &[i64],
         filter: &Filter,
-    ) -> Result<HashMap<i64, Listed>, String> {
+    ) -> Result<HashMap<i64, Listed>, StoreError> {
         let store = &self.inner.store;
-        retrying(|| store.listed_by_id(ids, filter))
-            .await
-            .map_err(|e| e.to_string())
+        retrying(|| store.listed_by_id(ids, filter)).await
     }
 
     /// `row` is the selection as claimed and read just before launch.
@@ -373,7 +372,7 @@ impl Engine {
                 );
             }
             Claimed::Unreadable { error, .. } => {
-                return skipped(None, Outcome::Failed { error });
+                return skipped(None, Outcome::failed(&SyncError::Store(error)));
             }
             Claimed::Malformed(row) => return self.fail_malformed(row, run).await,
         };
@@ -432,8 +431,8 @@ impl Engine {
                     outcome,
                 };
             }
-            Err(NotWritten::Failed(error)) => {
-                let error = one_line(&error);
+            Err(NotWritten::Failed(failure)) => {
+                let error = one_line(&failure.to_string());
                 ledger.push(LedgerChange::Settle {
                     selection_id: id,
                     event_id: None,
@@ -444,7 +443,10 @@ impl Engine {
                         error: error.clone(),
                         at,
                     },
-                    Outcome::Failed { error },
+                    Outcome::Failed {
+                        error,
+                        cause: failure.cause(),
+                    },
                 )
             }
         };
@@ -463,8 +465,8 @@ impl Engine {
                 },
             },
             Err(e) => {
-                run.halt.trip(&e);
-                Outcome::Failed { error: e }
+                run.halt.trip(&e.to_string());
+                Outcome::failed(&e)
             }
         };
         ItemResult {
@@ -489,9 +491,7 @@ impl Engine {
         }
         let mailbox = selection.email.trim();
         if mailbox.is_empty() {
-            return Err("User email address is required for calendar integration"
-                .to_string()
-                .into());
+            return Err(SyncError::NoEmail.into());
         }
         let window = slot_window(selection)?;
         let credentials = run.credentials_for(selection)?;
@@ -548,7 +548,7 @@ impl Engine {
                         });
                     }
                 }
-                Err(e) => return Err(e.operator_text().into()),
+                Err(e) => return Err(SyncError::Graph(e).into()),
             }
         }
 
@@ -567,7 +567,7 @@ impl Engine {
             && let Some(sent) =
                 meeting::update_in_place(graph, &credentials, mailbox, &found.id, &update(), None)
                     .await
-                    .map_err(|e| e.operator_text())?
+                    .map_err(SyncError::Graph)?
         {
             return Ok(window.written(sent, SyncAction::Adopted));
         }
@@ -594,9 +594,10 @@ impl Engine {
                 }));
             }
             Err(Refusal::Unrecordable(e)) => {
-                run.halt.trip(&e);
+                run.halt.trip(&e.to_string());
                 return Err(NotWritten::Unsent(Outcome::Failed {
                     error: format!("not sent: {e}"),
+                    cause: e.cause(),
                 }));
             }
         }
@@ -626,9 +627,9 @@ impl Engine {
                     .create_event(&credentials, mailbox, &create)
                     .await
                     .map(|event| window.written(created(event), SyncAction::Created))
-                    .map_err(|e| e.operator_text().into())
+                    .map_err(|e| SyncError::Graph(e).into())
             }
-            Err(e) => Err(e.operator_text().into()),
+            Err(e) => Err(SyncError::Graph(e).into()),
         }
     }
 
@@ -637,7 +638,7 @@ impl Engine {
         credentials: &Credentials,
         mailbox: &str,
         selection_id: i64,
-    ) -> Result<Option<EventInfo>, String> {
+    ) -> Result<Option<EventInfo>, SyncError> {
         let found = self
             .inner
             .graph
@@ -648,7 +649,7 @@ impl Engine {
                 &tag_for(selection_id),
             )
             .await
-            .map_err(|e: GraphError| e.operator_text())?;
+            .map_err(SyncError::Graph)?;
         Ok(found.into_iter().next())
     }
 }
@@ -656,13 +657,13 @@ impl Engine {
 /// Why an attempt wrote no event.
 enum NotWritten {
     /// Graph (or a check before it) refused: written to the row as its failure.
-    Failed(String),
+    Failed(SyncError),
     /// Nothing was sent, and this is what the run reports (the row is left as it is).
     Unsent(Outcome),
 }
 
-impl From<String> for NotWritten {
-    fn from(error: String) -> Self {
+impl From<SyncError> for NotWritten {
+    fn from(error: SyncError) -> Self {
         NotWritten::Failed(error)
     }
 }
@@ -799,7 +800,7 @@ struct RunContext {
 }
 
 impl RunContext {
-    fn credentials_for(&self, selection: &Selection) -> Result<Credentials, String> {
+    fn credentials_for(&self, selection: &Selection) -> Result<Credentials, SyncError> {
         self.credentials.for_holder(&Holder {
             user_id: selection.user_id,
             username: &selection.username,
@@ -809,18 +810,16 @@ impl RunContext {
     }
 }
 
-fn slot_window(selection: &Selection) -> Result<SlotWindow, String> {
+fn slot_window(selection: &Selection) -> Result<SlotWindow, SyncError> {
     resolve_slot_window(
         selection.slot_date,
         selection.slot_start,
         selection.slot_end,
         &selection.timezone,
     )
-    .map_err(|problem| {
-        format!(
-            "Slot {}: {problem} — fix the slot in the LMS",
-            selection.time_slot_id
-        )
+    .map_err(|problem| SyncError::Slot {
+        slot_id: selection.time_slot_id,
+        problem,
     })
 }
 
@@ -835,9 +834,7 @@ fn finish(
         Err(e) => ItemResult {
             selection_id: 0,
             label: None,
-            outcome: Outcome::Failed {
-                error: format!("internal error: {e}"),
-            },
+            outcome: Outcome::failed(&SyncError::Run(format!("internal error: {e}"))),
         },
     };
     summary.record(&result);

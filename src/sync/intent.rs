@@ -9,10 +9,11 @@
 //! records the intent (`calsync_create_intent`: the `transactionId` and its attempt counter) in
 //! the same transaction. Only when that commits is the create sent.
 
+use super::error::SyncError;
 use chrono::{SubsecRound, Utc};
 
 use super::writer::ResultWriter;
-use crate::domain::lifecycle::{CreateIntent, LedgerChange};
+use crate::domain::ledger::{CreateIntent, LedgerChange};
 use crate::domain::{Selection, SyncColumns, SyncWrite, WriteOutcome};
 use crate::store::Store;
 use crate::store::retry::retrying;
@@ -22,7 +23,7 @@ pub(super) enum Refusal {
     /// The LMS changed the row since it was read.
     Conflict,
     /// The intent could not be written: nothing that follows could be recorded either.
-    Unrecordable(String),
+    Unrecordable(SyncError),
 }
 
 /// The selection's last create intent and whether that create made an event (none before
@@ -30,10 +31,10 @@ pub(super) enum Refusal {
 pub(super) async fn prior(
     store: &Store,
     selection_id: i64,
-) -> Result<Option<(CreateIntent, bool)>, String> {
+) -> Result<Option<(CreateIntent, bool)>, SyncError> {
     retrying(|| store.create_intent(selection_id))
         .await
-        .map_err(|e| format!("cannot read the selection's create intent: {e}"))
+        .map_err(|e| SyncError::Store(format!("cannot read the selection's create intent: {e}")))
 }
 
 /// The attempt counter of the next create, which picks its `transactionId`: the same as the

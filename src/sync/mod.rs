@@ -6,6 +6,7 @@
 mod ceiling;
 pub mod credentials;
 mod engine;
+mod error;
 mod event_ids;
 mod halt;
 mod intent;
@@ -22,7 +23,10 @@ use std::time::Duration;
 
 pub use ceiling::{BYTES_PER_TASK, default_concurrency};
 pub use engine::{Engine, SyncOptions};
+pub use error::SyncError;
 use serde::Serialize;
+
+use crate::domain::Cause;
 
 /// What happened to one selection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,8 +35,9 @@ pub enum Outcome {
         event_id: String,
         action: SyncAction,
     },
-    /// The operator-readable reason, as written to `calendar_error`.
-    Failed { error: String },
+    /// The operator-readable reason, as written to `calendar_error`, and what kind of problem
+    /// it is (known where it arose, never read back from the text).
+    Failed { error: String, cause: Cause },
     /// Not synced on purpose (the LMS command's skip rule, the row is gone, or it no longer
     /// matches the run's filter once claimed).
     Skipped { reason: String },
@@ -40,6 +45,16 @@ pub enum Outcome {
     Conflict { detail: String },
     /// Another calsync holds the selection's claim and is syncing it: left to that one.
     ClaimedElsewhere { detail: String },
+}
+
+impl Outcome {
+    /// The failure `error` describes, in its operator text and with its cause.
+    pub fn failed(error: &SyncError) -> Outcome {
+        Outcome::Failed {
+            error: error.to_string(),
+            cause: error.cause(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -123,7 +138,7 @@ impl Summary {
                     SyncAction::Adopted => self.adopted += 1,
                 }
             }
-            Outcome::Failed { error } => {
+            Outcome::Failed { error, .. } => {
                 self.failed += 1;
                 self.failures.push(Failure {
                     selection_id: result.selection_id,

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::credentials::{Holder, RunCredentials};
 use super::event_ids::{MailboxIds, PointedIds};
 use super::payload::{TAG_PROPERTY_ID, subject};
-use crate::domain::lifecycle::{EventPointer, LedgerAction, LedgerRecord, LedgerScope};
+use crate::domain::ledger::{EventPointer, LedgerAction, LedgerRecord, LedgerScope};
 use crate::domain::{Person, StoredCredentials, resolve_slot_window};
 use crate::graph::{Credentials, DeleteOutcome, EventInfo, GraphClient};
 use crate::store::Store;
@@ -267,7 +267,8 @@ impl Reconciler {
                 store,
                 self.inner.options.credentials_override.as_ref(),
             )
-            .await?,
+            .await
+            .map_err(|e| e.to_string())?,
             slots: self.slot_shapes(scope.conference_id, &titles).await?,
             subjects: titles.iter().map(|(id, t)| (*id, subject(t))).collect(),
             ledger,
@@ -386,7 +387,8 @@ impl Reconciler {
             &self.inner.store,
             self.inner.options.credentials_override.as_ref(),
         )
-        .await?;
+        .await
+        .map_err(|e| e.to_string())?;
         let mut owners: HashMap<Option<i64>, Result<Credentials, String>> = HashMap::new();
         let mut user_ids: Vec<Option<i64>> = findings.iter().map(|f| f.user_id).collect();
         user_ids.sort_unstable();
@@ -452,7 +454,9 @@ impl Reconciler {
                 .map_err(|e| format!("cannot read user {id}: {e}"))?,
             None => None,
         };
-        credentials.for_holder(&holder(user_id, person.as_ref()))
+        credentials
+            .for_holder(&holder(user_id, person.as_ref()))
+            .map_err(|e| e.to_string())
     }
 
     /// One deletion. An event the ledger does not know yet is recorded first, so it stays
@@ -600,7 +604,7 @@ impl Reconciler {
             .for_holder(&holder(user_id, Some(&person)))
         {
             Ok(credentials) => credentials,
-            Err(e) => return failed(e),
+            Err(e) => return failed(e.to_string()),
         };
         match self
             .scan_mailbox(

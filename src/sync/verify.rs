@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::credentials::{Holder, RunCredentials};
 use super::{ItemLabel, label_of};
-use crate::domain::lifecycle::{LedgerAction, LedgerRecord};
+use crate::domain::ledger::{LedgerAction, LedgerRecord};
 use crate::domain::{Filter, Selection, StoredCredentials, SyncState, resolve_slot_window};
 use crate::graph::{BatchRequest, Credentials, ErrorKind, GraphClient};
 use crate::store::Store;
@@ -159,7 +159,9 @@ impl Verifier {
         };
         let _ = events.send(VerifyEvent::Started { total: ids.len() });
         let credentials = Arc::new(
-            RunCredentials::load(&self.store, self.options.credentials_override.as_ref()).await?,
+            RunCredentials::load(&self.store, self.options.credentials_override.as_ref())
+                .await
+                .map_err(|e| e.to_string())?,
         );
         let in_flight = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
         let mut tasks: JoinSet<Vec<Looked>> = JoinSet::new();
@@ -310,7 +312,7 @@ fn lookup_plan(row: &Selection, credentials: &RunCredentials) -> Result<Credenti
             branch_id: row.branch_id,
             branch_name: row.branch_name.as_deref(),
         })
-        .map_err(CheckStatus::Unchecked)
+        .map_err(|e| CheckStatus::Unchecked(e.to_string()))
 }
 
 fn event_id_of(row: &Selection) -> Option<&str> {

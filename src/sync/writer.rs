@@ -5,10 +5,11 @@
 //! concurrency slot until the row is committed, so a wait here stalls the whole run (a 20 ms
 //! wait made every round of a run 20 ms longer in `calsync bench sync`).
 
+use super::error::SyncError;
 use tokio::sync::{mpsc, oneshot};
 
 use super::landed::landed;
-use crate::domain::lifecycle::LedgerChange;
+use crate::domain::ledger::LedgerChange;
 use crate::domain::{Filter, SyncColumns, SyncWrite, WriteOutcome};
 use crate::store::retry::retrying;
 use crate::store::{Store, StoreError};
@@ -20,7 +21,7 @@ struct Job {
     write: SyncWrite,
     expected: SyncColumns,
     ledger: Vec<LedgerChange>,
-    reply: oneshot::Sender<Result<WriteOutcome, String>>,
+    reply: oneshot::Sender<Result<WriteOutcome, SyncError>>,
 }
 
 #[derive(Clone)]
@@ -43,7 +44,7 @@ impl ResultWriter {
         write: SyncWrite,
         expected: SyncColumns,
         ledger: Vec<LedgerChange>,
-    ) -> Result<WriteOutcome, String> {
+    ) -> Result<WriteOutcome, SyncError> {
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send(Job {
@@ -54,10 +55,8 @@ impl ResultWriter {
                 reply,
             })
             .await
-            .map_err(|_| "the result writer has stopped".to_string())?;
-        answer
-            .await
-            .map_err(|_| "the result writer has stopped".to_string())?
+            .map_err(|_| SyncError::WriterStopped)?;
+        answer.await.map_err(|_| SyncError::WriterStopped)?
     }
 }
 
@@ -91,7 +90,7 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
                 }
             }
             Err(e) => {
-                let message = describe(&e);
+                let message = SyncError::Store(describe(&e));
                 for job in batch {
                     let _ = job.reply.send(Err(message.clone()));
                 }

@@ -64,10 +64,7 @@ pub enum Report {
     /// The last complete overview of this database, shown (with its age) until fresh parts come.
     OverviewCached(u64, Box<CachedOverview>),
     Conferences(u64, Result<Vec<ConferenceSummary>, String>),
-    Audit(
-        u64,
-        Result<Vec<crate::domain::lifecycle::AuditRecord>, String>,
-    ),
+    Audit(u64, Result<Vec<crate::domain::audit::AuditRecord>, String>),
     Slots(u64, Result<Vec<SlotSummary>, String>),
     Page(u64, Result<Page, String>),
     /// The exact count and per-state counts of a list's filter.

@@ -13,7 +13,7 @@ use super::keymap::{self, Context};
 use super::layout::Chrome;
 use super::list::{Fetch, Placement, SelectionList};
 use super::overview_refresh::OverviewRefresh;
-use crate::domain::lifecycle::LedgerScope;
+use crate::domain::ledger::LedgerScope;
 use crate::domain::{Filter, PageRequest, Scope, Selection, Sort, SyncState};
 use crate::sync::reconcile::{Finding, Plan};
 

@@ -33,7 +33,7 @@ pub enum Command {
     Retries,
     Parked,
     /// `None`: the scope of the screen it is typed on.
-    Reconcile(Option<crate::domain::lifecycle::LedgerScope>),
+    Reconcile(Option<crate::domain::ledger::LedgerScope>),
 }
 
 /// Which selections `:sync` works on: the LMS command's scopes, or the rows marked in the list.
@@ -337,7 +337,7 @@ fn export(args: &str) -> Result<Command, String> {
 
 /// `:reconcile`, `:reconcile user 7`, `:reconcile conf 12`.
 fn reconcile(args: &str) -> Result<Command, String> {
-    use crate::domain::lifecycle::LedgerScope;
+    use crate::domain::ledger::LedgerScope;
     if args.is_empty() {
         return Ok(Command::Reconcile(None));
     }

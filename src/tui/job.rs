@@ -9,7 +9,7 @@ use super::list::Marks;
 use super::reconcile::ReconcileView;
 use super::screen::Screen;
 use crate::domain::Scope;
-use crate::domain::lifecycle::LedgerScope;
+use crate::domain::ledger::LedgerScope;
 use crate::jobs::{RunScope, SyncTarget};
 use crate::sync::reconcile::{ReconcileEvent, Resolution};
 use crate::sync::verify::{CheckStatus, VerifyEvent, VerifySummary};
@@ -167,7 +167,7 @@ impl App {
                         Outcome::Synced { .. } => {
                             format!("selection {}: added to Outlook", item.selection_id)
                         }
-                        Outcome::Failed { error } => {
+                        Outcome::Failed { error, .. } => {
                             format!("selection {} failed: {error}", item.selection_id)
                         }
                         Outcome::Skipped { reason } => {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::domain::lifecycle::LedgerScope;
+use crate::domain::ledger::LedgerScope;
 use crate::sync::reconcile::{Finding, MailboxFailure, Plan, Resolution, Resolved};
 
 /// One finding on screen, with what became of it.

@@ -14,7 +14,7 @@ use super::data::{OverviewData, OverviewPart, WorkersLine};
 use super::overview_cache::{self, CachedOverview};
 use super::worker_views::{NO_WORKER_TABLES, WorkerAction, WorkerData, WorkerTab};
 use crate::audit::{AuditTrail, run_scope};
-use crate::domain::lifecycle::LedgerScope;
+use crate::domain::ledger::LedgerScope;
 use crate::domain::{Filter, PageRequest, Sort};
 use crate::jobs::audited::{audited, reconcile_closing, sync_closing, verify_closing};
 use crate::jobs::{self, RunScope, SyncTarget, describe_target, resolve, resolve_verifiable, text};
@@ -430,6 +430,7 @@ async fn sync_job(
     let (events, forwarding) = forward(job.reports.clone(), Report::Sync);
     let work = async {
         let result = engine.run(claims, &chosen_by, ids, events, cancel).await;
+        let result = result.map_err(|e| e.to_string());
         let _ = forwarding.await;
         result
     };

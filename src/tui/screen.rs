@@ -11,7 +11,7 @@ use super::reconcile::ReconcileView;
 use super::screens;
 use super::widgets::table;
 use super::worker_views::{ParkedRow, WorkerScreen};
-use crate::domain::lifecycle::AuditRecord;
+use crate::domain::audit::AuditRecord;
 use crate::domain::worker::RetryListing;
 use crate::domain::{ConferenceSummary, Selection, SlotSummary};
 use crate::worker::views::WorkerView;

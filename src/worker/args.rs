@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use clap::{Args, Subcommand};
 
 use super::LogFormat;
-use crate::cli::SimulationArgs;
+use crate::cli::simulation::SimulationArgs;
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]

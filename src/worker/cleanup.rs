@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::pass::PassError;
-use crate::domain::lifecycle::LedgerScope;
+use super::pass_error::PassError;
+use crate::domain::ledger::LedgerScope;
 use crate::store::Store;
 use crate::sync::reconcile::{Reconciler, Resolution};
 

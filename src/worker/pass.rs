@@ -10,44 +10,15 @@ use tokio_util::sync::CancellationToken;
 
 use super::cleanup::Cleanup;
 use super::depends::{depends_on, integrations_digest};
+use super::pass_error::PassError;
 use super::plan::{Plan, plan, read_all};
 use super::schedule::{RetryPolicy, jitter};
 use super::watch::{Detection, Watch};
 use crate::audit::{AuditTrail, sync_detail, sync_outcome};
 use crate::domain::worker::RetryEntry;
 use crate::domain::{Filter, Selection};
-use crate::store::{Claims, ScheduleChange, StoreError};
+use crate::store::{Claims, ScheduleChange};
 use crate::sync::{Engine, ItemResult, Outcome, Summary, SyncEvent};
-
-/// Why a pass could not run (the worker waits and tries again; it never exits on these).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PassError {
-    /// The database did not answer or refused.
-    Database(String),
-    /// SQLite: another calsync (a `calsync sync`, a console) holds the database's run lock.
-    Busy(String),
-    /// The run could not start (credentials unreadable, nothing recordable).
-    Sync(String),
-}
-
-impl From<StoreError> for PassError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Busy(holder) => PassError::Busy(holder),
-            other => PassError::Database(other.to_string()),
-        }
-    }
-}
-
-impl std::fmt::Display for PassError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PassError::Database(e) => write!(f, "the database: {e}"),
-            PassError::Busy(holder) => write!(f, "{holder}"),
-            PassError::Sync(e) => write!(f, "{e}"),
-        }
-    }
-}
 
 /// What a pass did.
 #[derive(Debug, Default, Clone)]
@@ -316,7 +287,7 @@ impl Pass<'_> {
             .engine
             .run(claims, filter, ids, events, cancel.clone())
             .await
-            .map_err(PassError::Sync)?;
+            .map_err(|e| PassError::Sync(e.to_string()))?;
         let results = collector
             .await
             .map_err(|e| PassError::Sync(format!("internal error: {e}")))?;
@@ -336,12 +307,12 @@ fn schedule_change(
 ) -> Option<ScheduleChange> {
     match &result.outcome {
         Outcome::Synced { .. } => previous.map(|_| ScheduleChange::Forget(result.selection_id)),
-        Outcome::Failed { error } => {
+        Outcome::Failed { error, cause } => {
             let attempts = previous.map_or(0, |p| p.attempts);
             Some(ScheduleChange::Put(policy.after_failure(
                 previous,
                 result.selection_id,
-                error,
+                (error, *cause),
                 row.map(|row| depends_on(row, integrations)),
                 Utc::now(),
                 jitter(result.selection_id, attempts),

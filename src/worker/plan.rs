@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::depends::depends_on;
 use super::schedule::{RetryPolicy, jitter};
+use crate::domain::diagnosis::cause_of;
 use crate::domain::worker::{Candidate, RetryEntry};
 use crate::domain::{Filter, Selection, SyncState};
 use crate::store::{ScheduleChange, Store, StoreError};
@@ -140,10 +141,11 @@ pub async fn plan(
         } else if to_park_set.contains(&id) {
             if let Some(row) = rows.get(&id) {
                 let error = row.sync.error_text().unwrap_or_default();
+                // The row's text is all there is of an earlier failure: its cause is read from it.
                 let parked = policy.after_failure(
                     entry,
                     id,
-                    error,
+                    (error, cause_of(error)),
                     Some(depends_on(row, integrations)),
                     now,
                     jitter(id, 0),

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::logging::TARGET;
 use super::pass::PassReport;
-use crate::domain::lifecycle::Operator;
+use crate::domain::audit::Operator;
 use crate::domain::worker::WorkerCounts;
 use crate::store::Store;
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::diagnosis::cause_of;
+use crate::domain::Cause;
 use crate::domain::worker::{Dependencies, RetryEntry};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,19 +45,18 @@ impl RetryPolicy {
             .mul_f64(0.75 + 0.5 * jitter.clamp(0.0, 1.0))
     }
 
-    /// The schedule entry after a failed attempt with `error`. `previous` is the entry before
-    /// it (None: the first failure the worker sees); `depends_on` what a parked
-    /// failure depends on.
+    /// The schedule entry after a failed attempt with `error`, whose kind is `cause`.
+    /// `previous` is the entry before it (None: the first failure the worker sees);
+    /// `depends_on` what a parked failure depends on.
     pub fn after_failure(
         &self,
         previous: Option<&RetryEntry>,
         selection_id: i64,
-        error: &str,
+        (error, cause): (&str, Cause),
         depends_on: Option<Dependencies>,
         now: DateTime<Utc>,
         jitter: f64,
     ) -> RetryEntry {
-        let cause = cause_of(error);
         let attempts = previous.map_or(0, |p| p.attempts).saturating_add(1);
         let park = cause.is_permanent() || attempts >= self.max_attempts;
         let next_attempt_at = (!park).then(|| {
@@ -115,7 +114,6 @@ pub fn jitter(selection_id: i64, attempts: u32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Cause;
 
     fn policy() -> RetryPolicy {
         RetryPolicy {
@@ -143,6 +141,11 @@ mod tests {
         }
     }
 
+    /// A failure text and the cause the LMS's text table reads in it.
+    fn failure(text: &str) -> (&str, Cause) {
+        (text, crate::domain::diagnosis::cause_of(text))
+    }
+
     #[test]
     fn a_transient_failure_is_scheduled_and_the_cap_parks_it() {
         let now = Utc::now();
@@ -150,7 +153,7 @@ mod tests {
         let first = p.after_failure(
             None,
             7,
-            "Graph 503 serviceNotAvailable: try again later",
+            failure("Graph 503 serviceNotAvailable: try again later"),
             None,
             now,
             0.5,
@@ -165,7 +168,7 @@ mod tests {
         assert!(!first.is_due(now) && first.is_due(now + chrono::Duration::seconds(10)));
         let mut entry = first;
         for _ in 0..3 {
-            entry = p.after_failure(Some(&entry), 7, "Graph 503", None, now, 0.5);
+            entry = p.after_failure(Some(&entry), 7, failure("Graph 503"), None, now, 0.5);
         }
         assert_eq!(entry.attempts, 4);
         assert!(entry.is_parked(), "the fourth failure reaches the cap");
@@ -178,7 +181,7 @@ mod tests {
         let entry = policy().after_failure(
             None,
             8,
-            "User email address is required for calendar integration",
+            failure("User email address is required for calendar integration"),
             None,
             now,
             0.1,

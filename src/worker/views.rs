@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::registry::EXPIRY;
 use crate::audit::AuditTrail;
+use crate::domain::audit::AuditOutcome;
 use crate::domain::diagnosis::{cause_of, diagnose};
-use crate::domain::lifecycle::AuditOutcome;
 use crate::domain::worker::{RetryEntry, RetryListing, WorkerEntry};
 use crate::domain::{Cause, Filter};
 use crate::store::{ScheduleChange, Store, StoreError};

@@ -309,7 +309,7 @@ async fn changes_since(
     // A due entry's stale row may also be among the moved slots' ones.
     let mut listed = HashSet::new();
     found.stale.retain(|id| listed.insert(*id));
-    candidates.sort_by(|a, b| (b.selected_at, b.id).cmp(&(a.selected_at, a.id)));
+    candidates.sort_by_key(|c| std::cmp::Reverse((c.selected_at, c.id)));
     found.sort_in(&candidates);
 
     let due_ids: HashSet<i64> = due.iter().map(|e| e.selection_id).collect();

@@ -2,7 +2,7 @@
 //! action, on both backends.
 
 use calsync::audit::AuditTrail;
-use calsync::domain::lifecycle::AuditOutcome;
+use calsync::domain::audit::AuditOutcome;
 
 use crate::cli::calsync;
 use crate::on_both_backends;

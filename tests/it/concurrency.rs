@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use calsync::demo::lms_rows::literal_insert;
 use calsync::domain::Filter;
 use calsync::graph::{Credentials, ErrorKind, GraphClient, GraphConfig};
 use calsync::sim::{AppLimit, Latency, SimConfig, SimServer};
@@ -18,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::on_both_backends;
-use crate::support::{Backend, TestDb};
+use crate::support::{Backend, TestDb, learner_row};
 use crate::sync::{CLIENT_ID, SECRET, TENANT, graph_config, sim_config};
 
 /// `mailboxes` learners (ids from 100), each selecting `per_mailbox` new UTC slots of
@@ -39,18 +40,12 @@ async fn learners_with_slots(db: &TestDb, mailboxes: i64, per_mailbox: i64) -> V
     let mut ids = Vec::new();
     for i in 0..mailboxes {
         let user = 100 + i;
-        sql.push_str(&format!(
-            "INSERT INTO users_customuser (id, password, last_login, is_superuser, username, first_name, \
-             last_name, email, is_staff, is_active, date_joined, role, language, timezone, is_non_uk_address, \
-             initial_assessment_english, initial_assessment_maths, initial_assessment_subject_specific, \
-             initial_assessment_other, diagnostic_assessment_english, diagnostic_assessment_maths, \
-             diagnostic_assessment_subject_specific, diagnostic_assessment_other, functional_skills_english, \
-             functional_skills_maths, functional_skills_other, branch_id) VALUES ({user}, '!', NULL, FALSE, \
-             'learner{user}', 'Learner', '{user}', '{}', FALSE, TRUE, '2025-10-01 00:00:00', \
-             'learner', 'en', 'UTC', FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, \
-             FALSE, FALSE, 1);\n",
-            mailbox(user)
-        ));
+        sql.push_str(&literal_insert(&[learner_row(
+            user,
+            &format!("learner{user}"),
+            &mailbox(user),
+            Some(1),
+        )]));
         for k in 0..per_mailbox {
             let id = 10_000 + i * per_mailbox + k;
             ids.push(id);

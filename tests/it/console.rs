@@ -1,7 +1,7 @@
 //! The console's state machine, without a terminal: keys and reports in, state and effects out.
 
 use calsync::domain::Cause;
-use calsync::domain::lifecycle::{AuditOutcome, AuditRecord};
+use calsync::domain::audit::{AuditOutcome, AuditRecord};
 use calsync::domain::{
     ConferenceSummary, Filter, Page, Scope, Selection, StateCounts, SyncColumns, SyncState,
 };
@@ -890,7 +890,7 @@ async fn the_console_verify_job_runs_the_real_check_and_is_audited() {
 async fn closed_audit_rows(
     store: &calsync::store::Store,
     action: &str,
-) -> Vec<calsync::domain::lifecycle::AuditRecord> {
+) -> Vec<calsync::domain::audit::AuditRecord> {
     for _ in 0..50 {
         let rows = store.audit_rows(10, Some(action)).await.unwrap();
         if rows.first().is_some_and(|r| r.finished_at.is_some()) {
@@ -1089,7 +1089,7 @@ fn a_read_only_console_can_look_for_orphans_but_not_delete_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_reconcile_deletes_a_cancelled_selections_event_and_audits_it() {
-    use calsync::domain::lifecycle::LedgerScope;
+    use calsync::domain::ledger::LedgerScope;
     use calsync::sync::reconcile::{FindingKind, Resolution};
     let world = crate::sync::World::new(crate::support::Backend::Sqlite).await;
     world.store.migrate_up(Utc::now()).await.unwrap();

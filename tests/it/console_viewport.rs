@@ -212,7 +212,7 @@ fn slot(i: u32) -> SlotSummary {
 
 #[test]
 fn end_and_home_move_the_audit_logs_cursor_like_every_other_table() {
-    use calsync::domain::lifecycle::{AuditOutcome, AuditRecord};
+    use calsync::domain::audit::{AuditOutcome, AuditRecord};
     let (mut app, _) = App::new(session(false), now());
     let effects = command(&mut app, "audit");
     let [Effect::Audit(generation)] = effects.as_slice() else {

@@ -3,6 +3,7 @@
 //! and never the secret. Graph docs: the token endpoint answers a wrong secret with
 //! AADSTS7000215 and an expired one with AADSTS7000222 (identity platform error codes).
 
+use calsync::demo::lms_rows::{IntegrationRow, literal_insert};
 use calsync::sim::{SimConfig, SimServer, SimTenant};
 
 use crate::cli::calsync;
@@ -17,16 +18,30 @@ const SECOND_CLIENT: &str = "00000000-0000-0000-0000-00000000c2d0";
 const SECOND_SECRET: &str = "second-integration-secret";
 
 /// A second active integration, and an inactive one that must not be asked about.
-const MORE_INTEGRATIONS: &str = r#"
-INSERT INTO account_settings_teamsintegration (id, name, is_active, created_at, updated_at, client_id,
-  client_secret, tenant_id, access_token, token_expiry, branch_id, user_id, service_account_email)
-VALUES (2, 'South Campus Teams', TRUE, '2025-11-01 08:05:00', '2025-11-01 08:05:00',
-  '00000000-0000-0000-0000-00000000c2d0', 'second-integration-secret', 'fabrikam.onmicrosoft.com',
-  NULL, NULL, 2, 4, NULL),
-  (3, 'Retired pilot', FALSE, '2025-11-01 08:05:00', '2025-11-01 08:05:00',
-  '00000000-0000-0000-0000-00000000c3d0', 'retired-secret', 'fabrikam.onmicrosoft.com',
-  NULL, NULL, 2, 4, NULL);
-"#;
+fn more_integrations() -> String {
+    let integration =
+        |id, name: &str, is_active, client_id: &str, client_secret: &str| IntegrationRow {
+            id,
+            name: name.to_string(),
+            is_active,
+            created_at: "2025-11-01 08:05:00".to_string(),
+            client_id: client_id.to_string(),
+            client_secret: client_secret.to_string(),
+            tenant_id: SECOND_TENANT.to_string(),
+            branch: Some(2),
+            owner: Some(4),
+        };
+    literal_insert(&[
+        integration(2, "South Campus Teams", true, SECOND_CLIENT, SECOND_SECRET),
+        integration(
+            3,
+            "Retired pilot",
+            false,
+            "00000000-0000-0000-0000-00000000c3d0",
+            "retired-secret",
+        ),
+    ])
+}
 
 /// The lines of the token check section, after its heading.
 fn token_lines(stdout: &str) -> Vec<String> {
@@ -53,7 +68,7 @@ fn problems(stdout: &str) -> u64 {
 on_both_backends! {
     async fn a_rotated_or_expired_secret_is_found_with_one_token_request_each(backend: Backend) {
         let db = TestDb::with_fixture(backend).await;
-        db.exec(MORE_INTEGRATIONS).await;
+        db.exec(&more_integrations()).await;
         let sim = SimServer::start(SimConfig {
             tenants: vec![
                 SimTenant::new(FIXTURE_TENANT, FIXTURE_CLIENT, FIXTURE_SECRET),

@@ -487,7 +487,7 @@ on_both_backends! {
         );
         assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
         for item in items {
-            let calsync::sync::Outcome::Failed { error } = &item.outcome else {
+            let calsync::sync::Outcome::Failed { error, .. } = &item.outcome else {
                 panic!("{:?}", item.outcome);
             };
             assert!(error.contains("temporarily_unavailable"), "{error}");

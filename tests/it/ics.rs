@@ -7,12 +7,13 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 
+use calsync::demo::lms_rows::{UserRow, literal_insert};
 use calsync::domain::{Selection, SyncColumns, resolve_slot_window};
 use calsync::ics::{IcsExport, calendar};
 
 use crate::cli::{assert_one_line_error, calsync};
 use crate::on_both_backends;
-use crate::support::{Backend, TestDb};
+use crate::support::{Backend, TestDb, learner_row};
 
 /// A conference whose texts carry every TEXT separator, unicode and hostile markup, and a slot
 /// in the hour that happens twice when London's clocks go back.
@@ -677,23 +678,21 @@ on_both_backends! {
         assert!(run.stdout.is_empty());
 
         // An address that is one user's email and another's username names nobody for sure.
-        db.exec(SECOND_ANN).await;
+        db.exec(&second_ann()).await;
         let run = calsync(&["--database-url", &url, "ics", "--user", "ANN@x.org"], &[]);
         assert_one_line_error(&run, "'ANN@x.org' is the email or username of several users (5, 7): use --user-id");
     }
 }
 
 /// A user whose username is Ann Other's email address.
-const SECOND_ANN: &str = r#"
-INSERT INTO users_customuser (id, password, last_login, is_superuser, username, first_name, last_name, email,
-  is_staff, is_active, date_joined, role, language, timezone, is_non_uk_address,
-  initial_assessment_english, initial_assessment_maths, initial_assessment_subject_specific,
-  initial_assessment_other, diagnostic_assessment_english, diagnostic_assessment_maths,
-  diagnostic_assessment_subject_specific, diagnostic_assessment_other,
-  functional_skills_english, functional_skills_maths, functional_skills_other, branch_id)
-VALUES
- (7, '!unusable', NULL, FALSE, 'ann@x.org', 'Ann', 'Second', 'ann.second@example.org', FALSE, TRUE, '2025-10-07 09:00:00', 'learner', 'en', 'UTC', FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, 2);
-"#;
+fn second_ann() -> String {
+    literal_insert(&[UserRow {
+        first_name: "Ann".to_string(),
+        last_name: "Second".to_string(),
+        date_joined: "2025-10-07 09:00:00".to_string(),
+        ..learner_row(7, "ann@x.org", "ann.second@example.org", Some(2))
+    }])
+}
 
 #[test]
 fn ics_takes_one_way_of_naming_a_user() {

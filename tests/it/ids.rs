@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use calsync::domain::Filter;
-use calsync::domain::lifecycle::LedgerScope;
+use calsync::domain::ledger::LedgerScope;
 use calsync::graph::GraphClient;
 use calsync::sim::{SimConfig, SimHandle};
 use calsync::sync::reconcile::{Finding, ReconcileOptions, Reconciler};

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::cli::{assert_one_line_error, calsync};
-use crate::support::{FIXTURE, POSTGRES_SCHEMA, pg_connect};
+use crate::support::{POSTGRES_SCHEMA, fixture_sql, pg_connect};
 
 const PASSWORD: &str = "tls-test-Passw0rd";
 
@@ -238,7 +238,7 @@ async fn verify_full_sends_the_password_only_to_the_certified_host() {
     .await;
     admin.batch_execute(POSTGRES_SCHEMA).await.unwrap();
     admin
-        .batch_execute(&format!("SET TIME ZONE 'UTC'; {FIXTURE}"))
+        .batch_execute(&format!("SET TIME ZONE 'UTC'; {}", fixture_sql()))
         .await
         .unwrap();
 

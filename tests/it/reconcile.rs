@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use calsync::domain::lifecycle::{LedgerAction, LedgerScope};
+use calsync::domain::ledger::{LedgerAction, LedgerScope};
 use calsync::graph::GraphClient;
 use calsync::sim::{Fault, MailboxState, SimHandle, SimServer};
 use calsync::sync::payload::TAG_PROPERTY_ID;

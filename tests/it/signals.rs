@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use calsync::domain::lifecycle::AuditOutcome;
+use calsync::domain::audit::AuditOutcome;
 use calsync::sim::SimServer;
 use calsync::store::Store;
 
@@ -11,7 +11,7 @@ use crate::runs::{graph_env, learners_added, run_sync, signal, spawn_sync, witho
 use crate::support::{Backend, TestDb};
 use crate::sync::add_learners;
 
-async fn newest_audit_row(store: &Store, action: &str) -> calsync::domain::lifecycle::AuditRecord {
+async fn newest_audit_row(store: &Store, action: &str) -> calsync::domain::audit::AuditRecord {
     store
         .audit_rows(1, Some(action))
         .await

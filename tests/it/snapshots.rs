@@ -370,6 +370,7 @@ fn bulk_sheet_with_typed_confirmation_and_a_running_job() {
             label: None,
             outcome: Outcome::Failed {
                 error: "Throttled by Graph for user1@north.example".into(),
+                cause: calsync::domain::Cause::Throttled,
             },
         })));
         app
@@ -388,7 +389,7 @@ fn audit_log() {
             panic!("{effects:?}")
         };
         let record = |id: i64, action: &str, outcome, scope: &str, detail: &str| {
-            calsync::domain::lifecycle::AuditRecord {
+            calsync::domain::audit::AuditRecord {
                 id,
                 started_at: now() - chrono::Duration::minutes(id * 7),
                 finished_at: Some(now()),
@@ -406,7 +407,7 @@ fn audit_log() {
                 detail: detail.into(),
             }
         };
-        use calsync::domain::lifecycle::AuditOutcome as O;
+        use calsync::domain::audit::AuditOutcome as O;
         app.report(Report::Audit(
             generation,
             Ok(vec![

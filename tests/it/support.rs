@@ -5,6 +5,9 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use calsync::demo::lms_rows::{
+    BranchRow, ConferenceRow, IntegrationRow, SelectionRow, SlotRow, UserRow, literal_insert,
+};
 use calsync::store::{DatabaseUrl, Store, StoreOptions};
 
 const SQLITE_SCHEMA: &str = include_str!("../../assets/schema/sqlite.sql");
@@ -85,10 +88,10 @@ impl TestDb {
         }
     }
 
-    /// The LMS schema plus the standard fixture rows (see [`FIXTURE`]).
+    /// The LMS schema plus the standard fixture rows (see [`fixture_sql`]).
     pub async fn with_fixture(backend: Backend) -> TestDb {
         let db = TestDb::empty(backend).await;
-        db.exec(FIXTURE).await;
+        db.exec(&fixture_sql()).await;
         db
     }
 
@@ -221,7 +224,7 @@ macro_rules! on_both_backends {
     };
 }
 
-/// Rows in every sync state, valid on both engines (TRUE/FALSE literals, naive-UTC text).
+/// Rows in every sync state, as SQL valid on both engines (TRUE/FALSE literals, naive-UTC text).
 ///
 /// | id | user | slot | state             | notes                                        |
 /// |----|------|------|-------------------|----------------------------------------------|
@@ -235,71 +238,178 @@ macro_rules! on_both_backends {
 /// | 8  | 5    | 5    | added             | error ''; conference 3 has no time slots now |
 /// | 9  | 3    | 3    | failed            | No Teams integration available               |
 /// | 10 | 5    | 1    | not_synced        | selection's conference (2) ≠ slot's (1)      |
-pub const FIXTURE: &str = r#"
-INSERT INTO branches_branch (id, name, created_at, updated_at, description, is_active,
-  sharepoint_integration_enabled, order_management_enabled, business_id, teams_integration_enabled)
-VALUES (1, 'North Campus', '2025-11-01 08:00:00', '2025-11-01 08:00:00', NULL, TRUE, FALSE, FALSE, NULL, TRUE),
-       (2, 'South Campus', '2025-11-01 08:00:00', '2025-11-01 08:00:00', NULL, TRUE, FALSE, FALSE, NULL, FALSE);
+pub fn fixture_sql() -> String {
+    [
+        fixture_people(),
+        fixture_conferences(),
+        fixture_selections(),
+    ]
+    .concat()
+}
 
-INSERT INTO users_customuser (id, password, last_login, is_superuser, username, first_name, last_name, email,
-  is_staff, is_active, date_joined, role, language, timezone, is_non_uk_address,
-  initial_assessment_english, initial_assessment_maths, initial_assessment_subject_specific,
-  initial_assessment_other, diagnostic_assessment_english, diagnostic_assessment_maths,
-  diagnostic_assessment_subject_specific, diagnostic_assessment_other,
-  functional_skills_english, functional_skills_maths, functional_skills_other, branch_id)
-VALUES
- (1, '!unusable', NULL, FALSE, 'nadmin', 'Nora', 'Admin', 'nora.admin@example.org', FALSE, TRUE, '2025-10-01 09:00:00', 'admin', 'en', 'UTC', FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, 1),
- (2, '!unusable', NULL, FALSE, 'itutor', 'Ines', 'Tutor', 'ines.tutor@example.org', FALSE, TRUE, '2025-10-02 09:00:00', 'instructor', 'en', 'Europe/London', FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, 1),
- (3, '!unusable', NULL, FALSE, 'llearner', 'Lea', 'Learner', 'lea.learner@example.org', FALSE, TRUE, '2025-10-03 09:00:00.250000', 'learner', 'en', 'UTC', FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, 1),
- (4, '!unusable', NULL, FALSE, 'zunal', 'Zoë', 'Ünal', 'zoe.unal@example.org', FALSE, TRUE, '2025-10-04 09:00:00', 'learner', 'en', 'UTC', FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, 2),
- (5, '!unusable', NULL, FALSE, 'aother', 'Ann', 'Other', 'Ann@X.org', FALSE, TRUE, '2025-10-05 09:00:00', 'learner', 'en', 'UTC', FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, 2),
- (6, '!unusable', NULL, FALSE, 'noemail', '', '', '', FALSE, TRUE, '2025-10-06 09:00:00', 'learner', 'en', 'UTC', FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, NULL);
+/// The fixture's branches, users and Teams integration.
+fn fixture_people() -> String {
+    let made = "2025-11-01 08:00:00";
+    let branches =
+        [(1, "North Campus", true), (2, "South Campus", false)].map(|(id, name, teams)| {
+            BranchRow {
+                id,
+                name: name.to_string(),
+                created_at: made.to_string(),
+                teams_integration_enabled: teams,
+            }
+        });
+    #[rustfmt::skip]
+    let users = [
+        (1, "nadmin", "Nora", "Admin", "nora.admin@example.org", "2025-10-01 09:00:00", "admin", "UTC", Some(1)),
+        (2, "itutor", "Ines", "Tutor", "ines.tutor@example.org", "2025-10-02 09:00:00", "instructor", "Europe/London", Some(1)),
+        (3, "llearner", "Lea", "Learner", "lea.learner@example.org", "2025-10-03 09:00:00.250000", "learner", "UTC", Some(1)),
+        (4, "zunal", "Zoë", "Ünal", "zoe.unal@example.org", "2025-10-04 09:00:00", "learner", "UTC", Some(2)),
+        (5, "aother", "Ann", "Other", "Ann@X.org", "2025-10-05 09:00:00", "learner", "UTC", Some(2)),
+        (6, "noemail", "", "", "", "2025-10-06 09:00:00", "learner", "UTC", None),
+    ];
+    let users = users.map(
+        |(id, username, first, last, email, joined, role, timezone, branch)| UserRow {
+            id,
+            username: username.to_string(),
+            first_name: first.to_string(),
+            last_name: last.to_string(),
+            email: email.to_string(),
+            is_staff: false,
+            date_joined: joined.to_string(),
+            role: role.to_string(),
+            timezone: timezone.to_string(),
+            branch,
+        },
+    );
+    let integration = IntegrationRow {
+        id: 1,
+        name: "North Campus Teams".to_string(),
+        is_active: true,
+        created_at: "2025-11-01 08:05:00".to_string(),
+        client_id: "00000000-0000-0000-0000-00000000c1d0".to_string(),
+        client_secret: "fixture-secret-not-real".to_string(),
+        tenant_id: "contoso.onmicrosoft.com".to_string(),
+        branch: Some(1),
+        owner: Some(1),
+    };
+    [
+        literal_insert(&branches),
+        literal_insert(&users),
+        literal_insert(&[integration]),
+    ]
+    .concat()
+}
 
-INSERT INTO account_settings_teamsintegration (id, name, is_active, created_at, updated_at, client_id,
-  client_secret, tenant_id, access_token, token_expiry, branch_id, user_id, service_account_email)
-VALUES (1, 'North Campus Teams', TRUE, '2025-11-01 08:05:00', '2025-11-01 08:05:00',
-  '00000000-0000-0000-0000-00000000c1d0', 'fixture-secret-not-real', 'contoso.onmicrosoft.com',
-  NULL, NULL, 1, 1, NULL);
+/// The fixture's conferences and their slots.
+fn fixture_conferences() -> String {
+    #[rustfmt::skip]
+    let conferences = [
+        (1, "Induction Q&A", Some("<p>Bring your questions.</p>"), "2025-12-15", "10:00:00", Some("11:00:00"), "Europe/London", "https://teams.microsoft.com/l/meetup-join/fixture", "teams", true),
+        (2, "Zoom Clinic", None, "2026-03-29", "01:30:00", None, "Europe/London", "https://zoom.us/j/123", "zoom", true),
+        (3, "Café numérique 会議", Some(""), "2025-12-31", "23:00:00", None, "Asia/Tokyo", "", "google_meet", false),
+    ];
+    let conferences = conferences.map(
+        |(id, title, description, date, start, end, timezone, link, platform, slots)| {
+            ConferenceRow {
+                id,
+                title: title.to_string(),
+                description: description.map(str::to_string),
+                date: date.to_string(),
+                start_time: start.to_string(),
+                end_time: end.map(str::to_string),
+                timezone: timezone.to_string(),
+                meeting_link: Some(link.to_string()),
+                meeting_platform: platform.to_string(),
+                created_at: "2025-11-20 14:30:00".to_string(),
+                created_by: 2,
+                use_time_slots: slots,
+            }
+        },
+    );
+    let teams_link = "https://teams.microsoft.com/l/meetup-join/fixture";
+    #[rustfmt::skip]
+    let slots = [
+        (1, "2025-12-15", "10:00:00", "11:00:00", "Europe/London", 20, 3, Some(teams_link), Some(""), true, 1),
+        (2, "2025-12-16", "14:00:00", "15:00:00", "Europe/London", 0, 1, Some(""), Some(""), true, 1),
+        (3, "2026-03-29", "01:30:00", "02:30:00", "Europe/London", 0, 3, None, None, true, 2),
+        (4, "2026-04-01", "10:00:00", "09:00:00", "Foo/Bar", 0, 2, Some(""), Some(""), true, 2),
+        (5, "2025-12-31", "23:00:00", "01:00:00", "Asia/Tokyo", 0, 1, Some(""), Some(""), false, 3),
+    ];
+    let slots = slots.map(
+        |(id, date, start, end, timezone, max, current, link, meeting, available, conference)| {
+            SlotRow {
+                id,
+                date: date.to_string(),
+                start_time: start.to_string(),
+                end_time: end.to_string(),
+                timezone: timezone.to_string(),
+                max_participants: max,
+                current_participants: current,
+                meeting_link: link.map(str::to_string),
+                meeting_id: meeting.map(str::to_string),
+                meeting_password: meeting.map(str::to_string),
+                is_available: available,
+                created_at: "2025-11-20 14:35:00".to_string(),
+                conference,
+            }
+        },
+    );
+    literal_insert(&conferences) + &literal_insert(&slots)
+}
 
-INSERT INTO conferences_conference (id, title, description, date, start_time, end_time, timezone,
-  meeting_link, meeting_platform, meeting_status, data_sync_status, auto_recording_status, visibility,
-  status, default_join_type, join_experience, allowed_join_methods, created_at, updated_at, course_id,
-  created_by_id, rubric_id, use_time_slots)
-VALUES
- (1, 'Induction Q&A', '<p>Bring your questions.</p>', '2025-12-15', '10:00:00', '11:00:00', 'Europe/London',
-  'https://teams.microsoft.com/l/meetup-join/fixture', 'teams', 'scheduled', 'pending', 'pending', 'public',
-  'published', 'guest', 'direct', 'auto_registered_only', '2025-11-20 14:30:00', '2025-11-20 14:30:00', NULL, 2, NULL, TRUE),
- (2, 'Zoom Clinic', NULL, '2026-03-29', '01:30:00', NULL, 'Europe/London',
-  'https://zoom.us/j/123', 'zoom', 'scheduled', 'pending', 'pending', 'public',
-  'published', 'guest', 'direct', 'auto_registered_only', '2025-11-20 14:30:00', '2025-11-20 14:30:00', NULL, 2, NULL, TRUE),
- (3, 'Café numérique 会議', '', '2025-12-31', '23:00:00', NULL, 'Asia/Tokyo',
-  '', 'google_meet', 'scheduled', 'pending', 'pending', 'public',
-  'published', 'guest', 'direct', 'auto_registered_only', '2025-11-20 14:30:00', '2025-11-20 14:30:00', NULL, 2, NULL, FALSE);
+/// The fixture's selections, in every sync state.
+fn fixture_selections() -> String {
+    let not_found = "API request failed: 404 Client Error: Not Found for url: \
+                     https://graph.microsoft.com/v1.0/users/lea.learner@example.org/calendar/events";
+    let throttled = "API request failed: 429 Client Error: Too Many Requests for url: \
+                     https://graph.microsoft.com/v1.0/users/ines.tutor@example.org/calendar/events";
+    let long_error = format!("Échec: ErrorInvalidUser — 会議 {}", "y".repeat(5000));
+    #[rustfmt::skip]
+    let selections = [
+        (1, Some("AAMkAGFixtureEventId00001="), true, Some("2025-11-21 09:00:01.250000"), None, "2025-11-21 09:00:00.812345", Some("192.0.2.10"), 1, 1, 2),
+        (2, None, false, Some("2025-12-01 09:15:04"), Some(not_found), "2025-12-01 09:15:03.036326", Some("198.51.100.7"), 1, 1, 3),
+        (3, Some("AAMkAGFixtureEventId00003="), true, Some("2025-12-02 10:00:00"), Some(throttled), "2025-12-02 09:59:59", None, 1, 2, 2),
+        (4, None, false, Some("2025-12-03 08:00:00"), Some(""), "2025-12-03 07:59:00", None, 2, 3, 4),
+        (5, None, false, None, None, "2025-12-04 11:00:00", None, 2, 3, 5),
+        (6, None, false, None, Some(""), "2025-12-05 11:00:00", None, 2, 4, 6),
+        (7, None, false, Some("2025-12-06 08:00:00.000001"), Some(long_error.as_str()), "2025-12-06 07:00:00", None, 2, 4, 4),
+        (8, Some("AAMkAGFixtureEventId00008="), true, Some("2025-12-04 12:00:00.500000"), Some(""), "2025-12-04 11:59:00", None, 3, 5, 5),
+        (9, None, false, Some("2025-12-05 00:00:00"), Some("No Teams integration available"), "2025-12-04 23:59:00", None, 2, 3, 3),
+        (10, None, false, None, None, "2025-12-07 10:00:00", None, 2, 1, 5),
+    ];
+    let selections = selections.map(
+        |(id, event, added, attempted, error, selected, ip, conference, slot, user)| SelectionRow {
+            id,
+            outlook_event_id: event.map(str::to_string),
+            calendar_added: added,
+            calendar_add_attempted_at: attempted.map(str::to_string),
+            calendar_error: error.map(str::to_string),
+            selected_at: selected.to_string(),
+            ip_address: ip.map(str::to_string),
+            conference,
+            slot,
+            user,
+        },
+    );
+    literal_insert(&selections)
+}
 
-INSERT INTO conferences_conferencetimeslot (id, date, start_time, end_time, timezone, max_participants,
-  current_participants, meeting_link, meeting_id, meeting_password, is_available, created_at, updated_at,
-  conference_id, online_meeting_id)
-VALUES
- (1, '2025-12-15', '10:00:00', '11:00:00', 'Europe/London', 20, 3, 'https://teams.microsoft.com/l/meetup-join/fixture', '', '', TRUE, '2025-11-20 14:35:00', '2025-11-20 14:35:00', 1, NULL),
- (2, '2025-12-16', '14:00:00', '15:00:00', 'Europe/London', 0, 1, '', '', '', TRUE, '2025-11-20 14:35:00', '2025-11-20 14:35:00', 1, NULL),
- (3, '2026-03-29', '01:30:00', '02:30:00', 'Europe/London', 0, 3, NULL, NULL, NULL, TRUE, '2025-11-20 14:35:00', '2025-11-20 14:35:00', 2, NULL),
- (4, '2026-04-01', '10:00:00', '09:00:00', 'Foo/Bar', 0, 2, '', '', '', TRUE, '2025-11-20 14:35:00', '2025-11-20 14:35:00', 2, NULL),
- (5, '2025-12-31', '23:00:00', '01:00:00', 'Asia/Tokyo', 0, 1, '', '', '', FALSE, '2025-11-20 14:35:00', '2025-11-20 14:35:00', 3, NULL);
-
-INSERT INTO conferences_conferencetimeslotselection (id, outlook_event_id, calendar_added,
-  calendar_add_attempted_at, calendar_error, selected_at, ip_address, conference_id, time_slot_id, user_id)
-VALUES
- (1, 'AAMkAGFixtureEventId00001=', TRUE, '2025-11-21 09:00:01.250000', NULL, '2025-11-21 09:00:00.812345', '192.0.2.10', 1, 1, 2),
- (2, NULL, FALSE, '2025-12-01 09:15:04', 'API request failed: 404 Client Error: Not Found for url: https://graph.microsoft.com/v1.0/users/lea.learner@example.org/calendar/events', '2025-12-01 09:15:03.036326', '198.51.100.7', 1, 1, 3),
- (3, 'AAMkAGFixtureEventId00003=', TRUE, '2025-12-02 10:00:00', 'API request failed: 429 Client Error: Too Many Requests for url: https://graph.microsoft.com/v1.0/users/ines.tutor@example.org/calendar/events', '2025-12-02 09:59:59', NULL, 1, 2, 2),
- (4, NULL, FALSE, '2025-12-03 08:00:00', '', '2025-12-03 07:59:00', NULL, 2, 3, 4),
- (5, NULL, FALSE, NULL, NULL, '2025-12-04 11:00:00', NULL, 2, 3, 5),
- (6, NULL, FALSE, NULL, '', '2025-12-05 11:00:00', NULL, 2, 4, 6),
- (7, NULL, FALSE, '2025-12-06 08:00:00.000001', 'Échec: ErrorInvalidUser — 会議 ' || REPLACE(REPLACE(REPLACE(REPLACE('xxxxxxxxxx', 'x', 'xxxxxxxxxx'), 'x', 'xxxxxxxxxx'), 'x', 'xxxxx'), 'x', 'y'), '2025-12-06 07:00:00', NULL, 2, 4, 4),
- (8, 'AAMkAGFixtureEventId00008=', TRUE, '2025-12-04 12:00:00.500000', '', '2025-12-04 11:59:00', NULL, 3, 5, 5),
- (9, NULL, FALSE, '2025-12-05 00:00:00', 'No Teams integration available', '2025-12-04 23:59:00', NULL, 2, 3, 3),
- (10, NULL, FALSE, NULL, NULL, '2025-12-07 10:00:00', NULL, 2, 1, 5);
-"#;
+/// A learner named "Learner <id>", joined 2025-10-01, with the given login and address.
+pub fn learner_row(id: i64, username: &str, email: &str, branch: Option<i64>) -> UserRow {
+    UserRow {
+        id,
+        username: username.to_string(),
+        first_name: "Learner".to_string(),
+        last_name: id.to_string(),
+        email: email.to_string(),
+        is_staff: false,
+        date_joined: "2025-10-01 00:00:00".to_string(),
+        role: "learner".to_string(),
+        timezone: "UTC".to_string(),
+        branch,
+    }
+}
 
 /// The length in characters of selection 7's error: a 29-character prefix plus 5000 `y`.
 pub const LONG_ERROR_LEN: usize = 29 + 5000;

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use calsync::demo::lms_rows::{SelectionRow, literal_insert};
 use calsync::domain::{Filter, Scope, SyncState};
 use calsync::graph::{GraphClient, GraphConfig};
 use calsync::sim::{
@@ -15,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::on_both_backends;
-use crate::support::{Backend, TestDb};
+use crate::support::{Backend, TestDb, learner_row};
 
 pub const TENANT: &str = "contoso.onmicrosoft.com";
 pub const CLIENT_ID: &str = "00000000-0000-0000-0000-00000000c1d0";
@@ -114,33 +115,37 @@ fn outcome_of(items: &[ItemResult], id: i64) -> &Outcome {
 
 /// Adds `n` North Campus learners (ids from 100) each holding slot 1 (and slot 2 when `both`).
 pub async fn add_learners(db: &TestDb, n: i64, both: bool) {
-    let mut sql = String::new();
+    let mut users = Vec::new();
+    let mut selections = Vec::new();
     for i in 0..n {
         let id = 100 + i;
-        sql.push_str(&format!(
-            "INSERT INTO users_customuser (id, password, last_login, is_superuser, username, first_name, \
-             last_name, email, is_staff, is_active, date_joined, role, language, timezone, is_non_uk_address, \
-             initial_assessment_english, initial_assessment_maths, initial_assessment_subject_specific, \
-             initial_assessment_other, diagnostic_assessment_english, diagnostic_assessment_maths, \
-             diagnostic_assessment_subject_specific, diagnostic_assessment_other, functional_skills_english, \
-             functional_skills_maths, functional_skills_other, branch_id) VALUES ({id}, '!', NULL, FALSE, \
-             'learner{id}', 'Learner', '{id}', 'learner{id}@example.org', FALSE, TRUE, '2025-10-01 00:00:00', \
-             'learner', 'en', 'UTC', FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, \
-             FALSE, FALSE, 1);\n"
+        users.push(learner_row(
+            id,
+            &format!("learner{id}"),
+            &format!("learner{id}@example.org"),
+            Some(1),
         ));
-        for (k, slot) in [1, 2].iter().enumerate().take(if both { 2 } else { 1 }) {
-            sql.push_str(&format!(
-                "INSERT INTO conferences_conferencetimeslotselection (id, outlook_event_id, calendar_added, \
-                 calendar_add_attempted_at, calendar_error, selected_at, ip_address, conference_id, \
-                 time_slot_id, user_id) VALUES ({}, NULL, FALSE, NULL, NULL, '2025-12-10 10:{:02}:{:02}', \
-                 NULL, 1, {slot}, {id});\n",
-                1000 + i * 2 + k as i64,
-                (i / 60) % 60,
-                i % 60
-            ));
+        for (k, slot) in [1, 2]
+            .into_iter()
+            .enumerate()
+            .take(if both { 2 } else { 1 })
+        {
+            selections.push(SelectionRow {
+                id: 1000 + i * 2 + k as i64,
+                outlook_event_id: None,
+                calendar_added: false,
+                calendar_add_attempted_at: None,
+                calendar_error: None,
+                selected_at: format!("2025-12-10 10:{:02}:{:02}", (i / 60) % 60, i % 60),
+                ip_address: None,
+                conference: 1,
+                slot,
+                user: id,
+            });
         }
     }
-    db.exec(&sql).await;
+    db.exec(&(literal_insert(&users) + &literal_insert(&selections)))
+        .await;
 }
 
 async fn learner_ids(store: &Store) -> Vec<i64> {
@@ -212,7 +217,7 @@ on_both_backends! {
         assert_eq!(summary.skipped, 1, "conference 3 no longer uses time slots");
         assert!(matches!(outcome_of(&items, 8), Outcome::Skipped { .. }));
         let error = |id| match outcome_of(&items, id) {
-            Outcome::Failed { error } => error.clone(),
+            Outcome::Failed { error, .. } => error.clone(),
             other => panic!("{id}: {other:?}"),
         };
         assert_eq!(error(6), "User email address is required for calendar integration");
@@ -293,7 +298,7 @@ on_both_backends! {
         assert!(world.sim.state().rotate_secret(TENANT, CLIENT_ID, "the-new-secret"));
         let (summary, items) = world.sync(vec![2]).await;
         assert_eq!(summary.failed, 1);
-        let Outcome::Failed { error } = outcome_of(&items, 2) else { panic!("{items:?}") };
+        let Outcome::Failed { error, .. } = outcome_of(&items, 2) else { panic!("{items:?}") };
         assert!(error.contains("AADSTS7000215"), "{error}");
         let stored = world.store.selection(2).await.unwrap().unwrap();
         let text = stored.sync.error_text().unwrap();
@@ -373,11 +378,11 @@ on_both_backends! {
         config.directory = config.directory.with_user(LEA, MailboxState::NoMailbox);
         let world = World::with(backend, config, |_| {}).await;
         let (_, items) = world.sync(vec![2, 1]).await;
-        let Outcome::Failed { error } = outcome_of(&items, 2) else { panic!("{items:?}") };
+        let Outcome::Failed { error, .. } = outcome_of(&items, 2) else { panic!("{items:?}") };
         assert!(error.contains("MailboxNotEnabledForRESTAPI") && error.contains(LEA), "{error}");
         world.sim.state().set_mailbox_state("ines.tutor@example.org", MailboxState::Unknown);
         let (_, items) = world.sync(vec![1]).await;
-        let Outcome::Failed { error } = outcome_of(&items, 1) else { panic!("{items:?}") };
+        let Outcome::Failed { error, .. } = outcome_of(&items, 1) else { panic!("{items:?}") };
         assert!(error.contains("ErrorInvalidUser"), "{error}");
         assert!(error.chars().count() <= 1000 && !error.contains('\n'));
     }

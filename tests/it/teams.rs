@@ -14,8 +14,8 @@ use calsync::sync::{Outcome, SyncAction};
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use crate::lifecycle::run;
 use crate::on_both_backends;
+use crate::own_tables::run;
 use crate::support::{Backend, TestDb};
 use crate::sync::{CLIENT_ID, SECRET, TENANT, World, graph_config, sim_config};
 

@@ -2,7 +2,7 @@
 //! re-created once each; what was seen goes into the ledger.
 
 use calsync::domain::Filter;
-use calsync::domain::lifecycle::{LedgerAction, LedgerScope};
+use calsync::domain::ledger::{LedgerAction, LedgerScope};
 use calsync::sim::SimServer;
 use calsync::sync::verify::{CheckStatus, Verifier, VerifyEvent, VerifyOptions, verifiable};
 use chrono::Utc;
@@ -11,8 +11,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::assert_one_line_error;
-use crate::lifecycle::run;
 use crate::on_both_backends;
+use crate::own_tables::run;
 use crate::support::{Backend, TestDb};
 use crate::sync::{World, graph_config, sim_config};
 
@@ -240,7 +240,7 @@ async fn the_verify_command_reports_missing_events_and_recreates_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_mailboxes_hold_what_the_lms_left_so_verify_and_reconcile_have_work() {
     use calsync::demo::{DemoSpec, SimulatorSettings, create, seed_simulator, start_simulator};
-    use calsync::domain::lifecycle::LedgerScope;
+    use calsync::domain::ledger::LedgerScope;
     use calsync::sync::reconcile::{FindingKind, ReconcileOptions, Reconciler};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("demo.db");

@@ -3,12 +3,16 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, OpenFlags, params};
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use rusqlite::{Connection, OpenFlags};
 
 use super::world::Spec;
 use crate::commands::{CliError, store_options};
+use crate::demo::lms_rows::{
+    BranchRow, ConferenceRow, IntegrationRow, SelectionRow, SlotRow, SqliteWriter, UserRow,
+};
 use crate::domain::{Filter, Scope};
-use crate::store::{DatabaseUrl, Store, sqlite_message};
+use crate::store::{DatabaseUrl, Store, django_datetime, sqlite_message};
 
 const LMS_SCHEMA: &str = include_str!("../../../assets/schema/sqlite.sql");
 
@@ -20,30 +24,104 @@ pub(super) const SECRET: &str = "bench-secret-not-real";
 
 pub(super) const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
 
+/// When the scratch rows say they were made.
+const MADE: &str = "2026-11-01 08:00:00";
+
 /// The branch, its admin (who owns the one active Teams integration, so the LMS's lookup finds
 /// it for every learner of the branch) and one Teams conference that uses time slots.
-const FIXED_ROWS: &str = "
-INSERT INTO branches_branch (id, name, created_at, updated_at, description, is_active,
-  sharepoint_integration_enabled, order_management_enabled, business_id, teams_integration_enabled)
-VALUES (1, 'Bench Campus', '2026-11-01 08:00:00', '2026-11-01 08:00:00', NULL, TRUE, FALSE, FALSE, NULL, TRUE);
-INSERT INTO users_customuser (id, password, last_login, is_superuser, username, first_name, last_name, email,
-  is_staff, is_active, date_joined, role, language, timezone, is_non_uk_address,
-  initial_assessment_english, initial_assessment_maths, initial_assessment_subject_specific,
-  initial_assessment_other, diagnostic_assessment_english, diagnostic_assessment_maths,
-  diagnostic_assessment_subject_specific, diagnostic_assessment_other,
-  functional_skills_english, functional_skills_maths, functional_skills_other, branch_id)
-VALUES (1, '!unusable', NULL, FALSE, 'bench.admin', 'Bench', 'Admin', 'admin@bench.example', FALSE, TRUE,
-  '2026-11-01 08:00:00', 'admin', 'en', 'UTC', FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE,
-  FALSE, FALSE, FALSE, 1);
-INSERT INTO conferences_conference (id, title, description, date, start_time, end_time, timezone,
-  meeting_link, meeting_platform, meeting_status, data_sync_status, auto_recording_status, visibility,
-  status, default_join_type, join_experience, allowed_join_methods, created_at, updated_at, course_id,
-  created_by_id, rubric_id, use_time_slots)
-VALUES (1, 'Bench office hours', '<p>Bring your questions.</p>', '2027-01-04', '10:00:00', '11:00:00',
-  'Europe/London', 'https://teams.microsoft.com/l/meetup-join/bench', 'teams', 'scheduled', 'pending',
-  'pending', 'public', 'published', 'guest', 'direct', 'auto_registered_only', '2026-11-01 08:00:00',
-  '2026-11-01 08:00:00', NULL, 1, NULL, TRUE);
-";
+fn fixed_rows(conn: &Connection) -> rusqlite::Result<()> {
+    SqliteWriter::new(conn)?.write(&BranchRow {
+        id: 1,
+        name: "Bench Campus".to_string(),
+        created_at: MADE.to_string(),
+        teams_integration_enabled: true,
+    })?;
+    SqliteWriter::new(conn)?.write(&person(1, "bench.admin", "admin@bench.example", "admin"))?;
+    SqliteWriter::new(conn)?.write(&IntegrationRow {
+        id: 1,
+        name: "Bench Teams".to_string(),
+        is_active: true,
+        created_at: MADE.to_string(),
+        client_id: CLIENT_ID.to_string(),
+        client_secret: SECRET.to_string(),
+        tenant_id: TENANT.to_string(),
+        branch: Some(1),
+        owner: Some(1),
+    })?;
+    SqliteWriter::new(conn)?.write(&ConferenceRow {
+        id: 1,
+        title: "Bench office hours".to_string(),
+        description: Some("<p>Bring your questions.</p>".to_string()),
+        date: "2027-01-04".to_string(),
+        start_time: "10:00:00".to_string(),
+        end_time: Some("11:00:00".to_string()),
+        timezone: "Europe/London".to_string(),
+        meeting_link: Some("https://teams.microsoft.com/l/meetup-join/bench".to_string()),
+        meeting_platform: "teams".to_string(),
+        created_at: MADE.to_string(),
+        created_by: 1,
+        use_time_slots: true,
+    })
+}
+
+fn person(id: i64, username: &str, email: &str, role: &str) -> UserRow {
+    UserRow {
+        id,
+        username: username.to_string(),
+        first_name: if role == "admin" { "Bench" } else { "Learner" }.to_string(),
+        last_name: if role == "admin" {
+            "Admin".to_string()
+        } else {
+            (id - 2).to_string()
+        },
+        email: email.to_string(),
+        is_staff: false,
+        date_joined: MADE.to_string(),
+        role: role.to_string(),
+        timezone: "UTC".to_string(),
+        branch: Some(1),
+    }
+}
+
+/// `k` days after the conference's first day (2027-01-04), at its hour.
+fn slot(k: u32) -> SlotRow {
+    let first = NaiveDate::from_ymd_opt(2027, 1, 4).unwrap_or_default();
+    SlotRow {
+        id: i64::from(k) + 1,
+        date: (first + Duration::days(i64::from(k))).to_string(),
+        start_time: "10:00:00".to_string(),
+        end_time: "11:00:00".to_string(),
+        timezone: "Europe/London".to_string(),
+        max_participants: 0,
+        current_participants: 0,
+        meeting_link: None,
+        meeting_id: None,
+        meeting_password: None,
+        is_available: true,
+        created_at: MADE.to_string(),
+        conference: 1,
+    }
+}
+
+/// Selection `j` of learner `u` on slot `k`, made `j` seconds after the first, never synced.
+fn selection(j: u32, k: u32, u: u32) -> SelectionRow {
+    let first = Utc
+        .with_ymd_and_hms(2026, 11, 2, 8, 0, 0)
+        .single()
+        .unwrap_or_default();
+    SelectionRow {
+        id: i64::from(j) + 1,
+        outlook_event_id: None,
+        calendar_added: false,
+        calendar_add_attempted_at: None,
+        calendar_error: None,
+        selected_at: django_datetime(first + Duration::seconds(i64::from(j))),
+        ip_address: None,
+        conference: 1,
+        slot: i64::from(k) + 1,
+        user: i64::from(u) + 2,
+    }
+}
 
 /// A fresh LMS database (the real schema, default journal and sync settings, as the LMS runs
 /// SQLite) with `selections` not-yet-synced rows dealt round-robin over `mailboxes` learners;
@@ -61,58 +139,23 @@ pub(super) async fn create_lms_db(path: &Path, spec: &Spec) -> Result<(), CliErr
         let mut conn = Connection::open(&path).map_err(db)?;
         conn.execute_batch(LMS_SCHEMA).map_err(db)?;
         let tx = conn.transaction().map_err(db)?;
-        tx.execute_batch(FIXED_ROWS).map_err(db)?;
-        tx.execute(
-            "INSERT INTO account_settings_teamsintegration (id, name, is_active, created_at, \
-             updated_at, client_id, client_secret, tenant_id, access_token, token_expiry, branch_id, \
-             user_id, service_account_email) VALUES (1, 'Bench Teams', TRUE, '2026-11-01 08:00:00', \
-             '2026-11-01 08:00:00', ?1, ?2, ?3, NULL, NULL, 1, 1, NULL)",
-            params![CLIENT_ID, SECRET, TENANT],
-        )
-        .map_err(db)?;
+        fixed_rows(&tx).map_err(db)?;
         {
-            let mut slot = tx
-                .prepare(
-                    "INSERT INTO conferences_conferencetimeslot (id, date, start_time, end_time, \
-                     timezone, max_participants, current_participants, meeting_link, meeting_id, \
-                     meeting_password, is_available, created_at, updated_at, conference_id, \
-                     online_meeting_id) VALUES (?1 + 1, date('2027-01-04', '+' || ?1 || ' days'), \
-                     '10:00:00', '11:00:00', 'Europe/London', 0, 0, NULL, NULL, NULL, TRUE, \
-                     '2026-11-01 08:00:00', '2026-11-01 08:00:00', 1, NULL)",
-                )
-                .map_err(db)?;
+            let mut slots = SqliteWriter::new(&tx).map_err(db)?;
             for k in 0..n.div_ceil(m) {
-                slot.execute(params![k]).map_err(db)?;
+                slots.write(&slot(k)).map_err(db)?;
             }
-            let mut user = tx
-                .prepare(
-                    "INSERT INTO users_customuser (id, password, last_login, is_superuser, username, \
-                     first_name, last_name, email, is_staff, is_active, date_joined, role, language, \
-                     timezone, is_non_uk_address, initial_assessment_english, \
-                     initial_assessment_maths, initial_assessment_subject_specific, \
-                     initial_assessment_other, diagnostic_assessment_english, \
-                     diagnostic_assessment_maths, diagnostic_assessment_subject_specific, \
-                     diagnostic_assessment_other, functional_skills_english, functional_skills_maths, \
-                     functional_skills_other, branch_id) VALUES (?1 + 2, '!unusable', NULL, FALSE, \
-                     'learner' || ?1, 'Learner', ?1, 'learner' || ?1 || '@bench.example', FALSE, TRUE, \
-                     '2026-11-01 08:00:00', 'learner', 'en', 'UTC', FALSE, FALSE, FALSE, FALSE, FALSE, \
-                     FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, 1)",
-                )
-                .map_err(db)?;
+            let mut users = SqliteWriter::new(&tx).map_err(db)?;
             for u in 0..m {
-                user.execute(params![u]).map_err(db)?;
+                let name = format!("learner{u}");
+                let email = format!("{name}@bench.example");
+                users
+                    .write(&person(i64::from(u) + 2, &name, &email, "learner"))
+                    .map_err(db)?;
             }
-            let mut selection = tx
-                .prepare(
-                    "INSERT INTO conferences_conferencetimeslotselection (id, outlook_event_id, \
-                     calendar_added, calendar_add_attempted_at, calendar_error, selected_at, \
-                     ip_address, conference_id, time_slot_id, user_id) VALUES (?1 + 1, NULL, FALSE, \
-                     NULL, NULL, datetime('2026-11-02 08:00:00', '+' || ?1 || ' seconds'), NULL, 1, \
-                     ?2 + 1, ?3 + 2)",
-                )
-                .map_err(db)?;
+            let mut selections = SqliteWriter::new(&tx).map_err(db)?;
             for j in 0..n {
-                selection.execute(params![j, j / m, j % m]).map_err(db)?;
+                selections.write(&selection(j, j / m, j % m)).map_err(db)?;
             }
         }
         tx.commit().map_err(db)

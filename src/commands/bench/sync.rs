@@ -413,7 +413,7 @@ async fn calsync_run(
     let summary = engine
         .run(claims, &unsynced(), ids, events, CancellationToken::new())
         .await
-        .map_err(CliError::failed)?;
+        .map_err(|e| CliError::failed(e.to_string()))?;
     let took = started.elapsed();
     if let Some(failure) = summary.failures.first() {
         problems.push(format!(

@@ -192,7 +192,7 @@ async fn one_by_one(
     let credentials = Arc::new(
         RunCredentials::load(store, None)
             .await
-            .map_err(CliError::failed)?,
+            .map_err(|e| CliError::failed(e.to_string()))?,
     );
     let rows = store.selections_by_id(ids, &Filter::default()).await?;
     let in_flight = Arc::new(Semaphore::new(concurrency));

@@ -23,7 +23,7 @@ pub(super) enum Scratch {
         path: PathBuf,
     },
     Postgres {
-        server: PgTarget,
+        server: Box<PgTarget>,
         client: tokio_postgres::Client,
     },
 }
@@ -54,10 +54,10 @@ impl Scratch {
                 .await
                 .map_err(|e| CliError::failed(format!("PostgreSQL: {e}")))?;
         }
-        let server = PgTarget {
+        let server = Box::new(PgTarget {
             dbname: copy.clone(),
             ..base.clone()
-        };
+        });
         let client = connect(&server, &copy).await?;
         Ok(Scratch::Postgres { server, client })
     }
@@ -65,7 +65,7 @@ impl Scratch {
     pub(super) fn url(&self) -> DatabaseUrl {
         match self {
             Scratch::Sqlite { path, .. } => DatabaseUrl::Sqlite(path.clone()),
-            Scratch::Postgres { server, .. } => DatabaseUrl::Postgres(server.clone()),
+            Scratch::Postgres { server, .. } => DatabaseUrl::Postgres((**server).clone()),
         }
     }
 

@@ -6,7 +6,7 @@
 use chrono::Utc;
 
 use super::{Engine, RunContext, one_line};
-use crate::domain::{MalformedSelection, SyncWrite, WriteOutcome};
+use crate::domain::{Cause, MalformedSelection, SyncWrite, WriteOutcome};
 use crate::sync::{ItemLabel, ItemResult, Outcome};
 
 /// The slot columns, whose problems the LMS's slot form can fix.
@@ -17,15 +17,29 @@ const SLOT_PROBLEMS: [&str; 4] = [
     "slot updated_at",
 ];
 
-/// What is written and reported: "Slot N: …" ends like every other slot problem ("fix the slot in
-/// the LMS"), so it counts as a permanent slot failure that "retry failed" leaves out.
-pub(super) fn failure_text(row: &MalformedSelection) -> String {
+/// The slot, when every problem of the row is its slot's.
+fn slot_at_fault(row: &MalformedSelection) -> Option<i64> {
     let slot_only = row
         .problems
         .iter()
         .all(|p| SLOT_PROBLEMS.iter().any(|prefix| p.starts_with(prefix)));
-    match row.time_slot_id {
-        Some(slot) if slot_only => {
+    row.time_slot_id.filter(|_| slot_only)
+}
+
+/// A slot's problem is the slot's zone or times; anything else in a row is no known cause.
+fn malformed_cause(row: &MalformedSelection) -> Cause {
+    if slot_at_fault(row).is_some() {
+        Cause::TimeZone
+    } else {
+        Cause::Other
+    }
+}
+
+/// What is written and reported: "Slot N: …" ends like every other slot problem ("fix the slot in
+/// the LMS"), so it counts as a permanent slot failure that "retry failed" leaves out.
+pub(super) fn failure_text(row: &MalformedSelection) -> String {
+    match slot_at_fault(row) {
+        Some(slot) => {
             format!("Slot {slot}: {} — fix the slot in the LMS", row.reason())
         }
         _ => format!(
@@ -67,6 +81,7 @@ impl Engine {
         let Some(expected) = row.sync.clone() else {
             return result(Outcome::Failed {
                 error: format!("{error} (not written: its sync columns cannot be read either)"),
+                cause: malformed_cause(&row),
             });
         };
         let write = SyncWrite::Failure {
@@ -79,14 +94,17 @@ impl Engine {
             .write(row.id, write, expected, Vec::new())
             .await
         {
-            Ok(WriteOutcome::Written) => Outcome::Failed { error },
+            Ok(WriteOutcome::Written) => Outcome::Failed {
+                error,
+                cause: malformed_cause(&row),
+            },
             Ok(WriteOutcome::Conflict) => Outcome::Conflict {
                 detail: "the LMS changed this selection meanwhile; nothing was written".to_string(),
             },
             // Like any other result that cannot be written, it stops the run.
             Err(e) => {
-                run.halt.trip(&e);
-                Outcome::Failed { error: e }
+                run.halt.trip(&e.to_string());
+                Outcome::failed(&e)
             }
         };
         result(outcome)

@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 
 use crate::domain::SyncState;
-use crate::domain::lifecycle::{AuditOutcome, AuditRecord};
+use crate::domain::audit::{AuditOutcome, AuditRecord};
 use crate::tui::screen::Table;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::table::{self, Column, Drawn, Width, Window};

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use calsync::domain::lifecycle::{AuditOutcome, LedgerAction, LedgerScope};
+use calsync::domain::audit::AuditOutcome;
+use calsync::domain::ledger::{LedgerAction, LedgerScope};
 use calsync::sim::{Fault, GhostReply, SimServer};
 use calsync::store::Store;
 use calsync::sync::Outcome;
@@ -301,8 +302,8 @@ on_both_backends! {
         assert!(!world.store.has_ledger());
         assert!(world.store.ledger_rows(LedgerScope::default()).await.is_err());
         assert!(world.store.ledger_of_selection(2).await.unwrap().is_empty());
-        assert_eq!(world.store.audit_start(&calsync::domain::lifecycle::AuditStart {
-            operator: calsync::domain::lifecycle::Operator::current(),
+        assert_eq!(world.store.audit_start(&calsync::domain::audit::AuditStart {
+            operator: calsync::domain::audit::Operator::current(),
             action: "sync".into(),
             scope: String::new(),
             filter: String::new(),

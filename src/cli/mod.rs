@@ -1,12 +1,16 @@
 //! The command-line contract. Flags, JSON keys and exit codes here are relied on by operators'
 //! scripts: change them only on purpose.
 
+pub mod simulation;
+
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::domain::{Filter, SortKey, SyncState, parse_when};
+
+use simulation::SimulationArgs;
 
 /// What `--read-only` does, per command: it is global, so each command's help says it in its
 /// own terms (`calsync <command> --help`).
@@ -342,20 +346,6 @@ pub struct SyncArgs {
     /// SQLite: wait for another calsync's sync of this database to finish instead of refusing
     #[arg(long)]
     pub wait: bool,
-}
-
-/// The built-in simulated Graph, for the commands that talk to Graph. Its mailboxes start as the
-/// database implies; it writes only to calsync's demo databases, or to the one database named.
-#[derive(Debug, Args, Clone, Default)]
-pub struct SimulationArgs {
-    /// Against the built-in simulated Graph instead of Microsoft's (demos, rehearsals); on a
-    /// database calsync did not create as a demo, the command runs as its dry run
-    #[arg(long)]
-    pub simulated_graph: bool,
-    /// Let the simulated Graph's results be written to this database although calsync did not
-    /// create it as a demo (the URL or path of the database in use); implies --simulated-graph
-    #[arg(long, value_name = "DATABASE")]
-    pub simulated_graph_writes_to: Option<String>,
 }
 
 #[derive(Debug, Args)]
