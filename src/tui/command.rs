@@ -569,7 +569,10 @@ mod tests {
         assert_eq!(complete("con"), vec!["conference", "conferences"]);
         // An alias completes to its command; several aliases of one command give it once.
         assert_eq!(complete(":q"), vec![":quit"]);
-        assert_eq!(complete(":r"), vec![":readonly", ":reconcile", ":refresh"]);
+        assert_eq!(
+            complete(":r"),
+            vec![":readonly", ":reconcile", ":refresh", ":retries"]
+        );
         assert_eq!(
             complete(":sync "),
             vec![
