@@ -3,6 +3,9 @@
 //! leaves the same kind of row. Before `calsync migrate` there is no audit table and the trail
 //! records nothing.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
 use chrono::Utc;
 
 use crate::domain::audit::{AuditOutcome, AuditStart, Operator};
@@ -15,6 +18,56 @@ use crate::sync::verify::VerifySummary;
 pub struct AuditTrail {
     store: Store,
     id: Option<i64>,
+    rows: u64,
+    open: Option<OpenRows>,
+}
+
+/// The audit rows a console has open. Whatever ends the console in the middle of a run (a
+/// confirmed quit, SIGTERM, an error) marks them `interrupted` instead of leaving them `running`:
+/// a run that ends after [`OpenRows::ending`] and would say `cancelled` says `interrupted`, and
+/// [`OpenRows::close_remaining`] closes the rows whose run could not end in time.
+#[derive(Debug, Clone, Default)]
+pub struct OpenRows {
+    state: Arc<Mutex<OpenState>>,
+}
+
+#[derive(Debug, Default)]
+struct OpenState {
+    /// Row id → the rows it was opened for.
+    open: BTreeMap<i64, u64>,
+    ending: bool,
+}
+
+impl OpenRows {
+    fn lock(&self) -> std::sync::MutexGuard<'_, OpenState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The console is closing: runs that are cut short from now on were interrupted.
+    pub fn ending(&self) {
+        self.lock().ending = true;
+    }
+
+    pub fn is_ending(&self) -> bool {
+        self.lock().ending
+    }
+
+    /// How many rows are open now.
+    pub fn count(&self) -> usize {
+        self.lock().open.len()
+    }
+
+    /// Closes every row still open as `interrupted`; the number closed.
+    pub async fn close_remaining(&self, store: &Store) -> Result<usize, String> {
+        let open: Vec<(i64, u64)> = std::mem::take(&mut self.lock().open).into_iter().collect();
+        let detail = "the console was closed before the run could record its end";
+        for &(id, rows) in &open {
+            retrying(|| store.audit_finish(id, AuditOutcome::Interrupted, rows, detail))
+                .await
+                .map_err(|e| format!("cannot close the audit log entry {id}: {e}"))?;
+        }
+        Ok(open.len())
+    }
 }
 
 impl AuditTrail {
@@ -41,7 +94,18 @@ impl AuditTrail {
         Ok(AuditTrail {
             store: store.clone(),
             id,
+            rows,
+            open: None,
         })
+    }
+
+    /// Registers the row with the console's open rows (see [`OpenRows`]).
+    pub fn tracked_by(mut self, open: &OpenRows) -> AuditTrail {
+        if let Some(id) = self.id {
+            open.lock().open.insert(id, self.rows);
+            self.open = Some(open.clone());
+        }
+        self
     }
 
     /// Closes the row. A failure here is reported, never fatal: the action itself is done.
@@ -54,7 +118,18 @@ impl AuditTrail {
         let Some(id) = self.id else {
             return Ok(());
         };
-        let detail = crate::text::clean_line(detail);
+        let mut detail = crate::text::clean_line(detail);
+        let mut outcome = outcome;
+        if let Some(open) = &self.open {
+            // Closed by close_remaining meanwhile: that row already says interrupted.
+            if open.lock().open.remove(&id).is_none() {
+                return Ok(());
+            }
+            if open.is_ending() && outcome == AuditOutcome::Cancelled {
+                outcome = AuditOutcome::Interrupted;
+                detail = format!("the console was closed during the run: {detail}");
+            }
+        }
         // A lock or a lost session at the end of a run must not leave the row `running`.
         retrying(|| self.store.audit_finish(id, outcome, rows, &detail))
             .await

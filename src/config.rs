@@ -18,6 +18,8 @@ pub struct ConfigFile {
     pub profiles: HashMap<String, Profile>,
     /// Seconds between the console's re-reads of the visible rows and counts.
     pub refresh_secs: Option<u64>,
+    /// The LMS's address (`https://lms.example.org`): `w` opens a selection's admin page there.
+    pub lms_url: Option<String>,
     /// Action name → key (`retry = "ctrl-r"`).
     pub keymap: HashMap<String, String>,
     pub theme: ThemeConfig,
@@ -28,6 +30,8 @@ pub struct ConfigFile {
 pub struct ThemeConfig {
     /// `auto` (follow NO_COLOR), `always` or `never`.
     pub color: Option<String>,
+    /// The terminal's background: `auto` (read `COLORFGBG`, else dark), `dark` or `light`.
+    pub background: Option<String>,
 }
 
 /// The commented default config file (`calsync config --print-default`).

@@ -281,7 +281,7 @@ impl Selection {
     }
 }
 
-fn full_name(first: &str, last: &str) -> Option<String> {
+pub(crate) fn full_name(first: &str, last: &str) -> Option<String> {
     let name = format!("{first} {last}");
     let name = name.trim();
     (!name.is_empty()).then(|| name.to_string())
@@ -456,6 +456,16 @@ pub struct Person {
     pub is_active: bool,
     /// The branch's Teams switch (the LMS's calendar sync ignores it; calsync warns).
     pub branch_teams_enabled: Option<bool>,
+}
+
+/// A user found by any part of their username, email or full name (`:person rossi`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonMatch {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    /// The full name, empty when the LMS has none.
+    pub name: String,
 }
 
 impl Person {

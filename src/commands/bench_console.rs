@@ -82,7 +82,10 @@ async fn measure(
     let mut runtime = Runtime::new(store.clone(), engine, reports);
     let mut terminal =
         Terminal::new(TestBackend::new(160, 48)).map_err(|e| CliError::failed(e.to_string()))?;
-    let theme = Theme { color: true };
+    let theme = Theme {
+        color: true,
+        background: crate::tui::Background::Dark,
+    };
     let total = store.count(&Default::default()).await?;
     let backend = match url {
         DatabaseUrl::Sqlite(_) => "SQLite",

@@ -63,15 +63,26 @@ pub fn run(global: &GlobalArgs, args: &ConfigArgs) -> Result<i32, CliError> {
     }
     // The console's settings, refused here exactly as the console would refuse them.
     Keymap::with_overrides(&config.keymap).map_err(CliError::unusable)?;
-    Theme::from_setting(config.theme.color.as_deref()).map_err(CliError::unusable)?;
+    Theme::from_settings(
+        config.theme.color.as_deref(),
+        config.theme.background.as_deref(),
+    )
+    .map_err(CliError::unusable)?;
     let refresh = config
         .refresh_secs
         .map_or(DEFAULT_REFRESH.as_secs(), |s| s.max(1));
     out.line(&format!(
-        "console      re-reads every {refresh} s; {} key override{}; colour {}",
+        "console      re-reads every {refresh} s; {} key override{}; colour {}{}",
         config.keymap.len(),
         if config.keymap.len() == 1 { "" } else { "s" },
-        config.theme.color.as_deref().unwrap_or("auto")
+        config.theme.color.as_deref().unwrap_or("auto"),
+        // Said only when chosen, so the line stays what scripts read without a [theme].
+        config
+            .theme
+            .background
+            .as_deref()
+            .map(|b| format!("; background {b}"))
+            .unwrap_or_default()
     ))?;
     out.line("calsync config --print-default prints a commented default.")?;
     out.flush()?;

@@ -53,7 +53,12 @@ pub async fn open(
             .refresh_secs
             .map_or(DEFAULT_REFRESH, |s| Duration::from_secs(s.max(1))),
         keymap: Keymap::with_overrides(&config.keymap).map_err(CliError::unusable)?,
-        theme: Theme::from_setting(config.theme.color.as_deref()).map_err(CliError::unusable)?,
+        theme: Theme::from_settings(
+            config.theme.color.as_deref(),
+            config.theme.background.as_deref(),
+        )
+        .map_err(CliError::unusable)?,
+        lms_url: config.lms_url.clone(),
     };
     let result = tui::run(store, engine, options).await;
     graph.shutdown().await;

@@ -49,9 +49,22 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<i32, CliError
     }
     let mut shown = 0u64;
     let mut more = false;
-    while shown < limit {
-        request.limit = (limit - shown).min(PAGE_SIZE) as u32;
-        let (rows, next) = store.listing(&request).await?;
+    request.limit = limit.min(PAGE_SIZE) as u32;
+    let mut page = (limit > 0).then(|| fetch(&store, &request));
+    while let Some(current) = page.take() {
+        let (rows, next) = current
+            .await
+            .map_err(|e| CliError::failed(e.to_string()))??;
+        let fetched = shown + rows.len() as u64;
+        // The next page is read while this one is written: the database and the formatting
+        // of the rows run side by side (on PostgreSQL the query is the server's time).
+        if let Some(next) = &next
+            && fetched < limit
+        {
+            request.after = Some(next.clone());
+            request.limit = (limit - fetched).min(PAGE_SIZE) as u32;
+            page = Some(fetch(&store, &request));
+        }
         for row in &rows {
             out.line(&match (row, args.json) {
                 (Listed::Readable(row), true) => export::json_line(row),
@@ -60,12 +73,8 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<i32, CliError
                 (Listed::Malformed(row), false) => malformed_table_row(row),
             })?;
         }
-        shown += rows.len() as u64;
-        match next {
-            Some(next) => request.after = Some(next),
-            None => break,
-        }
-        more = shown >= limit;
+        shown = fetched;
+        more = next.is_some() && shown >= limit;
     }
     if !args.json {
         if shown == 0 {
@@ -81,6 +90,15 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<i32, CliError
     }
     out.flush()?;
     Ok(EXIT_OK)
+}
+
+type Page = Result<(Vec<Listed>, Option<crate::domain::Cursor>), crate::store::StoreError>;
+
+/// One page, read on a task of its own.
+fn fetch(store: &crate::store::Store, request: &PageRequest) -> tokio::task::JoinHandle<Page> {
+    let store = store.clone();
+    let request = request.clone();
+    tokio::spawn(async move { store.listing(&request).await })
 }
 
 fn summary_json(counts: &StateCounts) -> String {

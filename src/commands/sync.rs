@@ -289,43 +289,24 @@ fn print_item(
     total: usize,
     result: &ItemResult,
 ) -> Result<(), CliError> {
-    let Some(label) = &result.label else {
-        if let Outcome::Failed { error, .. } = &result.outcome {
-            out.line(&format!("[{i}/{total}] Selection {}", result.selection_id))?;
-            out.line(&format!("  ✗ Failed: {error}"))?;
-        }
-        return Ok(());
+    // Every row gets its `[i/N]` line, so the numbers never jump and a skip says why.
+    let heading = match &result.label {
+        Some(label) => format!(
+            "[{i}/{total}] Syncing: {} - {} - {} {}",
+            clean_line(&label.username),
+            clean_line(&label.conference_title),
+            label.slot_date,
+            label.slot_start
+        ),
+        None => format!("[{i}/{total}] Selection {}", result.selection_id),
     };
-    let heading = format!(
-        "[{i}/{total}] Syncing: {} - {} - {} {}",
-        clean_line(&label.username),
-        clean_line(&label.conference_title),
-        label.slot_date,
-        label.slot_start
-    );
+    out.line(&heading)?;
     match &result.outcome {
-        Outcome::Synced { .. } => {
-            out.line(&heading)?;
-            out.line("  ✓ Success")?;
-        }
-        Outcome::Failed { error, .. } => {
-            out.line(&heading)?;
-            out.line(&format!("  ✗ Failed: {}", clean_line(error)))?;
-        }
-        Outcome::Conflict { detail } => {
-            out.line(&heading)?;
-            out.line(&format!("  ✗ Failed: {detail}"))?;
-        }
-        Outcome::ClaimedElsewhere { detail } => {
-            out.line(&heading)?;
-            out.line(&format!("  - Skipped: {detail}"))?;
-        }
-        // Like the LMS command: skipped rows print only a progress line every ten.
-        Outcome::Skipped { .. } => {
-            if i.is_multiple_of(10) {
-                out.line(&format!("Progress: {i}/{total}"))?;
-            }
-        }
+        Outcome::Synced { .. } => out.line("  ✓ Success")?,
+        Outcome::Failed { error, .. } => out.line(&format!("  ✗ Failed: {}", clean_line(error)))?,
+        Outcome::Conflict { detail } => out.line(&format!("  ✗ Failed: {detail}"))?,
+        Outcome::ClaimedElsewhere { detail } => out.line(&format!("  - Skipped: {detail}"))?,
+        Outcome::Skipped { reason } => out.line(&format!("  - Skipped: {}", clean_line(reason)))?,
     }
     Ok(())
 }

@@ -15,15 +15,19 @@ pub enum AuditOutcome {
     Partial,
     Failed,
     Cancelled,
+    /// The console that ran it was closed (or stopped) before the run could end by itself:
+    /// what was in flight was finished and recorded, the rest not started.
+    Interrupted,
 }
 
 impl AuditOutcome {
-    pub const ALL: [AuditOutcome; 5] = [
+    pub const ALL: [AuditOutcome; 6] = [
         AuditOutcome::Running,
         AuditOutcome::Ok,
         AuditOutcome::Partial,
         AuditOutcome::Failed,
         AuditOutcome::Cancelled,
+        AuditOutcome::Interrupted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -33,6 +37,7 @@ impl AuditOutcome {
             AuditOutcome::Partial => "partial",
             AuditOutcome::Failed => "failed",
             AuditOutcome::Cancelled => "cancelled",
+            AuditOutcome::Interrupted => "interrupted",
         }
     }
 

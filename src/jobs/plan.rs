@@ -15,6 +15,9 @@ pub struct BulkPlan {
     pub counts: StateCounts,
     /// The failed ones among them, by cause.
     pub causes: Vec<(Cause, u64)>,
+    /// Of `count`, the rows the run will skip by the LMS command's rule (their conference no
+    /// longer uses time slots): counted apart, never as "will be synced".
+    pub skipped: u64,
 }
 
 /// Counts what `target` covers under `run`: by state, by cause, and the permanent failures
@@ -49,6 +52,14 @@ pub async fn plan(store: &Store, target: SyncTarget, run: RunScope) -> Result<Bu
         }
     }
     let causes = text(store.cause_counts(&filter).await)?;
+    let mut skipped = text(store.count_without_time_slots(&filter).await)?;
+    if !except.is_empty() {
+        let unmarked = Filter {
+            selection_ids: except.to_vec(),
+            ..filter.clone()
+        };
+        skipped -= text(store.count_without_time_slots(&unmarked).await)?.min(skipped);
+    }
     Ok(BulkPlan {
         run,
         permanent_left_out,
@@ -56,5 +67,6 @@ pub async fn plan(store: &Store, target: SyncTarget, run: RunScope) -> Result<Bu
         target,
         counts,
         causes,
+        skipped,
     })
 }

@@ -43,8 +43,8 @@ pub use worker::{RETRIES as WORKER_RETRIES, ScheduleChange, WorkerLock};
 use crate::domain::ledger::LedgerChange;
 use crate::domain::{
     Cause, ConferenceSummary, Filter, IntegrationInfo, Listed, MalformedSlot, Page, PageRequest,
-    Person, Selection, SlotSummary, Sort, SortKey, StateCounts, StoredCredentials, SyncColumns,
-    SyncWrite, WriteOutcome,
+    Person, PersonMatch, Selection, SlotSummary, Sort, SortKey, StateCounts, StoredCredentials,
+    SyncColumns, SyncWrite, WriteOutcome,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -230,6 +230,16 @@ impl Store {
             .await
     }
 
+    /// How many of the filter's rows a sync run would skip, since their conference no longer
+    /// uses time slots (the bulk sheet counts them apart).
+    pub async fn count_without_time_slots(&self, filter: &Filter) -> Result<u64, StoreError> {
+        self.query_one(
+            sql::count_without_time_slots(self.dialect(), filter),
+            sql::map_count,
+        )
+        .await
+    }
+
     /// One page of selections, continuing after `request.after`; the rows that cannot be read
     /// whole are in `malformed`, not in `rows`.
     pub async fn page(&self, request: &PageRequest) -> Result<Page, StoreError> {
@@ -306,6 +316,20 @@ impl Store {
     pub async fn users_by_login(&self, login: &str) -> Result<Vec<i64>, StoreError> {
         self.query(sql::users_by_login(self.dialect(), login), sql::map_id)
             .await
+    }
+
+    /// Users whose username, email or full name contains `text`, exact matches first, at most
+    /// `limit` (the candidates of `:person rossi`).
+    pub async fn person_matches(
+        &self,
+        text: &str,
+        limit: u32,
+    ) -> Result<Vec<PersonMatch>, StoreError> {
+        self.query(
+            sql::person_matches(self.dialect(), text, limit),
+            sql::map_person_match,
+        )
+        .await
     }
 
     /// Every conference, newest first, with the sync counts of its selections.

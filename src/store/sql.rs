@@ -10,8 +10,8 @@ use crate::domain::diagnosis::{CAUSE_PATTERNS, Pattern};
 use crate::domain::ledger::EventPointer;
 use crate::domain::{
     Cause, ConferenceSummary, Cursor, CursorKey, Filter, IntegrationInfo, Listed,
-    MalformedSelection, MalformedSlot, PageRequest, Person, Scope, Selection, SlotSummary, SortKey,
-    StateCounts, StoredCredentials, SyncColumns, SyncState, SyncWrite,
+    MalformedSelection, MalformedSlot, PageRequest, Person, PersonMatch, Scope, Selection,
+    SlotSummary, SortKey, StateCounts, StoredCredentials, SyncColumns, SyncState, SyncWrite,
 };
 
 pub const SELECTION: &str = "conferences_conferencetimeslotselection";
@@ -871,6 +871,34 @@ pub fn users_by_login(dialect: Dialect, login: &str) -> Sql {
     b.finish()
 }
 
+/// Users whose username, email or full name contains `text` (ignoring case, as the `user:`
+/// filter does): exact usernames and emails first, then by username, at most `limit`.
+pub fn person_matches(dialect: Dialect, text: &str, limit: u32) -> Sql {
+    let mut b = Builder::new(
+        dialect,
+        &format!(
+            "SELECT u.id, u.username, u.email, u.first_name, u.last_name FROM {USER} u WHERE "
+        ),
+    );
+    push_contains(&mut b, &PERSON_COLUMNS, text);
+    b.push(" ORDER BY CASE WHEN lower(u.username) = lower(")
+        .bind(Value::Text(text.to_string()))
+        .push(") OR lower(u.email) = lower(")
+        .bind(Value::Text(text.to_string()))
+        .push(") THEN 0 ELSE 1 END, u.username, u.id LIMIT ")
+        .bind(Value::Int(i64::from(limit)));
+    b.finish()
+}
+
+pub fn map_person_match(row: &dyn SqlRow) -> Result<PersonMatch, StoreError> {
+    Ok(PersonMatch {
+        id: row.int(0)?,
+        username: row.text(1)?,
+        email: row.text(2)?,
+        name: crate::domain::full_name(&row.text(3)?, &row.text(4)?).unwrap_or_default(),
+    })
+}
+
 pub fn selection_by_id(dialect: Dialect, id: i64) -> Sql {
     let mut b = Builder::new(dialect, &format!("SELECT {}", selection_columns(dialect)));
     b.push(&selection_from(dialect))
@@ -883,6 +911,20 @@ pub fn count(dialect: Dialect, filter: &Filter) -> Sql {
     let mut b = Builder::new(dialect, "SELECT COUNT(*)");
     b.push(&filtered_from(filter));
     push_where(&mut b, filter, None);
+    b.finish()
+}
+
+/// How many of the filter's rows a run would skip by the LMS command's rule: their conference
+/// no longer uses time slots.
+pub fn count_without_time_slots(dialect: Dialect, filter: &Filter) -> Sql {
+    let mut b = Builder::new(dialect, "SELECT COUNT(*)");
+    b.push(&filtered_from(filter));
+    let off = |b: &mut Builder| {
+        b.push(&format!(
+            "s.conference_id IN (SELECT k.id FROM {CONFERENCE} k WHERE NOT k.use_time_slots)"
+        ));
+    };
+    push_where(&mut b, filter, Some(&off));
     b.finish()
 }
 

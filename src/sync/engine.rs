@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -32,8 +32,9 @@ mod malformed;
 /// `calendar_error` holds one line an operator can act on, never a novel.
 const MAX_ERROR_CHARS: usize = 1000;
 /// Rows are read in one query per this many selections, just before they are launched: a query
-/// per selection cost more than the Graph calls at 600 in flight (`calsync bench sync`).
-const READ_CHUNK: usize = 256;
+/// per selection cost more than the Graph calls at 600 in flight (`calsync bench sync`), and a
+/// chunk's create intents share a commit.
+const READ_CHUNK: usize = 1024;
 
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
@@ -200,8 +201,10 @@ impl Engine {
         // At most one round of work ahead, so a row is claimed and read shortly before its
         // attempt (the write guard catches any change the LMS makes after that).
         let chunk = concurrency.clamp(1, READ_CHUNK);
+        let mut warmed = HashSet::new();
         'launch: for ids in ids.chunks(chunk) {
             let mut rows = self.claim_chunk(&claims, ids, scope).await;
+            self.warm_tokens(&run, &rows, &mut warmed);
             for &id in ids {
                 while let Some(done) = tasks.try_join_next() {
                     finish(done, &mut summary, &events);
@@ -243,6 +246,36 @@ impl Engine {
         summary.stopped = run.halt.reason();
         let _ = events.send(SyncEvent::Finished(summary.clone()));
         Ok(summary)
+    }
+
+    /// Starts fetching the token of each app registration this chunk's selections are synced
+    /// with (and no earlier chunk's were), so the login round trip runs while their create
+    /// intents commit instead of after. Only selections that will reach Graph count.
+    fn warm_tokens(
+        &self,
+        run: &RunContext,
+        rows: &HashMap<i64, Claimed>,
+        warmed: &mut HashSet<(String, String)>,
+    ) {
+        for row in rows.values() {
+            let Claimed::Mine(selection) = row else {
+                continue;
+            };
+            if !selection.use_time_slots
+                || selection.email.trim().is_empty()
+                || slot_window(selection).is_err()
+            {
+                continue;
+            }
+            let Ok(credentials) = run.credentials_for(selection) else {
+                continue;
+            };
+            if warmed.insert((credentials.tenant_id.clone(), credentials.client_id.clone())) {
+                let graph = self.inner.graph.clone();
+                // The create asks again and gets this token, or this failure, from the cache.
+                tokio::spawn(async move { graph.check_credentials(&credentials).await });
+            }
+        }
     }
 
     /// Claims a chunk of selections in one round trip, then reads the claimed ones: read after

@@ -16,6 +16,7 @@ mod meeting;
 pub mod payload;
 pub mod reconcile;
 pub mod verify;
+mod verify_ledger;
 mod writer;
 pub mod zones;
 

@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::credentials::{Holder, RunCredentials};
+use super::verify_ledger::LedgerWriter;
 use super::{ItemLabel, label_of};
 use crate::domain::ledger::{LedgerAction, LedgerRecord};
 use crate::domain::{Filter, Selection, StoredCredentials, SyncState, resolve_slot_window};
@@ -164,6 +165,10 @@ impl Verifier {
                 .map_err(|e| e.to_string())?,
         );
         let in_flight = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
+        let ledger = self
+            .options
+            .record
+            .then(|| LedgerWriter::start(self.store.clone()));
         let mut tasks: JoinSet<Vec<Looked>> = JoinSet::new();
         'read: for chunk in ids.chunks(READ_CHUNK) {
             if cancel.is_cancelled() {
@@ -210,13 +215,16 @@ impl Verifier {
                         checks
                     });
                     while let Some(done) = tasks.try_join_next() {
-                        self.finish(done, &mut summary, &events).await;
+                        self.finish(done, ledger.as_ref(), &mut summary, &events);
                     }
                 }
             }
         }
         while let Some(done) = tasks.join_next().await {
-            self.finish(done, &mut summary, &events).await;
+            self.finish(done, ledger.as_ref(), &mut summary, &events);
+        }
+        if let Some(ledger) = ledger {
+            ledger.finish().await;
         }
         summary.not_started = summary.total
             - (summary.present + summary.missing + summary.unchecked + summary.skipped);
@@ -262,22 +270,20 @@ impl Verifier {
         }
     }
 
-    async fn finish(
+    /// Reports an envelope's checks; what they learnt goes to `ledger` without waiting.
+    fn finish(
         &self,
         done: Result<Vec<Looked>, tokio::task::JoinError>,
+        ledger: Option<&LedgerWriter>,
         summary: &mut VerifySummary,
         events: &mpsc::UnboundedSender<VerifyEvent>,
     ) {
         let Ok(looked) = done else {
             return;
         };
-        if self.options.record {
+        if let Some(ledger) = ledger {
             let at = Utc::now();
-            let learnt: Vec<(LedgerRecord, LedgerAction)> =
-                looked.iter().filter_map(|l| l.ledger_record(at)).collect();
-            // The ledger is calsync's bookkeeping: failing to write it must not hide the
-            // result, which is reported all the same.
-            let _ = self.store.ledger_record_many(&learnt, at).await;
+            ledger.add(looked.iter().filter_map(|l| l.ledger_record(at)).collect());
         }
         for l in looked {
             self.report(l.check, summary, events);

@@ -55,6 +55,14 @@ pub enum Action {
     RetryNow,
     /// Retry schedule: park the selection.
     Park,
+    /// The last run's rows that did not sync, with their reasons.
+    RunRows,
+    /// Copy the current row's email (OSC 52).
+    Copy,
+    /// Copy the current row's error.
+    CopyError,
+    /// Open the row's LMS admin page or meeting link in the browser.
+    OpenLink,
 }
 
 /// What background work reports.
@@ -83,7 +91,6 @@ pub enum Report {
     ReconcileApplied(u64, Result<Vec<Resolved>, String>),
     SyncFailed(String),
     Exported(Result<String, String>),
-    PersonFound(u64, Result<Option<i64>, String>),
     /// A worker screen's read.
     WorkerData(u64, Result<super::worker_views::WorkerData, String>),
     /// What retry-now or park did.
@@ -91,6 +98,10 @@ pub enum Report {
         super::worker_views::WorkerAction,
         Result<crate::worker::views::ActionReport, String>,
     ),
+    /// What opening a page in the browser did.
+    Opened(Result<String, String>),
+    /// The users a `:person` text matches, exact handles first (at most a few).
+    PersonFound(u64, Result<Vec<crate::domain::PersonMatch>, String>),
     /// Time passed (live refresh, relative times, the jobs panel's rate).
     Tick(DateTime<Utc>),
 }

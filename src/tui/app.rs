@@ -8,13 +8,17 @@ use crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 
 use super::action::{Action, Report};
+use super::complete::KnownPerson;
 use super::data::OverviewData;
+use super::history::Histories;
 use super::keymap::{self, Context};
 use super::layout::Chrome;
 use super::list::{Fetch, Placement, SelectionList};
 use super::overview_refresh::OverviewRefresh;
+use super::run_choice::{Chosen, RunKey, choose};
+use super::run_rows::RunRows;
 use crate::domain::ledger::LedgerScope;
-use crate::domain::{Filter, PageRequest, Scope, Selection, Sort, SyncState};
+use crate::domain::{Filter, PageRequest, PersonMatch, Selection, Sort, SyncState};
 use crate::sync::reconcile::{Finding, Plan};
 
 pub use super::job::{Job, JobKind};
@@ -43,6 +47,8 @@ pub enum Effect {
     /// Deletes the findings; the text is the scope, for the audit log.
     ReconcileApply(u64, Vec<Finding>, String),
     CancelSync,
+    /// Opens a web page in the operator's browser (never through a shell).
+    OpenUrl(String),
     /// The filter's rows to a file: format (csv/json) and an optional path.
     Export(Filter, String, Option<String>),
     /// Finds a user by username or email (`:person ann@x.org`).
@@ -82,6 +88,20 @@ pub struct App {
     /// The filter of the list a running verify was started from: its missing rows are marked
     /// there, wherever the operator has gone meanwhile.
     pub(super) verify_origin: Option<Filter>,
+    /// What was typed at `/` and `:` (loaded and saved by the event loop).
+    pub histories: Histories,
+    /// What the `:person` lookup in progress was typed as.
+    pub(super) looking_for: String,
+    /// The people the last `:person` lookup found, for Tab.
+    pub(super) found_people: Vec<KnownPerson>,
+    /// The rows of a dismissed job's run that did not sync (L lists them).
+    pub(super) last_run_rows: RunRows,
+    /// Text for the terminal itself (OSC 52 copies), written by the event loop after a draw.
+    pub to_terminal: Option<String>,
+    /// Where `w` opens the LMS admin pages (config `lms_url`).
+    pub lms_url: Option<String>,
+    /// The `/` text changed: the event loop debounces it into a search.
+    pub(super) search_typed: bool,
     next_generation: u64,
 }
 
@@ -100,6 +120,13 @@ impl App {
             should_quit: false,
             looking_up: None,
             verify_origin: None,
+            histories: Histories::default(),
+            looking_for: String::new(),
+            found_people: Vec::new(),
+            search_typed: false,
+            last_run_rows: RunRows::default(),
+            to_terminal: None,
+            lms_url: None,
             next_generation: 0,
         };
         let effects = app.open_overview();
@@ -250,31 +277,27 @@ impl App {
             return effects;
         }
         self.message = None;
-        if let Some(refused) =
-            self.session
-                .keymap
-                .refused_in_read_only(key, self.context(), self.session.read_only)
-        {
-            self.message = Some(refused);
-            return Vec::new();
-        }
         let action = self
             .session
             .keymap
             .action_for(key, self.context(), self.session.read_only);
         match action {
             Some(action) => self.update(action),
-            None => Vec::new(),
+            None => {
+                // A key that means something elsewhere says so, instead of doing nothing.
+                self.message =
+                    self.session
+                        .keymap
+                        .why_not(key, self.context(), self.session.read_only);
+                Vec::new()
+            }
         }
     }
 
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
         let height = self.page_height();
         match action {
-            Action::Quit => {
-                self.should_quit = true;
-                Vec::new()
-            }
+            Action::Quit => self.quit(),
             Action::Back => {
                 if self.stack.len() > 1 {
                     self.stack.pop();
@@ -282,7 +305,7 @@ impl App {
                 Vec::new()
             }
             Action::Help => {
-                self.popup = Some(Popup::Help);
+                self.popup = Some(Popup::Help { scroll: 0 });
                 Vec::new()
             }
             Action::Filter => {
@@ -291,6 +314,7 @@ impl App {
                     kind: InputKind::Filter,
                     text,
                     error: None,
+                    completion: None,
                 });
                 Vec::new()
             }
@@ -299,6 +323,7 @@ impl App {
                     kind: InputKind::Command,
                     text: String::new(),
                     error: None,
+                    completion: None,
                 });
                 Vec::new()
             }
@@ -351,28 +376,39 @@ impl App {
             Action::Retry => self.retry(),
             Action::BulkSync => self.open_bulk(),
             Action::RetryCause => match self.cause_under_cursor() {
-                Some(cause) => self.open_bulk_for(
-                    SyncTarget::Matching {
-                        filter: Box::new(Filter {
-                            causes: vec![cause],
-                            ..Filter::default()
-                        }),
-                        except: Vec::new(),
-                    },
-                    Scope::Failed,
-                ),
+                Some(cause) => {
+                    let chosen = Chosen::Cause(cause);
+                    let rule = choose(RunKey::Retry, &chosen);
+                    self.open_bulk_for(
+                        SyncTarget::Matching {
+                            filter: Box::new(Filter {
+                                causes: vec![cause],
+                                ..Filter::default()
+                            }),
+                            except: Vec::new(),
+                        },
+                        chosen,
+                        rule.include_permanent,
+                        rule.scope,
+                    )
+                }
                 None => {
                     self.message = Some("no failures to retry".to_string());
                     Vec::new()
                 }
             },
-            Action::RetryAllFailed => self.open_bulk_for(
-                SyncTarget::Matching {
-                    filter: Box::default(),
-                    except: Vec::new(),
-                },
-                Scope::Failed,
-            ),
+            Action::RetryAllFailed => {
+                let rule = choose(RunKey::RetryFailed, &Chosen::Everything);
+                self.open_bulk_for(
+                    SyncTarget::Matching {
+                        filter: Box::default(),
+                        except: Vec::new(),
+                    },
+                    Chosen::Everything,
+                    rule.include_permanent,
+                    rule.scope,
+                )
+            }
             Action::Verify => self.verify(),
             Action::DeleteFindings => self.ask_to_delete(),
             Action::CancelJob => {
@@ -380,8 +416,16 @@ impl App {
                     job.cancelling = true;
                     return vec![Effect::CancelSync];
                 }
+                // A finished job's panel is dismissed (L still lists its rows).
+                if let Some(job) = self.job.take() {
+                    self.last_run_rows = job.rows;
+                }
                 Vec::new()
             }
+            Action::RunRows => self.show_run_rows(),
+            Action::Copy => self.copy_current(false),
+            Action::CopyError => self.copy_current(true),
+            Action::OpenLink => self.open_link(),
             Action::Refresh => self.reload(),
             Action::RetryNow => self.act_on_schedule(super::worker_views::WorkerAction::RetryNow),
             Action::Park => self.act_on_schedule(super::worker_views::WorkerAction::Park),
@@ -421,7 +465,18 @@ impl App {
 
     fn enter(&mut self) -> Vec<Effect> {
         match self.stack.last() {
-            Some(Screen::Overview { .. }) => self.open_conferences(),
+            // A cause opens its failures; an empty causes panel, the conferences.
+            Some(Screen::Overview { .. }) => match self.cause_under_cursor() {
+                Some(cause) => self.open_list(
+                    format!("Failures: {}", cause.label()),
+                    Filter {
+                        states: vec![SyncState::Failed],
+                        causes: vec![cause],
+                        ..Filter::default()
+                    },
+                ),
+                None => self.open_conferences(),
+            },
             Some(Screen::Audit(_)) | Some(Screen::Reconcile(_)) | Some(Screen::Workers(_)) => {
                 Vec::new()
             }
@@ -556,16 +611,13 @@ impl App {
             Report::PersonFound(generation, result) => {
                 if self.looking_up == Some(generation) {
                     self.looking_up = None;
-                    match result {
-                        Ok(Some(user_id)) => return self.open_person(user_id),
-                        Ok(None) => {
-                            self.message = Some("no user with that username or email".to_string())
-                        }
-                        Err(e) => self.message = Some(e),
-                    }
+                    return self.people_found(result);
                 }
             }
             Report::WorkerActed(action, result) => return self.schedule_acted(action, result),
+            Report::Opened(result) => {
+                self.message = Some(result.unwrap_or_else(|why| format!("not opened: {why}")));
+            }
             Report::Exported(result) => {
                 self.message = Some(match result {
                     Ok(path) => format!("exported to {path}"),
@@ -574,6 +626,48 @@ impl App {
             }
             answer => return self.answer(answer),
         }
+        Vec::new()
+    }
+
+    /// `:person rossi`: one match (or an exact username or email) opens; several are offered
+    /// to Tab and listed in the footer; none says so.
+    fn people_found(&mut self, result: Result<Vec<PersonMatch>, String>) -> Vec<Effect> {
+        let found = match result {
+            Ok(found) => found,
+            Err(e) => {
+                self.message = Some(e);
+                return Vec::new();
+            }
+        };
+        let typed = std::mem::take(&mut self.looking_for).to_lowercase();
+        let exact = found.first().filter(|p| {
+            found.len() == 1
+                || p.username.to_lowercase() == typed
+                || p.email.to_lowercase() == typed
+        });
+        if let Some(one) = exact {
+            return self.open_person(one.id);
+        }
+        self.found_people = found
+            .iter()
+            .map(|p| KnownPerson {
+                username: p.username.clone(),
+                email: p.email.clone(),
+                name: p.name.clone(),
+            })
+            .collect();
+        self.message = Some(match found.as_slice() {
+            [] => "no user's username, email or name contains that".to_string(),
+            many => format!(
+                "{} people match: {} — :person then Tab offers them",
+                many.len(),
+                many.iter()
+                    .take(5)
+                    .map(|p| format!("{} ({})", p.username, p.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
         Vec::new()
     }
 

@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 
 use super::app::{App, Effect};
 use super::list::Marks;
+use super::rate::RateMeter;
 use super::reconcile::ReconcileView;
+use super::run_rows::RunRows;
 use super::screen::Screen;
 use crate::domain::Scope;
 use crate::domain::ledger::LedgerScope;
@@ -46,21 +48,20 @@ pub struct Job {
     /// How it ended, in one line (`3 synced, 0 failed, 0 skipped in 1.2s`).
     pub ended: Option<String>,
     pub error: Option<String>,
+    /// The pace of its results (see [`RateMeter`]).
+    pub meter: RateMeter,
+    /// A sync's rows that did not sync, with their reasons (L lists them).
+    pub rows: RunRows,
 }
 
 impl Job {
-    pub fn rate(&self) -> f64 {
-        let seconds = (self.now - self.started).num_milliseconds() as f64 / 1000.0;
-        if seconds <= 0.0 {
-            0.0
-        } else {
-            self.done as f64 / seconds
-        }
+    /// Results per second; None until it can be told.
+    pub fn rate(&self) -> Option<f64> {
+        self.meter.rate(self.now)
     }
 
     pub fn eta_seconds(&self) -> Option<f64> {
-        let rate = self.rate();
-        (rate > 0.0).then(|| (self.total.saturating_sub(self.done)) as f64 / rate)
+        self.meter.eta_seconds(self.now, self.total)
     }
 
     pub fn running(&self) -> bool {
@@ -139,12 +140,15 @@ impl App {
             cancelling: false,
             ended: None,
             error: None,
+            meter: RateMeter::starting(self.now),
+            rows: RunRows::default(),
         });
     }
 
     pub(in crate::tui) fn end_job(&mut self, ended: Result<String, String>) {
         if let Some(job) = self.job.as_mut().filter(|j| j.running()) {
             job.now = self.now;
+            job.meter.end(self.now, job.done);
             match ended {
                 Ok(line) => job.ended = Some(line),
                 Err(e) => job.error = Some(e),
@@ -161,6 +165,9 @@ impl App {
             SyncEvent::Throttled { .. } => job.throttled += 1,
             SyncEvent::Item(item) => {
                 job.done += 1;
+                job.now = self.now;
+                job.meter.record(self.now, job.done);
+                job.rows.record(&item);
                 // A single retry says what happened to it in words.
                 if job.total == 1 {
                     self.message = Some(match &item.outcome {
@@ -196,7 +203,14 @@ impl App {
             }
             SyncEvent::Finished(summary) => {
                 job.now = self.now;
+                job.meter.end(self.now, job.done);
                 job.ended = Some(sync_ended(&summary));
+                if !job.rows.is_empty() {
+                    self.message = Some(format!(
+                        "{}: L lists the rows that did not sync, with their reasons",
+                        job.ended.clone().unwrap_or_default()
+                    ));
+                }
                 let mut effects = self.refresh_visible();
                 effects.extend(self.refresh_counts());
                 // The run changed the counts the overview shows (it is under the list, or on top).
@@ -215,6 +229,8 @@ impl App {
             VerifyEvent::Started { total } => job.total = total,
             VerifyEvent::Checked(check) => {
                 job.done += 1;
+                job.now = self.now;
+                job.meter.record(self.now, job.done);
                 match check.status {
                     CheckStatus::Present => job.synced += 1,
                     CheckStatus::Missing => job.failed += 1,
@@ -223,6 +239,7 @@ impl App {
             }
             VerifyEvent::Finished(summary) => {
                 job.now = self.now;
+                job.meter.end(self.now, job.done);
                 let missing = summary.missing_ids.clone();
                 job.ended = Some(verify_ended(&summary));
                 let origin = self.verify_origin.take();
@@ -263,6 +280,7 @@ impl App {
         if self.reconcile_view(generation).is_none() {
             return;
         }
+        let now = self.now;
         match event {
             ReconcileEvent::PlanStarted { users } => {
                 if let Some(job) = self.job.as_mut() {
@@ -275,6 +293,7 @@ impl App {
                 }
                 if let Some(job) = self.job.as_mut() {
                     job.done += 1;
+                    job.meter.record(now, job.done);
                     job.synced += findings;
                 }
             }
@@ -285,6 +304,7 @@ impl App {
                 }
                 if let Some(job) = self.job.as_mut() {
                     job.done += 1;
+                    job.meter.record(now, job.done);
                     job.failed += 1;
                 }
             }
@@ -296,6 +316,7 @@ impl App {
             ReconcileEvent::Resolved(resolved) => {
                 if let Some(job) = self.job.as_mut() {
                     job.done += 1;
+                    job.meter.record(now, job.done);
                     match &resolved.result {
                         Resolution::Deleted => job.synced += 1,
                         Resolution::AlreadyGone => job.skipped += 1,

@@ -332,6 +332,50 @@ pub const BINDINGS: &[Binding] = &[
         false
     ),
     bind!(
+        Char('L'),
+        SHIFT,
+        RunRows,
+        "run rows",
+        "L",
+        "the last run's rows that did not sync, with their reasons",
+        Everywhere,
+        false,
+        false
+    ),
+    bind!(
+        Char('y'),
+        NONE,
+        Copy,
+        "copy",
+        "y",
+        "copy the row's email to the clipboard (Y: its error)",
+        Selections,
+        false,
+        false
+    ),
+    bind!(
+        Char('Y'),
+        SHIFT,
+        CopyError,
+        "copy error",
+        "Y",
+        "copy the row's error to the clipboard",
+        Selections,
+        false,
+        false
+    ),
+    bind!(
+        Char('w'),
+        NONE,
+        OpenLink,
+        "open",
+        "w",
+        "open the row's LMS admin page (lms_url) or meeting link in the browser",
+        Selections,
+        false,
+        false
+    ),
+    bind!(
         Char('1'),
         NONE,
         Overview,
@@ -512,6 +556,20 @@ impl Context {
             other => other == here,
         }
     }
+
+    /// Where a key of this context works, for the footer's "not here".
+    pub fn where_words(self) -> &'static str {
+        match self {
+            Context::Everywhere => "everywhere",
+            Context::Lists => "on lists",
+            Context::Selections => "on lists of selections (2 then enter, s, /)",
+            Context::Overview => "on the overview (1)",
+            Context::Reconcile => "in the reconcile view (:reconcile)",
+            Context::Retries => "on the retry schedule (:retries)",
+            Context::Parked => "on the parked set (:parked)",
+            Context::Schedule => "on the retry schedule and the parked set (:retries, :parked)",
+        }
+    }
 }
 
 /// The names actions have in the config file's `[keymap]` table.
@@ -550,6 +608,10 @@ const ACTION_NAMES: &[(&str, Action)] = &[
     ("sort", Action::ToggleSort),
     ("retry_now", Action::RetryNow),
     ("park", Action::Park),
+    ("run_rows", Action::RunRows),
+    ("copy", Action::Copy),
+    ("copy_error", Action::CopyError),
+    ("open_link", Action::OpenLink),
 ];
 
 /// The keymap in force: the table above with the config file's overrides applied.
@@ -626,30 +688,34 @@ impl Keymap {
             .map(|b| b.action)
     }
 
-    /// A writing key of the worker screens pressed in read-only mode: why it does nothing.
-    pub fn refused_in_read_only(
-        &self,
-        key: KeyEvent,
-        here: Context,
-        read_only: bool,
-    ) -> Option<String> {
-        if !read_only || !Context::Schedule.applies(here) {
-            return None;
-        }
+    /// Why a key does nothing here: it means something elsewhere, or it writes and the
+    /// session is read-only. None for a key that means nothing anywhere.
+    pub fn why_not(&self, key: KeyEvent, here: Context, read_only: bool) -> Option<String> {
         let modifiers = match key.code {
             KeyCode::Char(c) if c.is_ascii_uppercase() => key.modifiers | KeyModifiers::SHIFT,
             _ => key.modifiers,
         };
-        self.bindings
+        let same = |b: &&Binding| b.code == key.code && b.modifiers == modifiers;
+        if let Some(b) = self
+            .bindings
             .iter()
-            .filter(|b| b.writes && b.context.applies(here))
-            .find(|b| b.code == key.code && b.modifiers == modifiers)
-            .map(|b| {
-                format!(
-                    "{}: read-only, the retry schedule is not changed ({})",
-                    b.keys, b.short
-                )
-            })
+            .filter(same)
+            .find(|b| read_only && b.writes && b.context.applies(here))
+        {
+            return Some(format!(
+                "{}: read-only, nothing is written ({})",
+                b.keys, b.description
+            ));
+        }
+        let elsewhere: Vec<&Binding> = self.bindings.iter().filter(same).collect();
+        let first = elsewhere.first()?;
+        let places: Vec<&str> = elsewhere.iter().map(|b| b.context.where_words()).collect();
+        Some(format!(
+            "{} works {} (it {}); not here",
+            first.keys,
+            places.join(" and "),
+            first.description
+        ))
     }
 
     /// The bindings to list in help for this context (one line per action).

@@ -7,25 +7,38 @@
 
 mod action;
 pub mod app;
+pub mod browser;
+pub mod clipboard;
 pub mod command;
+pub mod complete;
 pub mod data;
+pub mod debounce;
+pub mod fit;
+pub mod history;
 pub mod job;
 pub mod keymap;
 mod layout;
 pub mod list;
 mod malformed;
+mod mouse;
 pub mod overview_cache;
 mod overview_refresh;
 pub mod popups;
 pub use malformed::malformed_note;
 mod query;
+pub mod rate;
 pub mod reconcile;
+pub mod reference;
+mod row_actions;
+pub mod run_choice;
+pub mod run_rows;
 pub mod runtime;
 pub mod screen;
 mod screens;
 mod theme;
 mod view;
 mod widgets;
+pub mod widths;
 pub mod worker_views;
 
 use std::io::IsTerminal;
@@ -39,7 +52,7 @@ use tokio::sync::mpsc;
 pub use action::{Action, Report};
 pub use app::{App, Effect, Session};
 use runtime::Runtime;
-pub use theme::Theme;
+pub use theme::{Background, Theme};
 pub use view::render;
 
 use crate::store::Store;
@@ -52,6 +65,8 @@ pub struct ConsoleOptions {
     pub refresh: Duration,
     pub keymap: keymap::Keymap,
     pub theme: Theme,
+    /// Where `w` opens a selection's LMS admin page (config `lms_url`).
+    pub lms_url: Option<String>,
 }
 
 /// Runs the console until the operator quits. The terminal is restored on every way out,
@@ -80,6 +95,8 @@ pub async fn run(store: Store, engine: Engine, options: ConsoleOptions) -> Resul
     };
     let _ = color_eyre::install();
     let mut terminal = ratatui::try_init().map_err(|e| format!("cannot open the terminal: {e}"))?;
+    // Clicks and the wheel (a terminal without mouse support just sends none).
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture);
     let result = event_loop(
         &mut terminal,
         store,
@@ -87,8 +104,10 @@ pub async fn run(store: Store, engine: Engine, options: ConsoleOptions) -> Resul
         session,
         options.refresh,
         options.theme,
+        options.lms_url,
     )
     .await;
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
     ratatui::restore();
     result
 }
@@ -100,6 +119,7 @@ async fn event_loop(
     session: Session,
     refresh: Duration,
     theme: Theme,
+    lms_url: Option<String>,
 ) -> Result<(), String> {
     let (reports, mut incoming) = mpsc::unbounded_channel();
     let cache = crate::config::data_dir()
@@ -108,31 +128,88 @@ async fn event_loop(
         .with_simulated_graph(session.simulated_graph)
         .with_overview_cache(cache);
     let (mut app, effects) = App::new(session, Utc::now());
+    app.lms_url = lms_url;
+    let data_dir = crate::config::data_dir();
+    if let Some(dir) = &data_dir {
+        app.histories = history::Histories::load(dir);
+    }
     if let Ok(size) = terminal.size() {
         app.width = size.width;
         app.height = size.height;
     }
     effects.into_iter().for_each(|e| runtime.run(e));
+    let result = drive(
+        terminal,
+        &mut app,
+        &mut runtime,
+        &mut incoming,
+        refresh,
+        theme,
+    )
+    .await;
+    // However the console ends, a job still running is drained and its audit row closed as
+    // interrupted, never left `running`.
+    if app.job.as_ref().is_some_and(app::Job::running) {
+        app.message = Some("closing: finishing what is in flight…".to_string());
+        let _ = terminal.draw(|frame| render(frame, &app, theme));
+    }
+    let closed = runtime.interrupt().await;
+    // The prompts' history only costs convenience when it cannot be written.
+    if let Some(dir) = data_dir {
+        let _ = app.histories.save(&dir);
+    }
+    result.and(closed)
+}
+
+async fn drive(
+    terminal: &mut ratatui::DefaultTerminal,
+    app: &mut App,
+    runtime: &mut Runtime,
+    incoming: &mut mpsc::UnboundedReceiver<Report>,
+    refresh: Duration,
+    theme: Theme,
+) -> Result<(), String> {
     let mut keys = EventStream::new();
     let mut live = tokio::time::interval(refresh.max(Duration::from_millis(500)));
     // The jobs panel's rate and ETA move at most four times a second, and only while a job runs.
     let mut progress = tokio::time::interval(Duration::from_millis(250));
     let mut dirty = true;
+    let mut search = debounce::Debounce::default();
     // SIGTERM (systemd, Kubernetes) drains the running job like `x`, then the console closes.
     let stop = crate::signals::stop_requested();
     tokio::pin!(stop);
     loop {
+        if let Some(typed) = app.take_search_typed() {
+            search.typed(std::time::Instant::now(), &typed);
+        }
+        if app.popup.is_none() {
+            search.settle();
+        }
         if dirty {
             terminal
-                .draw(|frame| render(frame, &app, theme))
+                .draw(|frame| render(frame, app, theme))
                 .map_err(|e| format!("cannot draw: {e}"))?;
             dirty = false;
+        }
+        // A copy (OSC 52) goes to the terminal between frames, never inside one.
+        if let Some(sequence) = app.to_terminal.take() {
+            use std::io::Write;
+            let out = terminal.backend_mut();
+            let _ = out
+                .write_all(sequence.as_bytes())
+                .and_then(|()| out.flush());
         }
         let effects = tokio::select! {
             event = keys.next() => match event {
                 Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => {
                     dirty = true;
+                    app.now = Utc::now();
                     app.key(key)
+                }
+                Some(Ok(Event::Mouse(mouse))) => {
+                    dirty = true;
+                    app.now = Utc::now();
+                    app.mouse(mouse)
                 }
                 Some(Ok(Event::Resize(width, height))) => {
                     app.width = width;
@@ -146,6 +223,8 @@ async fn event_loop(
             },
             Some(report) = incoming.recv() => {
                 dirty = true;
+                // Results are stamped with the time they arrive, not the last tick's.
+                app.now = Utc::now();
                 let mut effects = app.report(report);
                 // Coalesce: everything already waiting is applied before the next frame.
                 while let Ok(report) = incoming.try_recv() {
@@ -153,15 +232,20 @@ async fn event_loop(
                 }
                 effects
             }
-            _ = &mut stop => {
-                runtime.drain().await;
-                return Ok(());
+            _ = &mut stop => return Ok(()),
+            _ = sleep_until(search.due()), if search.due().is_some() => {
+                dirty = true;
+                match search.take_due(std::time::Instant::now()) {
+                    Some(_) => app.search_as_typed(),
+                    None => Vec::new(),
+                }
             }
             _ = live.tick() => app.report(Report::Tick(Utc::now())),
             _ = progress.tick(), if app.job.as_ref().is_some_and(app::Job::running) => {
                 dirty = true;
+                app.now = Utc::now();
                 if let Some(job) = app.job.as_mut() {
-                    job.now = Utc::now();
+                    job.now = app.now;
                 }
                 Vec::new()
             }
@@ -170,6 +254,14 @@ async fn event_loop(
         if app.should_quit {
             return Ok(());
         }
+    }
+}
+
+/// Sleeps until `at` (forever without one: the branch is disabled then anyway).
+async fn sleep_until(at: Option<std::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -13,7 +13,7 @@ use super::app::Effect;
 use super::data::{OverviewData, OverviewPart, WorkersLine};
 use super::overview_cache::{self, CachedOverview};
 use super::worker_views::{NO_WORKER_TABLES, WorkerAction, WorkerData, WorkerTab};
-use crate::audit::{AuditTrail, run_scope};
+use crate::audit::{AuditTrail, OpenRows, run_scope};
 use crate::domain::ledger::LedgerScope;
 use crate::domain::{Filter, PageRequest, Sort};
 use crate::jobs::audited::{audited, reconcile_closing, sync_closing, verify_closing};
@@ -34,7 +34,15 @@ pub struct Runtime {
     simulated_graph: bool,
     /// Where the last complete overview of this database is kept (None: not kept).
     overview_cache: Option<PathBuf>,
+    /// The audit rows of the jobs this console runs, closed `interrupted` if it ends mid-run.
+    open_rows: OpenRows,
 }
+
+/// How many people a `:person` text offers at most.
+const PERSON_CANDIDATES: u32 = 20;
+
+/// How long a closing console waits for the job in flight to finish and record itself.
+const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Sends an engine's progress events on as reports while the engine runs; awaiting the
 /// returned task waits until the last one is through.
@@ -61,6 +69,7 @@ impl Runtime {
             job_task: None,
             simulated_graph: false,
             overview_cache: None,
+            open_rows: OpenRows::default(),
         }
     }
 
@@ -69,15 +78,21 @@ impl Runtime {
         self
     }
 
-    /// Cancels the running job, as `x` does, and waits until what was in flight has finished
-    /// and the job's audit row is closed.
-    pub async fn drain(&mut self) {
+    /// The console is ending with a job perhaps still running (a confirmed quit, SIGTERM, an
+    /// error): the job is cancelled and waited for (at most 15 s), its audit row says
+    /// `interrupted`, and any row still open is closed so; never left `running`.
+    pub async fn interrupt(&mut self) -> Result<(), String> {
+        self.open_rows.ending();
         if let Some(job) = &self.job {
             job.cancel();
         }
         if let Some(task) = self.job_task.take() {
-            let _ = task.await;
+            let _ = tokio::time::timeout(DRAIN_WAIT, task).await;
         }
+        self.open_rows
+            .close_remaining(&self.store)
+            .await
+            .map(|_| ())
     }
 
     pub fn with_simulated_graph(mut self, simulated_graph: bool) -> Runtime {
@@ -90,6 +105,7 @@ impl Runtime {
             store: self.store.clone(),
             reports: self.reports.clone(),
             simulated: self.simulated_graph,
+            open_rows: self.open_rows.clone(),
         }
     }
 
@@ -260,8 +276,7 @@ impl Runtime {
             }
             Effect::FindPerson(generation, login) => {
                 tokio::spawn(async move {
-                    let found =
-                        text(store.users_by_login(&login).await).map(|ids| ids.first().copied());
+                    let found = text(store.person_matches(&login, PERSON_CANDIDATES).await);
                     send(Report::PersonFound(generation, found));
                 });
             }
@@ -281,6 +296,12 @@ impl Runtime {
                     ));
                 });
             }
+            Effect::OpenUrl(url) => {
+                tokio::task::spawn_blocking(move || {
+                    let opener = crate::tui::browser::opener(|name| std::env::var(name).ok());
+                    send(Report::Opened(crate::tui::browser::open(&url, &opener)));
+                });
+            }
             Effect::Export(filter, format, path) => {
                 tokio::spawn(async move {
                     send(Report::Exported(
@@ -298,6 +319,8 @@ struct JobContext {
     reports: mpsc::UnboundedSender<Report>,
     /// The audit rows of a run against the simulated Graph say so.
     simulated: bool,
+    /// Where its audit row is registered, so a closing console can close it.
+    open_rows: OpenRows,
 }
 
 #[derive(Clone, Copy)]
@@ -424,7 +447,7 @@ async fn sync_job(
     )
     .await
     {
-        Ok(trail) => trail,
+        Ok(trail) => trail.tracked_by(&job.open_rows),
         Err(e) => return send(Report::SyncFailed(e)),
     };
     let (events, forwarding) = forward(job.reports.clone(), Report::Sync);
@@ -467,7 +490,7 @@ async fn verify_job(
         )
         .await
         {
-            Ok(trail) => Some(trail),
+            Ok(trail) => Some(trail.tracked_by(&job.open_rows)),
             Err(e) => return send(Report::SyncFailed(e)),
         }
     } else {
@@ -524,7 +547,7 @@ async fn reconcile_apply_job(
     )
     .await
     {
-        Ok(trail) => trail,
+        Ok(trail) => trail.tracked_by(&job.open_rows),
         Err(e) => return send(Report::ReconcileApplied(generation, Err(e))),
     };
     let (events, forwarding) = forward(job.reports.clone(), move |event| {

@@ -53,3 +53,52 @@ on_both_backends! {
         assert_eq!(rows[0]["action"], "console reconcile");
     }
 }
+
+on_both_backends! {
+    async fn a_console_closed_mid_run_leaves_its_rows_interrupted_never_running(backend: Backend) {
+        use calsync::audit::OpenRows;
+        let db = TestDb::with_fixture(backend).await;
+        let url = db.url_string();
+        let migrated = calsync(&["--database-url", &url, "migrate"], &[]);
+        assert_eq!(migrated.code, 0, "{}", migrated.stderr);
+        let store = db.store().await;
+        let open = OpenRows::default();
+        let finished = AuditTrail::begin(&store, "console sync", "1 marked row (all)", "", 1)
+            .await
+            .unwrap()
+            .tracked_by(&open);
+        finished.finish(AuditOutcome::Ok, 1, "1 synced").await.unwrap();
+        let drained = AuditTrail::begin(&store, "console sync", "all matching the filter (failed)", "", 40)
+            .await
+            .unwrap()
+            .tracked_by(&open);
+        let _stuck = AuditTrail::begin(&store, "console verify", "the listed selections", "", 9)
+            .await
+            .unwrap()
+            .tracked_by(&open);
+        assert_eq!(open.count(), 2);
+        // The operator confirms quitting: the drained run ends cancelled, the other never ends.
+        open.ending();
+        drained.finish(AuditOutcome::Cancelled, 4, "4 synced, 36 not started").await.unwrap();
+        assert_eq!(open.close_remaining(&store).await.unwrap(), 1);
+        assert_eq!(open.count(), 0);
+
+        let run = calsync(&["--database-url", &url, "audit", "--json"], &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let rows: Vec<serde_json::Value> = run.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let outcome = |action: &str, scope: &str| {
+            rows.iter()
+                .find(|r| r["action"] == action && r["scope"].as_str().unwrap().starts_with(scope))
+                .map(|r| (r["outcome"].as_str().unwrap().to_string(), r["detail"].as_str().unwrap().to_string()))
+                .unwrap()
+        };
+        assert_eq!(outcome("console sync", "1 marked").0, "ok");
+        let (drained, detail) = outcome("console sync", "all matching");
+        assert_eq!(drained, "interrupted");
+        assert!(detail.starts_with("the console was closed during the run: 4 synced"), "{detail}");
+        let (stuck, detail) = outcome("console verify", "the listed");
+        assert_eq!(stuck, "interrupted");
+        assert!(detail.contains("before the run could record its end"), "{detail}");
+        assert!(!run.stdout.contains("\"running\""), "{}", run.stdout);
+    }
+}

@@ -206,6 +206,40 @@ async fn the_status_table_shows_lms_wording_and_never_terminal_escapes() {
 }
 
 #[tokio::test]
+async fn status_json_lists_every_selection_once_in_order_across_pages_read_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("demo.db");
+    let created = calsync(
+        &[
+            "demo",
+            "--db",
+            path.to_str().unwrap(),
+            "--selections",
+            "1234",
+        ],
+        &[],
+    );
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let url = path.to_str().unwrap();
+    let summary = calsync(
+        &["--database-url", url, "status", "--summary", "--json"],
+        &[],
+    );
+    let total = serde_json::from_str::<serde_json::Value>(summary.stdout.trim()).unwrap()["total"]
+        .as_u64()
+        .unwrap();
+    // Pages are 500 rows, and the next is read while one is written: three pages here.
+    let all = status_json(url, &[]);
+    assert_eq!(all.len() as u64, total);
+    let ids: BTreeSet<i64> = all.iter().map(|row| row["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids.len(), all.len(), "no selection twice");
+    // A limit across a page boundary stops exactly there, in the same order.
+    let limited = status_json(url, &["--limit", "700"]);
+    assert_eq!(limited.len(), 700);
+    assert_eq!(limited[..], all[..700]);
+}
+
+#[tokio::test]
 async fn a_closed_pipe_ends_the_output_quietly() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("demo.db");

@@ -339,6 +339,7 @@ fn retrying_marked_rows_asks_with_an_exact_count_first() {
             ..Default::default()
         },
         causes: Vec::new(),
+        skipped: 0,
     };
     app.report(Report::BulkPlan(generation, Ok(plan)));
     let effects = app.key(code(KeyCode::Enter));
@@ -386,6 +387,7 @@ fn a_big_bulk_run_needs_the_count_typed_back() {
                 ..Default::default()
             },
             causes: Vec::new(),
+            skipped: 0,
         }),
     ));
     assert!(
@@ -675,6 +677,7 @@ fn retry_all_failed_leaves_permanent_causes_out_until_asked() {
                 ..Default::default()
             },
             causes: vec![(Cause::Throttled, 40)],
+            skipped: 0,
         }),
     ));
     // p asks for the permanent ones too, and the sheet is counted again.

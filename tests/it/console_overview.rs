@@ -113,6 +113,7 @@ fn a_run_started_from_the_overview_re_reads_it_and_shows_the_new_counts() {
             count: 81,
             counts: failed(81),
             causes: vec![],
+            skipped: 0,
         }),
     ));
     let effects = app.key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));

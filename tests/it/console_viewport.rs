@@ -25,7 +25,7 @@ fn list(app: &App) -> &calsync::tui::list::SelectionList {
 fn drawn(app: &App) -> Vec<String> {
     let mut terminal = Terminal::new(TestBackend::new(app.width, app.height)).unwrap();
     terminal
-        .draw(|frame| render(frame, app, Theme { color: false }))
+        .draw(|frame| render(frame, app, Theme::MONOCHROME))
         .unwrap();
     let buffer = terminal.backend().buffer().clone();
     (0..app.height)

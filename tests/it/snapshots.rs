@@ -1,4 +1,4 @@
-//! What each view and popup looks like, at 80×24 and 160×48, with long, unicode and hostile
+//! What each view and popup looks like, at 80×24, 160×48 and 220×60, with long, unicode and hostile
 //! text in the data. Snapshots live in tests/it/snapshots; CI fails on any difference.
 
 use calsync::domain::Cause;
@@ -16,14 +16,14 @@ use ratatui::backend::TestBackend;
 
 use crate::console::{app_with_failed_rows, code, key, now, selection, session, type_text};
 
-const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+const SIZES: [(u16, u16); 3] = [(80, 24), (160, 48), (220, 60)];
 
 fn snapshot(name: &str, build: impl Fn(u16) -> App) {
     for (width, height) in SIZES {
         let app = build(height);
         let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
         terminal
-            .draw(|frame| render(frame, &app, Theme { color: false }))
+            .draw(|frame| render(frame, &app, Theme::MONOCHROME))
             .unwrap();
         insta::assert_snapshot!(format!("{name}_{width}x{height}"), terminal.backend());
     }
@@ -356,6 +356,7 @@ fn bulk_sheet_with_typed_confirmation_and_a_running_job() {
                     ..StateCounts::default()
                 },
                 causes: vec![(Cause::UnknownUser, 200_000), (Cause::Throttled, 40_000)],
+                skipped: 0,
             }),
         ));
         type_text(&mut app, "2500");
@@ -602,5 +603,59 @@ fn worker_screen_without_the_worker_tables() {
             "retries",
             calsync::tui::worker_views::WorkerData::NoTables,
         )
+    });
+}
+
+#[test]
+fn a_read_only_demo_keeps_its_flags_and_help_in_the_header_and_bar_at_every_width() {
+    snapshot("read_only_demo_list", |height| {
+        let mut app = app_with_failed_rows(12, true);
+        app.height = height;
+        app
+    });
+}
+
+#[test]
+fn quit_asked_while_a_run_goes_on() {
+    snapshot("quit_confirmation", |height| {
+        let mut app = app_with_failed_rows(3, false);
+        app.height = height;
+        app.key(key('r'));
+        app.report(Report::Sync(SyncEvent::Started { total: 3 }));
+        app.key(key('q'));
+        app
+    });
+}
+
+#[test]
+fn a_runs_rows_that_did_not_sync_with_their_reasons() {
+    snapshot("run_rows", |height| {
+        let mut app = app_with_failed_rows(3, false);
+        app.height = height;
+        app.key(key('r'));
+        app.report(Report::Sync(SyncEvent::Started { total: 3 }));
+        for (id, outcome) in [
+            (
+                1,
+                Outcome::Skipped {
+                    reason: "the conference does not use time slots".into(),
+                },
+            ),
+            (
+                2,
+                Outcome::Failed {
+                    error: "API request failed: 404 Client Error: Not Found".into(),
+                    cause: calsync::domain::Cause::Other,
+                },
+            ),
+        ] {
+            app.report(Report::Sync(SyncEvent::Item(ItemResult {
+                selection_id: id,
+                label: None,
+                outcome,
+            })));
+        }
+        app.key(KeyEvent::new(KeyCode::Char('L'), KeyModifiers::SHIFT));
+        app
     });
 }

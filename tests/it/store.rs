@@ -681,3 +681,46 @@ async fn a_role_that_cannot_update_selections_is_detected_as_read_only() {
     // Revoke before the scratch database is dropped, so the role can go with it next time.
     db.exec("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM calsync_reader; REVOKE USAGE ON SCHEMA public FROM calsync_reader;").await;
 }
+
+on_both_backends! {
+    async fn people_are_found_by_any_part_of_them_exact_handles_first(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        db.exec(
+            "INSERT INTO users_customuser (id, password, last_login, is_superuser, username, first_name, \
+             last_name, email, is_staff, is_active, date_joined, role, language, timezone, is_non_uk_address, \
+             initial_assessment_english, initial_assessment_maths, initial_assessment_subject_specific, \
+             initial_assessment_other, diagnostic_assessment_english, diagnostic_assessment_maths, \
+             diagnostic_assessment_subject_specific, diagnostic_assessment_other, functional_skills_english, \
+             functional_skills_maths, functional_skills_other, branch_id) VALUES (7, '!unusable', NULL, FALSE, \
+             'other', 'Otto', 'Her', 'otto@example.org', FALSE, TRUE, '2025-10-06 09:00:00', 'learner', 'en', \
+             'UTC', FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, NULL)",
+        )
+        .await;
+        let store = db.store().await;
+        let found = store.person_matches("OTHER", 10).await.unwrap();
+        let handles: Vec<&str> = found.iter().map(|p| p.username.as_str()).collect();
+        assert_eq!(handles, ["other", "aother"], "the exact username first, then by username");
+        assert_eq!(found[1].name, "Ann Other");
+        assert_eq!(found[1].email, "Ann@X.org");
+        // Part of a full name with letters beyond ASCII, in another case.
+        let zoe = store.person_matches("ünal", 10).await.unwrap();
+        assert_eq!(zoe.iter().map(|p| p.id).collect::<Vec<_>>(), [4]);
+        assert_eq!(zoe[0].name, "Zoë Ünal");
+        // LIKE wildcards are text, and the limit holds.
+        assert!(store.person_matches("%", 10).await.unwrap().is_empty());
+        assert_eq!(store.person_matches("e", 2).await.unwrap().len(), 2);
+    }
+}
+
+on_both_backends! {
+    async fn rows_a_run_would_skip_are_counted_apart(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        let store = db.store().await;
+        // Selection 8 belongs to conference 3, which no longer uses time slots.
+        assert_eq!(store.count_without_time_slots(&Filter::default()).await.unwrap(), 1);
+        let failed = Filter { states: vec![SyncState::Failed], ..Filter::default() };
+        assert_eq!(store.count_without_time_slots(&failed).await.unwrap(), 0);
+        let three = Filter { conference_id: Some(3), ..Filter::default() };
+        assert_eq!(store.count_without_time_slots(&three).await.unwrap(), 1);
+    }
+}

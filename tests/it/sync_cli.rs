@@ -177,6 +177,36 @@ async fn the_human_output_mirrors_the_lms_command() {
     assert!(out.contains(&format!("{rule}\nSync Summary:\nTotal selections: 2\nSuccessfully synced: 1\nFailed: 1\n{rule}\n")), "{out}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_row_has_its_numbered_line_and_a_skipped_row_says_why() {
+    let db = TestDb::with_fixture(Backend::Sqlite).await;
+    let sim = SimServer::start(sim_config()).await.unwrap();
+    // Selection 8 belongs to a conference that no longer uses time slots.
+    let ids = [
+        "--selection-id",
+        "2",
+        "--selection-id",
+        "8",
+        "--selection-id",
+        "6",
+    ];
+    let run = run_sync(&db, &sim, &ids);
+    let out = &run.stdout;
+    let numbered: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split_once(']').map(|(n, _)| n))
+        .filter(|n| n.starts_with('['))
+        .collect();
+    assert_eq!(numbered, ["[1/3", "[2/3", "[3/3"], "{out}");
+    assert!(
+        out.contains(
+            "Syncing: aother - Café numérique 会議 - 2025-12-31 23:00:00\n  - Skipped: the conference does not use time slots\n"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("Skipped: 1\n"), "{out}");
+}
+
 on_both_backends! {
     async fn a_run_killed_midway_loses_nothing_and_a_rerun_makes_no_duplicates(backend: Backend) {
         let db = TestDb::with_fixture(backend).await;

@@ -202,9 +202,11 @@ fn an_operator_session_from_open_to_quit() {
     // Start and cancel at once: in-flight selections finish, the rest are not started.
     tmux.keys(&["Enter", "x"]);
     let screen = tmux.wait_for("not started (cancelled)");
+    // How it ended comes first in the panel's title, so "(cancelled)" is never cut off.
     assert!(
-        screen.contains(&format!("Sync of {count} selections (failed) — done:")),
-        "{screen}"
+        screen.contains(" done: ")
+            && screen.contains(&format!("— Sync of {count} selections (failed)")),
+        "count {count}: {screen}"
     );
 
     tmux.keys(&["q"]);
@@ -324,4 +326,103 @@ fn sigterm_drains_the_consoles_job_and_closes_its_audit_row() {
         .unwrap();
     assert!(finished.is_some(), "the audit row is closed");
     assert_ne!(outcome, "running");
+}
+
+impl Tmux {
+    /// Sends raw bytes to the console, as a terminal would (mouse reports).
+    fn bytes(&self, bytes: &[u8]) {
+        let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let status = self
+            .command()
+            .args(["send-keys", "-t", "e2e", "-H"])
+            .args(&hex)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// A left click at a 0-based cell, as an SGR mouse report (press, then release).
+    fn click(&self, column: u16, row: u16) {
+        let (x, y) = (column + 1, row + 1);
+        self.bytes(format!("\u{1b}[<0;{x};{y}M\u{1b}[<0;{x};{y}m").as_bytes());
+    }
+}
+
+#[test]
+fn a_click_a_copy_and_a_quit_during_a_run_leave_the_audit_row_interrupted() {
+    let (data, tmux) = demo_console();
+    // tmux keeps what an application copies with OSC 52 as a paste buffer.
+    assert!(
+        tmux.command()
+            .args(["set", "-g", "set-clipboard", "on"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    tmux.wait_for("Failures per day");
+    tmux.keys(&["/"]);
+    tmux.text("state:failed");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("filter: state:failed ");
+
+    // Header (row 0), border, status line, table header: the third row is on row 6.
+    tmux.click(30, 6);
+    tmux.wait_for("row 3 of");
+
+    tmux.keys(&["y"]);
+    let screen = tmux.wait_for("copied: ");
+    let copied = screen
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("copied: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(copied.contains('@'), "an email: {copied}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let buffer = tmux.command().args(["show-buffer"]).output().unwrap();
+        if String::from_utf8_lossy(&buffer.stdout) == copied {
+            break;
+        }
+        assert!(Instant::now() < deadline, "tmux never received the copy");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // A bulk run, then q while it runs: asked first, then the audit row says interrupted.
+    tmux.keys(&["A"]);
+    tmux.wait_for("matching marked");
+    tmux.keys(&["R"]);
+    let screen = tmux.wait_for("selections will be synced");
+    let count: String = screen
+        .lines()
+        .flat_map(|l| l.split('│'))
+        .find(|segment| segment.contains(" selections will be synced"))
+        .map(|s| {
+            s.split(" selections will be synced")
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect()
+        })
+        .unwrap();
+    if screen.contains("Type ") {
+        tmux.text(&count);
+    }
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Sync of");
+    tmux.keys(&["q"]);
+    tmux.wait_for("Quit while a job runs?");
+    tmux.keys(&["y"]);
+    tmux.wait_for("CALSYNC-EXIT=0");
+    let conn = rusqlite::Connection::open(data.path().join("demo.db")).unwrap();
+    let outcome: String = conn
+        .query_row(
+            "SELECT outcome FROM calsync_audit_log WHERE action = 'console sync' \
+             ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(outcome, "interrupted");
 }

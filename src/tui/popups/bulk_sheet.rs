@@ -14,6 +14,7 @@ use crate::jobs::{BulkPlan, RunScope, SyncTarget, scope_name};
 use crate::text::clean_line;
 use crate::tui::app::{App, Effect};
 use crate::tui::job::JobKind;
+use crate::tui::run_choice::{Chosen, RunKey, choose, sheet_title};
 use crate::tui::screen::Screen;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::{badge, centered};
@@ -29,6 +30,8 @@ pub struct BulkSheet {
     pub dry_run: bool,
     /// The filter the run covers (the list's filter, or the marks).
     pub target: SyncTarget,
+    /// What the key was pressed on: the sheet's title, and whether permanent failures are in.
+    pub chosen: Chosen,
     pub plan: Option<BulkPlan>,
     pub pending: Option<u64>,
     pub typed: String,
@@ -55,26 +58,54 @@ impl App {
     }
 
     pub(in crate::tui) fn open_bulk_with(&mut self, scope: Scope) -> Vec<Effect> {
-        let target = self.list_target().or_else(|| {
-            // The overview stands for every selection.
-            matches!(self.screen(), Some(Screen::Overview { .. })).then(|| SyncTarget::Matching {
-                filter: Box::default(),
-                except: Vec::new(),
-            })
-        });
-        match target {
-            Some(target) => self.open_bulk_for(target, scope),
-            None => {
-                self.message = Some("open a list of selections first".to_string());
-                Vec::new()
-            }
+        let Some((target, chosen)) = self.chosen_here() else {
+            self.message = Some("open a list of selections first".to_string());
+            return Vec::new();
+        };
+        let key = match scope {
+            Scope::Failed => RunKey::RetryFailed,
+            _ => RunKey::Retry,
+        };
+        let mut sheet_scope = choose(key, &chosen);
+        // `:sync unsynced` names its scope itself.
+        sheet_scope.scope = scope;
+        self.open_bulk_for(target, chosen, sheet_scope.include_permanent, scope)
+    }
+
+    /// What a run key on this screen points at: the list's marks, else what it matches; the
+    /// overview stands for every selection.
+    pub(in crate::tui) fn chosen_here(&self) -> Option<(SyncTarget, Chosen)> {
+        if let Some(list) = self.screen().and_then(Screen::list) {
+            let target = self.list_target()?;
+            let chosen = if list.marks.all_matching {
+                Chosen::AllMatching {
+                    filter: Box::new(list.filter.clone()),
+                    unmarked: list.marks.except.len(),
+                }
+            } else if !list.marks.ids.is_empty() {
+                Chosen::Marked(list.marks.ids.len())
+            } else {
+                Chosen::List(Box::new(list.filter.clone()))
+            };
+            return Some((target, chosen));
         }
+        matches!(self.screen(), Some(Screen::Overview { .. })).then(|| {
+            (
+                SyncTarget::Matching {
+                    filter: Box::default(),
+                    except: Vec::new(),
+                },
+                Chosen::Everything,
+            )
+        })
     }
 
     /// The bulk sheet for `target`: nothing starts before the operator confirms it.
     pub(in crate::tui) fn open_bulk_for(
         &mut self,
         target: SyncTarget,
+        chosen: Chosen,
+        include_permanent: bool,
         scope: Scope,
     ) -> Vec<Effect> {
         if self.job_running() {
@@ -82,9 +113,10 @@ impl App {
         }
         let mut sheet = BulkSheet {
             scope,
-            include_permanent: false,
+            include_permanent,
             dry_run: false,
             target,
+            chosen,
             plan: None,
             pending: None,
             typed: String::new(),
@@ -146,8 +178,10 @@ impl App {
                     self.popup = Some(Popup::Bulk(sheet));
                     return Vec::new();
                 };
-                if needs_typing && sheet.typed != plan.count.to_string() {
-                    sheet.error = Some(format!("type {} to confirm", plan.count));
+                // What is typed back is what the sheet says will be synced.
+                let will_sync = plan.count.saturating_sub(plan.skipped);
+                if needs_typing && sheet.typed != will_sync.to_string() {
+                    sheet.error = Some(format!("type {will_sync} to confirm"));
                     self.popup = Some(Popup::Bulk(sheet));
                     return Vec::new();
                 }
@@ -167,11 +201,17 @@ impl App {
                 }
                 self.start_job(
                     JobKind::Sync,
-                    format!(
-                        "Sync of {} selections ({})",
-                        plan.count,
-                        scope_name(plan.run.scope)
-                    ),
+                    match plan.skipped {
+                        0 => format!(
+                            "Sync of {} selections ({})",
+                            plan.count,
+                            scope_name(plan.run.scope)
+                        ),
+                        skipped => format!(
+                            "Sync of {will_sync} selections ({}) and {skipped} to skip",
+                            scope_name(plan.run.scope)
+                        ),
+                    },
                     plan.count as usize,
                 );
                 return vec![Effect::Sync(plan.target.clone(), plan.run)];
@@ -184,7 +224,7 @@ impl App {
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, sheet: &BulkSheet, theme: Theme) {
-    let popup = centered(area, 76, 16);
+    let popup = centered(area, 76, 17);
     frame.render_widget(Clear, popup);
     let mut lines = vec![
         Line::from(vec![
@@ -210,7 +250,10 @@ pub fn draw(frame: &mut Frame, area: Rect, sheet: &BulkSheet, theme: Theme) {
         None => lines.push(Line::styled(" Counting…", theme.dim())),
         Some(plan) => {
             lines.push(Line::styled(
-                format!(" {} selections will be synced:", plan.count),
+                format!(
+                    " {} selections will be synced:",
+                    plan.count.saturating_sub(plan.skipped)
+                ),
                 theme.title(),
             ));
             for state in SyncState::ALL {
@@ -221,6 +264,15 @@ pub fn draw(frame: &mut Frame, area: Rect, sheet: &BulkSheet, theme: Theme) {
                         Span::styled(format!("{:<24} {n:>8}", badge(state)), theme.state(state)),
                     ]));
                 }
+            }
+            if plan.skipped > 0 {
+                lines.push(Line::styled(
+                    format!(
+                        " {} more will be skipped: their conference no longer uses time slots.",
+                        plan.skipped
+                    ),
+                    theme.warning(),
+                ));
             }
             if !plan.causes.is_empty() {
                 let causes: Vec<String> = plan
@@ -259,7 +311,10 @@ pub fn draw(frame: &mut Frame, area: Rect, sheet: &BulkSheet, theme: Theme) {
             } else if plan.count > TYPED_CONFIRMATION_ABOVE && !sheet.dry_run {
                 lines.push(Line::from(vec![
                     Span::styled(
-                        format!(" Type {} and press enter to start: ", plan.count),
+                        format!(
+                            " Type {} and press enter to start: ",
+                            plan.count.saturating_sub(plan.skipped)
+                        ),
                         theme.warning(),
                     ),
                     Span::styled(sheet.typed.clone(), theme.key()),
@@ -276,7 +331,10 @@ pub fn draw(frame: &mut Frame, area: Rect, sheet: &BulkSheet, theme: Theme) {
     frame.render_widget(
         Paragraph::new(lines)
             .alignment(Alignment::Left)
-            .block(Block::bordered().title(" Sync selections matching the filter ")),
+            .block(Block::bordered().title(crate::text::truncate(
+                &format!(" Sync {} ", sheet_title(&sheet.chosen)),
+                popup.width.saturating_sub(2) as usize,
+            ))),
         popup,
     );
 }

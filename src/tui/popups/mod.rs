@@ -2,9 +2,11 @@
 //! its draw.
 
 pub mod bulk_sheet;
+pub mod confirm_quit;
 pub mod delete_sheet;
 pub mod help;
 pub mod input;
+pub mod run_rows;
 
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
@@ -19,39 +21,64 @@ use super::theme::Theme;
 
 #[derive(Debug, Clone)]
 pub enum Popup {
-    Help,
+    /// The keys and the filter reference, scrolled this many lines.
+    Help {
+        scroll: usize,
+    },
     Input {
         kind: InputKind,
         text: String,
         error: Option<String>,
+        /// Tab's candidates while Tab is being pressed.
+        completion: Option<crate::tui::complete::Completion>,
     },
     Bulk(Box<BulkSheet>),
     DeleteFindings(Box<DeleteSheet>),
+    /// Quit while a job runs?
+    ConfirmQuit,
+    /// The last run's rows that did not sync, scrolled this many rows.
+    RunRows {
+        scroll: usize,
+    },
 }
 
 impl App {
     /// The key goes to the open popup, if one is; None when none is open.
     pub(in crate::tui) fn popup_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
         Some(match self.popup.as_ref()? {
-            Popup::Help => {
-                self.popup = None;
-                Vec::new()
-            }
+            Popup::Help { .. } => self.help_key(key),
+            Popup::RunRows { .. } => self.run_rows_key(key),
             Popup::Input { .. } => self.input_key(key),
             Popup::Bulk(_) => self.bulk_key(key),
             Popup::DeleteFindings(_) => self.delete_key(key),
+            Popup::ConfirmQuit => self.confirm_quit_key(key),
         })
     }
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     match &app.popup {
-        Some(Popup::Help) => help::draw(frame, area, app, theme),
-        Some(Popup::Input { kind, text, error }) => {
-            input::draw(frame, area, *kind, text, error.as_deref(), theme)
+        Some(Popup::Help { scroll }) => help::draw(frame, area, app, *scroll, theme),
+        Some(Popup::RunRows { scroll }) => {
+            run_rows::draw(frame, area, app.run_rows(), *scroll, theme)
         }
+        Some(Popup::Input {
+            kind,
+            text,
+            error,
+            completion,
+        }) => input::draw(
+            frame,
+            area,
+            *kind,
+            text,
+            error.as_deref(),
+            completion.as_ref(),
+            theme,
+        ),
         Some(Popup::Bulk(sheet)) => bulk_sheet::draw(frame, area, sheet, theme),
         Some(Popup::DeleteFindings(sheet)) => delete_sheet::draw(frame, area, sheet, theme),
+        Some(Popup::ConfirmQuit) => confirm_quit::draw(frame, area, app.job.as_ref(), theme),
         None => {}
     }
 }

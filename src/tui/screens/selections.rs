@@ -16,7 +16,7 @@ use crate::tui::theme::Theme;
 use crate::tui::widgets::table::{self, Column, Drawn, Width, Window};
 use crate::tui::widgets::{ago, badge, state_line};
 
-const COLUMNS: [Column; 9] = [
+const COLUMNS: [Column; 10] = [
     Column::new("", Width::Fixed(1)),
     Column::new("ID", Width::Fixed(8)),
     Column::new(
@@ -43,6 +43,7 @@ const COLUMNS: [Column; 9] = [
         },
     ),
     Column::new("ATTEMPTED", Width::Fixed(10)).wide_only(),
+    Column::new("CAUSE", Width::Fixed(12)).wide_only(),
     Column::new("ERROR", Width::Fill(16)),
 ];
 
@@ -174,8 +175,16 @@ fn selection_cells(
             Style::default(),
         ),
         (
+            s.sync
+                .error_text()
+                .map(|e| crate::domain::diagnosis::cause_of(e).as_str().to_string())
+                .unwrap_or_default(),
+            Style::default(),
+        ),
+        // Read, not skimmed past: the terminal's own foreground, never dim.
+        (
             s.sync.error_text().map(short_error).unwrap_or_default(),
-            theme.dim(),
+            theme.error_text(),
         ),
     ]
 }

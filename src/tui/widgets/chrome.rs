@@ -9,27 +9,52 @@ use ratatui::widgets::{Block, Gauge, Paragraph};
 use super::ago;
 use crate::domain::SyncState;
 use crate::text::{clean_line, truncate};
+use crate::tui::Action;
 use crate::tui::app::App;
+use crate::tui::fit::{Part, fit_bar, fit_line};
 use crate::tui::job::{Job, JobKind};
 use crate::tui::theme::Theme;
 
 pub fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
-    let mut parts = vec![format!(" calsync · {}", clean_line(&app.session.database))];
+    let line = header_line(app, area.width as usize);
+    frame.render_widget(Paragraph::new(line).style(theme.header()), area);
+}
+
+/// The header, fitted by priority: the database URL shortens first, then the data's age and
+/// the reasons go; DEMO · SIMULATED GRAPH and READ-ONLY always stay.
+pub fn header_line(app: &App, columns: usize) -> String {
+    let mut parts = vec![
+        Part::fixed(" calsync"),
+        Part::stretching(clean_line(&app.session.database), 16),
+    ];
+    let mut give_way = Vec::new();
     if app.session.simulated_graph {
-        parts.push("DEMO · SIMULATED GRAPH (no real calendar is touched)".to_string());
+        give_way.push(parts.len());
+        parts.push(Part::forms([
+            "DEMO · SIMULATED GRAPH (no real calendar is touched)",
+            "DEMO · SIMULATED GRAPH",
+            "DEMO·SIM",
+        ]));
     }
     if app.session.read_only {
-        parts.push(match &app.session.read_only_reason {
-            Some(reason) => format!("READ-ONLY ({reason})"),
-            None => "READ-ONLY".to_string(),
-        });
+        give_way.insert(0, parts.len());
+        let mut forms = vec!["READ-ONLY".to_string()];
+        if let Some(reason) = &app.session.read_only_reason {
+            forms.insert(0, format!("READ-ONLY ({})", clean_line(reason)));
+        }
+        parts.push(Part::forms(forms));
     }
+    give_way.insert(0, parts.len());
     parts.push(match app.last_refresh {
-        Some(t) => format!("data read {} ({})", t.format("%H:%M:%S"), ago(app.now, t)),
-        None => "loading…".to_string(),
+        Some(t) => Part::forms([
+            format!("data read {} ({})", t.format("%H:%M:%S"), ago(app.now, t)),
+            ago(app.now, t),
+            String::new(),
+        ]),
+        None => Part::forms(["loading…", ""]),
     });
-    let line = truncate(&parts.join(" │ "), area.width as usize);
-    frame.render_widget(Paragraph::new(line).style(theme.header()), area);
+    give_way.push(1);
+    fit_line(&parts, &give_way, " │ ", columns)
 }
 
 pub fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
@@ -39,20 +64,64 @@ pub fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         return;
     }
     let mut spans = Vec::new();
-    for binding in app
-        .session
-        .keymap
-        .bar_for(app.context(), app.session.read_only)
-    {
-        spans.push(Span::styled(format!(" {}", binding.keys), theme.key()));
-        spans.push(Span::raw(format!(" {} ", binding.short)));
+    for (keys, short) in bar(app, area.width as usize) {
+        spans.push(Span::styled(format!(" {keys}"), theme.key()));
+        spans.push(Span::raw(format!(" {short} ")));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
+/// The keys the bottom bar shows at this width, with their actions: `? help` and `q quit`
+/// end it at every width.
+fn bar_bindings(app: &App, columns: usize) -> Vec<(Action, String, String)> {
+    let bindings = app
+        .session
+        .keymap
+        .bar_for(app.context(), app.session.read_only);
+    let items: Vec<(String, String)> = bindings
+        .iter()
+        .map(|b| (b.keys.to_string(), b.short.to_string()))
+        .collect();
+    let kept: Vec<usize> = bindings
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| matches!(b.action, Action::Help | Action::Quit))
+        .map(|(i, _)| i)
+        .collect();
+    fit_bar(&items, &kept, columns)
+        .into_iter()
+        .filter_map(|shown| {
+            let i = items.iter().position(|item| std::ptr::eq(item, shown))?;
+            Some((bindings[i].action, shown.0.clone(), shown.1.clone()))
+        })
+        .collect()
+}
+
+fn bar(app: &App, columns: usize) -> Vec<(String, String)> {
+    bar_bindings(app, columns)
+        .into_iter()
+        .map(|(_, keys, short)| (keys, short))
+        .collect()
+}
+
+/// The bar's actions and how many columns each takes, left to right (for mouse clicks).
+pub fn bar_items(app: &App, columns: usize) -> Vec<(Action, u16)> {
+    bar_bindings(app, columns)
+        .into_iter()
+        .map(|(action, keys, short)| {
+            let width = crate::text::width(&keys) + crate::text::width(&short) + 3;
+            (action, width as u16)
+        })
+        .collect()
+}
+
 pub fn draw_job(frame: &mut Frame, area: Rect, job: &Job, theme: Theme) {
     let title = if let Some(ended) = &job.ended {
-        format!(" {} — done: {ended} ", clean_line(&job.label))
+        // How it ended comes first, so a narrow panel still says "(cancelled)".
+        format!(
+            " done: {ended} — {} · x closes, L lists rows ",
+            clean_line(&job.label)
+        )
     } else if let Some(error) = &job.error {
         format!(
             " {} — could not run: {} ",
@@ -87,11 +156,11 @@ pub fn draw_job(frame: &mut Frame, area: Rect, job: &Job, theme: Theme) {
             .gauge_style(theme.state(SyncState::Added)),
         gauge,
     );
-    let eta = job
-        .eta_seconds()
-        .filter(|_| job.running())
-        .map(|s| format!("  ETA {s:.0}s"))
-        .unwrap_or_default();
+    let eta = if job.running() {
+        format!("  {}", crate::tui::rate::eta_text(job.eta_seconds()))
+    } else {
+        String::new()
+    };
     let (ok, bad, neither) = match job.kind {
         JobKind::Sync => ("synced", "failed", "skipped"),
         JobKind::Verify => ("present", "missing", "not checked"),
@@ -104,11 +173,11 @@ pub fn draw_job(frame: &mut Frame, area: Rect, job: &Job, theme: Theme) {
         format!("  · {} {neither}", job.skipped)
     };
     let line = format!(
-        "✓ {} {ok}  ✗ {} {bad}{neither}  ⧗ {} throttled  {:.1}/s{eta}",
+        "✓ {} {ok}  ✗ {} {bad}{neither}  ⧗ {} throttled  {}{eta}",
         job.synced,
         job.failed,
         job.throttled,
-        job.rate()
+        crate::tui::rate::rate_text(job.rate())
     );
     frame.render_widget(Paragraph::new(truncate(&line, stats.width as usize)), stats);
 }

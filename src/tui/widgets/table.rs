@@ -191,7 +191,7 @@ mod tests {
                         ],
                         style: Style::default(),
                     },
-                    Theme { color: false },
+                    Theme::MONOCHROME,
                 )
             })
             .unwrap();
