@@ -3,7 +3,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -13,6 +13,7 @@ use super::halt::Halt;
 use super::intent::{self, Refusal};
 use super::meeting::{self, Sent};
 use super::payload::{PayloadOptions, TAG_PROPERTY_ID, event_payload, tag_for, transaction_id};
+use super::progress::Progress;
 use super::reconcile::{ReconcileOptions, Reconciler};
 use super::verify::{Verifier, VerifyOptions};
 use super::writer::ResultWriter;
@@ -144,7 +145,7 @@ impl Engine {
         )
     }
 
-    /// Syncs `ids` (frozen by the caller, chosen by `scope`), reporting on `events`. Each
+    /// Syncs `ids` (frozen by the caller, chosen by `scope`), reporting to `progress`. Each
     /// selection is claimed (see [`Claims`]) and then read again before anything is sent to
     /// Graph: one claimed elsewhere is left to its holder, and one that no longer matches
     /// `scope` (done meanwhile by another calsync, or changed in the LMS) is skipped. Cancelling
@@ -154,14 +155,15 @@ impl Engine {
         claims: Claims,
         scope: &Filter,
         ids: Vec<i64>,
-        events: mpsc::UnboundedSender<SyncEvent>,
+        progress: impl Into<Progress<SyncEvent>>,
         cancel: CancellationToken,
     ) -> Result<Summary, SyncError> {
+        let progress = progress.into();
         let started = Instant::now();
         let total = ids.len();
         // Ctrl-C must also end a wait for the login service, not only new work.
         self.inner.graph.abandon_logins_on(cancel.clone());
-        let _ = events.send(SyncEvent::Started { total });
+        progress.report(SyncEvent::Started { total });
         let credentials = RunCredentials::load(
             &self.inner.store,
             self.inner.options.credentials_override.as_ref(),
@@ -196,7 +198,7 @@ impl Engine {
             ..Summary::default()
         };
         let throttled_before = self.inner.graph.stats().throttled_responses;
-        let forwarder = forward_throttling(&self.inner.graph, events.clone());
+        let forwarder = forward_throttling(&self.inner.graph, progress.clone());
         let mut launched = 0usize;
         // At most one round of work ahead, so a row is claimed and read shortly before its
         // attempt (the write guard catches any change the LMS makes after that).
@@ -207,7 +209,7 @@ impl Engine {
             self.warm_tokens(&run, &rows, &mut warmed);
             for &id in ids {
                 while let Some(done) = tasks.try_join_next() {
-                    finish(done, &mut summary, &events);
+                    finish(done, &mut summary, &progress);
                 }
                 let permit = tokio::select! {
                     biased;
@@ -236,7 +238,7 @@ impl Engine {
             }
         }
         while let Some(done) = tasks.join_next().await {
-            finish(done, &mut summary, &events);
+            finish(done, &mut summary, &progress);
         }
         forwarder.abort();
         summary.not_started = total - launched;
@@ -244,7 +246,7 @@ impl Engine {
             (self.inner.graph.stats().throttled_responses - throttled_before) as usize;
         summary.duration = started.elapsed();
         summary.stopped = run.halt.reason();
-        let _ = events.send(SyncEvent::Finished(summary.clone()));
+        progress.report(SyncEvent::Finished(summary.clone()));
         Ok(summary)
     }
 
@@ -806,14 +808,14 @@ fn readable(row: Listed) -> Option<Selection> {
 /// Graph's "wait before the next request to this mailbox" notices become progress events.
 fn forward_throttling(
     graph: &GraphClient,
-    events: mpsc::UnboundedSender<SyncEvent>,
+    progress: Progress<SyncEvent>,
 ) -> tokio::task::JoinHandle<()> {
     let mut notices = graph.subscribe_throttling();
     tokio::spawn(async move {
         loop {
             match notices.recv().await {
                 Ok(notice) => {
-                    let _ = events.send(SyncEvent::Throttled {
+                    progress.report(SyncEvent::Throttled {
                         mailbox: notice.mailbox,
                         wait: notice.wait,
                     });
@@ -859,7 +861,7 @@ fn slot_window(selection: &Selection) -> Result<SlotWindow, SyncError> {
 fn finish(
     done: Result<ItemResult, tokio::task::JoinError>,
     summary: &mut Summary,
-    events: &mpsc::UnboundedSender<SyncEvent>,
+    progress: &Progress<SyncEvent>,
 ) {
     let result = match done {
         Ok(result) => result,
@@ -871,7 +873,7 @@ fn finish(
         },
     };
     summary.record(&result);
-    let _ = events.send(SyncEvent::Item(result));
+    progress.report(SyncEvent::Item(result));
 }
 
 /// One line of at most [`MAX_ERROR_CHARS`] characters, without control characters.

@@ -14,6 +14,7 @@ mod landed;
 mod lms_id;
 mod meeting;
 pub mod payload;
+pub mod progress;
 pub mod reconcile;
 pub mod verify;
 mod verify_ledger;

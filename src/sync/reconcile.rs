@@ -16,13 +16,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::credentials::{Holder, RunCredentials};
 use super::event_ids::{MailboxIds, PointedIds};
 use super::payload::{TAG_PROPERTY_ID, subject};
+use super::progress::Progress;
 use crate::domain::ledger::{EventPointer, LedgerAction, LedgerRecord, LedgerScope};
 use crate::domain::{Person, StoredCredentials, resolve_slot_window};
 use crate::graph::{Credentials, DeleteOutcome, EventInfo, GraphClient};
@@ -246,9 +247,10 @@ impl Reconciler {
     pub async fn plan(
         &self,
         scope: LedgerScope,
-        events: mpsc::UnboundedSender<ReconcileEvent>,
+        progress: impl Into<Progress<ReconcileEvent>>,
         cancel: CancellationToken,
     ) -> Result<Plan, String> {
+        let progress = progress.into();
         // Ctrl-C must also end a wait for the login service, not only the scan.
         self.inner.graph.abandon_logins_on(cancel.clone());
         let store = &self.inner.store;
@@ -294,7 +296,7 @@ impl Reconciler {
         if orphans.contains_key(&None) {
             users.push(None);
         }
-        let _ = events.send(ReconcileEvent::PlanStarted { users: users.len() });
+        progress.report(ReconcileEvent::PlanStarted { users: users.len() });
 
         let mut plan = Plan {
             ledger_checked: ledger,
@@ -328,7 +330,7 @@ impl Reconciler {
             match report {
                 UserReport::Scanned { mailbox, findings } => {
                     plan.mailboxes_scanned += 1;
-                    let _ = events.send(ReconcileEvent::MailboxScanned {
+                    progress.report(ReconcileEvent::MailboxScanned {
                         user_id,
                         mailbox,
                         findings: findings.len(),
@@ -339,7 +341,7 @@ impl Reconciler {
                     if user_id.is_some() {
                         plan.users_without_email += 1;
                     }
-                    let _ = events.send(ReconcileEvent::MailboxScanned {
+                    progress.report(ReconcileEvent::MailboxScanned {
                         user_id,
                         mailbox: String::new(),
                         findings: findings.len(),
@@ -347,7 +349,7 @@ impl Reconciler {
                     plan.findings.extend(findings);
                 }
                 UserReport::Failed(failure) => {
-                    let _ = events.send(ReconcileEvent::MailboxFailed(failure.clone()));
+                    progress.report(ReconcileEvent::MailboxFailed(failure.clone()));
                     plan.mailbox_failures.push(failure);
                 }
             }
@@ -372,11 +374,12 @@ impl Reconciler {
     pub async fn apply(
         &self,
         findings: Vec<Finding>,
-        events: mpsc::UnboundedSender<ReconcileEvent>,
+        progress: impl Into<Progress<ReconcileEvent>>,
         cancel: CancellationToken,
     ) -> Result<Vec<Resolved>, String> {
+        let progress = progress.into();
         self.inner.graph.abandon_logins_on(cancel.clone());
-        let _ = events.send(ReconcileEvent::ApplyStarted {
+        progress.report(ReconcileEvent::ApplyStarted {
             total: findings.len(),
         });
         // Every deletion is marked in the ledger: none is sent unless that can be written.
@@ -406,13 +409,13 @@ impl Reconciler {
             let permit = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => {
-                    resolved.push(not_started(finding, &events));
+                    resolved.push(not_started(finding, &progress));
                     break;
                 }
                 permit = Arc::clone(&permits).acquire_owned() => match permit {
                     Ok(permit) => permit,
                     Err(_) => {
-                        resolved.push(not_started(finding, &events));
+                        resolved.push(not_started(finding, &progress));
                         break;
                     }
                 },
@@ -430,11 +433,11 @@ impl Reconciler {
             });
         }
         for finding in pending {
-            resolved.push(not_started(finding, &events));
+            resolved.push(not_started(finding, &progress));
         }
         while let Some(done) = tasks.join_next().await {
             let done = done.map_err(|e| format!("internal error: {e}"))?;
-            let _ = events.send(ReconcileEvent::Resolved(done.clone()));
+            progress.report(ReconcileEvent::Resolved(done.clone()));
             resolved.push(done);
         }
         Ok(resolved)
@@ -1019,12 +1022,12 @@ fn join_windows(
     joined
 }
 
-fn not_started(finding: Finding, events: &mpsc::UnboundedSender<ReconcileEvent>) -> Resolved {
+fn not_started(finding: Finding, progress: &Progress<ReconcileEvent>) -> Resolved {
     let resolved = Resolved {
         finding,
         result: Resolution::NotStarted,
     };
-    let _ = events.send(ReconcileEvent::Resolved(resolved.clone()));
+    progress.report(ReconcileEvent::Resolved(resolved.clone()));
     resolved
 }
 

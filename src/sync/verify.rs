@@ -11,11 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::credentials::{Holder, RunCredentials};
+use super::progress::Progress;
 use super::verify_ledger::LedgerWriter;
 use super::{ItemLabel, label_of};
 use crate::domain::ledger::{LedgerAction, LedgerRecord};
@@ -144,13 +145,14 @@ impl Verifier {
         }
     }
 
-    /// Checks `ids` (frozen by the caller, see [`verifiable`]), reporting on `events`.
+    /// Checks `ids` (frozen by the caller, see [`verifiable`]), reporting to `progress`.
     pub async fn run(
         &self,
         ids: Vec<i64>,
-        events: mpsc::UnboundedSender<VerifyEvent>,
+        progress: impl Into<Progress<VerifyEvent>>,
         cancel: CancellationToken,
     ) -> Result<VerifySummary, String> {
+        let progress = progress.into();
         let started = Instant::now();
         // Ctrl-C must also end a wait for the login service, not only new lookups.
         self.graph.abandon_logins_on(cancel.clone());
@@ -158,7 +160,7 @@ impl Verifier {
             total: ids.len(),
             ..VerifySummary::default()
         };
-        let _ = events.send(VerifyEvent::Started { total: ids.len() });
+        progress.report(VerifyEvent::Started { total: ids.len() });
         let credentials = Arc::new(
             RunCredentials::load(&self.store, self.options.credentials_override.as_ref())
                 .await
@@ -192,7 +194,7 @@ impl Verifier {
                         .or_default()
                         .push((row.clone(), creds)),
                     Err(status) => {
-                        self.report(Looked::of(row, status).check, &mut summary, &events)
+                        self.report(Looked::of(row, status).check, &mut summary, &progress)
                     }
                 }
             }
@@ -215,13 +217,13 @@ impl Verifier {
                         checks
                     });
                     while let Some(done) = tasks.try_join_next() {
-                        self.finish(done, ledger.as_ref(), &mut summary, &events);
+                        self.finish(done, ledger.as_ref(), &mut summary, &progress);
                     }
                 }
             }
         }
         while let Some(done) = tasks.join_next().await {
-            self.finish(done, ledger.as_ref(), &mut summary, &events);
+            self.finish(done, ledger.as_ref(), &mut summary, &progress);
         }
         if let Some(ledger) = ledger {
             ledger.finish().await;
@@ -229,7 +231,7 @@ impl Verifier {
         summary.not_started = summary.total
             - (summary.present + summary.missing + summary.unchecked + summary.skipped);
         summary.duration = started.elapsed();
-        let _ = events.send(VerifyEvent::Finished(summary.clone()));
+        progress.report(VerifyEvent::Finished(summary.clone()));
         Ok(summary)
     }
 
@@ -276,7 +278,7 @@ impl Verifier {
         done: Result<Vec<Looked>, tokio::task::JoinError>,
         ledger: Option<&LedgerWriter>,
         summary: &mut VerifySummary,
-        events: &mpsc::UnboundedSender<VerifyEvent>,
+        progress: &Progress<VerifyEvent>,
     ) {
         let Ok(looked) = done else {
             return;
@@ -286,18 +288,13 @@ impl Verifier {
             ledger.add(looked.iter().filter_map(|l| l.ledger_record(at)).collect());
         }
         for l in looked {
-            self.report(l.check, summary, events);
+            self.report(l.check, summary, progress);
         }
     }
 
-    fn report(
-        &self,
-        check: Check,
-        summary: &mut VerifySummary,
-        events: &mpsc::UnboundedSender<VerifyEvent>,
-    ) {
+    fn report(&self, check: Check, summary: &mut VerifySummary, progress: &Progress<VerifyEvent>) {
         summary.count(&check);
-        let _ = events.send(VerifyEvent::Checked(check));
+        progress.report(VerifyEvent::Checked(check));
     }
 }
 

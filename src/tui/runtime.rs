@@ -20,6 +20,7 @@ use crate::jobs::audited::{audited, reconcile_closing, sync_closing, verify_clos
 use crate::jobs::{self, RunScope, SyncTarget, describe_target, resolve, resolve_verifiable, text};
 use crate::store::{Store, StoreError};
 use crate::sync::Engine;
+use crate::sync::progress::Progress;
 use crate::sync::reconcile::Finding;
 use crate::worker::views::{self, Origin};
 
@@ -44,19 +45,16 @@ const PERSON_CANDIDATES: u32 = 20;
 /// How long a closing console waits for the job in flight to finish and record itself.
 const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// Sends an engine's progress events on as reports while the engine runs; awaiting the
-/// returned task waits until the last one is through.
-fn forward<E: Send + 'static>(
-    reports: mpsc::UnboundedSender<Report>,
-    as_report: impl Fn(E) -> Report + Send + 'static,
-) -> (mpsc::UnboundedSender<E>, tokio::task::JoinHandle<()>) {
-    let (events, mut incoming) = mpsc::unbounded_channel();
-    let task = tokio::spawn(async move {
-        while let Some(event) = incoming.recv().await {
-            let _ = reports.send(as_report(event));
-        }
-    });
-    (events, task)
+/// An engine's progress, delivered as the console's own reports: they go into the report
+/// channel as they happen, so they are all in before the job's closing report.
+fn reporting<E: 'static>(
+    reports: &mpsc::UnboundedSender<Report>,
+    as_report: impl Fn(E) -> Report + Send + Sync + 'static,
+) -> Progress<E> {
+    let reports = reports.clone();
+    Progress::new(move |event| {
+        let _ = reports.send(as_report(event));
+    })
 }
 
 impl Runtime {
@@ -450,12 +448,10 @@ async fn sync_job(
         Ok(trail) => trail.tracked_by(&job.open_rows),
         Err(e) => return send(Report::SyncFailed(e)),
     };
-    let (events, forwarding) = forward(job.reports.clone(), Report::Sync);
+    let progress = reporting(&job.reports, Report::Sync);
     let work = async {
-        let result = engine.run(claims, &chosen_by, ids, events, cancel).await;
-        let result = result.map_err(|e| e.to_string());
-        let _ = forwarding.await;
-        result
+        let result = engine.run(claims, &chosen_by, ids, progress, cancel).await;
+        result.map_err(|e| e.to_string())
     };
     let ran = audited(Some(trail), work, sync_closing).await;
     for error in ran.unclosed.into_iter().chain(ran.result.err()) {
@@ -496,12 +492,8 @@ async fn verify_job(
     } else {
         None
     };
-    let (events, forwarding) = forward(job.reports.clone(), Report::Verify);
-    let work = async {
-        let result = verifier.run(ids, events, cancel).await;
-        let _ = forwarding.await;
-        result
-    };
+    let progress = reporting(&job.reports, Report::Verify);
+    let work = verifier.run(ids, progress, cancel);
     let ran = audited(trail, work, verify_closing).await;
     for error in ran.unclosed.into_iter().chain(ran.result.err()) {
         send(Report::SyncFailed(error));
@@ -515,11 +507,10 @@ async fn reconcile_plan_job(
     scope: LedgerScope,
     cancel: CancellationToken,
 ) {
-    let (events, forwarding) = forward(job.reports.clone(), move |event| {
+    let progress = reporting(&job.reports, move |event| {
         Report::Reconcile(generation, event)
     });
-    let result = reconciler.plan(scope, events, cancel).await;
-    let _ = forwarding.await;
+    let result = reconciler.plan(scope, progress, cancel).await;
     let _ = job
         .reports
         .send(Report::ReconcilePlanned(generation, result));
@@ -550,14 +541,10 @@ async fn reconcile_apply_job(
         Ok(trail) => trail.tracked_by(&job.open_rows),
         Err(e) => return send(Report::ReconcileApplied(generation, Err(e))),
     };
-    let (events, forwarding) = forward(job.reports.clone(), move |event| {
+    let progress = reporting(&job.reports, move |event| {
         Report::Reconcile(generation, event)
     });
-    let work = async {
-        let result = reconciler.apply(findings, events, cancel).await;
-        let _ = forwarding.await;
-        result
-    };
+    let work = reconciler.apply(findings, progress, cancel);
     let ran = audited(Some(trail), work, |resolved| reconcile_closing(resolved)).await;
     if let Some(error) = ran.unclosed {
         send(Report::SyncFailed(error));

@@ -2,10 +2,10 @@
 //! its claims, then write what the pass learnt into the retry schedule and one audit row.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::cleanup::Cleanup;
@@ -18,6 +18,7 @@ use crate::audit::{AuditTrail, sync_detail, sync_outcome};
 use crate::domain::worker::RetryEntry;
 use crate::domain::{Filter, Selection};
 use crate::store::{Claims, ScheduleChange};
+use crate::sync::progress::Progress;
 use crate::sync::{Engine, ItemResult, Outcome, Summary, SyncEvent};
 
 /// What a pass did.
@@ -269,28 +270,24 @@ impl Pass<'_> {
             Some(claims) => claims,
             None => self.engine.store().claims(false).await?,
         };
-        let (events, mut rx) = mpsc::unbounded_channel();
-        let collector = tokio::spawn(async move {
-            let mut results = Vec::new();
-            while let Some(event) = rx.recv().await {
-                match event {
-                    SyncEvent::Item(result) => results.push(result),
-                    SyncEvent::Throttled { mailbox: _, wait } => {
-                        tracing::info!(target: "calsync::worker", wait_ms = wait.as_millis() as u64, "Graph asked to slow down on a mailbox");
-                    }
-                    SyncEvent::Started { .. } | SyncEvent::Finished(_) => {}
-                }
+        let results = Arc::new(Mutex::new(Vec::new()));
+        let collected = Arc::clone(&results);
+        let progress = Progress::new(move |event| match event {
+            SyncEvent::Item(result) => collected
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(result),
+            SyncEvent::Throttled { mailbox: _, wait } => {
+                tracing::info!(target: "calsync::worker", wait_ms = wait.as_millis() as u64, "Graph asked to slow down on a mailbox");
             }
-            results
+            SyncEvent::Started { .. } | SyncEvent::Finished(_) => {}
         });
         let summary = self
             .engine
-            .run(claims, filter, ids, events, cancel.clone())
+            .run(claims, filter, ids, progress, cancel.clone())
             .await
             .map_err(|e| PassError::Sync(e.to_string()))?;
-        let results = collector
-            .await
-            .map_err(|e| PassError::Sync(format!("internal error: {e}")))?;
+        let results = std::mem::take(&mut *results.lock().unwrap_or_else(PoisonError::into_inner));
         Ok((summary, results))
     }
 }
