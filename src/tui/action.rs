@@ -51,6 +51,10 @@ pub enum Action {
     Conferences,
     Export,
     ToggleSort,
+    /// Retry schedule and parked set: make the selection due now.
+    RetryNow,
+    /// Retry schedule: park the selection.
+    Park,
     /// The last run's rows that did not sync, with their reasons.
     RunRows,
     /// Copy the current row's email (OSC 52).
@@ -87,6 +91,13 @@ pub enum Report {
     ReconcileApplied(u64, Result<Vec<Resolved>, String>),
     SyncFailed(String),
     Exported(Result<String, String>),
+    /// A worker screen's read.
+    WorkerData(u64, Result<super::worker_views::WorkerData, String>),
+    /// What retry-now or park did.
+    WorkerActed(
+        super::worker_views::WorkerAction,
+        Result<crate::worker::views::ActionReport, String>,
+    ),
     /// What opening a page in the browser did.
     Opened(Result<String, String>),
     /// The users a `:person` text matches, exact handles first (at most a few).
@@ -109,7 +120,8 @@ impl Report {
             | Report::Counts(g, _)
             | Report::Rows(g, _)
             | Report::Selection(g, _)
-            | Report::Person(g, _) => Some(*g),
+            | Report::Person(g, _)
+            | Report::WorkerData(g, _) => Some(*g),
             _ => None,
         }
     }

@@ -54,6 +54,10 @@ pub enum Effect {
     Export(Filter, String, Option<String>),
     /// Finds a user by username or email (`:person ann@x.org`).
     FindPerson(u64, String),
+    /// Reads a worker screen.
+    WorkerData(u64, super::worker_views::WorkerTab),
+    /// Retry-now or park of these selections (audited).
+    WorkerAct(super::worker_views::WorkerAction, Vec<i64>),
 }
 
 /// Facts about the session: what the header shows, and the keymap in force.
@@ -424,6 +428,8 @@ impl App {
             Action::CopyError => self.copy_current(true),
             Action::OpenLink => self.open_link(),
             Action::Refresh => self.reload(),
+            Action::RetryNow => self.act_on_schedule(super::worker_views::WorkerAction::RetryNow),
+            Action::Park => self.act_on_schedule(super::worker_views::WorkerAction::Park),
             Action::Export => match self.screen().and_then(Screen::list) {
                 Some(list) => vec![Effect::Export(list.filter.clone(), "csv".to_string(), None)],
                 None => Vec::new(),
@@ -569,6 +575,7 @@ impl App {
                     return self.people_found(result);
                 }
             }
+            Report::WorkerActed(action, result) => return self.schedule_acted(action, result),
             Report::Opened(result) => {
                 self.message = Some(result.unwrap_or_else(|why| format!("not opened: {why}")));
             }
@@ -765,6 +772,9 @@ impl App {
                 self.stack.pop();
                 self.open_error(id)
             }
+            Some(Screen::Workers(_) | Screen::Retries(_) | Screen::Parked(_)) => {
+                self.reload_worker_tab()
+            }
             Some(_) => {
                 let fetch = self
                     .stack
@@ -832,6 +842,7 @@ fn fill(screen: &mut Screen, answer: Report, rows: usize, now: DateTime<Utc>) ->
         (Screen::Conferences(table), Report::Conferences(_, result)) => table.fill(result),
         (Screen::Audit(table), Report::Audit(_, result)) => table.fill(result),
         (Screen::Slots { table, .. }, Report::Slots(_, result)) => table.fill(result),
+        (screen, Report::WorkerData(_, result)) => super::worker_views::fill(screen, result),
         (
             Screen::ErrorDetail {
                 selection, pending, ..

@@ -28,6 +28,10 @@ pub enum Command {
     ReadOnly,
     Audit,
     Verify,
+    /// The worker screens: registered workers, the retry schedule, the parked set.
+    Workers,
+    Retries,
+    Parked,
     /// `None`: the scope of the screen it is typed on.
     Reconcile(Option<crate::domain::ledger::LedgerScope>),
 }
@@ -246,6 +250,30 @@ pub const COMMANDS: &[CommandHelp] = &[
         description: "Orphaned and duplicated events: find them, then delete on confirmation",
         choices: &[],
         build: reconcile,
+    },
+    CommandHelp {
+        name: "workers",
+        aliases: &["worker"],
+        args: "",
+        description: "The running `calsync worker`s: host, pid, heartbeat, last pass, counts",
+        choices: &[],
+        build: |args| no_args(args, Command::Workers),
+    },
+    CommandHelp {
+        name: "retries",
+        aliases: &["schedule"],
+        args: "",
+        description: "The worker's retry schedule (r retries now, P parks)",
+        choices: &[],
+        build: |args| no_args(args, Command::Retries),
+    },
+    CommandHelp {
+        name: "parked",
+        aliases: &["dead"],
+        args: "",
+        description: "Parked failures by cause, with what to fix (r retries now)",
+        choices: &[],
+        build: |args| no_args(args, Command::Parked),
     },
     CommandHelp {
         name: "readonly",
@@ -541,7 +569,10 @@ mod tests {
         assert_eq!(complete("con"), vec!["conference", "conferences"]);
         // An alias completes to its command; several aliases of one command give it once.
         assert_eq!(complete(":q"), vec![":quit"]);
-        assert_eq!(complete(":r"), vec![":readonly", ":reconcile", ":refresh"]);
+        assert_eq!(
+            complete(":r"),
+            vec![":readonly", ":reconcile", ":refresh", ":retries"]
+        );
         assert_eq!(
             complete(":sync "),
             vec![

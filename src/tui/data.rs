@@ -1,5 +1,7 @@
 //! What the console's background work hands back: plain data, ready to draw.
 
+use chrono::{DateTime, Utc};
+
 use crate::domain::{Cause, StateCounts};
 pub use crate::jobs::{BulkPlan, PersonData};
 
@@ -14,6 +16,23 @@ pub struct OverviewData {
     pub worst_conferences: Option<Vec<(i64, String, u64, u64)>>,
     /// Failed selections by cause, most first.
     pub causes: Option<Vec<(Cause, u64)>>,
+    /// Whether workers run: never kept in the cache (an old "running" would mislead).
+    #[serde(skip)]
+    pub workers: Option<WorkersLine>,
+}
+
+/// The overview's line about `calsync worker`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkersLine {
+    /// `calsync migrate` has not created the worker's tables.
+    NoTables,
+    Seen {
+        /// Workers whose heartbeat is recent.
+        running: usize,
+        /// The latest pass of any registered worker.
+        last_pass: Option<DateTime<Utc>>,
+    },
+    Unreadable(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +41,8 @@ pub enum OverviewPart {
     Trend(Vec<(String, u64)>),
     WorstConferences(Vec<(i64, String, u64, u64)>),
     Causes(Vec<(Cause, u64)>),
+    /// Not one of the parts [`OverviewData::complete`] waits for.
+    Workers(WorkersLine),
 }
 
 impl OverviewData {
@@ -31,6 +52,7 @@ impl OverviewData {
             OverviewPart::Trend(t) => self.trend = Some(t),
             OverviewPart::WorstConferences(w) => self.worst_conferences = Some(w),
             OverviewPart::Causes(c) => self.causes = Some(c),
+            OverviewPart::Workers(w) => self.workers = Some(w),
         }
     }
 

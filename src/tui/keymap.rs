@@ -19,6 +19,12 @@ pub enum Context {
     Overview,
     /// The reconcile view's findings.
     Reconcile,
+    /// The worker's retry schedule (`:retries`).
+    Retries,
+    /// The worker's parked set (`:parked`).
+    Parked,
+    /// The retry schedule and the parked set alike.
+    Schedule,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,6 +288,28 @@ pub const BINDINGS: &[Binding] = &[
         true
     ),
     bind!(
+        Char('r'),
+        NONE,
+        RetryNow,
+        "retry now",
+        "r",
+        "retry now: due at once for the next worker pass (a cause line: its listed selections)",
+        Schedule,
+        true,
+        true
+    ),
+    bind!(
+        Char('P'),
+        SHIFT,
+        Park,
+        "park",
+        "P",
+        "park: no worker retries it until someone retries it now",
+        Retries,
+        true,
+        true
+    ),
+    bind!(
         Char('x'),
         NONE,
         CancelJob,
@@ -524,6 +552,7 @@ impl Context {
         match self {
             Context::Everywhere => true,
             Context::Lists => matches!(here, Context::Lists | Context::Selections),
+            Context::Schedule => matches!(here, Context::Retries | Context::Parked),
             other => other == here,
         }
     }
@@ -536,6 +565,9 @@ impl Context {
             Context::Selections => "on lists of selections (2 then enter, s, /)",
             Context::Overview => "on the overview (1)",
             Context::Reconcile => "in the reconcile view (:reconcile)",
+            Context::Retries => "on the retry schedule (:retries)",
+            Context::Parked => "on the parked set (:parked)",
+            Context::Schedule => "on the retry schedule and the parked set (:retries, :parked)",
         }
     }
 }
@@ -574,6 +606,8 @@ const ACTION_NAMES: &[(&str, Action)] = &[
     ("conferences", Action::Conferences),
     ("export", Action::Export),
     ("sort", Action::ToggleSort),
+    ("retry_now", Action::RetryNow),
+    ("park", Action::Park),
     ("run_rows", Action::RunRows),
     ("copy", Action::Copy),
     ("copy_error", Action::CopyError),

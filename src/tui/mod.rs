@@ -39,6 +39,7 @@ mod theme;
 mod view;
 mod widgets;
 pub mod widths;
+pub mod worker_views;
 
 use std::io::IsTerminal;
 use std::time::Duration;

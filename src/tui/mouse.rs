@@ -54,6 +54,9 @@ impl App {
             Screen::Audit(table) => follow(table.cursor, rows),
             Screen::Slots { table, .. } => follow(table.cursor, rows),
             Screen::Reconcile(view) => follow(view.cursor, rows),
+            Screen::Workers(s) => follow(s.table.cursor, rows),
+            Screen::Retries(s) => follow(s.table.cursor, rows),
+            Screen::Parked(s) => follow(s.table.cursor, rows),
             Screen::Overview { .. } | Screen::ErrorDetail { .. } => return Vec::new(),
         };
         let delta = top + on_screen - cursor;

@@ -64,6 +64,7 @@ mod tests {
                 trend: Some(vec![("2026-11-24".into(), 3)]),
                 worst_conferences: Some(vec![(1, "Induction".into(), 3, 9)]),
                 causes: Some(vec![(Cause::UnknownUser, 3)]),
+                workers: None,
             },
         };
         assert_eq!(load(&file, "sqlite:////tmp/lms.db"), None);

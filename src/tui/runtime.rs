@@ -10,8 +10,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::action::Report;
 use super::app::Effect;
-use super::data::{OverviewData, OverviewPart};
+use super::data::{OverviewData, OverviewPart, WorkersLine};
 use super::overview_cache::{self, CachedOverview};
+use super::worker_views::{NO_WORKER_TABLES, WorkerAction, WorkerData, WorkerTab};
 use crate::audit::{AuditTrail, OpenRows, run_scope};
 use crate::domain::ledger::LedgerScope;
 use crate::domain::{Filter, PageRequest, Sort};
@@ -21,6 +22,7 @@ use crate::store::{Store, StoreError};
 use crate::sync::Engine;
 use crate::sync::progress::Progress;
 use crate::sync::reconcile::Finding;
+use crate::worker::views::{self, Origin};
 
 pub struct Runtime {
     store: Store,
@@ -170,6 +172,13 @@ impl Runtime {
                         send(Report::Overview(generation, result));
                     });
                 }
+                tokio::spawn(async move {
+                    let line = workers_line(&store).await;
+                    send(Report::Overview(
+                        generation,
+                        Ok(OverviewPart::Workers(line)),
+                    ));
+                });
             }
             Effect::Conferences(generation) => {
                 tokio::spawn(async move {
@@ -269,6 +278,22 @@ impl Runtime {
                     send(Report::PersonFound(generation, found));
                 });
             }
+            Effect::WorkerData(generation, tab) => {
+                tokio::spawn(async move {
+                    send(Report::WorkerData(
+                        generation,
+                        worker_data(&store, tab).await,
+                    ));
+                });
+            }
+            Effect::WorkerAct(action, ids) => {
+                tokio::spawn(async move {
+                    send(Report::WorkerActed(
+                        action,
+                        worker_act(&store, action, &ids).await,
+                    ));
+                });
+            }
             Effect::OpenUrl(url) => {
                 tokio::task::spawn_blocking(move || {
                     let opener = crate::tui::browser::opener(|name| std::env::var(name).ok());
@@ -322,6 +347,49 @@ async fn overview_part(store: &Store, part: OverviewQuery) -> Result<OverviewPar
             OverviewPart::Causes(text(store.cause_counts(&Filter::default()).await)?)
         }
     })
+}
+
+/// Rows the worker screens show at most: the schedule's soonest, the newest of each cause.
+const WORKER_ROWS: u32 = 500;
+
+async fn worker_data(store: &Store, tab: WorkerTab) -> Result<WorkerData, String> {
+    if !store.has_worker_tables() {
+        return Ok(WorkerData::NoTables);
+    }
+    Ok(match tab {
+        WorkerTab::Workers => WorkerData::Workers(text(views::workers(store, Utc::now()).await)?),
+        WorkerTab::Retries => {
+            WorkerData::Retries(text(views::retry_schedule(store, WORKER_ROWS).await)?)
+        }
+        WorkerTab::Parked => WorkerData::Parked(text(views::parked(store, WORKER_ROWS).await)?),
+    })
+}
+
+async fn workers_line(store: &Store) -> WorkersLine {
+    if !store.has_worker_tables() {
+        return WorkersLine::NoTables;
+    }
+    match views::workers(store, Utc::now()).await {
+        Ok(workers) => WorkersLine::Seen {
+            running: workers.iter().filter(|w| w.alive).count(),
+            last_pass: workers.iter().filter_map(|w| w.entry.last_pass_at).max(),
+        },
+        Err(e) => WorkersLine::Unreadable(e.to_string()),
+    }
+}
+
+async fn worker_act(
+    store: &Store,
+    action: WorkerAction,
+    ids: &[i64],
+) -> Result<views::ActionReport, String> {
+    if !store.has_worker_tables() {
+        return Err(NO_WORKER_TABLES.to_string());
+    }
+    match action {
+        WorkerAction::RetryNow => views::retry_now(store, ids, Origin::Console).await,
+        WorkerAction::Park => views::park(store, ids, Origin::Console).await,
+    }
 }
 
 async fn rows_by_id(

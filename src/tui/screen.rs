@@ -10,8 +10,12 @@ use super::overview_refresh::OverviewRefresh;
 use super::reconcile::ReconcileView;
 use super::screens;
 use super::widgets::table;
+use super::worker_views;
+use super::worker_views::{ParkedRow, WorkerScreen};
 use crate::domain::audit::AuditRecord;
+use crate::domain::worker::RetryListing;
 use crate::domain::{ConferenceSummary, Filter, Selection, SlotSummary};
+use crate::worker::views::WorkerView;
 
 #[derive(Debug, Clone)]
 pub struct Table<T> {
@@ -101,6 +105,12 @@ pub enum Screen {
         selection: Option<Box<Selection>>,
         pending: Option<u64>,
     },
+    /// `:workers`: the registered workers and whether each is alive.
+    Workers(WorkerScreen<WorkerView>),
+    /// `:retries`: the retry schedule, soonest first.
+    Retries(WorkerScreen<RetryListing>),
+    /// `:parked`: the dead set by cause, with what to fix.
+    Parked(WorkerScreen<ParkedRow>),
 }
 
 impl Screen {
@@ -108,7 +118,12 @@ impl Screen {
         match self {
             Screen::Overview { .. } => Context::Overview,
             Screen::Reconcile(_) => Context::Reconcile,
-            Screen::Conferences(_) | Screen::Slots { .. } | Screen::Audit(_) => Context::Lists,
+            Screen::Conferences(_)
+            | Screen::Slots { .. }
+            | Screen::Audit(_)
+            | Screen::Workers(_) => Context::Lists,
+            Screen::Retries(_) => Context::Retries,
+            Screen::Parked(_) => Context::Parked,
             // The detail of one selection offers what its row does (retry, person).
             Screen::Selections { .. } | Screen::Person { .. } | Screen::ErrorDetail { .. } => {
                 Context::Selections
@@ -129,6 +144,9 @@ impl Screen {
                 .map(|d| crate::text::clean_line(&d.person.display_name()))
                 .unwrap_or_else(|| format!("Person {user_id}")),
             Screen::ErrorDetail { id, .. } => format!("Selection {id}"),
+            Screen::Workers(_) => "Workers".to_string(),
+            Screen::Retries(_) => "Retry schedule".to_string(),
+            Screen::Parked(_) => "Parked".to_string(),
         }
     }
 
@@ -157,6 +175,9 @@ impl Screen {
             Screen::Audit(table) => table.pending,
             Screen::Slots { table, .. } => table.pending,
             Screen::Reconcile(view) => view.pending,
+            Screen::Workers(s) => s.table.pending,
+            Screen::Retries(s) => s.table.pending,
+            Screen::Parked(s) => s.table.pending,
             Screen::Selections { .. } => None,
         };
         own == Some(generation) || self.list().is_some_and(|list| list.waits_for(generation))
@@ -173,6 +194,9 @@ impl Screen {
             Screen::Audit(table) => table.move_by(delta),
             Screen::Reconcile(view) => view.move_by(delta),
             Screen::Slots { table, .. } => table.move_by(delta),
+            Screen::Workers(s) => s.table.move_by(delta),
+            Screen::Retries(s) => s.table.move_by(delta),
+            Screen::Parked(s) => s.table.move_by(delta),
             Screen::Selections { list, .. } | Screen::Person { list, .. } => {
                 return list.move_by(delta, rows);
             }
@@ -193,7 +217,10 @@ impl Screen {
             Screen::ErrorDetail { selection, .. } => {
                 screens::error_detail::enter(selection.as_deref())
             }
-            Screen::Audit(_) | Screen::Reconcile(_) => Opens::Nothing,
+            Screen::Retries(_) | Screen::Parked(_) => {
+                worker_views::scheduled_selection(self).map_or(Opens::Nothing, Opens::ErrorDetail)
+            }
+            Screen::Audit(_) | Screen::Reconcile(_) | Screen::Workers(_) => Opens::Nothing,
         }
     }
 
@@ -203,6 +230,9 @@ impl Screen {
             Screen::Conferences(table) => table.cursor = 0,
             Screen::Audit(table) => table.cursor = 0,
             Screen::Slots { table, .. } => table.cursor = 0,
+            Screen::Workers(s) => s.table.cursor = 0,
+            Screen::Retries(s) => s.table.cursor = 0,
+            Screen::Parked(s) => s.table.cursor = 0,
             Screen::Reconcile(view) => view.cursor = 0,
             Screen::Selections { list, .. } | Screen::Person { list, .. } => return list.home(),
             Screen::Overview { .. } | Screen::ErrorDetail { .. } => {}
@@ -216,6 +246,9 @@ impl Screen {
             Screen::Conferences(table) => table.cursor = table.rows.len().saturating_sub(1),
             Screen::Audit(table) => table.cursor = table.rows.len().saturating_sub(1),
             Screen::Slots { table, .. } => table.cursor = table.rows.len().saturating_sub(1),
+            Screen::Workers(s) => s.table.cursor = s.table.rows.len().saturating_sub(1),
+            Screen::Retries(s) => s.table.cursor = s.table.rows.len().saturating_sub(1),
+            Screen::Parked(s) => s.table.cursor = s.table.rows.len().saturating_sub(1),
             Screen::Reconcile(view) => view.cursor = view.rows.len().saturating_sub(1),
             Screen::Selections { list, .. } | Screen::Person { list, .. } => {
                 return list.jump_to_end(rows);
@@ -231,6 +264,9 @@ impl Screen {
         match self {
             Screen::Conferences(_) | Screen::Audit(_) | Screen::Slots { .. } => {
                 table::body_rows(body)
+            }
+            Screen::Workers(_) | Screen::Retries(_) | Screen::Parked(_) => {
+                screens::workers::page_rows(body)
             }
             Screen::Reconcile(_) => screens::reconcile::page_rows(body),
             Screen::Selections { .. } => screens::selections::page_rows(body),

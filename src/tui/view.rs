@@ -11,7 +11,8 @@ use super::layout::Chrome;
 use super::popups;
 use super::screen::Screen;
 use super::screens::{
-    audit, conferences, error_detail, overview, person, reconcile, selections, slots,
+    audit, conferences, error_detail, overview, parked, person, reconcile, retries, selections,
+    slots, workers,
 };
 use super::theme::Theme;
 use super::widgets::chrome;
@@ -60,6 +61,9 @@ fn draw_screen(frame: &mut Frame, layout: Chrome, app: &App, theme: Theme) {
         Some(Screen::Audit(table)) => audit::draw(frame, body, table, theme),
         Some(Screen::Reconcile(view)) => reconcile::draw(frame, body, view, theme),
         Some(Screen::Slots { table, .. }) => slots::draw(frame, body, table, theme),
+        Some(Screen::Workers(screen)) => workers::draw(frame, body, screen, app.now, theme),
+        Some(Screen::Retries(screen)) => retries::draw(frame, body, screen, app.now, theme),
+        Some(Screen::Parked(screen)) => parked::draw(frame, body, screen, theme),
         Some(Screen::Selections { list, .. }) => {
             selections::draw(frame, body, list, app.now, theme)
         }

@@ -17,6 +17,7 @@ mod console_operator;
 mod console_overview;
 mod console_queries;
 mod console_viewport;
+mod console_workers;
 mod doctor_tokens;
 mod graph_client;
 mod help;

@@ -464,6 +464,148 @@ fn reconcile_delete_confirmation() {
     });
 }
 
+/// Opens a worker screen by its `:` command and fills it with `data`.
+fn worker_screen_app(
+    height: u16,
+    command: &str,
+    data: calsync::tui::worker_views::WorkerData,
+) -> App {
+    let (mut app, _) = App::new(session(false), now());
+    app.height = height;
+    app.key(key(':'));
+    type_text(&mut app, command);
+    let effects = app.key(code(KeyCode::Enter));
+    let [Effect::WorkerData(generation, _)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    app.report(Report::WorkerData(*generation, Ok(data)));
+    app
+}
+
+fn listing(id: i64, cause: Cause, parked: bool) -> calsync::domain::worker::RetryListing {
+    use calsync::domain::worker::{RetryEntry, RetryListing};
+    RetryListing {
+        entry: RetryEntry {
+            selection_id: id,
+            cause,
+            attempts: (id % 7) as u32,
+            next_attempt_at: (!parked).then(|| now() + chrono::Duration::seconds(id * 97)),
+            parked_at: parked.then(now),
+            last_error: format!(
+                "Graph 503 Service Unavailable\u{1b}[31m for user{id}@north.example {}",
+                "x".repeat(200)
+            ),
+            depends_on: None,
+            updated_at: now(),
+        },
+        user_id: (id != 3).then_some(100 + id),
+        person: format!("Siobhán Ó Briain-Ünal {id}"),
+        email: format!("user{id}@north.example"),
+        conference: "会議 Quarterly\u{202e}review with a very long title".into(),
+    }
+}
+
+#[test]
+fn workers_screen() {
+    use calsync::domain::worker::{WorkerCounts, WorkerEntry};
+    use calsync::worker::views::WorkerView;
+    snapshot("workers", |height| {
+        let worker = |id: i64, host: &str, alive: bool| WorkerView {
+            entry: WorkerEntry {
+                id,
+                host: host.into(),
+                pid: 4000 + id,
+                version: "0.9.0".into(),
+                started_at: now() - chrono::Duration::hours(3),
+                heartbeat_at: now() - chrono::Duration::seconds(if alive { 4 } else { 600 }),
+                last_pass_at: (id != 3).then(|| now() - chrono::Duration::seconds(7 * id)),
+                counts: WorkerCounts {
+                    passes: 1200 * id as u64,
+                    synced: 5000,
+                    failed: 12,
+                    retries_scheduled: 30,
+                    parked: 2,
+                },
+            },
+            alive,
+        };
+        worker_screen_app(
+            height,
+            "workers",
+            calsync::tui::worker_views::WorkerData::Workers(vec![
+                worker(1, "lms-app-1", true),
+                worker(2, "lms-app-2.\u{1b}[2Jinternal.example.org", true),
+                worker(3, "old-host", false),
+            ]),
+        )
+    });
+}
+
+#[test]
+fn retries_screen() {
+    snapshot("retries", |height| {
+        worker_screen_app(
+            height,
+            "retries",
+            calsync::tui::worker_views::WorkerData::Retries(
+                (1..=40)
+                    .map(|id| {
+                        let cause = if id % 2 == 0 {
+                            Cause::Throttled
+                        } else {
+                            Cause::Network
+                        };
+                        listing(id, cause, false)
+                    })
+                    .collect(),
+            ),
+        )
+    });
+}
+
+#[test]
+fn parked_screen() {
+    use calsync::worker::views::ParkedGroup;
+    snapshot("parked", |height| {
+        let group = |cause: Cause, count: u64, fix: &str, ids: std::ops::Range<i64>| ParkedGroup {
+            cause,
+            label: cause.label().to_string(),
+            count,
+            fix: fix.into(),
+            selections: ids.map(|id| listing(id, cause, true)).collect(),
+        };
+        worker_screen_app(
+            height,
+            "parked",
+            calsync::tui::worker_views::WorkerData::Parked(vec![
+                group(
+                    Cause::NoMailbox,
+                    120,
+                    "Give the user an Exchange Online licence (or a mailbox) in Microsoft 365",
+                    1..6,
+                ),
+                group(
+                    Cause::TimeZone,
+                    3,
+                    "Set a valid IANA time zone on the slot",
+                    10..13,
+                ),
+            ]),
+        )
+    });
+}
+
+#[test]
+fn worker_screen_without_the_worker_tables() {
+    snapshot("workers_no_tables", |height| {
+        worker_screen_app(
+            height,
+            "retries",
+            calsync::tui::worker_views::WorkerData::NoTables,
+        )
+    });
+}
+
 #[test]
 fn a_read_only_demo_keeps_its_flags_and_help_in_the_header_and_bar_at_every_width() {
     snapshot("read_only_demo_list", |height| {

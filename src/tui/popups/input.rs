@@ -216,6 +216,7 @@ impl App {
 
     pub(in crate::tui) fn run_command(&mut self, line: &str) -> Result<Vec<Effect>, String> {
         use crate::tui::command::{Command as C, SyncScope, parse_command};
+        use crate::tui::worker_views::WorkerTab;
         match parse_command(line)? {
             C::Quit => {
                 self.popup = None;
@@ -287,6 +288,9 @@ impl App {
             C::Audit => Ok(self.open_audit()),
             C::Verify => Ok(self.verify()),
             C::Reconcile(scope) => Ok(self.open_reconcile(scope)),
+            C::Workers => Ok(self.open_worker_tab(WorkerTab::Workers)),
+            C::Retries => Ok(self.open_worker_tab(WorkerTab::Retries)),
+            C::Parked => Ok(self.open_worker_tab(WorkerTab::Parked)),
             C::ReadOnly => {
                 self.session.read_only = true;
                 self.session.read_only_reason = Some(":readonly".to_string());

@@ -1,6 +1,7 @@
 //! The overview: counts by state, the failure trend, failures by cause (the cursor picks one
 //! to retry) and the conferences with most failures. Its parts arrive one by one.
 
+use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -11,12 +12,12 @@ use crate::domain::SyncState;
 use crate::domain::{Cause, Filter};
 use crate::text::{clean_line, truncate};
 use crate::tui::app::App;
-use crate::tui::data::OverviewData;
+use crate::tui::data::{OverviewData, WorkersLine};
 use crate::tui::overview_refresh::OverviewRefresh;
 use crate::tui::screen::Opens;
 use crate::tui::theme::Theme;
-use crate::tui::widgets::badge;
 use crate::tui::widgets::table::{self, Column, Drawn, Width, Window};
+use crate::tui::widgets::{ago, badge};
 
 const WORST_CONFERENCES: [Column; 4] = [
     Column::new("ID", Width::Fixed(6)),
@@ -89,26 +90,49 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, shown: Shown, theme: Theme
         }
         _ => None,
     };
-    draw_counts(
-        frame,
-        area,
-        shown.data,
-        shown.error,
-        shown.cause,
-        note.as_deref(),
-        theme,
-    )
+    draw_counts(frame, area, &shown, note.as_deref(), app.now, theme)
+}
+
+/// Whether `calsync worker` runs and when the last pass was (`:workers` lists them).
+fn workers_line(workers: &WorkersLine, now: DateTime<Utc>, theme: Theme) -> Line<'static> {
+    let last = |at: &Option<DateTime<Utc>>| {
+        at.map_or_else(
+            || "no pass yet".to_string(),
+            |at| format!("last pass {}", ago(now, at)),
+        )
+    };
+    match workers {
+        WorkersLine::NoTables => Line::styled(" Workers: none (no worker tables)", theme.dim()),
+        WorkersLine::Seen {
+            running: 0,
+            last_pass,
+        } => Line::styled(
+            format!(" Workers: none running, {}", last(last_pass)),
+            theme.warning(),
+        ),
+        WorkersLine::Seen { running, last_pass } => Line::styled(
+            format!(
+                " Workers: {running} running, {} · :workers",
+                last(last_pass)
+            ),
+            theme.state(SyncState::Added),
+        ),
+        WorkersLine::Unreadable(e) => Line::styled(
+            format!(" Workers: cannot read ({})", clean_line(e)),
+            theme.danger(),
+        ),
+    }
 }
 
 fn draw_counts(
     frame: &mut Frame,
     area: Rect,
-    data: Option<&OverviewData>,
-    error: Option<&str>,
-    cause_cursor: usize,
+    shown: &Shown,
     note: Option<&str>,
+    now: DateTime<Utc>,
     theme: Theme,
 ) {
+    let (data, error, cause_cursor) = (shown.data, shown.error, shown.cause);
     let Some(data) = data else {
         let text = match error {
             Some(e) => format!("Could not load the overview: {}", clean_line(e)),
@@ -154,6 +178,9 @@ fn draw_counts(
         " ↑↓ r: retry a cause · R: retry all",
         theme.dim(),
     ));
+    if let Some(workers) = &data.workers {
+        lines.push(workers_line(workers, now, theme));
+    }
     frame.render_widget(Paragraph::new(lines), states);
 
     let trend_rows = data.trend.as_deref().unwrap_or_default();
