@@ -18,11 +18,12 @@ use super::overview_refresh::OverviewRefresh;
 use super::run_choice::{Chosen, RunKey, choose};
 use super::run_rows::RunRows;
 use crate::domain::ledger::LedgerScope;
-use crate::domain::{Filter, PageRequest, PersonMatch, Selection, Sort, SyncState};
+use crate::domain::{Filter, PageRequest, PersonMatch, Selection, Sort};
 use crate::sync::reconcile::{Finding, Plan};
 
 pub use super::job::{Job, JobKind};
 pub use super::popups::{BulkSheet, InputKind, Popup, TYPED_CONFIRMATION_ABOVE};
+use super::screen::Opens;
 pub use super::screen::{Screen, Table};
 pub use crate::jobs::{RunScope, SyncTarget, scope_name};
 
@@ -464,27 +465,11 @@ impl App {
     }
 
     fn enter(&mut self) -> Vec<Effect> {
-        match self.stack.last() {
-            // A cause opens its failures; an empty causes panel, the conferences.
-            Some(Screen::Overview { .. }) => match self.cause_under_cursor() {
-                Some(cause) => self.open_list(
-                    format!("Failures: {}", cause.label()),
-                    Filter {
-                        states: vec![SyncState::Failed],
-                        causes: vec![cause],
-                        ..Filter::default()
-                    },
-                ),
-                None => self.open_conferences(),
-            },
-            Some(Screen::Audit(_)) | Some(Screen::Reconcile(_)) | Some(Screen::Workers(_)) => {
-                Vec::new()
-            }
-            Some(Screen::Retries(_)) | Some(Screen::Parked(_)) => self.open_scheduled_error(),
-            Some(Screen::Conferences(table)) => {
-                let Some(conference) = table.current().cloned() else {
-                    return Vec::new();
-                };
+        match self.screen().map_or(Opens::Nothing, Screen::enter) {
+            Opens::Nothing => Vec::new(),
+            Opens::Conferences => self.open_conferences(),
+            Opens::List { title, filter } => self.open_list(title, filter),
+            Opens::Slots(conference) => {
                 let generation = self.generation();
                 let id = conference.id;
                 self.push(Screen::Slots {
@@ -493,32 +478,8 @@ impl App {
                 });
                 vec![Effect::Slots(generation, id)]
             }
-            Some(Screen::Slots { conference, table }) => {
-                let Some(slot) = table.current() else {
-                    return Vec::new();
-                };
-                let title = format!("{} {}", slot.date, slot.start_time.format("%H:%M"));
-                let base = Filter {
-                    conference_id: Some(conference.id),
-                    slot_id: Some(slot.id),
-                    ..Filter::default()
-                };
-                self.open_list(title, base)
-            }
-            Some(Screen::Selections { .. }) | Some(Screen::Person { .. }) => {
-                match self.current_selection() {
-                    Some(s) => self.open_error(s.id),
-                    None => Vec::new(),
-                }
-            }
-            Some(Screen::ErrorDetail {
-                selection: Some(s), ..
-            }) => {
-                let user = s.user_id;
-                self.open_person(user)
-            }
-            Some(Screen::ErrorDetail { .. }) => Vec::new(),
-            None => Vec::new(),
+            Opens::ErrorDetail(id) => self.open_error(id),
+            Opens::Person(user_id) => self.open_person(user_id),
         }
     }
 
@@ -824,18 +785,6 @@ impl App {
             }
             None => Vec::new(),
         }
-    }
-
-    /// The states a list's rows are in, for the header's counters.
-    pub fn counts_line(list: &SelectionList) -> Option<String> {
-        let counts = list.counts?;
-        Some(
-            SyncState::ALL
-                .iter()
-                .map(|s| format!("{} {}", s.symbol(), counts.get(*s)))
-                .collect::<Vec<_>>()
-                .join("  "),
-        )
     }
 }
 

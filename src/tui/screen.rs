@@ -10,10 +10,11 @@ use super::overview_refresh::OverviewRefresh;
 use super::reconcile::ReconcileView;
 use super::screens;
 use super::widgets::table;
+use super::worker_views;
 use super::worker_views::{ParkedRow, WorkerScreen};
 use crate::domain::audit::AuditRecord;
 use crate::domain::worker::RetryListing;
-use crate::domain::{ConferenceSummary, Selection, SlotSummary};
+use crate::domain::{ConferenceSummary, Filter, Selection, SlotSummary};
 use crate::worker::views::WorkerView;
 
 #[derive(Debug, Clone)]
@@ -57,6 +58,16 @@ impl<T> Table<T> {
             Err(e) => self.error = Some(e),
         }
     }
+}
+
+/// Where Enter leads from a screen: the screen's own file decides, the app opens it.
+pub enum Opens {
+    Nothing,
+    Conferences,
+    List { title: String, filter: Filter },
+    Slots(ConferenceSummary),
+    ErrorDetail(i64),
+    Person(i64),
 }
 
 #[derive(Debug, Clone)]
@@ -192,6 +203,25 @@ impl Screen {
             Screen::ErrorDetail { .. } => {}
         }
         None
+    }
+
+    /// What Enter opens from here.
+    pub fn enter(&self) -> Opens {
+        match self {
+            Screen::Overview { data, cause, .. } => screens::overview::enter(data.as_ref(), *cause),
+            Screen::Conferences(table) => screens::conferences::enter(table),
+            Screen::Slots { conference, table } => screens::slots::enter(conference, table),
+            Screen::Selections { list, .. } | Screen::Person { list, .. } => {
+                screens::selections::enter(list)
+            }
+            Screen::ErrorDetail { selection, .. } => {
+                screens::error_detail::enter(selection.as_deref())
+            }
+            Screen::Retries(_) | Screen::Parked(_) => {
+                worker_views::scheduled_selection(self).map_or(Opens::Nothing, Opens::ErrorDetail)
+            }
+            Screen::Audit(_) | Screen::Reconcile(_) | Screen::Workers(_) => Opens::Nothing,
+        }
     }
 
     /// The first row (a list whose window has moved on reads it again).

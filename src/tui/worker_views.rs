@@ -166,22 +166,6 @@ impl App {
         vec![Effect::WorkerAct(action, ids)]
     }
 
-    /// Enter on a schedule entry: its selection, with the error diagnosed.
-    pub(super) fn open_scheduled_error(&mut self) -> Vec<Effect> {
-        let id = match self.screen() {
-            Some(Screen::Retries(screen)) => screen.table.current().map(|l| l.entry.selection_id),
-            Some(Screen::Parked(screen)) => match screen.table.current() {
-                Some(ParkedRow::Selection(l)) => Some(l.entry.selection_id),
-                _ => None,
-            },
-            _ => None,
-        };
-        match id {
-            Some(id) => self.open_error(id),
-            None => Vec::new(),
-        }
-    }
-
     /// An action's result: said in the footer, and the screen read again.
     pub(super) fn schedule_acted(
         &mut self,
@@ -233,4 +217,16 @@ fn fill_other<T>(
         Err(e) => Err(e),
         Ok(_) => Ok(Vec::new()),
     });
+}
+
+/// The selection under the cursor of the retry schedule or the parked set (Enter opens it).
+pub(super) fn scheduled_selection(screen: &Screen) -> Option<i64> {
+    match screen {
+        Screen::Retries(screen) => screen.table.current().map(|l| l.entry.selection_id),
+        Screen::Parked(screen) => match screen.table.current() {
+            Some(ParkedRow::Selection(l)) => Some(l.entry.selection_id),
+            _ => None,
+        },
+        _ => None,
+    }
 }

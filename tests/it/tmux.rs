@@ -106,7 +106,8 @@ impl Drop for Tmux {
     }
 }
 
-fn demo_db(dir: &Path) -> String {
+/// A demo database of `selections` rows in `dir`.
+fn demo_db_of(dir: &Path, selections: u32) -> String {
     let path = dir.join("demo.db");
     let output = Command::new(env!("CARGO_BIN_EXE_calsync"))
         .args([
@@ -114,7 +115,7 @@ fn demo_db(dir: &Path) -> String {
             "--db",
             path.to_str().unwrap(),
             "--selections",
-            "3000",
+            &selections.to_string(),
             "--summary",
         ])
         .output()
@@ -129,8 +130,13 @@ fn demo_db(dir: &Path) -> String {
 
 /// The demo console in a 160×45 tmux window; the directory holds its database.
 fn demo_console() -> (tempfile::TempDir, Tmux) {
+    demo_console_of(3000)
+}
+
+/// The demo console on a database of `selections` rows.
+fn demo_console_of(selections: u32) -> (tempfile::TempDir, Tmux) {
     let data = tempfile::tempdir().unwrap();
-    let db = demo_db(data.path());
+    let db = demo_db_of(data.path(), selections);
     let command = format!(
         "cd {} && {} demo --db {db}; echo CALSYNC-EXIT=$?; sleep 30",
         data.path().display(),
@@ -350,7 +356,9 @@ impl Tmux {
 
 #[test]
 fn a_click_a_copy_and_a_quit_during_a_run_leave_the_audit_row_interrupted() {
-    let (data, tmux) = demo_console();
+    // Large enough that its retry of every failure runs for seconds (about 12 s here), so the
+    // quit lands while it runs; on 3,000 rows it could end between the question and the answer.
+    let (data, tmux) = demo_console_of(30_000);
     // tmux keeps what an application copies with OSC 52 as a paste buffer.
     assert!(
         tmux.command()

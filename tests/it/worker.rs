@@ -304,15 +304,17 @@ on_both_backends! {
             "next attempt in {} ms",
             wait.num_milliseconds()
         );
-        let failed_at = Instant::now();
         eventually(Duration::from_secs(20), "the retry succeeds", || async {
             state_of(&store, id).await == SyncState::Added
         })
         .await;
+        // Judged on the row's own attempt time, not on when this test noticed the schedule: a
+        // retry ignoring it would come at the next pass, 0.2 s after the failure.
+        let retried_at = store.selection(id).await.unwrap().unwrap().sync.attempted_at.unwrap();
+        let due = entry.next_attempt_at.unwrap();
         assert!(
-            failed_at.elapsed() >= Duration::from_millis(1200),
-            "not retried before its time ({:?})",
-            failed_at.elapsed()
+            retried_at >= due - chrono::Duration::milliseconds(250),
+            "retried at {retried_at}, before its time {due}"
         );
         assert_eq!(sim.state().events(&mailbox(100)).len(), 1);
         eventually(Duration::from_secs(5), "the entry leaves the schedule", || async {

@@ -48,11 +48,9 @@ impl App {
 
     pub(in crate::tui) fn cause_under_cursor(&self) -> Option<crate::domain::Cause> {
         match self.screen() {
-            Some(Screen::Overview {
-                data: Some(data),
-                cause,
-                ..
-            }) => data.causes.as_ref()?.get(*cause).map(|(c, _)| *c),
+            Some(Screen::Overview { data, cause, .. }) => {
+                crate::tui::screens::overview::cause_at(data.as_ref(), *cause)
+            }
             _ => None,
         }
     }

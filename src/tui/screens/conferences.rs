@@ -6,6 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 
 use crate::domain::ConferenceSummary;
+use crate::tui::screen::Opens;
 use crate::tui::screen::Table;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::table::{self, COUNT_HEADERS, Column, Drawn, Width, Window};
@@ -23,6 +24,14 @@ const COLUMNS: [Column; 10] = [
     Column::new(COUNT_HEADERS[3], Width::Fixed(5)),
     Column::new(COUNT_HEADERS[4], Width::Fixed(5)),
 ];
+
+/// Enter opens the conference's slots.
+pub fn enter(conferences: &Table<ConferenceSummary>) -> Opens {
+    conferences
+        .current()
+        .cloned()
+        .map_or(Opens::Nothing, Opens::Slots)
+}
 
 pub fn draw(frame: &mut Frame, area: Rect, conferences: &Table<ConferenceSummary>, theme: Theme) {
     table::draw(

@@ -10,8 +10,14 @@ use ratatui::widgets::{Paragraph, Wrap};
 use crate::domain::diagnosis::diagnose;
 use crate::domain::{Selection, SyncState};
 use crate::text::clean_line;
+use crate::tui::screen::Opens;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::{ago, badge};
+
+/// Enter opens the selection's person.
+pub fn enter(selection: Option<&Selection>) -> Opens {
+    selection.map_or(Opens::Nothing, |s| Opens::Person(s.user_id))
+}
 
 pub fn draw(
     frame: &mut Frame,

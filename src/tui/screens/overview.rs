@@ -9,10 +9,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::domain::SyncState;
+use crate::domain::{Cause, Filter};
 use crate::text::{clean_line, truncate};
 use crate::tui::app::App;
 use crate::tui::data::{OverviewData, WorkersLine};
 use crate::tui::overview_refresh::OverviewRefresh;
+use crate::tui::screen::Opens;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::table::{self, Column, Drawn, Width, Window};
 use crate::tui::widgets::{ago, badge};
@@ -38,6 +40,26 @@ pub fn move_cause(cause: &mut usize, data: Option<&OverviewData>, delta: i64) {
     let rows = data.and_then(|d| d.causes.as_ref()).map_or(0, Vec::len);
     if rows > 0 {
         *cause = (*cause as i64 + delta).clamp(0, rows as i64 - 1) as usize;
+    }
+}
+
+/// The cause under the causes panel's cursor, if the panel has any.
+pub fn cause_at(data: Option<&OverviewData>, cursor: usize) -> Option<Cause> {
+    data?.causes.as_ref()?.get(cursor).map(|(c, _)| *c)
+}
+
+/// Enter on a cause opens its failures; on an empty causes panel, the conferences.
+pub fn enter(data: Option<&OverviewData>, cursor: usize) -> Opens {
+    match cause_at(data, cursor) {
+        Some(cause) => Opens::List {
+            title: format!("Failures: {}", cause.label()),
+            filter: Filter {
+                states: vec![SyncState::Failed],
+                causes: vec![cause],
+                ..Filter::default()
+            },
+        },
+        None => Opens::Conferences,
     }
 }
 

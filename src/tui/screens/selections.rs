@@ -12,6 +12,7 @@ use ratatui::widgets::Paragraph;
 use crate::domain::{Selection, SyncState};
 use crate::text::clean_line;
 use crate::tui::list::SelectionList;
+use crate::tui::screen::Opens;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::table::{self, Column, Drawn, Width, Window};
 use crate::tui::widgets::{ago, badge, state_line};
@@ -55,6 +56,12 @@ fn areas(area: Rect) -> [Rect; 2] {
 /// The rows drawn at once when the list fills `area`.
 pub fn page_rows(area: Rect) -> usize {
     table::body_rows(areas(area)[1])
+}
+
+/// Enter opens the selection under the cursor in full.
+pub fn enter(list: &SelectionList) -> Opens {
+    list.current()
+        .map_or(Opens::Nothing, |s| Opens::ErrorDetail(s.id))
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, list: &SelectionList, now: DateTime<Utc>, theme: Theme) {

@@ -4,7 +4,8 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 
-use crate::domain::SlotSummary;
+use crate::domain::{ConferenceSummary, Filter, SlotSummary};
+use crate::tui::screen::Opens;
 use crate::tui::screen::Table;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::table::{self, COUNT_HEADERS, Column, Drawn, Width, Window};
@@ -22,6 +23,21 @@ const COLUMNS: [Column; 10] = [
     Column::new(COUNT_HEADERS[3], Width::Fixed(4)).wide_only(),
     Column::new(COUNT_HEADERS[4], Width::Fixed(4)),
 ];
+
+/// Enter lists the slot's selections.
+pub fn enter(conference: &ConferenceSummary, slots: &Table<SlotSummary>) -> Opens {
+    let Some(slot) = slots.current() else {
+        return Opens::Nothing;
+    };
+    Opens::List {
+        title: format!("{} {}", slot.date, slot.start_time.format("%H:%M")),
+        filter: Filter {
+            conference_id: Some(conference.id),
+            slot_id: Some(slot.id),
+            ..Filter::default()
+        },
+    }
+}
 
 pub fn draw(frame: &mut Frame, area: Rect, slots: &Table<SlotSummary>, theme: Theme) {
     table::draw(
