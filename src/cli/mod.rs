@@ -2,6 +2,7 @@
 //! scripts: change them only on purpose.
 
 pub mod simulation;
+pub mod worker;
 
 use std::path::PathBuf;
 
@@ -168,7 +169,7 @@ pub enum Command {
     Bench(BenchCommand),
     /// Keep Outlook in step with the LMS until stopped: sync new selections, retry failures on
     /// a schedule, park permanent ones, update stale events (needs `calsync migrate`)
-    Worker(crate::worker::args::WorkerArgs),
+    Worker(worker::WorkerArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,11 +9,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::rehearsal::Rehearsal;
 use super::{CliError, Output, open_store, store_options};
+use crate::cli::worker::{WorkerArgs, WorkerCommand};
 use crate::cli::{EXIT_OK, GlobalArgs};
 use crate::graph::{GraphClient, GraphConfig};
 use crate::store::{Store, StoreError, WorkerLock};
 use crate::sync::{SyncOptions, payload::PayloadOptions};
-use crate::worker::args::{WorkerArgs, WorkerCommand};
 use crate::worker::metrics::{self, Metrics};
 use crate::worker::schedule::RetryPolicy;
 use crate::worker::{
@@ -41,7 +41,7 @@ pub async fn run(global: &GlobalArgs, args: &WorkerArgs) -> Result<i32, CliError
     }
     let credentials_override = SyncOptions::credentials_from_env().map_err(CliError::unusable)?;
     let (store, choice) = open_store(global).await?;
-    require_tables(&store)?;
+    super::worker_status::require_tables(&store)?;
     let rehearsal = Rehearsal::decide(&store, &args.simulation).await?;
     let dry_run = args.dry_run || rehearsal.dry_run();
     let interval = Duration::from_secs_f64(args.interval);
@@ -104,17 +104,6 @@ pub async fn run(global: &GlobalArgs, args: &WorkerArgs) -> Result<i32, CliError
     let ran = worker_loop::run(config, store, metrics, cancel).await;
     target.shutdown().await;
     ran.map(|()| EXIT_OK).map_err(CliError::failed)
-}
-
-pub(super) fn require_tables(store: &Store) -> Result<(), CliError> {
-    if store.has_worker_tables() {
-        Ok(())
-    } else {
-        Err(CliError::unusable(
-            "calsync worker keeps its retry schedule and registry in calsync's own tables, \
-             which this database does not have yet: run `calsync migrate` first",
-        ))
-    }
 }
 
 /// SQLite allows one worker per database file: a second is refused in one line, or waits with

@@ -5,15 +5,16 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{CliError, Output, open_store};
+use crate::cli::worker::{WorkerActionArgs, WorkerStatusArgs};
 use crate::cli::{EXIT_OK, GlobalArgs};
 use crate::domain::worker::{RetryListing, ScheduleCounts, WorkerEntry};
+use crate::store::Store;
 use crate::text::clean_line;
-use crate::worker::args::{WorkerActionArgs, WorkerStatusArgs};
 use crate::worker::views::{self, ActionReport, Origin, ParkedGroup, WorkerView};
 
 pub async fn status(global: &GlobalArgs, args: &WorkerStatusArgs) -> Result<i32, CliError> {
     let (store, _) = open_store(global).await?;
-    super::worker::require_tables(&store)?;
+    require_tables(&store)?;
     let now = Utc::now();
     let (alive, expired): (Vec<WorkerView>, Vec<WorkerView>) = views::workers(&store, now)
         .await?
@@ -160,7 +161,7 @@ pub async fn act(
         )));
     }
     let (store, _) = open_store(global).await?;
-    super::worker::require_tables(&store)?;
+    require_tables(&store)?;
     let report: ActionReport = if park {
         views::park(&store, &args.ids, Origin::Cli).await
     } else {
@@ -200,4 +201,16 @@ pub async fn act(
     }
     out.flush()?;
     Ok(EXIT_OK)
+}
+
+/// The worker and its views keep their state in calsync's own tables.
+pub(super) fn require_tables(store: &Store) -> Result<(), CliError> {
+    if store.has_worker_tables() {
+        Ok(())
+    } else {
+        Err(CliError::unusable(
+            "calsync worker keeps its retry schedule and registry in calsync's own tables, \
+             which this database does not have yet: run `calsync migrate` first",
+        ))
+    }
 }

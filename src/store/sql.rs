@@ -137,6 +137,17 @@ impl Builder {
         self
     }
 
+    /// `ids` as one bound value each, comma-separated (the inside of an `IN (…)`).
+    pub(super) fn bind_ids(&mut self, ids: &[i64]) -> &mut Builder {
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(Value::Int(*id));
+        }
+        self
+    }
+
     pub(super) fn finish(self) -> Sql {
         Sql {
             text: self.text,
@@ -559,14 +570,9 @@ fn push_where(b: &mut Builder, filter: &Filter, extra: Option<&dyn Fn(&mut Build
     }
     if !filter.selection_ids.is_empty() {
         and(b);
-        b.push("s.id IN (");
-        for (i, id) in filter.selection_ids.iter().enumerate() {
-            if i > 0 {
-                b.push(", ");
-            }
-            b.bind(Value::Int(*id));
-        }
-        b.push(")");
+        b.push("s.id IN (")
+            .bind_ids(&filter.selection_ids)
+            .push(")");
     }
     // Conditions on users and conferences are semi-joins (one small table scanned once, then a
     // lookup per selection): ORed across a join, the planner would join every row first.
@@ -783,13 +789,7 @@ pub fn event_pointers(dialect: Dialect, ids: &[i64]) -> Sql {
         dialect,
         &format!("SELECT {POINTER_COLUMNS} FROM {SELECTION} s WHERE s.id IN ("),
     );
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            b.push(", ");
-        }
-        b.bind(Value::Int(*id));
-    }
-    b.push(") ORDER BY s.id");
+    b.bind_ids(ids).push(") ORDER BY s.id");
     b.finish()
 }
 

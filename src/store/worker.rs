@@ -161,7 +161,7 @@ impl Store {
         b.bind(Value::Text(integrations.to_string())).push(")");
         if let Some(slots) = slots {
             b.push(" AND s.time_slot_id IN (");
-            super::worker_watch::push_ids(&mut b, slots);
+            b.bind_ids(slots);
             b.push(")");
         }
         b.push(" ORDER BY r.selection_id");

@@ -98,7 +98,7 @@ impl Store {
                      JOIN {SLOT} t ON t.id = s.time_slot_id WHERE s.time_slot_id IN ("
                 ),
             );
-            push_ids(&mut b, chunk);
+            b.bind_ids(chunk);
             b.push(&format!(") AND {}", sql::stale_predicate(dialect)));
             found.extend(
                 self.query(b.finish(), |row| Ok((row.opt_timestamp(1)?, row.int(0)?)))
@@ -136,20 +136,11 @@ impl Store {
                 self.dialect(),
                 &format!("SELECT {RETRY_COLUMNS} FROM {RETRIES} WHERE selection_id IN ("),
             );
-            push_ids(&mut b, chunk);
+            b.bind_ids(chunk);
             b.push(")");
             entries.extend(self.query(b.finish(), map_retry).await?);
         }
         Ok(entries)
-    }
-}
-
-pub(super) fn push_ids(b: &mut Builder, ids: &[i64]) {
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            b.push(", ");
-        }
-        b.bind(Value::Int(*id));
     }
 }
 

@@ -6,7 +6,6 @@
 //! Database outages and Graph errors are waited out with backoff; the worker never exits on
 //! them. Stopping (SIGTERM, Ctrl-C) lets what is in flight finish and be recorded.
 
-pub mod args;
 mod cleanup;
 pub mod depends;
 pub mod logging;

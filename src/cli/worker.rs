@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 
 use clap::{Args, Subcommand};
 
-use super::LogFormat;
-use crate::cli::simulation::SimulationArgs;
+use super::simulation::SimulationArgs;
+use crate::worker::LogFormat;
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
