@@ -73,6 +73,31 @@ impl Tmux {
         assert!(status.success());
     }
 
+    /// Marks every row of the list, opens the bulk sheet with `R` and types the count it asks
+    /// for (large runs are confirmed by their size); returns that count.
+    fn sheet_for_all_marked(&self) -> String {
+        self.keys(&["A"]);
+        self.wait_for("matching marked");
+        self.keys(&["R"]);
+        let screen = self.wait_for("selections will be synced");
+        // The popup's own segment of the line (the table shows through on either side).
+        let count: String = screen
+            .lines()
+            .flat_map(|l| l.split('│'))
+            .find_map(|segment| {
+                segment
+                    .split(" selections will be synced")
+                    .next()
+                    .filter(|_| segment.contains("will be synced"))
+            })
+            .map(|s| s.chars().filter(char::is_ascii_digit).collect())
+            .unwrap();
+        if screen.contains("Type ") {
+            self.text(&count);
+        }
+        count
+    }
+
     /// Waits until the screen shows `wanted`, or fails showing the screen. Generous because it
     /// bounds a wait, not a speed: on a loaded 2-core machine the demo's verify alone took 25 s.
     fn wait_for(&self, wanted: &str) -> String {
@@ -186,25 +211,7 @@ fn an_operator_session_from_open_to_quit() {
     tmux.text("state:failed");
     tmux.keys(&["Enter"]);
     tmux.wait_for("filter: state:failed ");
-    tmux.keys(&["A"]);
-    tmux.wait_for("matching marked");
-    tmux.keys(&["R"]);
-    let screen = tmux.wait_for("selections will be synced");
-    // The popup's own segment of the line (the table shows through on either side).
-    let count: String = screen
-        .lines()
-        .flat_map(|l| l.split('│'))
-        .find_map(|segment| {
-            segment
-                .split(" selections will be synced")
-                .next()
-                .filter(|_| segment.contains("will be synced"))
-        })
-        .map(|s| s.chars().filter(char::is_ascii_digit).collect())
-        .unwrap();
-    if screen.contains("Type ") {
-        tmux.text(&count);
-    }
+    let count = tmux.sheet_for_all_marked();
     // Start and cancel at once: in-flight selections finish, the rest are not started.
     tmux.keys(&["Enter", "x"]);
     let screen = tmux.wait_for("not started (cancelled)");
@@ -278,26 +285,7 @@ fn sigterm_drains_the_consoles_job_and_closes_its_audit_row() {
     tmux.text("state:failed");
     tmux.keys(&["Enter"]);
     tmux.wait_for("filter: state:failed ");
-    tmux.keys(&["A"]);
-    tmux.wait_for("matching marked");
-    tmux.keys(&["R"]);
-    let screen = tmux.wait_for("selections will be synced");
-    if screen.contains("Type ") {
-        let count: String = screen
-            .lines()
-            .flat_map(|l| l.split('│'))
-            .find(|segment| segment.contains(" selections will be synced"))
-            .map(|s| {
-                s.split(" selections will be synced")
-                    .next()
-                    .unwrap_or_default()
-                    .chars()
-                    .filter(char::is_ascii_digit)
-                    .collect()
-            })
-            .unwrap();
-        tmux.text(&count);
-    }
+    tmux.sheet_for_all_marked();
     tmux.keys(&["Enter"]);
     tmux.wait_for("Sync of");
     let shell = tmux.display("#{pane_pid}");
@@ -397,26 +385,7 @@ fn a_click_a_copy_and_a_quit_during_a_run_leave_the_audit_row_interrupted() {
     }
 
     // A bulk run, then q while it runs: asked first, then the audit row says interrupted.
-    tmux.keys(&["A"]);
-    tmux.wait_for("matching marked");
-    tmux.keys(&["R"]);
-    let screen = tmux.wait_for("selections will be synced");
-    let count: String = screen
-        .lines()
-        .flat_map(|l| l.split('│'))
-        .find(|segment| segment.contains(" selections will be synced"))
-        .map(|s| {
-            s.split(" selections will be synced")
-                .next()
-                .unwrap_or_default()
-                .chars()
-                .filter(char::is_ascii_digit)
-                .collect()
-        })
-        .unwrap();
-    if screen.contains("Type ") {
-        tmux.text(&count);
-    }
+    tmux.sheet_for_all_marked();
     tmux.keys(&["Enter"]);
     tmux.wait_for("Sync of");
     tmux.keys(&["q"]);
