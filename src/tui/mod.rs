@@ -16,6 +16,7 @@ pub mod debounce;
 pub mod fit;
 pub mod history;
 pub mod job;
+mod job_control;
 pub mod keymap;
 mod layout;
 pub mod list;
