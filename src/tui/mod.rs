@@ -36,10 +36,12 @@ pub mod run_rows;
 pub mod runtime;
 pub mod screen;
 mod screens;
+pub mod table;
 mod theme;
 mod view;
 mod widgets;
 pub mod widths;
+mod worker_actions;
 pub mod worker_views;
 
 use std::io::IsTerminal;
