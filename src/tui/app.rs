@@ -22,8 +22,8 @@ use crate::domain::{Filter, PageRequest, PersonMatch, Selection, Sort};
 use crate::sync::reconcile::{Finding, Plan};
 
 pub use super::job::{Job, JobKind};
+use super::opens::Opens;
 pub use super::popups::{BulkSheet, InputKind, Popup, TYPED_CONFIRMATION_ABOVE};
-use super::screen::Opens;
 pub use super::screen::Screen;
 pub use super::table::Table;
 pub use crate::jobs::{RunScope, SyncTarget, scope_name};

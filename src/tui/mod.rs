@@ -22,6 +22,7 @@ mod layout;
 pub mod list;
 mod malformed;
 mod mouse;
+pub mod opens;
 pub mod overview_cache;
 mod overview_refresh;
 pub mod popups;

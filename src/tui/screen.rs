@@ -6,6 +6,7 @@ use ratatui::layout::Rect;
 use super::data::{OverviewData, PersonData};
 use super::keymap::Context;
 use super::list::{Fetch, SelectionList};
+use super::opens::Opens;
 use super::overview_refresh::OverviewRefresh;
 use super::reconcile::ReconcileView;
 use super::screens;
@@ -14,18 +15,8 @@ use super::widgets::table;
 use super::worker_views::{ParkedRow, WorkerData, WorkerScreen, parked_rows};
 use crate::domain::audit::AuditRecord;
 use crate::domain::worker::RetryListing;
-use crate::domain::{ConferenceSummary, Filter, Selection, SlotSummary};
+use crate::domain::{ConferenceSummary, Selection, SlotSummary};
 use crate::worker::views::WorkerView;
-
-/// Where Enter leads from a screen: the screen's own file decides, the app opens it.
-pub enum Opens {
-    Nothing,
-    Conferences,
-    List { title: String, filter: Filter },
-    Slots(ConferenceSummary),
-    ErrorDetail(i64),
-    Person(i64),
-}
 
 #[derive(Debug, Clone)]
 pub enum Screen {

@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 
 use crate::domain::ConferenceSummary;
-use crate::tui::screen::Opens;
+use crate::tui::opens::Opens;
 use crate::tui::table::Table;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::table::{self, COUNT_HEADERS, Column, Drawn, Width, Window};
