@@ -23,7 +23,7 @@ use crate::sync::reconcile::{Finding, Plan};
 
 pub use super::job::{Job, JobKind};
 use super::opens::Opens;
-pub use super::popups::{BulkSheet, InputKind, Popup, TYPED_CONFIRMATION_ABOVE};
+pub use super::popup::{BulkSheet, InputKind, Popup, TYPED_CONFIRMATION_ABOVE};
 pub use super::screen::Screen;
 pub use super::table::Table;
 pub use crate::jobs::{RunScope, SyncTarget, scope_name};

@@ -25,6 +25,7 @@ mod mouse;
 pub mod opens;
 pub mod overview_cache;
 mod overview_refresh;
+pub mod popup;
 pub mod popups;
 pub use malformed::malformed_note;
 mod query;
