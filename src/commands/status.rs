@@ -6,8 +6,8 @@ use serde::Serialize;
 use super::{CliError, Output, open_store};
 use crate::cli::{EXIT_OK, GlobalArgs, StatusArgs};
 use crate::domain::{Listed, MalformedSelection, Selection, Sort, StateCounts, SyncState};
-use crate::store::Listing;
 use crate::export;
+use crate::store::Listing;
 use crate::text::{clean_line, fit, truncate};
 
 /// Rows read per batch.

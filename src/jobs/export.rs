@@ -9,8 +9,8 @@ use tokio::sync::mpsc;
 
 use super::text;
 use crate::domain::{Filter, Listed, Selection, Sort};
-use crate::store::Listing;
 use crate::export;
+use crate::store::Listing;
 
 /// Rows read per batch.
 const BATCH: u32 = 1000;

@@ -37,8 +37,8 @@ pub use claims::{CLAIM_NAMESPACE, Claim, Claims};
 pub use migrate::{LATEST, MIGRATIONS, MigrationReport};
 pub use sql::{Dialect, SqlEngine};
 use sql::{RowMapper, Sql};
-pub use stream::{Batch, Listing};
 pub use sqlite::{django_datetime, parse_datetime as parse_django_datetime, sqlite_message};
+pub use stream::{Batch, Listing};
 pub use unicode_match::FUNCTION as UNICODE_CONTAINS;
 pub use url::{DatabaseUrl, PgTarget, SslMode};
 pub use worker::{RETRIES as WORKER_RETRIES, ScheduleChange, WorkerLock};
@@ -239,7 +239,9 @@ impl Store {
     /// uses time slots (the bulk sheet counts them apart).
     pub async fn count_without_time_slots(&self, filter: &Filter) -> Result<u64, StoreError> {
         let sql = self
-            .filtered(filter, || sql::count_without_time_slots(self.dialect(), filter))
+            .filtered(filter, || {
+                sql::count_without_time_slots(self.dialect(), filter)
+            })
             .await?;
         self.query_one(sql, sql::map_count).await
     }

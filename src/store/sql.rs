@@ -561,31 +561,25 @@ fn push_errors_matching(b: &mut Builder, text: &str) {
 /// A person, a conference title or an error text contains `text`. The parts looked up with no
 /// match are left out, so every part left can use its index (SQLite's OR of indexed terms).
 fn push_text_matching(b: &mut Builder, text: &str) {
-    let none = |found: Option<bool>| found == Some(true);
-    let parts: [(bool, fn(&mut Builder, &str)); 3] = [
-        (
-            none(matched(|m| m.users.get(text).map(Vec::is_empty))),
-            push_users_matching,
-        ),
-        (
-            none(matched(|m| m.conferences.get(text).map(Vec::is_empty))),
-            push_conferences_matching,
-        ),
-        (
-            none(matched(|m| m.errors.get(text).map(Vec::is_empty))),
-            push_errors_matching,
-        ),
-    ];
+    let found_none = |found: Option<usize>| found == Some(0);
+    let mut parts: Vec<fn(&mut Builder, &str)> = Vec::with_capacity(3);
+    if !found_none(matched(|m| m.users.get(text).map(Vec::len))) {
+        parts.push(push_users_matching);
+    }
+    if !found_none(matched(|m| m.conferences.get(text).map(Vec::len))) {
+        parts.push(push_conferences_matching);
+    }
+    if !found_none(matched(|m| m.errors.get(text).map(Vec::len))) {
+        parts.push(push_errors_matching);
+    }
     b.push("(");
-    let mut first = true;
-    for (_, part) in parts.iter().filter(|(empty, _)| !*empty) {
-        if !first {
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
             b.push(" OR ");
         }
-        first = false;
         part(b, text);
     }
-    if first {
+    if parts.is_empty() {
         b.push("1 = 0");
     }
     b.push(")");

@@ -15,7 +15,10 @@ use crate::support::{TestDb, learner_row};
 async fn every_row(store: &Store) -> Vec<Selection> {
     let request = PageRequest {
         filter: Filter::default(),
-        sort: Sort { key: SortKey::Id, descending: false },
+        sort: Sort {
+            key: SortKey::Id,
+            descending: false,
+        },
         after: None,
         limit: 10_000,
     };
@@ -59,21 +62,35 @@ async fn assert_answers(store: &Store, filter: &Filter, want: &[i64]) {
         .unwrap();
     let ids: Vec<i64> = page.rows.iter().map(|s| s.id).collect();
     assert_eq!(ids, want, "page of {filter:?}");
-    assert_eq!(store.count(filter).await.unwrap(), want.len() as u64, "{filter:?}");
+    assert_eq!(
+        store.count(filter).await.unwrap(),
+        want.len() as u64,
+        "{filter:?}"
+    );
     assert_eq!(
         store.summary(filter).await.unwrap().total(),
         want.len() as u64,
         "{filter:?}"
     );
-    assert_eq!(store.selection_ids(filter).await.unwrap(), want, "{filter:?}");
+    assert_eq!(
+        store.selection_ids(filter).await.unwrap(),
+        want,
+        "{filter:?}"
+    );
 }
 
 fn text(t: &str) -> Filter {
-    Filter { text: Some(t.to_string()), ..Filter::default() }
+    Filter {
+        text: Some(t.to_string()),
+        ..Filter::default()
+    }
 }
 
 fn person(p: &str) -> Filter {
-    Filter { person: Some(p.to_string()), ..Filter::default() }
+    Filter {
+        person: Some(p.to_string()),
+        ..Filter::default()
+    }
 }
 
 on_both_backends! {
@@ -143,14 +160,22 @@ on_both_backends! {
 async fn with_many_rows(backend: crate::support::Backend) -> TestDb {
     let db = TestDb::with_fixture(backend).await;
     let learners: Vec<_> = (100..1400)
-        .map(|id| learner_row(id, &format!("many{id}"), &format!("many{id}@example.org"), Some(1)))
+        .map(|id| {
+            learner_row(
+                id,
+                &format!("many{id}"),
+                &format!("many{id}@example.org"),
+                Some(1),
+            )
+        })
         .collect();
     let selections: Vec<SelectionRow> = (100..1400)
         .map(|id| SelectionRow {
             id,
             outlook_event_id: None,
             calendar_added: false,
-            calendar_add_attempted_at: (id % 3 == 0).then(|| format!("2025-12-{:02} 08:00:00", 1 + id % 28)),
+            calendar_add_attempted_at: (id % 3 == 0)
+                .then(|| format!("2025-12-{:02} 08:00:00", 1 + id % 28)),
             calendar_error: (id % 3 == 0).then(|| format!("API request failed: {id}")),
             // Ties in selected_at, so the id decides the order within them.
             selected_at: format!("2025-11-{:02} 10:00:00", 1 + id % 20),
@@ -160,13 +185,19 @@ async fn with_many_rows(backend: crate::support::Backend) -> TestDb {
             user: id,
         })
         .collect();
-    db.exec(&(literal_insert(&learners) + &literal_insert(&selections))).await;
+    db.exec(&(literal_insert(&learners) + &literal_insert(&selections)))
+        .await;
     db
 }
 
 /// The JSON lines of every row as pages of 100 list them.
 async fn paged_json_lines(store: &Store, sort: Sort) -> Vec<String> {
-    let mut request = PageRequest { filter: Filter::default(), sort, after: None, limit: 100 };
+    let mut request = PageRequest {
+        filter: Filter::default(),
+        sort,
+        after: None,
+        limit: 100,
+    };
     let mut lines = Vec::new();
     loop {
         let (rows, next) = store.listing(&request).await.unwrap();
