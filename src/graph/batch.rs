@@ -344,6 +344,9 @@ impl GraphClient {
             drop(permits);
             if matches!(&result, Ok(answer) if answer.status == 200) {
                 self.inner.app.succeeded();
+                // Graph throttles the items one by one: each is an answer (its 429s counted
+                // twice, which only errs towards a mailbox's own limit).
+                self.inner.app.answered(sent.len());
             }
             log_graph_request("POST", &url, &result, sent_at, envelope_attempt, &crid);
 
@@ -447,7 +450,9 @@ impl GraphClient {
                                 )
                             ))))
                         } else {
-                            self.retry_or_fail(r, &p, status, graph_body, answer.retry_after, err)
+                            let scope = answer.throttle_scope.as_deref();
+                            let throttle = (answer.retry_after, scope);
+                            self.retry_or_fail(r, &p, status, graph_body, throttle, err)
                         };
                         outcomes.push((p, res));
                     }
@@ -489,7 +494,7 @@ impl GraphClient {
         p: &Pending,
         status: u16,
         graph_body: bool,
-        retry_after: Option<Duration>,
+        (retry_after, throttle_scope): (Option<Duration>, Option<&str>),
         mut err: GraphError,
     ) -> ItemResult {
         let cfg = &self.inner.config;
@@ -511,7 +516,8 @@ impl GraphClient {
             .or(retry_after);
         if let Some(wait) = hold {
             if status == 429 && !super::client::is_concurrency_limit(&err) {
-                self.inner.app.throttled(&r.mailbox, wait);
+                let app_scope = super::app_limit::app_wide_scope(throttle_scope);
+                self.inner.app.throttled(&r.mailbox, wait, app_scope);
             }
             let gate = self.inner.gates.get(&r.mailbox);
             self.hold_mailbox(&gate, &r.mailbox, wait, status);
@@ -605,6 +611,7 @@ impl GraphClient {
             *refreshed = true;
             return ItemResult::Again(Instant::now());
         }
-        self.retry_or_fail(r, p, status, graph_body, retry_after, err)
+        let scope = header("x-ms-throttle-scope");
+        self.retry_or_fail(r, p, status, graph_body, (retry_after, scope.as_deref()), err)
     }
 }

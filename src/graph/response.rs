@@ -41,6 +41,8 @@ pub(crate) struct Answer {
     pub request_id: Option<String>,
     /// `x-ms-ags-diagnostic`: where Graph served the request, for Microsoft support.
     pub ags_diagnostic: Option<String>,
+    /// `x-ms-throttle-scope` of a 429: whose limit it was (concepts/throttling-limits.md).
+    pub throttle_scope: Option<String>,
     /// The host a 3xx `Location` points to.
     pub redirect_host: Option<String>,
     pub body: Option<Value>,
@@ -64,6 +66,7 @@ pub(crate) async fn read_response(resp: reqwest::Response) -> Result<Answer, req
     let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v, SystemTime::now()));
     let request_id = header("request-id");
     let ags_diagnostic = header("x-ms-ags-diagnostic");
+    let throttle_scope = header("x-ms-throttle-scope");
     let redirect_host = header("location").map(|location| {
         resp.url()
             .join(&location)
@@ -85,6 +88,7 @@ pub(crate) async fn read_response(resp: reqwest::Response) -> Result<Answer, req
         retry_after,
         request_id,
         ags_diagnostic,
+        throttle_scope,
         redirect_host,
         body,
     })
