@@ -15,9 +15,11 @@
 //!   `Application/…`, `Tenant/…` or `Tenant_Application/…`, documented on the same page under
 //!   "Identity and access service limits"), or
 //! - within one [`EVIDENCE_WINDOW`], at least [`SEVERAL`] distinct mailboxes got such a 429 and
-//!   429s are at least a [`SHARE`]th of the answers: an app-wide limit refuses nearly
-//!   everything, whereas mailboxes' own 429s, however many mailboxes a run spreads them
-//!   over, are a small share.
+//!   429s are at least a [`SHARE`]th of the requests exposed to the window (in flight when it
+//!   opened or sent since): an app-wide limit refuses nearly everything, whereas mailboxes'
+//!   own 429s, however many mailboxes a run spreads them over, are a small share. (Not a
+//!   share of answers: a 429 comes back at once, the answers to the requests beside it only
+//!   after Graph's latency.)
 //!
 //! On that evidence the ceiling halves what is in flight (multiplicative decrease, at most once
 //! per [`CALM`]) and every request waits out the Retry-After; a run of successes as long as the
@@ -50,7 +52,7 @@ const CALM: Duration = Duration::from_millis(100);
 const EVIDENCE_WINDOW: Duration = Duration::from_secs(1);
 /// Distinct mailboxes throttled within the window that an app-wide limit needs.
 const SEVERAL: usize = 3;
-/// At least one answer in this many within the window is a 429 under an app-wide limit.
+/// At least one request in this many exposed to the window is a 429 under an app-wide limit.
 const SHARE: usize = 4;
 
 /// Whether an `x-ms-throttle-scope` value (`<Scope>/<Limit>/<ApplicationId>/<TenantId|…>`,
@@ -69,8 +71,10 @@ pub(crate) fn app_wide_scope(header: Option<&str>) -> bool {
 #[derive(Debug)]
 struct Evidence {
     opened: Instant,
-    /// `AppLimit::answered` when the window opened.
-    answered_at_open: usize,
+    /// Requests in flight when the window opened.
+    in_flight_at_open: usize,
+    /// `AppLimit::sent` when the window opened.
+    sent_at_open: usize,
     throttled: usize,
     mailboxes: HashSet<String>,
 }
@@ -85,8 +89,9 @@ pub(crate) struct AppLimit {
     last_decrease: Mutex<Option<Instant>>,
     decreases: AtomicUsize,
     successes: AtomicUsize,
-    /// Every answer but a 429 so far (the evidence window's share is taken from it).
-    answered: AtomicUsize,
+    /// Requests (`$batch` items one by one) sent so far, and in flight now.
+    sent: AtomicUsize,
+    in_flight: AtomicUsize,
     evidence: Mutex<Option<Evidence>>,
     /// No request is sent before this instant (an app-wide Retry-After).
     not_before: Mutex<Option<Instant>>,
@@ -96,10 +101,15 @@ pub(crate) struct AppLimit {
 pub(crate) struct AppPermit {
     permit: Option<OwnedSemaphorePermit>,
     limit: Arc<AppLimit>,
+    /// Graph requests it carries (a `$batch` envelope's items).
+    requests: usize,
 }
 
 impl Drop for AppPermit {
     fn drop(&mut self) {
+        self.limit
+            .in_flight
+            .fetch_sub(self.requests, Ordering::Relaxed);
         let Some(permit) = self.permit.take() else {
             return;
         };
@@ -125,7 +135,8 @@ impl AppLimit {
             last_decrease: Mutex::new(None),
             decreases: AtomicUsize::new(0),
             successes: AtomicUsize::new(0),
-            answered: AtomicUsize::new(0),
+            sent: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
             evidence: Mutex::new(None),
             not_before: Mutex::new(None),
         })
@@ -133,14 +144,23 @@ impl AppLimit {
 
     /// Waits for a place among the requests in flight, then for an app-wide hold to pass.
     pub(crate) async fn enter(self: &Arc<Self>) -> AppPermit {
+        self.enter_with(1).await
+    }
+
+    /// As [`AppLimit::enter`], for one HTTP request carrying `requests` Graph requests (a
+    /// `$batch` envelope's items, which Graph throttles one by one).
+    pub(crate) async fn enter_with(self: &Arc<Self>, requests: usize) -> AppPermit {
         // Never closed, so acquiring cannot fail; without a permit the request still goes.
         let permit = Arc::clone(&self.semaphore).acquire_owned().await.ok();
         while let Some(until) = self.held_until() {
             tokio::time::sleep_until(tokio::time::Instant::from_std(until)).await;
         }
+        self.sent.fetch_add(requests, Ordering::Relaxed);
+        self.in_flight.fetch_add(requests, Ordering::Relaxed);
         AppPermit {
             permit,
             limit: Arc::clone(self),
+            requests,
         }
     }
 
@@ -190,13 +210,15 @@ impl AppLimit {
     /// Adds this 429 to the evidence window and says whether the window now shows an
     /// app-wide limit.
     fn app_wide(&self, mailbox: &str, now: Instant) -> bool {
-        let answered = self.answered.load(Ordering::Relaxed);
+        let sent = self.sent.load(Ordering::Relaxed);
         let mut evidence = self.evidence.lock().unwrap_or_else(|e| e.into_inner());
         let window = match evidence.as_mut() {
             Some(w) if now.duration_since(w.opened) < EVIDENCE_WINDOW => w,
             _ => evidence.insert(Evidence {
                 opened: now,
-                answered_at_open: answered,
+                // This 429's own request has already left the count.
+                in_flight_at_open: self.in_flight.load(Ordering::Relaxed) + 1,
+                sent_at_open: sent,
                 throttled: 0,
                 mailboxes: HashSet::new(),
             }),
@@ -205,14 +227,8 @@ impl AppLimit {
         if window.mailboxes.len() < SEVERAL {
             window.mailboxes.insert(mailbox.to_string());
         }
-        let others = answered.saturating_sub(window.answered_at_open);
-        window.mailboxes.len() >= SEVERAL && window.throttled * SHARE >= others + window.throttled
-    }
-
-    /// Counts `n` answers other than 429s (a `$batch` envelope's items one by one) towards the
-    /// evidence window's share.
-    pub(crate) fn answered(&self, n: usize) {
-        self.answered.fetch_add(n, Ordering::Relaxed);
+        let exposed = window.in_flight_at_open + sent.saturating_sub(window.sent_at_open);
+        window.mailboxes.len() >= SEVERAL && window.throttled * SHARE >= exposed
     }
 
     /// A success: after as many as the ceiling, one more request may be in flight, up to the
@@ -260,10 +276,10 @@ impl AppLimit {
 mod tests {
     use super::*;
 
-    /// 429s from three distinct mailboxes with nothing else answered: an app-wide limit.
+    /// 429s from 30 distinct mailboxes, as an app-wide limit refuses every request in flight.
     fn throttle_several(limit: &AppLimit, wait: Duration) {
-        for m in ["a@example.org", "b@example.org", "c@example.org"] {
-            limit.throttled(m, wait, false);
+        for m in 0..30 {
+            limit.throttled(&format!("m{m}@example.org"), wait, false);
         }
     }
 
@@ -290,7 +306,6 @@ mod tests {
             if i % 50 == 0 {
                 limit.throttled(&format!("m{i}@example.org"), Duration::from_secs(1), false);
             } else {
-                limit.answered(1);
                 limit.succeeded();
             }
         }

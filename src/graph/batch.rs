@@ -289,7 +289,7 @@ impl GraphClient {
                 // A 429 arrived while we waited for slots: choose again.
                 continue;
             }
-            let in_flight = self.inner.app.enter().await;
+            let in_flight = self.inner.app.enter_with(chunk.len()).await;
 
             let token = match self.token(creds).await {
                 Ok(t) => t,
@@ -344,9 +344,6 @@ impl GraphClient {
             drop(permits);
             if matches!(&result, Ok(answer) if answer.status == 200) {
                 self.inner.app.succeeded();
-                // Graph throttles the items one by one: each is an answer (its 429s counted
-                // twice, which only errs towards a mailbox's own limit).
-                self.inner.app.answered(sent.len());
             }
             log_graph_request("POST", &url, &result, sent_at, envelope_attempt, &crid);
 

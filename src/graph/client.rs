@@ -439,9 +439,6 @@ impl GraphClient {
                 redirect_host,
                 body: json,
             } = answer;
-            if status != 429 {
-                self.inner.app.answered(1);
-            }
             if (200..300).contains(&status) {
                 gate.succeeded();
                 self.inner.app.succeeded();
