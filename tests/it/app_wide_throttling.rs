@@ -62,7 +62,6 @@ async fn random_429s_spread_over_many_mailboxes_keep_every_mailbox_at_four_in_fl
     assert_eq!(ceiling, calsync::graph::APP_IN_FLIGHT_CEILING);
     // 100 mailboxes with work at 4 each: 400 in flight at best. Before, the ceiling halved on
     // these 429s and held the run near 16.
-    eprintln!("peak {} mean {:.1}", stats.peak_in_flight, stats.mean_in_flight(None));
     assert!(stats.peak_in_flight >= 300, "peak {}", stats.peak_in_flight);
     let mean = stats.mean_in_flight(None);
     assert!(mean >= 100.0, "mean in flight {mean:.1}, peak {}", stats.peak_in_flight);
