@@ -29,6 +29,8 @@ struct Run {
     took: Duration,
     peak_rss_kib: u64,
     mailboxes: usize,
+    /// Mailboxes the command gave up on (after its retries).
+    mailboxes_failed: u64,
     graph_requests: u64,
     token_requests: u64,
     /// Waves of 4 of the mailbox with the most requests.
@@ -48,6 +50,7 @@ pub async fn run(args: &BenchReconcileArgs) -> Result<i32, CliError> {
     let copy = scratch.path().join("reconcile.db");
     std::fs::copy(&path, &copy)
         .map_err(|e| CliError::unusable(format!("cannot copy {}: {e}", path.display())))?;
+    not_a_demo(&copy).await?;
     let store = Store::open(&DatabaseUrl::Sqlite(copy.clone()), &store_options()?).await?;
     let latency = Duration::from_millis(args.latency_ms);
     let sim = start_simulator(SimulatorSettings {
@@ -83,9 +86,10 @@ pub async fn run(args: &BenchReconcileArgs) -> Result<i32, CliError> {
 
     out.line("")?;
     out.line(&format!(
-        "{} mailboxes scanned, {} Graph requests ({} token), {} waves of {MAILBOX_CONCURRENCY} in \
-         the busiest mailbox, {} answered 429",
+        "{} mailboxes scanned ({} given up on), {} Graph requests ({} token), {} waves of \
+         {MAILBOX_CONCURRENCY} in the busiest mailbox, {} answered 429",
         median.mailboxes,
+        median.mailboxes_failed,
         median.graph_requests,
         median.token_requests,
         median.waves,
@@ -131,6 +135,18 @@ pub async fn run(args: &BenchReconcileArgs) -> Result<i32, CliError> {
     Ok(EXIT_OK)
 }
 
+/// Unmarks the copy as a demo database, so the command talks to the bench's simulator and
+/// not to a simulated Graph of its own.
+async fn not_a_demo(copy: &Path) -> Result<(), CliError> {
+    let copy = copy.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        rusqlite::Connection::open(&copy)?.execute_batch("PRAGMA application_id = 0")
+    })
+    .await
+    .map_err(|e| CliError::failed(e.to_string()))?
+    .map_err(|e| CliError::failed(format!("SQLite: {e}")))
+}
+
 /// `calsync reconcile --dry-run --json` spawned as a user runs it, timed from spawn to exit.
 async fn command_run(sim: &SimHandle, db: &Path) -> Result<Run, CliError> {
     let before = sim.state().stats();
@@ -158,15 +174,23 @@ async fn command_run(sim: &SimHandle, db: &Path) -> Result<Run, CliError> {
         Some(task) => task.await.unwrap_or(0),
         None => 0,
     };
-    if !output.status.success() {
+    // Exit 1 is a run that found something (or failed on some mailboxes): still a run.
+    let summary = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()
+        .and_then(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|s| s.get("mailboxes_scanned").is_some());
+    let Some(summary) = summary.filter(|_| matches!(output.status.code(), Some(0 | 1))) else {
         return Err(CliError::failed(format!(
             "calsync reconcile --dry-run exited with {}: {}",
             output.status,
             String::from_utf8_lossy(&output.stderr).trim()
         )));
-    }
+    };
     let after = sim.state().stats();
-    Ok(observe(&before, &after, took, peak_rss_kib))
+    let mut run = observe(&before, &after, took, peak_rss_kib);
+    run.mailboxes_failed = summary["mailboxes_failed"].as_u64().unwrap_or(0);
+    Ok(run)
 }
 
 /// What the simulator counted between `before` and `after`.
@@ -188,6 +212,7 @@ fn observe(before: &SimStats, after: &SimStats, took: Duration, peak_rss_kib: u6
         took,
         peak_rss_kib,
         mailboxes,
+        mailboxes_failed: 0,
         graph_requests,
         token_requests: after.token_requests - before.token_requests,
         waves,
