@@ -300,7 +300,8 @@ mod tests {
     #[tokio::test]
     async fn scattered_429s_among_many_successes_are_not_an_app_wide_limit() {
         let limit = AppLimit::new(1_000);
-        let _held: Vec<AppPermit> = futures::future::join_all((0..500).map(|_| limit.enter())).await;
+        let _held: Vec<AppPermit> =
+            futures::future::join_all((0..500).map(|_| limit.enter())).await;
         // 2 % of answers are 429s, each from another mailbox (as random per-mailbox 429s).
         for i in 0..500 {
             if i % 50 == 0 {
@@ -348,7 +349,10 @@ mod tests {
         let limit = AppLimit::new(16);
         limit.throttled("a@example.org", Duration::from_millis(300), false);
         limit.throttled("b@example.org", Duration::from_millis(300), false);
-        assert!(limit.held_until().is_none(), "two mailboxes are not yet several");
+        assert!(
+            limit.held_until().is_none(),
+            "two mailboxes are not yet several"
+        );
         limit.throttled("c@example.org", Duration::from_millis(300), false);
         let started = Instant::now();
         drop(limit.enter().await);

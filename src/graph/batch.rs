@@ -447,9 +447,7 @@ impl GraphClient {
                                 )
                             ))))
                         } else {
-                            let scope = answer.throttle_scope.as_deref();
-                            let throttle = (answer.retry_after, scope);
-                            self.retry_or_fail(r, &p, status, graph_body, throttle, err)
+                            self.retry_or_fail(r, &p, status, graph_body, answer.throttle(), err)
                         };
                         outcomes.push((p, res));
                     }
@@ -609,6 +607,13 @@ impl GraphClient {
             return ItemResult::Again(Instant::now());
         }
         let scope = header("x-ms-throttle-scope");
-        self.retry_or_fail(r, p, status, graph_body, (retry_after, scope.as_deref()), err)
+        self.retry_or_fail(
+            r,
+            p,
+            status,
+            graph_body,
+            (retry_after, scope.as_deref()),
+            err,
+        )
     }
 }

@@ -52,6 +52,11 @@ impl Answer {
     pub(crate) fn is_redirect(&self) -> bool {
         (300..400).contains(&self.status)
     }
+
+    /// Retry-After and `x-ms-throttle-scope`: what the retry policy weighs a 429 by.
+    pub(crate) fn throttle(&self) -> (Option<Duration>, Option<&str>) {
+        (self.retry_after, self.throttle_scope.as_deref())
+    }
 }
 
 /// Reads the body of a response, with its status and ids.

@@ -57,14 +57,21 @@ async fn random_429s_spread_over_many_mailboxes_keep_every_mailbox_at_four_in_fl
     let (ok, stats, (ceiling, decreases)) = look_up_everywhere(sim, 100, 40).await;
     assert_eq!(ok, 4_000, "{stats:?}");
     let random_429s = stats.total_throttled();
-    assert!(random_429s >= 10, "too few 429s to mean anything: {random_429s}");
+    assert!(
+        random_429s >= 10,
+        "too few 429s to mean anything: {random_429s}"
+    );
     assert_eq!(decreases, 0, "a mailbox's 429 lowered the app-wide ceiling");
     assert_eq!(ceiling, calsync::graph::APP_IN_FLIGHT_CEILING);
     // 100 mailboxes with work at 4 each: 400 in flight at best. Before, the ceiling halved on
     // these 429s and held the run near 16.
     assert!(stats.peak_in_flight >= 300, "peak {}", stats.peak_in_flight);
     let mean = stats.mean_in_flight(None);
-    assert!(mean >= 100.0, "mean in flight {mean:.1}, peak {}", stats.peak_in_flight);
+    assert!(
+        mean >= 100.0,
+        "mean in flight {mean:.1}, peak {}",
+        stats.peak_in_flight
+    );
     assert!(stats.peak_concurrency() <= 4);
 }
 
@@ -82,7 +89,10 @@ async fn graphs_app_wide_limit_lowers_the_ceiling_and_is_not_exceeded_persistent
     };
     let (ok, stats, (ceiling, decreases)) = look_up_everywhere(sim, 50, 20).await;
     assert_eq!(ok, 1_000, "{stats:?}");
-    assert!(stats.app_throttled > 0, "the app-wide limit was never reached");
+    assert!(
+        stats.app_throttled > 0,
+        "the app-wide limit was never reached"
+    );
     assert!(decreases >= 1, "the ceiling was never lowered");
     assert!(ceiling < calsync::graph::APP_IN_FLIGHT_CEILING);
     // Over the budget the client waits out the Retry-After instead of pressing on: fewer

@@ -235,7 +235,8 @@ fn bench_reconcile_times_the_dry_run_beside_the_floor_of_its_own_requests() {
     );
     assert!(run.stdout.contains("mailboxes scanned"), "{}", run.stdout);
     assert!(
-        run.stdout.contains("calsync reconcile --dry-run (CLI defaults)"),
+        run.stdout
+            .contains("calsync reconcile --dry-run (CLI defaults)"),
         "{}",
         run.stdout
     );
