@@ -11,7 +11,7 @@ use crate::domain::ledger::EventPointer;
 use crate::domain::{
     Cause, ConferenceSummary, Cursor, CursorKey, Filter, IntegrationInfo, Listed,
     MalformedSelection, MalformedSlot, PageRequest, Person, PersonMatch, Scope, Selection,
-    SlotSummary, SortKey, StateCounts, StoredCredentials, SyncColumns, SyncState, SyncWrite,
+    SlotSummary, Sort, SortKey, StateCounts, StoredCredentials, SyncColumns, SyncState, SyncWrite,
 };
 
 pub const SELECTION: &str = "conferences_conferencetimeslotselection";
@@ -654,23 +654,35 @@ fn filtered_from(filter: &Filter) -> String {
     from
 }
 
+/// What a sort key orders by. Text keys are expressions over the joined user and conference,
+/// equal to what [`Cursor::after`] takes from a row, so the keyset compares like with like.
 fn sort_column(key: SortKey) -> &'static str {
     match key {
         SortKey::Id => "s.id",
         SortKey::SelectedAt => "s.selected_at",
         SortKey::AttemptedAt => "s.calendar_add_attempted_at",
+        SortKey::Email => "u.email",
+        SortKey::Person => "COALESCE(NULLIF(TRIM(u.first_name || ' ' || u.last_name), ''), u.username)",
+        SortKey::Conference => "c.title",
+        SortKey::Error => "NULLIF(s.calendar_error, '')",
     }
 }
 
-/// The keyset condition "comes after `cursor`" in the requested order. NULL attempt times sort
-/// last when descending and first when ascending, on both engines.
-fn push_after(b: &mut Builder, cursor: &Cursor, key: SortKey, descending: bool) {
-    let lt = if descending { "<" } else { ">" };
+/// Keys whose value can be NULL (never attempted, no error).
+fn nullable(key: SortKey) -> bool {
+    matches!(key, SortKey::AttemptedAt | SortKey::Error)
+}
+
+/// The keyset condition "comes after `cursor`" in the requested order, NULLs where
+/// `sort.nulls_first` puts them, on both engines.
+fn push_after(b: &mut Builder, cursor: &Cursor, sort: Sort) {
+    let lt = if sort.descending { "<" } else { ">" };
+    let key = sort.key;
     let column = sort_column(key);
     let value = match &cursor.key {
         CursorKey::Time(Some(at)) => Some(Value::Time(*at)),
-        CursorKey::Stored(text) => Some(Value::Text(text.clone())),
-        CursorKey::Id | CursorKey::Time(None) => None,
+        CursorKey::Stored(text) | CursorKey::Text(Some(text)) => Some(Value::Text(text.clone())),
+        CursorKey::Id | CursorKey::Time(None) | CursorKey::Text(None) => None,
     };
     match (&cursor.key, key, value) {
         (CursorKey::Id, _, _) | (_, SortKey::Id, _) => {
@@ -692,7 +704,7 @@ fn push_after(b: &mut Builder, cursor: &Cursor, key: SortKey, descending: bool) 
                 .push(&format!(" AND s.id {lt} "))
                 .bind(Value::Int(cursor.id))
                 .push(")");
-            if descending {
+            if !sort.nulls_first {
                 b.push(&format!(" OR {column} IS NULL"));
             }
             b.push(")");
@@ -701,7 +713,7 @@ fn push_after(b: &mut Builder, cursor: &Cursor, key: SortKey, descending: bool) 
             b.push(&format!("(({column} IS NULL AND s.id {lt} "))
                 .bind(Value::Int(cursor.id))
                 .push(")");
-            if !descending {
+            if sort.nulls_first {
                 b.push(&format!(" OR {column} IS NOT NULL"));
             }
             b.push(")");
@@ -716,7 +728,7 @@ pub fn selection_page(dialect: Dialect, request: &PageRequest) -> Sql {
     let after = request.after.clone();
     let extra = after
         .as_ref()
-        .map(|cursor| move |b: &mut Builder| push_after(b, cursor, sort.key, sort.descending));
+        .map(|cursor| move |b: &mut Builder| push_after(b, cursor, sort));
     push_where(
         &mut b,
         &request.filter,
@@ -728,10 +740,10 @@ pub fn selection_page(dialect: Dialect, request: &PageRequest) -> Sql {
     // every row out of order (both planners guess that many rows match). Ordering by an
     // expression equal to the column keeps the index out of the ORDER BY.
     let scan = request.filter.text.is_some() || request.filter.error.is_some();
-    let nulls = match (sort.key, sort.descending) {
-        (SortKey::AttemptedAt, true) => " NULLS LAST",
-        (SortKey::AttemptedAt, false) => " NULLS FIRST",
-        _ => "",
+    let nulls = match (nullable(sort.key), sort.nulls_first) {
+        (false, _) => "",
+        (true, true) => " NULLS FIRST",
+        (true, false) => " NULLS LAST",
     };
     if sort.key == SortKey::Id {
         b.push(&format!(" ORDER BY s.id {dir}"));

@@ -2,9 +2,11 @@
 //! held (never the million rows), fetched by key in either direction, with the cursor kept as an
 //! absolute position so the view can say "row 402,311 of 1,000,000".
 
+use std::cell::Cell;
 use std::collections::{BTreeSet, HashSet};
 
-use crate::domain::{Cursor, Filter, PageRequest, Selection, Sort, SortKey, StateCounts};
+use crate::domain::{Cursor, Filter, PageRequest, Selection, Sort, StateCounts};
+use crate::tui::widgets::table::Sideways;
 
 /// Rows fetched per request.
 pub const PAGE: u32 = 100;
@@ -79,6 +81,10 @@ pub struct SelectionList {
     /// Rows whose sync columns changed since they were first shown.
     pub changed: HashSet<i64>,
     pub error: Option<String>,
+    /// The first of the columns that scroll sideways (`<` `>`), when not all fit.
+    pub scroll_x: usize,
+    /// What the last draw hid on either side: where `<` and `>` move from.
+    pub sideways: Cell<Sideways>,
 }
 
 impl SelectionList {
@@ -102,6 +108,8 @@ impl SelectionList {
             marks: Marks::default(),
             changed: HashSet::new(),
             error: None,
+            scroll_x: 0,
+            sideways: Cell::new(Sideways::default()),
         }
     }
 
@@ -158,7 +166,7 @@ impl SelectionList {
         Some(Fetch {
             request: PageRequest {
                 filter: self.filter.clone(),
-                sort: reversed(self.sort),
+                sort: self.sort.reversed(),
                 after: None,
                 limit: PAGE,
             },
@@ -232,7 +240,7 @@ impl SelectionList {
             return Some(Fetch {
                 request: PageRequest {
                     filter: self.filter.clone(),
-                    sort: reversed(self.sort),
+                    sort: self.sort.reversed(),
                     after: before,
                     limit: PAGE,
                 },
@@ -357,20 +365,19 @@ impl SelectionList {
         }
     }
 
-    pub fn toggle_sort(&mut self) {
-        self.sort = Sort {
-            key: match self.sort.key {
-                SortKey::SelectedAt => SortKey::AttemptedAt,
-                _ => SortKey::SelectedAt,
-            },
-            descending: true,
-        };
+    /// Sorts by `sort` from the first row again; the marks stay (they are ids, or the filter).
+    pub fn sort_by(&mut self, sort: Sort) -> Fetch {
+        self.sort = sort;
+        self.restart()
     }
-}
 
-fn reversed(sort: Sort) -> Sort {
-    Sort {
-        key: sort.key,
-        descending: !sort.descending,
+    /// One column sideways, from where the last draw was; nothing once that side is in view.
+    pub fn scroll_columns(&mut self, right: bool) {
+        let seen = self.sideways.get();
+        self.scroll_x = match (right, seen.right > 0) {
+            (true, true) => seen.left + 1,
+            (true, false) => seen.left,
+            (false, _) => seen.left.saturating_sub(1),
+        };
     }
 }
