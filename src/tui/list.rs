@@ -374,10 +374,19 @@ impl SelectionList {
     /// One column sideways, from where the last draw was; nothing once that side is in view.
     pub fn scroll_columns(&mut self, right: bool) {
         let seen = self.sideways.get();
-        self.scroll_x = match (right, seen.right > 0) {
-            (true, true) => seen.left + 1,
-            (true, false) => seen.left,
-            (false, _) => seen.left.saturating_sub(1),
+        let moved = match (right, seen.right > 0, seen.left > 0) {
+            (true, true, _) => Sideways {
+                left: seen.left + 1,
+                right: seen.right - 1,
+            },
+            (false, _, true) => Sideways {
+                left: seen.left - 1,
+                right: seen.right + 1,
+            },
+            _ => seen,
         };
+        // Until the next draw says otherwise, as if it had drawn.
+        self.sideways.set(moved);
+        self.scroll_x = moved.left;
     }
 }

@@ -97,7 +97,7 @@ pub fn draw(
     draw_status(frame, status, list, sideways, theme);
 }
 
-/// The filter, the position, the counts, the marks, the sort and what scrolls sideways.
+/// The filter, the position, the sort, what scrolls sideways, the counts and the marks.
 fn draw_status(
     frame: &mut Frame,
     status: Rect,
@@ -121,6 +121,23 @@ fn draw_status(
         Span::styled(clean_line(&filter), theme.key()),
         Span::raw(format!("  · {position}")),
     ];
+    spans.push(Span::styled(
+        format!("  · {}", columns::sort_words(list.sort)),
+        Style::default(),
+    ));
+    if sideways != Sideways::default() {
+        let left = if sideways.left > 0 {
+            format!("◀ {} ", sideways.left)
+        } else {
+            String::new()
+        };
+        let right = if sideways.right > 0 {
+            format!(" {} ▶", sideways.right)
+        } else {
+            String::new()
+        };
+        spans.push(Span::styled(format!("  · {left}cols{right}"), theme.key()));
+    }
     if let Some(counts) = list.counts {
         for state in SyncState::ALL {
             spans.push(Span::raw("  "));
@@ -142,26 +159,6 @@ fn draw_status(
         spans.push(Span::styled(
             "  · range: press v at the other end",
             theme.marked(),
-        ));
-    }
-    spans.push(Span::styled(
-        format!("  · {}", columns::sort_words(list.sort)),
-        theme.dim(),
-    ));
-    if sideways != Sideways::default() {
-        let left = if sideways.left > 0 {
-            format!("◀ {} ", sideways.left)
-        } else {
-            String::new()
-        };
-        let right = if sideways.right > 0 {
-            format!(" {} ▶", sideways.right)
-        } else {
-            String::new()
-        };
-        spans.push(Span::styled(
-            format!("  · {left}columns{right} (< >)"),
-            theme.key(),
         ));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), status);
