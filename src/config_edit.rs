@@ -124,14 +124,23 @@ mod tests {
             "[console] # the lists\ncolumns = [\"id\", \"email\"]\n# after\n[theme]\ncolor = \"never\"\n"
         );
         let once_more = with_console_columns(&edited, &["state"]);
-        assert!(once_more.contains("columns = [\"state\"]\n# after"), "{once_more}");
+        assert!(
+            once_more.contains("columns = [\"state\"]\n# after"),
+            "{once_more}"
+        );
     }
 
     #[test]
     fn a_table_without_the_key_gets_it_under_its_header() {
         let edited = with_console_columns("[console]\n\n[theme]\n", &NAMES);
-        assert_eq!(edited, "[console]\ncolumns = [\"id\", \"email\"]\n\n[theme]\n");
-        assert_eq!(with_console_columns("", &NAMES), "[console]\ncolumns = [\"id\", \"email\"]\n");
+        assert_eq!(
+            edited,
+            "[console]\ncolumns = [\"id\", \"email\"]\n\n[theme]\n"
+        );
+        assert_eq!(
+            with_console_columns("", &NAMES),
+            "[console]\ncolumns = [\"id\", \"email\"]\n"
+        );
     }
 
     #[test]
@@ -143,7 +152,10 @@ mod tests {
         std::fs::write(&path, "console.columns = [\"id\"]\n").unwrap();
         let error = set_console_columns(&path, &NAMES).unwrap_err();
         assert!(error.contains("would not read back"), "{error}");
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "console.columns = [\"id\"]\n");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "console.columns = [\"id\"]\n"
+        );
         std::fs::write(&path, "refresh_secs = 2\n").unwrap();
         set_console_columns(&path, &NAMES).unwrap();
         let (config, _) = ConfigFile::load(Some(&path)).unwrap();

@@ -662,7 +662,9 @@ fn sort_column(key: SortKey) -> &'static str {
         SortKey::SelectedAt => "s.selected_at",
         SortKey::AttemptedAt => "s.calendar_add_attempted_at",
         SortKey::Email => "u.email",
-        SortKey::Person => "COALESCE(NULLIF(TRIM(u.first_name || ' ' || u.last_name), ''), u.username)",
+        SortKey::Person => {
+            "COALESCE(NULLIF(TRIM(u.first_name || ' ' || u.last_name), ''), u.username)"
+        }
         SortKey::Conference => "c.title",
         SortKey::Error => "NULLIF(s.calendar_error, '')",
     }

@@ -67,9 +67,15 @@ fn draw_screen(frame: &mut Frame, layout: Chrome, app: &App, theme: Theme) {
         Some(Screen::Selections { list, .. }) => {
             selections::draw(frame, body, list, &app.columns, app.now, theme)
         }
-        Some(Screen::Person { data, list, .. }) => {
-            person::draw(frame, body, data.as_ref(), list, &app.columns, app.now, theme)
-        }
+        Some(Screen::Person { data, list, .. }) => person::draw(
+            frame,
+            body,
+            data.as_ref(),
+            list,
+            &app.columns,
+            app.now,
+            theme,
+        ),
         Some(Screen::ErrorDetail {
             selection, pending, ..
         }) => error_detail::draw(

@@ -674,7 +674,14 @@ fn answer_with(app: &mut App, pressed: KeyEvent, rows: &[Selection]) {
             ))),
             Effect::Counts(g, _) => drop(app.report(Report::Counts(
                 g,
-                Ok((60, StateCounts { failed: 40, added: 20, ..StateCounts::default() })),
+                Ok((
+                    60,
+                    StateCounts {
+                        failed: 40,
+                        added: 20,
+                        ..StateCounts::default()
+                    },
+                )),
             ))),
             _ => {}
         }

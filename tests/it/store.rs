@@ -1,8 +1,8 @@
 //! The store, specified once and run against a real SQLite file and a real PostgreSQL database.
 
 use calsync::domain::{
-    Cause, Cursor, CursorKey, Filter, PageRequest, Scope, Selection, Sort, SortKey, SyncState, SyncWrite,
-    WriteOutcome,
+    Cause, Cursor, CursorKey, Filter, PageRequest, Scope, Selection, Sort, SortKey, SyncState,
+    SyncWrite, WriteOutcome,
 };
 use calsync::store::{Store, StoreError, StoreOptions};
 use chrono::{TimeZone, Utc};

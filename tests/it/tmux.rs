@@ -260,7 +260,11 @@ fn a_sort_by_email_shows_its_arrow_and_orders_the_rows() {
     tmux.wait_for("row 1 of");
     tmux.keys(&["o", "o", "o"]);
     let screen = tmux.wait_for("sort: email ▲");
-    let screen = if screen.contains("row 1 of") { screen } else { tmux.wait_for("row 1 of") };
+    let screen = if screen.contains("row 1 of") {
+        screen
+    } else {
+        tmux.wait_for("row 1 of")
+    };
     assert!(screen.contains("EMAIL ▲"), "{screen}");
     let emails = listed_emails(&screen, "EMAIL ▲");
     assert!(emails.len() >= 20, "{screen}");
@@ -275,7 +279,10 @@ fn a_sort_by_email_shows_its_arrow_and_orders_the_rows() {
     let mut descending = reversed.clone();
     descending.sort_by(|a, b| b.cmp(a));
     assert_eq!(reversed, descending, "{screen}");
-    assert!(reversed[0] > emails[0], "the other end of the list first: {screen}");
+    assert!(
+        reversed[0] > emails[0],
+        "the other end of the list first: {screen}"
+    );
     tmux.keys(&["q"]);
     tmux.wait_for("CALSYNC-EXIT=0");
 }

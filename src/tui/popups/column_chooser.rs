@@ -94,7 +94,11 @@ pub fn draw(frame: &mut Frame, area: Rect, choice: &ColumnChoice, cursor: usize,
         .into_iter()
         .enumerate()
         .map(|(i, column)| {
-            let check = if choice.is_shown(column) { "[x]" } else { "[ ]" };
+            let check = if choice.is_shown(column) {
+                "[x]"
+            } else {
+                "[ ]"
+            };
             let text = format!(" {check} {}", column.header());
             if i == cursor {
                 Line::styled(text, theme.selected())
@@ -104,7 +108,10 @@ pub fn draw(frame: &mut Frame, area: Rect, choice: &ColumnChoice, cursor: usize,
         })
         .collect();
     lines.push(Line::raw(""));
-    lines.push(Line::styled(" space show/hide · enter/esc done", theme.key()));
+    lines.push(Line::styled(
+        " space show/hide · enter/esc done",
+        theme.key(),
+    ));
     frame.render_widget(
         Paragraph::new(lines).block(Block::bordered().title(" Columns ")),
         popup,
@@ -140,7 +147,11 @@ mod tests {
         press(&mut app, KeyCode::Down);
         press(&mut app, KeyCode::Char(' '));
         assert!(!app.columns.is_shown(ListColumn::Person));
-        assert_eq!(app.take_columns_changed(), None, "not while the chooser is open");
+        assert_eq!(
+            app.take_columns_changed(),
+            None,
+            "not while the chooser is open"
+        );
         press(&mut app, KeyCode::Enter);
         assert!(app.popup.is_none());
         let saved = app.take_columns_changed().unwrap();
@@ -155,6 +166,9 @@ mod tests {
         let _ = app.open_column_chooser();
         press(&mut app, KeyCode::Char(' '));
         assert!(app.columns.is_shown(ListColumn::Id));
-        assert_eq!(app.message.as_deref(), Some("one column at least stays shown"));
+        assert_eq!(
+            app.message.as_deref(),
+            Some("one column at least stays shown")
+        );
     }
 }

@@ -10,9 +10,9 @@ use ratatui::widgets::{Paragraph, Wrap};
 use super::selections;
 use crate::domain::CredentialSource;
 use crate::text::clean_line;
+use crate::tui::columns::ColumnChoice;
 use crate::tui::data::PersonData;
 use crate::tui::list::SelectionList;
-use crate::tui::columns::ColumnChoice;
 use crate::tui::theme::Theme;
 
 /// The person's facts above, their selections below.

@@ -15,9 +15,9 @@ use crate::tui::columns::{self, ColumnChoice, ListColumn};
 use crate::tui::list::SelectionList;
 use crate::tui::screen::Opens;
 use crate::tui::theme::Theme;
+use crate::tui::widgets::ago;
 use crate::tui::widgets::state_line;
 use crate::tui::widgets::table::{self, Drawn, Fitted, Sideways, Window};
-use crate::tui::widgets::ago;
 
 /// The status line and the table below it.
 fn areas(area: Rect) -> [Rect; 2] {

@@ -253,19 +253,29 @@ pub fn draw_fitted<R>(
 }
 
 /// The columns in view for a sideways `scroll`, and what they leave out on either side.
-fn in_view(columns: &[Fitted], needs: &[Need], scroll: usize, total: usize) -> (Vec<usize>, Sideways) {
+fn in_view(
+    columns: &[Fitted],
+    needs: &[Need],
+    scroll: usize,
+    total: usize,
+) -> (Vec<usize>, Sideways) {
     let all: Vec<usize> = (0..columns.len()).collect();
     let least: usize = needs.iter().map(|n| n.least + widths::SPACING).sum();
     if least <= total + widths::SPACING {
         return (all, Sideways::default());
     }
-    let (pinned, moving): (Vec<usize>, Vec<usize>) = all.into_iter().partition(|&c| columns[c].pinned);
-    let pinned_width: usize = pinned.iter().map(|&c| needs[c].least + widths::SPACING).sum();
+    let (pinned, moving): (Vec<usize>, Vec<usize>) =
+        all.into_iter().partition(|&c| columns[c].pinned);
+    let pinned_width: usize = pinned
+        .iter()
+        .map(|&c| needs[c].least + widths::SPACING)
+        .sum();
     let room = total.saturating_sub(pinned_width);
     let moving_least: Vec<usize> = moving.iter().map(|&c| needs[c].least).collect();
     // Never scrolled past the point where the last column is in view.
     let mut from = scroll.min(moving.len().saturating_sub(1));
-    while from > 0 && from - 1 + widths::fitting_from(&moving_least, from - 1, room) >= moving.len() {
+    while from > 0 && from - 1 + widths::fitting_from(&moving_least, from - 1, room) >= moving.len()
+    {
         from -= 1;
     }
     let count = widths::fitting_from(&moving_least, from, room);
