@@ -37,8 +37,9 @@ pub fn enter(list: &SelectionList) -> Opens {
 
 /// The mark column, then the chosen ones.
 fn fitted(choice: &ColumnChoice, list: &SelectionList) -> Vec<Fitted> {
+    // One column wide whether or not a row on screen is marked.
     let mark = Fitted {
-        header: String::new(),
+        header: " ".to_string(),
         least: 1,
         grows: false,
         whole: false,
