@@ -81,7 +81,6 @@ pub async fn store(args: &BenchStoreArgs) -> Result<i32, CliError> {
             "page 1000, state failed".into(),
             Case::Page(page(failed.clone(), far(&failed).await?)),
         ),
-        ("exact count, state failed".into(), Case::Count(failed)),
         // The console's sort by a column no index serves: a sort of every row per page.
         (
             "first page by email (no index)".into(),
@@ -98,6 +97,7 @@ pub async fn store(args: &BenchStoreArgs) -> Result<i32, CliError> {
             "first page by error (no index)".into(),
             Case::Page(sorted(SortKey::Error, None)),
         ),
+        ("exact count, state failed".into(), Case::Count(failed)),
     ];
     for (name, case) in cases {
         let ours = measure_async(|| case.run(&store)).await?;
