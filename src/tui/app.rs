@@ -23,9 +23,10 @@ use crate::domain::{Filter, PageRequest, PersonMatch, Selection, Sort};
 use crate::sync::reconcile::{Finding, Plan};
 
 pub use super::job::{Job, JobKind};
-pub use super::popups::{BulkSheet, InputKind, Popup, TYPED_CONFIRMATION_ABOVE};
-use super::screen::Opens;
-pub use super::screen::{Screen, Table};
+use super::opens::Opens;
+pub use super::popup::{BulkSheet, InputKind, Popup, TYPED_CONFIRMATION_ABOVE};
+pub use super::screen::Screen;
+pub use super::table::Table;
 pub use crate::jobs::{RunScope, SyncTarget, scope_name};
 
 /// Background work the app asks for.
@@ -843,7 +844,7 @@ fn fill(screen: &mut Screen, answer: Report, rows: usize, now: DateTime<Utc>) ->
         (Screen::Conferences(table), Report::Conferences(_, result)) => table.fill(result),
         (Screen::Audit(table), Report::Audit(_, result)) => table.fill(result),
         (Screen::Slots { table, .. }, Report::Slots(_, result)) => table.fill(result),
-        (screen, Report::WorkerData(_, result)) => super::worker_views::fill(screen, result),
+        (screen, Report::WorkerData(_, result)) => screen.fill_worker(result),
         (
             Screen::ErrorDetail {
                 selection, pending, ..

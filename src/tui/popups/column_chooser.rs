@@ -8,10 +8,10 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use super::Popup;
 use crate::domain::Sort;
 use crate::tui::app::{App, Effect};
 use crate::tui::columns::{ColumnChoice, ListColumn};
+use crate::tui::popup::Popup;
 use crate::tui::screen::Screen;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::centered;

@@ -13,7 +13,7 @@ use crate::domain::{Selection, SyncState};
 use crate::text::clean_line;
 use crate::tui::columns::{self, ColumnChoice, ListColumn};
 use crate::tui::list::SelectionList;
-use crate::tui::screen::Opens;
+use crate::tui::opens::Opens;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::ago;
 use crate::tui::widgets::state_line;
