@@ -7,6 +7,7 @@
 
 mod action;
 pub mod app;
+pub mod breadcrumbs;
 pub mod browser;
 pub mod clipboard;
 pub mod command;

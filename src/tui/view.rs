@@ -21,7 +21,7 @@ pub fn render(frame: &mut Frame, app: &App, theme: Theme) {
     let area = frame.area();
     let layout = Chrome::of(area, app.job.is_some());
     chrome::draw_header(frame, layout.header, app, theme);
-    let crumbs: Vec<String> = app.stack.iter().map(Screen::crumb).collect();
+    let crumbs = super::breadcrumbs::of(&app.stack);
     let block = Block::bordered().title(Span::styled(
         format!(" {} ", crumbs.join(" › ")),
         theme.title(),
@@ -41,7 +41,7 @@ fn draw_screen(frame: &mut Frame, layout: Chrome, app: &App, theme: Theme) {
         Some(Screen::Overview {
             data,
             error,
-            cause,
+            cursor,
             pending,
             refresh,
         }) => overview::draw(
@@ -52,7 +52,7 @@ fn draw_screen(frame: &mut Frame, layout: Chrome, app: &App, theme: Theme) {
                 data: data.as_ref(),
                 pending: *pending,
                 error: error.as_deref(),
-                cause: *cause,
+                cursor: *cursor,
                 refresh,
             },
             theme,

@@ -393,3 +393,249 @@ fn help_scrolls_and_lists_every_cause_word() {
     app.key(key('z'));
     assert!(app.popup.is_none(), "any other key closes");
 }
+
+/// An overview with one cause and two conferences with most failures.
+fn overview_with_conferences() -> App {
+    let (mut app, effects) = App::new(session(false), now());
+    let Effect::Overview(generation) = effects[0] else {
+        panic!("{effects:?}")
+    };
+    for part in [
+        OverviewPart::Causes(vec![(Cause::Throttled, 40)]),
+        OverviewPart::WorstConferences(vec![
+            (10, "Careers Guidance".into(), 21, 64),
+            (22, "Quarterly Review".into(), 17, 53),
+        ]),
+    ] {
+        app.report(Report::Overview(generation, Ok(part)));
+    }
+    app
+}
+
+fn overview_cursor(app: &App) -> calsync::tui::screen::OverviewCursor {
+    match app.screen() {
+        Some(Screen::Overview { cursor, .. }) => *cursor,
+        _ => panic!("the overview on top"),
+    }
+}
+
+#[test]
+fn tab_focuses_the_conferences_with_most_failures_and_enter_opens_that_conferences_failures() {
+    use calsync::tui::screen::OverviewPanel;
+    let mut app = overview_with_conferences();
+    app.key(code(KeyCode::Tab));
+    assert_eq!(overview_cursor(&app).panel, OverviewPanel::Conferences);
+    app.key(code(KeyCode::Down));
+    let effects = app.key(code(KeyCode::Enter));
+    let Some(Screen::Selections { title, list }) = app.screen() else {
+        panic!("that conference's failures")
+    };
+    assert_eq!(title, "Failures: Quarterly Review");
+    assert_eq!(list.filter.conference_id, Some(22));
+    assert_eq!(list.filter.states, vec![SyncState::Failed]);
+    assert!(effects.iter().any(|e| matches!(e, Effect::Page(..))));
+
+    // Back on the overview, the cursor is where it was; ← returns to the causes.
+    app.key(code(KeyCode::Esc));
+    let cursor = overview_cursor(&app);
+    assert_eq!(
+        (cursor.panel, cursor.conference),
+        (OverviewPanel::Conferences, 1)
+    );
+    app.key(code(KeyCode::Left));
+    assert_eq!(overview_cursor(&app).panel, OverviewPanel::Causes);
+    app.key(code(KeyCode::Enter));
+    assert!(
+        matches!(app.screen(), Some(Screen::Selections { title, .. }) if title == "Failures: Throttled by Graph")
+    );
+}
+
+#[test]
+fn r_on_the_conferences_panel_says_how_to_retry_instead_of_doing_nothing() {
+    let mut app = overview_with_conferences();
+    app.key(code(KeyCode::Tab));
+    let effects = app.key(key('r'));
+    assert!(effects.is_empty(), "{effects:?}");
+    let message = app.message.clone().unwrap_or_default();
+    assert!(message.contains("tab back to the causes"), "{message}");
+    app.key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
+    assert!(matches!(
+        app.key(key('r')).as_slice(),
+        [Effect::BulkPlan(..)]
+    ));
+}
+
+/// Opens selection 1's detail from whatever is on screen (`:sel 1`) and fills it.
+fn open_detail_of_selection_1(app: &mut App) {
+    app.key(key(':'));
+    let typed = type_text(app, "sel 1");
+    assert!(typed.is_empty(), "{typed:?}");
+    let effects = app.key(code(KeyCode::Enter));
+    let Some(generation) = effects.iter().find_map(|e| match e {
+        Effect::Selection(generation, 1) => Some(*generation),
+        _ => None,
+    }) else {
+        panic!("{effects:?}")
+    };
+    app.report(Report::Selection(
+        generation,
+        Ok(Some(Box::new(crate::console::selection(1, true)))),
+    ));
+}
+
+#[test]
+fn a_selections_detail_says_where_its_row_belongs_whatever_path_opened_it() {
+    let belongs = [
+        "Conferences",
+        "Induction Q&A",
+        "2026-12-15 10:00",
+        "Zoë Ünal 1",
+    ];
+    // From a list of failures opened with a filter.
+    let mut app = app_with_failed_rows(2, false);
+    open_detail_of_selection_1(&mut app);
+    assert_eq!(calsync::tui::breadcrumbs::of(&app.stack), belongs);
+    // From the overview's cause, then the row itself.
+    let mut app = overview_with_conferences();
+    app.key(code(KeyCode::Enter));
+    open_detail_of_selection_1(&mut app);
+    assert_eq!(calsync::tui::breadcrumbs::of(&app.stack), belongs);
+    // Esc still walks back the path that was taken.
+    app.key(code(KeyCode::Esc));
+    assert!(
+        matches!(app.screen(), Some(Screen::Selections { title, .. }) if title == "Failures: Throttled by Graph")
+    );
+    assert_eq!(
+        calsync::tui::breadcrumbs::of(&app.stack),
+        ["Overview", "Failures: Throttled by Graph"]
+    );
+}
+
+#[test]
+fn m_shows_only_the_marked_rows_and_m_again_every_row() {
+    let mut app = app_with_failed_rows(3, false);
+    assert_eq!(
+        app.key(shift('M')),
+        vec![],
+        "nothing marked: nothing to narrow to"
+    );
+    assert!(
+        app.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("nothing is marked")
+    );
+    app.key(key(' '));
+    app.key(code(KeyCode::Down));
+    app.key(code(KeyCode::Down));
+    app.key(key(' '));
+    let effects = app.key(shift('M'));
+    let Some(Effect::Page(_, request)) = effects.iter().find(|e| matches!(e, Effect::Page(..)))
+    else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(request.filter.selection_ids, vec![1, 3]);
+    assert_eq!(
+        request.filter.states,
+        vec![SyncState::Failed],
+        "within the filter"
+    );
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Counts(..))),
+        "recounted"
+    );
+    let list = app.screen().and_then(Screen::list).unwrap();
+    assert_eq!(
+        list.marks.ids.iter().copied().collect::<Vec<_>>(),
+        vec![1, 3],
+        "marks kept"
+    );
+    assert!(list.only_marked.is_some());
+
+    let effects = app.key(shift('M'));
+    let Some(Effect::Page(_, request)) = effects.iter().find(|e| matches!(e, Effect::Page(..)))
+    else {
+        panic!("{effects:?}")
+    };
+    assert!(request.filter.selection_ids.is_empty(), "every row again");
+    // A new filter starts from every row.
+    app.key(shift('M'));
+    app.key(key('/'));
+    app.key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    type_text(&mut app, "state:failed");
+    app.key(code(KeyCode::Enter));
+    assert!(
+        app.screen()
+            .and_then(Screen::list)
+            .unwrap()
+            .only_marked
+            .is_none()
+    );
+}
+
+#[test]
+fn w_opens_the_events_outlook_link_and_shift_w_the_lms_admin_page() {
+    let mut app = app_with_failed_rows(1, false);
+    app.lms_url = Some("https://lms.example.org".into());
+    let link = "https://outlook.office365.com/owa/?itemid=AAMkAG1%3D&exvsurl=1&path=/calendar/item";
+    let Some(Screen::Selections { list, .. }) = app.stack.last_mut() else {
+        panic!("a list")
+    };
+    list.rows[0].recorded.web_link = Some(link.into());
+    assert_eq!(app.key(key('w')), vec![Effect::OpenUrl(link.into())]);
+    assert_eq!(
+        app.key(shift('W')),
+        vec![Effect::OpenUrl(
+            "https://lms.example.org/admin/conferences/conferencetimeslotselection/1/change/"
+                .into()
+        )]
+    );
+    app.lms_url = None;
+    assert!(app.key(shift('W')).is_empty());
+    assert!(
+        app.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("lms_url")
+    );
+}
+
+#[test]
+fn help_lists_every_filter_key_and_every_cause_word_with_its_label() {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let mut app = app_with_failed_rows(1, false);
+    app.height = 48;
+    app.key(key('?'));
+    // Every page of the help, as drawn.
+    let mut seen = String::new();
+    for _ in 0..10 {
+        let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
+        terminal
+            .draw(|frame| calsync::tui::render(frame, &app, calsync::tui::Theme::MONOCHROME))
+            .unwrap();
+        for cell in terminal.backend().buffer().content() {
+            seen.push_str(cell.symbol());
+        }
+        app.key(code(KeyCode::PageDown));
+    }
+    let seen = seen.split_whitespace().collect::<Vec<_>>().join(" ");
+    for key in calsync::domain::query::KEYS {
+        assert!(
+            seen.contains(&format!("{}:", key.name)),
+            "{} missing",
+            key.name
+        );
+    }
+    for cause in Cause::ALL {
+        assert!(
+            seen.contains(&format!("cause:{} {}", cause.as_str(), cause.label())),
+            "cause:{} with its label missing",
+            cause.as_str()
+        );
+    }
+    assert!(
+        seen.contains("M show only the marked rows"),
+        "the M key is in ?"
+    );
+}
