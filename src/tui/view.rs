@@ -22,8 +22,10 @@ pub fn render(frame: &mut Frame, app: &App, theme: Theme) {
     let layout = Chrome::of(area, app.job.is_some());
     chrome::draw_header(frame, layout.header, app, theme);
     let crumbs = super::breadcrumbs::of(&app.stack);
+    // The border's corners and the spaces around the title.
+    let room = usize::from(area.width.saturating_sub(4));
     let block = Block::bordered().title(Span::styled(
-        format!(" {} ", crumbs.join(" › ")),
+        format!(" {} ", super::breadcrumbs::fit(&crumbs, room)),
         theme.title(),
     ));
     frame.render_widget(block, layout.main);

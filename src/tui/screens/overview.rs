@@ -280,7 +280,7 @@ fn draw_counts(
     // The causes panel gets the width its labels need when the conferences keep theirs beside
     // it; otherwise the causes stack above the conferences.
     let causes = data.causes.as_deref();
-    let needed = overview_causes::needed_width(causes.unwrap_or_default());
+    let needed = overview_causes::needed_width();
     let [causes_area, bottom] = if bottom.width >= needed + CONFERENCES_MIN {
         Layout::horizontal([Constraint::Length(needed), Constraint::Min(CONFERENCES_MIN)])
             .areas(bottom)

@@ -27,11 +27,12 @@ fn kind(cause: Cause) -> &'static str {
     }
 }
 
-/// The columns the panel needs to show every label of `causes` on one line.
-pub fn needed_width(causes: &[(Cause, u64)]) -> u16 {
-    let label = causes
+/// The columns the panel needs to show every cause's label on one line: the same whichever
+/// causes the data has, so the layout does not move while the parts arrive.
+pub fn needed_width() -> u16 {
+    let label = Cause::ALL
         .iter()
-        .map(|(c, _)| width(c.label()))
+        .map(|c| width(c.label()))
         .max()
         .unwrap_or(0);
     (MARGINS + label + COUNT + KIND) as u16
@@ -152,7 +153,7 @@ mod tests {
     #[test]
     fn every_label_is_whole_when_the_panel_has_the_width_it_asks_for() {
         let causes: Vec<(Cause, u64)> = Cause::ALL.iter().map(|c| (*c, 12)).collect();
-        let columns = needed_width(&causes);
+        let columns = needed_width();
         let lines = lines(&causes, columns, Theme::MONOCHROME);
         assert_eq!(lines.len(), causes.len(), "one line each");
         for ((cause, _), (_, line)) in causes.iter().zip(&lines) {
