@@ -872,10 +872,24 @@ fn fill(screen: &mut Screen, answer: Report, rows: usize, now: DateTime<Utc>) ->
             *data = Some(cached.data);
             refresh.read = Some(cached.read_at);
         }
-        (Screen::Conferences(table), Report::Conferences(_, result)) => table.fill(result),
-        (Screen::Audit(table), Report::Audit(_, result)) => table.fill(result),
-        (Screen::Slots { table, .. }, Report::Slots(_, result)) => table.fill(result),
-        (screen, Report::WorkerData(_, result)) => super::worker_views::fill(screen, result),
+        // Every screen's answer is data read now: the header's age is the screen's, not the
+        // last list's.
+        (Screen::Conferences(table), Report::Conferences(_, result)) => {
+            filled.read = result.is_ok();
+            table.fill(result)
+        }
+        (Screen::Audit(table), Report::Audit(_, result)) => {
+            filled.read = result.is_ok();
+            table.fill(result)
+        }
+        (Screen::Slots { table, .. }, Report::Slots(_, result)) => {
+            filled.read = result.is_ok();
+            table.fill(result)
+        }
+        (screen, Report::WorkerData(_, result)) => {
+            filled.read = result.is_ok();
+            super::worker_views::fill(screen, result)
+        }
         (
             Screen::ErrorDetail {
                 selection, pending, ..
@@ -883,6 +897,7 @@ fn fill(screen: &mut Screen, answer: Report, rows: usize, now: DateTime<Utc>) ->
             Report::Selection(_, result),
         ) => {
             *pending = None;
+            filled.read = result.is_ok();
             match result {
                 Ok(s) => *selection = s,
                 Err(e) => filled.message = Some(e),

@@ -639,3 +639,85 @@ fn help_lists_every_filter_key_and_every_cause_word_with_its_label() {
         "the M key is in ?"
     );
 }
+
+/// The header line as drawn at 160 columns.
+fn header(app: &App) -> String {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    terminal
+        .draw(|frame| calsync::tui::render(frame, app, calsync::tui::Theme::MONOCHROME))
+        .unwrap();
+    let buffer = terminal.backend().buffer();
+    (0..160)
+        .map(|x| buffer[(x, 0)].symbol().to_string())
+        .collect()
+}
+
+#[test]
+fn the_headers_data_age_is_the_screens_own_and_moves_with_the_clock() {
+    let (mut app, effects) = App::new(session(false), now());
+    let Effect::Overview(generation) = effects[0] else {
+        panic!("{effects:?}")
+    };
+    app.report(Report::Overview(
+        generation,
+        Ok(OverviewPart::Causes(vec![])),
+    ));
+    app.report(Report::Tick(now() + chrono::Duration::minutes(2)));
+    assert!(header(&app).contains("(2m ago)"), "{}", header(&app));
+    // The conferences, read a minute later: the age starts again from their read.
+    let effects = app.key(key('2'));
+    let Effect::Conferences(generation) = effects[0] else {
+        panic!("{effects:?}")
+    };
+    app.report(Report::Tick(now() + chrono::Duration::minutes(3)));
+    app.report(Report::Conferences(generation, Ok(vec![])));
+    assert!(header(&app).contains("(0s ago)"), "{}", header(&app));
+    app.report(Report::Tick(
+        now() + chrono::Duration::minutes(3) + chrono::Duration::seconds(20),
+    ));
+    assert!(header(&app).contains("(20s ago)"), "{}", header(&app));
+}
+
+#[test]
+fn rate_and_eta_are_right_at_both_ends_of_a_short_run() {
+    let failed = |id: i64| {
+        Report::Sync(SyncEvent::Item(ItemResult {
+            selection_id: id,
+            label: None,
+            outcome: Outcome::Failed {
+                error: "x".into(),
+                cause: Cause::Other,
+            },
+        }))
+    };
+    let mut app = app_with_failed_rows(10, false);
+    app.key(key('r'));
+    app.report(Report::Sync(SyncEvent::Started { total: 10 }));
+    // A slow token: the first result comes 2 s in; no estimate is made from the wait.
+    app.now = now() + chrono::Duration::seconds(2);
+    app.report(failed(1));
+    let job = app.job.as_ref().unwrap();
+    assert_eq!((job.rate(), job.eta_seconds()), (None, None), "never 0.0/s");
+    // Then ten a second: the estimate is the second left, not one counted from the start.
+    for id in 2..=9 {
+        app.now = now() + chrono::Duration::milliseconds(2_000 + (id - 1) * 100);
+        app.report(failed(id));
+    }
+    let job = app.job.as_ref().unwrap();
+    let rate = job.rate().expect("a rate once enough results arrived");
+    assert!((rate - 10.0).abs() < 0.01, "{rate}");
+    let eta = job.eta_seconds().unwrap();
+    assert!((eta - 0.1).abs() < 0.01, "one row left at 10/s: {eta}");
+    app.now = now() + chrono::Duration::milliseconds(2_900);
+    app.report(failed(10));
+    app.report(Report::Sync(SyncEvent::Finished(Summary::default())));
+    let job = app.job.as_ref().unwrap();
+    assert_eq!(job.eta_seconds(), None, "no estimate once it ended");
+    let rate = job.rate().unwrap();
+    assert!(
+        (rate - 10.0).abs() < 0.01,
+        "the whole run's average: {rate}"
+    );
+}
