@@ -22,9 +22,10 @@ use crate::domain::{Filter, PageRequest, PersonMatch, Selection, Sort};
 use crate::sync::reconcile::{Finding, Plan};
 
 pub use super::job::{Job, JobKind};
-pub use super::popups::{BulkSheet, InputKind, Popup, TYPED_CONFIRMATION_ABOVE};
-use super::screen::Opens;
-pub use super::screen::{Screen, Table};
+use super::opens::Opens;
+pub use super::popup::{BulkSheet, InputKind, Popup, TYPED_CONFIRMATION_ABOVE};
+pub use super::screen::Screen;
+pub use super::table::Table;
 pub use crate::jobs::{RunScope, SyncTarget, scope_name};
 
 /// Background work the app asks for.
@@ -397,7 +398,7 @@ impl App {
                     let on_conferences = matches!(
                         self.screen(),
                         Some(Screen::Overview { cursor, .. })
-                            if cursor.panel == super::screens::overview::Panel::Conferences
+                            if cursor.panel == super::screen::OverviewPanel::Conferences
                     );
                     self.message = Some(if on_conferences {
                         "r retries a cause: tab back to the causes (enter opens this \
@@ -888,7 +889,7 @@ fn fill(screen: &mut Screen, answer: Report, rows: usize, now: DateTime<Utc>) ->
         }
         (screen, Report::WorkerData(_, result)) => {
             filled.read = result.is_ok();
-            super::worker_views::fill(screen, result)
+            screen.fill_worker(result)
         }
         (
             Screen::ErrorDetail {

@@ -6,7 +6,7 @@
 use super::app::{App, Effect};
 use super::browser;
 use super::clipboard;
-use super::popups::Popup;
+use super::popup::Popup;
 
 impl App {
     /// `y` (email) and `Y` (error): the sequence goes to the terminal after the next draw.

@@ -49,7 +49,6 @@ fn draw_screen(frame: &mut Frame, layout: Chrome, app: &App, theme: Theme) {
         }) => overview::draw(
             frame,
             body,
-            app,
             overview::Shown {
                 data: data.as_ref(),
                 pending: *pending,
@@ -57,6 +56,8 @@ fn draw_screen(frame: &mut Frame, layout: Chrome, app: &App, theme: Theme) {
                 cursor: *cursor,
                 refresh,
             },
+            app.session.missing_tables.as_deref(),
+            app.now,
             theme,
         ),
         Some(Screen::Conferences(table)) => conferences::draw(frame, body, table, theme),

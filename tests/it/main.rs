@@ -26,6 +26,7 @@ mod ics;
 mod ids;
 mod in_flight;
 mod malformed_rows;
+mod module_graph;
 mod own_tables;
 mod pg_tls;
 mod read_only;

@@ -10,7 +10,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use crate::domain::diagnosis::diagnose;
 use crate::domain::{Selection, SyncState};
 use crate::text::clean_line;
-use crate::tui::screen::Opens;
+use crate::tui::opens::Opens;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::{ago, badge};
 

@@ -12,10 +12,9 @@ use ratatui::widgets::Paragraph;
 use crate::domain::SyncState;
 use crate::domain::{Cause, Filter};
 use crate::text::{clean_line, truncate};
-use crate::tui::app::App;
 use crate::tui::data::{OverviewData, WorkersLine};
+use crate::tui::opens::Opens;
 use crate::tui::overview_refresh::OverviewRefresh;
-use crate::tui::screen::Opens;
 use crate::tui::screens::overview_causes;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::table::{self, Column, Drawn, Width, Window};
@@ -128,8 +127,16 @@ pub fn enter(data: Option<&OverviewData>, cursor: Cursor) -> Opens {
     }
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, shown: Shown, theme: Theme) {
-    let area = match &app.session.missing_tables {
+/// `missing_tables`: the session's notice of the features waiting for `calsync migrate`.
+pub fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    shown: Shown,
+    missing_tables: Option<&str>,
+    now: DateTime<Utc>,
+    theme: Theme,
+) {
+    let area = match missing_tables {
         Some(notice) => {
             let [note, rest] =
                 Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
@@ -146,7 +153,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, shown: Shown, theme: Theme
     let note = match (shown.pending, shown.error, shown.refresh.read) {
         (_, Some(e), Some(_)) => Some(format!("recount failed: {}", clean_line(e))),
         (Some(_), None, Some(read)) => {
-            let format = if read.date_naive() == app.now.date_naive() {
+            let format = if read.date_naive() == now.date_naive() {
                 "%H:%M:%S"
             } else {
                 "%b %d %H:%M"
@@ -155,7 +162,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, shown: Shown, theme: Theme
         }
         _ => None,
     };
-    draw_counts(frame, area, &shown, note.as_deref(), app.now, theme)
+    draw_counts(frame, area, &shown, note.as_deref(), now, theme)
 }
 
 /// Whether `calsync worker` runs and when the last pass was (`:workers` lists them).

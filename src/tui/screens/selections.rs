@@ -12,7 +12,7 @@ use ratatui::widgets::Paragraph;
 use crate::domain::{Selection, SyncState};
 use crate::text::clean_line;
 use crate::tui::list::SelectionList;
-use crate::tui::screen::Opens;
+use crate::tui::opens::Opens;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::table::{self, Column, Drawn, Width, Window};
 use crate::tui::widgets::{ago, badge, state_line};
