@@ -156,7 +156,7 @@ fn resolve(
         let candidate = absolute[..len].to_vec();
         known
             .contains_key(&candidate)
-            .then(|| (candidate, len == absolute.len()))
+            .then_some((candidate, len == absolute.len()))
     })
 }
 
