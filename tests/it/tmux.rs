@@ -252,7 +252,9 @@ fn reconcile_and_verify_in_the_demo() {
     assert!(screen.contains("Reconcile (--conference-id 1)"), "{screen}");
     assert!(screen.contains("probable duplicate"), "{screen}");
     assert!(screen.contains("Evidence:"), "{screen}");
+    // Esc on its own: an Esc followed at once by a key reads as Alt+key.
     tmux.keys(&["Escape"]);
+    tmux.wait_for("┌ Overview ─");
 
     // Every added row the demo holds: the ones deleted in Outlook come back missing and marked.
     tmux.keys(&["/", "C-u"]);
@@ -399,7 +401,8 @@ fn a_click_a_copy_and_a_quit_during_a_run_leave_the_audit_row_interrupted() {
     tmux.keys(&["/"]);
     tmux.text("state:failed");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("filter: state:failed ");
+    // The rows are drawn (a click before they are lands on nothing).
+    tmux.wait_for("row 1 of");
 
     // Header (row 0), border, status line, table header: the third row is on row 6.
     tmux.click(30, 6);
