@@ -7,6 +7,7 @@
 
 mod action;
 pub mod app;
+pub mod breadcrumbs;
 pub mod browser;
 pub mod clipboard;
 pub mod columns;
@@ -280,7 +281,12 @@ async fn drive(
                     None => Vec::new(),
                 }
             }
-            _ = live.tick() => app.report(Report::Tick(Utc::now())),
+            _ = live.tick() => {
+                // The header's "data read … ago" moves on every screen, not only where a
+                // re-read answers.
+                dirty = app.last_refresh.is_some();
+                app.report(Report::Tick(Utc::now()))
+            }
             _ = progress.tick(), if app.job.as_ref().is_some_and(app::Job::running) => {
                 dirty = true;
                 app.now = Utc::now();

@@ -47,4 +47,5 @@ mod teams;
 mod tmux;
 mod unicode_match;
 mod verify;
+mod web_links;
 mod worker;

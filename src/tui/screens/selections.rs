@@ -156,6 +156,12 @@ fn draw_status(
         };
         spans.push(Span::styled(marked, theme.marked()));
     }
+    if list.only_marked.is_some() {
+        spans.push(Span::styled(
+            "  · only marked (M: every row)",
+            theme.marked(),
+        ));
+    }
     if list.marks.range_anchor.is_some() {
         spans.push(Span::styled(
             "  · range: press v at the other end",
