@@ -288,6 +288,44 @@ fn a_sort_by_email_shows_its_arrow_and_orders_the_rows() {
     tmux.wait_for("CALSYNC-EXIT=0");
 }
 
+/// The column chooser in the real terminal: `C`, space on PERSON, Enter; the column is gone and
+/// the choice is in the config file, the operator's other lines and comments kept.
+#[test]
+fn the_column_chooser_saves_its_choice_in_the_config_file() {
+    let data = tempfile::tempdir().unwrap();
+    let db = demo_db_of(data.path(), 500);
+    let config = data.path().join("config.toml");
+    std::fs::write(&config, "# my settings\nrefresh_secs = 5\n").unwrap();
+    let command = format!(
+        "cd {} && CALSYNC_CONFIG={} {} demo --db {db}; echo CALSYNC-EXIT=$?; sleep 30",
+        data.path().display(),
+        config.display(),
+        env!("CARGO_BIN_EXE_calsync")
+    );
+    let tmux = Tmux::start(&command, 160, 45);
+    tmux.wait_for("Failures per day");
+    tmux.keys(&["/"]);
+    tmux.text("state:failed");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("row 1 of");
+    tmux.keys(&["C"]);
+    tmux.wait_for("[x] PERSON");
+    tmux.keys(&["j", "Space", "Enter"]);
+    let screen = tmux.wait_for("saved in the config file");
+    assert!(!screen.contains("PERSON"), "{screen}");
+    tmux.keys(&["q"]);
+    tmux.wait_for("CALSYNC-EXIT=0");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        text.starts_with("# my settings\nrefresh_secs = 5\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[console]\ncolumns = [\"id\", \"email\", \"conference\", \"slot\", \"state\", \"attempted\", \"cause\", \"error\"]"),
+        "{text}"
+    );
+}
+
 /// The event lifecycle in the real terminal: the demo's mailboxes hold what the LMS left, so a
 /// reconcile scan finds its duplicates, and a verify of a conference's added rows finds the
 /// events their owners deleted and marks them for `r`.
