@@ -1,7 +1,8 @@
 //! Popups over the screen: each owns its keys (the keymap is not asked while one is open) and
-//! its draw.
+//! its draw. What each holds is in [`super::popup`].
 
 pub mod bulk_sheet;
+pub mod column_chooser;
 pub mod confirm_quit;
 pub mod delete_sheet;
 pub mod help;
@@ -12,35 +13,9 @@ use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
-pub use bulk_sheet::{BulkSheet, TYPED_CONFIRMATION_ABOVE};
-pub use input::InputKind;
-
 use super::app::{App, Effect};
-use super::reconcile::DeleteSheet;
+use super::popup::Popup;
 use super::theme::Theme;
-
-#[derive(Debug, Clone)]
-pub enum Popup {
-    /// The keys and the filter reference, scrolled this many lines.
-    Help {
-        scroll: usize,
-    },
-    Input {
-        kind: InputKind,
-        text: String,
-        error: Option<String>,
-        /// Tab's candidates while Tab is being pressed.
-        completion: Option<crate::tui::complete::Completion>,
-    },
-    Bulk(Box<BulkSheet>),
-    DeleteFindings(Box<DeleteSheet>),
-    /// Quit while a job runs?
-    ConfirmQuit,
-    /// The last run's rows that did not sync, scrolled this many rows.
-    RunRows {
-        scroll: usize,
-    },
-}
 
 impl App {
     /// The key goes to the open popup, if one is; None when none is open.
@@ -52,6 +27,7 @@ impl App {
             Popup::Bulk(_) => self.bulk_key(key),
             Popup::DeleteFindings(_) => self.delete_key(key),
             Popup::ConfirmQuit => self.confirm_quit_key(key),
+            Popup::Columns { .. } => self.column_chooser_key(key),
         })
     }
 }
@@ -79,6 +55,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         Some(Popup::Bulk(sheet)) => bulk_sheet::draw(frame, area, sheet, theme),
         Some(Popup::DeleteFindings(sheet)) => delete_sheet::draw(frame, area, sheet, theme),
         Some(Popup::ConfirmQuit) => confirm_quit::draw(frame, area, app.job.as_ref(), theme),
+        Some(Popup::Columns { cursor }) => {
+            column_chooser::draw(frame, area, &app.columns, *cursor, theme)
+        }
         None => {}
     }
 }
