@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use super::app_limit::{APP_IN_FLIGHT_CEILING, AppLimit};
+use super::app_limit::{APP_IN_FLIGHT_CEILING, AppLimit, app_wide_scope};
 use super::errors::{ErrorKind, GraphError, Service, secs};
 use super::ids;
 use super::request_log::{self, Sent};
@@ -435,6 +435,7 @@ impl GraphClient {
                 retry_after,
                 request_id,
                 ags_diagnostic,
+                throttle_scope,
                 redirect_host,
                 body: json,
             } = answer;
@@ -490,7 +491,8 @@ impl GraphClient {
                         if is_concurrency_limit(&err) {
                             gate.shrink();
                         } else {
-                            self.inner.app.throttled(mailbox, wait);
+                            let app_scope = app_wide_scope(throttle_scope.as_deref());
+                            self.inner.app.throttled(mailbox, wait, app_scope);
                         }
                     }
                     let hold = hold.or(retry_after);

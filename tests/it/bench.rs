@@ -206,3 +206,51 @@ fn bench_worker_reports_quiet_pass_costs_and_measures_the_lag_of_every_new_row()
         "{lag}"
     );
 }
+
+/// `bench reconcile` spawns `calsync reconcile --dry-run` against the simulated Graph and prints
+/// its time beside the floor for the requests the simulator saw it make.
+#[test]
+fn bench_reconcile_times_the_dry_run_beside_the_floor_of_its_own_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bench-reconcile.db");
+    let run = calsync(
+        &[
+            "bench",
+            "reconcile",
+            "--db",
+            db.to_str().unwrap(),
+            "--selections",
+            "300",
+            "--latency-ms",
+            "5",
+            "--runs",
+            "1",
+        ],
+        &[],
+    );
+    assert_eq!(
+        run.code, 0,
+        "stderr: {}\nstdout: {}",
+        run.stderr, run.stdout
+    );
+    assert!(run.stdout.contains("mailboxes scanned"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("calsync reconcile --dry-run (CLI defaults)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("reconcile --dry-run / floor = "),
+        "{}",
+        run.stdout
+    );
+    // The demo database is left as it was: the dry run ran on a copy.
+    assert!(db.exists());
+}
+
+#[test]
+fn bench_reconcile_refuses_a_fault_rate_out_of_range_in_one_line() {
+    let run = calsync(&["bench", "reconcile", "--fault-rate", "0.9"], &[]);
+    assert_one_line_error(&run, "'0.9' is not a share from 0 to 0.5");
+}

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod app_wide_throttling;
 mod audit_cli;
 mod bench;
 mod claims;

@@ -62,7 +62,7 @@ pub(super) async fn sync_command_run(
 
 /// The process's peak resident memory (`VmHWM`), read until the process is gone (the last
 /// reading is within 10 ms of its exit).
-async fn peak_rss_kib(pid: u32) -> u64 {
+pub(super) async fn peak_rss_kib(pid: u32) -> u64 {
     let status = format!("/proc/{pid}/status");
     let mut peak = 0;
     while let Ok(text) = tokio::fs::read_to_string(&status).await {
