@@ -326,9 +326,8 @@ impl GraphClient {
             stats.add(&stats.batch_items_sent, sent.len() as u64);
             let sent_at = Instant::now();
             let envelope_attempt = sent.iter().map(|p| p.attempts).max().unwrap_or(1);
-            let result = match self
-                .inner
-                .http
+            let http = self.inner.http.lease();
+            let result = match http
                 .post(&url)
                 .bearer_auth(token.expose())
                 .header("Prefer", PREFER)
@@ -340,6 +339,7 @@ impl GraphClient {
                 Ok(resp) => read_response(resp).await,
                 Err(e) => Err(e),
             };
+            drop(http);
             drop(in_flight);
             drop(permits);
             if matches!(&result, Ok(answer) if answer.status == 200) {

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::app_limit::{APP_IN_FLIGHT_CEILING, AppLimit};
 use super::errors::{ErrorKind, GraphError, Service, secs};
+use super::http_pool::HttpPool;
 use super::ids;
 use super::request_log::{self, Sent};
 use super::response::{Answer, failure_word, network_detail, read_response, redirect_detail};
@@ -132,10 +133,10 @@ pub(crate) struct Reply {
 }
 
 pub(crate) struct Inner {
-    pub http: reqwest::Client,
+    pub http: HttpPool,
     /// Keeps no idle connection: a retry after a 503 goes out on a new one (Graph docs:
     /// concepts/best-practices-concept.md, "always use a new connection" when retrying).
-    pub fresh_http: reqwest::Client,
+    pub fresh_http: HttpPool,
     /// Cancelled when the run that owns this client is: a login wait then ends at once.
     pub login_cancel: std::sync::Mutex<CancellationToken>,
     pub config: GraphConfig,
@@ -187,29 +188,6 @@ pub(crate) fn log_graph_request(
     });
 }
 
-fn http_client(
-    config: &GraphConfig,
-    local: bool,
-    pooled: bool,
-) -> Result<reqwest::Client, GraphError> {
-    let mut builder = reqwest::Client::builder()
-        .timeout(config.timeout)
-        .connect_timeout(config.timeout.min(Duration::from_secs(10)))
-        .user_agent(USER_AGENT)
-        // A redirect could carry the client secret or an event body to another origin.
-        .redirect(reqwest::redirect::Policy::none());
-    if !pooled {
-        builder = builder.pool_max_idle_per_host(0);
-    }
-    if local {
-        // A system proxy must never see traffic meant for a local simulator.
-        builder = builder.no_proxy();
-    }
-    builder
-        .build()
-        .map_err(|e| GraphError::invalid_input(format!("could not build the HTTP client ({e})")))
-}
-
 impl GraphClient {
     /// Builds a client. Installs the rustls crypto provider if none is installed.
     pub fn new(mut config: GraphConfig) -> Result<Self, GraphError> {
@@ -227,8 +205,8 @@ impl GraphClient {
         let local = [&config.graph_url, &config.login_url]
             .iter()
             .all(|u| reqwest::Url::parse(u).is_ok_and(|u| is_loopback(&u)));
-        let http = http_client(&config, local, true)?;
-        let fresh_http = http_client(&config, local, false)?;
+        let http = HttpPool::new(&config, local, true)?;
+        let fresh_http = HttpPool::new(&config, local, false)?;
         let (notices, _) = broadcast::channel(256);
         Ok(Self {
             inner: Arc::new(Inner {
@@ -251,6 +229,12 @@ impl GraphClient {
 
     pub fn stats(&self) -> ClientStats {
         self.inner.stats.snapshot()
+    }
+
+    /// HTTP clients built so far for requests that may share connections: one more for
+    /// every [`super::STREAMS_PER_CONNECTION`] requests in flight at the busiest moment.
+    pub fn http_clients(&self) -> usize {
+        self.inner.http.clients()
     }
 
     /// The app-wide ceiling on requests in flight now, and how often a 429 that was not a
@@ -383,9 +367,9 @@ impl GraphClient {
             }
             let crid = ids::client_request_id();
             let http = if fresh_connection {
-                &self.inner.fresh_http
+                self.inner.fresh_http.lease()
             } else {
-                &self.inner.http
+                self.inner.http.lease()
             };
             let mut request = http
                 .request(method.clone(), url)
@@ -401,6 +385,7 @@ impl GraphClient {
                 Ok(resp) => read_response(resp).await,
                 Err(e) => Err(e),
             };
+            drop(http);
             drop(in_flight);
             drop(permit);
             log_graph_request(method.as_str(), url, &result, sent_at, attempt, &crid);

@@ -181,6 +181,8 @@ impl Inner {
 
 pub(crate) struct Shared {
     inner: Mutex<Inner>,
+    /// Connections and handshakes when serving TLS (counted outside the lock, per accept).
+    pub connections: super::tls::Counters,
 }
 
 impl Shared {
@@ -212,6 +214,7 @@ impl SimState {
                     wire: Default::default(),
                     app_window: Default::default(),
                 }),
+                connections: Default::default(),
             }),
         }
     }
@@ -337,6 +340,13 @@ impl SimState {
     /// valid so connected clients keep working.
     pub fn reset(&self) {
         reset(&mut self.shared.lock());
+        self.shared.connections.reset();
+    }
+
+    /// Connections and handshakes since the start or the last [`SimState::reset`] (zeros over
+    /// plain HTTP).
+    pub fn connections(&self) -> super::Connections {
+        self.shared.connections.snapshot()
     }
 }
 
