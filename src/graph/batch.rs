@@ -326,7 +326,7 @@ impl GraphClient {
             stats.add(&stats.batch_items_sent, sent.len() as u64);
             let sent_at = Instant::now();
             let envelope_attempt = sent.iter().map(|p| p.attempts).max().unwrap_or(1);
-            let http = self.inner.http.lease();
+            let mut http = self.inner.http.lease().await;
             let result = match http
                 .post(&url)
                 .bearer_auth(token.expose())
@@ -336,7 +336,10 @@ impl GraphClient {
                 .send()
                 .await
             {
-                Ok(resp) => read_response(resp).await,
+                Ok(resp) => {
+                    http.answered(resp.version());
+                    read_response(resp).await
+                }
                 Err(e) => Err(e),
             };
             drop(http);

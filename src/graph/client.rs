@@ -366,10 +366,10 @@ impl GraphClient {
                 stats.bump(&stats.retries);
             }
             let crid = ids::client_request_id();
-            let http = if fresh_connection {
-                self.inner.fresh_http.lease()
+            let mut http = if fresh_connection {
+                self.inner.fresh_http.lease().await
             } else {
-                self.inner.http.lease()
+                self.inner.http.lease().await
             };
             let mut request = http
                 .request(method.clone(), url)
@@ -382,7 +382,10 @@ impl GraphClient {
             stats.bump(&stats.requests_sent);
             let sent_at = Instant::now();
             let result = match request.send().await {
-                Ok(resp) => read_response(resp).await,
+                Ok(resp) => {
+                    http.answered(resp.version());
+                    read_response(resp).await
+                }
                 Err(e) => Err(e),
             };
             drop(http);

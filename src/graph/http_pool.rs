@@ -36,9 +36,15 @@ struct Recipe {
 }
 
 impl Recipe {
-    fn build(&self) -> Result<reqwest::Client, GraphError> {
-        let mut builder = reqwest::Client::builder()
-            .tls_backend_preconfigured(self.tls.clone())
+    fn build(&self, protocol: Protocol) -> Result<reqwest::Client, GraphError> {
+        let mut tls = self.tls.clone();
+        let mut builder = reqwest::Client::builder();
+        if protocol == Protocol::Http2 {
+            tls.alpn_protocols = vec![b"h2".to_vec()];
+            builder = builder.http2_prior_knowledge();
+        }
+        let mut builder = builder
+            .tls_backend_preconfigured(tls)
             .timeout(self.timeout)
             .connect_timeout(self.timeout.min(Duration::from_secs(10)))
             .user_agent(USER_AGENT)
@@ -62,10 +68,30 @@ struct Slot {
     in_flight: usize,
 }
 
+/// What the server answered in, as far as this pool knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    /// No answer yet over TLS: ALPN has not been seen.
+    Unknown,
+    /// HTTP/2: clients are built for it alone, so each opens exactly one connection.
+    Http2,
+    /// HTTP/1.1 (or plain `http://`): each request in flight needs its own connection anyway.
+    Http1,
+}
+
+struct State {
+    slots: Vec<Slot>,
+    protocol: Protocol,
+    /// A request is out to learn the protocol; the others wait for its answer (a moment),
+    /// since until ALPN is known every request would open its own connection.
+    probing: bool,
+}
+
 /// Clients chosen per request by load.
 pub(crate) struct HttpPool {
     recipe: Recipe,
-    slots: Mutex<Vec<Slot>>,
+    state: Mutex<State>,
+    learned: tokio::sync::Notify,
 }
 
 /// A client lent for one request; gives its place back when dropped.
@@ -73,6 +99,15 @@ pub(crate) struct Lease<'a> {
     pool: &'a HttpPool,
     index: usize,
     client: reqwest::Client,
+    probe: bool,
+    answered_in: Option<reqwest::Version>,
+}
+
+impl Lease<'_> {
+    /// The response's HTTP version, which tells the pool what ALPN chose.
+    pub(crate) fn answered(&mut self, version: reqwest::Version) {
+        self.answered_in = Some(version);
+    }
 }
 
 impl std::ops::Deref for Lease<'_> {
@@ -84,11 +119,36 @@ impl std::ops::Deref for Lease<'_> {
 
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
-        if let Some(slot) = self.pool.lock().get_mut(self.index) {
+        let mut state = self.pool.lock();
+        if let Some(slot) = state.slots.get_mut(self.index) {
             slot.in_flight = slot.in_flight.saturating_sub(1);
         }
+        if !self.probe {
+            return;
+        }
+        state.probing = false;
+        match self.answered_in {
+            Some(reqwest::Version::HTTP_2) => {
+                state.protocol = Protocol::Http2;
+                // Requests in flight keep the clients they hold; new ones get HTTP/2-only
+                // clients, which wait for one connection instead of racing to open many.
+                for slot in &mut state.slots {
+                    if let Ok(client) = self.pool.recipe.build(Protocol::Http2) {
+                        slot.client = client;
+                    }
+                }
+            }
+            Some(_) => state.protocol = Protocol::Http1,
+            // No answer (a failure or a cancel): the next request probes.
+            None => {}
+        }
+        drop(state);
+        self.pool.learned.notify_waiters();
     }
 }
+
+/// How long a request waits for the probe's answer before going out anyway.
+const PROBE_WAIT: Duration = Duration::from_secs(1);
 
 impl HttpPool {
     /// `keep_idle` false: no connection is kept between requests, so each goes out on a new
@@ -104,46 +164,80 @@ impl HttpPool {
             local,
             keep_idle,
         };
-        let first = recipe.build()?;
+        let https = [&config.graph_url, &config.login_url]
+            .iter()
+            .any(|u| u.starts_with("https://"));
+        // Only a pool that keeps connections gains from learning the protocol first.
+        let protocol = if https && keep_idle {
+            Protocol::Unknown
+        } else {
+            Protocol::Http1
+        };
+        let first = recipe.build(Protocol::Unknown)?;
         Ok(Self {
             recipe,
-            slots: Mutex::new(vec![Slot {
-                client: first,
-                in_flight: 0,
-            }]),
+            state: Mutex::new(State {
+                slots: vec![Slot {
+                    client: first,
+                    in_flight: 0,
+                }],
+                protocol,
+                probing: false,
+            }),
+            learned: tokio::sync::Notify::new(),
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Slot>> {
-        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The client with the fewest requests in flight, or a new one when that one is full.
-    pub(crate) fn lease(&self) -> Lease<'_> {
-        let mut slots = self.lock();
-        let mut index = least_loaded(&slots);
-        if slots[index].in_flight >= STREAMS_PER_CONNECTION
-            && slots.len() < MAX_CLIENTS
+    pub(crate) async fn lease(&self) -> Lease<'_> {
+        let deadline = tokio::time::Instant::now() + PROBE_WAIT;
+        loop {
+            // Made before the check, so an answer between the two is not missed.
+            let learned = self.learned.notified();
+            {
+                let mut state = self.lock();
+                let waited_enough = tokio::time::Instant::now() >= deadline;
+                if state.protocol != Protocol::Unknown || !state.probing || waited_enough {
+                    return self.take(&mut state);
+                }
+            }
+            let _ = tokio::time::timeout_at(deadline, learned).await;
+        }
+    }
+
+    fn take(&self, state: &mut State) -> Lease<'_> {
+        let probe = state.protocol == Protocol::Unknown && !state.probing;
+        state.probing |= probe;
+        let mut index = least_loaded(&state.slots);
+        if state.slots[index].in_flight >= STREAMS_PER_CONNECTION
+            && state.slots.len() < MAX_CLIENTS
             // Building cannot fail once the first client was built; if it did, share.
-            && let Ok(client) = self.recipe.build()
+            && let Ok(client) = self.recipe.build(state.protocol)
         {
-            slots.push(Slot {
+            state.slots.push(Slot {
                 client,
                 in_flight: 0,
             });
-            index = slots.len() - 1;
+            index = state.slots.len() - 1;
         }
-        slots[index].in_flight += 1;
+        let slot = &mut state.slots[index];
+        slot.in_flight += 1;
         Lease {
             pool: self,
             index,
-            client: slots[index].client.clone(),
+            client: slot.client.clone(),
+            probe,
+            answered_in: None,
         }
     }
 
     /// Clients built so far (each holds its own connections).
     pub(crate) fn clients(&self) -> usize {
-        self.lock().len()
+        self.lock().slots.len()
     }
 }
 

@@ -230,7 +230,7 @@ async fn fetch(
         let crid = ids::client_request_id();
         stats.bump(&stats.token_requests);
         let sent_at = Instant::now();
-        let http = clients[usize::from(attempt > 1)].lease();
+        let mut http = clients[usize::from(attempt > 1)].lease().await;
         let sent = http
             .post(&url)
             .header("client-request-id", &crid)
@@ -239,6 +239,7 @@ async fn fetch(
             .await;
         let result = match sent {
             Ok(resp) => {
+                http.answered(resp.version());
                 let login_request_id = resp
                     .headers()
                     .get("x-ms-request-id")
