@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::app_limit::{APP_IN_FLIGHT_CEILING, AppLimit};
 use super::errors::{ErrorKind, GraphError, Service, secs};
-use super::http_pool::HttpPool;
+use super::http_pool::{HttpPool, tls_config};
 use super::ids;
 use super::request_log::{self, Sent};
 use super::response::{Answer, failure_word, network_detail, read_response, redirect_detail};
@@ -205,8 +205,9 @@ impl GraphClient {
         let local = [&config.graph_url, &config.login_url]
             .iter()
             .all(|u| reqwest::Url::parse(u).is_ok_and(|u| is_loopback(&u)));
-        let http = HttpPool::new(&config, local, true)?;
-        let fresh_http = HttpPool::new(&config, local, false)?;
+        let tls = tls_config(config.ca_file.as_deref())?;
+        let http = HttpPool::new(&config, tls.clone(), local, true)?;
+        let fresh_http = HttpPool::new(&config, tls, local, false)?;
         let (notices, _) = broadcast::channel(256);
         Ok(Self {
             inner: Arc::new(Inner {

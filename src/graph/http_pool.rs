@@ -13,10 +13,10 @@ use std::time::Duration;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
-use super::client::USER_AGENT;
-use super::errors::GraphError;
 use super::GraphConfig;
 use super::app_limit::APP_IN_FLIGHT_CEILING;
+use super::client::USER_AGENT;
+use super::errors::GraphError;
 
 /// Requests in flight calsync puts on one HTTP/2 connection. Microsoft documents no
 /// `SETTINGS_MAX_CONCURRENT_STREAMS` for Graph; 100 is the least RFC 9113 (§6.5.2) recommends
@@ -155,11 +155,12 @@ impl HttpPool {
     /// one (Graph's best practices after a 503).
     pub(crate) fn new(
         config: &GraphConfig,
+        tls: rustls::ClientConfig,
         local: bool,
         keep_idle: bool,
     ) -> Result<Self, GraphError> {
         let recipe = Recipe {
-            tls: tls_config(config.ca_file.as_deref())?,
+            tls,
             timeout: config.timeout,
             local,
             keep_idle,
@@ -252,7 +253,7 @@ fn least_loaded(slots: &[Slot]) -> usize {
 /// The platform's roots (as reqwest uses them), plus the certificate in `ca_file` when one is
 /// named (the simulator's, in tests and benches). Verification is never turned off. ALPN
 /// offers `h2` first, then `http/1.1`.
-fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, GraphError> {
+pub(crate) fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, GraphError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = match ca_file {
         None => rustls_platform_verifier::Verifier::new(Arc::clone(&provider)),

@@ -31,8 +31,8 @@ pub use app_limit::{APP_IN_FLIGHT_CEILING, APP_WINDOW, APP_WINDOW_REQUESTS};
 pub use batch::{BatchRequest, BatchResponse, BatchSuccess, MAX_BATCH_ITEMS};
 pub use client::{GraphClient, USER_AGENT};
 pub use cloud::Cloud;
-pub use http_pool::STREAMS_PER_CONNECTION;
 pub use errors::{ErrorKind, GraphError, GraphErrorInfo, OPERATOR_TEXT_MAX, Service};
+pub use http_pool::STREAMS_PER_CONNECTION;
 pub use retry::{RETRY_AFTER_CEILING, parse_retry_after};
 pub use translate::{IdFormat, MAX_TRANSLATE_IDS};
 

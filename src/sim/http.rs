@@ -85,11 +85,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         .or_else(|| parts.uri.authority().map(|a| a.as_str()))
         .unwrap_or("127.0.0.1")
         .to_string();
-    let scheme = if shared.lock().config.tls.is_some() {
-        "https"
-    } else {
-        "http"
-    };
+    let scheme = if shared.https { "https" } else { "http" };
     let origin = format!("{scheme}://{host}");
     let base = format!("{origin}/v1.0");
 

@@ -183,6 +183,8 @@ pub(crate) struct Shared {
     inner: Mutex<Inner>,
     /// Connections and handshakes when serving TLS (counted outside the lock, per accept).
     pub connections: super::tls::Counters,
+    /// Served over TLS: links it writes start `https://`.
+    pub https: bool,
 }
 
 impl Shared {
@@ -201,6 +203,7 @@ pub struct SimState {
 impl SimState {
     pub(crate) fn new(config: SimConfig) -> Self {
         let rng = SplitMix64::new(config.seed);
+        let https = config.tls.is_some();
         Self {
             shared: Arc::new(Shared {
                 inner: Mutex::new(Inner {
@@ -215,6 +218,7 @@ impl SimState {
                     app_window: Default::default(),
                 }),
                 connections: Default::default(),
+                https,
             }),
         }
     }

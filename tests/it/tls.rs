@@ -123,7 +123,10 @@ async fn many_requests_in_flight_share_about_one_connection_per_stream_limit() {
     );
     assert_eq!(connections.http2, connections.handshakes, "{connections:?}");
     let peak = sim.state().stats().peak_in_flight;
-    assert!(peak > STREAMS_PER_CONNECTION * 2, "{peak} in flight at once at most");
+    assert!(
+        peak > STREAMS_PER_CONNECTION * 2,
+        "{peak} in flight at once at most"
+    );
 }
 
 #[tokio::test]
@@ -131,7 +134,10 @@ async fn against_a_server_that_offers_only_http1_the_client_falls_back_to_it() {
     let sim = start(SimTls::HTTP1, Duration::from_millis(100)).await;
     let graph = client(&sim);
     let connections = concurrent_reads(&sim, &graph, 40).await;
-    assert_eq!(connections.http2, 0, "nothing spoke HTTP/2: {connections:?}");
+    assert_eq!(
+        connections.http2, 0,
+        "nothing spoke HTTP/2: {connections:?}"
+    );
     assert!(
         connections.handshakes >= 20,
         "HTTP/1.1 carries one request at a time, so 40 in flight need many connections (some \
@@ -144,7 +150,10 @@ fn assert_refused(error: &GraphError) {
     let text = error.to_string();
     assert_eq!(error.kind, ErrorKind::Network, "{text}");
     assert!(!text.contains('\n'), "one line: {text}");
-    assert!(text.to_lowercase().contains("certificate"), "says why: {text}");
+    assert!(
+        text.to_lowercase().contains("certificate"),
+        "says why: {text}"
+    );
 }
 
 #[tokio::test]
@@ -177,7 +186,11 @@ async fn a_certificate_the_client_was_not_told_to_trust_is_refused() {
     }
     assert_eq!(connections.handshakes, 0, "{connections:?}");
     assert_eq!(connections.failed_handshakes, 2, "{connections:?}");
-    assert_eq!(sim.state().stats().token_requests, 0, "no request got through");
+    assert_eq!(
+        sim.state().stats().token_requests,
+        0,
+        "no request got through"
+    );
 }
 
 #[tokio::test]
@@ -227,7 +240,10 @@ async fn over_http2_a_retry_after_a_503_still_goes_out_on_a_new_connection() {
         .map(|r| r.peer.expect("peer address"))
         .collect();
     assert_eq!(reads.len(), 2, "the 503 and its retry");
-    assert_ne!(reads[0], reads[1], "the retry reused the connection of the 503");
+    assert_ne!(
+        reads[0], reads[1],
+        "the retry reused the connection of the 503"
+    );
     assert_eq!(
         sim.connections().handshakes,
         3,

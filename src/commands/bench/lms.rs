@@ -55,8 +55,9 @@ pub(super) async fn lms_run(
         .pool_max_idle_per_host(0)
         .timeout(Duration::from_secs(30));
     if let Some(pem) = sim.certificate_pem() {
-        let certificate = reqwest::Certificate::from_pem(pem.as_bytes())
-            .map_err(|e| CliError::failed(format!("cannot read the simulator's certificate: {e}")))?;
+        let certificate = reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| {
+            CliError::failed(format!("cannot read the simulator's certificate: {e}"))
+        })?;
         builder = builder.tls_certs_merge([certificate]);
     }
     let http = builder
