@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::http::Method;
 
-use super::graph_api::Reply;
+use super::reply::Reply;
 use super::state::{Fault, RedirectOn, Shared};
 
 /// The redirect scripted for this request, if any (consumed).

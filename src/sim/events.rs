@@ -5,44 +5,9 @@ use chrono_tz::Tz;
 use serde_json::{Map, Value, json};
 
 use super::online_meeting::{self, OnlineMeeting};
+use super::reply::ApiError;
 use super::rng::SplitMix64;
 use super::timezones;
-
-/// A Graph error before the request/response ids are added.
-#[derive(Debug, Clone)]
-pub(crate) struct ApiError {
-    pub status: u16,
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl ApiError {
-    pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-
-    pub(crate) fn item_not_found() -> Self {
-        Self::new(
-            404,
-            "ErrorItemNotFound",
-            "The specified object was not found in the store.",
-        )
-    }
-
-    fn time_zone(tz: &str) -> Self {
-        Self::new(
-            400,
-            "TimeZoneNotSupportedException",
-            format!(
-                "A valid TimeZone value must be specified. The following TimeZone value is not supported: '{tz}'."
-            ),
-        )
-    }
-}
 
 #[derive(Debug, Clone)]
 pub(crate) struct StoredEvent {
@@ -51,7 +16,7 @@ pub(crate) struct StoredEvent {
     /// The `restImmutableEntryId`: stays for the item's lifetime in this mailbox.
     pub immutable_id: String,
     /// Where the item is (a user's delete moves it to Deleted Items).
-    pub folder: super::ids::Folder,
+    pub folder: Folder,
     pub change_key: String,
     pub ical_uid: String,
     pub transaction_id: Option<String>,
@@ -85,9 +50,24 @@ impl NewIds {
             change_key: rng.token_chars(22),
             ical_uid: format!("040000008200E00074C5B7101A82E00800000000{}", rng.hex(72)),
             join_token: rng.token_chars(24),
-            immutable_id: super::ids::new_immutable_id(rng),
+            immutable_id: new_immutable_id(rng),
         }
     }
+}
+
+/// The folder an event is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Folder {
+    /// The user's default calendar, where `POST /users/{u}/events` puts it.
+    Calendar,
+    /// Where Outlook moves an item its owner deletes.
+    DeletedItems,
+}
+
+/// An immutable id: shaped like Graph's (`AAkALg…`, the docs' example), never equal to the
+/// REST id of the same item.
+fn new_immutable_id(rng: &mut SplitMix64) -> String {
+    format!("AAkALg{}=", rng.token_chars(80))
 }
 
 /// Properties the server owns; a client value for them is ignored.
@@ -312,7 +292,7 @@ pub(crate) fn create(
     Ok(StoredEvent {
         id: ids.id,
         immutable_id: ids.immutable_id,
-        folder: super::ids::Folder::Calendar,
+        folder: Folder::Calendar,
         change_key: ids.change_key,
         ical_uid: ids.ical_uid,
         transaction_id: transaction_id(event),

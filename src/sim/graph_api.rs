@@ -11,8 +11,9 @@ use futures::StreamExt;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 
-use super::events::{self, ApiError, Expand, NewIds, StoredEvent};
+use super::events::{self, Expand, NewIds, StoredEvent};
 use super::ids::{self, IdType};
+use super::reply::{ApiError, Reply};
 use super::state::{Fault, GhostReply, Inner, Shared};
 use super::user_path;
 use super::{MailboxState, RetryAfterMode};
@@ -23,44 +24,6 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
-
-/// A Graph response before the per-response ids are stamped on it.
-#[derive(Debug, Clone)]
-pub(crate) struct Reply {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Option<Value>,
-}
-
-impl Reply {
-    pub(crate) fn json(status: u16, body: Value) -> Self {
-        Self {
-            status,
-            headers: Vec::new(),
-            body: Some(body),
-        }
-    }
-
-    pub(crate) fn empty(status: u16) -> Self {
-        Self {
-            status,
-            headers: Vec::new(),
-            body: None,
-        }
-    }
-
-    pub(crate) fn error(err: ApiError) -> Self {
-        Self::json(
-            err.status,
-            json!({"error": {"code": err.code, "message": err.message}}),
-        )
-    }
-
-    fn with_header(mut self, name: &str, value: String) -> Self {
-        self.headers.push((name.to_string(), value));
-        self
-    }
-}
 
 /// Adds Graph's `innerError` block (date, request-id, client-request-id) to an error body.
 pub(crate) fn stamp_error(body: &mut Value, request_id: &str, client_request_id: &str) {
@@ -449,7 +412,7 @@ pub(crate) async fn handle_item(shared: Arc<Shared>, mut req: ItemRequest) -> Re
         Op::Create => create(&shared, &key, &user, &req).await,
         Op::List => list(&shared, &key, segments[1], &req),
         Op::CalendarView => calendar_view(&shared, &key, segments[1], &req),
-        Op::TranslateIds => ids::translate(&shared.lock(), &key, req.body.as_ref()),
+        Op::TranslateIds => ids::translate(shared.lock().events(&key), req.body.as_ref()),
         Op::Get(id, whole_mailbox) => {
             let inner = shared.lock();
             let found = inner.mailboxes.get(&key).and_then(|m| {

@@ -14,8 +14,8 @@ use chrono::Utc;
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
-use super::events::ApiError;
-use super::graph_api::{self, ItemRequest, Reply};
+use super::graph_api::{self, ItemRequest};
+use super::reply::{ApiError, Reply};
 use super::state::{self, Fault, IssuedToken, Shared};
 use super::{SIMULATOR_LABEL, detours, wire};
 
@@ -37,25 +37,22 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (request_id, arrival) = {
         let mut inner = shared.lock();
         inner.arrivals += 1;
-        wire::record(
-            &mut inner,
-            wire::WireRequest {
-                method: parts.method.to_string(),
-                target: parts
-                    .uri
-                    .path_and_query()
-                    .map_or_else(String::new, |p| p.to_string()),
-                peer: parts
-                    .extensions
-                    .get::<ConnectInfo<SocketAddr>>()
-                    .map(|c| c.0),
-                user_agent: parts
-                    .headers
-                    .get(header::USER_AGENT)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string),
-            },
-        );
+        inner.wire.record(wire::WireRequest {
+            method: parts.method.to_string(),
+            target: parts
+                .uri
+                .path_and_query()
+                .map_or_else(String::new, |p| p.to_string()),
+            peer: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0),
+            user_agent: parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+        });
         (inner.rng.guid(), inner.arrivals)
     };
     let client_request_id = parts

@@ -10,10 +10,9 @@
 
 use serde_json::{Map, Value, json};
 
-use super::events::{self, ApiError, Expand, StoredEvent};
-use super::graph_api::Reply;
+use super::events::{self, Expand, Folder, StoredEvent};
+use super::reply::{ApiError, Reply};
 use super::rng::SplitMix64;
-use super::state::Inner;
 
 /// translateExchangeIds: "Maximum size of this collection is 1000 strings."
 pub(crate) const MAX_TRANSLATE_IDS: usize = 1000;
@@ -41,21 +40,6 @@ pub(crate) fn prefer_id_type<'a>(values: impl Iterator<Item = &'a str>) -> IdTyp
     } else {
         IdType::Rest
     }
-}
-
-/// The folder an event is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Folder {
-    /// The user's default calendar, where `POST /users/{u}/events` puts it.
-    Calendar,
-    /// Where Outlook moves an item its owner deletes.
-    DeletedItems,
-}
-
-/// An immutable id: shaped like Graph's (`AAkALg…`, the docs' example), never equal to the
-/// REST id of the same item.
-pub(crate) fn new_immutable_id(rng: &mut SplitMix64) -> String {
-    format!("AAkALg{}=", rng.token_chars(80))
 }
 
 /// Whether `id` names `event` in either format. Exact comparison: ids are case-sensitive.
@@ -124,10 +108,10 @@ fn id_format(value: Option<&Value>) -> Result<IdType, ApiError> {
     }
 }
 
-/// `POST /users/{u}/translateExchangeIds` for mailbox `key` (throttling and the directory have
-/// already been applied).
-pub(crate) fn translate(inner: &Inner, key: &str, body: Option<&Value>) -> Reply {
-    match translated(inner, key, body) {
+/// `POST /users/{u}/translateExchangeIds` over the events `stored` in the caller's mailbox
+/// (throttling and the directory have already been applied).
+pub(crate) fn translate(stored: &[StoredEvent], body: Option<&Value>) -> Reply {
+    match translated(stored, body) {
         Ok(value) => Reply::json(
             200,
             json!({
@@ -139,7 +123,7 @@ pub(crate) fn translate(inner: &Inner, key: &str, body: Option<&Value>) -> Reply
     }
 }
 
-fn translated(inner: &Inner, key: &str, body: Option<&Value>) -> Result<Vec<Value>, ApiError> {
+fn translated(stored: &[StoredEvent], body: Option<&Value>) -> Result<Vec<Value>, ApiError> {
     let body = body
         .and_then(Value::as_object)
         .ok_or_else(|| ApiError::new(400, "BadRequest", "Empty Payload. JSON content expected."))?;
@@ -159,7 +143,6 @@ fn translated(inner: &Inner, key: &str, body: Option<&Value>) -> Result<Vec<Valu
     }
     let source = id_format(body.get("sourceIdType"))?;
     let target = id_format(body.get("targetIdType"))?;
-    let stored: &[StoredEvent] = inner.mailboxes.get(key).map_or(&[], |m| &m.events);
     inputs
         .iter()
         .map(|input| {

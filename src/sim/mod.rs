@@ -13,6 +13,7 @@ mod http;
 mod ids;
 mod online_meeting;
 mod owner;
+mod reply;
 pub(crate) mod rng;
 mod state;
 mod timezones;

@@ -1,7 +1,8 @@
 //! What a mailbox's owner does in Outlook behind calsync's back, and the id lookups tests
 //! need to see an event the way the LMS (REST ids) or calsync (immutable ids) sees it.
 
-use super::ids::{self, Folder, IdType};
+use super::events::Folder;
+use super::ids::{self, IdType};
 use super::state::SimState;
 
 impl SimState {

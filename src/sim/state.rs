@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::events::{self, Expand, NewIds, StoredEvent};
 use super::ids;
 use super::rng::SplitMix64;
+use super::wire::{WireLog, WireRequest};
 use super::{Latency, MailboxState, SIMULATOR_LABEL, SimConfig};
 
 /// A scripted, one-shot misbehaviour.
@@ -162,7 +163,7 @@ pub(crate) struct Inner {
     /// Incremented for every HTTP request as it arrives.
     pub arrivals: u64,
     /// The latest requests as they arrived (see [`SimState::wire_log`]).
-    pub wire: std::collections::VecDeque<super::wire::WireRequest>,
+    pub wire: WireLog,
     /// The app-wide budget's current window (see [`super::AppLimit`]).
     pub app_window: super::app_limit::AppWindow,
 }
@@ -170,6 +171,11 @@ pub(crate) struct Inner {
 impl Inner {
     pub(crate) fn mailbox(&mut self, key: &str) -> &mut MailboxRecord {
         self.mailboxes.entry(key.to_string()).or_default()
+    }
+
+    /// The events stored in mailbox `key` (none for a mailbox never written to).
+    pub(crate) fn events(&self, key: &str) -> &[StoredEvent] {
+        self.mailboxes.get(key).map_or(&[], |m| &m.events)
     }
 
     /// Removes and returns the first matching one-shot fault.
@@ -338,6 +344,11 @@ impl SimState {
 
     pub fn set_latency(&self, latency: Latency) {
         self.shared.lock().config.latency = latency;
+    }
+
+    /// The requests that reached the simulator, oldest first (the last 10,000).
+    pub fn wire_log(&self) -> Vec<WireRequest> {
+        self.shared.lock().wire.requests()
     }
 
     /// Clears events, counters, throttle windows and queued faults. Issued tokens stay

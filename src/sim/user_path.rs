@@ -5,8 +5,7 @@
 
 use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
-use super::events::ApiError;
-use super::graph_api::Reply;
+use super::reply::{ApiError, Reply};
 
 /// `path` (relative to `/v1.0`) in the `/users/{id}/…` form, the id percent-encoded; a 400
 /// for a `$` id written without the parentheses.

@@ -2,9 +2,8 @@
 //! a request came on, what it called itself and which path it used. Bodies and headers that
 //! carry secrets are not kept.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
-
-use super::state::{Inner, SimState};
 
 /// Requests kept; older ones are forgotten so a long demo does not grow without bound.
 const KEPT: usize = 10_000;
@@ -20,16 +19,21 @@ pub struct WireRequest {
     pub user_agent: Option<String>,
 }
 
-pub(crate) fn record(inner: &mut Inner, request: WireRequest) {
-    if inner.wire.len() >= KEPT {
-        inner.wire.pop_front();
-    }
-    inner.wire.push_back(request);
+/// The latest requests, oldest first (the last 10,000).
+#[derive(Debug, Default)]
+pub(crate) struct WireLog {
+    requests: VecDeque<WireRequest>,
 }
 
-impl SimState {
-    /// The requests that reached the simulator, oldest first (the last 10,000).
-    pub fn wire_log(&self) -> Vec<WireRequest> {
-        self.shared.lock().wire.iter().cloned().collect()
+impl WireLog {
+    pub(crate) fn record(&mut self, request: WireRequest) {
+        if self.requests.len() >= KEPT {
+            self.requests.pop_front();
+        }
+        self.requests.push_back(request);
+    }
+
+    pub(crate) fn requests(&self) -> Vec<WireRequest> {
+        self.requests.iter().cloned().collect()
     }
 }

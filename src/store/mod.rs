@@ -21,6 +21,7 @@ mod sqlite_readers;
 pub mod timestamp_text;
 mod unicode_match;
 pub mod url;
+mod web_links;
 mod worker;
 mod worker_due;
 mod worker_views;
@@ -157,6 +158,7 @@ impl Store {
         engine
             .with_ledger(self.has_ledger())
             .with_meetings(self.has_meeting_records())
+            .with_web_links(self.has_web_links())
     }
 
     async fn query<T: Send + 'static>(

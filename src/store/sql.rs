@@ -39,6 +39,8 @@ pub struct Dialect {
     pub ledger: bool,
     /// The ledger has the Teams meeting columns (see `store::meetings`).
     pub meetings: bool,
+    /// The ledger has the events' `webLink` column (see `store::web_links`).
+    pub web_links: bool,
 }
 
 impl Dialect {
@@ -46,11 +48,13 @@ impl Dialect {
         engine: SqlEngine::Sqlite,
         ledger: false,
         meetings: false,
+        web_links: false,
     };
     pub const POSTGRES: Dialect = Dialect {
         engine: SqlEngine::Postgres,
         ledger: false,
         meetings: false,
+        web_links: false,
     };
 
     pub fn with_ledger(self, ledger: bool) -> Dialect {
@@ -59,6 +63,10 @@ impl Dialect {
 
     pub fn with_meetings(self, meetings: bool) -> Dialect {
         Dialect { meetings, ..self }
+    }
+
+    pub fn with_web_links(self, web_links: bool) -> Dialect {
+        Dialect { web_links, ..self }
     }
 
     fn placeholder(self, n: usize) -> String {
@@ -255,21 +263,32 @@ fn selection_columns(dialect: Dialect) -> String {
     )
 }
 
-/// The two selection columns `teams_join_url, sent_body_digest`, of the ledger row of the event
-/// the selection points to (matched as the stale rule matches it: the row holds a REST id, the
-/// ledger the immutable id, so the selection's newest live ledger row), or NULLs before the
-/// "teams meetings" step (`store::meetings`).
+/// The three selection columns `teams_join_url, sent_body_digest, web_link`, of the ledger row
+/// of the event the selection points to (matched as the stale rule matches it: the row holds a
+/// REST id, the ledger the immutable id, so the selection's newest live ledger row), or NULLs
+/// before the "teams meetings" step (`store::meetings`) and the "event web links" step
+/// (`store::web_links`).
 fn meeting_columns(dialect: Dialect) -> String {
-    if !dialect.meetings {
-        return "CAST(NULL AS text), CAST(NULL AS text)".to_string();
-    }
+    let null = "CAST(NULL AS text)";
     let of = |column: &str| {
         format!(
             "(SELECT l.{column} FROM {LEDGER} l WHERE l.selection_id = s.id \
              AND l.deleted_at IS NULL ORDER BY l.last_seen_at DESC, l.id DESC LIMIT 1)"
         )
     };
-    format!("{}, {}", of("teams_join_url"), of("sent_body_digest"))
+    let web_link = if dialect.web_links {
+        of("web_link")
+    } else {
+        null.to_string()
+    };
+    if !dialect.meetings {
+        return format!("{null}, {null}, {web_link}");
+    }
+    format!(
+        "{}, {}, {web_link}",
+        of("teams_join_url"),
+        of("sent_body_digest")
+    )
 }
 
 /// The selection with its user, conference, slot and branch. On SQLite a unary `+` on the
@@ -327,6 +346,7 @@ pub fn map_selection(row: &dyn SqlRow) -> Result<Selection, StoreError> {
         recorded: crate::domain::meeting::RecordedEvent {
             teams_join_url: row.opt_text(30)?,
             sent_body_digest: row.opt_text(31)?,
+            web_link: row.opt_text(32)?,
         },
     })
 }
@@ -442,6 +462,7 @@ fn map_malformed(row: &dyn SqlRow, whole: String) -> Result<MalformedSelection, 
         error,
         stale: row.int(29).map(|stale| stale == 1).unwrap_or(false),
         teams_join_url: stored(30),
+        web_link: stored(32),
         problems,
     })
 }

@@ -61,8 +61,15 @@ pub enum Action {
     Copy,
     /// Copy the current row's error.
     CopyError,
-    /// Open the row's LMS admin page or meeting link in the browser.
+    /// Open the row's event in Outlook on the web (its `webLink`), else its LMS admin page or
+    /// meeting link, in the browser.
     OpenLink,
+    /// Open the row's LMS admin page in the browser.
+    OpenAdmin,
+    /// Overview: the cursor to the other panel (causes, conferences with most failures).
+    SwitchPanel,
+    /// Lists of selections: show only the marked rows, or every row again.
+    OnlyMarked,
 }
 
 /// What background work reports.

@@ -22,9 +22,10 @@ use crate::domain::{Filter, PageRequest, PersonMatch, Selection, Sort};
 use crate::sync::reconcile::{Finding, Plan};
 
 pub use super::job::{Job, JobKind};
-pub use super::popups::{BulkSheet, InputKind, Popup, TYPED_CONFIRMATION_ABOVE};
-use super::screen::Opens;
-pub use super::screen::{Screen, Table};
+use super::opens::Opens;
+pub use super::popup::{BulkSheet, InputKind, Popup, TYPED_CONFIRMATION_ABOVE};
+pub use super::screen::Screen;
+pub use super::table::Table;
 pub use crate::jobs::{RunScope, SyncTarget, scope_name};
 
 /// Background work the app asks for.
@@ -173,7 +174,7 @@ impl App {
             data: None,
             pending: Some(generation),
             error: None,
-            cause: 0,
+            cursor: Default::default(),
             refresh: OverviewRefresh::asked_at(self.now),
         });
         vec![Effect::Overview(generation)]
@@ -394,7 +395,18 @@ impl App {
                     )
                 }
                 None => {
-                    self.message = Some("no failures to retry".to_string());
+                    let on_conferences = matches!(
+                        self.screen(),
+                        Some(Screen::Overview { cursor, .. })
+                            if cursor.panel == super::screen::OverviewPanel::Conferences
+                    );
+                    self.message = Some(if on_conferences {
+                        "r retries a cause: tab back to the causes (enter opens this \
+                         conference's failures)"
+                            .to_string()
+                    } else {
+                        "no failures to retry".to_string()
+                    });
                     Vec::new()
                 }
             },
@@ -427,6 +439,14 @@ impl App {
             Action::Copy => self.copy_current(false),
             Action::CopyError => self.copy_current(true),
             Action::OpenLink => self.open_link(),
+            Action::OpenAdmin => self.open_admin(),
+            Action::SwitchPanel => {
+                if let Some(Screen::Overview { cursor, .. }) = self.stack.last_mut() {
+                    cursor.switch_panel();
+                }
+                Vec::new()
+            }
+            Action::OnlyMarked => self.only_marked(),
             Action::Refresh => self.reload(),
             Action::RetryNow => self.act_on_schedule(super::worker_views::WorkerAction::RetryNow),
             Action::Park => self.act_on_schedule(super::worker_views::WorkerAction::Park),
@@ -434,6 +454,20 @@ impl App {
                 Some(list) => vec![Effect::Export(list.filter.clone(), "csv".to_string(), None)],
                 None => Vec::new(),
             },
+        }
+    }
+
+    /// `M`: only the marked rows, or every row again; the count follows.
+    fn only_marked(&mut self) -> Vec<Effect> {
+        let Some(list) = self.stack.last_mut().and_then(Screen::list_mut) else {
+            return Vec::new();
+        };
+        match list.toggle_only_marked() {
+            Ok(fetch) => self.fetch_for_top(Some(fetch), true),
+            Err(why) => {
+                self.message = Some(why.to_string());
+                Vec::new()
+            }
         }
     }
 
@@ -839,10 +873,24 @@ fn fill(screen: &mut Screen, answer: Report, rows: usize, now: DateTime<Utc>) ->
             *data = Some(cached.data);
             refresh.read = Some(cached.read_at);
         }
-        (Screen::Conferences(table), Report::Conferences(_, result)) => table.fill(result),
-        (Screen::Audit(table), Report::Audit(_, result)) => table.fill(result),
-        (Screen::Slots { table, .. }, Report::Slots(_, result)) => table.fill(result),
-        (screen, Report::WorkerData(_, result)) => super::worker_views::fill(screen, result),
+        // Every screen's answer is data read now: the header's age is the screen's, not the
+        // last list's.
+        (Screen::Conferences(table), Report::Conferences(_, result)) => {
+            filled.read = result.is_ok();
+            table.fill(result)
+        }
+        (Screen::Audit(table), Report::Audit(_, result)) => {
+            filled.read = result.is_ok();
+            table.fill(result)
+        }
+        (Screen::Slots { table, .. }, Report::Slots(_, result)) => {
+            filled.read = result.is_ok();
+            table.fill(result)
+        }
+        (screen, Report::WorkerData(_, result)) => {
+            filled.read = result.is_ok();
+            screen.fill_worker(result)
+        }
         (
             Screen::ErrorDetail {
                 selection, pending, ..
@@ -850,6 +898,7 @@ fn fill(screen: &mut Screen, answer: Report, rows: usize, now: DateTime<Utc>) ->
             Report::Selection(_, result),
         ) => {
             *pending = None;
+            filled.read = result.is_ok();
             match result {
                 Ok(s) => *selection = s,
                 Err(e) => filled.message = Some(e),

@@ -79,6 +79,8 @@ pub struct SelectionList {
     /// Rows whose sync columns changed since they were first shown.
     pub changed: HashSet<i64>,
     pub error: Option<String>,
+    /// `M`: the list shows only its marked rows; this is the filter it had before.
+    pub only_marked: Option<Filter>,
 }
 
 impl SelectionList {
@@ -102,6 +104,7 @@ impl SelectionList {
             marks: Marks::default(),
             changed: HashSet::new(),
             error: None,
+            only_marked: None,
         }
     }
 
@@ -355,6 +358,36 @@ impl SelectionList {
                 }
             }
         }
+    }
+
+    /// `M`: narrows the list to the rows marked one by one (the marks stay), or back to every
+    /// row. Marks made with `A` are the filter itself, so the list already shows them.
+    pub fn toggle_only_marked(&mut self) -> Result<Fetch, &'static str> {
+        if let Some(before) = self.only_marked.take() {
+            self.filter = before;
+            return Ok(self.restart());
+        }
+        if self.marks.all_matching {
+            return Err("A marked every row the filter matches: the list shows them already");
+        }
+        if self.marks.ids.is_empty() {
+            return Err("nothing is marked: space marks a row, v a range");
+        }
+        let mut narrowed = self.filter.clone();
+        let marked = self.marks.ids.iter().copied();
+        narrowed.selection_ids = if self.filter.selection_ids.is_empty() {
+            marked.collect()
+        } else {
+            marked
+                .filter(|id| self.filter.selection_ids.contains(id))
+                .collect()
+        };
+        if narrowed.selection_ids.is_empty() {
+            // No marked row is among the typed ids: the list shows none, not every row.
+            narrowed.selection_ids = vec![-1];
+        }
+        self.only_marked = Some(std::mem::replace(&mut self.filter, narrowed));
+        Ok(self.restart())
     }
 
     pub fn toggle_sort(&mut self) {

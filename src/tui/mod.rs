@@ -7,6 +7,7 @@
 
 mod action;
 pub mod app;
+pub mod breadcrumbs;
 pub mod browser;
 pub mod clipboard;
 pub mod command;
@@ -16,13 +17,16 @@ pub mod debounce;
 pub mod fit;
 pub mod history;
 pub mod job;
+mod job_control;
 pub mod keymap;
 mod layout;
 pub mod list;
 mod malformed;
 mod mouse;
+pub mod opens;
 pub mod overview_cache;
 mod overview_refresh;
+pub mod popup;
 pub mod popups;
 pub use malformed::malformed_note;
 mod query;
@@ -35,10 +39,12 @@ pub mod run_rows;
 pub mod runtime;
 pub mod screen;
 mod screens;
+pub mod table;
 mod theme;
 mod view;
 mod widgets;
 pub mod widths;
+mod worker_actions;
 pub mod worker_views;
 
 use std::io::IsTerminal;
@@ -240,7 +246,12 @@ async fn drive(
                     None => Vec::new(),
                 }
             }
-            _ = live.tick() => app.report(Report::Tick(Utc::now())),
+            _ = live.tick() => {
+                // The header's "data read … ago" moves on every screen, not only where a
+                // re-read answers.
+                dirty = app.last_refresh.is_some();
+                app.report(Report::Tick(Utc::now()))
+            }
             _ = progress.tick(), if app.job.as_ref().is_some_and(app::Job::running) => {
                 dirty = true;
                 app.now = Utc::now();

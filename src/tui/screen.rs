@@ -6,69 +6,18 @@ use ratatui::layout::Rect;
 use super::data::{OverviewData, PersonData};
 use super::keymap::Context;
 use super::list::{Fetch, SelectionList};
+use super::opens::Opens;
 use super::overview_refresh::OverviewRefresh;
 use super::reconcile::ReconcileView;
 use super::screens;
+pub use super::screens::overview::{Cursor as OverviewCursor, Panel as OverviewPanel};
+use super::table::Table;
 use super::widgets::table;
-use super::worker_views;
-use super::worker_views::{ParkedRow, WorkerScreen};
+use super::worker_views::{ParkedRow, WorkerData, WorkerScreen, parked_rows};
 use crate::domain::audit::AuditRecord;
 use crate::domain::worker::RetryListing;
-use crate::domain::{ConferenceSummary, Filter, Selection, SlotSummary};
+use crate::domain::{ConferenceSummary, Selection, SlotSummary};
 use crate::worker::views::WorkerView;
-
-#[derive(Debug, Clone)]
-pub struct Table<T> {
-    pub rows: Vec<T>,
-    pub cursor: usize,
-    pub pending: Option<u64>,
-    pub error: Option<String>,
-}
-
-impl<T> Table<T> {
-    pub fn loading(generation: u64) -> Table<T> {
-        Table {
-            rows: Vec::new(),
-            cursor: 0,
-            pending: Some(generation),
-            error: None,
-        }
-    }
-
-    pub fn move_by(&mut self, delta: i64) {
-        if self.rows.is_empty() {
-            return;
-        }
-        let last = self.rows.len() as i64 - 1;
-        self.cursor = (self.cursor as i64 + delta).clamp(0, last) as usize;
-    }
-
-    pub fn current(&self) -> Option<&T> {
-        self.rows.get(self.cursor)
-    }
-
-    /// Takes the answer in; the caller has checked it is the one this table waits for.
-    pub fn fill(&mut self, result: Result<Vec<T>, String>) {
-        self.pending = None;
-        match result {
-            Ok(rows) => {
-                self.cursor = self.cursor.min(rows.len().saturating_sub(1));
-                self.rows = rows;
-            }
-            Err(e) => self.error = Some(e),
-        }
-    }
-}
-
-/// Where Enter leads from a screen: the screen's own file decides, the app opens it.
-pub enum Opens {
-    Nothing,
-    Conferences,
-    List { title: String, filter: Filter },
-    Slots(ConferenceSummary),
-    ErrorDetail(i64),
-    Person(i64),
-}
 
 #[derive(Debug, Clone)]
 pub enum Screen {
@@ -76,8 +25,8 @@ pub enum Screen {
         data: Option<OverviewData>,
         pending: Option<u64>,
         error: Option<String>,
-        /// The row of the causes panel under the cursor.
-        cause: usize,
+        /// The panel with the cursor, and the cursor's row in each.
+        cursor: screens::overview::Cursor,
         /// When its counts were read and when they are read again.
         refresh: OverviewRefresh,
     },
@@ -187,9 +136,7 @@ impl Screen {
     /// a list may ask for a page near the edge of what it holds.
     pub fn move_by(&mut self, delta: i64, rows: usize) -> Option<Fetch> {
         match self {
-            Screen::Overview { data, cause, .. } => {
-                screens::overview::move_cause(cause, data.as_ref(), delta)
-            }
+            Screen::Overview { data, cursor, .. } => cursor.move_by(data.as_ref(), delta),
             Screen::Conferences(table) => table.move_by(delta),
             Screen::Audit(table) => table.move_by(delta),
             Screen::Reconcile(view) => view.move_by(delta),
@@ -208,7 +155,9 @@ impl Screen {
     /// What Enter opens from here.
     pub fn enter(&self) -> Opens {
         match self {
-            Screen::Overview { data, cause, .. } => screens::overview::enter(data.as_ref(), *cause),
+            Screen::Overview { data, cursor, .. } => {
+                screens::overview::enter(data.as_ref(), *cursor)
+            }
             Screen::Conferences(table) => screens::conferences::enter(table),
             Screen::Slots { conference, table } => screens::slots::enter(conference, table),
             Screen::Selections { list, .. } | Screen::Person { list, .. } => {
@@ -217,10 +166,29 @@ impl Screen {
             Screen::ErrorDetail { selection, .. } => {
                 screens::error_detail::enter(selection.as_deref())
             }
-            Screen::Retries(_) | Screen::Parked(_) => {
-                worker_views::scheduled_selection(self).map_or(Opens::Nothing, Opens::ErrorDetail)
-            }
+            Screen::Retries(s) => s
+                .selection_under_cursor()
+                .map_or(Opens::Nothing, Opens::ErrorDetail),
+            Screen::Parked(s) => s
+                .selection_under_cursor()
+                .map_or(Opens::Nothing, Opens::ErrorDetail),
             Screen::Audit(_) | Screen::Reconcile(_) | Screen::Workers(_) => Opens::Nothing,
+        }
+    }
+
+    /// Puts a worker screen's read into it; a read that holds none of its rows (an error, no
+    /// worker tables) leaves it empty.
+    pub fn fill_worker(&mut self, result: Result<WorkerData, String>) {
+        match (self, result) {
+            (Screen::Workers(s), Ok(WorkerData::Workers(rows))) => s.table.fill(Ok(rows)),
+            (Screen::Retries(s), Ok(WorkerData::Retries(rows))) => s.table.fill(Ok(rows)),
+            (Screen::Parked(s), Ok(WorkerData::Parked(groups))) => {
+                s.table.fill(Ok(parked_rows(groups)))
+            }
+            (Screen::Workers(s), other) => s.fill_without_rows(other),
+            (Screen::Retries(s), other) => s.fill_without_rows(other),
+            (Screen::Parked(s), other) => s.fill_without_rows(other),
+            _ => {}
         }
     }
 

@@ -21,9 +21,11 @@ pub fn render(frame: &mut Frame, app: &App, theme: Theme) {
     let area = frame.area();
     let layout = Chrome::of(area, app.job.is_some());
     chrome::draw_header(frame, layout.header, app, theme);
-    let crumbs: Vec<String> = app.stack.iter().map(Screen::crumb).collect();
+    let crumbs = super::breadcrumbs::of(&app.stack);
+    // The border's corners and the spaces around the title.
+    let room = usize::from(area.width.saturating_sub(4));
     let block = Block::bordered().title(Span::styled(
-        format!(" {} ", crumbs.join(" › ")),
+        format!(" {} ", super::breadcrumbs::fit(&crumbs, room)),
         theme.title(),
     ));
     frame.render_widget(block, layout.main);
@@ -41,20 +43,21 @@ fn draw_screen(frame: &mut Frame, layout: Chrome, app: &App, theme: Theme) {
         Some(Screen::Overview {
             data,
             error,
-            cause,
+            cursor,
             pending,
             refresh,
         }) => overview::draw(
             frame,
             body,
-            app,
             overview::Shown {
                 data: data.as_ref(),
                 pending: *pending,
                 error: error.as_deref(),
-                cause: *cause,
+                cursor: *cursor,
                 refresh,
             },
+            app.session.missing_tables.as_deref(),
+            app.now,
             theme,
         ),
         Some(Screen::Conferences(table)) => conferences::draw(frame, body, table, theme),

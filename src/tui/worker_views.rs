@@ -5,11 +5,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::app::{App, Effect};
-use super::screen::{Screen, Table};
+use super::table::Table;
 use crate::domain::Cause;
 use crate::domain::worker::RetryListing;
-use crate::worker::views::{ActionReport, ParkedGroup, WorkerView};
+use crate::worker::views::{ParkedGroup, WorkerView};
 
 /// The one line a database without `calsync migrate` shows instead of the worker screens.
 pub const NO_WORKER_TABLES: &str =
@@ -68,6 +67,32 @@ impl<T> WorkerScreen<T> {
             no_tables: false,
         }
     }
+
+    /// Takes in a read that holds none of this screen's rows: an error, or no worker tables.
+    pub fn fill_without_rows(&mut self, result: Result<WorkerData, String>) {
+        self.no_tables = matches!(result, Ok(WorkerData::NoTables));
+        self.table.fill(match result {
+            Err(e) => Err(e),
+            Ok(_) => Ok(Vec::new()),
+        });
+    }
+}
+
+impl WorkerScreen<RetryListing> {
+    /// The selection under the cursor (Enter opens it).
+    pub fn selection_under_cursor(&self) -> Option<i64> {
+        self.table.current().map(|l| l.entry.selection_id)
+    }
+}
+
+impl WorkerScreen<ParkedRow> {
+    /// The selection under the cursor; none on a cause line (Enter opens it).
+    pub fn selection_under_cursor(&self) -> Option<i64> {
+        match self.table.current() {
+            Some(ParkedRow::Selection(l)) => Some(l.entry.selection_id),
+            _ => None,
+        }
+    }
 }
 
 /// The parked groups as the lines the screen draws.
@@ -104,129 +129,5 @@ pub fn next_attempt(listing: &RetryListing, now: DateTime<Utc>) -> String {
             }
         }
         _ => "now".to_string(),
-    }
-}
-
-impl App {
-    pub(super) fn open_worker_tab(&mut self, tab: WorkerTab) -> Vec<Effect> {
-        let generation = self.generation();
-        self.push(match tab {
-            WorkerTab::Workers => Screen::Workers(WorkerScreen::loading(generation)),
-            WorkerTab::Retries => Screen::Retries(WorkerScreen::loading(generation)),
-            WorkerTab::Parked => Screen::Parked(WorkerScreen::loading(generation)),
-        });
-        vec![Effect::WorkerData(generation, tab)]
-    }
-
-    /// Reads the worker screen on top again (after an action, or Ctrl-L).
-    pub(super) fn reload_worker_tab(&mut self) -> Vec<Effect> {
-        let tab = match self.screen() {
-            Some(Screen::Workers(_)) => WorkerTab::Workers,
-            Some(Screen::Retries(_)) => WorkerTab::Retries,
-            Some(Screen::Parked(_)) => WorkerTab::Parked,
-            _ => return Vec::new(),
-        };
-        self.stack.pop();
-        self.open_worker_tab(tab)
-    }
-
-    /// `r` on the retries or parked screen, `P` on the retries screen: the selections under the
-    /// cursor (a cause line: those listed under it) are changed in the background, audited.
-    pub(super) fn act_on_schedule(&mut self, action: WorkerAction) -> Vec<Effect> {
-        let verb = match action {
-            WorkerAction::RetryNow => "retry now",
-            WorkerAction::Park => "park",
-        };
-        if self.session.read_only {
-            self.message = Some(format!(
-                "read-only: cannot {verb} (it writes the worker's retry schedule)"
-            ));
-            return Vec::new();
-        }
-        let ids = match (self.screen(), action) {
-            (Some(Screen::Retries(screen)), _) => screen
-                .table
-                .current()
-                .map(|l| vec![l.entry.selection_id])
-                .unwrap_or_default(),
-            (Some(Screen::Parked(screen)), WorkerAction::RetryNow) => {
-                match screen.table.current() {
-                    Some(ParkedRow::Cause { listed, .. }) => listed.clone(),
-                    Some(ParkedRow::Selection(l)) => vec![l.entry.selection_id],
-                    None => Vec::new(),
-                }
-            }
-            _ => Vec::new(),
-        };
-        if ids.is_empty() {
-            self.message = Some(format!("nothing to {verb} here"));
-            return Vec::new();
-        }
-        self.message = Some(format!("{verb}: {} selections…", ids.len()));
-        vec![Effect::WorkerAct(action, ids)]
-    }
-
-    /// An action's result: said in the footer, and the screen read again.
-    pub(super) fn schedule_acted(
-        &mut self,
-        action: WorkerAction,
-        result: Result<ActionReport, String>,
-    ) -> Vec<Effect> {
-        match result {
-            Ok(report) => {
-                let ids = crate::worker::describe_ids(&report.changed);
-                self.message = Some(match action {
-                    WorkerAction::RetryNow => {
-                        format!("due now: {ids} (the next pass of a worker tries them)")
-                    }
-                    WorkerAction::Park => format!("parked: {ids}"),
-                });
-                self.reload_worker_tab()
-            }
-            Err(e) => {
-                self.message = Some(format!("not changed: {e}"));
-                Vec::new()
-            }
-        }
-    }
-}
-
-/// Puts a read into the worker screen waiting for it.
-pub(super) fn fill(screen: &mut Screen, result: Result<WorkerData, String>) {
-    let no_tables = matches!(result, Ok(WorkerData::NoTables));
-    match (screen, result) {
-        (Screen::Workers(s), Ok(WorkerData::Workers(rows))) => s.table.fill(Ok(rows)),
-        (Screen::Retries(s), Ok(WorkerData::Retries(rows))) => s.table.fill(Ok(rows)),
-        (Screen::Parked(s), Ok(WorkerData::Parked(groups))) => {
-            s.table.fill(Ok(parked_rows(groups)))
-        }
-        (Screen::Workers(s), other) => fill_other(s, other, no_tables),
-        (Screen::Retries(s), other) => fill_other(s, other, no_tables),
-        (Screen::Parked(s), other) => fill_other(s, other, no_tables),
-        _ => {}
-    }
-}
-
-fn fill_other<T>(
-    screen: &mut WorkerScreen<T>,
-    result: Result<WorkerData, String>,
-    no_tables: bool,
-) {
-    screen.no_tables = no_tables;
-    screen.table.fill(match result {
-        Err(e) => Err(e),
-        Ok(_) => Ok(Vec::new()),
-    });
-}
-
-/// The selection under the cursor of the retry schedule or the parked set (Enter opens it).
-pub(super) fn scheduled_selection(screen: &Screen) -> Option<i64> {
-    match screen {
-        Screen::Retries(screen) => screen.table.current().map(|l| l.entry.selection_id),
-        Screen::Parked(screen) => match screen.table.current() {
-            Some(ParkedRow::Selection(l)) => Some(l.entry.selection_id),
-            _ => None,
-        },
-        _ => None,
     }
 }

@@ -1,6 +1,7 @@
 //! The real binary in a real terminal (tmux): open the demo, find a failed selection, read its
 //! error, retry it, watch the badge change, filter, mark all matching, run a bulk retry, cancel
-//! it, quit, and check the terminal was restored.
+//! it, quit, and check the terminal was restored; a run that skips rows lists them with their
+//! reasons.
 
 use std::path::Path;
 use std::process::Command;
@@ -251,7 +252,9 @@ fn reconcile_and_verify_in_the_demo() {
     assert!(screen.contains("Reconcile (--conference-id 1)"), "{screen}");
     assert!(screen.contains("probable duplicate"), "{screen}");
     assert!(screen.contains("Evidence:"), "{screen}");
+    // Esc on its own: an Esc followed at once by a key reads as Alt+key.
     tmux.keys(&["Escape"]);
+    tmux.wait_for("┌ Overview ─");
 
     // Every added row the demo holds: the ones deleted in Outlook come back missing and marked.
     tmux.keys(&["/", "C-u"]);
@@ -271,6 +274,45 @@ fn reconcile_and_verify_in_the_demo() {
     tmux.keys(&["Enter"]);
     tmux.wait_for("console verify");
 
+    tmux.keys(&["q"]);
+    tmux.wait_for("CALSYNC-EXIT=0");
+}
+
+/// A run over a conference that no longer uses time slots (the demo's conference 13): the sheet
+/// counts its rows apart as skipped, the run skips them, and `L` lists each with its reason.
+#[test]
+fn a_run_that_skips_rows_lists_them_with_their_reasons() {
+    let (_data, tmux) = demo_console();
+    tmux.wait_for("Failures per day");
+    tmux.keys(&["/"]);
+    tmux.text("conf:13 state:failed");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("filter: conf:13 state:failed ");
+    tmux.sheet_for_all_marked();
+    let sheet = tmux.wait_for("more will be skipped");
+    assert!(
+        sheet.contains(" 0 selections will be synced"),
+        "every row of the conference is skipped:\n{sheet}"
+    );
+    tmux.keys(&["Enter"]);
+    let ended = tmux.wait_for("L lists the rows that did not sync");
+    assert!(
+        ended.contains("to skip"),
+        "the panel counts them apart:\n{ended}"
+    );
+
+    tmux.keys(&["L"]);
+    let listed = tmux.wait_for("rows of the run did not sync");
+    let skipped: Vec<&str> = listed.lines().filter(|l| l.contains(" skipped ")).collect();
+    assert!(!skipped.is_empty(), "{listed}");
+    assert!(
+        skipped
+            .iter()
+            .all(|l| l.contains("the conference does not use time slots")),
+        "each skipped row says why:\n{listed}"
+    );
+    tmux.keys(&["Escape"]);
+    std::thread::sleep(Duration::from_millis(300));
     tmux.keys(&["q"]);
     tmux.wait_for("CALSYNC-EXIT=0");
 }
@@ -359,7 +401,8 @@ fn a_click_a_copy_and_a_quit_during_a_run_leave_the_audit_row_interrupted() {
     tmux.keys(&["/"]);
     tmux.text("state:failed");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("filter: state:failed ");
+    // The rows are drawn (a click before they are lands on nothing).
+    tmux.wait_for("row 1 of");
 
     // Header (row 0), border, status line, table header: the third row is on row 6.
     tmux.click(30, 6);

@@ -8,35 +8,16 @@ use ratatui::layout::{Alignment, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use super::Popup;
 use crate::domain::{Scope, SyncState};
-use crate::jobs::{BulkPlan, RunScope, SyncTarget, scope_name};
+use crate::jobs::{RunScope, SyncTarget, scope_name};
 use crate::text::clean_line;
 use crate::tui::app::{App, Effect};
 use crate::tui::job::JobKind;
+use crate::tui::popup::{BulkSheet, Popup, TYPED_CONFIRMATION_ABOVE};
 use crate::tui::run_choice::{Chosen, RunKey, choose, sheet_title};
 use crate::tui::screen::Screen;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::{badge, centered};
-
-/// Bulk runs bigger than this need the count typed back before they start.
-pub const TYPED_CONFIRMATION_ABOVE: u64 = 500;
-
-#[derive(Debug, Clone)]
-pub struct BulkSheet {
-    pub scope: Scope,
-    /// With "failed": retry failures of a permanent cause too.
-    pub include_permanent: bool,
-    pub dry_run: bool,
-    /// The filter the run covers (the list's filter, or the marks).
-    pub target: SyncTarget,
-    /// What the key was pressed on: the sheet's title, and whether permanent failures are in.
-    pub chosen: Chosen,
-    pub plan: Option<BulkPlan>,
-    pub pending: Option<u64>,
-    pub typed: String,
-    pub error: Option<String>,
-}
 
 impl App {
     pub(in crate::tui) fn open_bulk(&mut self) -> Vec<Effect> {
@@ -48,8 +29,8 @@ impl App {
 
     pub(in crate::tui) fn cause_under_cursor(&self) -> Option<crate::domain::Cause> {
         match self.screen() {
-            Some(Screen::Overview { data, cause, .. }) => {
-                crate::tui::screens::overview::cause_at(data.as_ref(), *cause)
+            Some(Screen::Overview { data, cursor, .. }) => {
+                crate::tui::screens::overview::cause_at(data.as_ref(), *cursor)
             }
             _ => None,
         }

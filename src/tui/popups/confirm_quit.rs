@@ -7,10 +7,10 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use super::Popup;
 use crate::text::clean_line;
 use crate::tui::app::{App, Effect};
 use crate::tui::job::Job;
+use crate::tui::popup::Popup;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::centered;
 

@@ -7,10 +7,10 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use super::Popup;
 use crate::text::clean_line;
 use crate::tui::app::{App, Effect};
 use crate::tui::job::JobKind;
+use crate::tui::popup::Popup;
 use crate::tui::reconcile::DeleteSheet;
 use crate::tui::screen::Screen;
 use crate::tui::theme::Theme;

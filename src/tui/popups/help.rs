@@ -8,9 +8,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use super::Popup;
 use super::run_rows::scrolled;
 use crate::tui::app::{App, Effect};
+use crate::tui::popup::Popup;
 use crate::tui::reference;
 use crate::tui::run_choice::RULE;
 use crate::tui::theme::Theme;

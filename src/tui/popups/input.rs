@@ -7,20 +7,14 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use super::Popup;
 use crate::domain::{Filter, Scope};
 use crate::text::{clean_line, truncate};
 use crate::tui::app::{App, Effect};
 use crate::tui::complete::{Completion, KnownPerson, Prompt};
 use crate::tui::list::SelectionList;
+use crate::tui::popup::{InputKind, Popup};
 use crate::tui::screen::Screen;
 use crate::tui::theme::Theme;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputKind {
-    Filter,
-    Command,
-}
 
 impl App {
     pub(in crate::tui) fn current_query(&self) -> String {
@@ -55,6 +49,7 @@ impl App {
                 list.query = text;
                 list.filter = crate::tui::query::combine(&list.base, &parsed);
                 list.marks = Default::default();
+                list.only_marked = None;
                 list.restart()
             });
         Ok(self.fetch_for_top(fetch, true))

@@ -1,5 +1,5 @@
 //! Popups over the screen: each owns its keys (the keymap is not asked while one is open) and
-//! its draw.
+//! its draw. What each holds is in [`super::popup`].
 
 pub mod bulk_sheet;
 pub mod confirm_quit;
@@ -12,35 +12,9 @@ use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
-pub use bulk_sheet::{BulkSheet, TYPED_CONFIRMATION_ABOVE};
-pub use input::InputKind;
-
 use super::app::{App, Effect};
-use super::reconcile::DeleteSheet;
+use super::popup::Popup;
 use super::theme::Theme;
-
-#[derive(Debug, Clone)]
-pub enum Popup {
-    /// The keys and the filter reference, scrolled this many lines.
-    Help {
-        scroll: usize,
-    },
-    Input {
-        kind: InputKind,
-        text: String,
-        error: Option<String>,
-        /// Tab's candidates while Tab is being pressed.
-        completion: Option<crate::tui::complete::Completion>,
-    },
-    Bulk(Box<BulkSheet>),
-    DeleteFindings(Box<DeleteSheet>),
-    /// Quit while a job runs?
-    ConfirmQuit,
-    /// The last run's rows that did not sync, scrolled this many rows.
-    RunRows {
-        scroll: usize,
-    },
-}
 
 impl App {
     /// The key goes to the open popup, if one is; None when none is open.

@@ -8,9 +8,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use super::Popup;
 use crate::text::{clean_line, truncate};
 use crate::tui::app::{App, Effect};
+use crate::tui::popup::Popup;
 use crate::tui::run_rows::{Kind, RunRows};
 use crate::tui::theme::Theme;
 use crate::tui::widgets::centered;

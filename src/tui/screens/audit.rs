@@ -6,7 +6,7 @@ use ratatui::style::Style;
 
 use crate::domain::SyncState;
 use crate::domain::audit::{AuditOutcome, AuditRecord};
-use crate::tui::screen::Table;
+use crate::tui::table::Table;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::table::{self, Column, Drawn, Width, Window};
 use crate::tui::widgets::table_state;

@@ -6,8 +6,8 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 
 use crate::domain::ConferenceSummary;
-use crate::tui::screen::Opens;
-use crate::tui::screen::Table;
+use crate::tui::opens::Opens;
+use crate::tui::table::Table;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::table::{self, COUNT_HEADERS, Column, Drawn, Width, Window};
 use crate::tui::widgets::{count_row_style, counts_cells, table_state};

@@ -10,7 +10,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use crate::domain::diagnosis::diagnose;
 use crate::domain::{Selection, SyncState};
 use crate::text::clean_line;
-use crate::tui::screen::Opens;
+use crate::tui::opens::Opens;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::{ago, badge};
 
@@ -82,6 +82,12 @@ pub fn draw(
     ];
     if let Some(url) = &s.recorded.teams_join_url {
         lines.push(Line::raw(format!("Teams meeting: {}", clean_line(url))));
+    }
+    if let Some(url) = &s.recorded.web_link {
+        lines.push(Line::raw(format!(
+            "In Outlook on the web (w): {}",
+            clean_line(url)
+        )));
     }
     lines.push(Line::raw(""));
     match s.sync.error_text() {

@@ -12,7 +12,7 @@ use ratatui::widgets::Paragraph;
 use crate::domain::{Selection, SyncState};
 use crate::text::clean_line;
 use crate::tui::list::SelectionList;
-use crate::tui::screen::Opens;
+use crate::tui::opens::Opens;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::table::{self, Column, Drawn, Width, Window};
 use crate::tui::widgets::{ago, badge, state_line};
@@ -98,6 +98,12 @@ pub fn draw(frame: &mut Frame, area: Rect, list: &SelectionList, now: DateTime<U
             None => "  · all matching marked".to_string(),
         };
         spans.push(Span::styled(marked, theme.marked()));
+    }
+    if list.only_marked.is_some() {
+        spans.push(Span::styled(
+            "  · only marked (M: every row)",
+            theme.marked(),
+        ));
     }
     if list.marks.range_anchor.is_some() {
         spans.push(Span::styled(

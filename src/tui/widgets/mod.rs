@@ -12,7 +12,7 @@ use ratatui::widgets::Paragraph;
 
 use crate::domain::{StateCounts, SyncState};
 use crate::text::{clean_line, truncate};
-use crate::tui::screen::Table;
+use crate::tui::table::Table;
 use crate::tui::theme::Theme;
 
 pub fn badge(state: SyncState) -> String {
