@@ -327,19 +327,14 @@ impl GraphClient {
             let sent_at = Instant::now();
             let envelope_attempt = sent.iter().map(|p| p.attempts).max().unwrap_or(1);
             let mut http = self.inner.http.lease().await;
-            let result = match http
+            let request = http
                 .post(&url)
                 .bearer_auth(token.expose())
                 .header("Prefer", PREFER)
                 .header("client-request-id", &crid)
-                .json(&body)
-                .send()
-                .await
-            {
-                Ok(resp) => {
-                    http.answered(resp.version());
-                    read_response(resp).await
-                }
+                .json(&body);
+            let result = match http.send(request).await {
+                Ok(resp) => read_response(resp).await,
                 Err(e) => Err(e),
             };
             drop(http);

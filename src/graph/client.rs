@@ -23,9 +23,6 @@ use super::{
     ThrottleNotice, base_url, install_crypto_provider, is_loopback,
 };
 
-/// Sent on every request, to Graph and to the login service.
-pub const USER_AGENT: &str = concat!("calsync/", env!("CARGO_PKG_VERSION"));
-
 /// Sent on every request (and batch item): stable ids, and start/end back in UTC.
 pub(crate) const PREFER: &str = "IdType=\"ImmutableId\", outlook.timezone=\"UTC\"";
 /// Upper bound on followed `@odata.nextLink` pages, against a server that loops.
@@ -382,11 +379,8 @@ impl GraphClient {
             }
             stats.bump(&stats.requests_sent);
             let sent_at = Instant::now();
-            let result = match request.send().await {
-                Ok(resp) => {
-                    http.answered(resp.version());
-                    read_response(resp).await
-                }
+            let result = match http.send(request).await {
+                Ok(resp) => read_response(resp).await,
                 Err(e) => Err(e),
             };
             drop(http);

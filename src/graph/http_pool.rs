@@ -15,8 +15,10 @@ use rustls::pki_types::pem::PemObject;
 
 use super::GraphConfig;
 use super::app_limit::APP_IN_FLIGHT_CEILING;
-use super::client::USER_AGENT;
 use super::errors::GraphError;
+
+/// Sent on every request, to Graph and to the login service.
+pub const USER_AGENT: &str = concat!("calsync/", env!("CARGO_PKG_VERSION"));
 
 /// Requests in flight calsync puts on one HTTP/2 connection. Microsoft documents no
 /// `SETTINGS_MAX_CONCURRENT_STREAMS` for Graph; 100 is the least RFC 9113 (§6.5.2) recommends
@@ -104,9 +106,15 @@ pub(crate) struct Lease<'a> {
 }
 
 impl Lease<'_> {
-    /// The response's HTTP version, which tells the pool what ALPN chose.
-    pub(crate) fn answered(&mut self, version: reqwest::Version) {
-        self.answered_in = Some(version);
+    /// Sends `request` (built on this lease's client); the response's HTTP version tells the
+    /// pool what ALPN chose.
+    pub(crate) async fn send(
+        &mut self,
+        request: reqwest::RequestBuilder,
+    ) -> reqwest::Result<reqwest::Response> {
+        let response = request.send().await?;
+        self.answered_in = Some(response.version());
+        Ok(response)
     }
 }
 

@@ -29,10 +29,10 @@ use serde_json::Value;
 
 pub use app_limit::{APP_IN_FLIGHT_CEILING, APP_WINDOW, APP_WINDOW_REQUESTS};
 pub use batch::{BatchRequest, BatchResponse, BatchSuccess, MAX_BATCH_ITEMS};
-pub use client::{GraphClient, USER_AGENT};
+pub use client::GraphClient;
 pub use cloud::Cloud;
 pub use errors::{ErrorKind, GraphError, GraphErrorInfo, OPERATOR_TEXT_MAX, Service};
-pub use http_pool::STREAMS_PER_CONNECTION;
+pub use http_pool::{STREAMS_PER_CONNECTION, USER_AGENT};
 pub use retry::{RETRY_AFTER_CEILING, parse_retry_after};
 pub use translate::{IdFormat, MAX_TRANSLATE_IDS};
 

@@ -231,15 +231,13 @@ async fn fetch(
         stats.bump(&stats.token_requests);
         let sent_at = Instant::now();
         let mut http = clients[usize::from(attempt > 1)].lease().await;
-        let sent = http
+        let request = http
             .post(&url)
             .header("client-request-id", &crid)
-            .form(&form)
-            .send()
-            .await;
+            .form(&form);
+        let sent = http.send(request).await;
         let result = match sent {
             Ok(resp) => {
-                http.answered(resp.version());
                 let login_request_id = resp
                     .headers()
                     .get("x-ms-request-id")

@@ -309,7 +309,7 @@ impl SimServer {
                     router,
                     generated.acceptor,
                     tls,
-                    Arc::clone(&state.shared),
+                    Arc::clone(&state.shared.connections),
                     rx,
                 ));
                 (task, Some((generated.pem, generated.file)))

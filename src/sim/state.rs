@@ -188,7 +188,7 @@ impl Inner {
 pub(crate) struct Shared {
     inner: Mutex<Inner>,
     /// Connections and handshakes when serving TLS (counted outside the lock, per accept).
-    pub connections: super::tls::Counters,
+    pub connections: Arc<super::tls::Counters>,
     /// Served over TLS: links it writes start `https://`.
     pub https: bool,
 }

@@ -18,8 +18,6 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
-use super::state::Shared;
-
 /// How the simulator serves TLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SimTls {
@@ -131,7 +129,7 @@ pub(crate) async fn serve(
     router: Router,
     acceptor: TlsAcceptor,
     tls: SimTls,
-    shared: Arc<Shared>,
+    counters: Arc<Counters>,
     mut shutdown: oneshot::Receiver<()>,
 ) {
     let mut connections = JoinSet::new();
@@ -145,12 +143,11 @@ pub(crate) async fn serve(
             },
         };
         while connections.try_join_next().is_some() {}
-        shared.connections.accepted.fetch_add(1, Ordering::Relaxed);
+        counters.accepted.fetch_add(1, Ordering::Relaxed);
         let acceptor = acceptor.clone();
-        let shared = Arc::clone(&shared);
+        let counters = Arc::clone(&counters);
         let router = router.clone();
         connections.spawn(async move {
-            let counters = &shared.connections;
             let Ok(stream) = acceptor.accept(tcp).await else {
                 counters.failed_handshakes.fetch_add(1, Ordering::Relaxed);
                 return;
