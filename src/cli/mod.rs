@@ -311,7 +311,9 @@ pub struct BenchSyncArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BenchTls {
+    /// ALPN offers only http/1.1: a connection per request in flight
     H1,
+    /// ALPN offers h2, then http/1.1: requests share connections
     H2,
 }
 
