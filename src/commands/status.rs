@@ -37,9 +37,11 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<i32, CliError
         .unwrap_or(u64::MAX);
     let mut request = PageRequest {
         filter: filter.clone(),
+        // Oldest first puts never-attempted rows first, as it always has.
         sort: Sort {
             key: args.sort.into(),
             descending: !args.ascending,
+            nulls_first: args.ascending,
         },
         after: None,
         limit: 0,

@@ -519,10 +519,7 @@ impl Store {
                 selection_ids: ids.to_vec(),
                 ..filter.clone()
             },
-            sort: Sort {
-                key: SortKey::Id,
-                descending: false,
-            },
+            sort: Sort::by(SortKey::Id, false),
             after: None,
             limit: u32::try_from(ids.len()).unwrap_or(u32::MAX),
         };

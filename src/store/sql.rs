@@ -11,7 +11,7 @@ use crate::domain::ledger::EventPointer;
 use crate::domain::{
     Cause, ConferenceSummary, Cursor, CursorKey, Filter, IntegrationInfo, Listed,
     MalformedSelection, MalformedSlot, PageRequest, Person, PersonMatch, Scope, Selection,
-    SlotSummary, SortKey, StateCounts, StoredCredentials, SyncColumns, SyncState, SyncWrite,
+    SlotSummary, Sort, SortKey, StateCounts, StoredCredentials, SyncColumns, SyncState, SyncWrite,
 };
 
 pub const SELECTION: &str = "conferences_conferencetimeslotselection";
@@ -675,23 +675,37 @@ fn filtered_from(filter: &Filter) -> String {
     from
 }
 
+/// What a sort key orders by. Text keys are expressions over the joined user and conference,
+/// equal to what [`Cursor::after`] takes from a row, so the keyset compares like with like.
 fn sort_column(key: SortKey) -> &'static str {
     match key {
         SortKey::Id => "s.id",
         SortKey::SelectedAt => "s.selected_at",
         SortKey::AttemptedAt => "s.calendar_add_attempted_at",
+        SortKey::Email => "u.email",
+        SortKey::Person => {
+            "COALESCE(NULLIF(TRIM(u.first_name || ' ' || u.last_name), ''), u.username)"
+        }
+        SortKey::Conference => "c.title",
+        SortKey::Error => "NULLIF(s.calendar_error, '')",
     }
 }
 
-/// The keyset condition "comes after `cursor`" in the requested order. NULL attempt times sort
-/// last when descending and first when ascending, on both engines.
-fn push_after(b: &mut Builder, cursor: &Cursor, key: SortKey, descending: bool) {
-    let lt = if descending { "<" } else { ">" };
+/// Keys whose value can be NULL (never attempted, no error).
+fn nullable(key: SortKey) -> bool {
+    matches!(key, SortKey::AttemptedAt | SortKey::Error)
+}
+
+/// The keyset condition "comes after `cursor`" in the requested order, NULLs where
+/// `sort.nulls_first` puts them, on both engines.
+fn push_after(b: &mut Builder, cursor: &Cursor, sort: Sort) {
+    let lt = if sort.descending { "<" } else { ">" };
+    let key = sort.key;
     let column = sort_column(key);
     let value = match &cursor.key {
         CursorKey::Time(Some(at)) => Some(Value::Time(*at)),
-        CursorKey::Stored(text) => Some(Value::Text(text.clone())),
-        CursorKey::Id | CursorKey::Time(None) => None,
+        CursorKey::Stored(text) | CursorKey::Text(Some(text)) => Some(Value::Text(text.clone())),
+        CursorKey::Id | CursorKey::Time(None) | CursorKey::Text(None) => None,
     };
     match (&cursor.key, key, value) {
         (CursorKey::Id, _, _) | (_, SortKey::Id, _) => {
@@ -713,7 +727,7 @@ fn push_after(b: &mut Builder, cursor: &Cursor, key: SortKey, descending: bool) 
                 .push(&format!(" AND s.id {lt} "))
                 .bind(Value::Int(cursor.id))
                 .push(")");
-            if descending {
+            if !sort.nulls_first {
                 b.push(&format!(" OR {column} IS NULL"));
             }
             b.push(")");
@@ -722,7 +736,7 @@ fn push_after(b: &mut Builder, cursor: &Cursor, key: SortKey, descending: bool) 
             b.push(&format!("(({column} IS NULL AND s.id {lt} "))
                 .bind(Value::Int(cursor.id))
                 .push(")");
-            if !descending {
+            if sort.nulls_first {
                 b.push(&format!(" OR {column} IS NOT NULL"));
             }
             b.push(")");
@@ -737,36 +751,76 @@ pub fn selection_page(dialect: Dialect, request: &PageRequest) -> Sql {
     let after = request.after.clone();
     let extra = after
         .as_ref()
-        .map(|cursor| move |b: &mut Builder| push_after(b, cursor, sort.key, sort.descending));
-    push_where(
-        &mut b,
-        &request.filter,
-        extra.as_ref().map(|f| f as &dyn Fn(&mut Builder)),
-    );
-    let dir = if sort.descending { "DESC" } else { "ASC" };
+        .map(|cursor| move |b: &mut Builder| push_after(b, cursor, sort));
+    let extra = extra.as_ref().map(|f| f as &dyn Fn(&mut Builder));
     // A filter that reads every row's text anyway (free text, error text) is fastest as one
     // scan in table order and a sort of the matches: walking the date index instead fetches
     // every row out of order (both planners guess that many rows match). Ordering by an
     // expression equal to the column keeps the index out of the ORDER BY.
     let scan = request.filter.text.is_some() || request.filter.error.is_some();
-    let nulls = match (sort.key, sort.descending) {
-        (SortKey::AttemptedAt, true) => " NULLS LAST",
-        (SortKey::AttemptedAt, false) => " NULLS FIRST",
-        _ => "",
-    };
-    if sort.key == SortKey::Id {
-        b.push(&format!(" ORDER BY s.id {dir}"));
-    } else {
-        let column = sort_column(sort.key);
-        let order = if scan {
-            format!("COALESCE({column}, {column})")
-        } else {
-            column.to_string()
-        };
-        b.push(&format!(" ORDER BY {order} {dir}{nulls}, s.id {dir}"));
+    let limit = Value::Int(i64::from(request.limit));
+    if sort.key.is_text() {
+        // No index serves a text order, so every matching row is sorted. Sorting the ids alone
+        // and reading the page's rows after is several times faster on a million rows than
+        // sorting whole rows (each with its joins, ledger lookups and staleness test).
+        b.push(" WHERE s.id IN (SELECT s.id");
+        b.push(&sorted_from(dialect, &request.filter, sort.key));
+        push_where(&mut b, &request.filter, extra);
+        b.push(&order_by(sort, scan));
+        b.push(" LIMIT ").bind(limit);
+        b.push(")");
+        b.push(&order_by(sort, false));
+        return b.finish();
     }
-    b.push(" LIMIT ").bind(Value::Int(i64::from(request.limit)));
+    push_where(&mut b, &request.filter, extra);
+    b.push(&order_by(sort, scan));
+    b.push(" LIMIT ").bind(limit);
     b.finish()
+}
+
+/// The selection with the one table a text sort key reads (the user's, the conference's, or
+/// none for the error), and the conference and slot when the filter compares an event with
+/// them (staleness). One join, not two: a million lookups in an order the scan gives (the
+/// user or conference index) take a tenth of the time of lookups in random order.
+fn sorted_from(dialect: Dialect, filter: &Filter, key: SortKey) -> String {
+    let plus = if dialect.engine == SqlEngine::Sqlite {
+        "+"
+    } else {
+        ""
+    };
+    let mut from = format!(" FROM {SELECTION} s");
+    if matches!(key, SortKey::Email | SortKey::Person) {
+        from.push_str(&format!(" JOIN {USER} u ON u.id = {plus}s.user_id"));
+    }
+    if key == SortKey::Conference || filter.stale {
+        from.push_str(&format!(
+            " JOIN {CONFERENCE} c ON c.id = {plus}s.conference_id"
+        ));
+    }
+    if filter.stale {
+        from.push_str(&format!(" JOIN {SLOT} t ON t.id = {plus}s.time_slot_id"));
+    }
+    from
+}
+
+/// ` ORDER BY` the sort's key and the id; `scan` keeps an index out of it (see above).
+fn order_by(sort: Sort, scan: bool) -> String {
+    let dir = if sort.descending { "DESC" } else { "ASC" };
+    if sort.key == SortKey::Id {
+        return format!(" ORDER BY s.id {dir}");
+    }
+    let nulls = match (nullable(sort.key), sort.nulls_first) {
+        (false, _) => "",
+        (true, true) => " NULLS FIRST",
+        (true, false) => " NULLS LAST",
+    };
+    let column = sort_column(sort.key);
+    let order = if scan {
+        format!("COALESCE({column}, {column})")
+    } else {
+        column.to_string()
+    };
+    format!(" ORDER BY {order} {dir}{nulls}, s.id {dir}")
 }
 
 /// The ids a run works on, frozen when it starts: newest selection first, like the LMS command.

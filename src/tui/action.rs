@@ -50,7 +50,15 @@ pub enum Action {
     Overview,
     Conferences,
     Export,
+    /// Sort by the next column that sorts (`o`).
     ToggleSort,
+    /// The same sort the other way round (`O`).
+    ReverseSort,
+    /// The columns that do not fit, one sideways (`<` `>`).
+    ScrollLeft,
+    ScrollRight,
+    /// The chooser of which columns show (`C`).
+    ChooseColumns,
     /// Retry schedule and parked set: make the selection due now.
     RetryNow,
     /// Retry schedule: park the selection.

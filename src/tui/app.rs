@@ -8,6 +8,7 @@ use crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 
 use super::action::{Action, Report};
+use super::columns::ColumnChoice;
 use super::complete::KnownPerson;
 use super::data::OverviewData;
 use super::history::Histories;
@@ -104,6 +105,10 @@ pub struct App {
     pub lms_url: Option<String>,
     /// The `/` text changed: the event loop debounces it into a search.
     pub(super) search_typed: bool,
+    /// The columns lists of selections show (config `[console] columns`, the chooser `C`).
+    pub columns: ColumnChoice,
+    /// The chooser changed them: the event loop saves them to the config file.
+    pub(super) columns_changed: bool,
     next_generation: u64,
 }
 
@@ -129,6 +134,8 @@ impl App {
             last_run_rows: RunRows::default(),
             to_terminal: None,
             lms_url: None,
+            columns: ColumnChoice::default(),
+            columns_changed: false,
             next_generation: 0,
         };
         let effects = app.open_overview();
@@ -364,17 +371,11 @@ impl App {
                 list.marks = Default::default();
                 list.marks.all_matching = all;
             }),
-            Action::ToggleSort => {
-                let fetch = self
-                    .stack
-                    .last_mut()
-                    .and_then(Screen::list_mut)
-                    .map(|list| {
-                        list.toggle_sort();
-                        list.restart()
-                    });
-                self.fetch_for_top(fetch, true)
-            }
+            Action::ToggleSort => self.sort_list(false),
+            Action::ReverseSort => self.sort_list(true),
+            Action::ScrollLeft => self.scroll_columns(false),
+            Action::ScrollRight => self.scroll_columns(true),
+            Action::ChooseColumns => self.open_column_chooser(),
             Action::Retry => self.retry(),
             Action::BulkSync => self.open_bulk(),
             Action::RetryCause => match self.cause_under_cursor() {

@@ -2,9 +2,11 @@
 //! held (never the million rows), fetched by key in either direction, with the cursor kept as an
 //! absolute position so the view can say "row 402,311 of 1,000,000".
 
+use std::cell::Cell;
 use std::collections::{BTreeSet, HashSet};
 
-use crate::domain::{Cursor, Filter, PageRequest, Selection, Sort, SortKey, StateCounts};
+use crate::domain::{Cursor, Filter, PageRequest, Selection, Sort, StateCounts};
+use crate::tui::widgets::table::Sideways;
 
 /// Rows fetched per request.
 pub const PAGE: u32 = 100;
@@ -79,6 +81,10 @@ pub struct SelectionList {
     /// Rows whose sync columns changed since they were first shown.
     pub changed: HashSet<i64>,
     pub error: Option<String>,
+    /// The first of the columns that scroll sideways (`<` `>`), when not all fit.
+    pub scroll_x: usize,
+    /// What the last draw hid on either side: where `<` and `>` move from.
+    pub sideways: Cell<Sideways>,
     /// `M`: the list shows only its marked rows; this is the filter it had before.
     pub only_marked: Option<Filter>,
 }
@@ -104,6 +110,8 @@ impl SelectionList {
             marks: Marks::default(),
             changed: HashSet::new(),
             error: None,
+            scroll_x: 0,
+            sideways: Cell::new(Sideways::default()),
             only_marked: None,
         }
     }
@@ -161,7 +169,7 @@ impl SelectionList {
         Some(Fetch {
             request: PageRequest {
                 filter: self.filter.clone(),
-                sort: reversed(self.sort),
+                sort: self.sort.reversed(),
                 after: None,
                 limit: PAGE,
             },
@@ -235,7 +243,7 @@ impl SelectionList {
             return Some(Fetch {
                 request: PageRequest {
                     filter: self.filter.clone(),
-                    sort: reversed(self.sort),
+                    sort: self.sort.reversed(),
                     after: before,
                     limit: PAGE,
                 },
@@ -360,6 +368,12 @@ impl SelectionList {
         }
     }
 
+    /// Sorts by `sort` from the first row again; the marks stay (they are ids, or the filter).
+    pub fn sort_by(&mut self, sort: Sort) -> Fetch {
+        self.sort = sort;
+        self.restart()
+    }
+
     /// `M`: narrows the list to the rows marked one by one (the marks stay), or back to every
     /// row. Marks made with `A` are the filter itself, so the list already shows them.
     pub fn toggle_only_marked(&mut self) -> Result<Fetch, &'static str> {
@@ -390,20 +404,22 @@ impl SelectionList {
         Ok(self.restart())
     }
 
-    pub fn toggle_sort(&mut self) {
-        self.sort = Sort {
-            key: match self.sort.key {
-                SortKey::SelectedAt => SortKey::AttemptedAt,
-                _ => SortKey::SelectedAt,
+    /// One column sideways, from where the last draw was; nothing once that side is in view.
+    pub fn scroll_columns(&mut self, right: bool) {
+        let seen = self.sideways.get();
+        let moved = match (right, seen.right > 0, seen.left > 0) {
+            (true, true, _) => Sideways {
+                left: seen.left + 1,
+                right: seen.right - 1,
             },
-            descending: true,
+            (false, _, true) => Sideways {
+                left: seen.left - 1,
+                right: seen.right + 1,
+            },
+            _ => seen,
         };
-    }
-}
-
-fn reversed(sort: Sort) -> Sort {
-    Sort {
-        key: sort.key,
-        descending: !sort.descending,
+        // Until the next draw says otherwise, as if it had drawn.
+        self.sideways.set(moved);
+        self.scroll_x = moved.left;
     }
 }

@@ -68,11 +68,17 @@ fn draw_screen(frame: &mut Frame, layout: Chrome, app: &App, theme: Theme) {
         Some(Screen::Retries(screen)) => retries::draw(frame, body, screen, app.now, theme),
         Some(Screen::Parked(screen)) => parked::draw(frame, body, screen, theme),
         Some(Screen::Selections { list, .. }) => {
-            selections::draw(frame, body, list, app.now, theme)
+            selections::draw(frame, body, list, &app.columns, app.now, theme)
         }
-        Some(Screen::Person { data, list, .. }) => {
-            person::draw(frame, body, data.as_ref(), list, app.now, theme)
-        }
+        Some(Screen::Person { data, list, .. }) => person::draw(
+            frame,
+            body,
+            data.as_ref(),
+            list,
+            &app.columns,
+            app.now,
+            theme,
+        ),
         Some(Screen::ErrorDetail {
             selection, pending, ..
         }) => error_detail::draw(

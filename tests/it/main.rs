@@ -13,6 +13,7 @@ mod concurrency;
 mod config_cli;
 mod connecting;
 mod console;
+mod console_columns;
 mod console_operator;
 mod console_overview;
 mod console_queries;

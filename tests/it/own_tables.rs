@@ -51,10 +51,7 @@ async fn lms_snapshot(store: &Store) -> String {
     let page = store
         .page(&calsync::domain::PageRequest {
             filter: calsync::domain::Filter::default(),
-            sort: calsync::domain::Sort {
-                key: calsync::domain::SortKey::Id,
-                descending: false,
-            },
+            sort: calsync::domain::Sort::by(calsync::domain::SortKey::Id, false),
             after: None,
             limit: 1000,
         })

@@ -677,3 +677,90 @@ fn a_runs_rows_that_did_not_sync_with_their_reasons() {
         app
     });
 }
+
+/// Presses `key` on the list and answers its page with `rows` (and the counts as before).
+fn answer_with(app: &mut App, pressed: KeyEvent, rows: &[Selection]) {
+    for effect in app.key(pressed) {
+        match effect {
+            Effect::Page(g, _) => drop(app.report(Report::Page(
+                g,
+                Ok(Page {
+                    rows: rows.to_vec(),
+                    malformed: Vec::new(),
+                    next: None,
+                }),
+            ))),
+            Effect::Counts(g, _) => drop(app.report(Report::Counts(
+                g,
+                Ok((
+                    60,
+                    StateCounts {
+                        failed: 40,
+                        added: 20,
+                        ..StateCounts::default()
+                    },
+                )),
+            ))),
+            _ => {}
+        }
+    }
+}
+
+/// Rows whose addresses are as long as real faculty ones, in email order.
+fn rows_with_long_emails() -> Vec<Selection> {
+    let mut rows: Vec<Selection> = (1..=60)
+        .map(|i| {
+            let mut s = selection(i, i % 3 != 0);
+            s.email = format!("siobhan.obriain-unal.{i:02}@continuing-education.north.example");
+            s
+        })
+        .collect();
+    rows.sort_by(|a, b| a.email.cmp(&b.email));
+    rows
+}
+
+#[test]
+fn selections_sorted_by_email_show_the_arrow_and_whole_addresses() {
+    snapshot("selections_sorted_by_email", |height| {
+        let mut app = list_app(height);
+        let rows = rows_with_long_emails();
+        // o: id, then person, then email.
+        for _ in 0..3 {
+            answer_with(&mut app, key('o'), &rows);
+        }
+        answer_with(&mut app, key('O'), &rows);
+        app
+    });
+}
+
+#[test]
+fn selections_scrolled_sideways_on_a_narrow_terminal() {
+    let mut app = list_app(24);
+    answer_with(
+        &mut app,
+        KeyEvent::new(KeyCode::Char('l'), KeyModifiers::CONTROL),
+        &rows_with_long_emails(),
+    );
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let mut draw = |app: &App| {
+        terminal
+            .draw(|frame| render(frame, app, Theme::MONOCHROME))
+            .unwrap();
+        terminal.backend().clone()
+    };
+    insta::assert_snapshot!("selections_sideways_start_80x24", draw(&app));
+    app.key(key('>'));
+    app.key(key('>'));
+    insta::assert_snapshot!("selections_sideways_right_80x24", draw(&app));
+}
+
+#[test]
+fn column_chooser_popup() {
+    snapshot("column_chooser", |height| {
+        let mut app = list_app(height);
+        app.key(key('C'));
+        app.key(key('j'));
+        app.key(key(' '));
+        app
+    });
+}
