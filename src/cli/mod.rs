@@ -329,9 +329,23 @@ pub struct BenchSyncArgs {
     #[arg(long, value_name = "R", default_value_t = 11,
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub runs: u32,
+    /// Serve the simulated Graph over TLS (a certificate generated at start), so handshakes
+    /// count: h2 offers HTTP/2 and HTTP/1.1 by ALPN, h1 only HTTP/1.1 (default: plain HTTP)
+    #[arg(long, value_name = "PROTOCOL")]
+    pub tls: Option<BenchTls>,
     /// Print one JSON object instead of the report
     #[arg(long)]
     pub json: bool,
+}
+
+/// What the TLS simulator of `bench sync --tls` offers by ALPN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BenchTls {
+    /// ALPN offers only http/1.1: a connection per request in flight
+    H1,
+    /// ALPN offers h2, then http/1.1: requests share connections
+    H2,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -500,6 +514,10 @@ pub struct GraphSimArgs {
     /// on it)
     #[arg(long)]
     pub no_dedupe: bool,
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with a certificate generated at start; the
+    /// client trusts it through the CALSYNC_GRAPH_CA_FILE printed at start
+    #[arg(long)]
+    pub tls: bool,
 }
 
 /// The selection filters shared by every command that picks selections.

@@ -326,20 +326,18 @@ impl GraphClient {
             stats.add(&stats.batch_items_sent, sent.len() as u64);
             let sent_at = Instant::now();
             let envelope_attempt = sent.iter().map(|p| p.attempts).max().unwrap_or(1);
-            let result = match self
-                .inner
-                .http
+            let mut http = self.inner.http.lease().await;
+            let request = http
                 .post(&url)
                 .bearer_auth(token.expose())
                 .header("Prefer", PREFER)
                 .header("client-request-id", &crid)
-                .json(&body)
-                .send()
-                .await
-            {
+                .json(&body);
+            let result = match http.send(request).await {
                 Ok(resp) => read_response(resp).await,
                 Err(e) => Err(e),
             };
+            drop(http);
             drop(in_flight);
             drop(permits);
             if matches!(&result, Ok(answer) if answer.status == 200) {

@@ -228,6 +228,10 @@ impl Inner {
 
 pub(crate) struct Shared {
     inner: Mutex<Inner>,
+    /// Connections and handshakes when serving TLS (counted outside the lock, per accept).
+    pub connections: Arc<super::tls::Counters>,
+    /// Served over TLS: links it writes start `https://`.
+    pub https: bool,
 }
 
 impl Shared {
@@ -246,6 +250,7 @@ pub struct SimState {
 impl SimState {
     pub(crate) fn new(config: SimConfig) -> Self {
         let rng = SplitMix64::new(config.seed);
+        let https = config.tls.is_some();
         Self {
             shared: Arc::new(Shared {
                 inner: Mutex::new(Inner {
@@ -259,6 +264,8 @@ impl SimState {
                     wire: Default::default(),
                     app_window: Default::default(),
                 }),
+                connections: Default::default(),
+                https,
             }),
         }
     }
@@ -389,6 +396,13 @@ impl SimState {
     /// valid so connected clients keep working.
     pub fn reset(&self) {
         reset(&mut self.shared.lock());
+        self.shared.connections.reset();
+    }
+
+    /// Connections and handshakes since the start or the last [`SimState::reset`] (zeros over
+    /// plain HTTP).
+    pub fn connections(&self) -> super::Connections {
+        self.shared.connections.snapshot()
     }
 }
 

@@ -45,6 +45,7 @@ mod store;
 mod sync;
 mod sync_cli;
 mod teams;
+mod tls;
 mod tmux;
 mod unicode_match;
 mod verify;
