@@ -23,6 +23,15 @@ pub struct ConfigFile {
     /// Action name → key (`retry = "ctrl-r"`).
     pub keymap: HashMap<String, String>,
     pub theme: ThemeConfig,
+    pub console: ConsoleConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// The columns lists of selections show, by name (`["id", "email", "state", "error"]`);
+    /// the console's column chooser (`C`) writes it.
+    pub columns: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -356,20 +356,57 @@ pub enum SortKey {
     Id,
     /// Most recent attempt first; never-attempted rows sort last.
     AttemptedAt,
+    /// The columns the console sorts by (not backed by an index: a sort of the matches per page).
+    Email,
+    /// The name shown (the full name, else the username).
+    Person,
+    Conference,
+    /// The error text; rows without one are NULL.
+    Error,
+}
+
+impl SortKey {
+    /// Whether the key is text (compared as the database collates it) rather than a time or id.
+    pub fn is_text(self) -> bool {
+        matches!(
+            self,
+            SortKey::Email | SortKey::Person | SortKey::Conference | SortKey::Error
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sort {
     pub key: SortKey,
     pub descending: bool,
+    /// Rows without a value (never attempted, no error) come first. Reading a list backwards
+    /// flips it along with the direction, so the operator's order stays exactly reversed.
+    pub nulls_first: bool,
+}
+
+impl Sort {
+    /// `key` in `descending` order, rows without a value last.
+    pub const fn by(key: SortKey, descending: bool) -> Sort {
+        Sort {
+            key,
+            descending,
+            nulls_first: false,
+        }
+    }
+
+    /// The same order read from the other end.
+    pub const fn reversed(self) -> Sort {
+        Sort {
+            key: self.key,
+            descending: !self.descending,
+            nulls_first: !self.nulls_first,
+        }
+    }
 }
 
 impl Default for Sort {
     fn default() -> Self {
-        Sort {
-            key: SortKey::SelectedAt,
-            descending: true,
-        }
+        Sort::by(SortKey::SelectedAt, true)
     }
 }
 
@@ -385,6 +422,8 @@ pub struct Cursor {
 pub enum CursorKey {
     Id,
     Time(Option<DateTime<Utc>>),
+    /// A text sort key's value (None: NULL).
+    Text(Option<String>),
     /// The sort column's text as stored, when it is not a readable time (SQLite only).
     Stored(String),
 }
@@ -395,6 +434,10 @@ impl Cursor {
             SortKey::Id => CursorKey::Id,
             SortKey::SelectedAt => CursorKey::Time(Some(selection.selected_at)),
             SortKey::AttemptedAt => CursorKey::Time(selection.sync.attempted_at),
+            SortKey::Email => CursorKey::Text(Some(selection.email.clone())),
+            SortKey::Person => CursorKey::Text(Some(selection.person_name())),
+            SortKey::Conference => CursorKey::Text(Some(selection.conference_title.clone())),
+            SortKey::Error => CursorKey::Text(selection.sync.error_text().map(str::to_string)),
         };
         Cursor {
             key,
@@ -420,6 +463,10 @@ impl Cursor {
                 row.sync.as_ref().and_then(|s| s.attempted_at),
                 &row.attempted_at_text,
             ),
+            SortKey::Email => CursorKey::Text(Some(row.email.clone())),
+            SortKey::Person => CursorKey::Text(Some(row.person_name())),
+            SortKey::Conference => CursorKey::Text(Some(row.conference_title.clone())),
+            SortKey::Error => CursorKey::Text(row.error.clone().filter(|e| !e.is_empty())),
         };
         Cursor { key, id: row.id }
     }

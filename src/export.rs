@@ -36,6 +36,8 @@ struct SelectionJson<'a> {
     full_name: String,
     /// The cause of `error` (the words of `--cause` and `cause:`), null without an error.
     cause: Option<Cause>,
+    /// The event's `webLink` (Outlook on the web) Graph returned, as the ledger recorded it.
+    web_link: Option<&'a str>,
 }
 
 pub fn rfc3339(t: DateTime<Utc>) -> String {
@@ -79,6 +81,7 @@ pub fn json_line(row: &Selection) -> String {
         teams_join_url: row.recorded.teams_join_url.as_deref(),
         full_name: row.full_name(),
         cause: failure_cause(row.sync.error_text()),
+        web_link: row.recorded.web_link.as_deref(),
     };
     serde_json::to_string(&json).unwrap_or_default()
 }
@@ -109,6 +112,7 @@ pub fn malformed_json_line(row: &MalformedSelection) -> String {
         teams_join_url: Option<&'a str>,
         full_name: String,
         cause: Option<Cause>,
+        web_link: Option<&'a str>,
         malformed: &'a [String],
     }
     let attempted_at = match row.sync.as_ref() {
@@ -136,16 +140,17 @@ pub fn malformed_json_line(row: &MalformedSelection) -> String {
         teams_join_url: row.teams_join_url.as_deref(),
         full_name: row.full_name(),
         cause: failure_cause(row.error.as_deref()),
+        web_link: row.web_link.as_deref(),
         malformed: &row.problems,
     };
     serde_json::to_string(&json).unwrap_or_default()
 }
 
-pub const CSV_HEADER: &str = "id,user_id,username,email,conference_id,conference_title,time_slot_id,slot_date,slot_start,slot_end,timezone,state,calendar_added,outlook_event_id,attempted_at,error,stale,teams_join_url,full_name,cause";
+pub const CSV_HEADER: &str = "id,user_id,username,email,conference_id,conference_title,time_slot_id,slot_date,slot_start,slot_end,timezone,state,calendar_added,outlook_event_id,attempted_at,error,stale,teams_join_url,full_name,cause,web_link";
 
 /// One selection's CSV fields (same columns as the JSON keys), formulas defused; the `csv`
 /// crate quotes them into an RFC 4180 record.
-pub fn csv_record(row: &Selection) -> [String; 20] {
+pub fn csv_record(row: &Selection) -> [String; 21] {
     let fields = [
         row.id.to_string(),
         row.user_id.to_string(),
@@ -169,6 +174,7 @@ pub fn csv_record(row: &Selection) -> [String; 20] {
         failure_cause(row.sync.error_text())
             .map(|c| c.as_str().to_string())
             .unwrap_or_default(),
+        row.recorded.web_link.clone().unwrap_or_default(),
     ];
     fields.map(defuse)
 }

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod config_edit;
 pub mod demo;
 pub mod domain;
 pub mod export;

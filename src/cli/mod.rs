@@ -183,6 +183,9 @@ pub enum BenchCommand {
     Sync(BenchSyncArgs),
     /// The drift check on a demo database: calsync's $batch lookups against one GET per event
     Verify(BenchVerifyArgs),
+    /// `calsync reconcile --dry-run` as a user runs it, against the floor Graph's limits allow
+    /// for the same requests
+    Reconcile(BenchReconcileArgs),
     /// `calsync worker` on a copy of a large demo database: a quiet pass's database time and
     /// the lag from a new row to its event while rows arrive at a steady rate
     Worker(BenchWorkerArgs),
@@ -249,6 +252,34 @@ pub struct BenchVerifyArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct BenchReconcileArgs {
+    /// The demo database to copy and reconcile (generated when missing)
+    #[arg(long, value_name = "PATH", default_value = "bench-verify.db")]
+    pub db: PathBuf,
+    /// Selections to generate when the database is missing
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub selections: u64,
+    /// Latency the simulated Graph adds to every request, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 40,
+          value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub latency_ms: u64,
+    /// Share of requests the simulated Graph fails at random (429, 503 or 504), 0 to 0.5
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_fault_rate)]
+    pub fault_rate: f64,
+    /// Runs of the command; the median is reported
+    #[arg(long, value_name = "R", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub runs: u32,
+}
+
+fn parse_fault_rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(p) if (0.0..=0.5).contains(&p) => Ok(p),
+        _ => Err(format!("'{text}' is not a share from 0 to 0.5")),
+    }
+}
+
+#[derive(Debug, Args)]
 pub struct BenchConsoleArgs {
     /// The demo database to measure (generated when missing)
     #[arg(long, value_name = "PATH", default_value = "bench-1m.db")]
@@ -298,9 +329,23 @@ pub struct BenchSyncArgs {
     #[arg(long, value_name = "R", default_value_t = 11,
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub runs: u32,
+    /// Serve the simulated Graph over TLS (a certificate generated at start), so handshakes
+    /// count: h2 offers HTTP/2 and HTTP/1.1 by ALPN, h1 only HTTP/1.1 (default: plain HTTP)
+    #[arg(long, value_name = "PROTOCOL")]
+    pub tls: Option<BenchTls>,
     /// Print one JSON object instead of the report
     #[arg(long)]
     pub json: bool,
+}
+
+/// What the TLS simulator of `bench sync --tls` offers by ALPN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BenchTls {
+    /// ALPN offers only http/1.1: a connection per request in flight
+    H1,
+    /// ALPN offers h2, then http/1.1: requests share connections
+    H2,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -469,6 +514,10 @@ pub struct GraphSimArgs {
     /// on it)
     #[arg(long)]
     pub no_dedupe: bool,
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with a certificate generated at start; the
+    /// client trusts it through the CALSYNC_GRAPH_CA_FILE printed at start
+    #[arg(long)]
+    pub tls: bool,
 }
 
 /// The selection filters shared by every command that picks selections.

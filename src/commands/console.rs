@@ -11,7 +11,7 @@ use crate::graph::GraphClient;
 use crate::store::Store;
 use crate::sync::{Engine, SyncOptions};
 use crate::tui::keymap::Keymap;
-use crate::tui::{self, ConsoleOptions, Theme};
+use crate::tui::{self, ColumnChoice, ConsoleOptions, Theme};
 
 pub(super) const DEFAULT_REFRESH: Duration = Duration::from_secs(3);
 
@@ -45,7 +45,12 @@ pub async fn open(
             ..SyncOptions::default()
         },
     );
-    let (config, _) = ConfigFile::load(global.config.as_deref()).map_err(CliError::unusable)?;
+    let (config, read_from) =
+        ConfigFile::load(global.config.as_deref()).map_err(CliError::unusable)?;
+    let columns = match &config.console.columns {
+        Some(names) => ColumnChoice::from_names(names).map_err(CliError::unusable)?,
+        None => ColumnChoice::default(),
+    };
     let options = ConsoleOptions {
         read_only: global.read_only,
         simulated_graph,
@@ -59,6 +64,11 @@ pub async fn open(
         )
         .map_err(CliError::unusable)?,
         lms_url: config.lms_url.clone(),
+        columns,
+        // The chooser writes where the settings were read, else where they would be.
+        config_path: read_from
+            .or_else(|| global.config.clone())
+            .or_else(crate::config::default_config_path),
     };
     let result = tui::run(store, engine, options).await;
     graph.shutdown().await;

@@ -163,6 +163,7 @@ pub async fn graph_sim(args: &GraphSimArgs) -> Result<i32, CliError> {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
     let mut config = demo::simulator_config(&settings);
     config.transaction_id_dedup = !args.no_dedupe;
+    config.tls = args.tls.then_some(crate::sim::SimTls::H2);
     crate::sim::run_standalone(addr, config)
         .await
         .map_err(|e| {

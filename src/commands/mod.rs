@@ -155,6 +155,7 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Bench(BenchCommand::Console(args))) => bench_console::run(&args).await,
         Some(Command::Bench(BenchCommand::Sync(args))) => bench::sync(&args).await,
         Some(Command::Bench(BenchCommand::Verify(args))) => bench::verify::run(&args).await,
+        Some(Command::Bench(BenchCommand::Reconcile(args))) => bench::reconcile::run(&args).await,
         Some(Command::Bench(BenchCommand::Worker(args))) => bench::worker::run(&args).await,
         Some(Command::Worker(args)) => worker::run(&cli.global, &args).await,
         None => console::run(&cli.global).await,

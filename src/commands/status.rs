@@ -40,9 +40,11 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<i32, CliError
     }
     let listing = Listing {
         filter: filter.clone(),
+        // Oldest first puts never-attempted rows first, as it always has.
         sort: Sort {
             key: args.sort.into(),
             descending: !args.ascending,
+            nulls_first: args.ascending,
         },
         limit,
     };

@@ -57,10 +57,7 @@ pub async fn seed_mailboxes(
                 states: vec![SyncState::Added, SyncState::AddedStaleError],
                 ..Filter::default()
             },
-            sort: Sort {
-                key: SortKey::Id,
-                descending: false,
-            },
+            sort: Sort::by(SortKey::Id, false),
             after: None,
             limit: SEED_LIMIT,
         })

@@ -114,6 +114,12 @@ pub enum LedgerChange {
     },
     /// The Teams meeting and body digest of an event just recorded.
     Meeting(super::meeting::MeetingRecord),
+    /// The `webLink` Graph answered for an event just recorded.
+    WebLink {
+        mailbox: String,
+        event_id: String,
+        web_link: String,
+    },
     /// A create about to be sent, made durable before the POST (calsync's create intents).
     Intent(CreateIntent),
     /// The create of a selection settled with the row's result: `event_id` when it made or

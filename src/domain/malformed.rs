@@ -39,6 +39,7 @@ pub struct MalformedSelection {
     pub stale: bool,
     /// The Teams meeting's join URL, as the ledger recorded it.
     pub teams_join_url: Option<String>,
+    pub web_link: Option<String>,
     /// One reason per unreadable column, e.g. "slot date '2026-13-45' is not a valid date".
     pub problems: Vec<String>,
 }

@@ -14,6 +14,8 @@ pub struct RecordedEvent {
     pub teams_join_url: Option<String>,
     /// [`body_digest`] of the body content calsync last sent.
     pub sent_body_digest: Option<String>,
+    /// The event's `webLink` (it opens in Outlook on the web), as Graph last returned it.
+    pub web_link: Option<String>,
 }
 
 /// Written with a sync result, in the same transaction.

@@ -289,7 +289,7 @@ impl GraphClient {
                 // A 429 arrived while we waited for slots: choose again.
                 continue;
             }
-            let in_flight = self.inner.app.enter().await;
+            let in_flight = self.inner.app.enter_with(chunk.len()).await;
 
             let token = match self.token(creds).await {
                 Ok(t) => t,
@@ -326,20 +326,18 @@ impl GraphClient {
             stats.add(&stats.batch_items_sent, sent.len() as u64);
             let sent_at = Instant::now();
             let envelope_attempt = sent.iter().map(|p| p.attempts).max().unwrap_or(1);
-            let result = match self
-                .inner
-                .http
+            let mut http = self.inner.http.lease().await;
+            let request = http
                 .post(&url)
                 .bearer_auth(token.expose())
                 .header("Prefer", PREFER)
                 .header("client-request-id", &crid)
-                .json(&body)
-                .send()
-                .await
-            {
+                .json(&body);
+            let result = match http.send(request).await {
                 Ok(resp) => read_response(resp).await,
                 Err(e) => Err(e),
             };
+            drop(http);
             drop(in_flight);
             drop(permits);
             if matches!(&result, Ok(answer) if answer.status == 200) {
@@ -447,7 +445,7 @@ impl GraphClient {
                                 )
                             ))))
                         } else {
-                            self.retry_or_fail(r, &p, status, graph_body, answer.retry_after, err)
+                            self.retry_or_fail(r, &p, status, graph_body, answer.throttle(), err)
                         };
                         outcomes.push((p, res));
                     }
@@ -489,7 +487,7 @@ impl GraphClient {
         p: &Pending,
         status: u16,
         graph_body: bool,
-        retry_after: Option<Duration>,
+        (retry_after, throttle_scope): (Option<Duration>, Option<&str>),
         mut err: GraphError,
     ) -> ItemResult {
         let cfg = &self.inner.config;
@@ -511,7 +509,8 @@ impl GraphClient {
             .or(retry_after);
         if let Some(wait) = hold {
             if status == 429 && !super::client::is_concurrency_limit(&err) {
-                self.inner.app.throttled(&r.mailbox, wait);
+                let app_scope = super::app_limit::app_wide_scope(throttle_scope);
+                self.inner.app.throttled(&r.mailbox, wait, app_scope);
             }
             let gate = self.inner.gates.get(&r.mailbox);
             self.hold_mailbox(&gate, &r.mailbox, wait, status);
@@ -605,6 +604,14 @@ impl GraphClient {
             *refreshed = true;
             return ItemResult::Again(Instant::now());
         }
-        self.retry_or_fail(r, p, status, graph_body, retry_after, err)
+        let scope = header("x-ms-throttle-scope");
+        self.retry_or_fail(
+            r,
+            p,
+            status,
+            graph_body,
+            (retry_after, scope.as_deref()),
+            err,
+        )
     }
 }

@@ -10,8 +10,9 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use super::app_limit::{APP_IN_FLIGHT_CEILING, AppLimit};
+use super::app_limit::{APP_IN_FLIGHT_CEILING, AppLimit, app_wide_scope};
 use super::errors::{ErrorKind, GraphError, Service, secs};
+use super::http_pool::{HttpPool, tls_config};
 use super::ids;
 use super::request_log::{self, Sent};
 use super::response::{Answer, failure_word, network_detail, read_response, redirect_detail};
@@ -21,9 +22,6 @@ use super::{
     ClientStats, Credentials, DeleteOutcome, EventInfo, GraphConfig, MAILBOX_CONCURRENCY, Stats,
     ThrottleNotice, base_url, install_crypto_provider, is_loopback,
 };
-
-/// Sent on every request, to Graph and to the login service.
-pub const USER_AGENT: &str = concat!("calsync/", env!("CARGO_PKG_VERSION"));
 
 /// Sent on every request (and batch item): stable ids, and start/end back in UTC.
 pub(crate) const PREFER: &str = "IdType=\"ImmutableId\", outlook.timezone=\"UTC\"";
@@ -132,10 +130,10 @@ pub(crate) struct Reply {
 }
 
 pub(crate) struct Inner {
-    pub http: reqwest::Client,
+    pub http: HttpPool,
     /// Keeps no idle connection: a retry after a 503 goes out on a new one (Graph docs:
     /// concepts/best-practices-concept.md, "always use a new connection" when retrying).
-    pub fresh_http: reqwest::Client,
+    pub fresh_http: HttpPool,
     /// Cancelled when the run that owns this client is: a login wait then ends at once.
     pub login_cancel: std::sync::Mutex<CancellationToken>,
     pub config: GraphConfig,
@@ -187,29 +185,6 @@ pub(crate) fn log_graph_request(
     });
 }
 
-fn http_client(
-    config: &GraphConfig,
-    local: bool,
-    pooled: bool,
-) -> Result<reqwest::Client, GraphError> {
-    let mut builder = reqwest::Client::builder()
-        .timeout(config.timeout)
-        .connect_timeout(config.timeout.min(Duration::from_secs(10)))
-        .user_agent(USER_AGENT)
-        // A redirect could carry the client secret or an event body to another origin.
-        .redirect(reqwest::redirect::Policy::none());
-    if !pooled {
-        builder = builder.pool_max_idle_per_host(0);
-    }
-    if local {
-        // A system proxy must never see traffic meant for a local simulator.
-        builder = builder.no_proxy();
-    }
-    builder
-        .build()
-        .map_err(|e| GraphError::invalid_input(format!("could not build the HTTP client ({e})")))
-}
-
 impl GraphClient {
     /// Builds a client. Installs the rustls crypto provider if none is installed.
     pub fn new(mut config: GraphConfig) -> Result<Self, GraphError> {
@@ -227,8 +202,9 @@ impl GraphClient {
         let local = [&config.graph_url, &config.login_url]
             .iter()
             .all(|u| reqwest::Url::parse(u).is_ok_and(|u| is_loopback(&u)));
-        let http = http_client(&config, local, true)?;
-        let fresh_http = http_client(&config, local, false)?;
+        let tls = tls_config(config.ca_file.as_deref())?;
+        let http = HttpPool::new(&config, tls.clone(), local, true)?;
+        let fresh_http = HttpPool::new(&config, tls, local, false)?;
         let (notices, _) = broadcast::channel(256);
         Ok(Self {
             inner: Arc::new(Inner {
@@ -251,6 +227,12 @@ impl GraphClient {
 
     pub fn stats(&self) -> ClientStats {
         self.inner.stats.snapshot()
+    }
+
+    /// HTTP clients built so far for requests that may share connections: one more for
+    /// every [`super::STREAMS_PER_CONNECTION`] requests in flight at the busiest moment.
+    pub fn http_clients(&self) -> usize {
+        self.inner.http.clients()
     }
 
     /// The app-wide ceiling on requests in flight now, and how often a 429 that was not a
@@ -382,10 +364,10 @@ impl GraphClient {
                 stats.bump(&stats.retries);
             }
             let crid = ids::client_request_id();
-            let http = if fresh_connection {
-                &self.inner.fresh_http
+            let mut http = if fresh_connection {
+                self.inner.fresh_http.lease().await
             } else {
-                &self.inner.http
+                self.inner.http.lease().await
             };
             let mut request = http
                 .request(method.clone(), url)
@@ -397,10 +379,11 @@ impl GraphClient {
             }
             stats.bump(&stats.requests_sent);
             let sent_at = Instant::now();
-            let result = match request.send().await {
+            let result = match http.send(request).await {
                 Ok(resp) => read_response(resp).await,
                 Err(e) => Err(e),
             };
+            drop(http);
             drop(in_flight);
             drop(permit);
             log_graph_request(method.as_str(), url, &result, sent_at, attempt, &crid);
@@ -435,6 +418,7 @@ impl GraphClient {
                 retry_after,
                 request_id,
                 ags_diagnostic,
+                throttle_scope,
                 redirect_host,
                 body: json,
             } = answer;
@@ -490,7 +474,8 @@ impl GraphClient {
                         if is_concurrency_limit(&err) {
                             gate.shrink();
                         } else {
-                            self.inner.app.throttled(mailbox, wait);
+                            let app_scope = app_wide_scope(throttle_scope.as_deref());
+                            self.inner.app.throttled(mailbox, wait, app_scope);
                         }
                     }
                     let hold = hold.or(retry_after);

@@ -13,6 +13,7 @@ mod batch;
 mod client;
 mod cloud;
 mod errors;
+mod http_pool;
 pub(crate) mod ids;
 pub mod request_log;
 mod response;
@@ -28,9 +29,10 @@ use serde_json::Value;
 
 pub use app_limit::{APP_IN_FLIGHT_CEILING, APP_WINDOW, APP_WINDOW_REQUESTS};
 pub use batch::{BatchRequest, BatchResponse, BatchSuccess, MAX_BATCH_ITEMS};
-pub use client::{GraphClient, USER_AGENT};
+pub use client::GraphClient;
 pub use cloud::Cloud;
 pub use errors::{ErrorKind, GraphError, GraphErrorInfo, OPERATOR_TEXT_MAX, Service};
+pub use http_pool::{STREAMS_PER_CONNECTION, USER_AGENT};
 pub use retry::{RETRY_AFTER_CEILING, parse_retry_after};
 pub use translate::{IdFormat, MAX_TRANSLATE_IDS};
 
@@ -64,6 +66,9 @@ pub struct GraphConfig {
     /// The cloud the token scope is for; `None` follows `graph_url` (global for any host
     /// that is not a Microsoft cloud's, e.g. a loopback simulator).
     pub cloud: Option<Cloud>,
+    /// A PEM file of certificates to trust besides the platform's roots (the simulator's
+    /// generated one, over TLS). Default none.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for GraphConfig {
@@ -77,6 +82,7 @@ impl Default for GraphConfig {
             backoff_base: Duration::from_secs(1),
             per_mailbox_concurrency: MAILBOX_CONCURRENCY,
             cloud: None,
+            ca_file: None,
         }
     }
 }
@@ -88,11 +94,12 @@ pub const ENV_HTTP_TIMEOUT_SECS: &str = "CALSYNC_HTTP_TIMEOUT_SECS";
 pub const ENV_MAX_ATTEMPTS: &str = "CALSYNC_GRAPH_MAX_ATTEMPTS";
 pub const ENV_MAX_RETRY_WAIT_SECS: &str = "CALSYNC_GRAPH_MAX_RETRY_WAIT_SECS";
 pub const ENV_GRAPH_CLOUD: &str = "CALSYNC_GRAPH_CLOUD";
+pub const ENV_GRAPH_CA_FILE: &str = "CALSYNC_GRAPH_CA_FILE";
 
 impl GraphConfig {
     /// Defaults overridden by `CALSYNC_GRAPH_URL`, `CALSYNC_LOGIN_URL`, `CALSYNC_GRAPH_CLOUD`,
     /// `CALSYNC_HTTP_TIMEOUT_SECS`, `CALSYNC_GRAPH_MAX_ATTEMPTS` and
-    /// `CALSYNC_GRAPH_MAX_RETRY_WAIT_SECS`. Without `CALSYNC_LOGIN_URL` the login host is the
+    /// `CALSYNC_GRAPH_MAX_RETRY_WAIT_SECS`, `CALSYNC_GRAPH_CA_FILE`. Without `CALSYNC_LOGIN_URL` the login host is the
     /// cloud's (see [`Cloud`]). A bad value gives a one-line error.
     pub fn from_env() -> Result<Self, String> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -130,6 +137,7 @@ impl GraphConfig {
         if let Some(v) = get(ENV_MAX_RETRY_WAIT_SECS) {
             config.max_retry_wait = seconds(ENV_MAX_RETRY_WAIT_SECS, &v, 3600.0)?;
         }
+        config.ca_file = get(ENV_GRAPH_CA_FILE).map(std::path::PathBuf::from);
         Ok(config)
     }
 }

@@ -41,6 +41,8 @@ pub(crate) struct Answer {
     pub request_id: Option<String>,
     /// `x-ms-ags-diagnostic`: where Graph served the request, for Microsoft support.
     pub ags_diagnostic: Option<String>,
+    /// `x-ms-throttle-scope` of a 429: whose limit it was (concepts/throttling-limits.md).
+    pub throttle_scope: Option<String>,
     /// The host a 3xx `Location` points to.
     pub redirect_host: Option<String>,
     pub body: Option<Value>,
@@ -49,6 +51,11 @@ pub(crate) struct Answer {
 impl Answer {
     pub(crate) fn is_redirect(&self) -> bool {
         (300..400).contains(&self.status)
+    }
+
+    /// Retry-After and `x-ms-throttle-scope`: what the retry policy weighs a 429 by.
+    pub(crate) fn throttle(&self) -> (Option<Duration>, Option<&str>) {
+        (self.retry_after, self.throttle_scope.as_deref())
     }
 }
 
@@ -64,6 +71,7 @@ pub(crate) async fn read_response(resp: reqwest::Response) -> Result<Answer, req
     let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v, SystemTime::now()));
     let request_id = header("request-id");
     let ags_diagnostic = header("x-ms-ags-diagnostic");
+    let throttle_scope = header("x-ms-throttle-scope");
     let redirect_host = header("location").map(|location| {
         resp.url()
             .join(&location)
@@ -85,6 +93,7 @@ pub(crate) async fn read_response(resp: reqwest::Response) -> Result<Answer, req
         retry_after,
         request_id,
         ags_diagnostic,
+        throttle_scope,
         redirect_host,
         body,
     })

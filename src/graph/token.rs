@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::errors::{ErrorKind, GraphError, Service};
+use super::http_pool::HttpPool;
 use super::ids;
 use super::request_log::{self, Sent};
 use super::response::{failure_word, network_detail, read_response, redirect_detail};
@@ -80,8 +81,8 @@ impl TokenCache {
     /// concurrent callers wait for that one fetch instead of starting their own.
     pub(crate) async fn get(
         &self,
-        http: &reqwest::Client,
-        fresh_http: &reqwest::Client,
+        http: &HttpPool,
+        fresh_http: &HttpPool,
         config: &GraphConfig,
         stats: &Stats,
         creds: &Credentials,
@@ -205,7 +206,7 @@ fn parse_success(body: &Value) -> Option<(AccessToken, Duration)> {
 /// failures (the request is idempotent); a retry goes out on a new connection (`clients[1]`
 /// keeps none idle), as Graph's best practices ask after a 503.
 async fn fetch(
-    clients: [&reqwest::Client; 2],
+    clients: [&HttpPool; 2],
     config: &GraphConfig,
     stats: &Stats,
     creds: &Credentials,
@@ -229,13 +230,12 @@ async fn fetch(
         let crid = ids::client_request_id();
         stats.bump(&stats.token_requests);
         let sent_at = Instant::now();
-        let http = clients[usize::from(attempt > 1)];
-        let sent = http
+        let mut http = clients[usize::from(attempt > 1)].lease().await;
+        let request = http
             .post(&url)
             .header("client-request-id", &crid)
-            .form(&form)
-            .send()
-            .await;
+            .form(&form);
+        let sent = http.send(request).await;
         let result = match sent {
             Ok(resp) => {
                 let login_request_id = resp
@@ -250,6 +250,7 @@ async fn fetch(
             }
             Err(e) => Err(e),
         };
+        drop(http);
         let answer = result.as_ref().ok();
         request_log::record(&Sent {
             service: request_log::Service::Login,

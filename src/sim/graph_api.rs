@@ -83,7 +83,7 @@ struct InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         let mut inner = self.shared.lock();
-        inner.counters.in_flight = inner.counters.in_flight.saturating_sub(1);
+        inner.counters.in_flight_changed(Instant::now(), false);
         let rec = inner.mailbox(&self.key);
         rec.stats.in_flight = rec.stats.in_flight.saturating_sub(1);
     }
@@ -309,8 +309,7 @@ pub(crate) async fn handle_item(shared: Arc<Shared>, mut req: ItemRequest) -> Re
         let limit = inner.config.per_mailbox_concurrency.max(1);
         let dir_state = inner.config.directory.lookup(&user);
         let counters = &mut inner.counters;
-        counters.in_flight += 1;
-        counters.peak_in_flight = counters.peak_in_flight.max(counters.in_flight);
+        counters.in_flight_changed(now, true);
         let rec = inner.mailbox(&key);
         rec.stats.requests += 1;
         rec.stats.in_flight += 1;

@@ -74,13 +74,17 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     };
     let path = parts.uri.path().to_string();
     let query = parts.uri.query().unwrap_or("").to_string();
+    // HTTP/2 carries the host in the request's `:authority`, HTTP/1.1 in `Host`.
     let host = parts
         .headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
         .unwrap_or("127.0.0.1")
         .to_string();
-    let base = format!("http://{host}/v1.0");
+    let scheme = if shared.https { "https" } else { "http" };
+    let origin = format!("{scheme}://{host}");
+    let base = format!("{origin}/v1.0");
 
     let token_path = token_tenant(&path);
     if let Some(reply) = detours::redirect(&shared, &parts.method, &path, token_path.is_some()) {
@@ -88,7 +92,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     }
     let (reply, family) = if path == "/_sim" || path.starts_with("/_sim/") {
         (
-            control(&shared, &parts.method, &path, &query, &host),
+            control(&shared, &parts.method, &path, &query, &origin),
             Family::Control,
         )
     } else if let Some(tenant) = token_path {
@@ -513,15 +517,15 @@ async fn graph(
     graph_api::handle_item(Arc::clone(shared), req).await
 }
 
-fn control(shared: &Arc<Shared>, method: &Method, path: &str, query: &str, host: &str) -> Reply {
+fn control(shared: &Arc<Shared>, method: &Method, path: &str, query: &str, origin: &str) -> Reply {
     let what = path.trim_start_matches("/_sim").trim_matches('/');
     match (method.as_str(), what) {
         ("GET", "") => Reply::json(
             200,
             json!({
                 "simulator": SIMULATOR_LABEL,
-                "graph_url": format!("http://{host}/v1.0"),
-                "login_url": format!("http://{host}"),
+                "graph_url": format!("{origin}/v1.0"),
+                "login_url": origin,
             }),
         ),
         ("GET", "stats") => {
@@ -536,7 +540,7 @@ fn control(shared: &Arc<Shared>, method: &Method, path: &str, query: &str, host:
             let Some((_, user)) = pairs.iter().find(|(k, _)| k == "user") else {
                 return Reply::json(400, json!({"error": "pass ?user=ADDRESS"}));
             };
-            let events = state::events_json(&shared.lock(), user, &format!("http://{host}/v1.0"));
+            let events = state::events_json(&shared.lock(), user, &format!("{origin}/v1.0"));
             Reply::json(
                 200,
                 json!({"simulator": SIMULATOR_LABEL, "user": user, "value": events}),

@@ -17,6 +17,7 @@ mod reply;
 pub(crate) mod rng;
 mod state;
 mod timezones;
+mod tls;
 mod user_path;
 mod wire;
 
@@ -32,6 +33,7 @@ use tokio::task::JoinHandle;
 
 pub use app_limit::AppLimit;
 pub use state::{Fault, GhostReply, MailboxStats, RedirectOn, SimState, SimStats};
+pub use tls::{Connections, SimTls};
 pub use wire::WireRequest;
 
 /// Whether the simulated Exchange accepts `name` as a `timeZone` (Windows ids and the IANA
@@ -250,6 +252,9 @@ pub struct SimConfig {
     /// The cloud this simulates: its token endpoint issues tokens only for that cloud's
     /// Graph scope.
     pub cloud: crate::graph::Cloud,
+    /// Serve HTTPS with a certificate generated at start ([`SimHandle::certificate_pem`]);
+    /// `None`: plain HTTP.
+    pub tls: Option<SimTls>,
 }
 
 impl Default for SimConfig {
@@ -273,6 +278,7 @@ impl Default for SimConfig {
             default_page_size: 10,
             honour_id_type: true,
             cloud: crate::graph::Cloud::Global,
+            tls: None,
         }
     }
 }
@@ -290,44 +296,86 @@ impl SimServer {
     pub async fn start_on(addr: SocketAddr, config: SimConfig) -> std::io::Result<SimHandle> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        let tls = config.tls;
         let state = SimState::new(config);
         let router = http::router(Arc::clone(&state.shared));
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let service = router.into_make_service_with_connect_info::<SocketAddr>();
-            let server = axum::serve(listener, service).with_graceful_shutdown(async move {
-                // Either an explicit shutdown or the handle being dropped ends the server.
-                let _ = rx.await;
-            });
-            // The only error is from accept(); there is no one left to report it to.
-            let _ = server.await;
-        });
+        let (task, certificate) = match tls {
+            None => (tokio::spawn(serve_plain(listener, router, rx)), None),
+            Some(tls) => {
+                let generated = tls::generate(tls)?;
+                let task = tokio::spawn(tls::serve(
+                    listener,
+                    router,
+                    generated.acceptor,
+                    tls,
+                    Arc::clone(&state.shared.connections),
+                    rx,
+                ));
+                (task, Some((generated.pem, generated.file)))
+            }
+        };
         Ok(SimHandle {
             addr,
             state,
+            certificate,
             shutdown: Some(tx),
             task: Some(task),
         })
     }
 }
 
+async fn serve_plain(listener: TcpListener, router: axum::Router, rx: oneshot::Receiver<()>) {
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
+        // Either an explicit shutdown or the handle being dropped ends the server.
+        let _ = rx.await;
+    });
+    // The only error is from accept(); there is no one left to report it to.
+    let _ = server.await;
+}
+
 /// A running simulator. Dropping it stops the server.
 pub struct SimHandle {
     addr: SocketAddr,
     state: SimState,
+    /// Over TLS: the generated certificate, as PEM and in a file.
+    certificate: Option<(String, tempfile::TempPath)>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
 
 impl SimHandle {
-    /// Base URL for Graph, e.g. `http://127.0.0.1:PORT/v1.0`.
+    /// Base URL for Graph, e.g. `http://127.0.0.1:PORT/v1.0` (`https://` over TLS).
     pub fn graph_url(&self) -> String {
-        format!("http://{}/v1.0", self.addr)
+        format!("{}/v1.0", self.login_url())
     }
 
-    /// Base URL for the identity platform, e.g. `http://127.0.0.1:PORT`.
+    /// Base URL for the identity platform, e.g. `http://127.0.0.1:PORT` (`https://` over TLS).
     pub fn login_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.certificate.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The certificate generated at start (PEM) when serving TLS: the one root a client must
+    /// add to trust this simulator.
+    pub fn certificate_pem(&self) -> Option<&str> {
+        self.certificate.as_ref().map(|(pem, _)| pem.as_str())
+    }
+
+    /// The same certificate in a file that lives as long as this handle: the value for
+    /// `CALSYNC_GRAPH_CA_FILE`.
+    pub fn certificate_file(&self) -> Option<&std::path::Path> {
+        self.certificate.as_ref().map(|(_, file)| file.as_ref())
+    }
+
+    /// Connections and handshakes since the start or the last reset (zeros over plain HTTP).
+    pub fn connections(&self) -> Connections {
+        self.state.connections()
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -375,6 +423,9 @@ pub async fn run_standalone(addr: SocketAddr, config: SimConfig) -> std::io::Res
     println!("calsync {SIMULATOR_LABEL} listening on {}", handle.addr());
     println!("  CALSYNC_GRAPH_URL={}", handle.graph_url());
     println!("  CALSYNC_LOGIN_URL={}", handle.login_url());
+    if let Some(file) = handle.certificate_file() {
+        println!("  CALSYNC_GRAPH_CA_FILE={}", file.display());
+    }
     println!(
         "  inspect: {}/_sim/stats  {}/_sim/events?user=ADDRESS",
         handle.login_url(),

@@ -90,6 +90,10 @@ pub struct SimStats {
     /// The most Graph requests (batch items counted one by one) in flight at once over every
     /// mailbox.
     pub peak_in_flight: usize,
+    /// Requests in flight integrated over time (µs), and the time anything was in flight (µs):
+    /// see [`SimStats::mean_in_flight`].
+    pub in_flight_area_us: u64,
+    pub busy_us: u64,
     pub mailboxes: BTreeMap<String, MailboxStats>,
 }
 
@@ -100,6 +104,17 @@ impl SimStats {
             .get(&address.to_lowercase())
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// The mean number of requests in flight while any was, between `before` and this
+    /// snapshot (`None`: since the start).
+    pub fn mean_in_flight(&self, before: Option<&SimStats>) -> f64 {
+        let (area, busy) = before.map_or((0, 0), |b| (b.in_flight_area_us, b.busy_us));
+        let busy = self.busy_us.saturating_sub(busy);
+        if busy == 0 {
+            return 0.0;
+        }
+        self.in_flight_area_us.saturating_sub(area) as f64 / busy as f64
     }
 
     pub fn total_requests(&self) -> u64 {
@@ -151,6 +166,32 @@ pub(crate) struct Counters {
     /// Graph requests (and batch items) in flight now over every mailbox, and the most seen.
     pub in_flight: usize,
     pub peak_in_flight: usize,
+    /// Requests in flight integrated over time, and the time anything was in flight (µs).
+    pub in_flight_area_us: u64,
+    pub busy_us: u64,
+    /// When `in_flight` last changed.
+    pub in_flight_since: Option<Instant>,
+}
+
+impl Counters {
+    /// One request more (`arrived`) or one fewer in flight, at `now`.
+    pub(crate) fn in_flight_changed(&mut self, now: Instant, arrived: bool) {
+        if let Some(since) = self.in_flight_since {
+            let us = u64::try_from(now.duration_since(since).as_micros()).unwrap_or(u64::MAX);
+            let area = us.saturating_mul(self.in_flight as u64);
+            self.in_flight_area_us = self.in_flight_area_us.saturating_add(area);
+            if self.in_flight > 0 {
+                self.busy_us = self.busy_us.saturating_add(us);
+            }
+        }
+        self.in_flight_since = Some(now);
+        if arrived {
+            self.in_flight += 1;
+            self.peak_in_flight = self.peak_in_flight.max(self.in_flight);
+        } else {
+            self.in_flight = self.in_flight.saturating_sub(1);
+        }
+    }
 }
 
 pub(crate) struct Inner {
@@ -187,6 +228,10 @@ impl Inner {
 
 pub(crate) struct Shared {
     inner: Mutex<Inner>,
+    /// Connections and handshakes when serving TLS (counted outside the lock, per accept).
+    pub connections: Arc<super::tls::Counters>,
+    /// Served over TLS: links it writes start `https://`.
+    pub https: bool,
 }
 
 impl Shared {
@@ -205,6 +250,7 @@ pub struct SimState {
 impl SimState {
     pub(crate) fn new(config: SimConfig) -> Self {
         let rng = SplitMix64::new(config.seed);
+        let https = config.tls.is_some();
         Self {
             shared: Arc::new(Shared {
                 inner: Mutex::new(Inner {
@@ -218,6 +264,8 @@ impl SimState {
                     wire: Default::default(),
                     app_window: Default::default(),
                 }),
+                connections: Default::default(),
+                https,
             }),
         }
     }
@@ -348,6 +396,13 @@ impl SimState {
     /// valid so connected clients keep working.
     pub fn reset(&self) {
         reset(&mut self.shared.lock());
+        self.shared.connections.reset();
+    }
+
+    /// Connections and handshakes since the start or the last [`SimState::reset`] (zeros over
+    /// plain HTTP).
+    pub fn connections(&self) -> super::Connections {
+        self.shared.connections.snapshot()
     }
 }
 
@@ -380,6 +435,8 @@ pub(crate) fn snapshot(inner: &Inner) -> SimStats {
         batches: inner.counters.batches,
         app_throttled: inner.counters.app_throttled,
         peak_in_flight: inner.counters.peak_in_flight,
+        in_flight_area_us: inner.counters.in_flight_area_us,
+        busy_us: inner.counters.busy_us,
         mailboxes: inner
             .mailboxes
             .iter()

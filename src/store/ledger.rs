@@ -95,6 +95,11 @@ pub(super) fn ledger_change(dialect: Dialect, change: &LedgerChange) -> Option<S
             at,
         } => Some(ledger_mark(dialect, mailbox, event_id, *action, *at)),
         LedgerChange::Meeting(record) => super::meetings::record(dialect, record),
+        LedgerChange::WebLink {
+            mailbox,
+            event_id,
+            web_link,
+        } => super::web_links::record(dialect, mailbox, event_id, web_link),
         // The caller leaves these out before the create intents exist (`Store::has_intents`).
         LedgerChange::Intent(intent) => Some(super::intent::intent_begin(dialect, intent)),
         LedgerChange::Settle {
@@ -331,11 +336,11 @@ impl Store {
         Ok(())
     }
 
-    /// Records what one pass learnt about many events, in one transaction (nothing before
-    /// `calsync migrate`).
+    /// Records what one pass learnt about many events, each with the `webLink` Graph answered
+    /// for it when it did, in one transaction (nothing before `calsync migrate`).
     pub async fn ledger_record_many(
         &self,
-        found: &[(LedgerRecord, LedgerAction)],
+        found: &[(LedgerRecord, LedgerAction, Option<String>)],
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         if !self.has_ledger() || found.is_empty() {
@@ -344,7 +349,12 @@ impl Store {
         let dialect = self.dialect();
         let statements = found
             .iter()
-            .map(|(record, action)| ledger_insert_found(dialect, record, *action, at))
+            .flat_map(|(record, action, web_link)| {
+                let link = web_link.as_deref().and_then(|link| {
+                    super::web_links::record(dialect, &record.mailbox, &record.event_id, link)
+                });
+                std::iter::once(ledger_insert_found(dialect, record, *action, at)).chain(link)
+            })
             .collect();
         self.execute_all(statements).await?;
         Ok(())

@@ -19,13 +19,14 @@ pub struct MigrationReport {
 }
 
 /// calsync's schema, oldest step first.
-pub const MIGRATIONS: [Migration; 6] = [
+pub const MIGRATIONS: [Migration; 7] = [
     super::ledger::MIGRATION,
     super::audit_log::MIGRATION,
     super::meetings::MIGRATION,
     super::intent::MIGRATION,
     super::worker::MIGRATION,
     super::worker_due::MIGRATION,
+    super::web_links::MIGRATION,
 ];
 
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

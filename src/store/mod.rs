@@ -23,6 +23,7 @@ mod stream;
 pub mod timestamp_text;
 mod unicode_match;
 pub mod url;
+mod web_links;
 mod worker;
 mod worker_due;
 mod worker_views;
@@ -163,6 +164,7 @@ impl Store {
         engine
             .with_ledger(self.has_ledger())
             .with_meetings(self.has_meeting_records())
+            .with_web_links(self.has_web_links())
     }
 
     async fn query<T: Send + 'static>(
@@ -523,10 +525,7 @@ impl Store {
                 selection_ids: ids.to_vec(),
                 ..filter.clone()
             },
-            sort: Sort {
-                key: SortKey::Id,
-                descending: false,
-            },
+            sort: Sort::by(SortKey::Id, false),
             after: None,
             limit: u32::try_from(ids.len()).unwrap_or(u32::MAX),
         };

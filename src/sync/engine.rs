@@ -432,6 +432,13 @@ impl Engine {
             Ok(written) => {
                 ledger.push(LedgerChange::Record(ledger_entry(&selection, &written, at)));
                 ledger.push(LedgerChange::Meeting(meeting_record(&selection, &written)));
+                if let Some(web_link) = &written.web_link {
+                    ledger.push(LedgerChange::WebLink {
+                        mailbox: selection.email.trim().to_lowercase(),
+                        event_id: written.event_id.clone(),
+                        web_link: web_link.clone(),
+                    });
+                }
                 // The row keeps the LMS's format (a REST id); the ledger the immutable id.
                 let column = super::lms_id::column_id(
                     &self.inner.graph,
@@ -747,6 +754,8 @@ struct Written {
     window: SlotWindow,
     /// `onlineMeeting.joinUrl` as Graph answered.
     teams_join_url: Option<String>,
+    /// `webLink` as Graph answered: the event in Outlook on the web.
+    web_link: Option<String>,
     /// Digest of calsync's body content, when it is known to be the event's.
     body_digest: Option<String>,
 }
@@ -758,6 +767,7 @@ impl SlotWindow {
             action,
             window: self.clone(),
             teams_join_url: sent.event.online_meeting_join_url,
+            web_link: sent.event.web_link,
             body_digest: sent.body_digest,
         }
     }

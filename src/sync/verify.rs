@@ -255,13 +255,16 @@ impl Verifier {
                 .iter()
                 .zip(responses)
                 .map(|((row, _), response)| {
-                    let (status, seen_as) = match response.outcome {
-                        Ok(found) => (CheckStatus::Present, found.event().map(|e| e.id)),
+                    let (status, seen) = match response.outcome {
+                        Ok(found) => (CheckStatus::Present, found.event()),
                         Err(e) if e.kind == ErrorKind::NotFound => (CheckStatus::Missing, None),
                         Err(e) => (CheckStatus::Unchecked(e.operator_text()), None),
                     };
                     let mut looked = Looked::of(row, status);
-                    looked.seen_as = seen_as;
+                    if let Some(event) = seen {
+                        looked.seen_as = Some(event.id);
+                        looked.web_link = event.web_link;
+                    }
                     looked
                 })
                 .collect(),
@@ -334,6 +337,8 @@ struct Looked {
     /// The id Graph answered with (the immutable id calsync asks for), which the ledger keeps:
     /// the row's REST id changes when the event moves.
     seen_as: Option<String>,
+    /// The event's `webLink` as the GET answered (`resources/event.md`).
+    web_link: Option<String>,
 }
 
 impl Looked {
@@ -355,12 +360,16 @@ impl Looked {
             },
             window,
             seen_as: None,
+            web_link: None,
         }
     }
 
     /// Seen or missing, in the ledger's words. An event the LMS made becomes known to the
     /// ledger here, so it stays findable after the LMS deletes its selection.
-    fn ledger_record(&self, at: DateTime<Utc>) -> Option<(LedgerRecord, LedgerAction)> {
+    fn ledger_record(
+        &self,
+        at: DateTime<Utc>,
+    ) -> Option<(LedgerRecord, LedgerAction, Option<String>)> {
         let check = &self.check;
         let action = match check.status {
             CheckStatus::Present => LedgerAction::Found,
@@ -389,6 +398,7 @@ impl Looked {
                 deleted_at: None,
             },
             action,
+            self.web_link.clone(),
         ))
     }
 }

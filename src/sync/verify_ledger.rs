@@ -24,7 +24,8 @@ pub(super) const COMMIT_ROWS: usize = 1000;
 /// How long a finding waits for company before it is committed.
 pub(super) const COMMIT_EVERY: Duration = Duration::from_millis(250);
 
-type Findings = Vec<(LedgerRecord, LedgerAction)>;
+/// What a lookup learnt: the ledger's record, seen or missing, and the `webLink` Graph answered.
+type Findings = Vec<(LedgerRecord, LedgerAction, Option<String>)>;
 
 pub(super) struct LedgerWriter {
     findings: mpsc::UnboundedSender<Findings>,
@@ -110,7 +111,7 @@ mod tests {
         store
     }
 
-    fn finding(n: usize) -> (LedgerRecord, LedgerAction) {
+    fn finding(n: usize) -> (LedgerRecord, LedgerAction, Option<String>) {
         let at = Utc::now();
         let record = LedgerRecord {
             id: 0,
@@ -128,7 +129,7 @@ mod tests {
             last_seen_at: at,
             deleted_at: None,
         };
-        (record, LedgerAction::Found)
+        (record, LedgerAction::Found, None)
     }
 
     async fn ledger_size(store: &Store) -> usize {

@@ -50,7 +50,15 @@ pub enum Action {
     Overview,
     Conferences,
     Export,
+    /// Sort by the next column that sorts (`o`).
     ToggleSort,
+    /// The same sort the other way round (`O`).
+    ReverseSort,
+    /// The columns that do not fit, one sideways (`<` `>`).
+    ScrollLeft,
+    ScrollRight,
+    /// The chooser of which columns show (`C`).
+    ChooseColumns,
     /// Retry schedule and parked set: make the selection due now.
     RetryNow,
     /// Retry schedule: park the selection.
@@ -61,8 +69,15 @@ pub enum Action {
     Copy,
     /// Copy the current row's error.
     CopyError,
-    /// Open the row's LMS admin page or meeting link in the browser.
+    /// Open the row's event in Outlook on the web (its `webLink`), else its LMS admin page or
+    /// meeting link, in the browser.
     OpenLink,
+    /// Open the row's LMS admin page in the browser.
+    OpenAdmin,
+    /// Overview: the cursor to the other panel (causes, conferences with most failures).
+    SwitchPanel,
+    /// Lists of selections: show only the marked rows, or every row again.
+    OnlyMarked,
 }
 
 /// What background work reports.

@@ -8,6 +8,7 @@ use crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 
 use super::action::{Action, Report};
+use super::columns::ColumnChoice;
 use super::complete::KnownPerson;
 use super::data::OverviewData;
 use super::history::Histories;
@@ -104,6 +105,10 @@ pub struct App {
     pub lms_url: Option<String>,
     /// The `/` text changed: the event loop debounces it into a search.
     pub(super) search_typed: bool,
+    /// The columns lists of selections show (config `[console] columns`, the chooser `C`).
+    pub columns: ColumnChoice,
+    /// The chooser changed them: the event loop saves them to the config file.
+    pub(super) columns_changed: bool,
     next_generation: u64,
 }
 
@@ -129,6 +134,8 @@ impl App {
             last_run_rows: RunRows::default(),
             to_terminal: None,
             lms_url: None,
+            columns: ColumnChoice::default(),
+            columns_changed: false,
             next_generation: 0,
         };
         let effects = app.open_overview();
@@ -174,7 +181,7 @@ impl App {
             data: None,
             pending: Some(generation),
             error: None,
-            cause: 0,
+            cursor: Default::default(),
             refresh: OverviewRefresh::asked_at(self.now),
         });
         vec![Effect::Overview(generation)]
@@ -364,17 +371,11 @@ impl App {
                 list.marks = Default::default();
                 list.marks.all_matching = all;
             }),
-            Action::ToggleSort => {
-                let fetch = self
-                    .stack
-                    .last_mut()
-                    .and_then(Screen::list_mut)
-                    .map(|list| {
-                        list.toggle_sort();
-                        list.restart()
-                    });
-                self.fetch_for_top(fetch, true)
-            }
+            Action::ToggleSort => self.sort_list(false),
+            Action::ReverseSort => self.sort_list(true),
+            Action::ScrollLeft => self.scroll_columns(false),
+            Action::ScrollRight => self.scroll_columns(true),
+            Action::ChooseColumns => self.open_column_chooser(),
             Action::Retry => self.retry(),
             Action::BulkSync => self.open_bulk(),
             Action::RetryCause => match self.cause_under_cursor() {
@@ -395,7 +396,18 @@ impl App {
                     )
                 }
                 None => {
-                    self.message = Some("no failures to retry".to_string());
+                    let on_conferences = matches!(
+                        self.screen(),
+                        Some(Screen::Overview { cursor, .. })
+                            if cursor.panel == super::screen::OverviewPanel::Conferences
+                    );
+                    self.message = Some(if on_conferences {
+                        "r retries a cause: tab back to the causes (enter opens this \
+                         conference's failures)"
+                            .to_string()
+                    } else {
+                        "no failures to retry".to_string()
+                    });
                     Vec::new()
                 }
             },
@@ -428,6 +440,14 @@ impl App {
             Action::Copy => self.copy_current(false),
             Action::CopyError => self.copy_current(true),
             Action::OpenLink => self.open_link(),
+            Action::OpenAdmin => self.open_admin(),
+            Action::SwitchPanel => {
+                if let Some(Screen::Overview { cursor, .. }) = self.stack.last_mut() {
+                    cursor.switch_panel();
+                }
+                Vec::new()
+            }
+            Action::OnlyMarked => self.only_marked(),
             Action::Refresh => self.reload(),
             Action::RetryNow => self.act_on_schedule(super::worker_views::WorkerAction::RetryNow),
             Action::Park => self.act_on_schedule(super::worker_views::WorkerAction::Park),
@@ -435,6 +455,20 @@ impl App {
                 Some(list) => vec![Effect::Export(list.filter.clone(), "csv".to_string(), None)],
                 None => Vec::new(),
             },
+        }
+    }
+
+    /// `M`: only the marked rows, or every row again; the count follows.
+    fn only_marked(&mut self) -> Vec<Effect> {
+        let Some(list) = self.stack.last_mut().and_then(Screen::list_mut) else {
+            return Vec::new();
+        };
+        match list.toggle_only_marked() {
+            Ok(fetch) => self.fetch_for_top(Some(fetch), true),
+            Err(why) => {
+                self.message = Some(why.to_string());
+                Vec::new()
+            }
         }
     }
 
@@ -840,10 +874,24 @@ fn fill(screen: &mut Screen, answer: Report, rows: usize, now: DateTime<Utc>) ->
             *data = Some(cached.data);
             refresh.read = Some(cached.read_at);
         }
-        (Screen::Conferences(table), Report::Conferences(_, result)) => table.fill(result),
-        (Screen::Audit(table), Report::Audit(_, result)) => table.fill(result),
-        (Screen::Slots { table, .. }, Report::Slots(_, result)) => table.fill(result),
-        (screen, Report::WorkerData(_, result)) => screen.fill_worker(result),
+        // Every screen's answer is data read now: the header's age is the screen's, not the
+        // last list's.
+        (Screen::Conferences(table), Report::Conferences(_, result)) => {
+            filled.read = result.is_ok();
+            table.fill(result)
+        }
+        (Screen::Audit(table), Report::Audit(_, result)) => {
+            filled.read = result.is_ok();
+            table.fill(result)
+        }
+        (Screen::Slots { table, .. }, Report::Slots(_, result)) => {
+            filled.read = result.is_ok();
+            table.fill(result)
+        }
+        (screen, Report::WorkerData(_, result)) => {
+            filled.read = result.is_ok();
+            screen.fill_worker(result)
+        }
         (
             Screen::ErrorDetail {
                 selection, pending, ..
@@ -851,6 +899,7 @@ fn fill(screen: &mut Screen, answer: Report, rows: usize, now: DateTime<Utc>) ->
             Report::Selection(_, result),
         ) => {
             *pending = None;
+            filled.read = result.is_ok();
             match result {
                 Ok(s) => *selection = s,
                 Err(e) => filled.message = Some(e),

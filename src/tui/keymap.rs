@@ -64,7 +64,7 @@ macro_rules! bind {
     };
 }
 
-use KeyCode::{Char, Down, End, Enter, Esc, Home, PageDown, PageUp, Up};
+use KeyCode::{BackTab, Char, Down, End, Enter, Esc, Home, Left, PageDown, PageUp, Right, Tab, Up};
 
 pub const BINDINGS: &[Binding] = &[
     bind!(
@@ -227,7 +227,51 @@ pub const BINDINGS: &[Binding] = &[
         ToggleSort,
         "sort",
         "o",
-        "sort: newest selection / latest attempt",
+        "sort by the next column (▲▼ in its header), then newest first",
+        Selections,
+        false,
+        false
+    ),
+    bind!(
+        Char('O'),
+        SHIFT,
+        ReverseSort,
+        "reverse",
+        "O",
+        "reverse the sort",
+        Selections,
+        false,
+        false
+    ),
+    bind!(
+        Char('<'),
+        NONE,
+        ScrollLeft,
+        "",
+        "<",
+        "scroll the columns left (when they do not all fit)",
+        Selections,
+        false,
+        false
+    ),
+    bind!(
+        Char('>'),
+        NONE,
+        ScrollRight,
+        "",
+        ">",
+        "scroll the columns right",
+        Selections,
+        false,
+        false
+    ),
+    bind!(
+        Char('C'),
+        SHIFT,
+        ChooseColumns,
+        "columns",
+        "C",
+        "choose the columns shown (saved in the config file)",
         Selections,
         false,
         false
@@ -370,8 +414,74 @@ pub const BINDINGS: &[Binding] = &[
         OpenLink,
         "open",
         "w",
-        "open the row's LMS admin page (lms_url) or meeting link in the browser",
+        "open the row's event in Outlook on the web (else its LMS admin page or meeting link)",
         Selections,
+        false,
+        false
+    ),
+    bind!(
+        Char('W'),
+        SHIFT,
+        OpenAdmin,
+        "admin",
+        "W",
+        "open the row's LMS admin page (lms_url in the config)",
+        Selections,
+        false,
+        false
+    ),
+    bind!(
+        Char('M'),
+        SHIFT,
+        OnlyMarked,
+        "only marked",
+        "M",
+        "show only the marked rows (M again: every row)",
+        Selections,
+        false,
+        false
+    ),
+    bind!(
+        Tab,
+        NONE,
+        SwitchPanel,
+        "panel",
+        "tab/←/→",
+        "the other panel: failures by cause, conferences with most failures",
+        Overview,
+        false,
+        false
+    ),
+    bind!(
+        BackTab,
+        SHIFT,
+        SwitchPanel,
+        "",
+        "shift-tab",
+        "the other panel",
+        Overview,
+        false,
+        false
+    ),
+    bind!(
+        Left,
+        NONE,
+        SwitchPanel,
+        "",
+        "←",
+        "the other panel",
+        Overview,
+        false,
+        false
+    ),
+    bind!(
+        Right,
+        NONE,
+        SwitchPanel,
+        "",
+        "→",
+        "the other panel",
+        Overview,
         false,
         false
     ),
@@ -606,12 +716,19 @@ const ACTION_NAMES: &[(&str, Action)] = &[
     ("conferences", Action::Conferences),
     ("export", Action::Export),
     ("sort", Action::ToggleSort),
+    ("reverse_sort", Action::ReverseSort),
+    ("scroll_left", Action::ScrollLeft),
+    ("scroll_right", Action::ScrollRight),
+    ("columns", Action::ChooseColumns),
     ("retry_now", Action::RetryNow),
     ("park", Action::Park),
     ("run_rows", Action::RunRows),
     ("copy", Action::Copy),
     ("copy_error", Action::CopyError),
     ("open_link", Action::OpenLink),
+    ("open_admin", Action::OpenAdmin),
+    ("switch_panel", Action::SwitchPanel),
+    ("only_marked", Action::OnlyMarked),
 ];
 
 /// The keymap in force: the table above with the config file's overrides applied.

@@ -2,9 +2,11 @@
 //! held (never the million rows), fetched by key in either direction, with the cursor kept as an
 //! absolute position so the view can say "row 402,311 of 1,000,000".
 
+use std::cell::Cell;
 use std::collections::{BTreeSet, HashSet};
 
-use crate::domain::{Cursor, Filter, PageRequest, Selection, Sort, SortKey, StateCounts};
+use crate::domain::{Cursor, Filter, PageRequest, Selection, Sort, StateCounts};
+use crate::tui::widgets::table::Sideways;
 
 /// Rows fetched per request.
 pub const PAGE: u32 = 100;
@@ -79,6 +81,12 @@ pub struct SelectionList {
     /// Rows whose sync columns changed since they were first shown.
     pub changed: HashSet<i64>,
     pub error: Option<String>,
+    /// The first of the columns that scroll sideways (`<` `>`), when not all fit.
+    pub scroll_x: usize,
+    /// What the last draw hid on either side: where `<` and `>` move from.
+    pub sideways: Cell<Sideways>,
+    /// `M`: the list shows only its marked rows; this is the filter it had before.
+    pub only_marked: Option<Filter>,
 }
 
 impl SelectionList {
@@ -102,6 +110,9 @@ impl SelectionList {
             marks: Marks::default(),
             changed: HashSet::new(),
             error: None,
+            scroll_x: 0,
+            sideways: Cell::new(Sideways::default()),
+            only_marked: None,
         }
     }
 
@@ -158,7 +169,7 @@ impl SelectionList {
         Some(Fetch {
             request: PageRequest {
                 filter: self.filter.clone(),
-                sort: reversed(self.sort),
+                sort: self.sort.reversed(),
                 after: None,
                 limit: PAGE,
             },
@@ -232,7 +243,7 @@ impl SelectionList {
             return Some(Fetch {
                 request: PageRequest {
                     filter: self.filter.clone(),
-                    sort: reversed(self.sort),
+                    sort: self.sort.reversed(),
                     after: before,
                     limit: PAGE,
                 },
@@ -357,20 +368,58 @@ impl SelectionList {
         }
     }
 
-    pub fn toggle_sort(&mut self) {
-        self.sort = Sort {
-            key: match self.sort.key {
-                SortKey::SelectedAt => SortKey::AttemptedAt,
-                _ => SortKey::SelectedAt,
-            },
-            descending: true,
-        };
+    /// Sorts by `sort` from the first row again; the marks stay (they are ids, or the filter).
+    pub fn sort_by(&mut self, sort: Sort) -> Fetch {
+        self.sort = sort;
+        self.restart()
     }
-}
 
-fn reversed(sort: Sort) -> Sort {
-    Sort {
-        key: sort.key,
-        descending: !sort.descending,
+    /// `M`: narrows the list to the rows marked one by one (the marks stay), or back to every
+    /// row. Marks made with `A` are the filter itself, so the list already shows them.
+    pub fn toggle_only_marked(&mut self) -> Result<Fetch, &'static str> {
+        if let Some(before) = self.only_marked.take() {
+            self.filter = before;
+            return Ok(self.restart());
+        }
+        if self.marks.all_matching {
+            return Err("A marked every row the filter matches: the list shows them already");
+        }
+        if self.marks.ids.is_empty() {
+            return Err("nothing is marked: space marks a row, v a range");
+        }
+        let mut narrowed = self.filter.clone();
+        let marked = self.marks.ids.iter().copied();
+        narrowed.selection_ids = if self.filter.selection_ids.is_empty() {
+            marked.collect()
+        } else {
+            marked
+                .filter(|id| self.filter.selection_ids.contains(id))
+                .collect()
+        };
+        if narrowed.selection_ids.is_empty() {
+            // No marked row is among the typed ids: the list shows none, not every row.
+            narrowed.selection_ids = vec![-1];
+        }
+        self.only_marked = Some(std::mem::replace(&mut self.filter, narrowed));
+        Ok(self.restart())
+    }
+
+    /// One column sideways, from where the last draw was; nothing once that side is in view.
+    pub fn scroll_columns(&mut self, right: bool) {
+        let seen = self.sideways.get();
+        let moved = match (right, seen.right > 0, seen.left > 0) {
+            (true, true, _) => Sideways {
+                left: seen.left + 1,
+                right: seen.right - 1,
+            },
+            (false, _, true) => Sideways {
+                left: seen.left - 1,
+                right: seen.right + 1,
+            },
+            _ => seen,
+        };
+        // Until the next draw says otherwise, as if it had drawn.
+        self.sideways.set(moved);
+        self.scroll_x = moved.left;
     }
 }

@@ -7,8 +7,10 @@
 
 mod action;
 pub mod app;
+pub mod breadcrumbs;
 pub mod browser;
 pub mod clipboard;
+pub mod columns;
 pub mod command;
 pub mod complete;
 pub mod data;
@@ -56,6 +58,7 @@ use tokio::sync::mpsc;
 
 pub use action::{Action, Report};
 pub use app::{App, Effect, Session};
+pub use columns::ColumnChoice;
 use runtime::Runtime;
 pub use theme::{Background, Theme};
 pub use view::render;
@@ -72,6 +75,10 @@ pub struct ConsoleOptions {
     pub theme: Theme,
     /// Where `w` opens a selection's LMS admin page (config `lms_url`).
     pub lms_url: Option<String>,
+    /// The columns lists show (config `[console] columns`).
+    pub columns: ColumnChoice,
+    /// Where the chooser saves the columns (the config file read, else the default path).
+    pub config_path: Option<std::path::PathBuf>,
 }
 
 /// Runs the console until the operator quits. The terminal is restored on every way out,
@@ -102,19 +109,26 @@ pub async fn run(store: Store, engine: Engine, options: ConsoleOptions) -> Resul
     let mut terminal = ratatui::try_init().map_err(|e| format!("cannot open the terminal: {e}"))?;
     // Clicks and the wheel (a terminal without mouse support just sends none).
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture);
-    let result = event_loop(
-        &mut terminal,
-        store,
-        engine,
-        session,
-        options.refresh,
-        options.theme,
-        options.lms_url,
-    )
-    .await;
+    let settings = Settings {
+        refresh: options.refresh,
+        theme: options.theme,
+        lms_url: options.lms_url,
+        columns: options.columns,
+        config_path: options.config_path,
+    };
+    let result = event_loop(&mut terminal, store, engine, session, settings).await;
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
     ratatui::restore();
     result
+}
+
+/// What the event loop needs of the console's options once the session is made.
+struct Settings {
+    refresh: Duration,
+    theme: Theme,
+    lms_url: Option<String>,
+    columns: ColumnChoice,
+    config_path: Option<std::path::PathBuf>,
 }
 
 async fn event_loop(
@@ -122,10 +136,15 @@ async fn event_loop(
     store: Store,
     engine: Engine,
     session: Session,
-    refresh: Duration,
-    theme: Theme,
-    lms_url: Option<String>,
+    settings: Settings,
 ) -> Result<(), String> {
+    let Settings {
+        refresh,
+        theme,
+        lms_url,
+        columns,
+        config_path,
+    } = settings;
     let (reports, mut incoming) = mpsc::unbounded_channel();
     let cache = crate::config::data_dir()
         .map(|dir| overview_cache::file_for(&dir.join("cache"), &session.database));
@@ -134,6 +153,7 @@ async fn event_loop(
         .with_overview_cache(cache);
     let (mut app, effects) = App::new(session, Utc::now());
     app.lms_url = lms_url;
+    app.columns = columns;
     let data_dir = crate::config::data_dir();
     if let Some(dir) = &data_dir {
         app.histories = history::Histories::load(dir);
@@ -150,6 +170,7 @@ async fn event_loop(
         &mut incoming,
         refresh,
         theme,
+        config_path.as_deref(),
     )
     .await;
     // However the console ends, a job still running is drained and its audit row closed as
@@ -166,6 +187,17 @@ async fn event_loop(
     result.and(closed)
 }
 
+/// The chooser's columns into the config file; a failure is said, the choice still holds.
+fn save_columns(app: &mut App, config_path: Option<&std::path::Path>, choice: &ColumnChoice) {
+    let Some(path) = config_path else {
+        app.message = Some("columns not saved: no config file location on this system".into());
+        return;
+    };
+    if let Err(why) = crate::config_edit::set_console_columns(path, &choice.names()) {
+        app.message = Some(why);
+    }
+}
+
 async fn drive(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
@@ -173,6 +205,7 @@ async fn drive(
     incoming: &mut mpsc::UnboundedReceiver<Report>,
     refresh: Duration,
     theme: Theme,
+    config_path: Option<&std::path::Path>,
 ) -> Result<(), String> {
     let mut keys = EventStream::new();
     let mut live = tokio::time::interval(refresh.max(Duration::from_millis(500)));
@@ -189,6 +222,9 @@ async fn drive(
         }
         if app.popup.is_none() {
             search.settle();
+        }
+        if let Some(choice) = app.take_columns_changed() {
+            save_columns(app, config_path, &choice);
         }
         if dirty {
             terminal
@@ -245,7 +281,12 @@ async fn drive(
                     None => Vec::new(),
                 }
             }
-            _ = live.tick() => app.report(Report::Tick(Utc::now())),
+            _ = live.tick() => {
+                // The header's "data read … ago" moves on every screen, not only where a
+                // re-read answers.
+                dirty = app.last_refresh.is_some();
+                app.report(Report::Tick(Utc::now()))
+            }
             _ = progress.tick(), if app.job.as_ref().is_some_and(app::Job::running) => {
                 dirty = true;
                 app.now = Utc::now();

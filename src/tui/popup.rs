@@ -28,6 +28,10 @@ pub enum Popup {
     RunRows {
         scroll: usize,
     },
+    /// Which columns the lists show; the cursor is on one of them.
+    Columns {
+        cursor: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

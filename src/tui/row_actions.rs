@@ -1,6 +1,7 @@
 //! What the operator does with the row under the cursor besides syncing it: copy its email or
-//! error to the clipboard (OSC 52), open its LMS admin page or meeting link in the browser, and
-//! list the last run's rows that did not sync (issue 13, item 11).
+//! error to the clipboard (OSC 52), open its event in Outlook on the web, its LMS admin page or
+//! its meeting link in the browser, and list the last run's rows that did not sync (issue 13,
+//! item 11).
 
 use super::app::{App, Effect};
 use super::browser;
@@ -29,24 +30,51 @@ impl App {
         Vec::new()
     }
 
-    /// `w`: the row's page in the LMS admin when `lms_url` is set, else its meeting link.
+    /// `w`: the row's event in Outlook on the web (the `webLink` the ledger recorded), else
+    /// its page in the LMS admin when `lms_url` is set, else its meeting link.
     pub(in crate::tui) fn open_link(&mut self) -> Vec<Effect> {
         let Some(row) = self.current_selection() else {
             self.message = Some("w opens a row's page: open a list of selections".to_string());
             return Vec::new();
         };
-        let url = match &self.lms_url {
-            Some(lms) => Some(browser::admin_page(lms, row.id)),
-            None => row.meeting_link().map(str::to_string),
-        };
+        let url = row
+            .recorded
+            .web_link
+            .clone()
+            .or_else(|| {
+                self.lms_url
+                    .as_ref()
+                    .map(|lms| browser::admin_page(lms, row.id))
+            })
+            .or_else(|| row.meeting_link().map(str::to_string));
         let Some(url) = url else {
             self.message = Some(
-                "no link: the row has no meeting link, and lms_url is not set in the config"
+                "no link: no Outlook link recorded (a sync or verify records it), no meeting \
+                 link, and lms_url is not set in the config"
                     .to_string(),
             );
             return Vec::new();
         };
         vec![Effect::OpenUrl(url)]
+    }
+
+    /// `W`: the row's page in the LMS admin, whatever else it has.
+    pub(in crate::tui) fn open_admin(&mut self) -> Vec<Effect> {
+        let Some(row) = self.current_selection() else {
+            self.message =
+                Some("W opens a row's admin page: open a list of selections".to_string());
+            return Vec::new();
+        };
+        match &self.lms_url {
+            Some(lms) => vec![Effect::OpenUrl(browser::admin_page(lms, row.id))],
+            None => {
+                self.message = Some(
+                    "W needs lms_url = \"https://lms.example.org\" at the top of the config file"
+                        .to_string(),
+                );
+                Vec::new()
+            }
+        }
     }
 
     /// `L`: the rows of the running or last run that did not sync.

@@ -10,6 +10,7 @@ use super::opens::Opens;
 use super::overview_refresh::OverviewRefresh;
 use super::reconcile::ReconcileView;
 use super::screens;
+pub use super::screens::overview::{Cursor as OverviewCursor, Panel as OverviewPanel};
 use super::table::Table;
 use super::widgets::table;
 use super::worker_views::{ParkedRow, WorkerData, WorkerScreen, parked_rows};
@@ -24,8 +25,8 @@ pub enum Screen {
         data: Option<OverviewData>,
         pending: Option<u64>,
         error: Option<String>,
-        /// The row of the causes panel under the cursor.
-        cause: usize,
+        /// The panel with the cursor, and the cursor's row in each.
+        cursor: screens::overview::Cursor,
         /// When its counts were read and when they are read again.
         refresh: OverviewRefresh,
     },
@@ -135,9 +136,7 @@ impl Screen {
     /// a list may ask for a page near the edge of what it holds.
     pub fn move_by(&mut self, delta: i64, rows: usize) -> Option<Fetch> {
         match self {
-            Screen::Overview { data, cause, .. } => {
-                screens::overview::move_cause(cause, data.as_ref(), delta)
-            }
+            Screen::Overview { data, cursor, .. } => cursor.move_by(data.as_ref(), delta),
             Screen::Conferences(table) => table.move_by(delta),
             Screen::Audit(table) => table.move_by(delta),
             Screen::Reconcile(view) => view.move_by(delta),
@@ -156,7 +155,9 @@ impl Screen {
     /// What Enter opens from here.
     pub fn enter(&self) -> Opens {
         match self {
-            Screen::Overview { data, cause, .. } => screens::overview::enter(data.as_ref(), *cause),
+            Screen::Overview { data, cursor, .. } => {
+                screens::overview::enter(data.as_ref(), *cursor)
+            }
             Screen::Conferences(table) => screens::conferences::enter(table),
             Screen::Slots { conference, table } => screens::slots::enter(conference, table),
             Screen::Selections { list, .. } | Screen::Person { list, .. } => {

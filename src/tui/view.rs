@@ -21,9 +21,11 @@ pub fn render(frame: &mut Frame, app: &App, theme: Theme) {
     let area = frame.area();
     let layout = Chrome::of(area, app.job.is_some());
     chrome::draw_header(frame, layout.header, app, theme);
-    let crumbs: Vec<String> = app.stack.iter().map(Screen::crumb).collect();
+    let crumbs = super::breadcrumbs::of(&app.stack);
+    // The border's corners and the spaces around the title.
+    let room = usize::from(area.width.saturating_sub(4));
     let block = Block::bordered().title(Span::styled(
-        format!(" {} ", crumbs.join(" › ")),
+        format!(" {} ", super::breadcrumbs::fit(&crumbs, room)),
         theme.title(),
     ));
     frame.render_widget(block, layout.main);
@@ -41,7 +43,7 @@ fn draw_screen(frame: &mut Frame, layout: Chrome, app: &App, theme: Theme) {
         Some(Screen::Overview {
             data,
             error,
-            cause,
+            cursor,
             pending,
             refresh,
         }) => overview::draw(
@@ -51,7 +53,7 @@ fn draw_screen(frame: &mut Frame, layout: Chrome, app: &App, theme: Theme) {
                 data: data.as_ref(),
                 pending: *pending,
                 error: error.as_deref(),
-                cause: *cause,
+                cursor: *cursor,
                 refresh,
             },
             app.session.missing_tables.as_deref(),
@@ -66,11 +68,17 @@ fn draw_screen(frame: &mut Frame, layout: Chrome, app: &App, theme: Theme) {
         Some(Screen::Retries(screen)) => retries::draw(frame, body, screen, app.now, theme),
         Some(Screen::Parked(screen)) => parked::draw(frame, body, screen, theme),
         Some(Screen::Selections { list, .. }) => {
-            selections::draw(frame, body, list, app.now, theme)
+            selections::draw(frame, body, list, &app.columns, app.now, theme)
         }
-        Some(Screen::Person { data, list, .. }) => {
-            person::draw(frame, body, data.as_ref(), list, app.now, theme)
-        }
+        Some(Screen::Person { data, list, .. }) => person::draw(
+            frame,
+            body,
+            data.as_ref(),
+            list,
+            &app.columns,
+            app.now,
+            theme,
+        ),
         Some(Screen::ErrorDetail {
             selection, pending, ..
         }) => error_detail::draw(

@@ -96,6 +96,54 @@ fn bench_sync_creates_exactly_one_event_per_selection_in_every_mode() {
     }
 }
 
+/// Over TLS every mode trusts the simulator's generated certificate and pays its handshakes;
+/// with `h2` the connections are HTTP/2, with `h1` none is.
+#[test]
+fn bench_sync_over_tls_runs_every_mode_over_https_and_counts_the_connections() {
+    for (tls, http2) in [("h2", true), ("h1", false)] {
+        let run = calsync(
+            &[
+                "bench",
+                "sync",
+                "--selections",
+                "12",
+                "--mailboxes",
+                "3",
+                "--latency-ms",
+                "2",
+                "--runs",
+                "1",
+                "--tls",
+                tls,
+                "--json",
+            ],
+            &[],
+        );
+        assert_eq!(
+            run.code, 0,
+            "stderr: {}\nstdout: {}",
+            run.stderr, run.stdout
+        );
+        let report: Value = serde_json::from_str(run.stdout.trim()).expect("one JSON object");
+        assert_eq!(report["problems"], serde_json::json!([]), "{tls}");
+        assert_eq!(report["tls"], tls);
+        for mode in ["command", "calsync", "lms"] {
+            let counts = &report[mode]["counts"];
+            assert_eq!(counts["events_created"], 12, "{tls} {mode}: {counts}");
+            let connections = counts["tls_connections"].as_u64().expect("connections");
+            assert!(connections >= 1, "{tls} {mode}: {counts}");
+            let h2 = counts["http2_connections"].as_u64().expect("h2");
+            // The re-enactment speaks HTTP/1.1, as Python's requests does.
+            let expected = if http2 && mode != "lms" {
+                connections
+            } else {
+                0
+            };
+            assert_eq!(h2, expected, "{tls} {mode}: {counts}");
+        }
+    }
+}
+
 #[test]
 fn bench_sync_refuses_bad_sizes_in_one_line() {
     let run = calsync(
@@ -205,4 +253,52 @@ fn bench_worker_reports_quiet_pass_costs_and_measures_the_lag_of_every_new_row()
         median > 0.0 && p99 >= median && lag["max_ms"].as_f64().unwrap() >= p99,
         "{lag}"
     );
+}
+
+/// `bench reconcile` spawns `calsync reconcile --dry-run` against the simulated Graph and prints
+/// its time beside the floor for the requests the simulator saw it make.
+#[test]
+fn bench_reconcile_times_the_dry_run_beside_the_floor_of_its_own_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bench-reconcile.db");
+    let run = calsync(
+        &[
+            "bench",
+            "reconcile",
+            "--db",
+            db.to_str().unwrap(),
+            "--selections",
+            "300",
+            "--latency-ms",
+            "5",
+            "--runs",
+            "1",
+        ],
+        &[],
+    );
+    assert_eq!(
+        run.code, 0,
+        "stderr: {}\nstdout: {}",
+        run.stderr, run.stdout
+    );
+    assert!(run.stdout.contains("mailboxes scanned"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("calsync reconcile --dry-run (CLI defaults)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("reconcile --dry-run / floor = "),
+        "{}",
+        run.stdout
+    );
+    // The demo database is left as it was: the dry run ran on a copy.
+    assert!(db.exists());
+}
+
+#[test]
+fn bench_reconcile_refuses_a_fault_rate_out_of_range_in_one_line() {
+    let run = calsync(&["bench", "reconcile", "--fault-rate", "0.9"], &[]);
+    assert_one_line_error(&run, "'0.9' is not a share from 0 to 0.5");
 }

@@ -103,6 +103,7 @@ async fn status_json_lines_carry_exactly_the_documented_keys() {
         "teams_join_url",
         "full_name",
         "cause",
+        "web_link",
     ]
     .into_iter()
     .collect();

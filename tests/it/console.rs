@@ -595,7 +595,7 @@ async fn the_filtered_rows_export_to_csv_and_json_lines() {
     assert_eq!(lines[0], calsync::export::CSV_HEADER);
     assert_eq!(lines.len(), 4);
     assert!(lines.iter().any(|l| l.starts_with("9,3,llearner,")
-        && l.ends_with(",No Teams integration available,false,,Lea Learner,credentials")));
+        && l.ends_with(",No Teams integration available,false,,Lea Learner,credentials,")));
 
     let json_path = dir.path().join("failed.jsonl");
     let report = run_effect(

@@ -393,3 +393,331 @@ fn help_scrolls_and_lists_every_cause_word() {
     app.key(key('z'));
     assert!(app.popup.is_none(), "any other key closes");
 }
+
+/// An overview with one cause and two conferences with most failures.
+fn overview_with_conferences() -> App {
+    let (mut app, effects) = App::new(session(false), now());
+    let Effect::Overview(generation) = effects[0] else {
+        panic!("{effects:?}")
+    };
+    for part in [
+        OverviewPart::Causes(vec![(Cause::Throttled, 40)]),
+        OverviewPart::WorstConferences(vec![
+            (10, "Careers Guidance".into(), 21, 64),
+            (22, "Quarterly Review".into(), 17, 53),
+        ]),
+    ] {
+        app.report(Report::Overview(generation, Ok(part)));
+    }
+    app
+}
+
+fn overview_cursor(app: &App) -> calsync::tui::screen::OverviewCursor {
+    match app.screen() {
+        Some(Screen::Overview { cursor, .. }) => *cursor,
+        _ => panic!("the overview on top"),
+    }
+}
+
+#[test]
+fn tab_focuses_the_conferences_with_most_failures_and_enter_opens_that_conferences_failures() {
+    use calsync::tui::screen::OverviewPanel;
+    let mut app = overview_with_conferences();
+    app.key(code(KeyCode::Tab));
+    assert_eq!(overview_cursor(&app).panel, OverviewPanel::Conferences);
+    app.key(code(KeyCode::Down));
+    let effects = app.key(code(KeyCode::Enter));
+    let Some(Screen::Selections { title, list }) = app.screen() else {
+        panic!("that conference's failures")
+    };
+    assert_eq!(title, "Failures: Quarterly Review");
+    assert_eq!(list.filter.conference_id, Some(22));
+    assert_eq!(list.filter.states, vec![SyncState::Failed]);
+    assert!(effects.iter().any(|e| matches!(e, Effect::Page(..))));
+
+    // Back on the overview, the cursor is where it was; ← returns to the causes.
+    app.key(code(KeyCode::Esc));
+    let cursor = overview_cursor(&app);
+    assert_eq!(
+        (cursor.panel, cursor.conference),
+        (OverviewPanel::Conferences, 1)
+    );
+    app.key(code(KeyCode::Left));
+    assert_eq!(overview_cursor(&app).panel, OverviewPanel::Causes);
+    app.key(code(KeyCode::Enter));
+    assert!(
+        matches!(app.screen(), Some(Screen::Selections { title, .. }) if title == "Failures: Throttled by Graph")
+    );
+}
+
+#[test]
+fn r_on_the_conferences_panel_says_how_to_retry_instead_of_doing_nothing() {
+    let mut app = overview_with_conferences();
+    app.key(code(KeyCode::Tab));
+    let effects = app.key(key('r'));
+    assert!(effects.is_empty(), "{effects:?}");
+    let message = app.message.clone().unwrap_or_default();
+    assert!(message.contains("tab back to the causes"), "{message}");
+    app.key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
+    assert!(matches!(
+        app.key(key('r')).as_slice(),
+        [Effect::BulkPlan(..)]
+    ));
+}
+
+/// Opens selection 1's detail from whatever is on screen (`:sel 1`) and fills it.
+fn open_detail_of_selection_1(app: &mut App) {
+    app.key(key(':'));
+    let typed = type_text(app, "sel 1");
+    assert!(typed.is_empty(), "{typed:?}");
+    let effects = app.key(code(KeyCode::Enter));
+    let Some(generation) = effects.iter().find_map(|e| match e {
+        Effect::Selection(generation, 1) => Some(*generation),
+        _ => None,
+    }) else {
+        panic!("{effects:?}")
+    };
+    app.report(Report::Selection(
+        generation,
+        Ok(Some(Box::new(crate::console::selection(1, true)))),
+    ));
+}
+
+#[test]
+fn a_selections_detail_says_where_its_row_belongs_whatever_path_opened_it() {
+    let belongs = [
+        "Conferences",
+        "Induction Q&A",
+        "2026-12-15 10:00",
+        "Zoë Ünal 1",
+    ];
+    // From a list of failures opened with a filter.
+    let mut app = app_with_failed_rows(2, false);
+    open_detail_of_selection_1(&mut app);
+    assert_eq!(calsync::tui::breadcrumbs::of(&app.stack), belongs);
+    // From the overview's cause, then the row itself.
+    let mut app = overview_with_conferences();
+    app.key(code(KeyCode::Enter));
+    open_detail_of_selection_1(&mut app);
+    assert_eq!(calsync::tui::breadcrumbs::of(&app.stack), belongs);
+    // Esc still walks back the path that was taken.
+    app.key(code(KeyCode::Esc));
+    assert!(
+        matches!(app.screen(), Some(Screen::Selections { title, .. }) if title == "Failures: Throttled by Graph")
+    );
+    assert_eq!(
+        calsync::tui::breadcrumbs::of(&app.stack),
+        ["Overview", "Failures: Throttled by Graph"]
+    );
+}
+
+#[test]
+fn m_shows_only_the_marked_rows_and_m_again_every_row() {
+    let mut app = app_with_failed_rows(3, false);
+    assert_eq!(
+        app.key(shift('M')),
+        vec![],
+        "nothing marked: nothing to narrow to"
+    );
+    assert!(
+        app.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("nothing is marked")
+    );
+    app.key(key(' '));
+    app.key(code(KeyCode::Down));
+    app.key(code(KeyCode::Down));
+    app.key(key(' '));
+    let effects = app.key(shift('M'));
+    let Some(Effect::Page(_, request)) = effects.iter().find(|e| matches!(e, Effect::Page(..)))
+    else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(request.filter.selection_ids, vec![1, 3]);
+    assert_eq!(
+        request.filter.states,
+        vec![SyncState::Failed],
+        "within the filter"
+    );
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Counts(..))),
+        "recounted"
+    );
+    let list = app.screen().and_then(Screen::list).unwrap();
+    assert_eq!(
+        list.marks.ids.iter().copied().collect::<Vec<_>>(),
+        vec![1, 3],
+        "marks kept"
+    );
+    assert!(list.only_marked.is_some());
+
+    let effects = app.key(shift('M'));
+    let Some(Effect::Page(_, request)) = effects.iter().find(|e| matches!(e, Effect::Page(..)))
+    else {
+        panic!("{effects:?}")
+    };
+    assert!(request.filter.selection_ids.is_empty(), "every row again");
+    // A new filter starts from every row.
+    app.key(shift('M'));
+    app.key(key('/'));
+    app.key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    type_text(&mut app, "state:failed");
+    app.key(code(KeyCode::Enter));
+    assert!(
+        app.screen()
+            .and_then(Screen::list)
+            .unwrap()
+            .only_marked
+            .is_none()
+    );
+}
+
+#[test]
+fn w_opens_the_events_outlook_link_and_shift_w_the_lms_admin_page() {
+    let mut app = app_with_failed_rows(1, false);
+    app.lms_url = Some("https://lms.example.org".into());
+    let link = "https://outlook.office365.com/owa/?itemid=AAMkAG1%3D&exvsurl=1&path=/calendar/item";
+    let Some(Screen::Selections { list, .. }) = app.stack.last_mut() else {
+        panic!("a list")
+    };
+    list.rows[0].recorded.web_link = Some(link.into());
+    assert_eq!(app.key(key('w')), vec![Effect::OpenUrl(link.into())]);
+    assert_eq!(
+        app.key(shift('W')),
+        vec![Effect::OpenUrl(
+            "https://lms.example.org/admin/conferences/conferencetimeslotselection/1/change/"
+                .into()
+        )]
+    );
+    app.lms_url = None;
+    assert!(app.key(shift('W')).is_empty());
+    assert!(
+        app.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("lms_url")
+    );
+}
+
+#[test]
+fn help_lists_every_filter_key_and_every_cause_word_with_its_label() {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let mut app = app_with_failed_rows(1, false);
+    app.height = 48;
+    app.key(key('?'));
+    // Every page of the help, as drawn.
+    let mut seen = String::new();
+    for _ in 0..10 {
+        let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
+        terminal
+            .draw(|frame| calsync::tui::render(frame, &app, calsync::tui::Theme::MONOCHROME))
+            .unwrap();
+        for cell in terminal.backend().buffer().content() {
+            seen.push_str(cell.symbol());
+        }
+        app.key(code(KeyCode::PageDown));
+    }
+    let seen = seen.split_whitespace().collect::<Vec<_>>().join(" ");
+    for key in calsync::domain::query::KEYS {
+        assert!(
+            seen.contains(&format!("{}:", key.name)),
+            "{} missing",
+            key.name
+        );
+    }
+    for cause in Cause::ALL {
+        assert!(
+            seen.contains(&format!("cause:{} {}", cause.as_str(), cause.label())),
+            "cause:{} with its label missing",
+            cause.as_str()
+        );
+    }
+    assert!(
+        seen.contains("M show only the marked rows"),
+        "the M key is in ?"
+    );
+}
+
+/// The header line as drawn at 160 columns.
+fn header(app: &App) -> String {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    terminal
+        .draw(|frame| calsync::tui::render(frame, app, calsync::tui::Theme::MONOCHROME))
+        .unwrap();
+    let buffer = terminal.backend().buffer();
+    (0..160)
+        .map(|x| buffer[(x, 0)].symbol().to_string())
+        .collect()
+}
+
+#[test]
+fn the_headers_data_age_is_the_screens_own_and_moves_with_the_clock() {
+    let (mut app, effects) = App::new(session(false), now());
+    let Effect::Overview(generation) = effects[0] else {
+        panic!("{effects:?}")
+    };
+    app.report(Report::Overview(
+        generation,
+        Ok(OverviewPart::Causes(vec![])),
+    ));
+    app.report(Report::Tick(now() + chrono::Duration::minutes(2)));
+    assert!(header(&app).contains("(2m ago)"), "{}", header(&app));
+    // The conferences, read a minute later: the age starts again from their read.
+    let effects = app.key(key('2'));
+    let Effect::Conferences(generation) = effects[0] else {
+        panic!("{effects:?}")
+    };
+    app.report(Report::Tick(now() + chrono::Duration::minutes(3)));
+    app.report(Report::Conferences(generation, Ok(vec![])));
+    assert!(header(&app).contains("(0s ago)"), "{}", header(&app));
+    app.report(Report::Tick(
+        now() + chrono::Duration::minutes(3) + chrono::Duration::seconds(20),
+    ));
+    assert!(header(&app).contains("(20s ago)"), "{}", header(&app));
+}
+
+#[test]
+fn rate_and_eta_are_right_at_both_ends_of_a_short_run() {
+    let failed = |id: i64| {
+        Report::Sync(SyncEvent::Item(ItemResult {
+            selection_id: id,
+            label: None,
+            outcome: Outcome::Failed {
+                error: "x".into(),
+                cause: Cause::Other,
+            },
+        }))
+    };
+    let mut app = app_with_failed_rows(10, false);
+    app.key(key('r'));
+    app.report(Report::Sync(SyncEvent::Started { total: 10 }));
+    // A slow token: the first result comes 2 s in; no estimate is made from the wait.
+    app.now = now() + chrono::Duration::seconds(2);
+    app.report(failed(1));
+    let job = app.job.as_ref().unwrap();
+    assert_eq!((job.rate(), job.eta_seconds()), (None, None), "never 0.0/s");
+    // Then ten a second: the estimate is the second left, not one counted from the start.
+    for id in 2..=9 {
+        app.now = now() + chrono::Duration::milliseconds(2_000 + (id - 1) * 100);
+        app.report(failed(id));
+    }
+    let job = app.job.as_ref().unwrap();
+    let rate = job.rate().expect("a rate once enough results arrived");
+    assert!((rate - 10.0).abs() < 0.01, "{rate}");
+    let eta = job.eta_seconds().unwrap();
+    assert!((eta - 0.1).abs() < 0.01, "one row left at 10/s: {eta}");
+    app.now = now() + chrono::Duration::milliseconds(2_900);
+    app.report(failed(10));
+    app.report(Report::Sync(SyncEvent::Finished(Summary::default())));
+    let job = app.job.as_ref().unwrap();
+    assert_eq!(job.eta_seconds(), None, "no estimate once it ended");
+    let rate = job.rate().unwrap();
+    assert!(
+        (rate - 10.0).abs() < 0.01,
+        "the whole run's average: {rate}"
+    );
+}

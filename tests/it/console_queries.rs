@@ -14,10 +14,7 @@ use crate::support::TestDb;
 async fn every_row(store: &Store) -> Vec<Selection> {
     let request = PageRequest {
         filter: Filter::default(),
-        sort: Sort {
-            key: SortKey::Id,
-            descending: false,
-        },
+        sort: Sort::by(SortKey::Id, false),
         after: None,
         limit: 1000,
     };
@@ -27,10 +24,7 @@ async fn every_row(store: &Store) -> Vec<Selection> {
 fn newest_first(filter: &Filter) -> PageRequest {
     PageRequest {
         filter: filter.clone(),
-        sort: Sort {
-            key: SortKey::SelectedAt,
-            descending: true,
-        },
+        sort: Sort::by(SortKey::SelectedAt, true),
         after: None,
         limit: 50,
     }

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod app_wide_throttling;
 mod audit_cli;
 mod bench;
 mod claims;
@@ -13,6 +14,7 @@ mod concurrency;
 mod config_cli;
 mod connecting;
 mod console;
+mod console_columns;
 mod console_operator;
 mod console_overview;
 mod console_queries;
@@ -44,7 +46,9 @@ mod store;
 mod sync;
 mod sync_cli;
 mod teams;
+mod tls;
 mod tmux;
 mod unicode_match;
 mod verify;
+mod web_links;
 mod worker;

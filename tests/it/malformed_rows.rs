@@ -152,7 +152,11 @@ async fn the_store_pages_past_malformed_rows_in_every_order() {
         for descending in [true, false] {
             let mut request = PageRequest {
                 filter: Default::default(),
-                sort: Sort { key, descending },
+                sort: Sort {
+                    key,
+                    descending,
+                    nulls_first: !descending,
+                },
                 after: None,
                 limit: 2,
             };

@@ -51,10 +51,7 @@ async fn lms_snapshot(store: &Store) -> String {
     let page = store
         .page(&calsync::domain::PageRequest {
             filter: calsync::domain::Filter::default(),
-            sort: calsync::domain::Sort {
-                key: calsync::domain::SortKey::Id,
-                descending: false,
-            },
+            sort: calsync::domain::Sort::by(calsync::domain::SortKey::Id, false),
             after: None,
             limit: 1000,
         })
@@ -95,7 +92,7 @@ on_both_backends! {
         let before = lms_snapshot(&store).await;
 
         let up = store.migrate_up(Utc::now()).await.unwrap();
-        assert_eq!((up.from, up.to), (0, 6));
+        assert_eq!((up.from, up.to), (0, 7));
         assert_eq!(
             up.steps,
             vec![
@@ -104,7 +101,8 @@ on_both_backends! {
                 (3, "teams meetings"),
                 (4, "create intents"),
                 (5, "worker"),
-                (6, "worker due index")
+                (6, "worker due index"),
+                (7, "event web links")
             ]
         );
         for table in OWN_TABLES {
@@ -112,12 +110,13 @@ on_both_backends! {
         }
         let again = store.migrate_up(Utc::now()).await.unwrap();
         assert!(again.steps.is_empty(), "idempotent: {again:?}");
-        assert_eq!(db.store().await.own_version(), 6, "a new connection sees version 6");
+        assert_eq!(db.store().await.own_version(), 7, "a new connection sees version 7");
 
         let partly = store.migrate_down(1).await.unwrap();
         assert_eq!(
             partly.steps,
             vec![
+                (7, "event web links"),
                 (6, "worker due index"),
                 (5, "worker"),
                 (4, "create intents"),
@@ -139,7 +138,7 @@ on_both_backends! {
         assert!(!store.has_ledger());
 
         let up_again = store.migrate_up(Utc::now()).await.unwrap();
-        assert_eq!((up_again.from, up_again.to), (0, 6));
+        assert_eq!((up_again.from, up_again.to), (0, 7));
         assert_eq!(lms_snapshot(&store).await, before, "the LMS's rows are untouched");
     }
 }
@@ -158,19 +157,20 @@ async fn the_migrate_command_reports_each_step_and_is_idempotent() {
             "applied 4: create intents",
             "applied 5: worker",
             "applied 6: worker due index",
-            "calsync's tables: version 0 → 6"
+            "applied 7: event web links",
+            "calsync's tables: version 0 → 7"
         ]
     );
     let second = run(&db, None, &["migrate"]);
     assert_eq!(
         second.stdout.trim(),
-        "calsync's tables are already at version 6 (nothing to do)"
+        "calsync's tables are already at version 7 (nothing to do)"
     );
     let status = run(&db, None, &["migrate", "--status"]);
     assert!(
         status
             .stdout
-            .starts_with("calsync's tables: version 6 of 6")
+            .starts_with("calsync's tables: version 7 of 7")
     );
     assert!(status.stdout.contains("applied"));
     assert!(!status.stdout.contains("pending"));
@@ -189,7 +189,7 @@ async fn the_migrate_command_reports_each_step_and_is_idempotent() {
 
     let down = run(&db, None, &["migrate", "--down"]);
     assert_eq!(down.code, 0, "{}", down.stderr);
-    assert!(down.stdout.contains("calsync's tables: version 6 → 0"));
+    assert!(down.stdout.contains("calsync's tables: version 7 → 0"));
     let gone = run(&db, None, &["audit"]);
     assert_one_line_error(&gone, "run `calsync migrate` first");
     let pending = run(&db, None, &["migrate", "--status"]);
@@ -202,8 +202,8 @@ async fn migrate_refuses_a_read_only_session_and_a_bad_target_version() {
     let db = TestDb::with_fixture(Backend::Sqlite).await;
     assert_one_line_error(&run(&db, None, &["--read-only", "migrate"]), "--read-only");
     assert_one_line_error(
-        &run(&db, None, &["migrate", "--down", "--to", "7"]),
-        "the newest version is 6",
+        &run(&db, None, &["migrate", "--down", "--to", "8"]),
+        "the newest version is 7",
     );
     assert!(!table_exists(&db, "calsync_schema_migrations").await);
 }

@@ -90,48 +90,62 @@ fn list_app(height: u16) -> App {
     app
 }
 
+/// The overview with every part, causes of every label length and three conferences.
+fn overview_app(height: u16) -> App {
+    let (mut app, effects) = App::new(session(false), now());
+    app.height = height;
+    let Effect::Overview(generation) = effects[0] else {
+        panic!()
+    };
+    let parts = [
+        OverviewPart::Counts(StateCounts {
+            added: 1361,
+            added_stale_error: 46,
+            failed: 393,
+            interrupted: 36,
+            not_synced: 164,
+        }),
+        OverviewPart::Trend(
+            (10..=24)
+                .map(|d| (format!("2026-11-{d:02}"), (d * 7 % 40) as u64))
+                .collect(),
+        ),
+        OverviewPart::WorstConferences(vec![
+            (10, "Careers Guidance Session".into(), 21, 64),
+            (
+                22,
+                "Quarterly Review <script>alert('x')</script>\u{1b}[2J".into(),
+                17,
+                53,
+            ),
+            (26, "会議: Japanese Partners Briefing".into(), 9, 40),
+        ]),
+        OverviewPart::Causes(vec![
+            (Cause::UnknownUser, 180),
+            (Cause::Credentials, 120),
+            (Cause::Throttled, 50),
+            (Cause::NoMailbox, 30),
+            (Cause::TimeZone, 13),
+        ]),
+    ];
+    for part in parts {
+        app.report(Report::Overview(generation, Ok(part)));
+    }
+    app
+}
+
 #[test]
 fn overview() {
-    snapshot("overview", |height| {
-        let (mut app, effects) = App::new(session(false), now());
-        app.height = height;
-        let Effect::Overview(generation) = effects[0] else {
-            panic!()
-        };
-        let parts = [
-            OverviewPart::Counts(StateCounts {
-                added: 1361,
-                added_stale_error: 46,
-                failed: 393,
-                interrupted: 36,
-                not_synced: 164,
-            }),
-            OverviewPart::Trend(
-                (10..=24)
-                    .map(|d| (format!("2026-11-{d:02}"), (d * 7 % 40) as u64))
-                    .collect(),
-            ),
-            OverviewPart::WorstConferences(vec![
-                (10, "Careers Guidance Session".into(), 21, 64),
-                (
-                    22,
-                    "Quarterly Review <script>alert('x')</script>\u{1b}[2J".into(),
-                    17,
-                    53,
-                ),
-                (26, "会議: Japanese Partners Briefing".into(), 9, 40),
-            ]),
-            OverviewPart::Causes(vec![
-                (Cause::UnknownUser, 180),
-                (Cause::Credentials, 120),
-                (Cause::Throttled, 50),
-                (Cause::NoMailbox, 30),
-                (Cause::TimeZone, 13),
-            ]),
-        ];
-        for part in parts {
-            app.report(Report::Overview(generation, Ok(part)));
-        }
+    snapshot("overview", overview_app);
+}
+
+/// Tab gives the conferences panel the cursor (its header says so); Enter opens its failures.
+#[test]
+fn overview_with_the_conferences_panel_focused() {
+    snapshot("overview_conferences_focused", |height| {
+        let mut app = overview_app(height);
+        app.key(code(KeyCode::Tab));
+        app.key(code(KeyCode::Down));
         app
     });
 }
@@ -267,6 +281,10 @@ fn detail_of_an_added_teams_selection_shows_its_join_url() {
         let mut added = selection(id, false);
         added.recorded.teams_join_url = Some(
             "https://teams.microsoft.com/l/meetup-join/19%3ameeting_NzIy%40thread.v2/0?context=%7b%22Tid%22%3a%2272f9%22%7d\u{1b}[2J"
+                .into(),
+        );
+        added.recorded.web_link = Some(
+            "https://outlook.office365.com/owa/?itemid=AAMkAG3%3D&exvsurl=1&path=/calendar/item"
                 .into(),
         );
         app.report(Report::Selection(generation, Ok(Some(Box::new(added)))));
@@ -656,6 +674,93 @@ fn a_runs_rows_that_did_not_sync_with_their_reasons() {
             })));
         }
         app.key(KeyEvent::new(KeyCode::Char('L'), KeyModifiers::SHIFT));
+        app
+    });
+}
+
+/// Presses `key` on the list and answers its page with `rows` (and the counts as before).
+fn answer_with(app: &mut App, pressed: KeyEvent, rows: &[Selection]) {
+    for effect in app.key(pressed) {
+        match effect {
+            Effect::Page(g, _) => drop(app.report(Report::Page(
+                g,
+                Ok(Page {
+                    rows: rows.to_vec(),
+                    malformed: Vec::new(),
+                    next: None,
+                }),
+            ))),
+            Effect::Counts(g, _) => drop(app.report(Report::Counts(
+                g,
+                Ok((
+                    60,
+                    StateCounts {
+                        failed: 40,
+                        added: 20,
+                        ..StateCounts::default()
+                    },
+                )),
+            ))),
+            _ => {}
+        }
+    }
+}
+
+/// Rows whose addresses are as long as real faculty ones, in email order.
+fn rows_with_long_emails() -> Vec<Selection> {
+    let mut rows: Vec<Selection> = (1..=60)
+        .map(|i| {
+            let mut s = selection(i, i % 3 != 0);
+            s.email = format!("siobhan.obriain-unal.{i:02}@continuing-education.north.example");
+            s
+        })
+        .collect();
+    rows.sort_by(|a, b| a.email.cmp(&b.email));
+    rows
+}
+
+#[test]
+fn selections_sorted_by_email_show_the_arrow_and_whole_addresses() {
+    snapshot("selections_sorted_by_email", |height| {
+        let mut app = list_app(height);
+        let rows = rows_with_long_emails();
+        // o: id, then person, then email.
+        for _ in 0..3 {
+            answer_with(&mut app, key('o'), &rows);
+        }
+        answer_with(&mut app, key('O'), &rows);
+        app
+    });
+}
+
+#[test]
+fn selections_scrolled_sideways_on_a_narrow_terminal() {
+    let mut app = list_app(24);
+    answer_with(
+        &mut app,
+        KeyEvent::new(KeyCode::Char('l'), KeyModifiers::CONTROL),
+        &rows_with_long_emails(),
+    );
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let mut draw = |app: &App| {
+        terminal
+            .draw(|frame| render(frame, app, Theme::MONOCHROME))
+            .unwrap();
+        terminal.backend().clone()
+    };
+    insta::assert_snapshot!("selections_sideways_start_80x24", draw(&app));
+    app.key(key('>'));
+    app.key(key('>'));
+    insta::assert_snapshot!("selections_sideways_right_80x24", draw(&app));
+}
+
+#[test]
+fn column_chooser_popup() {
+    snapshot("column_chooser", |height| {
+        let mut app = list_app(height);
+        app.key(key('C'));
+        app.key(key('j'));
+        app.key(key(' '));
         app
     });
 }

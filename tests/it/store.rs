@@ -1,8 +1,8 @@
 //! The store, specified once and run against a real SQLite file and a real PostgreSQL database.
 
 use calsync::domain::{
-    Cause, Cursor, CursorKey, Filter, PageRequest, Scope, Sort, SortKey, SyncState, SyncWrite,
-    WriteOutcome,
+    Cause, Cursor, CursorKey, Filter, PageRequest, Scope, Selection, Sort, SortKey, SyncState,
+    SyncWrite, WriteOutcome,
 };
 use calsync::store::{Store, StoreError, StoreOptions};
 use chrono::{TimeZone, Utc};
@@ -13,10 +13,7 @@ use crate::support::{Backend, LONG_ERROR_LEN, TestDb};
 async fn ids(store: &Store, filter: Filter) -> Vec<i64> {
     let request = PageRequest {
         filter,
-        sort: Sort {
-            key: SortKey::Id,
-            descending: false,
-        },
+        sort: Sort::by(SortKey::Id, false),
         after: None,
         limit: 100,
     };
@@ -157,25 +154,29 @@ on_both_backends! {
     async fn paging_by_key_crosses_page_boundaries_without_gaps(backend: Backend) {
         let db = TestDb::with_fixture(backend).await;
         let store = db.store().await;
-        let newest_first = Sort { key: SortKey::SelectedAt, descending: true };
+        let newest_first = Sort::by(SortKey::SelectedAt, true);
         let (ids, pages) = walk(&store, newest_first, 3).await;
         assert_eq!(ids, vec![10, 7, 6, 9, 8, 5, 4, 3, 2, 1]);
         assert_eq!(pages, 4);
-        let (ids, _) = walk(&store, Sort { key: SortKey::SelectedAt, descending: false }, 4).await;
+        let (ids, _) = walk(&store, Sort::by(SortKey::SelectedAt, false), 4).await;
         assert_eq!(ids, vec![1, 2, 3, 4, 5, 8, 9, 6, 7, 10]);
-        let (ids, _) = walk(&store, Sort { key: SortKey::Id, descending: false }, 3).await;
+        let (ids, _) = walk(&store, Sort::by(SortKey::Id, false), 3).await;
         assert_eq!(ids, (1..=10).collect::<Vec<_>>());
         // Never-attempted rows come last when the newest attempt is first, and first otherwise.
-        let (ids, _) = walk(&store, Sort { key: SortKey::AttemptedAt, descending: true }, 2).await;
+        let (ids, _) = walk(&store, Sort::by(SortKey::AttemptedAt, true), 2).await;
         assert_eq!(ids, vec![7, 9, 8, 4, 3, 2, 1, 10, 6, 5]);
-        let (ids, _) = walk(&store, Sort { key: SortKey::AttemptedAt, descending: false }, 2).await;
+        let oldest_first = Sort { nulls_first: true, ..Sort::by(SortKey::AttemptedAt, false) };
+        let (ids, _) = walk(&store, oldest_first, 2).await;
         assert_eq!(ids, vec![5, 6, 10, 1, 2, 3, 4, 8, 9, 7]);
+        // The console keeps them last whichever way the operator sorts.
+        let (ids, _) = walk(&store, Sort::by(SortKey::AttemptedAt, false), 2).await;
+        assert_eq!(ids, vec![1, 2, 3, 4, 8, 9, 7, 5, 6, 10]);
         // A cursor alone (no offset) says where the next page starts.
         let after = Cursor { key: CursorKey::Id, id: 8 };
         let page = store
             .page(&PageRequest {
                 filter: Filter::default(),
-                sort: Sort { key: SortKey::Id, descending: false },
+                sort: Sort::by(SortKey::Id, false),
                 after: Some(after),
                 limit: 10,
             })
@@ -183,6 +184,53 @@ on_both_backends! {
             .unwrap();
         assert_eq!(page.rows.iter().map(|s| s.id).collect::<Vec<_>>(), vec![9, 10]);
         assert!(page.next.is_none());
+    }
+}
+
+/// The rows' `value` in the order of `sort`, walked two at a time.
+async fn walked_values(store: &Store, sort: Sort, value: fn(&Selection) -> String) -> Vec<String> {
+    let (ids, _) = walk(store, sort, 2).await;
+    let mut values = Vec::new();
+    for id in ids {
+        values.push(value(&store.selection(id).await.unwrap().unwrap()));
+    }
+    values
+}
+
+on_both_backends! {
+    async fn the_console_sorts_by_email_name_conference_and_error_page_by_page(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        let store = db.store().await;
+        for key in [SortKey::Email, SortKey::Person, SortKey::Conference, SortKey::Error] {
+            for descending in [false, true] {
+                let sort = Sort::by(key, descending);
+                let (paged, _) = walk(&store, sort, 2).await;
+                let (whole, pages) = walk(&store, sort, 100).await;
+                assert_eq!(pages, 1);
+                assert_eq!(paged, whole, "{key:?} descending={descending}: pages join without gaps");
+                let (mut backwards, _) = walk(&store, sort.reversed(), 3).await;
+                backwards.reverse();
+                assert_eq!(backwards, whole, "{key:?}: read from the end, the same rows reversed");
+            }
+        }
+        // Fixture emails differ in their first letters, so every collation agrees on them.
+        let emails = walked_values(&store, Sort::by(SortKey::Email, false), |s| s.email.clone()).await;
+        let mut sorted = emails.clone();
+        sorted.sort_by_key(|e| e.to_lowercase());
+        assert_eq!(emails, sorted);
+        // Rows without an error come last in both directions.
+        for descending in [false, true] {
+            let errors = walked_values(&store, Sort::by(SortKey::Error, descending), |s| {
+                s.sync.error_text().unwrap_or("").to_string()
+            })
+            .await;
+            let first_empty = errors.iter().position(String::is_empty).unwrap();
+            assert!(errors[first_empty..].iter().all(String::is_empty), "{errors:?}");
+            assert!(first_empty > 0, "{errors:?}");
+        }
+        // The name shown: the username stands in for an empty name.
+        let names = walked_values(&store, Sort::by(SortKey::Person, false), Selection::person_name).await;
+        assert!(names.contains(&"noemail".to_string()), "{names:?}");
     }
 }
 
@@ -611,7 +659,7 @@ on_both_backends! {
         let all = store
             .page(&PageRequest {
                 filter: Filter::default(),
-                sort: Sort { key: SortKey::Id, descending: false },
+                sort: Sort::by(SortKey::Id, false),
                 after: None,
                 limit: 1000,
             })

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::scratch_lms::{create_lms_db, recorded_events};
 use super::world::{Counts, Spec, observe};
 use crate::commands::CliError;
-use crate::graph::{ENV_GRAPH_URL, ENV_LOGIN_URL};
+use crate::graph::{ENV_GRAPH_CA_FILE, ENV_GRAPH_URL, ENV_LOGIN_URL};
 use crate::sim::SimHandle;
 
 pub(super) async fn sync_command_run(
@@ -24,7 +24,11 @@ pub(super) async fn sync_command_run(
     let exe = std::env::current_exe()
         .map_err(|e| CliError::failed(format!("cannot find the calsync binary: {e}")))?;
     let started = Instant::now();
-    let child = tokio::process::Command::new(exe)
+    let mut command = tokio::process::Command::new(exe);
+    if let Some(file) = sim.certificate_file() {
+        command.env(ENV_GRAPH_CA_FILE, file);
+    }
+    let child = command
         .arg("--database-url")
         .arg(path)
         .args(["sync", "--json"])
@@ -62,7 +66,7 @@ pub(super) async fn sync_command_run(
 
 /// The process's peak resident memory (`VmHWM`), read until the process is gone (the last
 /// reading is within 10 ms of its exit).
-async fn peak_rss_kib(pid: u32) -> u64 {
+pub(super) async fn peak_rss_kib(pid: u32) -> u64 {
     let status = format!("/proc/{pid}/status");
     let mut peak = 0;
     while let Ok(text) = tokio::fs::read_to_string(&status).await {

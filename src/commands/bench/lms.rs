@@ -47,11 +47,20 @@ pub(super) async fn lms_run(
     let ids = store.selection_ids(&unsynced()).await?;
     let integration_db = open_rw(path).await?;
     crate::graph::install_crypto_provider();
-    // `requests.post` opens a connection per call: keep no idle connections either.
-    let http = reqwest::Client::builder()
+    // `requests.post` opens a connection per call, over HTTP/1.1: keep no idle connections
+    // either.
+    let mut builder = reqwest::Client::builder()
         .no_proxy()
+        .http1_only()
         .pool_max_idle_per_host(0)
-        .timeout(Duration::from_secs(30))
+        .timeout(Duration::from_secs(30));
+    if let Some(pem) = sim.certificate_pem() {
+        let certificate = reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| {
+            CliError::failed(format!("cannot read the simulator's certificate: {e}"))
+        })?;
+        builder = builder.tls_certs_merge([certificate]);
+    }
+    let http = builder
         .build()
         .map_err(|e| CliError::failed(format!("cannot build the HTTP client: {e}")))?;
     let urls = (sim.login_url(), sim.graph_url());

@@ -14,6 +14,9 @@
 //!
 //! `bench verify` ([`verify`]) times the drift check against one GET per event.
 //!
+//! `bench reconcile` ([`reconcile`]) times `calsync reconcile --dry-run` as a user runs it
+//! against the floor Graph's limits allow for the same requests.
+//!
 //! `bench worker` ([`worker`]) times a quiet pass of `calsync worker` on a settled copy of the
 //! 1M-row demo database against the pass before the watch, and the lag from a new row to its
 //! event with the worker a real process.
@@ -21,6 +24,7 @@
 mod as_a_user;
 mod graph_only;
 mod lms;
+pub mod reconcile;
 mod scratch_lms;
 mod shared;
 mod store;

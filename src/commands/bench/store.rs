@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::shared::{MIN_SAMPLE, demo_database, measure_async, ms};
 use crate::cli::{BenchStoreArgs, EXIT_OK};
 use crate::commands::{CliError, Output, store_options};
-use crate::domain::{Cursor, Filter, PageRequest, Sort, SyncState};
+use crate::domain::{Cursor, Filter, PageRequest, Sort, SortKey, SyncState};
 use crate::store::sql::{self, Dialect, Sql, Value};
 use crate::store::{DatabaseUrl, Store, django_datetime};
 
@@ -81,6 +81,22 @@ pub async fn store(args: &BenchStoreArgs) -> Result<i32, CliError> {
             "page 1000, state failed".into(),
             Case::Page(page(failed.clone(), far(&failed).await?)),
         ),
+        // The console's sort by a column no index serves: a sort of every row per page.
+        (
+            "first page by email (no index)".into(),
+            Case::Page(sorted(SortKey::Email, None)),
+        ),
+        (
+            "next page by email".into(),
+            Case::Page(sorted(
+                SortKey::Email,
+                store.page(&sorted(SortKey::Email, None)).await?.next,
+            )),
+        ),
+        (
+            "first page by error (no index)".into(),
+            Case::Page(sorted(SortKey::Error, None)),
+        ),
         ("exact count, state failed".into(), Case::Count(failed)),
     ];
     for (name, case) in cases {
@@ -140,6 +156,14 @@ fn page(filter: Filter, after: Option<Cursor>) -> PageRequest {
         sort: Sort::default(),
         after,
         limit: PAGE_SIZE,
+    }
+}
+
+/// A page of every selection in the console's order for `key` (text A first).
+fn sorted(key: SortKey, after: Option<Cursor>) -> PageRequest {
+    PageRequest {
+        sort: Sort::by(key, false),
+        ..page(Filter::default(), after)
     }
 }
 

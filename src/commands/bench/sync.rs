@@ -15,10 +15,10 @@ use super::scratch_lms::{
 };
 use super::shared::ms;
 use super::world::{Counts, Spec, graph_client, observe};
-use crate::cli::{BenchSyncArgs, EXIT_OK};
+use crate::cli::{BenchSyncArgs, BenchTls, EXIT_OK};
 use crate::commands::{CliError, Output};
 use crate::graph::{MAILBOX_CONCURRENCY, MAX_BATCH_ITEMS};
-use crate::sim::{Directory, Latency, SimConfig, SimHandle, SimServer, SimTenant};
+use crate::sim::{Directory, Latency, SimConfig, SimHandle, SimServer, SimTenant, SimTls};
 use crate::sync::{Engine, SyncOptions};
 
 #[derive(Debug, Clone, Serialize)]
@@ -61,6 +61,7 @@ struct SyncReport {
     latency_ms: u64,
     concurrency: usize,
     runs: u32,
+    tls: Option<BenchTls>,
     build: &'static str,
     floor_ms: f64,
     calsync: Measured,
@@ -115,6 +116,10 @@ pub async fn sync(args: &BenchSyncArgs) -> Result<i32, CliError> {
         directory: Directory::all_ok(),
         transaction_id_dedup: true,
         batch_parallelism: MAILBOX_CONCURRENCY,
+        tls: args.tls.map(|tls| match tls {
+            BenchTls::H1 => SimTls::HTTP1,
+            BenchTls::H2 => SimTls::H2,
+        }),
         ..SimConfig::default()
     })
     .await
@@ -226,6 +231,7 @@ pub async fn sync(args: &BenchSyncArgs) -> Result<i32, CliError> {
         latency_ms: args.latency_ms,
         concurrency: spec.concurrency,
         runs: spec.runs,
+        tls: args.tls,
         build,
         floor_ms: ms(floor),
         lms_over_calsync: (!skip_lms).then(|| lms.median_ms / calsync.median_ms.max(1e-9)),
@@ -265,19 +271,27 @@ fn print_sync_report(out: &mut Output, r: &SyncReport, spec: &Spec) -> Result<()
     let row = |m: &Measured| {
         let c = &m.counts;
         format!(
-            "{:<40} {:>10.1} {:>9} {:>9} {:>9} {:>7} {:>9}",
+            "{:<40} {:>10.1} {:>9} {:>9} {:>9} {:>7} {:>9} {:>11}",
             m.mode,
             m.median_ms,
             c.token_requests,
             c.graph_calls,
             c.token_requests + c.graph_http_requests,
             c.events_created,
-            c.recorded
+            c.recorded,
+            format!("{} ({})", c.tls_connections, c.http2_connections)
         )
     };
     out.line(&format!(
-        "{:<40} {:>10} {:>9} {:>9} {:>9} {:>7} {:>9}",
-        "mode", "time (ms)", "token req", "Graph req", "HTTP req", "events", "rows added"
+        "{:<40} {:>10} {:>9} {:>9} {:>9} {:>7} {:>9} {:>11}",
+        "mode",
+        "time (ms)",
+        "token req",
+        "Graph req",
+        "HTTP req",
+        "events",
+        "rows added",
+        "TLS (h2)"
     ))?;
     out.line(&row(&r.command))?;
     out.line(&row(&r.calsync))?;
@@ -300,6 +314,13 @@ fn print_sync_report(out: &mut Output, r: &SyncReport, spec: &Spec) -> Result<()
             .join("  ")
     ))?;
     let latency = ms(spec.latency);
+    out.line(&match r.tls {
+        Some(tls) => format!(
+            "over TLS ({tls:?}): TLS (h2) = handshakes completed in the last run, and how many \
+             of those connections chose HTTP/2"
+        ),
+        None => "over plain HTTP (no --tls): no TLS connections".to_string(),
+    })?;
     out.line(&format!(
         "floor = {latency:.0} ms (one token round trip) + ceil({} per mailbox / {MAILBOX_CONCURRENCY} in \
          flight) = {} wave(s) × {latency:.0} ms = {:.0} ms",

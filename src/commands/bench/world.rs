@@ -52,12 +52,16 @@ pub(super) struct Counts {
     /// Rows (or, without a database, responses) that name their event.
     pub(super) recorded: u64,
     pub(super) throttled: u64,
+    /// Over TLS (`--tls`): connections accepted, and those that chose HTTP/2 by ALPN.
+    pub(super) tls_connections: u64,
+    pub(super) http2_connections: u64,
 }
 
 pub(super) fn graph_client(sim: &SimHandle) -> Result<GraphClient, CliError> {
     GraphClient::new(GraphConfig {
         graph_url: sim.graph_url(),
         login_url: sim.login_url(),
+        ca_file: sim.certificate_file().map(std::path::Path::to_path_buf),
         ..GraphConfig::default()
     })
     .map_err(|e| CliError::failed(format!("cannot set up the Graph client: {e}")))
@@ -124,5 +128,7 @@ pub(super) fn observe(
         duplicates: (stored.len() as u64).saturating_sub(n),
         recorded: recorded_count,
         throttled: stats.total_throttled(),
+        tls_connections: state.connections().handshakes,
+        http2_connections: state.connections().http2,
     }
 }

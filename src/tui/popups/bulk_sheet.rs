@@ -29,8 +29,8 @@ impl App {
 
     pub(in crate::tui) fn cause_under_cursor(&self) -> Option<crate::domain::Cause> {
         match self.screen() {
-            Some(Screen::Overview { data, cause, .. }) => {
-                crate::tui::screens::overview::cause_at(data.as_ref(), *cause)
+            Some(Screen::Overview { data, cursor, .. }) => {
+                crate::tui::screens::overview::cause_at(data.as_ref(), *cursor)
             }
             _ => None,
         }

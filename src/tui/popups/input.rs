@@ -49,6 +49,7 @@ impl App {
                 list.query = text;
                 list.filter = crate::tui::query::combine(&list.base, &parsed);
                 list.marks = Default::default();
+                list.only_marked = None;
                 list.restart()
             });
         Ok(self.fetch_for_top(fetch, true))

@@ -2,6 +2,7 @@
 //! its draw. What each holds is in [`super::popup`].
 
 pub mod bulk_sheet;
+pub mod column_chooser;
 pub mod confirm_quit;
 pub mod delete_sheet;
 pub mod help;
@@ -26,6 +27,7 @@ impl App {
             Popup::Bulk(_) => self.bulk_key(key),
             Popup::DeleteFindings(_) => self.delete_key(key),
             Popup::ConfirmQuit => self.confirm_quit_key(key),
+            Popup::Columns { .. } => self.column_chooser_key(key),
         })
     }
 }
@@ -53,6 +55,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         Some(Popup::Bulk(sheet)) => bulk_sheet::draw(frame, area, sheet, theme),
         Some(Popup::DeleteFindings(sheet)) => delete_sheet::draw(frame, area, sheet, theme),
         Some(Popup::ConfirmQuit) => confirm_quit::draw(frame, area, app.job.as_ref(), theme),
+        Some(Popup::Columns { cursor }) => {
+            column_chooser::draw(frame, area, &app.columns, *cursor, theme)
+        }
         None => {}
     }
 }

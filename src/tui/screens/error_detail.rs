@@ -83,6 +83,12 @@ pub fn draw(
     if let Some(url) = &s.recorded.teams_join_url {
         lines.push(Line::raw(format!("Teams meeting: {}", clean_line(url))));
     }
+    if let Some(url) = &s.recorded.web_link {
+        lines.push(Line::raw(format!(
+            "In Outlook on the web (w): {}",
+            clean_line(url)
+        )));
+    }
     lines.push(Line::raw(""));
     match s.sync.error_text() {
         Some(error) => {

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod conferences;
 pub mod error_detail;
 pub mod overview;
+pub mod overview_causes;
 pub mod parked;
 pub mod person;
 pub mod reconcile;

@@ -1,5 +1,6 @@
-//! The overview: counts by state, the failure trend, failures by cause (the cursor picks one
-//! to retry) and the conferences with most failures. Its parts arrive one by one.
+//! The overview: counts by state, the failure trend, failures by cause and the conferences
+//! with most failures. Its parts arrive one by one. Tab moves the cursor between the last two
+//! panels; Enter opens the failures of the cause or conference under it.
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
@@ -14,41 +15,105 @@ use crate::text::{clean_line, truncate};
 use crate::tui::data::{OverviewData, WorkersLine};
 use crate::tui::opens::Opens;
 use crate::tui::overview_refresh::OverviewRefresh;
+use crate::tui::screens::overview_causes;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::table::{self, Column, Drawn, Width, Window};
 use crate::tui::widgets::{ago, badge};
 
-const WORST_CONFERENCES: [Column; 4] = [
-    Column::new("ID", Width::Fixed(6)),
-    Column::new("CONFERENCES WITH MOST FAILURES", Width::Fill(20)),
-    Column::new("✗ FAILED", Width::Fixed(9)),
-    Column::new("TOTAL", Width::Fixed(9)),
-];
+/// The conferences panel's columns; the focused one says so in its header.
+const fn worst_conferences(title: &'static str) -> [Column; 4] {
+    [
+        Column::new("ID", Width::Fixed(6)),
+        Column::new(title, Width::Fill(20)),
+        Column::new("✗ FAILED", Width::Fixed(9)),
+        Column::new("TOTAL", Width::Fixed(9)),
+    ]
+}
+const WORST_CONFERENCES: [Column; 4] = worst_conferences("CONFERENCES WITH MOST FAILURES");
+const WORST_CONFERENCES_FOCUSED: [Column; 4] =
+    worst_conferences("▸ CONFERENCES WITH MOST FAILURES");
+
+/// The conferences panel is never squeezed below this.
+const CONFERENCES_MIN: u16 = 40;
+
+/// The panel that has the cursor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Panel {
+    #[default]
+    Causes,
+    Conferences,
+}
+
+/// The overview's cursor: which panel has it, and its row in each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cursor {
+    pub panel: Panel,
+    pub cause: usize,
+    pub conference: usize,
+}
+
+impl Cursor {
+    /// Up and down move in the focused panel.
+    pub fn move_by(&mut self, data: Option<&OverviewData>, delta: i64) {
+        let (row, rows) = match self.panel {
+            Panel::Causes => (
+                &mut self.cause,
+                data.and_then(|d| d.causes.as_ref()).map_or(0, Vec::len),
+            ),
+            Panel::Conferences => (
+                &mut self.conference,
+                data.and_then(|d| d.worst_conferences.as_ref())
+                    .map_or(0, Vec::len),
+            ),
+        };
+        if rows > 0 {
+            *row = (*row as i64 + delta).clamp(0, rows as i64 - 1) as usize;
+        }
+    }
+
+    /// Tab (and ← →): the other panel.
+    pub fn switch_panel(&mut self) {
+        self.panel = match self.panel {
+            Panel::Causes => Panel::Conferences,
+            Panel::Conferences => Panel::Causes,
+        };
+    }
+}
 
 /// What the overview screen holds, borrowed for drawing.
 pub struct Shown<'a> {
     pub data: Option<&'a OverviewData>,
     pub pending: Option<u64>,
     pub error: Option<&'a str>,
-    pub cause: usize,
+    pub cursor: Cursor,
     pub refresh: &'a OverviewRefresh,
 }
 
-/// Moves the cursor of the causes panel.
-pub fn move_cause(cause: &mut usize, data: Option<&OverviewData>, delta: i64) {
-    let rows = data.and_then(|d| d.causes.as_ref()).map_or(0, Vec::len);
-    if rows > 0 {
-        *cause = (*cause as i64 + delta).clamp(0, rows as i64 - 1) as usize;
+/// The cause under the cursor, when the causes panel has it and has rows.
+pub fn cause_at(data: Option<&OverviewData>, cursor: Cursor) -> Option<Cause> {
+    if cursor.panel != Panel::Causes {
+        return None;
     }
+    data?.causes.as_ref()?.get(cursor.cause).map(|(c, _)| *c)
 }
 
-/// The cause under the causes panel's cursor, if the panel has any.
-pub fn cause_at(data: Option<&OverviewData>, cursor: usize) -> Option<Cause> {
-    data?.causes.as_ref()?.get(cursor).map(|(c, _)| *c)
-}
-
-/// Enter on a cause opens its failures; on an empty causes panel, the conferences.
-pub fn enter(data: Option<&OverviewData>, cursor: usize) -> Opens {
+/// Enter on a cause opens its failures, on a conference its failed selections; on an empty
+/// causes panel, the conferences.
+pub fn enter(data: Option<&OverviewData>, cursor: Cursor) -> Opens {
+    if cursor.panel == Panel::Conferences {
+        let worst = data.and_then(|d| d.worst_conferences.as_ref());
+        return match worst.and_then(|w| w.get(cursor.conference)) {
+            Some((id, title, _, _)) => Opens::List {
+                title: format!("Failures: {}", clean_line(title)),
+                filter: Filter {
+                    states: vec![SyncState::Failed],
+                    conference_id: Some(*id),
+                    ..Filter::default()
+                },
+            },
+            None => Opens::Nothing,
+        };
+    }
     match cause_at(data, cursor) {
         Some(cause) => Opens::List {
             title: format!("Failures: {}", cause.label()),
@@ -139,7 +204,7 @@ fn draw_counts(
     now: DateTime<Utc>,
     theme: Theme,
 ) {
-    let (data, error, cause_cursor) = (shown.data, shown.error, shown.cause);
+    let (data, error, cursor) = (shown.data, shown.error, shown.cursor);
     let Some(data) = data else {
         let text = match error {
             Some(e) => format!("Could not load the overview: {}", clean_line(e)),
@@ -182,7 +247,7 @@ fn draw_counts(
         ]));
     }
     lines.push(Line::styled(
-        " ↑↓ r: retry a cause · R: retry all",
+        " tab: panel · ↑↓ · r: retry cause · R: all",
         theme.dim(),
     ));
     if let Some(workers) = &data.workers {
@@ -219,55 +284,52 @@ fn draw_counts(
     }
     frame.render_widget(Paragraph::new(trend_lines), trend);
 
-    // Narrow terminals stack the causes above the conferences; wide ones put them side by side.
-    let [causes_area, bottom] = if bottom.width >= 100 {
-        Layout::horizontal([Constraint::Length(50), Constraint::Min(40)]).areas(bottom)
+    // The causes panel gets the width its labels need when the conferences keep theirs beside
+    // it; otherwise the causes stack above the conferences.
+    let causes = data.causes.as_deref();
+    let needed = overview_causes::needed_width();
+    let [causes_area, bottom] = if bottom.width >= needed + CONFERENCES_MIN {
+        Layout::horizontal([Constraint::Length(needed), Constraint::Min(CONFERENCES_MIN)])
+            .areas(bottom)
     } else {
-        let height = data.causes.as_ref().map_or(1, Vec::len).max(1) as u16 + 2;
+        let height = overview_causes::height(causes, bottom.width);
         Layout::vertical([Constraint::Length(height), Constraint::Min(2)]).areas(bottom)
     };
-    let mut cause_lines = vec![Line::styled(" Failures by cause", theme.title())];
-    for (i, (cause, n)) in data.causes.iter().flatten().enumerate() {
-        let kind = if cause.is_permanent() {
-            "fix, then retry"
-        } else {
-            "retry"
-        };
-        let line = Line::from(vec![
-            Span::raw(format!(" {:<22}", truncate(cause.label(), 22))),
-            Span::styled(format!("{n:>7}"), theme.state(SyncState::Failed)),
-            Span::styled(format!("  {kind}"), theme.dim()),
-        ]);
-        cause_lines.push(if i == cause_cursor {
-            line.style(theme.selected())
-        } else {
-            line
-        });
-    }
-    match &data.causes {
-        None => cause_lines.push(counting()),
-        Some(causes) if causes.is_empty() => {
-            cause_lines.push(Line::styled(" no failures", theme.dim()))
-        }
-        Some(_) => {}
-    }
-    frame.render_widget(Paragraph::new(cause_lines), causes_area);
+    overview_causes::draw(
+        frame,
+        causes_area,
+        overview_causes::Shown {
+            causes,
+            cursor: cursor.cause,
+            focused: cursor.panel == Panel::Causes,
+        },
+        theme,
+    );
 
     let worst = data.worst_conferences.as_deref().unwrap_or_default();
+    let focused = cursor.panel == Panel::Conferences;
     table::draw(
         frame,
         bottom,
-        &WORST_CONFERENCES,
+        if focused {
+            &WORST_CONFERENCES_FOCUSED
+        } else {
+            &WORST_CONFERENCES
+        },
         worst,
-        Window::FollowCursor(None),
-        |_, (id, title, failed, total), _, _| Drawn {
+        Window::FollowCursor(focused.then_some(cursor.conference)),
+        |_, (id, title, failed, total), current, _| Drawn {
             cells: vec![
                 (id.to_string(), Style::default()),
                 (title.clone(), Style::default()),
                 (failed.to_string(), theme.state(SyncState::Failed)),
                 (total.to_string(), Style::default()),
             ],
-            style: Style::default(),
+            style: if current {
+                theme.selected()
+            } else {
+                Style::default()
+            },
         },
         theme,
     );

@@ -10,6 +10,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use super::selections;
 use crate::domain::CredentialSource;
 use crate::text::clean_line;
+use crate::tui::columns::ColumnChoice;
 use crate::tui::data::PersonData;
 use crate::tui::list::SelectionList;
 use crate::tui::theme::Theme;
@@ -29,12 +30,13 @@ pub fn draw(
     area: Rect,
     data: Option<&PersonData>,
     list: &SelectionList,
+    columns: &ColumnChoice,
     now: DateTime<Utc>,
     theme: Theme,
 ) {
     let [info, rest] = areas(area);
     draw_person(frame, info, data, theme);
-    selections::draw(frame, rest, list, now, theme);
+    selections::draw(frame, rest, list, columns, now, theme);
 }
 
 fn draw_person(frame: &mut Frame, area: Rect, data: Option<&PersonData>, theme: Theme) {

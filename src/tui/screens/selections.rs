@@ -11,42 +11,13 @@ use ratatui::widgets::Paragraph;
 
 use crate::domain::{Selection, SyncState};
 use crate::text::clean_line;
+use crate::tui::columns::{self, ColumnChoice, ListColumn};
 use crate::tui::list::SelectionList;
 use crate::tui::opens::Opens;
 use crate::tui::theme::Theme;
-use crate::tui::widgets::table::{self, Column, Drawn, Width, Window};
-use crate::tui::widgets::{ago, badge, state_line};
-
-const COLUMNS: [Column; 10] = [
-    Column::new("", Width::Fixed(1)),
-    Column::new("ID", Width::Fixed(8)),
-    Column::new(
-        "PERSON",
-        Width::Responsive {
-            wide: 20,
-            narrow: 16,
-        },
-    ),
-    Column::new("EMAIL", Width::Fixed(26)).wide_only(),
-    Column::new(
-        "CONFERENCE",
-        Width::Responsive {
-            wide: 22,
-            narrow: 14,
-        },
-    ),
-    Column::new("SLOT", Width::Fixed(11)).wide_only(),
-    Column::new(
-        "STATE",
-        Width::Responsive {
-            wide: 22,
-            narrow: 11,
-        },
-    ),
-    Column::new("ATTEMPTED", Width::Fixed(10)).wide_only(),
-    Column::new("CAUSE", Width::Fixed(12)).wide_only(),
-    Column::new("ERROR", Width::Fill(16)),
-];
+use crate::tui::widgets::ago;
+use crate::tui::widgets::state_line;
+use crate::tui::widgets::table::{self, Drawn, Fitted, Sideways, Window};
 
 /// The status line and the table below it.
 fn areas(area: Rect) -> [Rect; 2] {
@@ -64,8 +35,77 @@ pub fn enter(list: &SelectionList) -> Opens {
         .map_or(Opens::Nothing, |s| Opens::ErrorDetail(s.id))
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, list: &SelectionList, now: DateTime<Utc>, theme: Theme) {
+/// The mark column, then the chosen ones.
+fn fitted(choice: &ColumnChoice, list: &SelectionList) -> Vec<Fitted> {
+    // One column wide whether or not a row on screen is marked.
+    let mark = Fitted {
+        header: " ".to_string(),
+        least: 1,
+        grows: false,
+        whole: false,
+        pinned: true,
+    };
+    let chosen = choice.shown().map(|column| Fitted {
+        header: columns::header(column, list.sort),
+        least: match column {
+            ListColumn::Id | ListColumn::Slot => 11,
+            ListColumn::State | ListColumn::Cause => 8,
+            _ => 10,
+        },
+        grows: matches!(column, ListColumn::Conference | ListColumn::Error),
+        whole: column == ListColumn::Email,
+        pinned: column == ListColumn::Id,
+    });
+    std::iter::once(mark).chain(chosen).collect()
+}
+
+pub fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    list: &SelectionList,
+    choice: &ColumnChoice,
+    now: DateTime<Utc>,
+    theme: Theme,
+) {
     let [status, table_area] = areas(area);
+    let top = list.top.saturating_sub(list.first_index) as usize;
+    let cursor = list
+        .cursor
+        .checked_sub(list.first_index)
+        .map(|c| c as usize);
+    let sideways = table::draw_fitted(
+        frame,
+        table_area,
+        &fitted(choice, list),
+        &list.rows,
+        Window::From { top, cursor },
+        list.scroll_x,
+        |_, s, current| Drawn {
+            cells: selection_cells(s, list, choice, theme, now),
+            style: row_style(s, current, list, theme),
+        },
+        theme,
+    );
+    list.sideways.set(sideways);
+    state_line(
+        frame,
+        table_area,
+        list.loading.is_some(),
+        list.error.as_deref(),
+        list.rows.is_empty(),
+        theme,
+    );
+    draw_status(frame, status, list, sideways, theme);
+}
+
+/// The filter, the position, the sort, what scrolls sideways, the counts and the marks.
+fn draw_status(
+    frame: &mut Frame,
+    status: Rect,
+    list: &SelectionList,
+    sideways: Sideways,
+    theme: Theme,
+) {
     let filter = if list.query.is_empty() {
         "(none: / to filter)".to_string()
     } else {
@@ -82,6 +122,23 @@ pub fn draw(frame: &mut Frame, area: Rect, list: &SelectionList, now: DateTime<U
         Span::styled(clean_line(&filter), theme.key()),
         Span::raw(format!("  · {position}")),
     ];
+    spans.push(Span::styled(
+        format!("  · {}", columns::sort_words(list.sort)),
+        Style::default(),
+    ));
+    if sideways != Sideways::default() {
+        let left = if sideways.left > 0 {
+            format!("◀ {} ", sideways.left)
+        } else {
+            String::new()
+        };
+        let right = if sideways.right > 0 {
+            format!(" {} ▶", sideways.right)
+        } else {
+            String::new()
+        };
+        spans.push(Span::styled(format!("  · {left}cols{right}"), theme.key()));
+    }
     if let Some(counts) = list.counts {
         for state in SyncState::ALL {
             spans.push(Span::raw("  "));
@@ -99,6 +156,12 @@ pub fn draw(frame: &mut Frame, area: Rect, list: &SelectionList, now: DateTime<U
         };
         spans.push(Span::styled(marked, theme.marked()));
     }
+    if list.only_marked.is_some() {
+        spans.push(Span::styled(
+            "  · only marked (M: every row)",
+            theme.marked(),
+        ));
+    }
     if list.marks.range_anchor.is_some() {
         spans.push(Span::styled(
             "  · range: press v at the other end",
@@ -106,43 +169,16 @@ pub fn draw(frame: &mut Frame, area: Rect, list: &SelectionList, now: DateTime<U
         ));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), status);
-
-    let wide = table::is_wide(table_area);
-    let top = list.top.saturating_sub(list.first_index) as usize;
-    let cursor = list
-        .cursor
-        .checked_sub(list.first_index)
-        .map(|c| c as usize);
-    table::draw(
-        frame,
-        table_area,
-        &COLUMNS,
-        &list.rows,
-        Window::From { top, cursor },
-        |_, s, current, _| Drawn {
-            cells: selection_cells(s, list, theme, now, wide),
-            style: row_style(s, current, list, theme),
-        },
-        theme,
-    );
-    state_line(
-        frame,
-        table_area,
-        list.loading.is_some(),
-        list.error.as_deref(),
-        list.rows.is_empty(),
-        theme,
-    );
 }
 
+/// The mark, then one cell per chosen column.
 fn selection_cells(
     s: &Selection,
     list: &SelectionList,
+    choice: &ColumnChoice,
     theme: Theme,
     now: DateTime<Utc>,
-    wide: bool,
 ) -> Vec<(String, Style)> {
-    let state = s.state();
     let mark = if list.marks.is_marked(s.id) {
         "●"
     } else if list.changed.contains(&s.id) {
@@ -150,50 +186,51 @@ fn selection_cells(
     } else {
         " "
     };
-    // Narrow terminals get the symbol and the state's short name.
-    let mut badge_text = if wide {
-        badge(state)
-    } else {
-        format!("{} {}", state.symbol(), state.as_str().replace('_', " "))
-    };
-    if s.stale {
-        badge_text = format!("{badge_text} · STALE");
-    }
-    vec![
-        (mark.to_string(), theme.marked()),
-        (s.id.to_string(), Style::default()),
-        (s.person_name(), Style::default()),
-        (s.email.clone(), Style::default()),
-        (s.conference_title.clone(), Style::default()),
-        (
-            format!(
-                "{} {}",
-                s.slot_date.format("%m-%d"),
-                s.slot_start.format("%H:%M")
-            ),
-            Style::default(),
-        ),
-        (badge_text, theme.state(state)),
-        (
+    std::iter::once((mark.to_string(), theme.marked()))
+        .chain(choice.shown().map(|column| cell(s, column, theme, now)))
+        .collect()
+}
+
+fn cell(s: &Selection, column: ListColumn, theme: Theme, now: DateTime<Utc>) -> (String, Style) {
+    let plain = |text: String| (text, Style::default());
+    match column {
+        ListColumn::Id => plain(s.id.to_string()),
+        ListColumn::Person => plain(s.person_name()),
+        ListColumn::Email => plain(s.email.clone()),
+        ListColumn::Conference => plain(s.conference_title.clone()),
+        ListColumn::Slot => plain(format!(
+            "{} {}",
+            s.slot_date.format("%m-%d"),
+            s.slot_start.format("%H:%M")
+        )),
+        // The symbol and the state's short name: the column stays narrow, the counts above
+        // and the error detail carry the LMS's wording.
+        ListColumn::State => {
+            let state = s.state();
+            let mut text = format!("{} {}", state.symbol(), state.as_str().replace('_', " "));
+            if s.stale {
+                text.push_str(" · STALE");
+            }
+            (text, theme.state(state))
+        }
+        ListColumn::Attempted => plain(
             s.sync
                 .attempted_at
                 .map(|t| ago(now, t))
                 .unwrap_or_else(|| "never".to_string()),
-            Style::default(),
         ),
-        (
+        ListColumn::Cause => plain(
             s.sync
                 .error_text()
                 .map(|e| crate::domain::diagnosis::cause_of(e).as_str().to_string())
                 .unwrap_or_default(),
-            Style::default(),
         ),
         // Read, not skimmed past: the terminal's own foreground, never dim.
-        (
+        ListColumn::Error => (
             s.sync.error_text().map(short_error).unwrap_or_default(),
             theme.error_text(),
         ),
-    ]
+    }
 }
 
 fn row_style(s: &Selection, current: bool, list: &SelectionList, theme: Theme) -> Style {

@@ -1,7 +1,8 @@
 //! The one table widget. A table is a column spec (header, width rule, whether the column
 //! survives a narrow terminal) and a function from a row to its cells; the widget keeps the
 //! columns the width allows, windows the rows to the height it is drawn at, and cleans and cuts
-//! every cell to its column with an ellipsis.
+//! every cell to its column with an ellipsis. [`draw_fitted`] sizes the columns from what the
+//! drawn rows hold instead (`tui::widths`) and scrolls sideways through those that do not fit.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -9,8 +10,9 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::Span;
 use ratatui::widgets::{Cell, Row, Table};
 
-use crate::text::{clean_line, truncate};
+use crate::text::{clean_line, truncate, width};
 use crate::tui::theme::Theme;
+use crate::tui::widths::{self, Need};
 
 /// Terminals narrower than this get the essential columns only.
 pub const WIDE: u16 = 110;
@@ -110,13 +112,7 @@ pub fn draw<R>(
         .collect();
     let widths = widths(area.width, &constraints);
     let height = body_rows(area);
-    let (top, cursor) = match window {
-        Window::FollowCursor(cursor) => (
-            cursor.map_or(0, |c| c.saturating_sub(height.saturating_sub(1))),
-            cursor,
-        ),
-        Window::From { top, cursor } => (top, cursor),
-    };
+    let (top, cursor) = window_start(window, height);
     let body: Vec<Row> = rows
         .iter()
         .enumerate()
@@ -140,6 +136,167 @@ pub fn draw<R>(
             .column_spacing(1),
         area,
     );
+}
+
+/// A column sized by its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fitted {
+    pub header: String,
+    /// Never narrower than this (or its content, when that is shorter).
+    pub least: usize,
+    /// Takes a share of what is left once every column has its content.
+    pub grows: bool,
+    /// Never cut while the terminal has room for it: it gets its content's width before the
+    /// others get more than their least (emails, the thing operators look people up by).
+    pub whole: bool,
+    /// Stays on screen when the table scrolls sideways (the mark, the id).
+    pub pinned: bool,
+}
+
+/// How many columns the sideways scroll hides on either side.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sideways {
+    pub left: usize,
+    pub right: usize,
+}
+
+/// Draws the `rows` as a table of `columns` sized by the content of the rows drawn: every
+/// column gets its least, whole columns their content, the growing ones what is left. When the
+/// least widths do not fit, the pinned columns stay and the others are shown from the
+/// `scroll`-th on; what that hides is returned for the caller to say.
+#[allow(clippy::too_many_arguments)]
+pub fn draw_fitted<R>(
+    frame: &mut Frame,
+    area: Rect,
+    columns: &[Fitted],
+    rows: &[R],
+    window: Window,
+    scroll: usize,
+    draw_row: impl Fn(usize, &R, bool) -> Drawn,
+    theme: Theme,
+) -> Sideways {
+    let height = body_rows(area);
+    let (top, cursor) = window_start(window, height);
+    let drawn: Vec<Drawn> = rows
+        .iter()
+        .enumerate()
+        .skip(top)
+        .take(height)
+        .map(|(i, r)| {
+            let mut drawn = draw_row(i, r, cursor == Some(i));
+            for (text, _) in &mut drawn.cells {
+                *text = clean_line(text);
+            }
+            drawn
+        })
+        .collect();
+    let total = area.width as usize;
+    let needs: Vec<Need> = columns
+        .iter()
+        .enumerate()
+        .map(|(c, column)| {
+            let want = drawn
+                .iter()
+                .filter_map(|d| d.cells.get(c))
+                .map(|(text, _)| width(text))
+                .chain([width(&column.header)])
+                .max()
+                .unwrap_or(0);
+            let least = if column.whole {
+                want.min(total)
+            } else {
+                column.least.min(want)
+            };
+            Need {
+                least,
+                want,
+                grows: column.grows,
+            }
+        })
+        .collect();
+    let (visible, sideways) = in_view(columns, &needs, scroll, total);
+    let visible_needs: Vec<Need> = visible.iter().map(|&c| needs[c]).collect();
+    let whole: Vec<usize> = visible
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| columns[**c].whole)
+        .map(|(i, _)| i)
+        .collect();
+    let column_widths = widths::allot(&visible_needs, &whole, total);
+    let body: Vec<Row> = drawn
+        .into_iter()
+        .map(|d| {
+            let cells = visible.iter().zip(&column_widths).map(|(&c, &w)| {
+                let (text, style) = d.cells.get(c).cloned().unwrap_or_default();
+                Cell::from(Span::styled(truncate(&text, w), style))
+            });
+            Row::new(cells.collect::<Vec<_>>()).style(d.style)
+        })
+        .collect();
+    let header = Row::new(
+        visible
+            .iter()
+            .zip(&column_widths)
+            .map(|(&c, &w)| Cell::from(truncate(&columns[c].header, w))),
+    )
+    .style(theme.title().add_modifier(Modifier::UNDERLINED));
+    let constraints = column_widths
+        .iter()
+        .map(|&w| Constraint::Length(u16::try_from(w).unwrap_or(u16::MAX)));
+    frame.render_widget(
+        Table::new(body, constraints)
+            .header(header)
+            .column_spacing(1),
+        area,
+    );
+    sideways
+}
+
+/// The columns in view for a sideways `scroll`, and what they leave out on either side.
+fn in_view(
+    columns: &[Fitted],
+    needs: &[Need],
+    scroll: usize,
+    total: usize,
+) -> (Vec<usize>, Sideways) {
+    let all: Vec<usize> = (0..columns.len()).collect();
+    let least: usize = needs.iter().map(|n| n.least + widths::SPACING).sum();
+    if least <= total + widths::SPACING {
+        return (all, Sideways::default());
+    }
+    let (pinned, moving): (Vec<usize>, Vec<usize>) =
+        all.into_iter().partition(|&c| columns[c].pinned);
+    let pinned_width: usize = pinned
+        .iter()
+        .map(|&c| needs[c].least + widths::SPACING)
+        .sum();
+    let room = total.saturating_sub(pinned_width);
+    let moving_least: Vec<usize> = moving.iter().map(|&c| needs[c].least).collect();
+    // Never scrolled past the point where the last column is in view.
+    let mut from = scroll.min(moving.len().saturating_sub(1));
+    while from > 0 && from - 1 + widths::fitting_from(&moving_least, from - 1, room) >= moving.len()
+    {
+        from -= 1;
+    }
+    let count = widths::fitting_from(&moving_least, from, room);
+    let mut visible = pinned;
+    visible.extend(moving.iter().skip(from).take(count));
+    let sideways = Sideways {
+        left: from,
+        right: moving.len().saturating_sub(from + count),
+    };
+    (visible, sideways)
+}
+
+/// The first row drawn and the cursor's row, for a table `height` rows tall.
+fn window_start(window: Window, height: usize) -> (usize, Option<usize>) {
+    match window {
+        Window::FollowCursor(cursor) => (
+            cursor.map_or(0, |c| c.saturating_sub(height.saturating_sub(1))),
+            cursor,
+        ),
+        Window::From { top, cursor } => (top, cursor),
+    }
 }
 
 /// The items whose column is shown.
