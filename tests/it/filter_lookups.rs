@@ -15,10 +15,7 @@ use crate::support::{TestDb, learner_row};
 async fn every_row(store: &Store) -> Vec<Selection> {
     let request = PageRequest {
         filter: Filter::default(),
-        sort: Sort {
-            key: SortKey::Id,
-            descending: false,
-        },
+        sort: Sort::by(SortKey::Id, false),
         after: None,
         limit: 10_000,
     };
@@ -218,8 +215,8 @@ on_both_backends! {
         let store = db.store().await;
         for (args, sort) in [
             (vec![], Sort::default()),
-            (vec!["--sort", "attempted", "--ascending"], Sort { key: SortKey::AttemptedAt, descending: false }),
-            (vec!["--sort", "id"], Sort { key: SortKey::Id, descending: true }),
+            (vec!["--sort", "attempted", "--ascending"], Sort { nulls_first: true, ..Sort::by(SortKey::AttemptedAt, false) }),
+            (vec!["--sort", "id"], Sort::by(SortKey::Id, true)),
         ] {
             let url = db.url_string();
             let mut argv = vec!["--database-url", url.as_str(), "status", "--json"];
