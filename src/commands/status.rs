@@ -1,17 +1,17 @@
 //! `calsync status`: the selections matching a filter, as a table, JSON Lines, or counts.
-//! Rows are streamed page by page, so a million rows never sit in memory at once.
+//! Rows are streamed in batches, so a million rows never sit in memory at once.
 
 use serde::Serialize;
 
 use super::{CliError, Output, open_store};
 use crate::cli::{EXIT_OK, GlobalArgs, StatusArgs};
-use crate::domain::{
-    Listed, MalformedSelection, PageRequest, Selection, Sort, StateCounts, SyncState,
-};
+use crate::domain::{Listed, MalformedSelection, Selection, Sort, StateCounts, SyncState};
 use crate::export;
+use crate::store::Listing;
 use crate::text::{clean_line, fit, truncate};
 
-const PAGE_SIZE: u64 = 500;
+/// Rows read per batch.
+const BATCH: u32 = 500;
 const DEFAULT_TABLE_LIMIT: u64 = 50;
 
 pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<i32, CliError> {
@@ -35,7 +35,10 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<i32, CliError
         .limit
         .or((!args.json).then_some(DEFAULT_TABLE_LIMIT))
         .unwrap_or(u64::MAX);
-    let mut request = PageRequest {
+    if !args.json {
+        out.line(&table_header())?;
+    }
+    let listing = Listing {
         filter: filter.clone(),
         // Oldest first puts never-attempted rows first, as it always has.
         sort: Sort {
@@ -43,41 +46,25 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<i32, CliError
             descending: !args.ascending,
             nulls_first: args.ascending,
         },
-        after: None,
-        limit: 0,
+        limit,
     };
-    if !args.json {
-        out.line(&table_header())?;
-    }
     let mut shown = 0u64;
-    let mut more = false;
-    request.limit = limit.min(PAGE_SIZE) as u32;
-    let mut page = (limit > 0).then(|| fetch(&store, &request));
-    while let Some(current) = page.take() {
-        let (rows, next) = current
-            .await
-            .map_err(|e| CliError::failed(e.to_string()))??;
-        let fetched = shown + rows.len() as u64;
-        // The next page is read while this one is written: the database and the formatting
-        // of the rows run side by side (on PostgreSQL the query is the server's time).
-        if let Some(next) = &next
-            && fetched < limit
-        {
-            request.after = Some(next.clone());
-            request.limit = (limit - fetched).min(PAGE_SIZE) as u32;
-            page = Some(fetch(&store, &request));
+    if limit > 0 {
+        // Read on a task of its own: the database and the formatting run side by side.
+        let mut batches = store.stream_listing(listing, BATCH);
+        while let Some(rows) = batches.recv().await {
+            for row in &rows? {
+                out.line(&match (row, args.json) {
+                    (Listed::Readable(row), true) => export::json_line(row),
+                    (Listed::Readable(row), false) => table_row(row),
+                    (Listed::Malformed(row), true) => export::malformed_json_line(row),
+                    (Listed::Malformed(row), false) => malformed_table_row(row),
+                })?;
+                shown += 1;
+            }
         }
-        for row in &rows {
-            out.line(&match (row, args.json) {
-                (Listed::Readable(row), true) => export::json_line(row),
-                (Listed::Readable(row), false) => table_row(row),
-                (Listed::Malformed(row), true) => export::malformed_json_line(row),
-                (Listed::Malformed(row), false) => malformed_table_row(row),
-            })?;
-        }
-        shown = fetched;
-        more = next.is_some() && shown >= limit;
     }
+    let more = shown > 0 && shown >= limit;
     if !args.json {
         if shown == 0 {
             out.line("No selections match.")?;
@@ -92,15 +79,6 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<i32, CliError
     }
     out.flush()?;
     Ok(EXIT_OK)
-}
-
-type Page = Result<(Vec<Listed>, Option<crate::domain::Cursor>), crate::store::StoreError>;
-
-/// One page, read on a task of its own.
-fn fetch(store: &crate::store::Store, request: &PageRequest) -> tokio::task::JoinHandle<Page> {
-    let store = store.clone();
-    let request = request.clone();
-    tokio::spawn(async move { store.listing(&request).await })
 }
 
 fn summary_json(counts: &StateCounts) -> String {

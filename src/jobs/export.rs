@@ -1,4 +1,4 @@
-//! A filter's rows to a file, page by page (never all in memory). The pages are read on the
+//! A filter's rows to a file, batch by batch (never all in memory). The pages are read on the
 //! async workers; the file is written on a blocking thread, so a slow disk never stalls them.
 
 use std::io::Write;
@@ -8,11 +8,12 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 
 use super::text;
-use crate::domain::{Filter, PageRequest, Selection, Sort};
+use crate::domain::{Filter, Listed, Selection, Sort};
 use crate::export;
+use crate::store::Listing;
 
-/// Rows read per page.
-const PAGE: u32 = 1000;
+/// Rows read per batch.
+const BATCH: u32 = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -37,24 +38,28 @@ pub async fn export_rows(
     let (pages, incoming) = mpsc::channel::<Vec<Selection>>(2);
     let file = path.clone();
     let writer = tokio::task::spawn_blocking(move || write_pages(&file, format, incoming));
-    let mut request = PageRequest {
+    let listing = Listing {
         filter,
         sort: Sort::default(),
-        after: None,
-        limit: PAGE,
+        limit: u64::MAX,
     };
     let read = async {
-        loop {
-            let page = text(store.page(&request).await)?;
+        let mut batches = store.stream_listing(listing, BATCH);
+        while let Some(rows) = batches.recv().await {
+            // Rows that cannot be read whole are not exported (the console lists them).
+            let rows = text(rows)?
+                .into_iter()
+                .filter_map(|row| match row {
+                    Listed::Readable(selection) => Some(selection),
+                    Listed::Malformed(_) => None,
+                })
+                .collect();
             // The writer stopped (it failed): its error is the one to report.
-            if pages.send(page.rows).await.is_err() {
+            if pages.send(rows).await.is_err() {
                 return Ok(());
             }
-            match page.next {
-                Some(next) => request.after = Some(next),
-                None => return Ok::<(), String>(()),
-            }
         }
+        Ok::<(), String>(())
     };
     let read = read.await;
     drop(pages);

@@ -5,6 +5,7 @@ mod audit_log;
 mod claims;
 mod intent;
 mod ledger;
+mod matched;
 mod meetings;
 mod migrate;
 mod migration;
@@ -18,6 +19,7 @@ mod schema;
 pub mod sql;
 mod sqlite;
 mod sqlite_readers;
+mod stream;
 pub mod timestamp_text;
 mod unicode_match;
 pub mod url;
@@ -37,6 +39,7 @@ pub use migrate::{LATEST, MIGRATIONS, MigrationReport};
 pub use sql::{Dialect, SqlEngine};
 use sql::{RowMapper, Sql};
 pub use sqlite::{django_datetime, parse_datetime as parse_django_datetime, sqlite_message};
+pub use stream::{Batch, Listing};
 pub use unicode_match::FUNCTION as UNICODE_CONTAINS;
 pub use url::{DatabaseUrl, PgTarget, SslMode};
 pub use worker::{RETRIES as WORKER_RETRIES, ScheduleChange, WorkerLock};
@@ -117,6 +120,8 @@ pub struct Store {
     url: DatabaseUrl,
     /// The version of calsync's own tables (0: `calsync migrate` was never run).
     own_version: Arc<AtomicU32>,
+    /// The last lookup of a filter's text conditions, shared by its page and counts.
+    lookups: Arc<matched::Lookups>,
 }
 
 impl Store {
@@ -134,6 +139,7 @@ impl Store {
             backend,
             url: url.clone(),
             own_version: Arc::new(AtomicU32::new(0)),
+            lookups: Arc::default(),
         };
         schema::check(&store).await?;
         let version = store.read_own_version().await?;
@@ -200,23 +206,20 @@ impl Store {
 
     /// Counts per sync state of the selections matching `filter`.
     pub async fn summary(&self, filter: &Filter) -> Result<StateCounts, StoreError> {
-        self.query_one(
-            sql::state_counts(self.dialect(), filter),
-            sql::map_state_counts,
-        )
-        .await
+        let sql = self
+            .filtered(filter, || sql::state_counts(self.dialect(), filter))
+            .await?;
+        self.query_one(sql, sql::map_state_counts).await
     }
 
     /// The failed selections matching `filter`, counted per failure cause: every cause with at
     /// least one failure, most failures first (ties in [`Cause::ALL`] order). The database
     /// counts per distinct error text; each text is classified once, here.
     pub async fn cause_counts(&self, filter: &Filter) -> Result<Vec<(Cause, u64)>, StoreError> {
-        let rows = self
-            .query(
-                sql::failed_error_counts(self.dialect(), filter),
-                sql::map_cause_count,
-            )
+        let sql = self
+            .filtered(filter, || sql::failed_error_counts(self.dialect(), filter))
             .await?;
+        let rows = self.query(sql, sql::map_cause_count).await?;
         let mut by_cause: BTreeMap<Cause, u64> = BTreeMap::new();
         for (cause, n) in rows {
             *by_cause.entry(cause).or_default() += n;
@@ -228,18 +231,21 @@ impl Store {
 
     /// The exact number of selections matching `filter`.
     pub async fn count(&self, filter: &Filter) -> Result<u64, StoreError> {
-        self.query_one(sql::count(self.dialect(), filter), sql::map_count)
-            .await
+        let sql = self
+            .filtered(filter, || sql::count(self.dialect(), filter))
+            .await?;
+        self.query_one(sql, sql::map_count).await
     }
 
     /// How many of the filter's rows a sync run would skip, since their conference no longer
     /// uses time slots (the bulk sheet counts them apart).
     pub async fn count_without_time_slots(&self, filter: &Filter) -> Result<u64, StoreError> {
-        self.query_one(
-            sql::count_without_time_slots(self.dialect(), filter),
-            sql::map_count,
-        )
-        .await
+        let sql = self
+            .filtered(filter, || {
+                sql::count_without_time_slots(self.dialect(), filter)
+            })
+            .await?;
+        self.query_one(sql, sql::map_count).await
     }
 
     /// One page of selections, continuing after `request.after`; the rows that cannot be read
@@ -266,12 +272,12 @@ impl Store {
         &self,
         request: &PageRequest,
     ) -> Result<(Vec<Listed>, Option<crate::domain::Cursor>), StoreError> {
-        let rows = self
-            .query(
-                sql::selection_page(self.dialect(), request),
-                sql::map_listed,
-            )
+        let sql = self
+            .filtered(&request.filter, || {
+                sql::selection_page(self.dialect(), request)
+            })
             .await?;
+        let rows = self.query(sql, sql::map_listed).await?;
         let full = rows.len() as u64 >= u64::from(request.limit) && request.limit > 0;
         let next = if full {
             rows.last()
@@ -416,12 +422,12 @@ impl Store {
         column: &str,
         filter: &Filter,
     ) -> Result<BTreeMap<i64, StateCounts>, StoreError> {
-        let rows = self
-            .query(
-                sql::grouped_state_counts(self.dialect(), column, filter),
-                sql::map_grouped_state_counts,
-            )
+        let sql = self
+            .filtered(filter, || {
+                sql::grouped_state_counts(self.dialect(), column, filter)
+            })
             .await?;
+        let rows = self.query(sql, sql::map_grouped_state_counts).await?;
         Ok(rows.into_iter().collect())
     }
 
@@ -529,8 +535,10 @@ impl Store {
 
     /// The ids of the selections matching `filter`, newest selection first (a run's frozen list).
     pub async fn selection_ids(&self, filter: &Filter) -> Result<Vec<i64>, StoreError> {
-        self.query(sql::selection_ids(self.dialect(), filter), sql::map_id)
-            .await
+        let sql = self
+            .filtered(filter, || sql::selection_ids(self.dialect(), filter))
+            .await?;
+        self.query(sql, sql::map_id).await
     }
 
     /// The active Teams integrations with their credentials (for resolving per user with

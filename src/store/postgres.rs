@@ -248,6 +248,39 @@ impl PgBackend {
         rows.iter().map(|row| map(&PgRow(row))).collect()
     }
 
+    /// Every row of one SELECT, mapped as the server sends them, to `sink` in batches of up to
+    /// `batch`; on a session of its own, so a long stream never holds up the console's reads
+    /// (a session runs its statements one after the other). Stops early when the receiver of
+    /// `sink` is gone.
+    pub async fn stream<T: Send + 'static>(
+        &self,
+        sql: Sql,
+        map: RowMapper<T>,
+        batch: usize,
+        sink: &tokio::sync::mpsc::Sender<Result<Vec<T>, StoreError>>,
+    ) -> Result<(), StoreError> {
+        let client = self.open_session("calsync stream").await?;
+        let params = bind(&sql.params);
+        let params = params.iter().map(|p| p.as_ref() as &dyn ToSql);
+        let failed = |e: tokio_postgres::Error| StoreError::Query(pg_message(&e));
+        let stream = client.query_raw(&sql.text, params).await.map_err(failed)?;
+        let mut stream = std::pin::pin!(stream);
+        let mut rows = Vec::with_capacity(batch);
+        while let Some(row) = stream.try_next().await.map_err(failed)? {
+            rows.push(map(&PgRow(&row))?);
+            if rows.len() >= batch {
+                let full = std::mem::replace(&mut rows, Vec::with_capacity(batch));
+                if sink.send(Ok(full)).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        if !rows.is_empty() {
+            let _ = sink.send(Ok(rows)).await;
+        }
+        Ok(())
+    }
+
     pub async fn execute(&self, sql: Sql) -> Result<u64, StoreError> {
         let params = bind(&sql.params);
         let refs: Vec<&(dyn ToSql + Sync)> = params

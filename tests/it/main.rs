@@ -21,6 +21,7 @@ mod console_queries;
 mod console_viewport;
 mod console_workers;
 mod doctor_tokens;
+mod filter_lookups;
 mod graph_client;
 mod help;
 mod http_client;
