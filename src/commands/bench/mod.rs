@@ -22,6 +22,7 @@
 //! event with the worker a real process.
 
 mod as_a_user;
+mod cpu;
 mod graph_only;
 mod lms;
 pub mod reconcile;
