@@ -87,5 +87,8 @@ fn the_readme_lists_every_action_a_keymap_key_can_be_bound_to() {
         .expect("README's config section lists the [keymap] actions");
     let names: Vec<&str> = listed.split('`').skip(1).step_by(2).collect();
     let table: Vec<&str> = calsync::tui::keymap::action_names().collect();
-    assert_eq!(names, table, "README's [keymap] actions, in the table's order");
+    assert_eq!(
+        names, table,
+        "README's [keymap] actions, in the table's order"
+    );
 }
