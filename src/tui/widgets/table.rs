@@ -469,4 +469,50 @@ mod tests {
             "N WIDE ONLY"
         );
     }
+
+    /// NAME (at most 8), MAIL (whole), NOTE (grows) as drawn `width` columns wide.
+    fn fitted_line(width: u16) -> (String, String) {
+        let columns = [
+            Column::new("NAME", Width::Fixed(4)).at_most(8),
+            Column::new("MAIL", Width::Fixed(4)).whole(),
+            Column::new("NOTE", Width::Fill(4)),
+        ];
+        let mut terminal = Terminal::new(TestBackend::new(width, 2)).unwrap();
+        terminal
+            .draw(|frame| {
+                draw(
+                    frame,
+                    frame.area(),
+                    &columns,
+                    &[()],
+                    Window::FollowCursor(None),
+                    |_, (), _, _| Drawn {
+                        cells: ["Bartholomew Jones", "bart@example.org", "a note"]
+                            .map(|t| (t.to_string(), Style::default()))
+                            .to_vec(),
+                        style: Style::default(),
+                    },
+                    Theme::MONOCHROME,
+                )
+            })
+            .unwrap();
+        let buffer = terminal.backend().buffer().clone();
+        let line = |y| {
+            (0..width)
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        };
+        (line(0), line(1))
+    }
+
+    #[test]
+    fn columns_take_their_contents_width_a_whole_one_first_a_capped_one_no_more_than_its_cap() {
+        let (header, row) = fitted_line(40);
+        assert_eq!(row, "Barthol… bart@example.org a note");
+        assert_eq!(header, "NAME     MAIL             NOTE");
+        // Narrower: the mailbox stays whole, the name gives way down to its least.
+        assert_eq!(fitted_line(28).1, "Barth… bart@example.org a n…");
+    }
 }
