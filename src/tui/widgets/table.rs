@@ -34,8 +34,9 @@ pub enum Width {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Column {
     pub header: &'static str,
-    /// The column's least width (a `Fill` column also takes what is left); content narrower
-    /// than that narrows the column, content wider widens it while there is room.
+    /// The column's least width (a `Fill` column also takes what is left when it is the
+    /// last); content narrower than that narrows the column, content wider widens it while
+    /// there is room.
     pub width: Width,
     /// False: dropped on a terminal narrower than [`WIDE`].
     pub when_narrow: bool,
@@ -87,14 +88,16 @@ impl Column {
         }
     }
 
-    fn need(&self, wide: bool, content: usize) -> Need {
+    /// `last`: the table's last column shown, the only one that takes the room left over, so
+    /// the columns after a title stay beside it on a wide terminal.
+    fn need(&self, wide: bool, content: usize, last: bool) -> Need {
         let want = content
             .max(width(self.header))
             .min(self.most.unwrap_or(usize::MAX));
         Need {
             least: self.least(wide).min(want),
             want,
-            grows: matches!(self.width, Width::Fill(_)),
+            grows: last && matches!(self.width, Width::Fill(_)),
         }
     }
 }
@@ -168,7 +171,7 @@ pub fn draw<R>(
                 .map(|(text, _)| width(text))
                 .max()
                 .unwrap_or(0);
-            column.need(wide, content)
+            column.need(wide, content, c + 1 == kept.len())
         })
         .collect();
     let whole: Vec<usize> = (0..kept.len()).filter(|&c| kept[c].whole).collect();
