@@ -787,3 +787,18 @@ fn a_click_on_the_overview_outside_its_panels_rows_changes_nothing() {
     assert!(app.mouse(click(column, row)).is_empty());
     assert_eq!(overview_cursor(&app), before);
 }
+
+#[test]
+fn a_cancelled_runs_panel_says_cancelled_at_80_columns() {
+    let mut app = app_with_failed_rows(3, false);
+    (app.width, app.height) = (80, 24);
+    start_retry(&mut app);
+    app.report(Report::Sync(SyncEvent::Finished(Summary {
+        total: 3,
+        not_started: 3,
+        ..Summary::default()
+    })));
+    let (_, row) = where_drawn(&app, "(cancelled)");
+    let (_, done) = where_drawn(&app, "done:");
+    assert_eq!(row, done, "on the panel's title line");
+}
