@@ -317,10 +317,15 @@ fn draw_counts(
 
     let trend_rows = data.trend.as_deref().unwrap_or_default();
     let max = trend_rows.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
-    let mut trend_lines = vec![Line::styled(
+    // The long title where it fits, the short one where it would be cut.
+    let trend_title = [
         " Failures per day (last attempt, UTC)",
-        theme.title(),
-    )];
+        " Failures per day (UTC)",
+    ]
+    .into_iter()
+    .find(|t| crate::text::width(t) <= trend.width as usize)
+    .unwrap_or(" Failures per day");
+    let mut trend_lines = vec![Line::styled(trend_title, theme.title())];
     for (day, n) in trend_rows
         .iter()
         .rev()
