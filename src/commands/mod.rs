@@ -3,10 +3,6 @@
 
 mod audit;
 mod bench;
-mod bench_console;
-mod bench_floor;
-mod bench_pg;
-mod bench_stream;
 mod config;
 mod console;
 mod demo;
@@ -152,7 +148,7 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
             "--read-only: refusing to run a benchmark (it writes its own databases)",
         )),
         Some(Command::Bench(BenchCommand::Store(args))) => bench::store(&args).await,
-        Some(Command::Bench(BenchCommand::Console(args))) => bench_console::run(&args).await,
+        Some(Command::Bench(BenchCommand::Console(args))) => bench::console::run(&args).await,
         Some(Command::Bench(BenchCommand::Sync(args))) => bench::sync(&args).await,
         Some(Command::Bench(BenchCommand::Verify(args))) => bench::verify::run(&args).await,
         Some(Command::Bench(BenchCommand::Reconcile(args))) => bench::reconcile::run(&args).await,

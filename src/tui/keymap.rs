@@ -731,6 +731,11 @@ const ACTION_NAMES: &[(&str, Action)] = &[
     ("only_marked", Action::OnlyMarked),
 ];
 
+/// Every action name a `[keymap]` key can be bound to, in the table's order.
+pub fn action_names() -> impl Iterator<Item = &'static str> {
+    ACTION_NAMES.iter().map(|(name, _)| *name)
+}
+
 /// The keymap in force: the table above with the config file's overrides applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keymap {

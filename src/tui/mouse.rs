@@ -1,5 +1,6 @@
 //! The mouse (issue 13, item 11): a click on a table row puts the cursor there (a second click
-//! on the row under the cursor opens it, like Enter), the wheel moves by three rows, and a click
+//! on the row under the cursor opens it, like Enter; on the overview a click also gives its
+//! panel the focus), the wheel moves by three rows, and a click
 //! on a key in the bottom bar does what the key does.
 
 use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
@@ -8,7 +9,8 @@ use ratatui::layout::Rect;
 use super::action::Action;
 use super::app::{App, Effect};
 use super::layout::Chrome;
-use super::screen::Screen;
+use super::screen::{OverviewCursor, OverviewPanel, Screen};
+use super::screens::overview;
 
 /// Rows the wheel moves by.
 const WHEEL_ROWS: i64 = 3;
@@ -39,6 +41,9 @@ impl App {
         let Some(screen) = self.screen() else {
             return Vec::new();
         };
+        if let Screen::Overview { .. } = screen {
+            return self.click_overview(chrome.body, column, row);
+        }
         let rows = screen.page_rows(chrome.body);
         // Every table is drawn at the bottom of the body: its rows end where the body ends.
         let first = chrome.body.bottom().saturating_sub(rows as u16);
@@ -67,6 +72,26 @@ impl App {
         (0..delta.abs()).flat_map(|_| self.update(action)).collect()
     }
 
+    /// A click on a cause or a conference with most failures: the panel and its cursor go
+    /// there; a click on the row that already has the cursor opens it.
+    fn click_overview(&mut self, body: Rect, column: u16, row: u16) -> Vec<Effect> {
+        let missing_tables = self.session.missing_tables.is_some();
+        let Some(Screen::Overview { data, cursor, .. }) = self.stack.last_mut() else {
+            return Vec::new();
+        };
+        let Some((panel, at)) =
+            overview::row_at(body, missing_tables, data.as_ref(), *cursor, column, row)
+        else {
+            return Vec::new();
+        };
+        if cursor.panel == panel && *row_of(cursor, panel) == at {
+            return self.update(Action::Enter);
+        }
+        cursor.panel = panel;
+        *row_of(cursor, panel) = at;
+        Vec::new()
+    }
+
     /// A click on the bottom bar: the key under it.
     fn click_bar(&mut self, column: u16) -> Vec<Effect> {
         if self.message.is_some() {
@@ -89,4 +114,12 @@ impl App {
 fn follow(cursor: usize, rows: usize) -> (i64, i64) {
     let top = cursor.saturating_sub(rows.saturating_sub(1));
     (top as i64, cursor as i64)
+}
+
+/// The overview cursor's row in `panel`.
+fn row_of(cursor: &mut OverviewCursor, panel: OverviewPanel) -> &mut usize {
+    match panel {
+        OverviewPanel::Causes => &mut cursor.cause,
+        OverviewPanel::Conferences => &mut cursor.conference,
+    }
 }

@@ -721,3 +721,84 @@ fn rate_and_eta_are_right_at_both_ends_of_a_short_run() {
         "the whole run's average: {rate}"
     );
 }
+
+/// Where `text` is drawn on the app's screen: (column, row).
+fn where_drawn(app: &App, text: &str) -> (u16, u16) {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let mut terminal = Terminal::new(TestBackend::new(app.width, app.height)).unwrap();
+    terminal
+        .draw(|frame| calsync::tui::render(frame, app, calsync::tui::Theme::MONOCHROME))
+        .unwrap();
+    let buffer = terminal.backend().buffer();
+    for y in 0..app.height {
+        let line: String = (0..app.width).map(|x| buffer[(x, y)].symbol()).collect();
+        if let Some(at) = line.find(text) {
+            let column = line[..at].chars().count() as u16;
+            return (column, y);
+        }
+    }
+    panic!("{text:?} is not on screen")
+}
+
+#[test]
+fn a_click_on_an_overview_panels_row_focuses_it_there_and_a_second_click_opens_it() {
+    use calsync::tui::screen::OverviewPanel;
+    // Side by side at 160 columns, stacked at 80.
+    for (width, height) in [(160, 48), (80, 24)] {
+        let mut app = overview_with_conferences();
+        (app.width, app.height) = (width, height);
+        let (column, row) = where_drawn(&app, "Quarterly Review");
+        let effects = app.mouse(click(column, row));
+        assert!(effects.is_empty(), "{effects:?}");
+        let cursor = overview_cursor(&app);
+        assert_eq!(
+            (cursor.panel, cursor.conference),
+            (OverviewPanel::Conferences, 1),
+            "at {width}×{height}"
+        );
+
+        let (column, row) = where_drawn(&app, "Throttled by Graph");
+        app.mouse(click(column, row));
+        assert_eq!(overview_cursor(&app).panel, OverviewPanel::Causes);
+        app.mouse(click(column, row));
+        assert!(
+            matches!(app.screen(), Some(Screen::Selections { title, .. }) if title == "Failures: Throttled by Graph"),
+            "a click on the focused cause opens its failures at {width}×{height}"
+        );
+
+        app.key(code(KeyCode::Esc));
+        let (column, row) = where_drawn(&app, "Careers Guidance");
+        app.mouse(click(column, row));
+        app.mouse(click(column, row));
+        assert!(
+            matches!(app.screen(), Some(Screen::Selections { title, .. }) if title == "Failures: Careers Guidance"),
+            "at {width}×{height}"
+        );
+    }
+}
+
+#[test]
+fn a_click_on_the_overview_outside_its_panels_rows_changes_nothing() {
+    let mut app = overview_with_conferences();
+    (app.width, app.height) = (160, 48);
+    let (column, row) = where_drawn(&app, "Failures by cause");
+    let before = overview_cursor(&app);
+    assert!(app.mouse(click(column, row)).is_empty());
+    assert_eq!(overview_cursor(&app), before);
+}
+
+#[test]
+fn a_cancelled_runs_panel_says_cancelled_at_80_columns() {
+    let mut app = app_with_failed_rows(3, false);
+    (app.width, app.height) = (80, 24);
+    start_retry(&mut app);
+    app.report(Report::Sync(SyncEvent::Finished(Summary {
+        total: 3,
+        not_started: 3,
+        ..Summary::default()
+    })));
+    let (_, row) = where_drawn(&app, "(cancelled)");
+    let (_, done) = where_drawn(&app, "done:");
+    assert_eq!(row, done, "on the panel's title line");
+}

@@ -75,3 +75,20 @@ fn audit_action_help_names_every_action_the_readme_lists() {
         );
     }
 }
+
+#[test]
+fn the_readme_lists_every_action_a_keymap_key_can_be_bound_to() {
+    let readme = include_str!("../../README.md");
+    let listed = readme
+        .split_once("The actions a key can be bound to")
+        .and_then(|(_, rest)| rest.split_once("): "))
+        .and_then(|(_, rest)| rest.split_once(".\n"))
+        .map(|(list, _)| list)
+        .expect("README's config section lists the [keymap] actions");
+    let names: Vec<&str> = listed.split('`').skip(1).step_by(2).collect();
+    let table: Vec<&str> = calsync::tui::keymap::action_names().collect();
+    assert_eq!(
+        names, table,
+        "README's [keymap] actions, in the table's order"
+    );
+}

@@ -22,13 +22,17 @@
 //! event with the worker a real process.
 
 mod as_a_user;
+pub mod console;
 mod cpu;
+mod floor;
 mod graph_only;
 mod lms;
+mod pg;
 pub mod reconcile;
 mod scratch_lms;
 mod shared;
 mod store;
+mod stream;
 mod sync;
 pub mod verify;
 pub mod worker;

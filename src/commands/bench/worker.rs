@@ -54,7 +54,7 @@ pub async fn run(args: &BenchWorkerArgs) -> Result<i32, CliError> {
         let DatabaseUrl::Postgres(target) = &url else {
             return Err(CliError::unusable("--postgres takes a postgres:// URL"));
         };
-        super::super::bench_pg::ensure_copy(target, &path)?;
+        super::pg::ensure_copy(target, &path)?;
         let scratch = Scratch::postgres(target).await?;
         reports.push(measure(&mut out, args, scratch, "PostgreSQL").await?);
     }

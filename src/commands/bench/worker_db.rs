@@ -72,9 +72,7 @@ impl Scratch {
     pub(super) fn url_text(&self) -> String {
         match self {
             Scratch::Sqlite { path, .. } => format!("sqlite:///{}", path.display()),
-            Scratch::Postgres { server, .. } => {
-                super::super::bench_floor::pg_uri(server, &server.dbname)
-            }
+            Scratch::Postgres { server, .. } => super::floor::pg_uri(server, &server.dbname),
         }
     }
 

@@ -127,6 +127,67 @@ pub fn enter(data: Option<&OverviewData>, cursor: Cursor) -> Opens {
     }
 }
 
+/// The notice of missing tables, and the rest of the body below it.
+fn below_notice(area: Rect) -> [Rect; 2] {
+    Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area)
+}
+
+/// The counts and the trend on top; below them the causes panel and the conferences panel.
+fn areas(area: Rect) -> [Rect; 2] {
+    Layout::vertical([Constraint::Length(9), Constraint::Min(3)]).areas(area)
+}
+
+/// The causes panel and the conferences panel in the overview's lower part: side by side
+/// when the causes' labels and the conferences both fit, otherwise stacked.
+fn panels(bottom: Rect, causes: Option<&[(Cause, u64)]>) -> [Rect; 2] {
+    let needed = overview_causes::needed_width();
+    if bottom.width >= needed + CONFERENCES_MIN {
+        Layout::horizontal([Constraint::Length(needed), Constraint::Min(CONFERENCES_MIN)])
+            .areas(bottom)
+    } else {
+        let height = overview_causes::height(causes, bottom.width);
+        Layout::vertical([Constraint::Length(height), Constraint::Min(2)]).areas(bottom)
+    }
+}
+
+/// Which panel and row a click at (`column`, `row`) in the overview's `body` lands on.
+pub fn row_at(
+    body: Rect,
+    missing_tables: bool,
+    data: Option<&OverviewData>,
+    cursor: Cursor,
+    column: u16,
+    row: u16,
+) -> Option<(Panel, usize)> {
+    let data = data?;
+    let area = if missing_tables {
+        below_notice(body)[1]
+    } else {
+        body
+    };
+    let causes = data.causes.as_deref();
+    let [causes_area, conferences_area] = panels(areas(area)[1], causes);
+    let at = ratatui::layout::Position::new(column, row);
+    if causes_area.contains(at) {
+        let i = overview_causes::cause_at_row(causes?, causes_area, cursor.cause, row)?;
+        return Some((Panel::Causes, i));
+    }
+    if !conferences_area.contains(at) || row == conferences_area.y {
+        return None;
+    }
+    let rows = table::body_rows(conferences_area);
+    let focused = cursor.panel == Panel::Conferences;
+    // The panel follows its cursor only while it has the focus (as it is drawn).
+    let top = if focused {
+        cursor.conference.saturating_sub(rows.saturating_sub(1))
+    } else {
+        0
+    };
+    let i = top + (row - conferences_area.y - 1) as usize;
+    let worst = data.worst_conferences.as_deref().unwrap_or_default();
+    (i < worst.len()).then_some((Panel::Conferences, i))
+}
+
 /// `missing_tables`: the session's notice of the features waiting for `calsync migrate`.
 pub fn draw(
     frame: &mut Frame,
@@ -138,8 +199,7 @@ pub fn draw(
 ) {
     let area = match missing_tables {
         Some(notice) => {
-            let [note, rest] =
-                Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+            let [note, rest] = below_notice(area);
             frame.render_widget(
                 Paragraph::new(truncate(&format!(" {notice}"), note.width as usize))
                     .style(theme.warning()),
@@ -213,7 +273,7 @@ fn draw_counts(
         frame.render_widget(Paragraph::new(text), area);
         return;
     };
-    let [top, bottom] = Layout::vertical([Constraint::Length(9), Constraint::Min(3)]).areas(area);
+    let [top, bottom] = areas(area);
     let [states, trend] =
         Layout::horizontal([Constraint::Length(44), Constraint::Min(20)]).areas(top);
     let counting = || Line::styled(" counting…", theme.dim());
@@ -257,10 +317,15 @@ fn draw_counts(
 
     let trend_rows = data.trend.as_deref().unwrap_or_default();
     let max = trend_rows.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
-    let mut trend_lines = vec![Line::styled(
+    // The long title where it fits, the short one where it would be cut.
+    let trend_title = [
         " Failures per day (last attempt, UTC)",
-        theme.title(),
-    )];
+        " Failures per day (UTC)",
+    ]
+    .into_iter()
+    .find(|t| crate::text::width(t) <= trend.width as usize)
+    .unwrap_or(" Failures per day");
+    let mut trend_lines = vec![Line::styled(trend_title, theme.title())];
     for (day, n) in trend_rows
         .iter()
         .rev()
@@ -287,14 +352,7 @@ fn draw_counts(
     // The causes panel gets the width its labels need when the conferences keep theirs beside
     // it; otherwise the causes stack above the conferences.
     let causes = data.causes.as_deref();
-    let needed = overview_causes::needed_width();
-    let [causes_area, bottom] = if bottom.width >= needed + CONFERENCES_MIN {
-        Layout::horizontal([Constraint::Length(needed), Constraint::Min(CONFERENCES_MIN)])
-            .areas(bottom)
-    } else {
-        let height = overview_causes::height(causes, bottom.width);
-        Layout::vertical([Constraint::Length(height), Constraint::Min(2)]).areas(bottom)
-    };
+    let [causes_area, bottom] = panels(bottom, causes);
     overview_causes::draw(
         frame,
         causes_area,

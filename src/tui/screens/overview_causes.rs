@@ -100,6 +100,15 @@ fn scroll_top(lines: &[(usize, Line)], cursor: usize, rows: usize) -> usize {
     }
 }
 
+/// The cause drawn on line `row` of the panel in `area` (its title is the first line).
+pub fn cause_at_row(causes: &[(Cause, u64)], area: Rect, cursor: usize, row: u16) -> Option<usize> {
+    let line = row.checked_sub(area.y + 1)? as usize;
+    let lines = lines(causes, area.width, Theme::MONOCHROME);
+    let rows = area.height.saturating_sub(1) as usize;
+    let top = scroll_top(&lines, cursor, rows);
+    (line < rows).then(|| lines.get(top + line).map(|(i, _)| *i))?
+}
+
 /// What the panel shows: its causes (None while counting), its cursor, and whether it has
 /// the focus (its cursor is drawn then).
 pub struct Shown<'a> {

@@ -16,9 +16,9 @@ use crate::tui::widgets::table::{self, Column, Drawn, Width, Window};
 
 const COLUMNS: [Column; 7] = [
     Column::new("", Width::Fixed(3)),
-    Column::new("KIND", Width::Fixed(18)),
-    Column::new("MAILBOX", Width::Fixed(28)),
-    Column::new("SUBJECT", Width::Fixed(24)),
+    Column::new("KIND", Width::Fixed(10)),
+    Column::new("MAILBOX", Width::Fixed(28)).whole(),
+    Column::new("SUBJECT", Width::Fill(24)),
     Column::new("START (UTC)", Width::Fixed(16)),
     Column::new("EVENT", Width::Fixed(13)).wide_only(),
     Column::new("RESULT", Width::Fill(12)),

@@ -13,6 +13,9 @@ use crate::tui::widgets::table::{self, Column, Drawn, Width, Window};
 use crate::tui::widgets::table_state;
 use crate::tui::worker_views::{WorkerScreen, next_attempt};
 
+/// A long name leaves the rest of the line to the error.
+const PERSON_AT_MOST: usize = 32;
+
 const COLUMNS: [Column; 7] = [
     Column::new("SELECTION", Width::Fixed(9)),
     Column::new(
@@ -21,7 +24,8 @@ const COLUMNS: [Column; 7] = [
             wide: 24,
             narrow: 16,
         },
-    ),
+    )
+    .at_most(PERSON_AT_MOST),
     Column::new("CONFERENCE", Width::Fixed(22)).wide_only(),
     Column::new("CAUSE", Width::Fixed(12)),
     Column::new("TRIES", Width::Fixed(5)),

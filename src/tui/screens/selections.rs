@@ -35,6 +35,9 @@ pub fn enter(list: &SelectionList) -> Opens {
         .map_or(Opens::Nothing, |s| Opens::ErrorDetail(s.id))
 }
 
+/// The widest PERSON gets; beyond it the name ends in an ellipsis.
+pub const PERSON_AT_MOST: usize = 32;
+
 /// The mark column, then the chosen ones.
 fn fitted(choice: &ColumnChoice, list: &SelectionList) -> Vec<Fitted> {
     // One column wide whether or not a row on screen is marked.
@@ -44,6 +47,7 @@ fn fitted(choice: &ColumnChoice, list: &SelectionList) -> Vec<Fitted> {
         grows: false,
         whole: false,
         pinned: true,
+        most: None,
     };
     let chosen = choice.shown().map(|column| Fitted {
         header: columns::header(column, list.sort),
@@ -55,6 +59,8 @@ fn fitted(choice: &ColumnChoice, list: &SelectionList) -> Vec<Fitted> {
         grows: matches!(column, ListColumn::Conference | ListColumn::Error),
         whole: column == ListColumn::Email,
         pinned: column == ListColumn::Id,
+        // A very long name leaves the room to the error (and the conference) beside it.
+        most: (column == ListColumn::Person).then_some(PERSON_AT_MOST),
     });
     std::iter::once(mark).chain(chosen).collect()
 }

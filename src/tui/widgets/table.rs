@@ -1,8 +1,9 @@
 //! The one table widget. A table is a column spec (header, width rule, whether the column
 //! survives a narrow terminal) and a function from a row to its cells; the widget keeps the
-//! columns the width allows, windows the rows to the height it is drawn at, and cleans and cuts
-//! every cell to its column with an ellipsis. [`draw_fitted`] sizes the columns from what the
-//! drawn rows hold instead (`tui::widths`) and scrolls sideways through those that do not fit.
+//! columns the width allows, sizes them from what the drawn rows hold and the terminal's width
+//! (`tui::widths`), windows the rows to the height it is drawn at, and cleans and cuts every
+//! cell to its column with an ellipsis. [`draw_fitted`] also scrolls sideways through columns
+//! that do not fit (the selections list).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -33,9 +34,16 @@ pub enum Width {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Column {
     pub header: &'static str,
+    /// The column's least width (a `Fill` column also takes what is left when it is the
+    /// last); content narrower than that narrows the column, content wider widens it while
+    /// there is room.
     pub width: Width,
     /// False: dropped on a terminal narrower than [`WIDE`].
     pub when_narrow: bool,
+    /// Gets its content's width before the others get more than their least (emails).
+    pub whole: bool,
+    /// Never wider than this, so a long value leaves room to the columns that grow.
+    pub most: Option<usize>,
 }
 
 impl Column {
@@ -44,6 +52,8 @@ impl Column {
             header,
             width,
             when_narrow: true,
+            whole: false,
+            most: None,
         }
     }
 
@@ -55,13 +65,39 @@ impl Column {
         }
     }
 
-    fn constraint(&self, wide: bool) -> Constraint {
+    /// The same column, never cut while there is room (a mailbox).
+    pub const fn whole(self) -> Column {
+        Column {
+            whole: true,
+            ..self
+        }
+    }
+
+    /// The same column, at most `most` wide (a person's name).
+    pub const fn at_most(self, most: usize) -> Column {
+        Column {
+            most: Some(most),
+            ..self
+        }
+    }
+
+    fn least(&self, wide: bool) -> usize {
         match self.width {
-            Width::Fixed(n) => Constraint::Length(n),
-            Width::Responsive { wide: w, narrow } => {
-                Constraint::Length(if wide { w } else { narrow })
-            }
-            Width::Fill(n) => Constraint::Min(n),
+            Width::Fixed(n) | Width::Fill(n) => n as usize,
+            Width::Responsive { wide: w, narrow } => (if wide { w } else { narrow }) as usize,
+        }
+    }
+
+    /// `last`: the table's last column shown, the only one that takes the room left over, so
+    /// the columns after a title stay beside it on a wide terminal.
+    fn need(&self, wide: bool, content: usize, last: bool) -> Need {
+        let want = content
+            .max(width(self.header))
+            .min(self.most.unwrap_or(usize::MAX));
+        Need {
+            least: self.least(wide).min(want),
+            want,
+            grows: last && matches!(self.width, Width::Fill(_)),
         }
     }
 }
@@ -107,29 +143,63 @@ pub fn draw<R>(
 ) {
     let wide = is_wide(area);
     let shown: Vec<bool> = columns.iter().map(|c| wide || c.when_narrow).collect();
-    let constraints: Vec<Constraint> = keep(columns.iter(), &shown)
-        .map(|c| c.constraint(wide))
-        .collect();
-    let widths = widths(area.width, &constraints);
+    let kept: Vec<&Column> = keep(columns.iter(), &shown).collect();
     let height = body_rows(area);
     let (top, cursor) = window_start(window, height);
-    let body: Vec<Row> = rows
+    let drawn: Vec<Drawn> = rows
         .iter()
         .enumerate()
         .skip(top)
         .take(height)
         .map(|(i, r)| {
             let drawn = draw_row(i, r, cursor == Some(i), wide);
-            Row::new(keep(drawn.cells.into_iter(), &shown).zip(&widths).map(
-                |((text, style), w)| {
-                    Cell::from(Span::styled(truncate(&clean_line(&text), *w), style))
-                },
-            ))
-            .style(drawn.style)
+            Drawn {
+                cells: keep(drawn.cells.into_iter(), &shown)
+                    .map(|(text, style)| (clean_line(&text), style))
+                    .collect(),
+                style: drawn.style,
+            }
         })
         .collect();
-    let header = Row::new(keep(columns.iter(), &shown).map(|c| Cell::from(c.header)))
-        .style(theme.title().add_modifier(Modifier::UNDERLINED));
+    let needs: Vec<Need> = kept
+        .iter()
+        .enumerate()
+        .map(|(c, column)| {
+            let content = drawn
+                .iter()
+                .filter_map(|d| d.cells.get(c))
+                .map(|(text, _)| width(text))
+                .max()
+                .unwrap_or(0);
+            column.need(wide, content, c + 1 == kept.len())
+        })
+        .collect();
+    let whole: Vec<usize> = (0..kept.len()).filter(|&c| kept[c].whole).collect();
+    let allotted = widths::allot(&needs, &whole, area.width as usize);
+    let constraints: Vec<Constraint> = allotted
+        .iter()
+        .map(|&w| Constraint::Length(u16::try_from(w).unwrap_or(u16::MAX)))
+        .collect();
+    // What the terminal really gives each column when even the least widths do not fit.
+    let widths = widths(area.width, &constraints);
+    let body: Vec<Row> = drawn
+        .into_iter()
+        .map(|d| {
+            Row::new(
+                d.cells
+                    .into_iter()
+                    .zip(&widths)
+                    .map(|((text, style), w)| Cell::from(Span::styled(truncate(&text, *w), style))),
+            )
+            .style(d.style)
+        })
+        .collect();
+    let header = Row::new(
+        kept.iter()
+            .zip(&widths)
+            .map(|(c, w)| Cell::from(truncate(c.header, *w))),
+    )
+    .style(theme.title().add_modifier(Modifier::UNDERLINED));
     frame.render_widget(
         Table::new(body, constraints)
             .header(header)
@@ -151,6 +221,8 @@ pub struct Fitted {
     pub whole: bool,
     /// Stays on screen when the table scrolls sideways (the mark, the id).
     pub pinned: bool,
+    /// Never wider than this, so a long value leaves room to the columns that grow.
+    pub most: Option<usize>,
 }
 
 /// How many columns the sideways scroll hides on either side.
@@ -201,7 +273,8 @@ pub fn draw_fitted<R>(
                 .map(|(text, _)| width(text))
                 .chain([width(&column.header)])
                 .max()
-                .unwrap_or(0);
+                .unwrap_or(0)
+                .min(column.most.unwrap_or(usize::MAX));
             let least = if column.whole {
                 want.min(total)
             } else {
@@ -396,7 +469,53 @@ mod tests {
         assert_eq!(drawn(40, 2, &rows, Window::FollowCursor(None))[0], "N");
         assert_eq!(
             drawn(WIDE, 2, &rows, Window::FollowCursor(None))[0],
-            "N    WIDE ONLY"
+            "N WIDE ONLY"
         );
+    }
+
+    /// NAME (at most 8), MAIL (whole), NOTE (grows) as drawn `width` columns wide.
+    fn fitted_line(width: u16) -> (String, String) {
+        let columns = [
+            Column::new("NAME", Width::Fixed(4)).at_most(8),
+            Column::new("MAIL", Width::Fixed(4)).whole(),
+            Column::new("NOTE", Width::Fill(4)),
+        ];
+        let mut terminal = Terminal::new(TestBackend::new(width, 2)).unwrap();
+        terminal
+            .draw(|frame| {
+                draw(
+                    frame,
+                    frame.area(),
+                    &columns,
+                    &[()],
+                    Window::FollowCursor(None),
+                    |_, (), _, _| Drawn {
+                        cells: ["Bartholomew Jones", "bart@example.org", "a note"]
+                            .map(|t| (t.to_string(), Style::default()))
+                            .to_vec(),
+                        style: Style::default(),
+                    },
+                    Theme::MONOCHROME,
+                )
+            })
+            .unwrap();
+        let buffer = terminal.backend().buffer().clone();
+        let line = |y| {
+            (0..width)
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        };
+        (line(0), line(1))
+    }
+
+    #[test]
+    fn columns_take_their_contents_width_a_whole_one_first_a_capped_one_no_more_than_its_cap() {
+        let (header, row) = fitted_line(40);
+        assert_eq!(row, "Barthol… bart@example.org a note");
+        assert_eq!(header, "NAME     MAIL             NOTE");
+        // Narrower: the mailbox stays whole, the name gives way down to its least.
+        assert_eq!(fitted_line(28).1, "Barth… bart@example.org a n…");
     }
 }

@@ -6,8 +6,8 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::bench_floor::{self, ShellTarget};
-use super::{CliError, Output};
+use super::floor::{self, ShellTarget};
+use crate::commands::{CliError, Output};
 use crate::domain::{Filter, PageRequest, Sort};
 use crate::store::{Store, sql};
 
@@ -47,7 +47,7 @@ pub async fn measure(
             limit: u32::MAX,
         },
     );
-    let query = bench_floor::literal_sql(&every_row, store.dialect().engine);
+    let query = floor::literal_sql(&every_row, store.dialect().engine);
     let (json_floor, csv_floor, name) = match shell {
         ShellTarget::Sqlite(db) => (
             best(|| {
@@ -69,7 +69,7 @@ pub async fn measure(
                 let mut command = Command::new("psql");
                 command
                     .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d"])
-                    .arg(bench_floor::pg_uri(pg, &pg.dbname))
+                    .arg(floor::pg_uri(pg, &pg.dbname))
                     .args(["-c", &copy])
                     .env("PGTZ", "UTC");
                 if let Some(password) = &pg.password {

@@ -6,11 +6,11 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::CliError;
-use super::bench_floor::pg_uri;
+use super::floor::pg_uri;
+use crate::commands::CliError;
 use crate::store::PgTarget;
 
-const POSTGRES_SCHEMA: &str = include_str!("../../assets/schema/postgres.sql");
+const POSTGRES_SCHEMA: &str = include_str!("../../../assets/schema/postgres.sql");
 
 /// The LMS tables in an order where every row's references are already there.
 const TABLES: [&str; 9] = [

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::CliError;
+use crate::commands::CliError;
 use crate::store::sql::{Sql, SqlEngine, Value};
 use crate::store::{PgTarget, django_datetime};
 

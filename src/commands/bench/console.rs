@@ -10,9 +10,9 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tokio::sync::mpsc;
 
-use super::bench_floor::{self, ShellTarget};
-use super::{CliError, Output, store_options};
+use super::floor::{self, ShellTarget};
 use crate::cli::{BenchConsoleArgs, EXIT_OK};
+use crate::commands::{CliError, Output, store_options};
 use crate::domain::{Filter, Page, PageRequest, Sort, StateCounts};
 use crate::graph::{GraphClient, GraphConfig};
 use crate::store::sql::SqlEngine;
@@ -27,7 +27,7 @@ type Screen160 = Terminal<TestBackend>;
 
 pub async fn run(args: &BenchConsoleArgs) -> Result<i32, CliError> {
     let mut out = Output::default();
-    let (path, generated) = super::bench::demo_database(&args.db, args.selections).await?;
+    let (path, generated) = super::demo_database(&args.db, args.selections).await?;
     if let Some(took) = generated {
         out.line(&format!(
             "generated the demo database with {} selections in {:.1} s",
@@ -38,7 +38,7 @@ pub async fn run(args: &BenchConsoleArgs) -> Result<i32, CliError> {
     let sqlite = DatabaseUrl::Sqlite(path.clone());
     let shell = ShellTarget::Sqlite(&path);
     let store = measure(&mut out, &sqlite, &shell).await?;
-    super::bench_stream::measure(&mut out, &store, &path.to_string_lossy(), &shell).await?;
+    super::stream::measure(&mut out, &store, &path.to_string_lossy(), &shell).await?;
     match idle_cpu(&path).await {
         Ok(percent) => out.line(&format!(
             "idle CPU of the real console in tmux  {percent:.2} % of one core over 10 s"
@@ -52,7 +52,7 @@ pub async fn run(args: &BenchConsoleArgs) -> Result<i32, CliError> {
             return Err(CliError::unusable("--postgres takes a postgres:// URL"));
         };
         let started = Instant::now();
-        if super::bench_pg::ensure_copy(target, &path)? {
+        if super::pg::ensure_copy(target, &path)? {
             out.line(&format!(
                 "copied the demo database to {} in {:.1} s",
                 url.redacted(),
@@ -62,7 +62,7 @@ pub async fn run(args: &BenchConsoleArgs) -> Result<i32, CliError> {
         out.line("")?;
         let shell = ShellTarget::Postgres(target);
         let store = measure(&mut out, &url, &shell).await?;
-        super::bench_stream::measure(&mut out, &store, text, &shell).await?;
+        super::stream::measure(&mut out, &store, text, &shell).await?;
     }
     Ok(EXIT_OK)
 }
@@ -442,9 +442,9 @@ fn floors(
     }
     let texts: Vec<String> = queries
         .iter()
-        .map(|(_, q)| bench_floor::literal_sql(q, engine))
+        .map(|(_, q)| floor::literal_sql(q, engine))
         .collect();
-    let medians = bench_floor::shell_medians(shell, &texts, 3)?;
+    let medians = floor::shell_medians(shell, &texts, 3)?;
     let name = match shell {
         ShellTarget::Sqlite(_) => "sqlite3",
         ShellTarget::Postgres(_) => "psql",
