@@ -228,7 +228,8 @@ pub(super) fn map_ledger(row: &dyn SqlRow) -> Result<LedgerRecord, StoreError> {
 
 fn push_scope(b: &mut Builder, scope: LedgerScope) {
     if let Some(user_id) = scope.user_id {
-        b.push(" AND l.user_id = ").bind(Value::Int(user_id));
+        b.push(" AND l.user_id = ")
+            .bind_same_plan(Value::Int(user_id));
     }
     if let Some(conference_id) = scope.conference_id {
         b.push(" AND l.conference_id = ")

@@ -1,12 +1,14 @@
 //! `bench sync` as a user runs it: the `calsync sync` command itself, spawned with nothing but
 //! the database (the CLI's defaults, no flags), against the simulated Graph, which it finds
 //! through `CALSYNC_GRAPH_URL` and `CALSYNC_LOGIN_URL` as a deployment finds Graph. Timed from
-//! the spawn to the exit, so process start, opening the store, claims and the audit trail count.
+//! the spawn to the exit, so process start, opening the store, claims and the audit trail count;
+//! beside it the CPU the command used and the simulator's (the bench process's) meanwhile.
 
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use super::cpu::{CpuClock, CpuSpent};
 use super::scratch_lms::{create_lms_db, recorded_events};
 use super::world::{Counts, Spec, observe};
 use crate::commands::CliError;
@@ -18,11 +20,12 @@ pub(super) async fn sync_command_run(
     path: &Path,
     spec: &Spec,
     problems: &mut Vec<String>,
-) -> Result<(Duration, Counts, u64), CliError> {
+) -> Result<(Duration, Counts, u64, CpuSpent), CliError> {
     sim.state().reset();
     create_lms_db(path, spec).await?;
     let exe = std::env::current_exe()
         .map_err(|e| CliError::failed(format!("cannot find the calsync binary: {e}")))?;
+    let cpu_before = CpuClock::now();
     let started = Instant::now();
     let mut command = tokio::process::Command::new(exe);
     if let Some(file) = sim.certificate_file() {
@@ -45,6 +48,7 @@ pub(super) async fn sync_command_run(
         .await
         .map_err(|e| CliError::failed(format!("calsync sync: {e}")))?;
     let took = started.elapsed();
+    let cpu = CpuClock::now().since(cpu_before);
     let peak_rss_kib = match sampler {
         Some(task) => task.await.unwrap_or(0),
         None => 0,
@@ -61,6 +65,7 @@ pub(super) async fn sync_command_run(
         took,
         observe(sim, "calsync sync", spec.selections, recorded, problems),
         peak_rss_kib,
+        cpu,
     ))
 }
 

@@ -23,6 +23,7 @@
 
 mod as_a_user;
 pub mod console;
+mod cpu;
 mod floor;
 mod graph_only;
 mod lms;

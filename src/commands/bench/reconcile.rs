@@ -16,6 +16,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use super::as_a_user::peak_rss_kib;
+use super::cpu::{CpuClock, CpuSpent};
 use super::shared::{demo_database, ms};
 use crate::cli::{BenchReconcileArgs, EXIT_OK};
 use crate::commands::{CliError, Output, store_options};
@@ -38,6 +39,8 @@ struct Run {
     mean_in_flight: f64,
     peak_in_flight: usize,
     throttled: u64,
+    /// CPU of the command, and of the simulator (the bench's process) meanwhile.
+    cpu: CpuSpent,
 }
 
 pub async fn run(args: &BenchReconcileArgs) -> Result<i32, CliError> {
@@ -118,6 +121,15 @@ pub async fn run(args: &BenchReconcileArgs) -> Result<i32, CliError> {
         "  floor = {} ms (one token round trip) + {} waves of {MAILBOX_CONCURRENCY} × {} ms",
         args.latency_ms, median.waves, args.latency_ms
     ))?;
+    out.line(&format!(
+        "CPU (user + system) of the median run: calsync reconcile {:.0} ms ({:.0} µs per Graph \
+         request), the simulator meanwhile {:.0} ms ({:.0} µs per request); wall {:.0} ms",
+        median.cpu.command_ms,
+        median.cpu.command_us_per(median.graph_requests),
+        median.cpu.bench_ms,
+        median.cpu.bench_us_per(median.graph_requests),
+        ms(median.took)
+    ))?;
     out.line("")?;
     if floor.is_zero() {
         out.line("reconcile --dry-run / floor = - (the floor is 0 ms without latency)")?;
@@ -152,6 +164,7 @@ async fn command_run(sim: &SimHandle, db: &Path) -> Result<Run, CliError> {
     let before = sim.state().stats();
     let exe = std::env::current_exe()
         .map_err(|e| CliError::failed(format!("cannot find the calsync binary: {e}")))?;
+    let cpu_before = CpuClock::now();
     let started = Instant::now();
     let child = tokio::process::Command::new(exe)
         .arg("--database-url")
@@ -170,6 +183,7 @@ async fn command_run(sim: &SimHandle, db: &Path) -> Result<Run, CliError> {
         .await
         .map_err(|e| CliError::failed(format!("calsync reconcile: {e}")))?;
     let took = started.elapsed();
+    let cpu = CpuClock::now().since(cpu_before);
     let peak_rss_kib = match sampler {
         Some(task) => task.await.unwrap_or(0),
         None => 0,
@@ -190,6 +204,7 @@ async fn command_run(sim: &SimHandle, db: &Path) -> Result<Run, CliError> {
     let after = sim.state().stats();
     let mut run = observe(&before, &after, took, peak_rss_kib);
     run.mailboxes_failed = summary["mailboxes_failed"].as_u64().unwrap_or(0);
+    run.cpu = cpu;
     Ok(run)
 }
 
@@ -219,5 +234,6 @@ fn observe(before: &SimStats, after: &SimStats, took: Duration, peak_rss_kib: u6
         mean_in_flight: after.mean_in_flight(Some(before)),
         peak_in_flight: after.peak_in_flight,
         throttled: after.total_throttled() - before.total_throttled(),
+        cpu: CpuSpent::default(),
     }
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::cpu::CpuSpent;
 use super::graph_only::{Transport, creates_of, graph_run};
 use super::lms::{LmsWork, lms_run};
 use super::scratch_lms::{
@@ -69,6 +70,13 @@ struct SyncReport {
     command: Measured,
     /// Its peak resident memory in KiB (VmHWM).
     command_peak_rss_kib: u64,
+    /// CPU (user + system) of `calsync sync` and of the simulator meanwhile, mean of the runs:
+    /// unlike wall time, the machine's load does not change it.
+    command_cpu: CpuSpent,
+    /// Its CPU microseconds per Graph request (creates and translateExchangeIds), all runs.
+    command_cpu_us_per_graph_request: f64,
+    /// The simulator's, meanwhile.
+    sim_cpu_us_per_graph_request: f64,
     command_over_floor: Option<f64>,
     /// `None` when the re-enactment was skipped (see `lms_estimate_ms`).
     lms_over_command: Option<f64>,
@@ -151,6 +159,8 @@ pub async fn sync(args: &BenchSyncArgs) -> Result<i32, CliError> {
     let mut calsync = Measured::new(format!("calsync engine (concurrency {})", spec.concurrency));
     let mut command = Measured::new("calsync sync (CLI defaults)");
     let mut command_peak_rss_kib = 0;
+    let mut command_cpu = CpuSpent::default();
+    let mut command_graph_calls = 0;
     let transports = [
         Transport::Individual,
         Transport::Batch(MAX_BATCH_ITEMS),
@@ -166,8 +176,11 @@ pub async fn sync(args: &BenchSyncArgs) -> Result<i32, CliError> {
         let (took, counts) = calsync_run(&sim, &db, &spec, &mut problems).await?;
         calsync.add(took, counts);
         let db = scratch.path().join(format!("command-{run}.db"));
-        let (took, counts, rss) =
+        let (took, counts, rss, cpu) =
             super::as_a_user::sync_command_run(&sim, &db, &spec, &mut problems).await?;
+        command_cpu.command_ms += cpu.command_ms;
+        command_cpu.bench_ms += cpu.bench_ms;
+        command_graph_calls += counts.graph_calls;
         command.add(took, counts);
         command_peak_rss_kib = command_peak_rss_kib.max(rss);
         for (transport, measured) in transports.iter().zip(measured.iter_mut()) {
@@ -225,7 +238,16 @@ pub async fn sync(args: &BenchSyncArgs) -> Result<i32, CliError> {
         .iter()
         .map(|m| m.median_ms)
         .fold(f64::INFINITY, f64::min);
+    let command_cpu_us_per_graph_request = command_cpu.command_us_per(command_graph_calls);
+    let sim_cpu_us_per_graph_request = command_cpu.bench_us_per(command_graph_calls);
+    let runs = f64::from(spec.runs.max(1));
     let report = SyncReport {
+        command_cpu: CpuSpent {
+            command_ms: command_cpu.command_ms / runs,
+            bench_ms: command_cpu.bench_ms / runs,
+        },
+        command_cpu_us_per_graph_request,
+        sim_cpu_us_per_graph_request,
         selections: spec.selections,
         mailboxes: spec.mailboxes,
         latency_ms: args.latency_ms,
@@ -331,6 +353,15 @@ fn print_sync_report(out: &mut Output, r: &SyncReport, spec: &Spec) -> Result<()
     out.line(&format!(
         "calsync sync peak resident memory: {:.1} MiB",
         r.command_peak_rss_kib as f64 / 1024.0
+    ))?;
+    out.line(&format!(
+        "calsync sync CPU (user + system, mean of the runs): {:.0} ms for {:.0} ms of wall time, \
+         {:.0} µs per Graph request; the simulator meanwhile: {:.0} ms, {:.0} µs per request",
+        r.command_cpu.command_ms,
+        r.command.median_ms,
+        r.command_cpu_us_per_graph_request,
+        r.command_cpu.bench_ms,
+        r.sim_cpu_us_per_graph_request
     ))?;
     // The issue's goals are stated for 600 selections, 150 mailboxes and 40 ms.
     match r.lms_over_command {
