@@ -23,36 +23,12 @@ pub(super) async fn sync_command_run(
 ) -> Result<(Duration, Counts, u64, CpuSpent), CliError> {
     sim.state().reset();
     create_lms_db(path, spec).await?;
-    let exe = std::env::current_exe()
-        .map_err(|e| CliError::failed(format!("cannot find the calsync binary: {e}")))?;
-    let cpu_before = CpuClock::now();
-    let started = Instant::now();
-    let mut command = tokio::process::Command::new(exe);
-    if let Some(file) = sim.certificate_file() {
-        command.env(ENV_GRAPH_CA_FILE, file);
-    }
-    let child = command
-        .arg("--database-url")
-        .arg(path)
-        .args(["sync", "--json"])
-        .env(ENV_GRAPH_URL, sim.graph_url())
-        .env(ENV_LOGIN_URL, sim.login_url())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| CliError::failed(format!("cannot start calsync sync: {e}")))?;
-    let sampler = child.id().map(|pid| tokio::spawn(peak_rss_kib(pid)));
-    let output = child
-        .wait_with_output()
-        .await
-        .map_err(|e| CliError::failed(format!("calsync sync: {e}")))?;
-    let took = started.elapsed();
-    let cpu = CpuClock::now().since(cpu_before);
-    let peak_rss_kib = match sampler {
-        Some(task) => task.await.unwrap_or(0),
-        None => 0,
-    };
+    let Spawned {
+        output,
+        took,
+        peak_rss_kib,
+        cpu,
+    } = spawn_as_a_user(sim, path, &["sync", "--json"]).await?;
     if !output.status.success() {
         problems.push(format!(
             "calsync sync exited with {}: {}",
@@ -67,6 +43,61 @@ pub(super) async fn sync_command_run(
         peak_rss_kib,
         cpu,
     ))
+}
+
+/// A calsync command as it ran: its output, wall time, peak memory and CPU.
+pub(super) struct Spawned {
+    pub output: std::process::Output,
+    pub took: Duration,
+    pub peak_rss_kib: u64,
+    pub cpu: CpuSpent,
+}
+
+/// Runs the calsync binary with `args` on the database at `path`, against the simulator (found
+/// through `CALSYNC_GRAPH_URL`/`CALSYNC_LOGIN_URL`, its certificate through
+/// `CALSYNC_GRAPH_CA_FILE` over TLS), timed from spawn to exit.
+pub(super) async fn spawn_as_a_user(
+    sim: &SimHandle,
+    path: &Path,
+    args: &[&str],
+) -> Result<Spawned, CliError> {
+    let what = format!("calsync {}", args.first().copied().unwrap_or_default());
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::failed(format!("cannot find the calsync binary: {e}")))?;
+    let cpu_before = CpuClock::now();
+    let started = Instant::now();
+    let mut command = tokio::process::Command::new(exe);
+    if let Some(file) = sim.certificate_file() {
+        command.env(ENV_GRAPH_CA_FILE, file);
+    }
+    let child = command
+        .arg("--database-url")
+        .arg(path)
+        .args(args)
+        .env(ENV_GRAPH_URL, sim.graph_url())
+        .env(ENV_LOGIN_URL, sim.login_url())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| CliError::failed(format!("cannot start {what}: {e}")))?;
+    let sampler = child.id().map(|pid| tokio::spawn(peak_rss_kib(pid)));
+    let output = child
+        .wait_with_output()
+        .await
+        .map_err(|e| CliError::failed(format!("{what}: {e}")))?;
+    let took = started.elapsed();
+    let cpu = CpuClock::now().since(cpu_before);
+    let peak_rss_kib = match sampler {
+        Some(task) => task.await.unwrap_or(0),
+        None => 0,
+    };
+    Ok(Spawned {
+        output,
+        took,
+        peak_rss_kib,
+        cpu,
+    })
 }
 
 /// The process's peak resident memory (`VmHWM`), read until the process is gone (the last

@@ -12,16 +12,15 @@
 //! calendarView's next page is known only from the page before, so no client reaches it.
 
 use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::as_a_user::peak_rss_kib;
-use super::cpu::{CpuClock, CpuSpent};
+use super::as_a_user::{Spawned, spawn_as_a_user};
+use super::cpu::CpuSpent;
 use super::shared::{demo_database, ms};
 use crate::cli::{BenchReconcileArgs, EXIT_OK};
 use crate::commands::{CliError, Output, store_options};
 use crate::demo::{SimulatorSettings, seed_simulator, start_simulator};
-use crate::graph::{ENV_GRAPH_URL, ENV_LOGIN_URL, MAILBOX_CONCURRENCY};
+use crate::graph::MAILBOX_CONCURRENCY;
 use crate::sim::{Latency, SimHandle, SimStats};
 use crate::store::{DatabaseUrl, Store};
 
@@ -162,32 +161,12 @@ async fn not_a_demo(copy: &Path) -> Result<(), CliError> {
 /// `calsync reconcile --dry-run --json` spawned as a user runs it, timed from spawn to exit.
 async fn command_run(sim: &SimHandle, db: &Path) -> Result<Run, CliError> {
     let before = sim.state().stats();
-    let exe = std::env::current_exe()
-        .map_err(|e| CliError::failed(format!("cannot find the calsync binary: {e}")))?;
-    let cpu_before = CpuClock::now();
-    let started = Instant::now();
-    let child = tokio::process::Command::new(exe)
-        .arg("--database-url")
-        .arg(db)
-        .args(["reconcile", "--dry-run", "--json"])
-        .env(ENV_GRAPH_URL, sim.graph_url())
-        .env(ENV_LOGIN_URL, sim.login_url())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| CliError::failed(format!("cannot start calsync reconcile: {e}")))?;
-    let sampler = child.id().map(|pid| tokio::spawn(peak_rss_kib(pid)));
-    let output = child
-        .wait_with_output()
-        .await
-        .map_err(|e| CliError::failed(format!("calsync reconcile: {e}")))?;
-    let took = started.elapsed();
-    let cpu = CpuClock::now().since(cpu_before);
-    let peak_rss_kib = match sampler {
-        Some(task) => task.await.unwrap_or(0),
-        None => 0,
-    };
+    let Spawned {
+        output,
+        took,
+        peak_rss_kib,
+        cpu,
+    } = spawn_as_a_user(sim, db, &["reconcile", "--dry-run", "--json"]).await?;
     // Exit 1 is a run that found something (or failed on some mailboxes): still a run.
     let summary = String::from_utf8_lossy(&output.stdout)
         .lines()
