@@ -9,7 +9,7 @@ use calsync::domain::{
 use calsync::store::Store;
 
 use crate::on_both_backends;
-use crate::support::TestDb;
+use crate::support::{TestDb, is_person, is_text};
 
 async fn every_row(store: &Store) -> Vec<Selection> {
     let request = PageRequest {
@@ -28,23 +28,6 @@ fn newest_first(filter: &Filter) -> PageRequest {
         after: None,
         limit: 50,
     }
-}
-
-/// Case-insensitive containment on ASCII-only needles (the same under every folding).
-fn has(haystack: &str, needle: &str) -> bool {
-    haystack.to_lowercase().contains(&needle.to_lowercase())
-}
-
-fn is_person(s: &Selection, text: &str) -> bool {
-    has(&s.username, text)
-        || has(&s.email, text)
-        || has(&format!("{} {}", s.first_name, s.last_name), text)
-}
-
-fn is_text(s: &Selection, text: &str) -> bool {
-    is_person(s, text)
-        || has(&s.conference_title, text)
-        || s.sync.error.as_deref().is_some_and(|e| has(e, text))
 }
 
 /// Whether a row belongs in a filter's answer, decided in Rust.

@@ -10,7 +10,7 @@ use calsync::store::Store;
 
 use crate::cli::calsync;
 use crate::on_both_backends;
-use crate::support::{TestDb, learner_row};
+use crate::support::{TestDb, is_person, is_text, learner_row};
 
 async fn every_row(store: &Store) -> Vec<Selection> {
     let request = PageRequest {
@@ -20,23 +20,6 @@ async fn every_row(store: &Store) -> Vec<Selection> {
         limit: 10_000,
     };
     store.page(&request).await.expect("page").rows
-}
-
-/// Containment ignoring case, Unicode letters folded as calsync folds them.
-fn has(haystack: &str, needle: &str) -> bool {
-    haystack.to_lowercase().contains(&needle.to_lowercase())
-}
-
-fn is_person(s: &Selection, text: &str) -> bool {
-    has(&s.username, text)
-        || has(&s.email, text)
-        || has(&format!("{} {}", s.first_name, s.last_name), text)
-}
-
-fn is_text(s: &Selection, text: &str) -> bool {
-    is_person(s, text)
-        || has(&s.conference_title, text)
-        || s.sync.error.as_deref().is_some_and(|e| has(e, text))
 }
 
 /// The ids a filter must give, newest selection first, decided in Rust.

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use calsync::demo::lms_rows::{
     BranchRow, ConferenceRow, IntegrationRow, SelectionRow, SlotRow, UserRow, literal_insert,
 };
+use calsync::domain::Selection;
 use calsync::store::{DatabaseUrl, Store, StoreOptions};
 
 const SQLITE_SCHEMA: &str = include_str!("../../assets/schema/sqlite.sql");
@@ -413,3 +414,26 @@ pub fn learner_row(id: i64, username: &str, email: &str, branch: Option<i64>) ->
 
 /// The length in characters of selection 7's error: a 29-character prefix plus 5000 `y`.
 pub const LONG_ERROR_LEN: usize = 29 + 5000;
+
+/// What a person filter matches, decided in Rust from a row: containment ignoring case (Unicode
+/// letters folded as `str::to_lowercase` folds them) in the username, email or full name.
+pub fn is_person(s: &Selection, text: &str) -> bool {
+    contains_folded(&s.username, text)
+        || contains_folded(&s.email, text)
+        || contains_folded(&format!("{} {}", s.first_name, s.last_name), text)
+}
+
+/// What a free-text filter matches, decided in Rust: the person, the conference's title or the
+/// error text.
+pub fn is_text(s: &Selection, text: &str) -> bool {
+    is_person(s, text)
+        || contains_folded(&s.conference_title, text)
+        || s.sync
+            .error
+            .as_deref()
+            .is_some_and(|e| contains_folded(e, text))
+}
+
+fn contains_folded(haystack: &str, needle: &str) -> bool {
+    haystack.to_lowercase().contains(&needle.to_lowercase())
+}
