@@ -68,6 +68,41 @@ pub(crate) struct MailboxGate {
     limit: AtomicUsize,
     max: usize,
     successes: AtomicUsize,
+    /// Slots given up while every one was taken: the next slot returned is forgotten instead,
+    /// so a shrink holds however busy the mailbox is.
+    owed: Arc<AtomicUsize>,
+}
+
+/// Slots of one mailbox taken by a request in flight; returned when dropped, unless the
+/// mailbox gave up a slot meanwhile and is owed it.
+#[derive(Debug)]
+pub(crate) struct Slots {
+    permit: Option<OwnedSemaphorePermit>,
+    owed: Arc<AtomicUsize>,
+}
+
+impl Drop for Slots {
+    fn drop(&mut self) {
+        let Some(mut permit) = self.permit.take() else {
+            return;
+        };
+        let held = permit.num_permits();
+        let paid = take_up_to(&self.owed, held);
+        match permit.split(paid) {
+            Some(forgotten) => forgotten.forget(),
+            None => drop(permit),
+        }
+    }
+}
+
+/// Takes up to `n` from `counter`; returns how much it took.
+fn take_up_to(counter: &AtomicUsize, n: usize) -> usize {
+    let mut taken = 0;
+    let _ = counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |owed| {
+        taken = owed.min(n);
+        Some(owed - taken)
+    });
+    taken
 }
 
 impl MailboxGate {
@@ -78,16 +113,22 @@ impl MailboxGate {
             limit: AtomicUsize::new(limit),
             max: limit,
             successes: AtomicUsize::new(0),
+            owed: Arc::new(AtomicUsize::new(0)),
         }
     }
 
     /// A MailboxConcurrency 429: give up one slot (never the last), so the waiting requests
-    /// stop racing each other into the same limit after every Retry-After.
+    /// stop racing each other into the same limit after every Retry-After. A free slot goes at
+    /// once; when all are taken (or handed straight to a waiting request), the next returned.
     pub(crate) fn shrink(&self) {
         self.successes.store(0, Ordering::Relaxed);
-        let current = self.limit.load(Ordering::Relaxed);
-        if current > 1 && self.semaphore.forget_permits(1) == 1 {
-            self.limit.fetch_sub(1, Ordering::Relaxed);
+        let shrunk = self
+            .limit
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |limit| {
+                (limit > 1).then(|| limit - 1)
+            });
+        if shrunk.is_ok() && self.semaphore.forget_permits(1) == 0 {
+            self.owed.fetch_add(1, Ordering::AcqRel);
         }
     }
 
@@ -98,8 +139,11 @@ impl MailboxGate {
         }
         if self.successes.fetch_add(1, Ordering::Relaxed) + 1 >= SUCCESSES_TO_GROW {
             self.successes.store(0, Ordering::Relaxed);
-            self.limit.fetch_add(1, Ordering::Relaxed);
-            self.semaphore.add_permits(1);
+            self.limit.fetch_add(1, Ordering::AcqRel);
+            // A slot still owed is simply not taken; otherwise one comes back.
+            if take_up_to(&self.owed, 1) == 0 {
+                self.semaphore.add_permits(1);
+            }
         }
     }
 
@@ -122,7 +166,7 @@ impl MailboxGate {
 
     /// Waits for the hold to pass and for `n` of the mailbox's slots. The hold is checked
     /// again after the slots are granted, since a 429 may have arrived meanwhile.
-    pub(crate) async fn enter(&self, n: u32) -> OwnedSemaphorePermit {
+    pub(crate) async fn enter(&self, n: u32) -> Slots {
         loop {
             while let Some(t) = self.blocked_until() {
                 tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await;
@@ -133,17 +177,29 @@ impl MailboxGate {
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             };
+            let slots = self.slots_of(permit);
             if self.blocked_until().is_none() {
-                return permit;
+                return slots;
             }
         }
     }
 
     /// Takes `n` slots without waiting for a hold (the caller has checked it). Never asks for
     /// more than the mailbox has now, or a shrink in between would make it wait forever.
-    pub(crate) async fn slots(&self, n: u32) -> Option<OwnedSemaphorePermit> {
+    pub(crate) async fn slots(&self, n: u32) -> Option<Slots> {
         let n = n.min(self.limit() as u32).max(1);
-        Arc::clone(&self.semaphore).acquire_many_owned(n).await.ok()
+        let permit = Arc::clone(&self.semaphore)
+            .acquire_many_owned(n)
+            .await
+            .ok()?;
+        Some(self.slots_of(permit))
+    }
+
+    fn slots_of(&self, permit: OwnedSemaphorePermit) -> Slots {
+        Slots {
+            permit: Some(permit),
+            owed: Arc::clone(&self.owed),
+        }
     }
 
     /// The slots this mailbox has now.
@@ -152,7 +208,8 @@ impl MailboxGate {
     }
 
     fn idle(&self) -> bool {
-        self.semaphore.available_permits() == self.limit.load(Ordering::Relaxed)
+        self.semaphore.available_permits()
+            == self.limit.load(Ordering::Relaxed) + self.owed.load(Ordering::Acquire)
             && self.blocked_until().is_none()
     }
 }
@@ -221,6 +278,46 @@ mod tests {
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-1", now), None);
         assert_eq!(parse_retry_after("1e999", now), None);
+    }
+
+    #[tokio::test]
+    async fn a_shrink_while_every_slot_is_taken_and_more_wait_still_takes_effect() {
+        let gate = Arc::new(MailboxGate::new(4));
+        let held: Vec<Slots> = futures::future::join_all((0..4).map(|_| gate.enter(1))).await;
+        let waiting = tokio::spawn({
+            let gate = Arc::clone(&gate);
+            async move { gate.enter(1).await }
+        });
+        tokio::task::yield_now().await;
+        for _ in 0..3 {
+            gate.shrink();
+        }
+        assert_eq!(gate.limit(), 1);
+        let mut held = held.into_iter();
+        // Three of the four returned slots are forgotten: the waiting request is still waiting.
+        for slots in held.by_ref().take(3) {
+            drop(slots);
+        }
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "a forgotten slot was handed on");
+        drop(held);
+        let last = waiting.await.unwrap();
+        assert_eq!(gate.semaphore.available_permits(), 0);
+        drop(last);
+        assert_eq!(gate.semaphore.available_permits(), 1);
+        assert!(gate.idle());
+    }
+
+    #[test]
+    fn a_shrink_never_gives_up_the_last_slot_and_successes_win_slots_back() {
+        let gate = MailboxGate::new(2);
+        gate.shrink();
+        gate.shrink();
+        assert_eq!((gate.limit(), gate.semaphore.available_permits()), (1, 1));
+        for _ in 0..SUCCESSES_TO_GROW {
+            gate.succeeded();
+        }
+        assert_eq!((gate.limit(), gate.semaphore.available_permits()), (2, 2));
     }
 
     #[test]

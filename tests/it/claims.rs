@@ -272,10 +272,8 @@ async fn a_second_sync_of_a_sqlite_database_is_refused_or_waits_while_the_first_
         &["--conference-id", "1", "--wait", "--json"],
     ))
     .await;
-    assert!(
-        first.try_wait().unwrap().is_some(),
-        "it waited for the first run"
-    );
+    // That it found no rows left shows it ran after the first's work; the first process may
+    // still be exiting (its lock goes when its run ends, before the process does).
     assert_eq!(first.wait().await.unwrap().code(), Some(0));
     assert_eq!(waited.code, 0, "{}", waited.stderr);
     assert!(

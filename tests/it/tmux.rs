@@ -99,21 +99,27 @@ impl Tmux {
         count
     }
 
-    /// Waits until the screen shows `wanted`, or fails showing the screen. Generous because it
-    /// bounds a wait, not a speed: on a loaded 2-core machine the demo's verify alone took 25 s.
-    fn wait_for(&self, wanted: &str) -> String {
+    /// Waits until `done` holds for the screen, or fails naming `what` and showing the screen.
+    /// Generous because it bounds a wait, not a speed: on a loaded 2-core machine the demo's
+    /// verify alone took 25 s.
+    fn wait_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             let screen = self.screen();
-            if screen.contains(wanted) {
+            if done(&screen) {
                 return screen;
             }
             assert!(
                 Instant::now() < deadline,
-                "never saw {wanted:?}; the screen was:\n{screen}"
+                "never saw {what}; the screen was:\n{screen}"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Waits until the screen shows `wanted`, or fails showing the screen.
+    fn wait_for(&self, wanted: &str) -> String {
+        self.wait_until(&format!("{wanted:?}"), |screen| screen.contains(wanted))
     }
 
     fn display(&self, format: &str) -> String {
@@ -391,8 +397,14 @@ fn a_run_that_skips_rows_lists_them_with_their_reasons() {
     );
 
     tmux.keys(&["L"]);
-    let listed = tmux.wait_for("rows of the run did not sync");
-    let skipped: Vec<&str> = listed.lines().filter(|l| l.contains(" skipped ")).collect();
+    // A capture can land while a frame is half written: wait for every row the title counts.
+    let listed = tmux.wait_until("every row the popup's title counts", |screen| {
+        run_rows_counted(screen).is_some_and(|count| count > 0 && run_rows(screen).len() == count)
+    });
+    let skipped: Vec<&str> = run_rows(&listed)
+        .into_iter()
+        .filter(|l| l.contains(" skipped "))
+        .collect();
     assert!(!skipped.is_empty(), "{listed}");
     assert!(
         skipped
@@ -534,4 +546,23 @@ fn a_click_a_copy_and_a_quit_during_a_run_leave_the_audit_row_interrupted() {
         )
         .unwrap();
     assert_eq!(outcome, "interrupted");
+}
+
+/// The rows the run-rows popup draws: `id  kind  who — reason`.
+fn run_rows(screen: &str) -> Vec<&str> {
+    screen.lines().filter(|l| l.contains(" — ")).collect()
+}
+
+/// How many rows the run-rows popup's title says the run left unsynced.
+fn run_rows_counted(screen: &str) -> Option<usize> {
+    let before = screen.split(" rows of the run did not sync").next()?;
+    if before.len() == screen.len() {
+        return None;
+    }
+    let digits: String = before
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.chars().rev().collect::<String>().parse().ok()
 }
