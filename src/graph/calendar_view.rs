@@ -69,7 +69,7 @@ impl GraphClient {
             let first = response.outcome?;
             let body = first.body.unwrap_or(serde_json::Value::Null);
             found.push(
-                self.pages_after(creds, mailbox, &body, first.request_id, MAX_PAGES - 1)
+                self.pages_after(creds, mailbox, body, first.request_id, MAX_PAGES - 1)
                     .await?,
             );
         }

@@ -636,7 +636,7 @@ impl GraphClient {
             .call(creds, mailbox, Method::GET, &first, None, Replay::Safe)
             .await?;
         let body = reply.body.unwrap_or(Value::Null);
-        self.pages_after(creds, mailbox, &body, reply.request_id, MAX_PAGES - 1)
+        self.pages_after(creds, mailbox, body, reply.request_id, MAX_PAGES - 1)
             .await
     }
 
@@ -646,19 +646,20 @@ impl GraphClient {
         &self,
         creds: &Credentials,
         mailbox: &str,
-        body: &Value,
+        body: Value,
         request_id: Option<String>,
         more: usize,
     ) -> Result<Vec<EventInfo>, GraphError> {
         let mut found = Vec::new();
-        let mut page = (body.clone(), request_id);
+        let mut page = (body, request_id);
         for followed in 0..=more {
-            let (body, request_id) = &page;
-            if let Some(items) = body.get("value").and_then(Value::as_array) {
+            let (body, request_id) = &mut page;
+            // Taken, not copied: the page is not needed once its events are read.
+            if let Some(Value::Array(items)) = body.get_mut("value").map(Value::take) {
                 found.extend(
                     items
-                        .iter()
-                        .filter_map(|v| EventInfo::from_json(v.clone(), request_id.clone())),
+                        .into_iter()
+                        .filter_map(|v| EventInfo::from_json(v, request_id.clone())),
                 );
             }
             let url = match body.get("@odata.nextLink").and_then(Value::as_str) {
