@@ -181,7 +181,10 @@ pub fn write_csv_record<W: std::io::Write>(
     csv_field(csv, &row.timezone)?;
     csv_field(csv, row.state().as_str())?;
     csv_field(csv, bool_text(row.sync.calendar_added))?;
-    csv_field(csv, row.sync.outlook_event_id.as_deref().unwrap_or_default())?;
+    csv_field(
+        csv,
+        row.sync.outlook_event_id.as_deref().unwrap_or_default(),
+    )?;
     formatted(csv, &|out| {
         if let Some(t) = row.sync.attempted_at {
             timestamp_text::push_rfc3339(out, t);
@@ -189,7 +192,10 @@ pub fn write_csv_record<W: std::io::Write>(
     })?;
     csv_field(csv, row.sync.error_text().unwrap_or_default())?;
     csv_field(csv, bool_text(row.stale))?;
-    csv_field(csv, row.recorded.teams_join_url.as_deref().unwrap_or_default())?;
+    csv_field(
+        csv,
+        row.recorded.teams_join_url.as_deref().unwrap_or_default(),
+    )?;
     // Django's get_full_name(): "first last", trimmed.
     formatted(csv, &|out| {
         out.push_str(&row.first_name);
