@@ -381,13 +381,16 @@ impl GraphClient {
                     body: Some(json),
                     ..
                 }) if json.get("responses").and_then(Value::as_array).is_some() => {
-                    let items = json
-                        .get("responses")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default();
-                    let by_id: HashMap<String, &Value> = items
-                        .iter()
+                    // Taken apart, not copied: each item's body goes to its caller as it is.
+                    let items = match json {
+                        Value::Object(mut envelope) => match envelope.remove("responses") {
+                            Some(Value::Array(items)) => items,
+                            _ => Vec::new(),
+                        },
+                        _ => Vec::new(),
+                    };
+                    let mut by_id: HashMap<String, Value> = items
+                        .into_iter()
                         .filter_map(|i| {
                             let id = match i.get("id")? {
                                 Value::String(s) => s.to_lowercase(),
@@ -399,7 +402,7 @@ impl GraphClient {
                         .collect();
                     for p in sent {
                         let r = &requests[p.index];
-                        let res = match by_id.get(&r.id.to_lowercase()) {
+                        let res = match by_id.remove(&r.id.to_lowercase()) {
                             Some(item) => {
                                 self.item_result(
                                     creds,
@@ -552,7 +555,7 @@ impl GraphClient {
         creds: &Credentials,
         r: &BatchRequest,
         p: &Pending,
-        item: &Value,
+        mut item: Value,
         envelope_request_id: Option<String>,
         refreshed: &mut bool,
         token: &super::token::AccessToken,
@@ -562,7 +565,10 @@ impl GraphClient {
             .and_then(Value::as_u64)
             .and_then(|s| u16::try_from(s).ok())
             .unwrap_or(0);
-        let body = item.get("body").filter(|b| !b.is_null()).cloned();
+        let body = item
+            .get_mut("body")
+            .map(Value::take)
+            .filter(|b| !b.is_null());
         let header = |name: &str| {
             item.get("headers")
                 .and_then(Value::as_object)

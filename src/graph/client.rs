@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -26,9 +25,7 @@ use super::{
 /// Sent on every request (and batch item): stable ids, and start/end back in UTC.
 pub(crate) const PREFER: &str = "IdType=\"ImmutableId\", outlook.timezone=\"UTC\"";
 /// Upper bound on followed `@odata.nextLink` pages, against a server that loops.
-const MAX_PAGES: usize = 1000;
-/// Events per calendarView page (Graph's default is 10).
-const CALENDAR_VIEW_PAGE: usize = 100;
+pub(super) const MAX_PAGES: usize = 1000;
 
 /// How safe it is to send a request again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -628,59 +625,47 @@ impl GraphClient {
         self.all_pages(creds, mailbox, first).await
     }
 
-    /// `GET /users/{mailbox}/calendarView` from `start` to `end`: every event overlapping that
-    /// window, with `subject`, `start` and `end` (in UTC) and the extended property
-    /// `property_id` expanded, following `@odata.nextLink`.
-    pub async fn calendar_view(
-        &self,
-        creds: &Credentials,
-        mailbox: &str,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-        property_id: &str,
-    ) -> Result<Vec<EventInfo>, GraphError> {
-        let instant = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        let expand = format!(
-            "singleValueExtendedProperties($filter=id eq '{}')",
-            property_id.replace('\'', "''")
-        );
-        let first = self.user_url(
-            mailbox,
-            &format!(
-                "/calendarView?startDateTime={}&endDateTime={}&$select=subject,start,end&$expand={}&$top={CALENDAR_VIEW_PAGE}",
-                ids::encode_query_value(&instant(start)),
-                ids::encode_query_value(&instant(end)),
-                ids::encode_query_value(&expand)
-            ),
-        )?;
-        self.all_pages(creds, mailbox, first).await
-    }
-
     /// The events of a collection and of every `@odata.nextLink` page after it.
-    async fn all_pages(
+    pub(super) async fn all_pages(
         &self,
         creds: &Credentials,
         mailbox: &str,
         first: String,
     ) -> Result<Vec<EventInfo>, GraphError> {
-        let mut url = first;
+        let reply = self
+            .call(creds, mailbox, Method::GET, &first, None, Replay::Safe)
+            .await?;
+        let body = reply.body.unwrap_or(Value::Null);
+        self.pages_after(creds, mailbox, body, reply.request_id, MAX_PAGES - 1)
+            .await
+    }
+
+    /// The events of the page `body` (answered under `request_id`) and of every
+    /// `@odata.nextLink` after it, following at most `more` further pages.
+    pub(super) async fn pages_after(
+        &self,
+        creds: &Credentials,
+        mailbox: &str,
+        body: Value,
+        request_id: Option<String>,
+        more: usize,
+    ) -> Result<Vec<EventInfo>, GraphError> {
         let mut found = Vec::new();
-        for _ in 0..MAX_PAGES {
-            let reply = self
-                .call(creds, mailbox, Method::GET, &url, None, Replay::Safe)
-                .await?;
-            let body = reply.body.unwrap_or(Value::Null);
-            if let Some(items) = body.get("value").and_then(Value::as_array) {
+        let mut page = (body, request_id);
+        for followed in 0..=more {
+            let (body, request_id) = &mut page;
+            // Taken, not copied: the page is not needed once its events are read.
+            if let Some(Value::Array(items)) = body.get_mut("value").map(Value::take) {
                 found.extend(
                     items
-                        .iter()
-                        .filter_map(|v| EventInfo::from_json(v.clone(), reply.request_id.clone())),
+                        .into_iter()
+                        .filter_map(|v| EventInfo::from_json(v, request_id.clone())),
                 );
             }
-            match body.get("@odata.nextLink").and_then(Value::as_str) {
+            let url = match body.get("@odata.nextLink").and_then(Value::as_str) {
                 None => return Ok(found),
                 Some(next) if next.starts_with(&format!("{}/", self.inner.config.graph_url)) => {
-                    url = next.to_string();
+                    next.to_string()
                 }
                 Some(_) => {
                     // The bearer token must only ever go to the configured Graph host.
@@ -689,7 +674,14 @@ impl GraphClient {
                     )
                     .with_mailbox(mailbox));
                 }
+            };
+            if followed == more {
+                break;
             }
+            let reply = self
+                .call(creds, mailbox, Method::GET, &url, None, Replay::Safe)
+                .await?;
+            page = (reply.body.unwrap_or(Value::Null), reply.request_id);
         }
         Err(GraphError::invalid_input(format!(
             "more than {MAX_PAGES} result pages; the filter is probably wrong"

@@ -10,6 +10,7 @@
 
 mod app_limit;
 mod batch;
+mod calendar_view;
 mod client;
 mod cloud;
 mod errors;

@@ -18,7 +18,8 @@ pub struct MailboxIds {
 }
 
 impl MailboxIds {
-    /// Asks Graph about `ids` of `mailbox`: first as REST ids, then the rest as immutable ids.
+    /// Asks Graph about `ids` of `mailbox`: first as REST ids, then the rest as immutable ids,
+    /// except those the first answer already gave as some REST id's immutable id.
     pub async fn resolve<'a>(
         graph: &GraphClient,
         creds: &Credentials,
@@ -41,10 +42,14 @@ impl MailboxIds {
         let as_rest = graph
             .translate_ids(creds, mailbox, &unique, IdFormat::Rest, IdFormat::Immutable)
             .await?;
-        let others: Vec<String> = unique
+        // Graph just named these as the immutable ids of existing items: asking again whether
+        // they are would only repeat its answer (a round trip per mailbox saved).
+        let named: HashSet<&str> = as_rest.values().map(String::as_str).collect();
+        let (known, others): (Vec<String>, Vec<String>) = unique
             .into_iter()
             .filter(|id| !as_rest.contains_key(id))
-            .collect();
+            .partition(|id| named.contains(id.as_str()));
+        immutable.extend(known.into_iter().map(|id| (id.clone(), id)));
         immutable.extend(as_rest);
         if !others.is_empty() {
             // An id Graph can turn into a REST id is an immutable id of an existing item.

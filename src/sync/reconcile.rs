@@ -660,17 +660,24 @@ impl Reconciler {
                 .filter(|r| in_scope(context.scope, r.conference_id))
                 .map(|r| (r.sent_start, r.sent_end)),
         );
+        // Every window in one round trip (a `$batch`), not one after the other.
+        let pages = self
+            .inner
+            .graph
+            .calendar_views(
+                credentials,
+                mailbox,
+                &join_windows(windows),
+                TAG_PROPERTY_ID,
+            )
+            .await
+            .map_err(|e| e.operator_text())?;
         let mut seen = HashSet::new();
-        let mut events = Vec::new();
-        for (start, end) in join_windows(windows) {
-            let page = self
-                .inner
-                .graph
-                .calendar_view(credentials, mailbox, start, end, TAG_PROPERTY_ID)
-                .await
-                .map_err(|e| e.operator_text())?;
-            events.extend(page.into_iter().filter(|e| seen.insert(e.id.clone())));
-        }
+        let events: Vec<EventInfo> = pages
+            .into_iter()
+            .flatten()
+            .filter(|e| seen.insert(e.id.clone()))
+            .collect();
         let events: Vec<SeenEvent> = events.into_iter().map(SeenEvent::from).collect();
         let tagged: Vec<i64> = events.iter().filter_map(|e| e.tag).collect();
         let tag_pointers: HashMap<i64, EventPointer> = store

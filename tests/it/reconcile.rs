@@ -514,6 +514,82 @@ async fn unusable_input_is_one_line_and_exit_2() {
     sim.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_a_row_points_to_costs_one_translation_not_two() {
+    let world = World::new(Backend::Sqlite).await;
+    synced_event_of_selection_2(&world).await;
+    let translations = |sim: &SimHandle| {
+        sim.state()
+            .wire_log()
+            .iter()
+            .filter(|r| {
+                r.target.contains("lea.learner") && r.target.contains("translateExchangeIds")
+            })
+            .count()
+    };
+    let before = translations(&world.sim);
+
+    let found = plan(&world, conference(1)).await;
+
+    assert!(found.findings.is_empty(), "{:?}", found.findings);
+    // The row's REST id translates to the immutable id the calendarView answered with: Graph
+    // has named that id already, so it is not asked about in the other direction.
+    assert_eq!(translations(&world.sim) - before, 1);
+}
+
+#[tokio::test]
+async fn a_mailboxs_windows_are_read_in_one_batch_and_a_window_past_its_first_page_is_followed() {
+    let sim = SimServer::start(sim_config()).await.unwrap();
+    let graph = GraphClient::new(graph_config(&sim)).unwrap();
+    let creds = calsync::graph::Credentials::new(TENANT, CLIENT_ID, SECRET);
+    for minute in 0..110 {
+        let start = format!("2025-12-15T10:{:02}:00+00:00", minute % 60);
+        let hour = if minute < 60 { 11 } else { 12 };
+        let end = format!("2025-12-15T{hour}:00:00+00:00");
+        sim.state()
+            .plant_event(LEA, &lms_event("Induction Q&A", &start, &end))
+            .unwrap();
+    }
+    sim.state()
+        .plant_event(
+            LEA,
+            &lms_event(
+                "Induction Q&A",
+                "2025-12-20T10:00:00+00:00",
+                "2025-12-20T11:00:00+00:00",
+            ),
+        )
+        .unwrap();
+    let day = |d: u32| {
+        (
+            Utc.with_ymd_and_hms(2025, 12, d, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2025, 12, d + 1, 0, 0, 0).unwrap(),
+        )
+    };
+
+    let before = sim.state().stats();
+    let views = graph
+        .calendar_views(&creds, LEA, &[day(15), day(18), day(20)], TAG_PROPERTY_ID)
+        .await
+        .unwrap();
+    let after = sim.state().stats();
+
+    let counts: Vec<usize> = views.iter().map(Vec::len).collect();
+    assert_eq!(counts, [110, 0, 1], "per window, in the order asked");
+    assert_eq!(
+        after.batches - before.batches,
+        1,
+        "the three first pages in one $batch"
+    );
+    assert_eq!(
+        sim.state().mailbox_stats(LEA).requests,
+        4,
+        "three windows and the 15th's second page: Graph counts each"
+    );
+    assert_eq!(views[2][0].subject.as_deref(), Some("Induction Q&A"));
+    sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn calendar_view_lists_the_events_overlapping_the_window_across_pages() {
     let sim = SimServer::start(sim_config()).await.unwrap();
