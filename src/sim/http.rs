@@ -195,7 +195,7 @@ static AGS_DIAGNOSTIC: LazyLock<HeaderValue> = LazyLock::new(|| {
 fn http_date() -> HeaderValue {
     thread_local! {
         static LAST: RefCell<(i64, HeaderValue)> =
-            RefCell::new((i64::MIN, HeaderValue::from_static("")));
+            const { RefCell::new((i64::MIN, HeaderValue::from_static(""))) };
     }
     let now = Utc::now();
     LAST.with_borrow_mut(|(second, value)| {
