@@ -84,9 +84,10 @@ fn write_pages(
             let mut csv = csv::Writer::from_writer(out);
             csv.write_record(export::CSV_HEADER.split(','))
                 .map_err(|e| failed(&e))?;
+            let mut scratch = String::new();
             while let Some(rows) = pages.blocking_recv() {
                 for row in &rows {
-                    csv.write_record(export::csv_record(row))
+                    export::write_csv_record(&mut csv, row, &mut scratch)
                         .map_err(|e| failed(&e))?;
                     written += 1;
                 }

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OpenFlags};
 
 /// At most this many readers besides the writing connection (the machines calsync runs on have
 /// few cores; more would only queue on them).
-const MAX_READERS: usize = 3;
+pub const MAX_READERS: usize = 3;
 
 pub struct Readers {
     path: PathBuf,
