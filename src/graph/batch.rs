@@ -12,10 +12,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
+use reqwest::header::{AUTHORIZATION, HeaderValue};
 use serde_json::{Map, Value, json};
 
 use super::client::{
-    Decision, GraphClient, PREFER, Replay, decide_network, decide_status, log_graph_request,
+    CLIENT_REQUEST_ID, Decision, GraphClient, PREFER, PREFER_HEADER, Replay, decide_network,
+    decide_status, log_graph_request,
 };
 use super::errors::{ErrorKind, GraphError, Service};
 use super::response::{Answer, network_detail, read_response, redirect_detail};
@@ -329,9 +331,9 @@ impl GraphClient {
             let mut http = self.inner.http.lease().await;
             let request = http
                 .post(&url)
-                .bearer_auth(token.expose())
-                .header("Prefer", PREFER)
-                .header("client-request-id", &crid)
+                .header(AUTHORIZATION, token.authorization())
+                .header(PREFER_HEADER, HeaderValue::from_static(PREFER))
+                .header(CLIENT_REQUEST_ID, &crid)
                 .json(&body);
             let result = match http.send(request).await {
                 Ok(resp) => read_response(resp).await,

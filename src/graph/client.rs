@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
+use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -24,6 +25,9 @@ use super::{
 
 /// Sent on every request (and batch item): stable ids, and start/end back in UTC.
 pub(crate) const PREFER: &str = "IdType=\"ImmutableId\", outlook.timezone=\"UTC\"";
+/// Header names sent on every request, named once rather than parsed per request.
+pub(crate) const PREFER_HEADER: HeaderName = HeaderName::from_static("prefer");
+pub(crate) const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
 /// Upper bound on followed `@odata.nextLink` pages, against a server that loops.
 pub(super) const MAX_PAGES: usize = 1000;
 
@@ -368,9 +372,9 @@ impl GraphClient {
             };
             let mut request = http
                 .request(method.clone(), url)
-                .bearer_auth(token.expose())
-                .header("Prefer", PREFER)
-                .header("client-request-id", &crid);
+                .header(AUTHORIZATION, token.authorization())
+                .header(PREFER_HEADER, HeaderValue::from_static(PREFER))
+                .header(CLIENT_REQUEST_ID, &crid);
             if let Some(b) = body {
                 request = request.json(b);
             }

@@ -8,6 +8,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use reqwest::header::HeaderValue;
 use serde_json::Value;
 
 use super::errors::{ErrorKind, GraphError, Service};
@@ -30,11 +31,22 @@ const OUTAGE_MEMORY: Duration = Duration::from_secs(120);
 
 /// A bearer token. Its `Debug` never shows the value.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) struct AccessToken(Arc<str>);
+pub(crate) struct AccessToken {
+    /// `Bearer {token}`, marked sensitive: built once, sent on every Graph request.
+    authorization: HeaderValue,
+}
 
 impl AccessToken {
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
+    /// `None` for a token no HTTP header can carry.
+    fn new(token: &str) -> Option<Self> {
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {token}")).ok()?;
+        authorization.set_sensitive(true);
+        Some(Self { authorization })
+    }
+
+    /// The `Authorization` header's value.
+    pub(crate) fn authorization(&self) -> HeaderValue {
+        self.authorization.clone()
     }
 }
 
@@ -196,10 +208,7 @@ fn parse_success(body: &Value) -> Option<(AccessToken, Duration)> {
         Some(Value::String(s)) => s.parse().ok()?,
         _ => 3599,
     };
-    Some((
-        AccessToken(Arc::from(token)),
-        Duration::from_secs(expires_in),
-    ))
+    Some((AccessToken::new(token)?, Duration::from_secs(expires_in)))
 }
 
 /// One token request, retried only for `temporarily_unavailable`/5xx/429 and network

@@ -1,8 +1,9 @@
 //! HTTP front of the simulator: one fallback handler routes by path to the token
 //! endpoint, Graph (`/v1.0/…`) and the control endpoints (`/_sim/…`).
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
 use axum::Router;
@@ -143,42 +144,70 @@ fn respond(reply: Reply, family: Family, request_id: &str, client_request_id: &s
     };
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    let mut put = |name: &str, value: &str| {
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            headers.append(n, v);
+    let mut put_text = |name: HeaderName, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.append(name, v);
         }
     };
-    put("request-id", request_id);
-    put("client-request-id", client_request_id);
+    put_text(REQUEST_ID, request_id);
+    put_text(CLIENT_REQUEST_ID, client_request_id);
     if matches!(family, Family::Login) {
-        put("x-ms-request-id", request_id);
+        put_text(X_MS_REQUEST_ID, request_id);
     }
-    put(
-        "date",
-        &Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
-    );
-    put("cache-control", "private");
-    put("x-calsync-simulator", "1");
-    put(
-        "x-ms-ags-diagnostic",
-        &json!({"ServerInfo": {"DataCenter": SIMULATOR_LABEL, "Slice": "E", "Ring": "sim"}})
-            .to_string(),
-    );
+    headers.append(header::DATE, http_date());
+    headers.append(header::CACHE_CONTROL, HeaderValue::from_static("private"));
+    headers.append(X_CALSYNC_SIMULATOR, HeaderValue::from_static("1"));
+    headers.append(X_MS_AGS_DIAGNOSTIC, AGS_DIAGNOSTIC.clone());
     if has_body {
         let ct = if status.is_success() && matches!(family, Family::Graph) {
             "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
         } else {
             "application/json; charset=utf-8"
         };
-        put("content-type", ct);
+        headers.append(header::CONTENT_TYPE, HeaderValue::from_static(ct));
     }
     for (k, v) in &reply.headers {
-        put(k, v);
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
+            headers.append(n, v);
+        }
     }
     response
+}
+
+// The headers every response carries, named once rather than parsed per response.
+const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
+const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
+const X_MS_REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-request-id");
+const X_CALSYNC_SIMULATOR: HeaderName = HeaderName::from_static("x-calsync-simulator");
+const X_MS_AGS_DIAGNOSTIC: HeaderName = HeaderName::from_static("x-ms-ags-diagnostic");
+
+/// Where Graph says it served a request: the same for every response, so built once.
+static AGS_DIAGNOSTIC: LazyLock<HeaderValue> = LazyLock::new(|| {
+    let text = json!({"ServerInfo": {"DataCenter": SIMULATOR_LABEL, "Slice": "E", "Ring": "sim"}})
+        .to_string();
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("{}"))
+});
+
+/// The `Date` header, formatted once a second per thread rather than once a response.
+fn http_date() -> HeaderValue {
+    thread_local! {
+        static LAST: RefCell<(i64, HeaderValue)> =
+            const { RefCell::new((i64::MIN, HeaderValue::from_static(""))) };
+    }
+    let now = Utc::now();
+    LAST.with_borrow_mut(|(second, value)| {
+        if *second != now.timestamp() {
+            let text = now.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+            if let Ok(v) = HeaderValue::from_str(&text) {
+                *second = now.timestamp();
+                *value = v;
+            }
+        }
+        value.clone()
+    })
 }
 
 /// `/{tenant}/oauth2/v2.0/token` → the (decoded) tenant.
