@@ -537,12 +537,10 @@ async fn an_event_a_row_points_to_costs_one_translation_not_two() {
     assert_eq!(translations(&world.sim) - before, 1);
 }
 
-#[tokio::test]
-async fn a_mailboxs_windows_are_read_in_one_batch_and_a_window_past_its_first_page_is_followed() {
-    let sim = SimServer::start(sim_config()).await.unwrap();
-    let graph = GraphClient::new(graph_config(&sim)).unwrap();
-    let creds = calsync::graph::Credentials::new(TENANT, CLIENT_ID, SECRET);
-    for minute in 0..110 {
+/// Plants `count` LMS events in Lea's calendar on 2025-12-15, one a minute from 10:00, each
+/// ending on the next full hour.
+fn plant_on_the_15th(sim: &SimHandle, count: u32) {
+    for minute in 0..count {
         let start = format!("2025-12-15T10:{:02}:00+00:00", minute % 60);
         let hour = if minute < 60 { 11 } else { 12 };
         let end = format!("2025-12-15T{hour}:00:00+00:00");
@@ -550,6 +548,14 @@ async fn a_mailboxs_windows_are_read_in_one_batch_and_a_window_past_its_first_pa
             .plant_event(LEA, &lms_event("Induction Q&A", &start, &end))
             .unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_mailboxs_windows_are_read_in_one_batch_and_a_window_past_its_first_page_is_followed() {
+    let sim = SimServer::start(sim_config()).await.unwrap();
+    let graph = GraphClient::new(graph_config(&sim)).unwrap();
+    let creds = calsync::graph::Credentials::new(TENANT, CLIENT_ID, SECRET);
+    plant_on_the_15th(&sim, 110);
     sim.state()
         .plant_event(
             LEA,
@@ -595,14 +601,7 @@ async fn calendar_view_lists_the_events_overlapping_the_window_across_pages() {
     let sim = SimServer::start(sim_config()).await.unwrap();
     let graph = GraphClient::new(graph_config(&sim)).unwrap();
     let creds = calsync::graph::Credentials::new(TENANT, CLIENT_ID, SECRET);
-    for minute in 0..120 {
-        let start = format!("2025-12-15T10:{:02}:00+00:00", minute % 60);
-        let hour = if minute < 60 { 11 } else { 12 };
-        let end = format!("2025-12-15T{hour}:00:00+00:00");
-        sim.state()
-            .plant_event(LEA, &lms_event("Induction Q&A", &start, &end))
-            .unwrap();
-    }
+    plant_on_the_15th(&sim, 120);
     sim.state()
         .plant_event(
             LEA,
