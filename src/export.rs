@@ -150,9 +150,9 @@ pub fn malformed_json_line(row: &MalformedSelection) -> String {
 pub const CSV_HEADER: &str = "id,user_id,username,email,conference_id,conference_title,time_slot_id,slot_date,slot_start,slot_end,timezone,state,calendar_added,outlook_event_id,attempted_at,error,stale,teams_join_url,full_name,cause,web_link";
 
 /// Writes one selection as one CSV record (the same columns as the JSON keys), formulas
-/// defused; the `csv` crate quotes each field per RFC 4180. Numbers, times and the full name are
-/// formatted into `scratch`, reused from row to row: a `String` for each of 21 fields of a
-/// million rows was most of the export's time.
+/// defused; the `csv` crate quotes each field per RFC 4180. Numbers and times are formatted into
+/// `scratch`, reused from row to row: a `String` for each of 21 fields of a million rows was most
+/// of the export's time.
 pub fn write_csv_record<W: std::io::Write>(
     csv: &mut csv::Writer<W>,
     row: &Selection,
@@ -161,7 +161,7 @@ pub fn write_csv_record<W: std::io::Write>(
     let mut formatted = |csv: &mut csv::Writer<W>, push: &dyn Fn(&mut String)| {
         scratch.clear();
         push(scratch);
-        csv_field(csv, scratch.trim())
+        csv_field(csv, scratch)
     };
     let number = |n: i64| {
         move |out: &mut String| {
@@ -196,12 +196,7 @@ pub fn write_csv_record<W: std::io::Write>(
         csv,
         row.recorded.teams_join_url.as_deref().unwrap_or_default(),
     )?;
-    // Django's get_full_name(): "first last", trimmed.
-    formatted(csv, &|out| {
-        out.push_str(&row.first_name);
-        out.push(' ');
-        out.push_str(&row.last_name);
-    })?;
+    csv_field(csv, &row.full_name())?;
     csv_field(
         csv,
         failure_cause(row.sync.error_text()).map_or("", Cause::as_str),
