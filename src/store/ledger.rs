@@ -140,18 +140,24 @@ pub(super) fn ledger_mark(
 
 /// Records an event calsync learnt about without having sent it (a probable orphan found by
 /// `reconcile`): what was sent is unknown, so it never makes a selection stale.
+/// The upsert of an event seen, with the `webLink` Graph answered for it when there is one
+/// and the ledger has its column (one statement, where an `UPDATE` after it doubled the
+/// statements of a verify's commit).
 pub(super) fn ledger_insert_found(
     dialect: Dialect,
     record: &LedgerRecord,
     action: LedgerAction,
     at: DateTime<Utc>,
+    web_link: Option<&str>,
 ) -> Sql {
+    let web_link = web_link.filter(|_| dialect.web_links);
+    let link_column = if web_link.is_some() { ", web_link" } else { "" };
     let mut b = Builder::new(
         dialect,
         &format!(
             "INSERT INTO {LEDGER} (selection_id, user_id, conference_id, slot_id, mailbox, \
              event_id, sent_subject, sent_start, sent_end, sent_fingerprint, last_action, \
-             created_at, last_seen_at, deleted_at) VALUES ("
+             created_at, last_seen_at, deleted_at{link_column}) VALUES ("
         ),
     );
     for (i, value) in [
@@ -193,10 +199,16 @@ pub(super) fn ledger_insert_found(
     } else {
         b.push("NULL");
     }
+    if let Some(link) = web_link {
+        b.push(", ").bind(Value::Text(link.to_string()));
+    }
     b.push(
         " ) ON CONFLICT (mailbox, event_id) DO UPDATE SET last_action = excluded.last_action, \
          last_seen_at = excluded.last_seen_at, deleted_at = excluded.deleted_at",
     );
+    if web_link.is_some() {
+        b.push(", web_link = excluded.web_link");
+    }
     b.finish()
 }
 
@@ -332,8 +344,14 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.require_ledger()?;
-        self.execute(ledger_insert_found(self.dialect(), record, action, at))
-            .await?;
+        self.execute(ledger_insert_found(
+            self.dialect(),
+            record,
+            action,
+            at,
+            None,
+        ))
+        .await?;
         Ok(())
     }
 
@@ -350,11 +368,8 @@ impl Store {
         let dialect = self.dialect();
         let statements = found
             .iter()
-            .flat_map(|(record, action, web_link)| {
-                let link = web_link.as_deref().and_then(|link| {
-                    super::web_links::record(dialect, &record.mailbox, &record.event_id, link)
-                });
-                std::iter::once(ledger_insert_found(dialect, record, *action, at)).chain(link)
+            .map(|(record, action, web_link)| {
+                ledger_insert_found(dialect, record, *action, at, web_link.as_deref())
             })
             .collect();
         self.execute_all(statements).await?;

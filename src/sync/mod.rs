@@ -18,6 +18,7 @@ pub mod progress;
 pub mod reconcile;
 pub mod verify;
 mod verify_ledger;
+mod verify_rows;
 mod writer;
 pub mod zones;
 

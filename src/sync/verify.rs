@@ -18,14 +18,13 @@ use tokio_util::sync::CancellationToken;
 use super::credentials::{Holder, RunCredentials};
 use super::progress::Progress;
 use super::verify_ledger::LedgerWriter;
+use super::verify_rows::{Chunk, RowsAhead};
 use super::{ItemLabel, label_of};
 use crate::domain::ledger::{LedgerAction, LedgerRecord};
 use crate::domain::{Filter, Selection, StoredCredentials, SyncState, resolve_slot_window};
 use crate::graph::{BatchRequest, Credentials, ErrorKind, GraphClient};
 use crate::store::Store;
 
-/// Rows are read one query per this many selections.
-const READ_CHUNK: usize = 500;
 /// Lookups per `$batch` envelope. Graph runs a batch's items 4 at a time, so an envelope of 20
 /// costs 5 round trips where 4 cost one (`calsync bench verify`, `calsync bench sync`): 4 keeps
 /// the speed of single requests with a quarter of the HTTP requests.
@@ -172,29 +171,29 @@ impl Verifier {
             .record
             .then(|| LedgerWriter::start(self.store.clone()));
         let mut tasks: JoinSet<Vec<Looked>> = JoinSet::new();
-        'read: for chunk in ids.chunks(READ_CHUNK) {
+        let mut rows_ahead = RowsAhead::start(self.store.clone(), ids);
+        'read: while let Some(chunk) = rows_ahead.next().await {
             if cancel.is_cancelled() {
                 break;
             }
-            let rows = self
-                .store
-                .selections_by_id(chunk, &Filter::default())
-                .await
-                .map_err(|e| format!("cannot read the selections: {e}"))?;
+            let Chunk {
+                ids: chunk,
+                mut rows,
+            } = chunk?;
             let mut envelopes: HashMap<CredentialKey, Vec<(Selection, Credentials)>> =
                 HashMap::new();
-            for id in chunk {
-                let Some(row) = rows.get(id).filter(|r| r.sync.calendar_added) else {
+            for id in &chunk {
+                let Some(row) = rows.remove(id).filter(|r| r.sync.calendar_added) else {
                     summary.skipped += 1;
                     continue;
                 };
-                match lookup_plan(row, &credentials) {
+                match lookup_plan(&row, &credentials) {
                     Ok(creds) => envelopes
                         .entry(CredentialKey::of(&creds))
                         .or_default()
-                        .push((row.clone(), creds)),
+                        .push((row, creds)),
                     Err(status) => {
-                        self.report(Looked::of(row, status).check, &mut summary, &progress)
+                        self.report(Looked::of(&row, status).check, &mut summary, &progress)
                     }
                 }
             }
@@ -222,6 +221,8 @@ impl Verifier {
                 }
             }
         }
+        // Cancelled: the rows read ahead are not looked up.
+        drop(rows_ahead);
         while let Some(done) = tasks.join_next().await {
             self.finish(done, ledger.as_ref(), &mut summary, &progress);
         }
