@@ -1,8 +1,11 @@
 //! Streaming every row: `calsync status --json` (the real binary, its output thrown away) and
 //! the console's CSV export, beside the engine's own shell writing the same rows of the same
 //! query as JSON or CSV (`sqlite3 -json` / `-csv`, PostgreSQL's `COPY … TO STDOUT`). Best of
-//! two runs each, whole processes for the shells and status.
+//! two runs each, whole processes for the shells and status. Each side writes where its user's
+//! copy goes: `status --json` and the JSON floors to a pipe thrown away, the export and the CSV
+//! floors to a file in the same directory (the export's cost includes writing its file).
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,7 +25,9 @@ pub async fn measure(
     let exe = std::env::current_exe().map_err(|e| CliError::failed(e.to_string()))?;
     let status =
         best(|| run(Command::new(&exe).args(["--database-url", url_arg, "status", "--json"])))?;
-    let file = std::env::temp_dir().join(format!("calsync-bench-{}.csv", std::process::id()));
+    let scratch =
+        ScratchFile(std::env::temp_dir().join(format!("calsync-bench-{}.csv", std::process::id())));
+    let file = scratch.0.as_path();
     let path = file.to_string_lossy().into_owned();
     let mut export = Duration::MAX;
     for _ in 0..RUNS {
@@ -31,12 +36,8 @@ pub async fn measure(
             crate::jobs::export::export_rows(store, Filter::default(), "csv", Some(path.clone()))
                 .await;
         export = export.min(started.elapsed());
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&file);
-            return Err(CliError::failed(e));
-        }
+        written.map_err(CliError::failed)?;
     }
-    let _ = std::fs::remove_file(&file);
 
     let every_row = sql::selection_page(
         store.dialect(),
@@ -57,10 +58,13 @@ pub async fn measure(
                     .arg(&query))
             })?,
             best(|| {
-                run(Command::new("sqlite3")
-                    .args(["-readonly", "-csv"])
-                    .arg(db)
-                    .arg(&query))
+                run_into(
+                    Command::new("sqlite3")
+                        .args(["-readonly", "-csv"])
+                        .arg(db)
+                        .arg(&query),
+                    file,
+                )
             })?,
             ("sqlite3 -json", "sqlite3 -csv"),
         ),
@@ -84,9 +88,10 @@ pub async fn measure(
                     )))
                 })?,
                 best(|| {
-                    run(&mut psql(format!(
-                        "COPY ({query}) TO STDOUT WITH (FORMAT csv)"
-                    )))
+                    run_into(
+                        &mut psql(format!("COPY ({query}) TO STDOUT WITH (FORMAT csv)")),
+                        file,
+                    )
                 })?,
                 ("COPY row_to_json", "COPY csv"),
             )
@@ -111,6 +116,15 @@ pub async fn measure(
     Ok(())
 }
 
+/// The CSV file both sides write, removed however the measurement ends.
+struct ScratchFile(std::path::PathBuf);
+
+impl Drop for ScratchFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 fn best(mut once: impl FnMut() -> Result<Duration, CliError>) -> Result<Duration, CliError> {
     let mut best = Duration::MAX;
     for _ in 0..RUNS {
@@ -121,9 +135,19 @@ fn best(mut once: impl FnMut() -> Result<Duration, CliError>) -> Result<Duration
 
 /// Runs a process to the end with its output thrown away; how long it took.
 fn run(command: &mut Command) -> Result<Duration, CliError> {
+    finish(command.stdout(Stdio::null()))
+}
+
+/// Runs a process to the end with its output written to `file`; how long it took.
+fn run_into(command: &mut Command, file: &Path) -> Result<Duration, CliError> {
+    let out = std::fs::File::create(file)
+        .map_err(|e| CliError::failed(format!("{}: {e}", file.display())))?;
+    finish(command.stdout(out))
+}
+
+fn finish(command: &mut Command) -> Result<Duration, CliError> {
     let started = Instant::now();
     let output = command
-        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .output()
         .map_err(|e| CliError::failed(format!("cannot run {command:?}: {e}")))?;
