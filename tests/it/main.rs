@@ -16,6 +16,7 @@ mod connecting;
 mod console;
 mod console_columns;
 mod console_operator;
+mod console_newest_failures;
 mod console_overview;
 mod console_queries;
 mod console_viewport;
