@@ -400,18 +400,20 @@ impl App {
                         Some(Screen::Overview { cursor, .. }) => Some(cursor.panel),
                         _ => None,
                     };
-                    self.message = Some(match panel {
-                        Some(super::screen::OverviewPanel::Conferences) => {
-                            "r retries a cause: tab back to the causes (enter opens this \
+                    self.message = Some(
+                        match panel {
+                            Some(super::screen::OverviewPanel::Conferences) => {
+                                "r retries a cause: tab back to the causes (enter opens this \
                              conference's failures)"
-                        }
-                        Some(super::screen::OverviewPanel::Failures) => {
-                            "r retries a cause: tab to the causes (enter opens the list of \
+                            }
+                            Some(super::screen::OverviewPanel::Failures) => {
+                                "r retries a cause: tab to the causes (enter opens the list of \
                              failures)"
+                            }
+                            _ => "no failures to retry",
                         }
-                        _ => "no failures to retry",
-                    }
-                    .to_string());
+                        .to_string(),
+                    );
                     Vec::new()
                 }
             },

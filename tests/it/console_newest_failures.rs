@@ -97,7 +97,9 @@ fn the_newest_failures_are_drawn_before_any_count_and_the_read_waits_for_them() 
     assert!(pending, "the counts are still being counted");
     let lines = drawn(&app);
     assert!(
-        lines.iter().any(|l| l.contains("903") && l.contains("Learner 903")),
+        lines
+            .iter()
+            .any(|l| l.contains("903") && l.contains("Learner 903")),
         "{lines:#?}"
     );
     assert!(lines.iter().any(|l| l.contains("counting…")), "{lines:#?}");
@@ -150,7 +152,9 @@ fn tab_reaches_the_newest_failures_and_enter_opens_every_failure_newest_first() 
     // `r` retries a cause; here it says where the causes are.
     assert!(app.key(key('r')).is_empty());
     assert!(
-        app.message.as_deref().is_some_and(|m| m.contains("tab to the causes")),
+        app.message
+            .as_deref()
+            .is_some_and(|m| m.contains("tab to the causes")),
         "{:?}",
         app.message
     );
@@ -252,11 +256,17 @@ fn the_kept_overview_fills_only_the_parts_not_yet_read_afresh() {
     ));
     let (data, pending, read) = overview(&app);
     assert_eq!(data.newest_failures.as_deref(), Some(&three_failures()[..]));
-    assert_eq!(data.counts.map(|c| c.failed), Some(7), "the kept counts meanwhile");
+    assert_eq!(
+        data.counts.map(|c| c.failed),
+        Some(7),
+        "the kept counts meanwhile"
+    );
     assert_eq!(read, Some(read_at), "and their age");
     assert!(pending);
     assert!(
-        drawn(&app).iter().any(|l| l.contains("recounting (09:00:00)")),
+        drawn(&app)
+            .iter()
+            .any(|l| l.contains("recounting (09:00:00)")),
         "{:#?}",
         drawn(&app)
     );

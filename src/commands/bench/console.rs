@@ -112,9 +112,12 @@ async fn measure(
     effects.into_iter().for_each(|e| runtime.run(e));
     // The first part of any kind drawn (the newest failures, read through an index, come
     // first), then the state counts.
-    pump(&mut app, &mut incoming, &mut runtime, |app| {
-        matches!(app.screen(), Some(Screen::Overview { data: Some(d), .. }) if d.any_part())
-    })
+    pump(
+        &mut app,
+        &mut incoming,
+        &mut runtime,
+        |app| matches!(app.screen(), Some(Screen::Overview { data: Some(d), .. }) if d.any_part()),
+    )
     .await?;
     draw(&mut terminal, &app, theme)?;
     let first_data = started.elapsed();

@@ -39,7 +39,12 @@ pub struct Shown<'a> {
 
 /// The row of `failures` drawn on line `row` of the panel in `area` (its header is the first
 /// line), as [`draw`] windows them.
-pub fn failure_at_row(failures: usize, area: Rect, shown: (usize, bool), row: u16) -> Option<usize> {
+pub fn failure_at_row(
+    failures: usize,
+    area: Rect,
+    shown: (usize, bool),
+    row: u16,
+) -> Option<usize> {
     let (cursor, focused) = shown;
     let line = row.checked_sub(area.y + 1)? as usize;
     let rows = table::body_rows(area);
@@ -76,7 +81,11 @@ pub fn draw(frame: &mut Frame, area: Rect, shown: Shown, now: DateTime<Utc>, the
                 (failure.id.to_string(), Style::default()),
                 (failure.person.clone(), Style::default()),
                 (
-                    failure.cause.map(|c| c.as_str()).unwrap_or_default().to_string(),
+                    failure
+                        .cause
+                        .map(|c| c.as_str())
+                        .unwrap_or_default()
+                        .to_string(),
                     theme.state(SyncState::Failed),
                 ),
                 (ago(now, failure.selected_at), theme.dim()),
