@@ -48,7 +48,7 @@ use crate::domain::ledger::LedgerChange;
 use crate::domain::{
     Cause, ConferenceSummary, Filter, IntegrationInfo, Listed, MalformedSlot, Page, PageRequest,
     Person, PersonMatch, Selection, SlotSummary, Sort, SortKey, StateCounts, StoredCredentials,
-    SyncColumns, SyncWrite, WriteOutcome,
+    SyncColumns, SyncState, SyncWrite, WriteOutcome,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -286,6 +286,21 @@ impl Store {
             None
         };
         Ok((rows, next))
+    }
+
+    /// The newest failed selections (by when they were selected), at most `limit`: the first
+    /// page of the list of failures, read through the index on `selected_at`.
+    pub async fn newest_failures(&self, limit: u32) -> Result<Vec<Selection>, StoreError> {
+        let request = PageRequest {
+            filter: Filter {
+                states: vec![SyncState::Failed],
+                ..Filter::default()
+            },
+            sort: Sort::default(),
+            after: None,
+            limit,
+        };
+        Ok(self.page(&request).await?.rows)
     }
 
     /// One selection, if it exists and can be read whole.

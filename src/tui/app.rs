@@ -396,18 +396,24 @@ impl App {
                     )
                 }
                 None => {
-                    let on_conferences = matches!(
-                        self.screen(),
-                        Some(Screen::Overview { cursor, .. })
-                            if cursor.panel == super::screen::OverviewPanel::Conferences
+                    let panel = match self.screen() {
+                        Some(Screen::Overview { cursor, .. }) => Some(cursor.panel),
+                        _ => None,
+                    };
+                    self.message = Some(
+                        match panel {
+                            Some(super::screen::OverviewPanel::Conferences) => {
+                                "r retries a cause: tab back to the causes (enter opens this \
+                             conference's failures)"
+                            }
+                            Some(super::screen::OverviewPanel::Failures) => {
+                                "r retries a cause: tab to the causes (enter opens the list of \
+                             failures)"
+                            }
+                            _ => "no failures to retry",
+                        }
+                        .to_string(),
                     );
-                    self.message = Some(if on_conferences {
-                        "r retries a cause: tab back to the causes (enter opens this \
-                         conference's failures)"
-                            .to_string()
-                    } else {
-                        "no failures to retry".to_string()
-                    });
                     Vec::new()
                 }
             },
@@ -862,17 +868,15 @@ fn fill(screen: &mut Screen, answer: Report, rows: usize, now: DateTime<Utc>) ->
             }
             filled.read = true;
         }
-        // Only until the first fresh part: it never replaces newer counts.
-        (
-            Screen::Overview {
-                data: data @ None,
-                refresh,
-                ..
-            },
-            Report::OverviewCached(_, cached),
-        ) => {
-            *data = Some(cached.data);
-            refresh.read = Some(cached.read_at);
+        // Only where no fresh part has arrived: it never replaces newer counts (the newest
+        // failures, one page through an index, often arrive before the kept overview is read).
+        (Screen::Overview { data, refresh, .. }, Report::OverviewCached(_, cached)) => {
+            let filled = data
+                .get_or_insert_with(OverviewData::default)
+                .fill_missing(cached.data);
+            if filled && refresh.read.is_none() {
+                refresh.read = Some(cached.read_at);
+            }
         }
         // Every screen's answer is data read now: the header's age is the screen's, not the
         // last list's.

@@ -447,7 +447,7 @@ pub const BINDINGS: &[Binding] = &[
         SwitchPanel,
         "panel",
         "tab/←/→",
-        "the other panel: failures by cause, conferences with most failures",
+        "the next panel: failures by cause, conferences with most failures, newest failures",
         Overview,
         false,
         false
@@ -458,7 +458,7 @@ pub const BINDINGS: &[Binding] = &[
         SwitchPanel,
         "",
         "shift-tab",
-        "the other panel",
+        "the next panel",
         Overview,
         false,
         false
@@ -469,7 +469,7 @@ pub const BINDINGS: &[Binding] = &[
         SwitchPanel,
         "",
         "←",
-        "the other panel",
+        "the next panel",
         Overview,
         false,
         false
@@ -480,7 +480,7 @@ pub const BINDINGS: &[Binding] = &[
         SwitchPanel,
         "",
         "→",
-        "the other panel",
+        "the next panel",
         Overview,
         false,
         false

@@ -9,7 +9,7 @@ use ratatui::layout::Rect;
 use super::action::Action;
 use super::app::{App, Effect};
 use super::layout::Chrome;
-use super::screen::{OverviewCursor, OverviewPanel, Screen};
+use super::screen::Screen;
 use super::screens::overview;
 
 /// Rows the wheel moves by.
@@ -72,7 +72,7 @@ impl App {
         (0..delta.abs()).flat_map(|_| self.update(action)).collect()
     }
 
-    /// A click on a cause or a conference with most failures: the panel and its cursor go
+    /// A click on a cause, a conference with most failures or a newest failure: the panel and its cursor go
     /// there; a click on the row that already has the cursor opens it.
     fn click_overview(&mut self, body: Rect, column: u16, row: u16) -> Vec<Effect> {
         let missing_tables = self.session.missing_tables.is_some();
@@ -84,11 +84,11 @@ impl App {
         else {
             return Vec::new();
         };
-        if cursor.panel == panel && *row_of(cursor, panel) == at {
+        if cursor.panel == panel && *cursor.row_mut(panel) == at {
             return self.update(Action::Enter);
         }
         cursor.panel = panel;
-        *row_of(cursor, panel) = at;
+        *cursor.row_mut(panel) = at;
         Vec::new()
     }
 
@@ -114,12 +114,4 @@ impl App {
 fn follow(cursor: usize, rows: usize) -> (i64, i64) {
     let top = cursor.saturating_sub(rows.saturating_sub(1));
     (top as i64, cursor as i64)
-}
-
-/// The overview cursor's row in `panel`.
-fn row_of(cursor: &mut OverviewCursor, panel: OverviewPanel) -> &mut usize {
-    match panel {
-        OverviewPanel::Causes => &mut cursor.cause,
-        OverviewPanel::Conferences => &mut cursor.conference,
-    }
 }

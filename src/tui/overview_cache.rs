@@ -57,6 +57,7 @@ mod tests {
             database: "sqlite:////tmp/lms.db".into(),
             read_at: Utc::now(),
             data: OverviewData {
+                newest_failures: Some(vec![]),
                 counts: Some(StateCounts {
                     failed: 3,
                     ..StateCounts::default()

@@ -69,6 +69,7 @@ mod tests {
 
     fn parts() -> Vec<OverviewPart> {
         vec![
+            OverviewPart::NewestFailures(vec![]),
             OverviewPart::Counts(StateCounts::default()),
             OverviewPart::Trend(vec![]),
             OverviewPart::WorstConferences(vec![]),

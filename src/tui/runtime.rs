@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::action::Report;
 use super::app::Effect;
-use super::data::{OverviewData, OverviewPart, WorkersLine};
+use super::data::{OverviewData, OverviewPart, RecentFailure, WorkersLine};
 use super::overview_cache::{self, CachedOverview};
 use super::worker_views::{NO_WORKER_TABLES, WorkerAction, WorkerData, WorkerTab};
 use crate::audit::{AuditTrail, OpenRows, run_scope};
@@ -38,6 +38,9 @@ pub struct Runtime {
     /// The audit rows of the jobs this console runs, closed `interrupted` if it ends mid-run.
     open_rows: OpenRows,
 }
+
+/// The newest failures the overview reads: more than the tallest terminal shows of them.
+pub const NEWEST_FAILURES: u32 = 40;
 
 /// How many people a `:person` text offers at most.
 const PERSON_CANDIDATES: u32 = 20;
@@ -138,10 +141,12 @@ impl Runtime {
                     });
                 }
                 // Every part at once, each on its own read connection; each shows as it
-                // arrives (the state counts, the cheapest, first). The last to arrive of a
-                // complete read replaces the cached overview.
+                // arrives (the newest failures, one page through an index, first; then the
+                // state counts, the cheapest scan). The last to arrive of a complete read
+                // replaces the cached overview.
                 let fresh = Arc::new(Mutex::new(OverviewData::default()));
                 for part in [
+                    OverviewQuery::NewestFailures,
                     OverviewQuery::Counts,
                     OverviewQuery::Trend,
                     OverviewQuery::WorstConferences,
@@ -323,6 +328,7 @@ struct JobContext {
 
 #[derive(Clone, Copy)]
 enum OverviewQuery {
+    NewestFailures,
     Counts,
     Trend,
     WorstConferences,
@@ -331,6 +337,12 @@ enum OverviewQuery {
 
 async fn overview_part(store: &Store, part: OverviewQuery) -> Result<OverviewPart, String> {
     Ok(match part {
+        OverviewQuery::NewestFailures => OverviewPart::NewestFailures(
+            text(store.newest_failures(NEWEST_FAILURES).await)?
+                .iter()
+                .map(RecentFailure::of)
+                .collect(),
+        ),
         OverviewQuery::Counts => {
             OverviewPart::Counts(text(store.summary(&Filter::default()).await)?)
         }
@@ -340,7 +352,7 @@ async fn overview_part(store: &Store, part: OverviewQuery) -> Result<OverviewPar
         }
         OverviewQuery::WorstConferences => {
             let mut worst = text(store.failures_by_conference().await)?;
-            worst.truncate(8);
+            worst.truncate(super::screens::overview::WORST_CONFERENCES_SHOWN);
             OverviewPart::WorstConferences(worst)
         }
         OverviewQuery::Causes => {

@@ -184,6 +184,7 @@ fn a_stale_answer_is_dropped() {
         OverviewPart::Trend(vec![]),
         OverviewPart::WorstConferences(vec![]),
         OverviewPart::Causes(vec![]),
+        OverviewPart::NewestFailures(vec![]),
     ] {
         app.report(Report::Overview(second, Ok(part)));
     }

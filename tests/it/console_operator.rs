@@ -442,6 +442,9 @@ fn tab_focuses_the_conferences_with_most_failures_and_enter_opens_that_conferenc
         (cursor.panel, cursor.conference),
         (OverviewPanel::Conferences, 1)
     );
+    // ← goes round the three panels: the newest failures, then the causes.
+    app.key(code(KeyCode::Left));
+    assert_eq!(overview_cursor(&app).panel, OverviewPanel::Failures);
     app.key(code(KeyCode::Left));
     assert_eq!(overview_cursor(&app).panel, OverviewPanel::Causes);
     app.key(code(KeyCode::Enter));
@@ -458,6 +461,7 @@ fn r_on_the_conferences_panel_says_how_to_retry_instead_of_doing_nothing() {
     assert!(effects.is_empty(), "{effects:?}");
     let message = app.message.clone().unwrap_or_default();
     assert!(message.contains("tab back to the causes"), "{message}");
+    app.key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
     app.key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
     assert!(matches!(
         app.key(key('r')).as_slice(),

@@ -36,6 +36,7 @@ fn overview_generation(effects: &[Effect]) -> u64 {
 /// Every part of the overview for `generation`, with `failed` failures.
 fn answer(app: &mut App, generation: u64, failed_rows: u64) {
     for part in [
+        OverviewPart::NewestFailures(vec![]),
         OverviewPart::Counts(failed(failed_rows)),
         OverviewPart::Trend(vec![]),
         OverviewPart::WorstConferences(vec![]),

@@ -15,6 +15,7 @@ mod config_cli;
 mod connecting;
 mod console;
 mod console_columns;
+mod console_newest_failures;
 mod console_operator;
 mod console_overview;
 mod console_queries;

@@ -7,7 +7,7 @@ use calsync::domain::{
 };
 use calsync::sync::{ItemResult, Outcome, SyncEvent};
 use calsync::tui::app::RunScope;
-use calsync::tui::data::{BulkPlan, OverviewPart, PersonData};
+use calsync::tui::data::{BulkPlan, OverviewPart, PersonData, RecentFailure};
 use calsync::tui::{App, Effect, Report, Theme, render};
 use chrono::{NaiveDate, NaiveTime};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -90,7 +90,35 @@ fn list_app(height: u16) -> App {
     app
 }
 
-/// The overview with every part, causes of every label length and three conferences.
+/// The newest failures as the overview reads them: 40, newest first, a minute apart, with
+/// hostile names and titles among them and one without a cause (no error text).
+fn newest_failures() -> Vec<RecentFailure> {
+    (0..40)
+        .map(|i| RecentFailure {
+            id: 999_960 + 40 - i,
+            selected_at: now() - chrono::Duration::minutes(i * 7 + 1),
+            person: if i % 4 == 1 {
+                "Siobhán Ó Briain-Ünal with a surname far longer than any column".into()
+            } else {
+                format!("Learner {i}")
+            },
+            conference: if i % 3 == 0 {
+                "会議 Quarterly\u{1b}[2J <script>x()</script> \u{202e}review".into()
+            } else {
+                "Careers Guidance Session".into()
+            },
+            cause: [
+                Some(Cause::UnknownUser),
+                Some(Cause::Credentials),
+                Some(Cause::Throttled),
+                None,
+            ][(i % 4) as usize],
+        })
+        .collect()
+}
+
+/// The overview with every part, causes of every label length, three conferences and the
+/// newest failures.
 fn overview_app(height: u16) -> App {
     let (mut app, effects) = App::new(session(false), now());
     app.height = height;
@@ -98,6 +126,7 @@ fn overview_app(height: u16) -> App {
         panic!()
     };
     let parts = [
+        OverviewPart::NewestFailures(newest_failures()),
         OverviewPart::Counts(StateCounts {
             added: 1361,
             added_stale_error: 46,
@@ -146,6 +175,37 @@ fn overview_with_the_conferences_panel_focused() {
         let mut app = overview_app(height);
         app.key(code(KeyCode::Tab));
         app.key(code(KeyCode::Down));
+        app
+    });
+}
+
+/// Tab twice gives the newest failures the cursor (its header says so); Enter opens the list.
+#[test]
+fn overview_with_the_newest_failures_focused() {
+    snapshot("overview_failures_focused", |height| {
+        let mut app = overview_app(height);
+        app.key(code(KeyCode::Tab));
+        app.key(code(KeyCode::Tab));
+        app.key(code(KeyCode::Down));
+        app.key(code(KeyCode::Down));
+        app
+    });
+}
+
+/// A first start on a million rows: the newest failures (one page through an index) are drawn
+/// while every count is still being counted.
+#[test]
+fn overview_with_only_the_newest_failures_read() {
+    snapshot("overview_failures_first", |height| {
+        let (mut app, effects) = App::new(session(false), now());
+        app.height = height;
+        let Effect::Overview(generation) = effects[0] else {
+            panic!()
+        };
+        app.report(Report::Overview(
+            generation,
+            Ok(OverviewPart::NewestFailures(newest_failures())),
+        ));
         app
     });
 }

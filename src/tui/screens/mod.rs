@@ -6,6 +6,7 @@ pub mod conferences;
 pub mod error_detail;
 pub mod overview;
 pub mod overview_causes;
+pub mod overview_failures;
 pub mod parked;
 pub mod person;
 pub mod reconcile;

@@ -1,6 +1,7 @@
-//! The overview: counts by state, the failure trend, failures by cause and the conferences
-//! with most failures. Its parts arrive one by one. Tab moves the cursor between the last two
-//! panels; Enter opens the failures of the cause or conference under it.
+//! The overview: counts by state, the failure trend, failures by cause, the conferences with
+//! most failures and the newest failures. Its parts arrive one by one, the newest failures
+//! first. Tab moves the cursor between the last three panels; Enter opens the failures of the
+//! cause or conference under it, or from the newest failures the whole list of failures.
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
@@ -15,7 +16,7 @@ use crate::text::{clean_line, truncate};
 use crate::tui::data::{OverviewData, WorkersLine};
 use crate::tui::opens::Opens;
 use crate::tui::overview_refresh::OverviewRefresh;
-use crate::tui::screens::overview_causes;
+use crate::tui::screens::{overview_causes, overview_failures};
 use crate::tui::theme::Theme;
 use crate::tui::widgets::table::{self, Column, Drawn, Width, Window};
 use crate::tui::widgets::{ago, badge};
@@ -36,12 +37,19 @@ const WORST_CONFERENCES_FOCUSED: [Column; 4] =
 /// The conferences panel is never squeezed below this.
 const CONFERENCES_MIN: u16 = 40;
 
+/// The conferences with most failures the panel shows.
+pub const WORST_CONFERENCES_SHOWN: usize = 8;
+
+/// A panel of newest failures shorter than this (its header and one row) is not drawn.
+const FAILURES_MIN: u16 = 2;
+
 /// The panel that has the cursor.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Panel {
     #[default]
     Causes,
     Conferences,
+    Failures,
 }
 
 /// The overview's cursor: which panel has it, and its row in each.
@@ -50,6 +58,7 @@ pub struct Cursor {
     pub panel: Panel,
     pub cause: usize,
     pub conference: usize,
+    pub failure: usize,
 }
 
 impl Cursor {
@@ -65,18 +74,33 @@ impl Cursor {
                 data.and_then(|d| d.worst_conferences.as_ref())
                     .map_or(0, Vec::len),
             ),
+            Panel::Failures => (
+                &mut self.failure,
+                data.and_then(|d| d.newest_failures.as_ref())
+                    .map_or(0, Vec::len),
+            ),
         };
         if rows > 0 {
             *row = (*row as i64 + delta).clamp(0, rows as i64 - 1) as usize;
         }
     }
 
-    /// Tab (and ← →): the other panel.
+    /// Tab (and ← →): the next panel, round the three.
     pub fn switch_panel(&mut self) {
         self.panel = match self.panel {
             Panel::Causes => Panel::Conferences,
-            Panel::Conferences => Panel::Causes,
+            Panel::Conferences => Panel::Failures,
+            Panel::Failures => Panel::Causes,
         };
+    }
+
+    /// The cursor's row in `panel`.
+    pub fn row_mut(&mut self, panel: Panel) -> &mut usize {
+        match panel {
+            Panel::Causes => &mut self.cause,
+            Panel::Conferences => &mut self.conference,
+            Panel::Failures => &mut self.failure,
+        }
     }
 }
 
@@ -97,9 +121,26 @@ pub fn cause_at(data: Option<&OverviewData>, cursor: Cursor) -> Option<Cause> {
     data?.causes.as_ref()?.get(cursor.cause).map(|(c, _)| *c)
 }
 
-/// Enter on a cause opens its failures, on a conference its failed selections; on an empty
-/// causes panel, the conferences.
+/// The list the newest failures continue: every failure, newest first.
+pub fn failures_list() -> Opens {
+    Opens::List {
+        title: "Failures".to_string(),
+        filter: Filter {
+            states: vec![SyncState::Failed],
+            ..Filter::default()
+        },
+    }
+}
+
+/// Enter on a cause opens its failures, on a conference its failed selections, on one of the
+/// newest failures the list of every failure; on an empty causes panel, the conferences.
 pub fn enter(data: Option<&OverviewData>, cursor: Cursor) -> Opens {
+    if cursor.panel == Panel::Failures {
+        let any = data
+            .and_then(|d| d.newest_failures.as_ref())
+            .is_some_and(|f| !f.is_empty());
+        return if any { failures_list() } else { Opens::Nothing };
+    }
     if cursor.panel == Panel::Conferences {
         let worst = data.and_then(|d| d.worst_conferences.as_ref());
         return match worst.and_then(|w| w.get(cursor.conference)) {
@@ -137,17 +178,38 @@ fn areas(area: Rect) -> [Rect; 2] {
     Layout::vertical([Constraint::Length(9), Constraint::Min(3)]).areas(area)
 }
 
-/// The causes panel and the conferences panel in the overview's lower part: side by side
-/// when the causes' labels and the conferences both fit, otherwise stacked.
-fn panels(bottom: Rect, causes: Option<&[(Cause, u64)]>) -> [Rect; 2] {
+/// The causes panel, the conferences panel and the newest failures in the overview's lower
+/// part. The causes and the conferences side by side when the causes' labels and the
+/// conferences both fit (with room for every conference shown, so the failures below them stay
+/// put while the parts arrive), otherwise stacked, each as tall as what it holds. The newest
+/// failures take the room left below; where that is less than a row, the conferences keep it.
+fn panels(bottom: Rect, data: &OverviewData) -> [Rect; 3] {
     let needed = overview_causes::needed_width();
-    if bottom.width >= needed + CONFERENCES_MIN {
-        Layout::horizontal([Constraint::Length(needed), Constraint::Min(CONFERENCES_MIN)])
-            .areas(bottom)
+    let causes = overview_causes::height(data.causes.as_deref(), bottom.width);
+    let conferences = 1 + data
+        .worst_conferences
+        .as_ref()
+        .map_or(1, |w| w.len().clamp(1, WORST_CONFERENCES_SHOWN)) as u16;
+    let side_by_side = bottom.width >= needed + CONFERENCES_MIN;
+    let upper = if side_by_side {
+        causes.max(1 + WORST_CONFERENCES_SHOWN as u16)
     } else {
-        let height = overview_causes::height(causes, bottom.width);
-        Layout::vertical([Constraint::Length(height), Constraint::Min(2)]).areas(bottom)
+        causes + conferences
     }
+    .min(bottom.height);
+    let mut left = bottom.height - upper;
+    if left < FAILURES_MIN {
+        left = 0;
+    }
+    let [upper, failures] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(left)]).areas(bottom);
+    let [causes_area, conferences_area] = if side_by_side {
+        Layout::horizontal([Constraint::Length(needed), Constraint::Min(CONFERENCES_MIN)])
+            .areas(upper)
+    } else {
+        Layout::vertical([Constraint::Length(causes), Constraint::Min(0)]).areas(upper)
+    };
+    [causes_area, conferences_area, failures]
 }
 
 /// Which panel and row a click at (`column`, `row`) in the overview's `body` lands on.
@@ -166,11 +228,17 @@ pub fn row_at(
         body
     };
     let causes = data.causes.as_deref();
-    let [causes_area, conferences_area] = panels(areas(area)[1], causes);
+    let [causes_area, conferences_area, failures_area] = panels(areas(area)[1], data);
     let at = ratatui::layout::Position::new(column, row);
     if causes_area.contains(at) {
         let i = overview_causes::cause_at_row(causes?, causes_area, cursor.cause, row)?;
         return Some((Panel::Causes, i));
+    }
+    if failures_area.contains(at) {
+        let failures = data.newest_failures.as_ref().map_or(0, Vec::len);
+        let shown = (cursor.failure, cursor.panel == Panel::Failures);
+        let i = overview_failures::failure_at_row(failures, failures_area, shown, row)?;
+        return Some((Panel::Failures, i));
     }
     if !conferences_area.contains(at) || row == conferences_area.y {
         return None;
@@ -350,9 +418,20 @@ fn draw_counts(
     frame.render_widget(Paragraph::new(trend_lines), trend);
 
     // The causes panel gets the width its labels need when the conferences keep theirs beside
-    // it; otherwise the causes stack above the conferences.
+    // it; otherwise the causes stack above the conferences. The newest failures below.
     let causes = data.causes.as_deref();
-    let [causes_area, bottom] = panels(bottom, causes);
+    let [causes_area, bottom, failures_area] = panels(bottom, data);
+    overview_failures::draw(
+        frame,
+        failures_area,
+        overview_failures::Shown {
+            failures: data.newest_failures.as_deref(),
+            cursor: cursor.failure,
+            focused: cursor.panel == Panel::Failures,
+        },
+        now,
+        theme,
+    );
     overview_causes::draw(
         frame,
         causes_area,
