@@ -16,7 +16,6 @@ pub mod export;
 pub mod graph;
 pub mod ics;
 pub mod jobs;
-pub mod malloc_arenas;
 pub mod report;
 pub mod signals;
 pub mod sim;

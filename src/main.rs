@@ -4,7 +4,6 @@ use calsync::cli::{self, EXIT_UNUSABLE};
 use calsync::{commands, report};
 
 fn main() {
-    calsync::malloc_arenas::cap();
     let cli = match cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
