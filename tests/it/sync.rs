@@ -398,8 +398,8 @@ on_both_backends! {
         let cancel = CancellationToken::new();
         let trigger = cancel.clone();
         let (tx, mut rx) = mpsc::unbounded_channel();
-        // Cancel once the first selection is done: the login is over by then, so what is in
-        // flight is creates (a login wait would be abandoned; see http_client's tests).
+        // Cancel once the first selection is done: what is in flight is creates, or rarely a
+        // login wait, which is abandoned (see http_client's tests).
         tokio::spawn(async move {
             while let Some(event) = rx.recv().await {
                 if matches!(event, SyncEvent::Item(_)) {
@@ -415,7 +415,15 @@ on_both_backends! {
         let claims = world.store.claims(false).await.unwrap();
         let summary = engine.run(claims, &Filter::default(), ids.clone(), tx, cancel).await.unwrap();
         assert!(summary.not_started > 0, "{summary:?}");
-        assert_eq!(summary.synced + summary.not_started, ids.len(), "{summary:?}");
+        // On a loaded machine a task launched just before the cancel can still be waiting for
+        // its token: that wait is abandoned and says nothing reached Graph.
+        let abandoned_logins = summary
+            .failures
+            .iter()
+            .filter(|f| f.error.contains("nothing was sent to Graph"))
+            .count();
+        assert_eq!(abandoned_logins, summary.failed, "{summary:?}");
+        assert_eq!(summary.synced + summary.not_started + abandoned_logins, ids.len(), "{summary:?}");
         let added = world
             .store
             .count(&Filter { states: vec![SyncState::Added], selection_ids: ids.clone(), ..Filter::default() })
