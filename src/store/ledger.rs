@@ -139,10 +139,9 @@ pub(super) fn ledger_mark(
 }
 
 /// Records an event calsync learnt about without having sent it (a probable orphan found by
-/// `reconcile`): what was sent is unknown, so it never makes a selection stale.
-/// The upsert of an event seen, with the `webLink` Graph answered for it when there is one
-/// and the ledger has its column (one statement, where an `UPDATE` after it doubled the
-/// statements of a verify's commit).
+/// `reconcile`, or an event `verify` saw): what was sent is unknown, so it never makes a
+/// selection stale. With `web_link` (when the ledger has its column) it is one statement, where
+/// an `UPDATE` after it doubled the statements of a verify's commit.
 pub(super) fn ledger_insert_found(
     dialect: Dialect,
     record: &LedgerRecord,
