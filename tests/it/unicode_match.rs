@@ -40,6 +40,29 @@ on_both_backends! {
     }
 }
 
+on_both_backends! {
+    /// PostgreSQL lowers ASCII text under the "C" collation when the needle is ASCII; the two
+    /// letters beyond ASCII that fold into ASCII ones (the Kelvin sign into `k`, `İ` into `i`)
+    /// must still be found as `lower` finds them.
+    async fn an_ascii_needle_finds_the_letters_that_fold_into_ascii(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        db.exec("UPDATE conferences_conferencetimeslot SET conference_id = 1 WHERE id = 5;
+                 UPDATE conferences_conference SET title = '\u{212A}elvin Lab' WHERE id = 3").await;
+        let store = db.store().await;
+        let text = |t: &str| Filter { text: Some(t.to_string()), ..Filter::default() };
+        assert_eq!(store.count(&text("kelvin lab")).await.unwrap(), 1);
+        assert_eq!(store.count(&text("KELVIN")).await.unwrap(), 1);
+        // A needle beyond ASCII is lowered whole, as before.
+        assert_eq!(store.count(&text("\u{212A}ELVIN")).await.unwrap(), 1);
+        assert_eq!(store.count(&text("kelvim")).await.unwrap(), 0);
+        if backend == Backend::Postgres {
+            // PostgreSQL's `lower` makes `İ` a plain `i` (Rust's, on SQLite, adds a dot above).
+            db.exec("UPDATE conferences_conference SET title = 'İstanbul Lab' WHERE id = 3").await;
+            assert_eq!(store.count(&text("istanbul")).await.unwrap(), 1);
+        }
+    }
+}
+
 #[tokio::test]
 async fn matching_leaves_the_lms_file_as_it_was() {
     let db = TestDb::with_fixture(Backend::Sqlite).await;
