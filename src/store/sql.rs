@@ -1572,7 +1572,10 @@ mod tests {
         };
         let sql = count(Dialect::POSTGRES, &filter);
         assert!(!sql.text.contains("DROP TABLE"));
-        assert!(sql.text.contains("LIKE lower($1)"));
+        assert!(sql.text.contains("LIKE $1"));
+        assert!(sql.params.contains(&Value::Text(
+            "%x'; drop table users\\_customuser; --%".to_string()
+        )));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use super::meeting::{self, Sent};
 use super::payload::{PayloadOptions, TAG_PROPERTY_ID, event_payload, tag_for, transaction_id};
 use super::progress::Progress;
 use super::reconcile::{ReconcileOptions, Reconciler};
+use super::rest_ids::{Attempting, RestIds};
 use super::verify::{Verifier, VerifyOptions};
 use super::writer::ResultWriter;
 use super::{ItemResult, Outcome, Summary, SyncAction, SyncEvent, label_of};
@@ -184,6 +185,7 @@ impl Engine {
         let run = Arc::new(RunContext {
             credentials,
             halt: Halt::default(),
+            rest_ids: RestIds::new(self.inner.graph.clone()),
         });
         // Claims held while in flight must fit what the store can hold (PostgreSQL's lock table).
         let concurrency = match claims.budget().await {
@@ -221,13 +223,21 @@ impl Engine {
                     },
                 };
                 let row = rows.remove(&id).unwrap_or(Claimed::Gone);
+                // Counted from launch, so a mailbox's batch of REST ids waits for this one.
+                let attempting = match &row {
+                    Claimed::Mine(selection) => run
+                        .credentials_for(selection)
+                        .ok()
+                        .map(|c| run.rest_ids.attempting(&c, selection.email.trim())),
+                    _ => None,
+                };
                 let engine = self.clone();
                 let run = Arc::clone(&run);
                 let claims = Arc::clone(&claims);
                 launched += 1;
                 tasks.spawn(async move {
                     let held = row.is_held();
-                    let result = engine.sync_one(id, row, &run).await;
+                    let result = engine.sync_one(id, row, &run, attempting).await;
                     // Only now that its result is written may another calsync take it.
                     if held {
                         claims.release(id);
@@ -374,8 +384,15 @@ impl Engine {
         retrying(|| store.listed_by_id(ids, filter)).await
     }
 
-    /// `row` is the selection as claimed and read just before launch.
-    async fn sync_one(&self, id: i64, row: Claimed, run: &RunContext) -> ItemResult {
+    /// `row` is the selection as claimed and read just before launch; `attempting` counts it
+    /// among its mailbox's attempts under way.
+    async fn sync_one(
+        &self,
+        id: i64,
+        row: Claimed,
+        run: &RunContext,
+        attempting: Option<Attempting>,
+    ) -> ItemResult {
         let skipped = |selection: Option<&Selection>, outcome| ItemResult {
             selection_id: id,
             label: selection.map(label_of),
@@ -427,6 +444,8 @@ impl Engine {
         let result = self
             .attempt(&selection, run, &mut expected, &mut ledger)
             .await;
+        // Only a new event waits for its REST id; the mailbox's batch must not wait for the rest.
+        let attempting = attempting.filter(|_| result.is_ok());
         let at = Utc::now();
         let (write, if_written) = match result {
             Ok(written) => {
@@ -441,9 +460,7 @@ impl Engine {
                 }
                 // The row keeps the LMS's format (a REST id); the ledger the immutable id.
                 let column = super::lms_id::column_id(
-                    &self.inner.graph,
-                    run.credentials_for(&selection).ok().as_ref(),
-                    selection.email.trim(),
+                    attempting,
                     &written.event_id,
                     (written.action == SyncAction::Updated)
                         .then_some(selection.sync.outlook_event_id.as_deref())
@@ -842,6 +859,7 @@ fn forward_throttling(
 struct RunContext {
     credentials: RunCredentials,
     halt: Halt,
+    rest_ids: RestIds,
 }
 
 impl RunContext {

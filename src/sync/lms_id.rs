@@ -4,15 +4,14 @@
 //! ledger keeps because they survive moves; the REST id is asked for with
 //! `translateExchangeIds` (concepts/outlook-immutable-id.md).
 
-use crate::graph::{Credentials, GraphClient, IdFormat};
+use super::rest_ids::Attempting;
+use crate::graph::{Credentials, GraphClient};
 
 /// The id to write into the row for the event Graph answered with `immutable`. `updated_by`:
 /// the row's id when the write was an update of that very id, which then already names the
 /// event in the LMS's format and stays.
 pub(super) async fn column_id(
-    graph: &GraphClient,
-    credentials: Option<&Credentials>,
-    mailbox: &str,
+    attempting: Option<Attempting>,
     immutable: &str,
     updated_by: Option<&str>,
 ) -> String {
@@ -21,27 +20,15 @@ pub(super) async fn column_id(
     {
         return current.to_string();
     }
-    let Some(credentials) = credentials else {
+    let Some(attempting) = attempting else {
         return immutable.to_string();
     };
-    let asked = [immutable.to_string()];
-    match graph
-        .translate_ids(
-            credentials,
-            mailbox,
-            &asked,
-            IdFormat::Immutable,
-            IdFormat::Rest,
-        )
+    // Untranslated, the event still exists and must be recorded: an immutable id still names
+    // it in every Graph path, and reconcile and verify translate whatever format a row holds.
+    attempting
+        .rest_id(immutable)
         .await
-    {
-        Ok(mut translated) => translated
-            .remove(immutable)
-            .unwrap_or_else(|| immutable.to_string()),
-        // The event exists and must be recorded: an immutable id still names it in every
-        // Graph path, and reconcile and verify translate whatever format a row holds.
-        Err(_) => immutable.to_string(),
-    }
+        .unwrap_or_else(|| immutable.to_string())
 }
 
 /// The ledger's ids (immutable) of `selection_id`'s live events in `mailbox` that Graph no

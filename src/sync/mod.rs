@@ -16,6 +16,7 @@ mod meeting;
 pub mod payload;
 pub mod progress;
 pub mod reconcile;
+mod rest_ids;
 pub mod verify;
 mod verify_ledger;
 mod verify_rows;

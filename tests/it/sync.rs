@@ -321,6 +321,42 @@ async fn give_ines_three_slots(db: &TestDb) {
 }
 
 on_both_backends! {
+    /// `translateExchangeIds` takes up to 1,000 ids of one mailbox in one call
+    /// (api/user-translateexchangeids.md): the REST ids of a mailbox's new events are asked for
+    /// together, and each row still gets its own event's REST id, the format the LMS writes.
+    async fn a_mailboxs_new_events_share_one_id_translation(backend: Backend) {
+        let ines = "ines.tutor@example.org";
+        let world = World::new(backend).await;
+        // Three slots of hers never tried before: each is one create.
+        world.db.exec(
+            "INSERT INTO conferences_conferencetimeslot (id, date, start_time, end_time, timezone, \
+             max_participants, current_participants, meeting_link, meeting_id, meeting_password, \
+             is_available, created_at, updated_at, conference_id) \
+             VALUES (6, '2026-04-02', '10:00:00', '11:00:00', 'Europe/London', 0, 0, NULL, NULL, NULL, TRUE, '2025-11-20 14:35:00', '2025-11-20 14:35:00', 2), \
+                    (7, '2026-04-03', '10:00:00', '11:00:00', 'Europe/London', 0, 0, NULL, NULL, NULL, TRUE, '2025-11-20 14:35:00', '2025-11-20 14:35:00', 2);
+             INSERT INTO conferences_conferencetimeslotselection (id, outlook_event_id, calendar_added, \
+             calendar_add_attempted_at, calendar_error, selected_at, ip_address, conference_id, time_slot_id, user_id) \
+             VALUES (11, NULL, FALSE, NULL, NULL, '2025-12-08 10:00:00', NULL, 2, 3, 2), \
+                    (12, NULL, FALSE, NULL, NULL, '2025-12-08 10:01:00', NULL, 2, 6, 2), \
+                    (13, NULL, FALSE, NULL, NULL, '2025-12-08 10:02:00', NULL, 2, 7, 2)",
+        ).await;
+        let (summary, items) = world.sync(vec![11, 12, 13]).await;
+        assert_eq!(summary.synced, 3, "{items:?}");
+        // Three creates and one translateExchangeIds, not three.
+        assert_eq!(world.sim.state().stats().mailbox(ines).requests, 4);
+        let mut events = std::collections::BTreeSet::new();
+        for id in [11, 12, 13] {
+            let row = world.store.selection(id).await.unwrap().unwrap();
+            let column = row.sync.outlook_event_id.unwrap();
+            let event = world.sim.state().immutable_id_of(ines, &column).unwrap();
+            assert_ne!(column, event, "selection {id} holds the REST id");
+            events.insert(event);
+        }
+        assert_eq!(events.len(), 3, "each row names its own event");
+    }
+}
+
+on_both_backends! {
     async fn throttling_storms_are_waited_out(backend: Backend) {
         // Exchange allows this mailbox one request at a time: the client's fourth-of-four
         // requests meet 429s with Retry-After and must wait them out, not fail.
