@@ -11,6 +11,11 @@ use rusqlite::{Connection, OpenFlags};
 /// At most this many readers besides the writing connection (the machines calsync runs on have
 /// few cores; more would only queue on them).
 pub const MAX_READERS: usize = 3;
+/// Each reader's page cache. Its reads are whole-table scans and index walks that the
+/// operating system's file cache serves as well; SQLite's default of 2,000 KiB a connection made
+/// the console on 1M rows 9 MB larger (`calsync bench console`: 43.9 → 34.3–35.5 MB resident,
+/// the overview and filters as fast).
+const READER_CACHE_KIB: i64 = 512;
 
 pub struct Readers {
     path: PathBuf,
@@ -72,6 +77,7 @@ impl Readers {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(self.busy)?;
+        conn.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
         // The same matching as the writing connection (free text beyond ASCII).
         super::unicode_match::register(&conn)?;
         Ok(conn)
