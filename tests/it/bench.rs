@@ -51,6 +51,8 @@ fn bench_sync_creates_exactly_one_event_per_selection_in_every_mode() {
     assert!(report["lms_over_command"].as_f64().is_some_and(|r| r > 0.0));
     // One token round trip plus one wave of 4 per mailbox.
     assert_eq!(report["floor_ms"], 4.0);
+    // And one more for the REST ids the rows keep.
+    assert_eq!(report["floor_with_id_translation_ms"], 6.0);
 
     let counts = |mode: &Value| mode["counts"].clone();
     let calsync = counts(&report["calsync"]);
