@@ -1,6 +1,6 @@
 //! The REST ids of a run's new events, asked for per mailbox rather than per event: the events a
 //! mailbox's creates return at about the same moment (Graph runs 4 of a mailbox at a time) share
-//! one `translateExchangeIds` call (up to 1,000 ids in one, concepts/outlook-immutable-id.md).
+//! one `translateExchangeIds` call (up to 1,000 ids in one, api/user-translateexchangeids.md).
 //! A run of 4 selections a mailbox sends 5 requests a mailbox instead of 8: less of the
 //! mailbox's request budget, and less CPU on both ends.
 //!
