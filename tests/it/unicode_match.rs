@@ -27,6 +27,10 @@ on_both_backends! {
         let person = |t: &str| Filter { person: Some(t.to_string()), ..Filter::default() };
         assert_eq!(count(person("ZOË ÜNAL")).await, 2);
         assert_eq!(count(person("zoë ünal")).await, 2);
+        // A person's fields are searched one by one: text running from one into the next
+        // (username `itutor`, then email `ines.tutor@…`) matches neither.
+        assert_eq!(count(person("itutorines")).await, 0);
+        assert_eq!(count(person("ITUTOR")).await, 2);
         // Wildcards in the operator's text stay literal.
         assert_eq!(count(person("Z_Ë")).await, 0);
         assert_eq!(count(person("%")).await, 0);
