@@ -266,12 +266,12 @@ fn a_sort_by_email_shows_its_arrow_and_orders_the_rows() {
     tmux.keys(&["Enter"]);
     tmux.wait_for("row 1 of");
     tmux.keys(&["o", "o", "o"]);
-    let screen = tmux.wait_for("sort: email ▲");
-    let screen = if screen.contains("row 1 of") {
-        screen
-    } else {
-        tmux.wait_for("row 1 of")
-    };
+    // The sorted page drawn whole: a capture can land mid-frame on a loaded machine.
+    let screen = tmux.wait_until("the page sorted by email", |screen| {
+        screen.contains("sort: email ▲")
+            && screen.contains("row 1 of")
+            && listed_emails(screen, "EMAIL ▲").len() >= 20
+    });
     assert!(screen.contains("EMAIL ▲"), "{screen}");
     let emails = listed_emails(&screen, "EMAIL ▲");
     assert!(emails.len() >= 20, "{screen}");
@@ -280,8 +280,9 @@ fn a_sort_by_email_shows_its_arrow_and_orders_the_rows() {
     assert_eq!(emails, sorted, "{screen}");
 
     tmux.keys(&["O"]);
-    tmux.wait_for("EMAIL ▼");
-    let screen = tmux.wait_for("row 1 of");
+    let screen = tmux.wait_until("the page sorted the other way", |screen| {
+        screen.contains("row 1 of") && listed_emails(screen, "EMAIL ▼").len() >= 20
+    });
     let reversed = listed_emails(&screen, "EMAIL ▼");
     let mut descending = reversed.clone();
     descending.sort_by(|a, b| b.cmp(a));
