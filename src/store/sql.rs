@@ -543,7 +543,8 @@ const FOLDED_INTO_ASCII: [(char, char); 2] = [('\u{130}', 'i'), ('\u{212A}', 'k'
 fn push_contains_ascii_pg(b: &mut Builder, columns: &[&str], text: &str) {
     const SEPARATOR: char = '\u{1}';
     let needle = text.to_ascii_lowercase();
-    let joined = if columns.len() > 1 && !needle.contains(SEPARATOR) {
+    // What the "C"-collation LIKE reads: the columns joined into one text, or each alone.
+    let searched = if columns.len() > 1 && !needle.contains(SEPARATOR) {
         let parts: Vec<String> = columns
             .iter()
             .map(|column| format!("coalesce(({column}), '')"))
@@ -553,7 +554,7 @@ fn push_contains_ascii_pg(b: &mut Builder, columns: &[&str], text: &str) {
     } else {
         columns.iter().map(|column| (*column).to_string()).collect()
     };
-    let joined: Vec<&str> = joined.iter().map(String::as_str).collect();
+    let searched: Vec<&str> = searched.iter().map(String::as_str).collect();
     let folding: Vec<char> = FOLDED_INTO_ASCII
         .iter()
         .filter(|(_, into)| needle.contains(*into))
@@ -568,10 +569,10 @@ fn push_contains_ascii_pg(b: &mut Builder, columns: &[&str], text: &str) {
         }
     };
     b.push("(");
-    push_any(b, &joined, lowered(" COLLATE \"C\""));
+    push_any(b, &searched, lowered(" COLLATE \"C\""));
     if !folding.is_empty() {
         b.push(" OR (");
-        push_any(b, &joined, |b, column| {
+        push_any(b, &searched, |b, column| {
             for (i, letter) in folding.iter().enumerate() {
                 if i > 0 {
                     b.push(" OR ");

@@ -50,7 +50,7 @@ pub(super) struct Attempting {
     key: Key,
     mailbox: String,
     credentials: Credentials,
-    /// Ended by [`Attempting::rest_id`], which counted it already.
+    /// Counted as over already (by [`Attempting::rest_id`]).
     ended: bool,
 }
 
@@ -112,34 +112,10 @@ impl Attempting {
     /// did not translate it (the caller keeps the immutable id, which every Graph path accepts
     /// too). Ending and adding the id are one step, so the mailbox's last attempt joins its batch.
     pub(super) async fn rest_id(mut self, immutable: &str) -> Option<String> {
-        self.ended = true;
         let (answer, answered) = oneshot::channel();
-        let timer = {
-            let mut mailboxes = self.ids.lock();
-            let state = mailboxes.entry(self.key.clone()).or_default();
-            state.attempting = state.attempting.saturating_sub(1);
-            state.waiting.push((immutable.to_string(), answer));
-            if state.attempting == 0 || state.waiting.len() >= MAILBOX_CONCURRENCY {
-                self.ids.send(state, &self.credentials, &self.mailbox);
-                None
-            } else {
-                (state.waiting.len() == 1).then_some(state.sent)
-            }
-        };
-        if let Some(batch) = timer {
-            let Attempting {
-                ids,
-                key,
-                mailbox,
-                credentials,
-                ..
-            } = &self;
-            let (ids, key, mailbox, credentials) = (
-                ids.clone(),
-                key.clone(),
-                mailbox.clone(),
-                credentials.clone(),
-            );
+        if let Some(batch) = self.end(Some((immutable.to_string(), answer))) {
+            let (ids, key) = (self.ids.clone(), self.key.clone());
+            let (credentials, mailbox) = (self.credentials.clone(), self.mailbox.clone());
             tokio::spawn(async move {
                 tokio::time::sleep(MOST_WAIT).await;
                 let mut mailboxes = ids.lock();
@@ -154,25 +130,41 @@ impl Attempting {
         drop(self);
         answered.await.ok().flatten()
     }
+
+    /// Counts the attempt as over, adding its id to the mailbox's batch when it has one, and
+    /// sends the batch when nothing else of the mailbox is under way or a wave's worth waits.
+    /// The batch a timer must flush when this id opened it and it was not sent at once.
+    fn end(&mut self, id: Option<Waiting>) -> Option<u64> {
+        if self.ended {
+            return None;
+        }
+        self.ended = true;
+        let mut mailboxes = self.ids.lock();
+        let state = mailboxes.entry(self.key.clone()).or_default();
+        state.attempting = state.attempting.saturating_sub(1);
+        let added = id.is_some();
+        state.waiting.extend(id);
+        if state.waiting.is_empty() {
+            if state.attempting == 0 {
+                mailboxes.remove(&self.key);
+            }
+            return None;
+        }
+        if state.attempting == 0 || state.waiting.len() >= MAILBOX_CONCURRENCY {
+            self.ids.send(state, &self.credentials, &self.mailbox);
+            if state.attempting == 0 {
+                // Kept only while attempts are under way or ids wait.
+                mailboxes.remove(&self.key);
+            }
+            return None;
+        }
+        (added && state.waiting.len() == 1).then_some(state.sent)
+    }
 }
 
 impl Drop for Attempting {
     fn drop(&mut self) {
-        if self.ended {
-            return;
-        }
-        let mut mailboxes = self.ids.lock();
-        let Some(state) = mailboxes.get_mut(&self.key) else {
-            return;
-        };
-        state.attempting = state.attempting.saturating_sub(1);
-        if state.attempting == 0 {
-            if state.waiting.is_empty() {
-                mailboxes.remove(&self.key);
-            } else {
-                self.ids.send(state, &self.credentials, &self.mailbox);
-            }
-        }
+        self.end(None);
     }
 }
 
