@@ -67,6 +67,42 @@ on_both_backends! {
     }
 }
 
+on_both_backends! {
+    /// A needle's stretch without letters (`493703` of `chloe.rossi493703`) is matched as it
+    /// is before anything is lowered, on PostgreSQL; the answers stay those of the whole
+    /// needle ignoring case, wherever the stretch lies.
+    async fn a_needles_stretch_without_letters_keeps_its_answer(backend: Backend) {
+        let db = TestDb::with_fixture(backend).await;
+        db.exec("UPDATE users_customuser SET username = 'Chloe.Rossi493703', first_name = 'Ann 12',
+                   last_name = '34 Lee' WHERE id = 5;
+                 UPDATE conferences_conferencetimeslotselection
+                   SET calendar_error = 'AADSTS700016: Application not found' WHERE id = 2").await;
+        let store = db.store().await;
+        let count = |filter: Filter| {
+            let store = store.clone();
+            async move { store.count(&filter).await.unwrap() }
+        };
+        let theirs = count(Filter { user_id: Some(5), ..Filter::default() }).await;
+        assert!(theirs > 0);
+        let person = |t: &str| Filter { person: Some(t.to_string()), ..Filter::default() };
+        for needle in ["CHLOE.ROSSI493703", "rossi4937", "4937", "ann 12", "12 34", "ANN 12 34 LEE"] {
+            assert_eq!(count(person(needle)).await, theirs, "{needle}");
+        }
+        // Not contiguous, or a wildcard that stays literal.
+        for needle in ["1234", "49_703", "rossi 4937", "12 34 lea"] {
+            assert_eq!(count(person(needle)).await, 0, "{needle}");
+        }
+        let text = |t: &str| Filter { text: Some(t.to_string()), ..Filter::default() };
+        assert_eq!(count(text("rossi493703")).await, theirs);
+        assert_eq!(count(text("aadsts700016")).await, 1);
+        assert_eq!(count(text("700016: APPLICATION")).await, 1);
+        let error = |t: &str| Filter { error: Some(t.to_string()), ..Filter::default() };
+        assert_eq!(count(error("Aadsts700016")).await, 1);
+        assert_eq!(count(error("700016")).await, 1);
+        assert_eq!(count(error("700017")).await, 0);
+    }
+}
+
 #[tokio::test]
 async fn matching_leaves_the_lms_file_as_it_was() {
     let db = TestDb::with_fixture(Backend::Sqlite).await;
