@@ -572,9 +572,9 @@ fn push_contains_ascii_pg(b: &mut Builder, columns: &[&str], text: &str) {
     b.push("(");
     if let Some(literal) = literal_stretch(&needle) {
         push_any(b, &literal_columns(columns, literal), |b, column| {
-            b.push(&format!("({column}) COLLATE \"C\" LIKE "))
-                .bind(like_pattern(literal))
-                .push(" ESCAPE '\\'");
+            b.push(&format!("strpos(({column}) COLLATE \"C\", "))
+                .bind(Value::Text(literal.to_string()))
+                .push(") > 0");
         });
         // Without a letter the needle is its own literal stretch: that match is the answer.
         if literal.len() == needle.len() {
@@ -603,14 +603,16 @@ fn push_contains_ascii_pg(b: &mut Builder, columns: &[&str], text: &str) {
     b.push("))");
 }
 
-/// Shorter stretches (`.`, `@`) are in most rows, where the extra LIKE costs more than it
+/// Shorter stretches (`.`, `@`) are in most rows, where the extra search costs more than it
 /// saves: a third more time over half a million users for `@`.
 const LITERAL_STRETCH_LEAST: usize = 3;
 
 /// The longest stretch of an ASCII `needle` without a letter, when it narrows a scan: no case
 /// folding changes those characters (nothing lowers into an ASCII digit, space or sign), so
-/// every row the needle matches holds the stretch as it is, found by a byte-wise LIKE that
-/// lowers and allocates nothing. `chloe.rossi493703` matches only rows holding `493703`.
+/// every row the needle matches holds the stretch as it is, found by a byte-wise `strpos`
+/// that lowers and allocates nothing (and skips through long texts where LIKE steps a
+/// character at a time: a third less time over the error texts). `chloe.rossi493703` matches
+/// only rows holding `493703`.
 fn literal_stretch(needle: &str) -> Option<&str> {
     let longest = needle
         .split(|c: char| c.is_ascii_alphabetic())
