@@ -1630,7 +1630,10 @@ mod tests {
         };
         let sql = count(Dialect::POSTGRES, &filter);
         assert!(!sql.text.contains("DROP TABLE"));
-        assert!(sql.text.contains("LIKE $1"));
+        // The needle's letter-free stretch, then the needle: parameters, never SQL text.
+        assert!(sql.text.contains("\"C\", $1) > 0"));
+        assert!(sql.params.contains(&Value::Text("; --".to_string())));
+        assert!(sql.text.contains(" LIKE $"));
         assert!(sql.params.contains(&Value::Text(
             "%x'; drop table users\\_customuser; --%".to_string()
         )));
