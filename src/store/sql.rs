@@ -604,7 +604,7 @@ fn push_contains_ascii_pg(b: &mut Builder, columns: &[&str], text: &str) {
 }
 
 /// Shorter stretches (`.`, `@`) are in most rows, where the extra search costs more than it
-/// saves: a third more time over half a million users for `@`.
+/// saves: a fifth more time over half a million users for `@` (287 against 238 ms).
 const LITERAL_STRETCH_LEAST: usize = 3;
 
 /// The longest stretch of an ASCII `needle` without a letter, when it narrows a scan: no case
